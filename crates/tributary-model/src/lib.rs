@@ -1,0 +1,18 @@
+//! The vocabulary every tributary crate shares: which unified models exist, how their ids are
+//! derived, what a connector hands the engine, what a customer's scope config says, and the
+//! states a sync run moves through.
+
+mod id;
+mod model;
+mod record;
+mod scope;
+mod sync;
+
+pub use id::{IdGen, record_id};
+pub use model::{Category, Model};
+pub use record::{SourceRecord, content_hash};
+pub use scope::{ScopeConfig, ScopeSetting, ModelScope, FieldScope};
+pub use sync::{RunCounts, RunState, SyncType, ToolKind};
+
+/// Timestamps are UTC everywhere: in the mirror, on the wire and in logs.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -1,0 +1,141 @@
+use serde::{Deserialize, Serialize};
+
+/// Kombo's three sync types. Consumers never choose one: the engine picks it from the schedule
+/// and the tool's capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SyncType {
+    /// Everything, with deletion tracking, for tools without a "changed since" filter.
+    Default,
+    /// Everything, with deletion tracking, for tools that also support deltas.
+    Full,
+    /// Only what changed since the last sync; never deletes, never fails for incompleteness.
+    Delta,
+}
+
+impl SyncType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncType::Default => "DEFAULT",
+            SyncType::Full => "FULL",
+            SyncType::Delta => "DELTA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "DEFAULT" => Some(SyncType::Default),
+            "FULL" => Some(SyncType::Full),
+            "DELTA" => Some(SyncType::Delta),
+            _ => None,
+        }
+    }
+
+    /// Whether a run of this type sees the whole source and may therefore mark deletions.
+    pub fn is_complete(self) -> bool {
+        !matches!(self, SyncType::Delta)
+    }
+}
+
+/// The life cycle of a sync run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    Queued,
+    Running,
+    Paused,
+    Succeeded,
+    Failed,
+    PartiallyFailed,
+    AuthenticationFailed,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "QUEUED",
+            RunState::Running => "RUNNING",
+            RunState::Paused => "PAUSED",
+            RunState::Succeeded => "SUCCEEDED",
+            RunState::Failed => "FAILED",
+            RunState::PartiallyFailed => "PARTIALLY_FAILED",
+            RunState::AuthenticationFailed => "AUTHENTICATION_FAILED",
+            RunState::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "QUEUED" => RunState::Queued,
+            "RUNNING" => RunState::Running,
+            "PAUSED" => RunState::Paused,
+            "SUCCEEDED" => RunState::Succeeded,
+            "FAILED" => RunState::Failed,
+            "PARTIALLY_FAILED" => RunState::PartiallyFailed,
+            "AUTHENTICATION_FAILED" => RunState::AuthenticationFailed,
+            "CANCELLED" => RunState::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, RunState::Queued | RunState::Running | RunState::Paused)
+    }
+}
+
+/// What a run did to the mirror, kept on the run row and shown to operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub pages_fetched: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub unchanged: i64,
+}
+
+impl RunCounts {
+    pub fn add(&mut self, other: RunCounts) {
+        self.pages_fetched += other.pages_fetched;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.deleted += other.deleted;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// The source tools tributary has connectors for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolKind {
+    Personio,
+    Greenhouse,
+    Bamboohr,
+}
+
+impl ToolKind {
+    pub const ALL: &'static [ToolKind] = &[ToolKind::Personio, ToolKind::Greenhouse, ToolKind::Bamboohr];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolKind::Personio => "personio",
+            ToolKind::Greenhouse => "greenhouse",
+            ToolKind::Bamboohr => "bamboohr",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ToolKind::ALL.iter().copied().find(|t| t.as_str() == s)
+    }
+
+    /// Whether the tool can list only what changed since a point in time.
+    pub fn supports_delta(self) -> bool {
+        !matches!(self, ToolKind::Bamboohr)
+    }
+}
+
+impl std::fmt::Display for ToolKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

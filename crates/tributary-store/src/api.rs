@@ -1,0 +1,278 @@
+//! The types and the trait every mirror backend implements. The engine writes through
+//! [`MirrorStore::apply_page`] and friends; the gateway reads through
+//! [`MirrorStore::query_records`]. Both backends pass the same conformance suite
+//! (`tests/conformance.rs`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tributary_model::{Model, RunCounts, RunState, ScopeConfig, SyncType, Timestamp, ToolKind};
+
+use crate::StoreError;
+
+/// A connected tool instance, e.g. `personio:acme`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Integration {
+    /// `<tool>:<name>`, e.g. `personio:demo`.
+    pub id: String,
+    pub tool: ToolKind,
+    /// The environment (tenant) whose API keys may read this integration.
+    pub environment: String,
+    /// The tool's API root, e.g. `https://api.personio.de` or the simulator's URL.
+    pub base_url: String,
+    pub scope_config: ScopeConfig,
+    /// Incremented by every lease acquisition; writes carrying an older token are rejected
+    /// (invariant I4).
+    pub fence: i64,
+    pub created_at: Timestamp,
+}
+
+/// What creating an integration takes. `credentials` is the tool's auth material as JSON
+/// (e.g. `{"client_id": "...", "client_secret": "..."}`); it is encrypted at rest and only
+/// [`MirrorStore::integration_credentials`] returns it.
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub id: String,
+    pub tool: ToolKind,
+    pub environment: String,
+    pub base_url: String,
+    pub credentials: Value,
+    pub scope_config: ScopeConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub environment: String,
+    pub label: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// An integration's lease. Only the holder of the newest fence may write to its mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub integration_id: String,
+    pub owner: String,
+    pub fence: i64,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub id: String,
+    pub integration_id: String,
+    pub sync_type: SyncType,
+    pub state: RunState,
+    pub created_at: Timestamp,
+    /// When the run first started; kept across pauses and resumes, because the deletion sweep
+    /// protects everything written after it.
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub counts: RunCounts,
+    /// The engine's resume point: which stream, which cursor. Committed with each page.
+    pub checkpoint: Option<Value>,
+    pub error: Option<String>,
+    pub fence: Option<i64>,
+}
+
+/// Identifies the run on whose behalf a write happens; every write checks `fence`.
+#[derive(Debug, Clone)]
+pub struct RunWrite {
+    pub integration_id: String,
+    pub run_id: String,
+    pub fence: i64,
+    pub sync_type: SyncType,
+    pub started_at: Timestamp,
+}
+
+/// A record ready for storage: scope-filtered, id'd and hashed by the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRecord {
+    pub model: Model,
+    pub id: String,
+    pub remote_id: String,
+    /// Unified id of the record this one nests under (an employment's employee).
+    pub parent_id: Option<String>,
+    /// Unified ids whose changes move this record's `updated_at` (manager, location, ...).
+    pub depends_on: Vec<String>,
+    pub data: Map<String, Value>,
+    pub remote_data: Option<Value>,
+    pub remote_created_at: Option<Timestamp>,
+    pub hash: [u8; 16],
+}
+
+/// One page of a run, written in one transaction with its checkpoint.
+#[derive(Debug, Clone)]
+pub struct PageWrite {
+    pub records: Vec<PreparedRecord>,
+    /// The checkpoint to store once this page is committed (the next page's cursor).
+    pub checkpoint: Value,
+}
+
+/// What writing a page (or a sweep) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+    /// The models that had at least one created, updated or deleted record.
+    pub changed_models: Vec<Model>,
+}
+
+/// A record as the mirror holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    pub model: Model,
+    pub id: String,
+    pub remote_id: String,
+    pub parent_id: Option<String>,
+    pub data: Map<String, Value>,
+    pub remote_data: Option<Value>,
+    pub remote_created_at: Option<Timestamp>,
+    /// Moves only when the record's own content hash changes (invariant I2).
+    pub changed_at: Timestamp,
+    /// Moves with `changed_at` and also when nested or linked data changes; `updated_after`
+    /// filters on it.
+    pub updated_at: Timestamp,
+    pub remote_deleted_at: Option<Timestamp>,
+}
+
+/// `data->>field` equals any of `any_of` (compared case-insensitively when asked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldFilter {
+    pub field: String,
+    pub any_of: Vec<String>,
+    pub case_insensitive: bool,
+}
+
+/// A gateway read. Results are ordered by `id`, which never changes, so a keyset cursor walk
+/// returns each row exactly once even while rows change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordQuery {
+    pub integration_id: String,
+    pub model: Model,
+    /// Strictly after this instant, on `updated_at`.
+    pub updated_after: Option<Timestamp>,
+    pub include_deleted: bool,
+    pub ids: Option<Vec<String>>,
+    pub remote_ids: Option<Vec<String>>,
+    pub filters: Vec<FieldFilter>,
+    /// Keyset cursor: only ids greater than this.
+    pub after_id: Option<String>,
+    pub limit: i64,
+}
+
+impl RecordQuery {
+    pub fn new(integration_id: impl Into<String>, model: Model) -> Self {
+        Self {
+            integration_id: integration_id.into(),
+            model,
+            updated_after: None,
+            include_deleted: false,
+            ids: None,
+            remote_ids: None,
+            filters: Vec::new(),
+            after_id: None,
+            limit: 100,
+        }
+    }
+}
+
+/// One entry of the change log: a record created, updated or deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: i64,
+    pub integration_id: String,
+    pub model: Model,
+    pub record_id: String,
+    pub kind: ChangeKind,
+    pub run_id: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// The mirror. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
+#[async_trait]
+pub trait MirrorStore: Send + Sync + 'static {
+    /// `"postgres"` or `"sqlite"`, for logs and the operator API.
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations. Idempotent; run at start and by `tributary migrate`.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Whether the database answers, for `/ready`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- integrations -------------------------------------------------------------------
+    /// Fails with [`StoreError::Conflict`] when the id exists.
+    async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError>;
+    async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError>;
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError>;
+    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<(), StoreError>;
+    /// The decrypted credentials. Never log or return them over the API (invariant I8).
+    async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError>;
+    /// Removes the integration with its records, runs and change log. `false` if absent.
+    async fn delete_integration(&self, id: &str) -> Result<bool, StoreError>;
+
+    // ---- API keys (only a hash is stored) -----------------------------------------------
+    async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError>;
+    /// The live (not revoked) key with this hash.
+    async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError>;
+    async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError>;
+
+    // ---- leases (the embedded lease; the fleet's Redis lease bumps the same fence) --------
+    /// Takes the lease if it is free or expired, bumping the integration's fence.
+    async fn acquire_lease(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>, StoreError>;
+    /// Extends a lease still held by its owner with the same fence; `false` once lost.
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError>;
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+    /// Raises the fence to a token issued elsewhere (the Redis lease). Never lowers it.
+    async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError>;
+
+    // ---- sync runs ------------------------------------------------------------------------
+    /// A new run in state QUEUED.
+    async fn create_run(&self, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError>;
+    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError>;
+    /// The newest QUEUED, RUNNING or PAUSED run of this integration and type.
+    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError>;
+    /// Marks the run RUNNING under `fence`; sets `started_at` only the first time.
+    async fn start_run(&self, run_id: &str, fence: i64) -> Result<SyncRun, StoreError>;
+    /// PAUSED, keeping the checkpoint (fenced).
+    async fn pause_run(&self, run: &RunWrite) -> Result<(), StoreError>;
+    /// A terminal state with an optional error (fenced).
+    async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError>;
+    /// Newest first.
+    async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError>;
+    /// The newest SUCCEEDED run (any type), whose start bounds the next delta.
+    async fn last_succeeded_run(&self, integration_id: &str) -> Result<Option<SyncRun>, StoreError>;
+
+    // ---- mirror writes: fenced, one transaction each ----------------------------------------
+    /// Upserts the page's records whose hash (or deletion state) changed, records the ids it
+    /// saw for the deletion sweep, logs changes, moves dependents' `updated_at`, adds to the
+    /// run's counts and stores the checkpoint — atomically.
+    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError>;
+    /// Marks deleted every live record of `models` that neither this run nor any run started
+    /// after it saw, and that nothing changed since this run started (invariant I1).
+    async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError>;
+    /// Marks every live record of a model deleted (the model was disabled by scope).
+    async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError>;
+
+    // ---- reads: gap-free (invariant I3) ------------------------------------------------------
+    async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Live and deleted records of `model` whose `parent_id` is one of `parent_ids`.
+    async fn records_by_parent(&self, integration_id: &str, model: Model, parent_ids: &[String]) -> Result<Vec<StoredRecord>, StoreError>;
+    async fn count_records(&self, integration_id: &str, model: Model, include_deleted: bool) -> Result<i64, StoreError>;
+    /// The change log after `after_seq`, oldest first.
+    async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
+}

@@ -1,0 +1,22 @@
+/// Mirror failures. The gateway maps `NotFound` to 404, `Conflict` to 409, `Invalid` to 400 and
+/// everything else to 500/503; the engine treats `Fenced` as "this run lost its lease".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// A newer lease holder exists; the write was rejected (invariant I4).
+    #[error("write fenced off: integration {integration_id} is at fence {current}, this run holds {held}")]
+    Fenced { integration_id: String, held: i64, current: i64 },
+    #[error("credentials cannot be decrypted: {0}")]
+    Crypto(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("serialisation: {0}")]
+    Json(#[from] serde_json::Error),
+}
