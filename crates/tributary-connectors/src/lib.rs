@@ -1,1 +1,36 @@
-//! tributary-connectors
+//! Connectors for real tools, written against their public API documentation. Each maps a
+//! tool's endpoints (often several per unified concept) onto the unified model.
+
+mod bamboohr;
+mod greenhouse;
+mod personio;
+
+pub use bamboohr::BambooHrConnector;
+pub use greenhouse::GreenhouseConnector;
+pub use personio::PersonioConnector;
+
+use serde_json::Value;
+use tributary_model::{IdGen, ToolKind};
+use tributary_source::{Connector, SourceClient, SourceError};
+use url::Url;
+
+/// The connector for `tool`, talking to `base_url` with `credentials` (the tool's JSON auth
+/// material, see each connector's docs) through `client`.
+pub fn build(
+    tool: ToolKind,
+    base_url: &str,
+    credentials: &Value,
+    ids: IdGen,
+    client: SourceClient,
+) -> Result<Box<dyn Connector>, SourceError> {
+    let base_url = Url::parse(base_url)
+        .map_err(|e| SourceError::Config(format!("base URL `{base_url}` is not a valid URL: {e}")))?;
+    if !matches!(base_url.scheme(), "http" | "https") {
+        return Err(SourceError::Config(format!("base URL `{base_url}` must be http or https")));
+    }
+    Ok(match tool {
+        ToolKind::Personio => Box::new(PersonioConnector::new(base_url, credentials, ids, client)?),
+        ToolKind::Greenhouse => Box::new(GreenhouseConnector::new(base_url, credentials, ids, client)?),
+        ToolKind::Bamboohr => Box::new(BambooHrConnector::new(base_url, credentials, ids, client)?),
+    })
+}

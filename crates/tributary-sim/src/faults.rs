@@ -1,0 +1,4 @@
+//! Fault injection (owned by the simulator framework).
+
+#[derive(Debug, Default)]
+pub struct FaultPlan {}

@@ -1,0 +1,10 @@
+//! The simulated personio API.
+
+use axum::Router;
+
+use crate::SimState;
+
+/// Routes relative to the tool's base URL.
+pub fn router() -> Router<SimState> {
+    Router::new()
+}
