@@ -1,1 +1,21 @@
-//! tributary-engine
+//! The sync engine: runs one sync of one integration, page by page.
+//!
+//! Per page: scope filter → ids and content hash → one fenced transaction that upserts only
+//! what changed, records what the run saw and commits the checkpoint. At the end of a complete
+//! (FULL or DEFAULT) run that saw every stream through, the deletion sweep marks what the
+//! source no longer has. A [`RunControl`] is checked at every page boundary, so a run can be
+//! paused (preempted by a delta) or cancelled without losing a committed page.
+
+mod checkpoint;
+mod control;
+mod engine;
+mod error;
+mod prepare;
+mod schedule;
+
+pub use checkpoint::Checkpoint;
+pub use control::{Progress, RunControl, Signal};
+pub use engine::{EngineConfig, RunOutcome, SyncEngine};
+pub use error::EngineError;
+pub use prepare::{prepare_record, strip_pointer};
+pub use schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};

@@ -1,1 +1,62 @@
-//! tributary-gateway
+//! tributary-gateway: Kombo's read API, served only from the mirror.
+//!
+//! [`router`] builds the axum service: `GET /health`, `GET /ready`, and below `/v1` the
+//! endpoints of Kombo's OpenAPI document (`/v1/check-api-key`, `/v1/hris/employees`, ...).
+//! Requests authenticate with `Authorization: Bearer <key>` (the store holds only
+//! [`hash_api_key`] of it) and pick an integration of the key's environment with
+//! `X-Integration-Id`. Every error uses Kombo's envelope ([`ApiError`]).
+
+mod auth;
+mod cursor;
+mod error;
+mod http;
+mod list;
+mod nested;
+mod params;
+mod response;
+mod routes;
+mod schema;
+mod state;
+mod wire;
+
+use axum::Router;
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use auth::{generate_api_key, hash_api_key};
+pub use error::ApiError;
+pub use state::{GatewayOptions, GatewayState};
+
+/// The gateway with default limits.
+pub fn router(state: GatewayState) -> Router {
+    router_with_options(state, GatewayOptions::default())
+}
+
+pub fn router_with_options(state: GatewayState, options: GatewayOptions) -> Router {
+    let limits = http::Limits::new(&options);
+    let api = routes::v1().layer(axum::middleware::from_fn_with_state(limits, http::guard));
+    Router::new()
+        .route("/health", get(routes::meta::health))
+        .route("/ready", get(routes::meta::ready))
+        .nest("/v1", api)
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(http::REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(http::make_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(http::REQUEST_ID))
+                // Backstop for bodies without a Content-Length; `http::guard` answers the
+                // declared ones in Kombo's envelope.
+                .layer(RequestBodyLimitLayer::new(options.body_limit)),
+        )
+        .with_state(state)
+}

@@ -1,4 +1,474 @@
-//! Fault injection (owned by the simulator framework).
+//! Fault injection: the ways real source APIs misbehave, on demand.
+//!
+//! A [`FaultPlan`] holds an ordered list of rules. Each rule matches requests to one tool
+//! (optionally only paths / query strings containing a substring) and counts every request
+//! it matches on its own clock: the first `skip` matches pass untouched, the next `times`
+//! matches (all of them when `times` is null) get the rule's action. When several rules are
+//! due for one request the first in order acts and the others only count it, so one request
+//! suffers at most one rule's fault. Exhausted rules stay listed with their counters.
+//!
+//! The actions are applied by [`middleware`], which `server::app` wraps around each tool's
+//! router: the tool modules contain no fault code. The same middleware writes the request
+//! log and applies the per-tool latency setting (added to every request, for benchmarks of
+//! slow sources).
+//!
+//! `repeat_page` makes pagination loop: the middleware serves the previous successful
+//! response to the same path again (for a page request: the previous page, with its
+//! headers, so a `Link: rel="next"` cursor repeats too). Tool modules need not know about
+//! it; one that wants a more tool-specific loop (say, a next-page cursor pointing back at
+//! the current page) may ask [`FaultPlan::pagination_loop`] while rendering a page.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tributary_model::ToolKind;
+
+use crate::SimState;
+use crate::log::{AppliedFault, PendingEntry};
+
+pub type FaultId = u64;
+
+/// How long a `timeout` fault hangs unless told otherwise: longer than any sane client
+/// timeout, so the client gives up first.
+pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+
+/// Largest response body the middleware buffers (to truncate it or remember it for
+/// `repeat_page`); tool pages are far smaller.
+const MAX_BUFFERED_BODY: usize = 256 * 1024 * 1024;
+
+/// What to do to a matching request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Wait `ms`, then serve normally.
+    Latency { ms: u64 },
+    /// Answer with `code` instead of serving. `retry_after` becomes the Retry-After header
+    /// verbatim (seconds, or an HTTP date); `body` defaults to a small JSON error.
+    Status {
+        code: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+    /// Hang without answering for `ms` (default two minutes); if the client is still there
+    /// afterwards it gets a 504.
+    Timeout {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+    },
+    /// Serve the real response with status 200 and its body cut at half its length.
+    Truncate,
+    /// Serve 200 with a JSON body that breaks off mid-document.
+    Malformed,
+    /// Serve 200 with `Content-Type: application/json` and no body at all.
+    EmptyBody,
+    /// Serve the previous successful response to the same path again.
+    RepeatPage,
+}
+
+impl FaultAction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultAction::Latency { .. } => "latency",
+            FaultAction::Status { .. } => "status",
+            FaultAction::Timeout { .. } => "timeout",
+            FaultAction::Truncate => "truncate",
+            FaultAction::Malformed => "malformed",
+            FaultAction::EmptyBody => "empty_body",
+            FaultAction::RepeatPage => "repeat_page",
+        }
+    }
+}
+
+/// A fault rule as a caller describes it (the body of `POST /_control/faults`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    pub tool: ToolKind,
+    /// Only requests whose path (relative to the tool's base, e.g.
+    /// `/v1/company/employees`) contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
+    /// Only requests whose raw query string contains this (e.g. `offset=200`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_contains: Option<String>,
+    /// Only requests with this HTTP method (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Let this many matching requests through before acting.
+    #[serde(default)]
+    pub skip: u64,
+    /// Act on this many matches after the skipped ones; absent or null: on all of them.
+    #[serde(default)]
+    pub times: Option<u64>,
+    pub action: FaultAction,
+}
+
+impl FaultRule {
+    /// A rule for every request to `tool`, acting on all of them.
+    pub fn new(tool: ToolKind, action: FaultAction) -> Self {
+        Self {
+            tool,
+            path_contains: None,
+            query_contains: None,
+            method: None,
+            skip: 0,
+            times: None,
+            action,
+        }
+    }
+
+    pub fn path(mut self, contains: impl Into<String>) -> Self {
+        self.path_contains = Some(contains.into());
+        self
+    }
+
+    pub fn query(mut self, contains: impl Into<String>) -> Self {
+        self.query_contains = Some(contains.into());
+        self
+    }
+
+    pub fn skip(mut self, n: u64) -> Self {
+        self.skip = n;
+        self
+    }
+
+    pub fn times(mut self, n: u64) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    fn matches(&self, tool: ToolKind, method: &str, path: &str, query: &str) -> bool {
+        self.tool == tool
+            && self.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && self.query_contains.as_deref().is_none_or(|q| query.contains(q))
+            && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+    }
+
+    fn validate(&self) -> Result<(), FaultError> {
+        match &self.action {
+            FaultAction::Status { code, retry_after, .. } => {
+                if StatusCode::from_u16(*code).is_err() {
+                    return Err(FaultError::Invalid(format!("status code {code} is not an HTTP status")));
+                }
+                if let Some(r) = retry_after
+                    && HeaderValue::from_str(r).is_err()
+                {
+                    return Err(FaultError::Invalid(format!(
+                        "retry_after `{r}` is not a valid header value"
+                    )));
+                }
+            }
+            FaultAction::Latency { ms } if *ms > 3_600_000 => {
+                return Err(FaultError::Invalid(format!(
+                    "latency of {ms} ms is longer than an hour"
+                )));
+            }
+            _ => {}
+        }
+        if self.times == Some(0) {
+            return Err(FaultError::Invalid(
+                "times is 0: the rule would never act (use null for always)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error("invalid fault rule: {0}")]
+    Invalid(String),
+}
+
+/// An installed rule with its counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstalledFault {
+    pub id: FaultId,
+    #[serde(flatten)]
+    pub rule: FaultRule,
+    /// Requests the matcher accepted so far.
+    pub matched: u64,
+    /// Requests the action was applied to so far.
+    pub applied: u64,
+}
+
+impl InstalledFault {
+    fn exhausted(&self) -> bool {
+        self.rule.times.is_some_and(|t| self.applied >= t)
+    }
+}
+
+/// The response a `repeat_page` rule replays.
+#[derive(Debug, Clone)]
+struct Remembered {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// The decision for one request.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub rule_id: FaultId,
+    pub action: FaultAction,
+    replay: Option<Remembered>,
+}
 
 #[derive(Debug, Default)]
-pub struct FaultPlan {}
+pub struct FaultPlan {
+    rules: Vec<InstalledFault>,
+    next_id: FaultId,
+    latency_ms: HashMap<ToolKind, u64>,
+    /// Last successful response per (tool, path), kept only while a `repeat_page` rule
+    /// could use it.
+    remembered: HashMap<(ToolKind, String), Remembered>,
+}
+
+impl FaultPlan {
+    /// Installs `rule` after the existing ones; returns its id.
+    pub fn add(&mut self, rule: FaultRule) -> Result<FaultId, FaultError> {
+        rule.validate()?;
+        self.next_id += 1;
+        let id = self.next_id;
+        self.rules.push(InstalledFault {
+            id,
+            rule,
+            matched: 0,
+            applied: 0,
+        });
+        Ok(id)
+    }
+
+    pub fn remove(&mut self, id: FaultId) -> bool {
+        let before = self.rules.len();
+        self.rules.retain(|r| r.id != id);
+        self.forget_unused();
+        self.rules.len() != before
+    }
+
+    /// Removes all rules, or those of one tool. Latency settings stay.
+    pub fn clear(&mut self, tool: Option<ToolKind>) {
+        self.rules.retain(|r| tool.is_some_and(|t| r.rule.tool != t));
+        self.forget_unused();
+    }
+
+    pub fn rules(&self) -> &[InstalledFault] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: FaultId) -> Option<&InstalledFault> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Latency added to every request to `tool` (0 turns it off).
+    pub fn set_latency(&mut self, tool: ToolKind, ms: u64) {
+        if ms == 0 {
+            self.latency_ms.remove(&tool);
+        } else {
+            self.latency_ms.insert(tool, ms);
+        }
+    }
+
+    pub fn latency(&self, tool: ToolKind) -> Duration {
+        Duration::from_millis(self.latency_ms.get(&tool).copied().unwrap_or(0))
+    }
+
+    /// Whether a `repeat_page` rule that has not run out covers `path` of `tool`.
+    ///
+    /// For tool modules, optionally: while this is true the framework already replays the
+    /// previous page for due requests, so a module needs to do nothing; a module may use
+    /// it to loop in its own terms instead (e.g. emit a next-page cursor equal to the
+    /// current one). It does not count as a match.
+    pub fn pagination_loop(&self, tool: ToolKind, path: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.rule.action == FaultAction::RepeatPage
+                && !r.exhausted()
+                && r.rule.tool == tool
+                && r.rule.path_contains.as_deref().is_none_or(|p| path.contains(p))
+        })
+    }
+
+    /// Counts the request against every matching rule and picks the first that is due.
+    pub fn decide(&mut self, tool: ToolKind, method: &str, path: &str, query: &str) -> Option<Decision> {
+        let mut decision = None;
+        for installed in &mut self.rules {
+            if !installed.rule.matches(tool, method, path, query) {
+                continue;
+            }
+            installed.matched += 1;
+            let due = installed.matched > installed.rule.skip && !installed.exhausted();
+            if !due || decision.is_some() {
+                continue;
+            }
+            let replay = if installed.rule.action == FaultAction::RepeatPage {
+                // Nothing served yet to repeat: this request passes and is remembered.
+                match self.remembered.get(&(tool, path.to_string())) {
+                    Some(r) => Some(r.clone()),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            installed.applied += 1;
+            decision = Some(Decision {
+                rule_id: installed.id,
+                action: installed.rule.action.clone(),
+                replay,
+            });
+        }
+        decision
+    }
+
+    fn remember(&mut self, tool: ToolKind, path: &str, response: Remembered) {
+        self.remembered.insert((tool, path.to_string()), response);
+    }
+
+    fn forget_unused(&mut self) {
+        let rules = &self.rules;
+        self.remembered.retain(|(tool, path), _| {
+            rules.iter().any(|r| {
+                r.rule.action == FaultAction::RepeatPage
+                    && !r.exhausted()
+                    && r.rule.tool == *tool
+                    && r.rule.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            })
+        });
+    }
+}
+
+/// The state of [`middleware`]: which tool the wrapped router serves.
+#[derive(Clone)]
+pub struct ToolGate {
+    pub state: SimState,
+    pub tool: ToolKind,
+}
+
+/// Logs every request to a tool and applies latency and fault rules to it.
+pub async fn middleware(State(gate): State<ToolGate>, request: Request, next: Next) -> Response {
+    let ToolGate { state, tool } = gate;
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    // The entry is written when this future ends, also when the client hangs up mid-way
+    // (then with status 499), so a timed-out request is still in the log.
+    let mut entry = PendingEntry::start(state.clone(), tool, method.as_str(), &path, &query);
+
+    let latency = state.faults().latency(tool);
+    if !latency.is_zero() && !state.pause(latency).await {
+        return entry.finish(shutting_down());
+    }
+
+    let decision = state.faults().decide(tool, method.as_str(), &path, &query);
+    let Some(decision) = decision else {
+        let response = next.run(request).await;
+        let response = remember_if_needed(&state, tool, &method, &path, response).await;
+        return entry.finish(response);
+    };
+    entry.fault(AppliedFault {
+        rule_id: decision.rule_id,
+        action: decision.action.name().into(),
+    });
+    tracing::debug!(%tool, %path, fault = decision.action.name(), "injecting fault");
+
+    let response = match decision.action {
+        FaultAction::Latency { ms } => {
+            if !state.pause(Duration::from_millis(ms)).await {
+                return entry.finish(shutting_down());
+            }
+            let response = next.run(request).await;
+            remember_if_needed(&state, tool, &method, &path, response).await
+        }
+        FaultAction::Status {
+            code,
+            retry_after,
+            body,
+        } => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = body.unwrap_or_else(|| {
+                serde_json::json!({
+                    "error": { "code": code, "message": status.canonical_reason().unwrap_or("injected fault") }
+                })
+                .to_string()
+            });
+            let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+            if let Some(value) = retry_after.and_then(|r| HeaderValue::from_str(&r).ok()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        FaultAction::Timeout { ms } => {
+            let waited = Instant::now();
+            state
+                .pause(Duration::from_millis(ms.unwrap_or(DEFAULT_TIMEOUT_MS)))
+                .await;
+            tracing::debug!(%tool, %path, waited_ms = waited.elapsed().as_millis() as u64, "timeout fault ended");
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        FaultAction::Truncate => {
+            let response = next.run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let bytes = match axum::body::to_bytes(body, MAX_BUFFERED_BODY).await {
+                Ok(bytes) => bytes,
+                Err(_) => Bytes::new(),
+            };
+            parts.status = StatusCode::OK;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+        }
+        FaultAction::Malformed => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"data": [{"id": 1, "#,
+        )
+            .into_response(),
+        FaultAction::EmptyBody => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "").into_response(),
+        FaultAction::RepeatPage => match decision.replay {
+            Some(r) => {
+                let mut response = Response::new(Body::from(r.body));
+                *response.status_mut() = r.status;
+                *response.headers_mut() = r.headers;
+                response
+            }
+            None => next.run(request).await,
+        },
+    };
+    entry.finish(response)
+}
+
+fn shutting_down() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "simulator shutting down").into_response()
+}
+
+/// Buffers and remembers a successful response while a `repeat_page` rule may replay it.
+async fn remember_if_needed(
+    state: &SimState,
+    tool: ToolKind,
+    method: &Method,
+    path: &str,
+    response: Response,
+) -> Response {
+    if method != Method::GET || !response.status().is_success() || !state.faults().pagination_loop(tool, path) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BUFFERED_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "response body too large to remember").into_response();
+    };
+    state.faults().remember(
+        tool,
+        path,
+        Remembered {
+            status: parts.status,
+            headers: parts.headers.clone(),
+            body: bytes.clone(),
+        },
+    );
+    Response::from_parts(parts, Body::from(bytes))
+}

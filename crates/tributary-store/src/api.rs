@@ -141,12 +141,39 @@ pub struct StoredRecord {
     pub remote_deleted_at: Option<Timestamp>,
 }
 
-/// `data->>field` equals any of `any_of` (compared case-insensitively when asked).
+/// `data->>field` equals any of `any_of` (compared case-insensitively when asked); `matching`
+/// widens that to arrays and to entries of an object field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldFilter {
     pub field: String,
     pub any_of: Vec<String>,
     pub case_insensitive: bool,
+    pub matching: FieldMatch,
+}
+
+impl FieldFilter {
+    /// `data->>field` is one of `any_of`.
+    pub fn equals(field: impl Into<String>, any_of: Vec<String>) -> Self {
+        Self { field: field.into(), any_of, case_insensitive: false, matching: FieldMatch::Equals }
+    }
+}
+
+/// How a [`FieldFilter`] reads `data->field`. Added for the gateway's employee filters
+/// (`group_ids`, `custom_fields`); every variant compares text, as `->>` does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FieldMatch {
+    /// `data->>field` is one of `any_of`.
+    #[default]
+    Equals,
+    /// `data->field` is a JSON array with at least one element (a string) in `any_of`:
+    /// an employee's `group_ids`.
+    ArrayContainsAny,
+    /// `data->field` is an object whose entry `key` is a scalar whose text is one of `any_of`
+    /// (`"x"` → `x`, `5` → `5`, `true` → `true`): a custom field such as
+    /// `data->'custom_fields'->>'cost_center'`.
+    EntryEquals(String),
+    /// `data->field` has no entry `key`, or its entry `key` is JSON null; `any_of` is unused.
+    EntryIsNull(String),
 }
 
 /// A gateway read. Results are ordered by `id`, which never changes, so a keyset cursor walk
@@ -220,6 +247,9 @@ pub trait MirrorStore: Send + Sync + 'static {
     async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError>;
     async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError>;
     async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<(), StoreError>;
+    /// Points the integration at another API root with new credentials (rotated keys, a moved
+    /// tenant). The mirrored data stays.
+    async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError>;
     /// The decrypted credentials. Never log or return them over the API (invariant I8).
     async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError>;
     /// Removes the integration with its records, runs and change log. `false` if absent.

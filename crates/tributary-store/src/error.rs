@@ -10,9 +10,17 @@ pub enum StoreError {
     Invalid(String),
     /// A newer lease holder exists; the write was rejected (invariant I4).
     #[error("write fenced off: integration {integration_id} is at fence {current}, this run holds {held}")]
-    Fenced { integration_id: String, held: i64, current: i64 },
+    Fenced {
+        integration_id: String,
+        held: i64,
+        current: i64,
+    },
     #[error("credentials cannot be decrypted: {0}")]
     Crypto(String),
+    /// A stored value the store itself wrote no longer parses (an unknown model name, a
+    /// malformed timestamp): the database was edited by hand or by a newer version.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]

@@ -1,8 +1,29 @@
 //! The mirror store: one [`MirrorStore`] trait, implemented on Postgres ([`PgStore`]) for
 //! production and on SQLite ([`SqliteStore`]) for the embedded mode.
+//!
+//! Both backends keep the same guarantees, checked by one conformance suite
+//! (`tests/conformance.rs`):
+//! - every mirror write happens in one transaction under the integration's write lock, after
+//!   checking the run's fence token (invariant I4);
+//! - a write takes its timestamp only once it holds that lock, and reads wait for an in-flight
+//!   writer, so `updated_after` never skips a commit (I3);
+//! - unchanged records are not written at all (I2);
+//! - credentials are sealed with XChaCha20-Poly1305 before they reach the database (I8).
 
 mod api;
+mod clock;
+mod codec;
+mod crypto;
 mod error;
+mod ids;
+mod page;
+mod postgres;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use api::*;
+pub use crypto::{CredentialKey, KeyError};
 pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;

@@ -1,1 +1,31 @@
-fn main() {}
+//! The `tributary` binary. Every role is a subcommand; see `tributary --help`.
+
+mod cli;
+mod commands;
+mod demo;
+mod setup;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    setup::init_tracing(&cli.global.log);
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&cli.global, args).await,
+        Command::Sim(args) => commands::sim(args).await,
+        Command::Migrate => commands::migrate(&cli.global).await,
+        Command::Sync(args) => commands::sync(&cli.global, args).await,
+        Command::Runs(args) => commands::runs(&cli.global, args).await,
+        Command::Integration(cmd) => commands::integration(&cli.global, cmd).await,
+        Command::ApiKey(cmd) => commands::api_key(&cli.global, cmd).await,
+        Command::Gateway(args) => commands::gateway(&cli.global, args).await,
+    };
+    if let Err(e) = result {
+        // One clear line: the chain of causes, no backtrace.
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}

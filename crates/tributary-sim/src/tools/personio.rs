@@ -1,10 +1,615 @@
-//! The simulated personio API.
+//! The simulated Personio Public API, v1 ("Personnel Data").
+//!
+//! v1 is what this simulates (not v2): its reference is still published and supported, and it is
+//! the API that carries employees with their org units, time-offs with an `updated_from` filter,
+//! time-off types and per-employee absence balances in one place.
+//!
+//! Pages relied on (developer.personio.de):
+//! - `POST /v1/auth` takes `client_id`/`client_secret` as JSON, form or query parameters and answers
+//!   `{"success":true,"data":{"token":"papi-..."}}`; the token is a stable bearer token
+//!   (<https://developer.personio.de/reference/auth>,
+//!   <https://developer.personio.de/changelog/auth-api-moved-client_secret-and-client_id-to-post-body>,
+//!   <https://developer.personio.de/changelog/authentication-api-improved-bearer-token>).
+//! - `GET /v1/company/employees`: `limit`/`offset` (offset counts records, at most 100 per page
+//!   since the 2025 pagination enforcement), `updated_since` (ISO 8601 date-time), `attributes[]`
+//!   whitelisting; each attribute is `{label, value, type, universal_id}`
+//!   (<https://developer.personio.de/reference/get_company-employees>,
+//!   <https://developer.personio.de/changelog/pagination-enforcement-v1-employees-api>,
+//!   <https://developer.personio.de/changelog/employees-api-universal-id-is-now-exposed>).
+//! - `GET /v1/company/time-offs`: `limit` (default and max 200), `offset` *as a page number*
+//!   (unlike every other v1 list), `updated_from`/`updated_to` as dates, inclusive; the first page
+//!   reports `current_page: 1` (<https://developer.personio.de/v1.0/reference/get_company-time-offs>,
+//!   <https://developer.personio.de/discuss/64afe30907a1610058ce21ac>,
+//!   <https://developer.personio.de/discuss/671a7913da6f41002a153c10>).
+//! - `GET /v1/company/time-off-types` returns `id, name, category, unit, approval_required`
+//!   (<https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types>).
+//! - `GET /v1/company/employees/{id}/absences/balance` returns `[{id, name, category, balance}]`
+//!   per absence type (<https://developer.personio.de/changelog/employee-api-absence-balance>).
+//! - Errors are `{"success":false,"error":{"code":..,"message":..}}`; GET employees is limited to
+//!   300 requests per minute (<https://developer.personio.de/changelog/rate-limits-on-get-employees-endpoint-may-6-2024>).
+//!
+//! Personal data that Personio keeps in company-configured attributes (birthday, nationality,
+//! IBAN, ...) is served under keys named after their universal ids; the company's free-form
+//! custom attributes are `dynamic_<n>` keys with a stable number per attribute name.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use rand::Rng;
+use serde_json::{Map, Value, json};
+use tributary_model::ToolKind;
 
 use crate::SimState;
+use crate::company::{Absence, Company, Employee, EmployeeStatus, Id};
+
+const TOOL: ToolKind = ToolKind::Personio;
+/// Largest `limit` GET employees honours since the 2025 pagination enforcement.
+const EMPLOYEES_MAX_LIMIT: usize = 100;
+/// Page size GET employees uses when the caller sends no `limit`.
+const EMPLOYEES_DEFAULT_LIMIT: usize = 50;
+/// Default (and largest) `limit` of the time-off lists.
+const TIME_OFFS_MAX_LIMIT: usize = 200;
+/// Requests per minute advertised in the rate-limit headers.
+const RATE_LIMIT_PER_MINUTE: u32 = 300;
 
 /// Routes relative to the tool's base URL.
 pub fn router() -> Router<SimState> {
+    let window = Arc::new(RateWindow::default());
     Router::new()
+        .route("/v1/auth", post(auth))
+        .route("/v1/company/employees", get(list_employees))
+        .route("/v1/company/employees/{employee_id}/absences/balance", get(absence_balance))
+        .route("/v1/company/time-off-types", get(list_time_off_types))
+        .route("/v1/company/time-offs", get(list_time_offs))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let window = window.clone();
+            async move { window.stamp(next.run(req).await) }
+        }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and rate-limit headers
+
+/// Personio's error envelope.
+fn error(status: StatusCode, code: u16, message: &str) -> Response {
+    (status, axum::Json(json!({"success": false, "error": {"code": code, "message": message}})))
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, 401, "The token is invalid or has expired.")
+}
+
+fn bad_request(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, 400, message)
+}
+
+/// A query parameter the API refuses, answered with a 400 in Personio's error envelope.
+struct BadParam(String);
+
+impl IntoResponse for BadParam {
+    fn into_response(self) -> Response {
+        bad_request(&self.0)
+    }
+}
+
+/// A one-minute window of served requests, reported in `X-RateLimit-*` headers. The 429s
+/// themselves come from the simulator's fault middleware, so "remaining" never reaches zero here:
+/// a zero would make clients sleep through the window on every test.
+#[derive(Default)]
+struct RateWindow {
+    state: Mutex<Option<(Instant, u32)>>,
+}
+
+impl RateWindow {
+    fn stamp(&self, mut response: Response) -> Response {
+        let (used, reset) = {
+            let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let (start, used) = match *guard {
+                Some((start, used)) if now.duration_since(start) < Duration::from_secs(60) => (start, used + 1),
+                _ => (now, 1),
+            };
+            *guard = Some((start, used));
+            (used, 60u64.saturating_sub(now.duration_since(start).as_secs()).max(1))
+        };
+        let remaining = RATE_LIMIT_PER_MINUTE.saturating_sub(used).max(1);
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from(RATE_LIMIT_PER_MINUTE));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+        response
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+
+async fn auth(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let mut client_id = None;
+    let mut client_secret = None;
+    let mut take = |key: &str, value: String| match key {
+        "client_id" => client_id = Some(value),
+        "client_secret" => client_secret = Some(value),
+        _ => {}
+    };
+    for (k, v) in url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        take(&k, v.into_owned());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        match serde_json::from_slice::<Map<String, Value>>(&body) {
+            Ok(fields) => {
+                for (k, v) in fields {
+                    if let Value::String(s) = v {
+                        take(&k, s);
+                    }
+                }
+            }
+            Err(_) => return bad_request("The request body is not valid JSON."),
+        }
+    } else {
+        for (k, v) in url::form_urlencoded::parse(&body) {
+            take(&k, v.into_owned());
+        }
+    }
+    let (Some(id), Some(secret)) = (client_id, client_secret) else {
+        return bad_request("client_id and client_secret are required.");
+    };
+    let creds = state.credentials();
+    if state.is_revoked(TOOL) || id != creds.personio_client_id || secret != creds.personio_client_secret {
+        return error(StatusCode::UNAUTHORIZED, 401, "Wrong credentials");
+    }
+    let token = format!("papi-{:032x}", rand::rng().random::<u128>());
+    state.issue_token(token.clone());
+    axum::Json(json!({"success": true, "data": {"token": token}})).into_response()
+}
+
+fn authorized(state: &SimState, headers: &HeaderMap) -> bool {
+    if state.is_revoked(TOOL) {
+        return false;
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| state.token_valid(token.trim()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query parameters
+
+/// The query string as Personio reads it: repeated `key[]` parameters collect into lists, which
+/// axum's `Query` (serde_urlencoded) cannot express.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(query: Option<String>) -> Self {
+        Params(
+            url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn one(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn list(&self, key: &str) -> Vec<&str> {
+        let bracketed = format!("{key}[]");
+        self.0.iter().filter(|(k, _)| *k == bracketed || k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
+    fn number(&self, key: &str, min: usize) -> Result<Option<usize>, BadParam> {
+        match self.one(key) {
+            None | Some("") => Ok(None),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n >= min => Ok(Some(n)),
+                _ => Err(BadParam(format!("The {key} must be an integer of at least {min}."))),
+            },
+        }
+    }
+
+    fn date(&self, key: &str) -> Result<Option<NaiveDate>, BadParam> {
+        match self.one(key) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw
+                .get(..10)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map(Some)
+                .ok_or_else(|| BadParam(format!("The {key} is not a valid date."))),
+        }
+    }
+
+    /// `updated_since`: "2022-12-24T08:15:30" (read as UTC) or with an explicit offset.
+    fn date_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, BadParam> {
+        match self.one(key) {
+            None | Some("") => Ok(None),
+            Some(raw) => DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc()))
+                .map(Some)
+                .map_err(|_| BadParam(format!("The {key} must be an ISO 8601 date-time."))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering helpers
+
+fn date(d: NaiveDate) -> String {
+    format!("{}T00:00:00+00:00", d.format("%Y-%m-%d"))
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+/// One employee attribute as Personio renders it.
+fn attr(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
+    json!({"label": label, "value": value, "type": kind, "universal_id": universal_id})
+}
+
+fn opt_str(v: &Option<String>) -> Value {
+    v.as_ref().map(|s| Value::String(s.clone())).unwrap_or(Value::Null)
+}
+
+fn org_unit(kind: &str, id: Id, name: &str) -> Value {
+    json!({"type": kind, "attributes": {"id": id, "name": name}})
+}
+
+/// A stable `dynamic_<n>` key per custom attribute name (FNV-1a), as Personio numbers custom
+/// attributes once per company rather than per employee.
+pub fn dynamic_key(name: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("dynamic_{}", 100_000 + hash % 900_000)
+}
+
+fn status_str(status: EmployeeStatus) -> &'static str {
+    match status {
+        EmployeeStatus::Active => "active",
+        EmployeeStatus::Onboarding => "onboarding",
+        EmployeeStatus::Leave => "leave",
+        EmployeeStatus::Inactive => "inactive",
+    }
+}
+
+/// The short employee reference Personio nests in supervisors and time-offs.
+fn employee_ref(company: &Company, id: Id) -> Value {
+    let e = company.hris.employees.get(&id);
+    json!({
+        "type": "Employee",
+        "attributes": {
+            "id": attr("ID", json!(id), "integer", Some("id")),
+            "first_name": attr("First name", json!(e.map(|e| &e.first_name)), "standard", Some("first_name")),
+            "last_name": attr("Last name", json!(e.map(|e| &e.last_name)), "standard", Some("last_name")),
+            "email": attr("Email", json!(e.map(|e| &e.email)), "standard", Some("email")),
+        }
+    })
+}
+
+fn employee_json(company: &Company, e: &Employee, only: Option<&HashSet<&str>>) -> Value {
+    let hris = &company.hris;
+    let mut a = Map::new();
+    let mut put = |key: &str, value: Value| {
+        // `id` is always returned, whatever the whitelist says.
+        if key == "id" || only.is_none_or(|keys| keys.contains(key)) {
+            a.insert(key.to_owned(), value);
+        }
+    };
+    put("id", attr("ID", json!(e.id), "integer", Some("id")));
+    put("first_name", attr("First name", json!(e.first_name), "standard", Some("first_name")));
+    put("last_name", attr("Last name", json!(e.last_name), "standard", Some("last_name")));
+    put("preferred_name", attr("Preferred name", opt_str(&e.preferred_name), "standard", Some("preferred_name")));
+    put("email", attr("Email", json!(e.email), "standard", Some("email")));
+    put("gender", attr("Gender", json!(e.gender), "standard", Some("gender")));
+    put("status", attr("Status", json!(status_str(e.status)), "standard", Some("status")));
+    put("position", attr("Position", json!(e.position), "standard", Some("position")));
+    put("employment_type", attr("Employment type", json!(e.employment_type), "standard", Some("employment_type")));
+    put(
+        "weekly_working_hours",
+        attr("Weekly hours", json!(e.weekly_hours.to_string()), "standard", Some("weekly_working_hours")),
+    );
+    put("hire_date", attr("Hire date", json!(date(e.hire_date)), "date", Some("hire_date")));
+    put(
+        "termination_date",
+        attr("Termination date", json!(e.termination_date.map(date)), "date", Some("termination_date")),
+    );
+    put("created_at", attr("created_at", json!(timestamp(e.created_at)), "date", Some("created_at")));
+    put(
+        "last_modified_at",
+        attr("Last modified", json!(timestamp(e.updated_at)), "date", Some("last_modified_at")),
+    );
+    let supervisor = e
+        .supervisor_id
+        .filter(|id| hris.employees.contains_key(id))
+        .map(|id| employee_ref(company, id))
+        .unwrap_or(Value::Null);
+    put("supervisor", attr("Supervisor", supervisor, "standard", Some("supervisor")));
+    let department = e
+        .department_id
+        .and_then(|id| hris.departments.get(&id))
+        .map(|d| org_unit("Department", d.id, &d.name))
+        .unwrap_or(Value::Null);
+    put("department", attr("Department", department, "standard", Some("department")));
+    let office = e
+        .office_id
+        .and_then(|id| hris.offices.get(&id))
+        .map(|o| org_unit("Office", o.id, &o.name))
+        .unwrap_or(Value::Null);
+    put("office", attr("Office", office, "standard", Some("office")));
+    let subcompany = e
+        .legal_entity_id
+        .and_then(|id| hris.legal_entities.get(&id))
+        .map(|l| org_unit("Subcompany", l.id, &l.name))
+        .unwrap_or(Value::Null);
+    put("subcompany", attr("Subcompany", subcompany, "standard", Some("subcompany")));
+
+    // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
+    // and an hourly salary side by side.
+    let current = e.employments.iter().max_by_key(|x| x.effective_date);
+    let (fix, interval, hourly) = match current {
+        Some(c) if c.pay_period == "HOUR" => (Value::Null, Value::Null, json!(c.pay_rate)),
+        Some(c) if c.pay_period == "YEAR" => (json!(c.pay_rate), json!("yearly"), Value::Null),
+        Some(c) => (json!(c.pay_rate), json!("monthly"), Value::Null),
+        None => (Value::Null, Value::Null, Value::Null),
+    };
+    put("fix_salary", attr("Fix salary", fix, "decimal", Some("fix_salary")));
+    put("fix_salary_interval", attr("Salary interval", interval, "standard", Some("fix_salary_interval")));
+    put("hourly_salary", attr("Hourly salary", hourly, "decimal", Some("hourly_salary")));
+
+    put("employee_number", attr("Employee number", json!(e.employee_number), "standard", Some("employee_number")));
+    put("birthday", attr("Date of birth", json!(e.birthday.map(date)), "date", Some("birthday")));
+    put("nationality", attr("Nationality", opt_str(&e.nationality), "standard", Some("nationality")));
+    put("social_security_number", attr("Social security number", opt_str(&e.ssn), "standard", Some("social_security_number")));
+    put("iban", attr("IBAN", opt_str(&e.iban), "standard", Some("iban")));
+    put("phone", attr("Mobile phone", opt_str(&e.mobile_phone), "standard", Some("phone")));
+    put("private_email", attr("Private email", opt_str(&e.personal_email), "standard", Some("private_email")));
+    put("address_street", attr("Street", opt_str(&e.street), "standard", Some("address_street")));
+    put("address_city", attr("City", opt_str(&e.city), "standard", Some("address_city")));
+    put("address_zip_code", attr("Postcode", opt_str(&e.zip), "standard", Some("address_zip_code")));
+    put("address_country", attr("Country", opt_str(&e.country), "standard", Some("address_country")));
+    for (name, value) in &e.custom {
+        put(&dynamic_key(name), attr(name, json!(value), "standard", None));
+    }
+    json!({"type": "Employee", "attributes": a})
+}
+
+fn page_count(total: usize, limit: usize) -> usize {
+    total.div_ceil(limit)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+
+async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let params = Params::parse(query);
+    let render = || -> Result<Value, BadParam> {
+        let limit = params.number("limit", 1)?.unwrap_or(EMPLOYEES_DEFAULT_LIMIT).min(EMPLOYEES_MAX_LIMIT);
+        let offset = params.number("offset", 0)?.unwrap_or(0);
+        let since = params.date_time("updated_since")?;
+        let email = params.one("email").filter(|e| !e.is_empty());
+        let whitelist = params.list("attributes");
+        let only: Option<HashSet<&str>> = (!whitelist.is_empty()).then(|| whitelist.into_iter().collect());
+
+        let company = state.company(TOOL);
+        // Personio ignores `email` when `updated_since` is given.
+        let matches = |e: &&Employee| match (since, email) {
+            (Some(since), _) => e.updated_at >= since,
+            (None, Some(email)) => e.email.eq_ignore_ascii_case(email),
+            (None, None) => true,
+        };
+        let employees = company.hris.employees.values();
+        let (total, data): (usize, Vec<Value>) = if since.is_none() && email.is_none() {
+            let data = employees
+                .skip(offset)
+                .take(limit)
+                .map(|e| employee_json(&company, e, only.as_ref()))
+                .collect();
+            (company.hris.employees.len(), data)
+        } else {
+            let mut total = 0;
+            let mut data = Vec::new();
+            for e in employees.filter(matches) {
+                if total >= offset && data.len() < limit {
+                    data.push(employee_json(&company, e, only.as_ref()));
+                }
+                total += 1;
+            }
+            (total, data)
+        };
+        Ok(json!({
+            "success": true,
+            "metadata": {
+                "total_elements": total,
+                "current_page": offset / limit,
+                "total_pages": page_count(total, limit),
+            },
+            "offset": offset,
+            "limit": limit,
+            "data": data,
+        }))
+    };
+    match render() {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(bad) => bad.into_response(),
+    }
+}
+
+async fn absence_balance(
+    State(state): State<SimState>,
+    Path(employee_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let Ok(employee_id) = employee_id.parse::<Id>() else {
+        return bad_request("The employee_id must be an integer.");
+    };
+    let company = state.company(TOOL);
+    if !company.hris.employees.contains_key(&employee_id) {
+        return error(StatusCode::NOT_FOUND, 404, "Employee not found");
+    }
+    let data: Vec<Value> = company
+        .hris
+        .balances
+        .range((employee_id, Id::MIN)..=(employee_id, Id::MAX))
+        .map(|((_, type_id), b)| {
+            let name = company.hris.absence_types.get(type_id).map(|t| t.name.as_str());
+            json!({"id": type_id, "name": name, "category": Value::Null, "balance": b.balance})
+        })
+        .collect();
+    axum::Json(json!({"success": true, "data": data})).into_response()
+}
+
+async fn list_time_off_types(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let params = Params::parse(query);
+    let (limit, offset) = match (params.number("limit", 1), params.number("offset", 0)) {
+        (Ok(l), Ok(o)) => (l.unwrap_or(TIME_OFFS_MAX_LIMIT).min(TIME_OFFS_MAX_LIMIT), o.unwrap_or(0)),
+        (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
+    };
+    let company = state.company(TOOL);
+    let data: Vec<Value> = company
+        .hris
+        .absence_types
+        .values()
+        .skip(offset)
+        .take(limit)
+        .map(|t| {
+            let unit = if t.unit == "hours" { "hour" } else { "day" };
+            json!({
+                "type": "TimeOffType",
+                "attributes": {
+                    "id": t.id, "name": t.name, "category": Value::Null,
+                    "unit": unit, "approval_required": true,
+                }
+            })
+        })
+        .collect();
+    axum::Json(json!({"success": true, "data": data})).into_response()
+}
+
+fn time_off_json(company: &Company, a: &Absence) -> Value {
+    let type_name = company.hris.absence_types.get(&a.absence_type_id).map(|t| t.name.as_str());
+    json!({
+        "type": "TimeOffPeriod",
+        "attributes": {
+            "id": a.id,
+            "status": a.status,
+            "comment": a.comment,
+            "start_date": date(a.start_date),
+            "end_date": date(a.end_date),
+            "days_count": a.days_count,
+            "half_day_start": a.half_day_start,
+            "half_day_end": a.half_day_end,
+            "time_off_type": {
+                "type": "TimeOffType",
+                "attributes": {"id": a.absence_type_id, "name": type_name, "category": Value::Null},
+            },
+            "employee": employee_ref(company, a.employee_id),
+            "created_by": "API",
+            "certificate": {"status": "not-required"},
+            "created_at": timestamp(a.created_at),
+            "updated_at": timestamp(a.updated_at),
+        }
+    })
+}
+
+async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let params = Params::parse(query);
+    let render = || -> Result<Value, BadParam> {
+        let limit = params.number("limit", 1)?.unwrap_or(TIME_OFFS_MAX_LIMIT).min(TIME_OFFS_MAX_LIMIT);
+        let page = params.number("offset", 0)?.unwrap_or(0);
+        let start = params.date("start_date")?;
+        let end = params.date("end_date")?;
+        let updated_from = params.date("updated_from")?;
+        let updated_to = params.date("updated_to")?;
+        let mut employees = HashSet::new();
+        for raw in params.list("employees") {
+            employees.insert(raw.parse::<Id>().map_err(|_| BadParam("The employees must be integers.".into()))?);
+        }
+        let company = state.company(TOOL);
+        let keep = |a: &&Absence| {
+            start.is_none_or(|s| a.end_date >= s)
+                && end.is_none_or(|e| a.start_date <= e)
+                && updated_from.is_none_or(|d| a.updated_at.date_naive() >= d)
+                && updated_to.is_none_or(|d| a.updated_at.date_naive() <= d)
+                && (employees.is_empty() || employees.contains(&a.employee_id))
+        };
+        let first = page.saturating_mul(limit);
+        let unfiltered = start.is_none()
+            && end.is_none()
+            && updated_from.is_none()
+            && updated_to.is_none()
+            && employees.is_empty();
+        let (total, data) = if unfiltered {
+            // Counting is free without filters; only the page itself is rendered.
+            let data = company.hris.absences.values().skip(first).take(limit).map(|a| time_off_json(&company, a));
+            (company.hris.absences.len(), data.collect())
+        } else {
+            let mut total = 0;
+            let mut data = Vec::new();
+            for a in company.hris.absences.values().filter(keep) {
+                if total >= first && data.len() < limit {
+                    data.push(time_off_json(&company, a));
+                }
+                total += 1;
+            }
+            (total, data)
+        };
+        Ok(json!({
+            "success": true,
+            "metadata": {
+                "total_elements": total,
+                "current_page": page + 1,
+                "total_pages": page_count(total, limit),
+            },
+            "offset": page,
+            "limit": limit,
+            "data": data,
+        }))
+    };
+    match render() {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(bad) => bad.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_keys_are_stable_and_distinct() {
+        assert_eq!(dynamic_key("T-shirt size"), dynamic_key("T-shirt size"));
+        assert_ne!(dynamic_key("T-shirt size"), dynamic_key("Desk"));
+        assert!(dynamic_key("Desk").starts_with("dynamic_"));
+    }
 }

@@ -1,0 +1,449 @@
+//! Personio objects → unified records, following Kombo's field names and enums
+//! (`GetHrisEmployeesPositiveResponse`, `GetHrisEmploymentsPositiveResponse`, ...).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Map, Value, json};
+use tributary_model::{IdGen, Model, SourceRecord, Timestamp};
+
+use super::wire::{self, Attr, Field};
+
+pub const EMPLOYEES_PATH: &str = "/v1/company/employees";
+pub const TIME_OFFS_PATH: &str = "/v1/company/time-offs";
+pub const TIME_OFF_TYPES_PATH: &str = "/v1/company/time-off-types";
+/// `remote_data` key of balances: the route template, so JSON pointers into it are static.
+pub const BALANCE_PATH: &str = "/v1/company/employees/{employee_id}/absences/balance";
+
+/// A value Personio sent that does not have the documented form.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// A text attribute; Personio sends empty strings for unset values.
+fn text(field: &Field<String>) -> Option<String> {
+    let s = field.as_ref()?.value.as_deref()?.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn value<T>(field: &Field<T>) -> Option<&T> {
+    field.as_ref().and_then(|a: &Attr<Option<T>>| a.value.as_ref())
+}
+
+/// Personio dates come as `2012-02-01T00:00:00+0100` (or `+01:00`, or a bare date); the calendar
+/// date is what the person entered, so the offset is dropped rather than converted.
+pub fn parse_date(raw: &str) -> Result<NaiveDate, Invalid> {
+    raw.get(..10)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| Invalid(format!("`{raw}` is not a date")))
+}
+
+fn optional_date(raw: Option<String>, field: &str) -> Result<Option<NaiveDate>, Invalid> {
+    raw.map(|r| parse_date(&r).map_err(|e| Invalid(format!("{field}: {e}")))).transpose()
+}
+
+/// Kombo's date rendering: midnight UTC with milliseconds.
+pub fn iso_date(d: NaiveDate) -> String {
+    format!("{}T00:00:00.000Z", d.format("%Y-%m-%d"))
+}
+
+pub fn iso_time(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Timestamps such as `created_at`: RFC 3339, `+0200` offsets, or naive (read as UTC).
+pub fn parse_timestamp(raw: &str) -> Result<Timestamp, Invalid> {
+    DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%z"))
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc()))
+        .map_err(|_| Invalid(format!("`{raw}` is not a timestamp")))
+}
+
+fn optional_timestamp(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, Invalid> {
+    raw.filter(|r| !r.trim().is_empty())
+        .map(|r| parse_timestamp(r).map_err(|e| Invalid(format!("{field}: {e}"))))
+        .transpose()
+}
+
+fn to_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn employment_status(status: Option<&str>) -> Value {
+    match status {
+        Some("active") => json!("ACTIVE"),
+        Some("onboarding") => json!("PENDING"),
+        Some("leave") => json!("LEAVE"),
+        Some("inactive") => json!("INACTIVE"),
+        _ => Value::Null,
+    }
+}
+
+fn gender(g: Option<&str>) -> Value {
+    match g.map(str::to_ascii_lowercase).as_deref() {
+        Some("male") => json!("MALE"),
+        Some("female") => json!("FEMALE"),
+        Some("diverse") => json!("NON_BINARY"),
+        Some(_) => json!("NOT_SPECIFIED"),
+        None => Value::Null,
+    }
+}
+
+/// Personio's `employment_type` only says internal or external; like Kombo we read full- versus
+/// part-time from the weekly hours (<https://docs.kombo.dev/hris/connectors/personio>).
+fn employment_type(kind: Option<&str>, weekly_hours: Option<f64>) -> Value {
+    match kind {
+        Some("external") => json!("CONTRACT"),
+        Some("intern") => json!("INTERNSHIP"),
+        Some("part_time") => json!("PART_TIME"),
+        Some("internal") => match weekly_hours {
+            Some(h) if h > 0.0 && h < 30.0 => json!("PART_TIME"),
+            _ => json!("FULL_TIME"),
+        },
+        _ => Value::Null,
+    }
+}
+
+fn org_remote_id(unit: &wire::OrgUnit) -> String {
+    match unit.attributes.id {
+        Some(id) => id.to_string(),
+        None => unit.attributes.name.clone(),
+    }
+}
+
+/// Everything one Personio employee object yields: the employee, its current employment and the
+/// org units it references.
+pub struct EmployeeRecords {
+    pub employee: SourceRecord,
+    pub employment: SourceRecord,
+    /// Groups, locations and legal entities, keyed so a page can deduplicate them.
+    pub org_units: Vec<SourceRecord>,
+}
+
+pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee) -> Result<EmployeeRecords, Invalid> {
+    let a = parsed.attributes;
+    let remote_id = a.id.value.to_string();
+    let raw_attrs = raw.get("attributes").cloned().unwrap_or(Value::Null);
+    let mut org_units = Vec::new();
+    let mut depends_on = Vec::new();
+
+    let mut org = |field: &Field<wire::OrgUnit>, model: Model, group_type: Option<&str>| -> Option<String> {
+        let unit = value(field)?;
+        let rid = org_remote_id(unit);
+        let data = match (model, group_type) {
+            (Model::Groups, Some(t)) => json!({"name": unit.attributes.name, "type": t, "parent_id": null}),
+            (Model::Locations, _) => json!({"name": unit.attributes.name, "address": null, "type": null}),
+            _ => json!({"name": unit.attributes.name, "address": null}),
+        };
+        let raw_unit = field_raw(&raw_attrs, model, group_type);
+        org_units.push(
+            SourceRecord::new(model, rid.clone(), to_map(data)).with_remote_data(json!({ EMPLOYEES_PATH: raw_unit })),
+        );
+        Some(rid)
+    };
+    let department = org(&a.department, Model::Groups, Some("DEPARTMENT"));
+    let team = org(&a.team, Model::Groups, Some("TEAM"));
+    let office = org(&a.office, Model::Locations, None);
+    let subcompany = org(&a.subcompany, Model::LegalEntities, None);
+    let manager = value(&a.supervisor).map(|s| s.attributes.id.value.to_string());
+
+    let group_ids: Vec<Value> = [department, team]
+        .into_iter()
+        .flatten()
+        .map(|rid| json!(ids.id(Model::Groups, &rid)))
+        .collect();
+    let reference = |model: Model, rid: &Option<String>| rid.as_ref().map(|r| json!(ids.id(model, r))).unwrap_or(Value::Null);
+    for (model, rid) in [(Model::Employees, &manager), (Model::LegalEntities, &subcompany), (Model::Locations, &office)] {
+        if let Some(rid) = rid {
+            depends_on.push((model, rid.clone()));
+        }
+    }
+
+    let first_name = text(&a.first_name);
+    let last_name = text(&a.last_name);
+    let display_full_name = match (&first_name, &last_name) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (Some(n), None) | (None, Some(n)) => Some(n.clone()),
+        (None, None) => None,
+    };
+    let status = text(&a.status);
+    let kind = text(&a.employment_type);
+    let hire_date = optional_date(text(&a.hire_date), "hire_date")?;
+    let termination_date = optional_date(text(&a.termination_date), "termination_date")?;
+    let birthday = optional_date(text(&a.birthday), "birthday")?;
+    let created_at = optional_timestamp(text(&a.created_at).as_deref(), "created_at")?;
+
+    let street = text(&a.address_street);
+    let city = text(&a.address_city);
+    let zip = text(&a.address_zip_code);
+    let country = text(&a.address_country);
+    let home_address = if street.is_none() && city.is_none() && zip.is_none() && country.is_none() {
+        Value::Null
+    } else {
+        let parts: Vec<&str> = [&street, &zip, &city, &country].into_iter().flatten().map(String::as_str).collect();
+        json!({
+            "street_1": street, "street_2": null, "city": city, "state": null,
+            "zip_code": zip, "country": country, "raw": parts.join(", "),
+        })
+    };
+    let bank_accounts = match text(&a.iban) {
+        Some(iban) => json!([{
+            "iban": iban, "bic": null, "account_number": null, "holder_name": null,
+            "bank_name": null, "domestic_bank_routing": null,
+        }]),
+        None => json!([]),
+    };
+    // Custom attributes keyed by their stable attribute key: labels can be renamed or collide.
+    let custom_fields: Map<String, Value> = a
+        .other
+        .iter()
+        .filter(|(k, _)| k.starts_with("dynamic_"))
+        .map(|(k, v)| (k.clone(), v.get("value").cloned().unwrap_or(Value::Null)))
+        .collect();
+
+    let data = json!({
+        "employee_number": text(&a.employee_number),
+        "first_name": first_name,
+        "last_name": last_name,
+        "nationality": text(&a.nationality),
+        "display_full_name": display_full_name,
+        "job_title": text(&a.position),
+        "work_email": text(&a.email),
+        "personal_email": text(&a.private_email),
+        "mobile_phone_number": text(&a.phone),
+        "ssn": text(&a.social_security_number),
+        "tax_id": null,
+        "gender": gender(text(&a.gender).as_deref()),
+        "ethnicity": null,
+        "marital_status": null,
+        "employment_status": employment_status(status.as_deref()),
+        "employment_type": employment_type(kind.as_deref(), a.weekly_working_hours),
+        "weekly_hours": a.weekly_working_hours,
+        "avatar": text(&a.profile_picture),
+        "work_location_id": reference(Model::Locations, &office),
+        "legal_entity_id": reference(Model::LegalEntities, &subcompany),
+        "manager_id": reference(Model::Employees, &manager),
+        "home_address": home_address,
+        "bank_accounts": bank_accounts,
+        "date_of_birth": birthday.map(iso_date),
+        "start_date": hire_date.map(iso_date),
+        "termination_date": termination_date.map(iso_date),
+        "custom_fields": custom_fields,
+        "integration_fields": [],
+        "group_ids": group_ids,
+    });
+    let mut employee = SourceRecord::new(Model::Employees, remote_id.clone(), to_map(data))
+        .with_remote_data(json!({ EMPLOYEES_PATH: raw }))
+        .with_remote_created_at(created_at);
+    employee.depends_on = depends_on;
+
+    // v1 has no compensation history: the current employment is read off the employee.
+    let (pay_rate, pay_period) = match (a.fix_salary, a.hourly_salary) {
+        (Some(rate), _) if rate > 0.0 => {
+            let yearly = text(&a.fix_salary_interval).is_some_and(|i| i.eq_ignore_ascii_case("yearly"));
+            (Some(rate), Some(if yearly { "YEAR" } else { "MONTH" }))
+        }
+        (_, Some(rate)) if rate > 0.0 => (Some(rate), Some("HOUR")),
+        _ => (None, None),
+    };
+    let employment_data = json!({
+        "employee_id": ids.id(Model::Employees, &remote_id),
+        "job_title": text(&a.position),
+        "pay_rate": pay_rate,
+        "pay_period": pay_period,
+        "pay_frequency": pay_period.map(|_| "MONTHLY"),
+        "employment_type": employment_type(kind.as_deref(), a.weekly_working_hours),
+        "pay_currency": null,
+        "effective_date": hire_date.map(iso_date),
+        "custom_fields": {},
+        "integration_fields": [],
+    });
+    let employment_raw: Map<String, Value> = EMPLOYMENT_ATTRIBUTES
+        .iter()
+        .filter_map(|k| Some(((*k).to_owned(), raw_attrs.get(*k)?.clone())))
+        .collect();
+    let employment = SourceRecord::new(Model::Employments, remote_id.clone(), to_map(employment_data))
+        .with_remote_data(json!({ EMPLOYEES_PATH: {"attributes": employment_raw} }))
+        .with_parent(Model::Employees, remote_id);
+
+    Ok(EmployeeRecords { employee, employment, org_units })
+}
+
+/// The employee attributes an employment record is read from, kept as its raw payload.
+const EMPLOYMENT_ATTRIBUTES: &[&str] =
+    &["position", "employment_type", "weekly_working_hours", "fix_salary", "fix_salary_interval", "hourly_salary", "hire_date"];
+
+fn field_raw(raw_attrs: &Value, model: Model, group_type: Option<&str>) -> Value {
+    let key = match (model, group_type) {
+        (Model::Groups, Some("TEAM")) => "team",
+        (Model::Groups, _) => "department",
+        (Model::Locations, _) => "office",
+        _ => "subcompany",
+    };
+    raw_attrs.get(key).and_then(|a| a.get("value")).cloned().unwrap_or(Value::Null)
+}
+
+pub fn absence_type(raw: &Value, parsed: wire::TimeOffType) -> SourceRecord {
+    let a = parsed.attributes;
+    let hourly = a.unit.as_deref() == Some("hour");
+    let data = json!({
+        "name": a.name,
+        "unit": if hourly { "HOURS" } else { "DAYS" },
+        // Personio allows half days on day-based types and exact times on hour-based ones.
+        "half_days_supported": !hourly,
+        "exact_times_supported": hourly,
+    });
+    SourceRecord::new(Model::AbsenceTypes, a.id.to_string(), to_map(data))
+        .with_remote_data(json!({ TIME_OFF_TYPES_PATH: raw }))
+}
+
+/// The unit of each absence type, by remote id, for balances.
+pub fn absence_unit(parsed: &wire::TimeOffType) -> (String, &'static str) {
+    let unit = if parsed.attributes.unit.as_deref() == Some("hour") { "HOURS" } else { "DAYS" };
+    (parsed.attributes.id.to_string(), unit)
+}
+
+fn absence_status(s: &str) -> Value {
+    match s {
+        "approved" => json!("APPROVED"),
+        "pending" | "requested" => json!("REQUESTED"),
+        "rejected" | "declined" => json!("DECLINED"),
+        "canceled" | "cancelled" => json!("CANCELLED"),
+        other => json!(other),
+    }
+}
+
+pub fn absence(ids: &IdGen, raw: &Value, parsed: wire::TimeOff) -> Result<SourceRecord, Invalid> {
+    let a = parsed.attributes;
+    let start = parse_date(&a.start_date).map_err(|e| Invalid(format!("start_date: {e}")))?;
+    let end = parse_date(&a.end_date).map_err(|e| Invalid(format!("end_date: {e}")))?;
+    let created_at = optional_timestamp(a.created_at.as_deref(), "created_at")?;
+    let updated_at = optional_timestamp(a.updated_at.as_deref(), "updated_at")?;
+    let employee = a.employee.attributes.id.value.to_string();
+    let data = json!({
+        "employee_id": ids.id(Model::Employees, &employee),
+        "approver_id": null,
+        "start_date": start.format("%Y-%m-%d").to_string(),
+        "end_date": end.format("%Y-%m-%d").to_string(),
+        "start_half_day": a.half_day_start,
+        "end_half_day": a.half_day_end,
+        "start_time": null,
+        "end_time": null,
+        // `/company/time-offs` lists day-based absences only.
+        "amount": a.days_count,
+        "unit": "DAYS",
+        "status": absence_status(&a.status),
+        "employee_note": a.comment.filter(|c| !c.trim().is_empty()),
+        "type_id": ids.id(Model::AbsenceTypes, &a.time_off_type.attributes.id.to_string()),
+        "remote_updated_at": updated_at.map(iso_time),
+    });
+    Ok(SourceRecord::new(Model::Absences, a.id.to_string(), to_map(data))
+        .with_remote_data(json!({ TIME_OFFS_PATH: raw }))
+        .with_remote_created_at(created_at))
+}
+
+pub fn balance(
+    ids: &IdGen,
+    employee: &str,
+    raw: &Value,
+    parsed: wire::Balance,
+    units: &HashMap<String, &'static str>,
+) -> SourceRecord {
+    let type_id = parsed.id.to_string();
+    let unit = units.get(&type_id).copied();
+    let data = json!({
+        "employee_id": ids.id(Model::Employees, employee),
+        "type_id": ids.id(Model::AbsenceTypes, &type_id),
+        "balance": parsed.balance,
+        "balance_unit": unit,
+        // The balance endpoint reports what is left, not what was used.
+        "used": null,
+        "used_unit": null,
+    });
+    SourceRecord::new(Model::TimeOffBalances, format!("{employee}:{type_id}"), to_map(data))
+        .with_remote_data(json!({ BALANCE_PATH: raw }))
+        .with_parent(Model::Employees, employee)
+}
+
+/// JSON pointers (RFC 6901) into `remote_data` for a unified field.
+pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
+    const EMP: &str = "/~1v1~1company~1employees/attributes";
+    let attrs: &[&str] = match (model, field) {
+        (Model::Employees, "employee_number") => &["employee_number"],
+        (Model::Employees, "first_name") => &["first_name", "preferred_name"],
+        (Model::Employees, "last_name") => &["last_name"],
+        (Model::Employees, "display_full_name") => &["first_name", "last_name", "preferred_name"],
+        (Model::Employees, "nationality") => &["nationality"],
+        (Model::Employees, "job_title") => &["position"],
+        (Model::Employees, "work_email") => &["email"],
+        (Model::Employees, "personal_email") => &["private_email"],
+        (Model::Employees, "mobile_phone_number") => &["phone"],
+        (Model::Employees, "ssn") => &["social_security_number"],
+        (Model::Employees, "gender") => &["gender"],
+        (Model::Employees, "employment_status") => &["status"],
+        (Model::Employees, "employment_type") => &["employment_type"],
+        (Model::Employees, "weekly_hours") => &["weekly_working_hours"],
+        (Model::Employees, "avatar") => &["profile_picture"],
+        (Model::Employees, "work_location_id") => &["office"],
+        (Model::Employees, "legal_entity_id") => &["subcompany"],
+        (Model::Employees, "manager_id") => &["supervisor"],
+        (Model::Employees, "home_address") => &["address_street", "address_city", "address_zip_code", "address_country"],
+        (Model::Employees, "bank_accounts") => &["iban"],
+        (Model::Employees, "date_of_birth") => &["birthday"],
+        (Model::Employees, "start_date") => &["hire_date"],
+        (Model::Employees, "termination_date") => &["termination_date"],
+        (Model::Employments, "job_title") => &["position"],
+        (Model::Employments, "pay_rate") => &["fix_salary", "hourly_salary"],
+        (Model::Employments, "pay_period") => &["fix_salary_interval"],
+        (Model::Employments, "employment_type") => &["employment_type", "weekly_working_hours"],
+        (Model::Employments, "effective_date") => &["hire_date"],
+        _ => &[],
+    };
+    if !attrs.is_empty() {
+        return attrs.iter().map(|a| format!("{EMP}/{a}")).collect();
+    }
+    let simple = |path: &str, keys: &[&str]| keys.iter().map(|k| format!("{path}/{k}")).collect::<Vec<_>>();
+    match (model, field) {
+        (Model::Groups | Model::Locations | Model::LegalEntities, "name") => {
+            vec!["/~1v1~1company~1employees/attributes/name".to_owned()]
+        }
+        (Model::AbsenceTypes, "name") => simple("/~1v1~1company~1time-off-types/attributes", &["name"]),
+        (Model::AbsenceTypes, "unit") => simple("/~1v1~1company~1time-off-types/attributes", &["unit"]),
+        (Model::Absences, f) => {
+            let keys: &[&str] = match f {
+                "start_date" => &["start_date"],
+                "end_date" => &["end_date"],
+                "start_half_day" => &["half_day_start"],
+                "end_half_day" => &["half_day_end"],
+                "amount" => &["days_count"],
+                "status" => &["status"],
+                "employee_note" => &["comment"],
+                "employee_id" => &["employee"],
+                "type_id" => &["time_off_type"],
+                "remote_updated_at" => &["updated_at"],
+                _ => &[],
+            };
+            simple("/~1v1~1company~1time-offs/attributes", keys)
+        }
+        (Model::TimeOffBalances, "balance") => {
+            vec!["/~1v1~1company~1employees~1{employee_id}~1absences~1balance/balance".to_owned()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Distinct records per (model, remote id), in first-seen order.
+pub fn dedup(records: Vec<SourceRecord>) -> Vec<SourceRecord> {
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        if seen.insert((r.model, r.remote_id.clone()), ()).is_none() {
+            out.push(r);
+        }
+    }
+    out
+}

@@ -1,0 +1,452 @@
+//! Personio connector, against the v1 Public API ("Personnel Data").
+//!
+//! v1 rather than v2: v1's reference is still published and supported, and it is the API that
+//! offers employees with their org units, time-offs filtered by `updated_from`, time-off types and
+//! per-employee absence balances together; v2 splits persons and employments and does not cover
+//! balances the same way.
+//!
+//! Credentials: `{"client_id": "...", "client_secret": "..."}`. They are exchanged at
+//! `POST /v1/auth` for a bearer token that stays valid for 24 hours
+//! (<https://developer.personio.de/reference/auth>); the token is cached, and a 401 on a cached
+//! token triggers one re-authentication before the failure counts as revoked credentials.
+//!
+//! Streams, in sync order:
+//! 1. `employees` — `GET /v1/company/employees` (100 per page, the most Personio allows since its
+//!    2025 pagination enforcement; `updated_since` for deltas). Each employee also yields its
+//!    current employment (v1 keeps no compensation history), its department and team (Groups),
+//!    office (Locations) and subcompany (LegalEntities).
+//! 2. `absence_types` — `GET /v1/company/time-off-types`.
+//! 3. `absences` — `GET /v1/company/time-offs` (200 per page; `offset` is a page number on this
+//!    endpoint only; `updated_from` is a date, so a delta re-reads the whole day of `since`).
+//! 4. `time_off_balances` — a page of employee ids, then
+//!    `GET /v1/company/employees/{id}/absences/balance` for each, eight at a time.
+//!
+//! Personio answers some failures with HTTP 200 and `{"success": false, "error": {..}}`; those are
+//! classified by the error code inside.
+
+mod map;
+mod wire;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use reqwest::header::ACCEPT;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, OnceCell};
+use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
+use tributary_source::{
+    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+};
+use url::Url;
+
+/// Largest page GET employees serves
+/// (<https://developer.personio.de/changelog/pagination-enforcement-v1-employees-api>).
+const EMPLOYEES_PAGE: u64 = 100;
+/// Default and largest page of the time-off lists.
+const TIME_OFFS_PAGE: u64 = 200;
+/// Balance requests in flight at once: enough to hide latency, well inside the 300 requests per
+/// minute Personio grants the employees API.
+const BALANCE_CONCURRENCY: usize = 8;
+/// More pages than this means the tool's metadata is nonsense (10⁸ records at 100 per page).
+const MAX_PAGES: u64 = 1_000_000;
+
+const STREAM_EMPLOYEES: &str = "employees";
+const STREAM_ABSENCE_TYPES: &str = "absence_types";
+const STREAM_ABSENCES: &str = "absences";
+const STREAM_BALANCES: &str = "time_off_balances";
+
+const EP_AUTH: &str = "POST /v1/auth";
+const EP_EMPLOYEES: &str = "GET /v1/company/employees";
+const EP_TYPES: &str = "GET /v1/company/time-off-types";
+const EP_TIME_OFFS: &str = "GET /v1/company/time-offs";
+const EP_BALANCE: &str = "GET /v1/company/employees/{id}/absences/balance";
+
+pub struct PersonioConnector {
+    /// Base URL without a trailing slash; paths start with `/v1`.
+    base: String,
+    client_id: String,
+    client_secret: Secret,
+    ids: IdGen,
+    client: SourceClient,
+    token: Mutex<Option<Secret>>,
+    /// Absence type unit by remote id, loaded once for balances (their endpoint omits it).
+    absence_units: OnceCell<HashMap<String, &'static str>>,
+}
+
+/// Cursor of the offset-paginated lists: the next record offset, and the first id of the page
+/// just read so a tool that ignores `offset` is caught instead of looping.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct OffsetCursor {
+    offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_id: Option<String>,
+}
+
+/// Cursor of `/company/time-offs`, whose `offset` parameter is a page number.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PageCursor {
+    page: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_id: Option<String>,
+}
+
+impl PersonioConnector {
+    pub fn new(base_url: Url, credentials: &Value, ids: IdGen, client: SourceClient) -> Result<Self, SourceError> {
+        let field = |key: &str| {
+            credentials
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| SourceError::Config(format!("Personio credentials need a non-empty string `{key}`")))
+        };
+        let client_id = field("client_id")?;
+        let client_secret = Secret::new(field("client_secret")?);
+        Ok(Self {
+            base: base_url.as_str().trim_end_matches('/').to_owned(),
+            client_id,
+            client_secret,
+            ids,
+            client,
+            token: Mutex::new(None),
+            absence_units: OnceCell::new(),
+        })
+    }
+
+    /// The cached bearer token, or a new one; `true` when it was just issued.
+    async fn token(&self) -> Result<(Secret, bool), SourceError> {
+        let mut guard = self.token.lock().await;
+        if let Some(token) = guard.as_ref() {
+            return Ok((token.clone(), false));
+        }
+        // Holding the lock while authenticating keeps concurrent balance requests from each
+        // spending one of the 60 auth calls a minute Personio allows.
+        let url = format!("{}/v1/auth", self.base);
+        let body = json!({"client_id": self.client_id, "client_secret": self.client_secret.expose()});
+        let response = self
+            .client
+            .send_checked(EP_AUTH, |http| http.post(&url).header(ACCEPT, "application/json").json(&body), verdict)
+            .await?;
+        let auth: wire::AuthResponse = response.json()?;
+        if auth.data.token.trim().is_empty() {
+            return Err(SourceError::malformed(EP_AUTH, "empty token"));
+        }
+        let token = Secret::new(auth.data.token);
+        *guard = Some(token.clone());
+        Ok((token, true))
+    }
+
+    async fn forget_token(&self, stale: &Secret) {
+        let mut guard = self.token.lock().await;
+        if guard.as_ref() == Some(stale) {
+            *guard = None;
+        }
+    }
+
+    async fn get(&self, endpoint: &str, path: &str, query: &[(&str, String)]) -> Result<SourceResponse, SourceError> {
+        let url = format!("{}{}", self.base, path);
+        loop {
+            let (token, fresh) = self.token().await?;
+            let result = self
+                .client
+                .send_checked(
+                    endpoint,
+                    |http| http.get(&url).query(query).bearer_auth(token.expose()).header(ACCEPT, "application/json"),
+                    verdict,
+                )
+                .await;
+            match result {
+                // A cached token may have passed its 24 hours; only a fresh one failing means
+                // the credentials themselves are bad.
+                Err(SourceError::Auth { .. }) if !fresh => self.forget_token(&token).await,
+                other => return other,
+            }
+        }
+    }
+
+    async fn list(&self, endpoint: &str, path: &str, query: &[(&str, String)]) -> Result<wire::List, SourceError> {
+        self.get(endpoint, path, query).await?.json()
+    }
+
+    async fn employees_page(&self, cursor: OffsetCursor, mode: FetchMode) -> Result<Page, SourceError> {
+        let mut query = vec![("limit", EMPLOYEES_PAGE.to_string()), ("offset", cursor.offset.to_string())];
+        if let FetchMode::Delta { since } = mode {
+            // Documented format `2022-12-24T08:15:30`; truncating to the second widens the window.
+            query.push(("updated_since", since.format("%Y-%m-%dT%H:%M:%S").to_string()));
+        }
+        let list = self.list(EP_EMPLOYEES, map::EMPLOYEES_PATH, &query).await?;
+        let mut records = Vec::with_capacity(list.data.len() * 3);
+        for raw in &list.data {
+            let parsed: wire::Employee = item(EP_EMPLOYEES, raw)?;
+            let id = parsed.attributes.id.value;
+            let out = map::employee(&self.ids, raw, parsed)
+                .map_err(|e| SourceError::malformed(EP_EMPLOYEES, format!("employee {id}: {e}")))?;
+            records.push(out.employee);
+            records.push(out.employment);
+            records.extend(out.org_units);
+        }
+        let first_id = first_employee_id(&list.data);
+        let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
+        Ok(Page { records: map::dedup(records), next })
+    }
+
+    async fn absence_types_page(&self, cursor: OffsetCursor) -> Result<Page, SourceError> {
+        let query = [("limit", TIME_OFFS_PAGE.to_string()), ("offset", cursor.offset.to_string())];
+        let list = self.list(EP_TYPES, map::TIME_OFF_TYPES_PATH, &query).await?;
+        let mut records = Vec::with_capacity(list.data.len());
+        for raw in &list.data {
+            records.push(map::absence_type(raw, item(EP_TYPES, raw)?));
+        }
+        let first_id = list.data.first().and_then(|v| v.pointer("/attributes/id")).map(Value::to_string);
+        let next = next_offset(EP_TYPES, &cursor, &list, TIME_OFFS_PAGE, first_id)?;
+        Ok(Page { records, next })
+    }
+
+    async fn absences_page(&self, cursor: PageCursor, mode: FetchMode) -> Result<Page, SourceError> {
+        let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", cursor.page.to_string())];
+        if let FetchMode::Delta { since } = mode {
+            query.push(("updated_from", since.date_naive().format("%Y-%m-%d").to_string()));
+        }
+        let list = self.list(EP_TIME_OFFS, map::TIME_OFFS_PATH, &query).await?;
+        let mut records = Vec::with_capacity(list.data.len());
+        for raw in &list.data {
+            let parsed: wire::TimeOff = item(EP_TIME_OFFS, raw)?;
+            let id = parsed.attributes.id;
+            records.push(
+                map::absence(&self.ids, raw, parsed)
+                    .map_err(|e| SourceError::malformed(EP_TIME_OFFS, format!("time-off {id}: {e}")))?,
+            );
+        }
+        let first_id = list.data.first().and_then(|v| v.pointer("/attributes/id")).map(Value::to_string);
+        if list.data.len() as u64 > TIME_OFFS_PAGE {
+            return Err(pagination(EP_TIME_OFFS, format!("{} records on a page of {TIME_OFFS_PAGE}", list.data.len())));
+        }
+        if first_id.is_some() && first_id == cursor.first_id {
+            return Err(pagination(EP_TIME_OFFS, format!("page {} repeats the previous page", cursor.page)));
+        }
+        let next_page = cursor.page + 1;
+        let more = match &list.metadata {
+            Some(meta) => {
+                check_metadata(EP_TIME_OFFS, meta)?;
+                // The first page of this endpoint reports `current_page: 1`.
+                if meta.current_page != next_page {
+                    return Err(pagination(
+                        EP_TIME_OFFS,
+                        format!("asked for page {} (offset), got current_page {}", cursor.page, meta.current_page),
+                    ));
+                }
+                !list.data.is_empty() && next_page < meta.total_pages
+            }
+            None => list.data.len() as u64 == TIME_OFFS_PAGE,
+        };
+        let next = more.then(|| cursor_json(&PageCursor { page: next_page, first_id }));
+        Ok(Page { records, next })
+    }
+
+    async fn balances_page(&self, cursor: OffsetCursor) -> Result<Page, SourceError> {
+        let query = [
+            ("limit", EMPLOYEES_PAGE.to_string()),
+            ("offset", cursor.offset.to_string()),
+            // Only ids are needed here; whitelisting keeps the pages small.
+            ("attributes[]", "id".to_owned()),
+        ];
+        let list = self.list(EP_EMPLOYEES, map::EMPLOYEES_PATH, &query).await?;
+        let mut employees = Vec::with_capacity(list.data.len());
+        for raw in &list.data {
+            let parsed: wire::EmployeeRef = item(EP_EMPLOYEES, raw)?;
+            employees.push(parsed.attributes.id.value.to_string());
+        }
+        let units = self.absence_units().await?;
+        let records: Vec<Vec<SourceRecord>> = futures::stream::iter(employees)
+            .map(|employee| self.employee_balances(employee, units))
+            .buffered(BALANCE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let first_id = first_employee_id(&list.data);
+        let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
+        Ok(Page { records: records.into_iter().flatten().collect(), next })
+    }
+
+    async fn employee_balances(
+        &self,
+        employee: String,
+        units: &HashMap<String, &'static str>,
+    ) -> Result<Vec<SourceRecord>, SourceError> {
+        let path = format!("/v1/company/employees/{employee}/absences/balance");
+        let response = match self.get(EP_BALANCE, &path, &[]).await {
+            Ok(r) => r,
+            // Deleted between listing and this request: it has no balances any more.
+            Err(SourceError::Rejected { status: 404, .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let list: wire::BalanceList = response.json()?;
+        list.data
+            .iter()
+            .map(|raw| Ok(map::balance(&self.ids, &employee, raw, item(EP_BALANCE, raw)?, units)))
+            .collect()
+    }
+
+    async fn absence_units(&self) -> Result<&HashMap<String, &'static str>, SourceError> {
+        self.absence_units
+            .get_or_try_init(|| async {
+                let mut units = HashMap::new();
+                let mut offset = 0;
+                loop {
+                    let query = [("limit", TIME_OFFS_PAGE.to_string()), ("offset", offset.to_string())];
+                    let list = self.list(EP_TYPES, map::TIME_OFF_TYPES_PATH, &query).await?;
+                    for raw in &list.data {
+                        let parsed: wire::TimeOffType = item(EP_TYPES, raw)?;
+                        let (id, unit) = map::absence_unit(&parsed);
+                        units.insert(id, unit);
+                    }
+                    if (list.data.len() as u64) < TIME_OFFS_PAGE || offset / TIME_OFFS_PAGE > MAX_PAGES {
+                        return Ok(units);
+                    }
+                    offset += list.data.len() as u64;
+                }
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Connector for PersonioConnector {
+    fn tool(&self) -> ToolKind {
+        ToolKind::Personio
+    }
+
+    fn streams(&self) -> Vec<Stream> {
+        vec![
+            Stream {
+                name: STREAM_EMPLOYEES,
+                models: &[Model::Employees, Model::Employments, Model::Groups, Model::Locations, Model::LegalEntities],
+                supports_since: true,
+            },
+            Stream { name: STREAM_ABSENCE_TYPES, models: &[Model::AbsenceTypes], supports_since: false },
+            Stream { name: STREAM_ABSENCES, models: &[Model::Absences], supports_since: true },
+            Stream { name: STREAM_BALANCES, models: &[Model::TimeOffBalances], supports_since: false },
+        ]
+    }
+
+    async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, mode: FetchMode) -> Result<Page, SourceError> {
+        match stream.name {
+            STREAM_EMPLOYEES => self.employees_page(read_cursor(stream, cursor)?, mode).await,
+            STREAM_ABSENCE_TYPES => self.absence_types_page(read_cursor(stream, cursor)?).await,
+            STREAM_ABSENCES => self.absences_page(read_cursor(stream, cursor)?, mode).await,
+            STREAM_BALANCES => self.balances_page(read_cursor(stream, cursor)?).await,
+            other => Err(SourceError::Config(format!("Personio has no stream `{other}`"))),
+        }
+    }
+
+    fn remote_paths(&self, model: Model, field: &str) -> Vec<String> {
+        map::remote_paths(model, field)
+    }
+}
+
+/// What a 2xx body means: Personio reports some failures as HTTP 200 with `success: false`.
+fn verdict(response: &SourceResponse) -> BodyVerdict {
+    // A body that is not JSON at all is left to the typed parse, which reports it as malformed.
+    let Ok(head) = serde_json::from_slice::<wire::Head>(&response.body) else {
+        return BodyVerdict::Ok;
+    };
+    if head.success != Some(false) {
+        return BodyVerdict::Ok;
+    }
+    let code = head.error.as_ref().and_then(|e| e.code).unwrap_or(0);
+    let message = head
+        .error
+        .and_then(|e| e.message)
+        .unwrap_or_else(|| "no error message".to_owned());
+    let endpoint = response.endpoint.clone();
+    match code {
+        401 | 403 => BodyVerdict::Fail(SourceError::Auth { endpoint, status: code as u16, message }),
+        429 | 500..=599 => BodyVerdict::Retry(format!("success=false with code {code}: {message}")),
+        _ => BodyVerdict::Fail(SourceError::Rejected {
+            endpoint,
+            status: response.status.as_u16(),
+            message: format!("success=false with code {code}: {message}"),
+        }),
+    }
+}
+
+fn item<T: DeserializeOwned>(endpoint: &str, raw: &Value) -> Result<T, SourceError> {
+    T::deserialize(raw).map_err(|e| {
+        let id = raw.pointer("/attributes/id/value").or_else(|| raw.pointer("/attributes/id")).or_else(|| raw.get("id"));
+        match id {
+            Some(id) => SourceError::malformed(endpoint, format!("record {id}: {e}")),
+            None => SourceError::malformed(endpoint, e),
+        }
+    })
+}
+
+fn read_cursor<T: DeserializeOwned + Default>(stream: &Stream, cursor: Option<&Value>) -> Result<T, SourceError> {
+    match cursor {
+        None => Ok(T::default()),
+        Some(v) => T::deserialize(v).map_err(|e| SourceError::Pagination {
+            endpoint: stream.name.to_owned(),
+            detail: format!("unreadable cursor {v}: {e}"),
+        }),
+    }
+}
+
+fn cursor_json<T: Serialize>(cursor: &T) -> Value {
+    serde_json::to_value(cursor).unwrap_or(Value::Null)
+}
+
+fn pagination(endpoint: &str, detail: String) -> SourceError {
+    SourceError::Pagination { endpoint: endpoint.to_owned(), detail }
+}
+
+fn first_employee_id(data: &[Value]) -> Option<String> {
+    data.first().and_then(|v| v.pointer("/attributes/id/value")).map(Value::to_string)
+}
+
+fn check_metadata(endpoint: &str, meta: &wire::Metadata) -> Result<(), SourceError> {
+    if meta.total_pages > MAX_PAGES {
+        return Err(pagination(endpoint, format!("implausible total_pages {}", meta.total_pages)));
+    }
+    Ok(())
+}
+
+/// The cursor after an offset-paginated page, or an error when the pages do not advance.
+fn next_offset(
+    endpoint: &str,
+    cursor: &OffsetCursor,
+    list: &wire::List,
+    limit: u64,
+    first_id: Option<String>,
+) -> Result<Option<Value>, SourceError> {
+    let received = list.data.len() as u64;
+    if received > limit {
+        return Err(pagination(endpoint, format!("{received} records on a page of {limit}")));
+    }
+    if let Some(echoed) = list.offset
+        && echoed != cursor.offset
+    {
+        return Err(pagination(endpoint, format!("asked for offset {}, got offset {echoed}", cursor.offset)));
+    }
+    if first_id.is_some() && first_id == cursor.first_id {
+        return Err(pagination(endpoint, format!("page at offset {} repeats the previous page", cursor.offset)));
+    }
+    if received == 0 {
+        return Ok(None);
+    }
+    // Advance by what arrived, not by what was asked: a server that caps the page size lower
+    // than requested must not make us skip records.
+    let offset = cursor.offset + received;
+    let more = match &list.metadata {
+        Some(meta) => {
+            check_metadata(endpoint, meta)?;
+            offset < meta.total_elements
+        }
+        None => received == limit,
+    };
+    Ok(more.then(|| cursor_json(&OffsetCursor { offset, first_id })))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+//! Personio v1 response shapes, as documented, so that a missing required field or a wrong type
+//! fails parsing instead of silently producing empty records.
+//!
+//! Shapes follow <https://developer.personio.de/reference/get_company-employees>,
+//! <https://developer.personio.de/v1.0/reference/get_company-time-offs>,
+//! <https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types> and
+//! <https://developer.personio.de/changelog/employee-api-absence-balance>.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// The head every Personio body starts with; `error` is set when `success` is false.
+#[derive(Debug, Deserialize)]
+pub struct Head {
+    pub success: Option<bool>,
+    pub error: Option<ApiError>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiError {
+    #[serde(default)]
+    pub code: Option<i64>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthResponse {
+    pub data: AuthData,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthData {
+    pub token: String,
+}
+
+/// A list response. Items stay raw JSON: each is kept verbatim as `remote_data` and parsed into
+/// its typed shape separately, so one bad item names itself in the error.
+#[derive(Debug, Deserialize)]
+pub struct List {
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub offset: Option<u64>,
+    pub data: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Metadata {
+    pub total_elements: u64,
+    pub current_page: u64,
+    pub total_pages: u64,
+}
+
+/// `{"label": .., "value": .., "type": .., "universal_id": ..}`.
+#[derive(Debug, Deserialize)]
+pub struct Attr<T> {
+    pub value: T,
+}
+
+/// An attribute that may be absent from the response (attribute whitelisting on the API
+/// credentials decides which are sent) and whose value may be null.
+pub type Field<T> = Option<Attr<Option<T>>>;
+
+#[derive(Debug, Deserialize)]
+pub struct Employee {
+    pub attributes: EmployeeAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmployeeAttributes {
+    pub id: Attr<u64>,
+    pub first_name: Field<String>,
+    pub last_name: Field<String>,
+    pub email: Field<String>,
+    pub gender: Field<String>,
+    pub status: Field<String>,
+    pub position: Field<String>,
+    pub employment_type: Field<String>,
+    #[serde(default, deserialize_with = "number_field")]
+    pub weekly_working_hours: Option<f64>,
+    pub hire_date: Field<String>,
+    pub termination_date: Field<String>,
+    pub created_at: Field<String>,
+    pub supervisor: Field<EmployeeRef>,
+    pub department: Field<OrgUnit>,
+    pub team: Field<OrgUnit>,
+    pub office: Field<OrgUnit>,
+    pub subcompany: Field<OrgUnit>,
+    #[serde(default, deserialize_with = "number_field")]
+    pub fix_salary: Option<f64>,
+    pub fix_salary_interval: Field<String>,
+    #[serde(default, deserialize_with = "number_field")]
+    pub hourly_salary: Option<f64>,
+    pub profile_picture: Field<String>,
+    pub employee_number: Field<String>,
+    pub birthday: Field<String>,
+    pub nationality: Field<String>,
+    pub social_security_number: Field<String>,
+    pub iban: Field<String>,
+    pub phone: Field<String>,
+    pub private_email: Field<String>,
+    pub address_street: Field<String>,
+    pub address_city: Field<String>,
+    pub address_zip_code: Field<String>,
+    pub address_country: Field<String>,
+    /// Everything else, among it the company's `dynamic_<n>` custom attributes.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// The short employee object nested in supervisors and time-offs.
+#[derive(Debug, Deserialize)]
+pub struct EmployeeRef {
+    pub attributes: EmployeeRefAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmployeeRefAttributes {
+    pub id: Attr<u64>,
+}
+
+/// Department, team, office or subcompany: `{"type": "Department", "attributes": {"id", "name"}}`.
+#[derive(Debug, Deserialize)]
+pub struct OrgUnit {
+    pub attributes: OrgUnitAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrgUnitAttributes {
+    /// Older accounts send departments and offices by name only.
+    #[serde(default)]
+    pub id: Option<u64>,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeOffType {
+    pub attributes: TimeOffTypeAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeOffTypeAttributes {
+    pub id: u64,
+    pub name: String,
+    /// "day" or "hour".
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeOff {
+    pub attributes: TimeOffAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeOffAttributes {
+    pub id: u64,
+    pub status: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub start_date: String,
+    pub end_date: String,
+    #[serde(default, deserialize_with = "number")]
+    pub days_count: Option<f64>,
+    #[serde(default, deserialize_with = "flag")]
+    pub half_day_start: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub half_day_end: Option<bool>,
+    pub time_off_type: TimeOffTypeRef,
+    pub employee: EmployeeRef,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeOffTypeRef {
+    pub attributes: TimeOffTypeRefAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeOffTypeRefAttributes {
+    pub id: u64,
+}
+
+/// One entry of `/company/employees/{id}/absences/balance`.
+#[derive(Debug, Deserialize)]
+pub struct Balance {
+    /// The absence type's id.
+    pub id: u64,
+    #[serde(deserialize_with = "number")]
+    pub balance: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BalanceList {
+    pub data: Vec<Value>,
+}
+
+/// Personio sends numbers as JSON numbers or as strings (`"weekly_working_hours": "40"`); an
+/// empty string means no value. Anything else is malformed.
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => s
+            .trim()
+            .replace(',', ".")
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("expected a number, got \"{s}\""))),
+        Some(other) => Err(D::Error::custom(format!("expected a number, got {other}"))),
+    }
+}
+
+/// An attribute (`{"value": ..}`) carrying a number.
+fn number_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    struct NumberAttr {
+        #[serde(deserialize_with = "number")]
+        value: Option<f64>,
+    }
+    Ok(Option::<NumberAttr>::deserialize(d)?.and_then(|a| a.value))
+}
+
+/// Half-day flags arrive as booleans or as 0/1 depending on the account's API version.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(Some(false)),
+        Some(Value::Number(n)) if n.as_f64() == Some(1.0) => Ok(Some(true)),
+        Some(other) => Err(D::Error::custom(format!("expected a boolean or 0/1, got {other}"))),
+    }
+}

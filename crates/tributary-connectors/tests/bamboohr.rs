@@ -1,0 +1,702 @@
+//! The BambooHR connector against the simulated BambooHR over real HTTP.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde_json::{Value, json};
+use tributary_connectors::BambooHrConnector;
+use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
+use tributary_sim::company::{
+    Absence, AbsenceType, Balance, Company, Department, Employee, EmployeeStatus, Employment, LegalEntity, Office,
+};
+use tributary_sim::faults::{FaultAction, FaultRule};
+use tributary_sim::{SimConfig, Simulator};
+use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
+use url::Url;
+
+const TOOL: ToolKind = ToolKind::Bamboohr;
+
+fn client() -> SourceClient {
+    SourceClient::new(ClientConfig {
+        min_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        max_attempts: 3,
+        requests_per_second: None,
+        ..ClientConfig::default()
+    })
+    .expect("client")
+}
+
+fn ids() -> IdGen {
+    IdGen::new("bamboohr:test")
+}
+
+fn connector(sim: &Simulator) -> BambooHrConnector {
+    connector_with(sim, &sim.integration_credentials(TOOL))
+}
+
+fn connector_with(sim: &Simulator, credentials: &Value) -> BambooHrConnector {
+    let url = Url::parse(&sim.base_url(TOOL)).expect("base url");
+    BambooHrConnector::new(url, credentials, ids(), client()).expect("connector")
+}
+
+async fn start(employees: usize) -> Simulator {
+    let config = SimConfig {
+        employees,
+        tools: vec![TOOL],
+        ..SimConfig::default()
+    };
+    Simulator::start(config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("simulator")
+}
+
+fn stream(c: &BambooHrConnector, name: &str) -> Stream {
+    c.streams()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no stream {name}"))
+}
+
+/// Fetches every page of a stream, checking that each page moves the cursor on.
+async fn fetch_all(c: &BambooHrConnector, stream: &Stream, mode: FetchMode) -> Result<Vec<SourceRecord>, SourceError> {
+    let mut records = Vec::new();
+    let mut cursor: Option<Value> = None;
+    let mut seen = HashSet::new();
+    for _ in 0..10_000 {
+        let page = c.fetch_page(stream, cursor.as_ref(), mode).await?;
+        records.extend(page.records);
+        match page.next {
+            Some(next) => {
+                assert!(seen.insert(next.to_string()), "cursor {next} repeated");
+                cursor = Some(next);
+            }
+            None => return Ok(records),
+        }
+    }
+    panic!("stream {} did not end", stream.name);
+}
+
+async fn sync_all(c: &BambooHrConnector) -> HashMap<Model, Vec<SourceRecord>> {
+    let mut by_model: HashMap<Model, Vec<SourceRecord>> = HashMap::new();
+    for s in c.streams() {
+        for r in fetch_all(c, &s, FetchMode::Full)
+            .await
+            .unwrap_or_else(|e| panic!("stream {}: {e}", s.name))
+        {
+            assert!(s.models.contains(&r.model), "stream {} yielded {:?}", s.name, r.model);
+            by_model.entry(r.model).or_default().push(r);
+        }
+    }
+    by_model
+}
+
+fn find<'a>(records: &'a [SourceRecord], remote_id: &str) -> &'a SourceRecord {
+    records
+        .iter()
+        .find(|r| r.remote_id == remote_id)
+        .unwrap_or_else(|| panic!("no record {remote_id}"))
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("date")
+}
+
+fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).single().expect("timestamp")
+}
+
+fn employment(id: u64, title: &str, rate: f64, period: &str, kind: &str, from: NaiveDate) -> Employment {
+    Employment {
+        id,
+        job_title: title.into(),
+        pay_rate: rate,
+        pay_period: period.into(),
+        currency: "EUR".into(),
+        employment_type: kind.into(),
+        effective_date: from,
+        updated_at: at(2024, 1, 1),
+    }
+}
+
+fn person(id: u64, first: &str, last: &str, status: EmployeeStatus, kind: &str, hired: NaiveDate) -> Employee {
+    Employee {
+        id,
+        employee_number: format!("E{id}"),
+        first_name: first.into(),
+        last_name: last.into(),
+        preferred_name: None,
+        email: format!("{}@acme.example", first.to_lowercase()),
+        personal_email: None,
+        mobile_phone: None,
+        gender: "female".into(),
+        nationality: None,
+        birthday: None,
+        ssn: None,
+        status,
+        employment_type: kind.into(),
+        position: "Engineer".into(),
+        weekly_hours: 40.0,
+        department_id: Some(10),
+        office_id: Some(20),
+        legal_entity_id: Some(30),
+        supervisor_id: None,
+        hire_date: hired,
+        termination_date: None,
+        street: None,
+        city: None,
+        zip: None,
+        country: None,
+        iban: None,
+        custom: BTreeMap::new(),
+        employments: Vec::new(),
+        created_at: at(2020, 1, 1),
+        updated_at: at(2024, 1, 1),
+    }
+}
+
+/// Four employees covering every employment status, two departments, one office and entity,
+/// two absence types (days and hours), two requests and three balances.
+fn small_company() -> Company {
+    let mut c = Company {
+        name: "Acme".into(),
+        next_id: 1_000,
+        ..Company::default()
+    };
+    let h = &mut c.hris;
+    for (id, name) in [(10, "Engineering"), (11, "Sales")] {
+        h.departments.insert(
+            id,
+            Department {
+                id,
+                name: name.into(),
+                updated_at: at(2024, 1, 1),
+            },
+        );
+    }
+    h.offices.insert(
+        20,
+        Office {
+            id: 20,
+            name: "Berlin HQ".into(),
+            city: "Berlin".into(),
+            country: "DE".into(),
+            updated_at: at(2024, 1, 1),
+        },
+    );
+    h.legal_entities.insert(
+        30,
+        LegalEntity {
+            id: 30,
+            name: "Acme GmbH".into(),
+            country: "DE".into(),
+            updated_at: at(2024, 1, 1),
+        },
+    );
+    h.absence_types.insert(
+        40,
+        AbsenceType {
+            id: 40,
+            name: "Vacation".into(),
+            unit: "days".into(),
+            half_days_allowed: true,
+            updated_at: at(2024, 1, 1),
+        },
+    );
+    h.absence_types.insert(
+        41,
+        AbsenceType {
+            id: 41,
+            name: "Overtime".into(),
+            unit: "hours".into(),
+            half_days_allowed: false,
+            updated_at: at(2024, 1, 1),
+        },
+    );
+
+    let mut ada = person(
+        100,
+        "Ada",
+        "Lovelace",
+        EmployeeStatus::Active,
+        "internal",
+        date(2020, 1, 15),
+    );
+    ada.birthday = Some(date(1990, 12, 10));
+    ada.ssn = Some("123-45-6789".into());
+    ada.street = Some("Unter den Linden 1".into());
+    ada.city = Some("Berlin".into());
+    ada.zip = Some("10117".into());
+    ada.country = Some("DE".into());
+    ada.custom.insert("shirt_size".into(), "M".into());
+    ada.position = "Senior Engineer".into();
+    ada.employments = vec![
+        employment(101, "Engineer", 60_000.0, "YEAR", "internal", date(2020, 1, 15)),
+        employment(102, "Senior Engineer", 5_500.0, "MONTH", "internal", date(2022, 3, 1)),
+    ];
+    let mut grace = person(
+        110,
+        "Grace",
+        "Hopper",
+        EmployeeStatus::Leave,
+        "part_time",
+        date(2021, 5, 1),
+    );
+    grace.supervisor_id = Some(100);
+    grace.department_id = Some(11);
+    grace.employments = vec![employment(111, "Admiral", 30.0, "HOUR", "part_time", date(2021, 5, 1))];
+    let mut alan = person(
+        120,
+        "Alan",
+        "Turing",
+        EmployeeStatus::Inactive,
+        "external",
+        date(2019, 2, 1),
+    );
+    alan.termination_date = Some(date(2023, 6, 30));
+    alan.gender = "male".into();
+    alan.employments = vec![employment(
+        121,
+        "Codebreaker",
+        70_000.0,
+        "YEAR",
+        "external",
+        date(2019, 2, 1),
+    )];
+    let future = Utc::now().date_naive() + chrono::Days::new(30);
+    let mut kathy = person(
+        130,
+        "Katherine",
+        "Johnson",
+        EmployeeStatus::Onboarding,
+        "intern",
+        future,
+    );
+    kathy.employments = vec![employment(131, "Intern", 20.0, "HOUR", "intern", future)];
+    for e in [ada, grace, alan, kathy] {
+        h.employees.insert(e.id, e);
+    }
+
+    h.absences.insert(
+        200,
+        Absence {
+            id: 200,
+            employee_id: 100,
+            absence_type_id: 40,
+            status: "approved".into(),
+            start_date: date(2024, 7, 1),
+            end_date: date(2024, 7, 5),
+            half_day_start: false,
+            half_day_end: true,
+            days_count: 4.5,
+            comment: Some("Summer".into()),
+            created_at: at(2024, 5, 2),
+            updated_at: at(2024, 5, 3),
+        },
+    );
+    h.absences.insert(
+        201,
+        Absence {
+            id: 201,
+            employee_id: 110,
+            absence_type_id: 41,
+            status: "pending".into(),
+            start_date: date(2024, 8, 1),
+            end_date: date(2024, 8, 1),
+            half_day_start: false,
+            half_day_end: false,
+            days_count: 1.0,
+            comment: None,
+            created_at: at(2024, 7, 20),
+            updated_at: at(2024, 7, 20),
+        },
+    );
+    for (emp, ty, balance, used) in [(100, 40, 20.5, 4.5), (100, 41, 10.0, 2.0), (110, 40, 25.0, 0.0)] {
+        h.balances.insert(
+            (emp, ty),
+            Balance {
+                employee_id: emp,
+                absence_type_id: ty,
+                balance,
+                used,
+                updated_at: at(2024, 1, 1),
+            },
+        );
+    }
+    c
+}
+
+async fn small_sim() -> Simulator {
+    let sim = start(10).await;
+    *sim.state.company_mut(TOOL) = small_company();
+    sim
+}
+
+#[tokio::test]
+async fn every_stream_of_a_small_company_maps_to_unified_records() {
+    let sim = small_sim().await;
+    let c = connector(&sim);
+    let ids = ids();
+    let all = sync_all(&c).await;
+    let count = |m: Model| all.get(&m).map_or(0, Vec::len);
+    assert_eq!(count(Model::Groups), 2);
+    assert_eq!(count(Model::LegalEntities), 1);
+    assert_eq!(count(Model::Locations), 1);
+    assert_eq!(count(Model::Employees), 4);
+    assert_eq!(count(Model::Employments), 5);
+    assert_eq!(count(Model::AbsenceTypes), 2);
+    assert_eq!(count(Model::Absences), 2);
+    assert_eq!(count(Model::TimeOffBalances), 3);
+    assert!(c.streams().iter().all(|s| !s.supports_since));
+
+    let groups = &all[&Model::Groups];
+    assert_eq!(find(groups, "10").data["name"], json!("Engineering"));
+    assert_eq!(find(groups, "10").data["type"], json!("DEPARTMENT"));
+    assert_eq!(find(&all[&Model::LegalEntities], "30").data["name"], json!("Acme GmbH"));
+    let berlin = find(&all[&Model::Locations], "20");
+    assert_eq!(berlin.data["name"], json!("Berlin HQ"));
+    assert_eq!(berlin.data["address"]["city"], json!("Berlin"));
+    assert_eq!(berlin.data["address"]["country"], json!("DE"));
+
+    let employees = &all[&Model::Employees];
+    let ada = find(employees, "100");
+    assert_eq!(ada.data["first_name"], json!("Ada"));
+    assert_eq!(ada.data["employee_number"], json!("E100"));
+    assert_eq!(ada.data["job_title"], json!("Senior Engineer"));
+    assert_eq!(ada.data["gender"], json!("FEMALE"));
+    assert_eq!(ada.data["employment_status"], json!("ACTIVE"));
+    assert_eq!(ada.data["employment_type"], json!("FULL_TIME"));
+    assert_eq!(ada.data["weekly_hours"], json!(40.0));
+    assert_eq!(ada.data["date_of_birth"], json!("1990-12-10T00:00:00.000Z"));
+    assert_eq!(ada.data["start_date"], json!("2020-01-15T00:00:00.000Z"));
+    assert_eq!(ada.data["termination_date"], Value::Null);
+    assert_eq!(ada.data["ssn"], json!("123-45-6789"));
+    assert_eq!(ada.data["home_address"]["street_1"], json!("Unter den Linden 1"));
+    assert_eq!(ada.data["home_address"]["zip_code"], json!("10117"));
+    assert_eq!(ada.data["custom_fields"], json!({"customShirtSize": "M"}));
+    assert_eq!(ada.data["integration_fields"], json!([]));
+    assert_eq!(ada.data["work_location_id"], json!(ids.id(Model::Locations, "20")));
+    assert_eq!(ada.data["legal_entity_id"], json!(ids.id(Model::LegalEntities, "30")));
+    assert_eq!(ada.data["group_ids"], json!([ids.id(Model::Groups, "10")]));
+    assert_eq!(ada.data["manager_id"], Value::Null);
+    assert!(!ada.data.contains_key("id") && !ada.data.contains_key("remote_data"));
+    let raw = ada.remote_data.as_ref().expect("remote data");
+    assert_eq!(raw["/v1/reports/custom"]["firstName"], json!("Ada"));
+    // Every raw place of a personal field is reachable through remote_paths.
+    for field in ["ssn", "date_of_birth", "first_name", "home_address", "personal_email"] {
+        let paths = c.remote_paths(Model::Employees, field);
+        assert!(!paths.is_empty(), "{field} has no raw path");
+        assert!(
+            paths.iter().any(|p| raw.pointer(p).is_some()),
+            "{field}: {paths:?} point nowhere"
+        );
+    }
+    assert_eq!(
+        raw.pointer(&c.remote_paths(Model::Employees, "ssn")[0]),
+        Some(&json!("123-45-6789"))
+    );
+
+    let grace = find(employees, "110");
+    assert_eq!(grace.data["employment_status"], json!("LEAVE"));
+    assert_eq!(grace.data["manager_id"], json!(ids.id(Model::Employees, "100")));
+    assert_eq!(grace.data["group_ids"], json!([ids.id(Model::Groups, "11")]));
+    assert!(grace.depends_on.contains(&(Model::Employees, "100".into())));
+    assert!(grace.depends_on.contains(&(Model::Locations, "20".into())));
+    assert!(grace.depends_on.contains(&(Model::LegalEntities, "30".into())));
+    let alan = find(employees, "120");
+    assert_eq!(alan.data["employment_status"], json!("INACTIVE"));
+    assert_eq!(alan.data["gender"], json!("MALE"));
+    assert_eq!(alan.data["termination_date"], json!("2023-06-30T00:00:00.000Z"));
+    assert_eq!(find(employees, "130").data["employment_status"], json!("PENDING"));
+    assert_eq!(find(employees, "130").data["employment_type"], json!("INTERNSHIP"));
+
+    let employments = &all[&Model::Employments];
+    let senior = find(employments, "102");
+    assert_eq!(senior.parent, Some((Model::Employees, "100".into())));
+    assert_eq!(senior.data["employee_id"], json!(ids.id(Model::Employees, "100")));
+    assert_eq!(senior.data["job_title"], json!("Senior Engineer"));
+    assert_eq!(senior.data["pay_rate"], json!(5500.0));
+    assert_eq!(senior.data["pay_period"], json!("MONTH"));
+    assert_eq!(senior.data["pay_currency"], json!("EUR"));
+    assert_eq!(senior.data["employment_type"], json!("FULL_TIME"));
+    assert_eq!(senior.data["effective_date"], json!("2022-03-01T00:00:00.000Z"));
+    assert_eq!(find(employments, "101").data["job_title"], json!("Engineer"));
+    assert_eq!(find(employments, "111").data["pay_period"], json!("HOUR"));
+    assert_eq!(find(employments, "111").data["employment_type"], json!("PART_TIME"));
+    assert_eq!(find(employments, "121").data["employment_type"], json!("CONTRACT"));
+
+    let types = &all[&Model::AbsenceTypes];
+    assert_eq!(find(types, "40").data["unit"], json!("DAYS"));
+    assert_eq!(find(types, "41").data["unit"], json!("HOURS"));
+
+    let absences = &all[&Model::Absences];
+    let summer = find(absences, "200");
+    assert_eq!(summer.data["employee_id"], json!(ids.id(Model::Employees, "100")));
+    assert_eq!(summer.data["type_id"], json!(ids.id(Model::AbsenceTypes, "40")));
+    assert_eq!(summer.data["status"], json!("APPROVED"));
+    assert_eq!(summer.data["start_date"], json!("2024-07-01"));
+    assert_eq!(summer.data["end_date"], json!("2024-07-05"));
+    assert_eq!(summer.data["amount"], json!(4.5));
+    assert_eq!(summer.data["unit"], json!("DAYS"));
+    assert_eq!(summer.data["start_half_day"], json!(false));
+    assert_eq!(summer.data["end_half_day"], json!(true));
+    assert_eq!(summer.data["employee_note"], json!("Summer"));
+    assert_eq!(
+        summer.remote_created_at,
+        Some(Utc.with_ymd_and_hms(2024, 5, 2, 0, 0, 0).single().expect("ts"))
+    );
+    let overtime = find(absences, "201");
+    assert_eq!(overtime.data["status"], json!("REQUESTED"));
+    assert_eq!(overtime.data["unit"], json!("HOURS"));
+    assert_eq!(overtime.data["amount"], json!(8.0));
+
+    let balances = &all[&Model::TimeOffBalances];
+    let vacation = find(balances, "100:40");
+    assert_eq!(vacation.parent, Some((Model::Employees, "100".into())));
+    assert_eq!(vacation.data["employee_id"], json!(ids.id(Model::Employees, "100")));
+    assert_eq!(vacation.data["type_id"], json!(ids.id(Model::AbsenceTypes, "40")));
+    assert_eq!(vacation.data["balance"], json!(20.5));
+    assert_eq!(vacation.data["used"], json!(4.5));
+    assert_eq!(vacation.data["balance_unit"], json!("DAYS"));
+    assert_eq!(find(balances, "100:41").data["used_unit"], json!("HOURS"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_generated_company_is_paged_completely_and_resumes_after_the_cursor() {
+    let sim = start(2_300).await;
+    let c = connector(&sim);
+    let (employees, employments, absences, balances) = {
+        let company = sim.state.company(TOOL);
+        let h = &company.hris;
+        (
+            h.employees.len(),
+            h.employees.values().map(|e| e.employments.len()).sum::<usize>(),
+            h.absences.len(),
+            h.balances.len(),
+        )
+    };
+    assert!(employees > 2_000, "the generator made {employees} employees");
+
+    let stream = stream(&c, "employees");
+    let first = c.fetch_page(&stream, None, FetchMode::Full).await.expect("first page");
+    assert_eq!(first.records.len(), 1_000);
+    let cursor = first.next.clone().expect("more pages");
+    assert_eq!(cursor["offset"], json!(1_000));
+    let rest = fetch_all_from(&c, &stream, cursor.clone()).await;
+    let mut all_ids: Vec<_> = first.records.iter().chain(&rest).map(|r| r.remote_id.clone()).collect();
+    assert_eq!(all_ids.len(), employees);
+    all_ids.sort();
+    all_ids.dedup();
+    assert_eq!(all_ids.len(), employees, "an employee came twice");
+
+    // A resumed run on a fresh connector, after an employee of the first page and one of the
+    // rest were deleted: it refetches and continues after the last id it handed out, so
+    // nothing that still exists is skipped.
+    let gone_early: u64 = first.records[10].remote_id.parse().expect("id");
+    let gone_late: u64 = rest[10].remote_id.parse().expect("id");
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        company.hris.employees.remove(&gone_early);
+        company.hris.employees.remove(&gone_late);
+    }
+    let resumed = fetch_all_from(&connector(&sim), &stream, cursor).await;
+    assert_eq!(resumed.len(), rest.len() - 1);
+    let resumed_ids: HashSet<_> = resumed.iter().map(|r| r.remote_id.as_str()).collect();
+    assert!(
+        rest.iter()
+            .filter(|r| r.remote_id != gone_late.to_string())
+            .all(|r| resumed_ids.contains(r.remote_id.as_str()))
+    );
+
+    let remaining_employments: usize = sim
+        .state
+        .company(TOOL)
+        .hris
+        .employees
+        .values()
+        .map(|e| e.employments.len())
+        .sum();
+    assert!(remaining_employments <= employments);
+    assert_eq!(count(&c, "employments").await, remaining_employments);
+    assert_eq!(count(&c, "time_off_requests").await, absences);
+    let remaining_balances = sim
+        .state
+        .company(TOOL)
+        .hris
+        .balances
+        .keys()
+        .filter(|(e, _)| *e != gone_early && *e != gone_late)
+        .count();
+    assert!(remaining_balances <= balances);
+    assert_eq!(count(&c, "time_off_balances").await, remaining_balances);
+    sim.shutdown().await;
+}
+
+async fn count(c: &BambooHrConnector, name: &str) -> usize {
+    fetch_all(c, &stream(c, name), FetchMode::Full)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .len()
+}
+
+async fn fetch_all_from(c: &BambooHrConnector, stream: &Stream, cursor: Value) -> Vec<SourceRecord> {
+    let mut records = Vec::new();
+    let mut cursor = Some(cursor);
+    while let Some(at) = cursor {
+        let page = c.fetch_page(stream, Some(&at), FetchMode::Full).await.expect("page");
+        assert!(page.records.len() <= 1_000);
+        records.extend(page.records);
+        cursor = page.next;
+    }
+    records
+}
+
+#[tokio::test]
+async fn a_delta_refetches_whole_streams_and_sees_the_change() {
+    let sim = small_sim().await;
+    let c = connector(&sim);
+    let employees = stream(&c, "employees");
+    let since = Utc::now();
+    sim.state
+        .company_mut(TOOL)
+        .hris
+        .employees
+        .get_mut(&110)
+        .expect("grace")
+        .last_name = "Murray Hopper".into();
+    let delta = fetch_all(&c, &employees, FetchMode::Delta { since })
+        .await
+        .expect("delta");
+    // BambooHR cannot filter by change, so a delta sees everything, the change included.
+    assert_eq!(delta.len(), 4);
+    assert_eq!(find(&delta, "110").data["last_name"], json!("Murray Hopper"));
+    assert_eq!(find(&delta, "100").data["last_name"], json!("Lovelace"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_or_revoked_credentials_fail_authentication() {
+    let sim = small_sim().await;
+    let groups = stream(&connector(&sim), "departments");
+
+    let wrong = connector_with(&sim, &json!({"api_key": "not-the-key"}));
+    match wrong.fetch_page(&groups, None, FetchMode::Full).await {
+        Err(SourceError::Auth { status: 401, .. }) => {}
+        other => panic!("expected a 401 auth error, got {other:?}"),
+    }
+
+    sim.state.set_revoked(TOOL, true);
+    match connector(&sim).fetch_page(&groups, None, FetchMode::Full).await {
+        Err(e) => assert!(e.is_auth(), "{e}"),
+        Ok(_) => panic!("a revoked key was accepted"),
+    }
+    sim.state.set_revoked(TOOL, false);
+    assert!(connector(&sim).fetch_page(&groups, None, FetchMode::Full).await.is_ok());
+
+    let url = Url::parse(&sim.base_url(TOOL).replace("/demo", "/nosuchcompany")).expect("url");
+    let elsewhere =
+        BambooHrConnector::new(url.clone(), &sim.integration_credentials(TOOL), ids(), client()).expect("connector");
+    match elsewhere.fetch_page(&groups, None, FetchMode::Full).await {
+        Err(SourceError::Rejected { status: 404, .. }) => {}
+        other => panic!("expected a 404 for an unknown company, got {other:?}"),
+    }
+
+    for bad in [json!({}), json!({"api_key": ""}), json!({"api_key": 7})] {
+        match BambooHrConnector::new(url.clone(), &bad, ids(), client()) {
+            Err(SourceError::Config(message)) => assert!(message.contains("api_key"), "{message}"),
+            other => panic!("expected a config error for {bad}, got {:?}", other.err()),
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_broken_bodies_are_malformed() {
+    let sim = small_sim().await;
+    let c = connector(&sim);
+    let departments = stream(&c, "departments");
+    // BambooHR throttles with 503 and Retry-After.
+    let retry_once = FaultAction::Status {
+        code: 503,
+        retry_after: Some("0".into()),
+        body: None,
+    };
+    sim.state
+        .add_fault(FaultRule::new(TOOL, retry_once).path("/v1/meta/lists").times(1))
+        .expect("fault");
+    assert_eq!(
+        fetch_all(&c, &departments, FetchMode::Full)
+            .await
+            .expect("retried")
+            .len(),
+        2
+    );
+
+    sim.state
+        .add_fault(
+            FaultRule::new(TOOL, FaultAction::Truncate)
+                .path("/v1/reports/custom")
+                .times(1),
+        )
+        .expect("fault");
+    match fetch_all(&c, &stream(&c, "employees"), FetchMode::Full).await {
+        Err(SourceError::Malformed { .. }) => {}
+        other => panic!("expected a malformed-body error, got {other:?}"),
+    }
+    sim.state
+        .add_fault(
+            FaultRule::new(TOOL, FaultAction::Malformed)
+                .path("/v1/time_off/requests")
+                .times(1),
+        )
+        .expect("fault");
+    match fetch_all(&c, &stream(&c, "time_off_requests"), FetchMode::Full).await {
+        Err(SourceError::Malformed { .. }) => {}
+        other => panic!("expected a malformed-body error, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_location_page_that_repeats_is_a_pagination_error() {
+    let sim = small_sim().await;
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        for id in 5_000..5_600 {
+            let office = Office {
+                id,
+                name: format!("Office {id}"),
+                city: "Hamburg".into(),
+                country: "DE".into(),
+                updated_at: at(2024, 1, 1),
+            };
+            company.hris.offices.insert(id, office);
+        }
+    }
+    let c = connector(&sim);
+    let locations = stream(&c, "locations");
+    assert_eq!(
+        fetch_all(&c, &locations, FetchMode::Full)
+            .await
+            .expect("two pages")
+            .len(),
+        601
+    );
+
+    // The second request is answered with the first page again.
+    sim.state
+        .add_fault(
+            FaultRule::new(TOOL, FaultAction::RepeatPage)
+                .path("/v1/hris/org/locations")
+                .skip(1)
+                .times(1),
+        )
+        .expect("fault");
+    match fetch_all(&c, &locations, FetchMode::Full).await {
+        Err(SourceError::Pagination { .. }) => {}
+        other => panic!("expected a pagination error, got {other:?}"),
+    }
+    sim.shutdown().await;
+}

@@ -1,0 +1,500 @@
+//! The Greenhouse connector against the simulated Harvest API over real HTTP, plus a tiny
+//! hostile server for the failures the simulator never serves on its own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use tributary_connectors::GreenhouseConnector;
+use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
+use tributary_sim::company::{Application, Ats, Candidate, Interview, Job, Offer, RejectionReason, Stage, Tag, Ts, User};
+use tributary_sim::{SimConfig, Simulator};
+use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
+use url::Url;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const INTEGRATION: &str = "greenhouse:test";
+
+fn at(day: u32) -> Ts {
+    Utc.with_ymd_and_hms(2025, 3, day, 9, 0, 0).single().expect("valid date")
+}
+
+fn client() -> SourceClient {
+    SourceClient::new(ClientConfig {
+        min_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        max_attempts: 3,
+        requests_per_second: None,
+        ..ClientConfig::default()
+    })
+    .expect("client")
+}
+
+fn connector_at(base: &str, credentials: &Value) -> Result<GreenhouseConnector, SourceError> {
+    GreenhouseConnector::new(Url::parse(base).expect("url"), credentials, IdGen::new(INTEGRATION), client())
+}
+
+async fn start() -> Result<(Simulator, GreenhouseConnector), Box<dyn std::error::Error>> {
+    let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse()?).await?;
+    let gh = connector_at(&sim.base_url(ToolKind::Greenhouse), &sim.integration_credentials(ToolKind::Greenhouse))?;
+    Ok((sim, gh))
+}
+
+fn user(id: u64, first: &str, site_admin: bool) -> User {
+    User {
+        id,
+        first_name: first.into(),
+        last_name: "Recruiter".into(),
+        email: format!("{}@example.com", first.to_lowercase()),
+        disabled: id == 3,
+        site_admin,
+        created_at: at(1),
+        updated_at: at(2),
+    }
+}
+
+fn stage(id: u64, name: &str, priority: u32) -> Stage {
+    Stage { id, name: name.into(), priority, updated_at: at(2) }
+}
+
+fn job(id: u64, name: &str, stages: Vec<Stage>) -> Job {
+    Job {
+        id,
+        name: name.into(),
+        requisition_id: format!("REQ-{id}"),
+        status: "open".into(),
+        confidential: id == 21,
+        department: Some("Engineering".into()),
+        office: Some("Berlin".into()),
+        notes: None,
+        hiring_manager_ids: vec![1],
+        recruiter_ids: vec![2],
+        stages,
+        opened_at: Some(at(3)),
+        closed_at: None,
+        created_at: at(3),
+        updated_at: at(4),
+    }
+}
+
+fn candidate(id: u64, first: &str, tag_ids: Vec<u64>, application_ids: Vec<u64>) -> Candidate {
+    Candidate {
+        id,
+        first_name: first.into(),
+        last_name: "Candidate".into(),
+        company: Some("Acme".into()),
+        title: Some("Engineer".into()),
+        emails: vec![format!("{}@mail.example", first.to_lowercase())],
+        phone_numbers: vec!["+49 30 1234".into()],
+        tag_ids,
+        recruiter_id: Some(2),
+        application_ids,
+        created_at: at(5),
+        updated_at: at(6),
+        last_activity: at(6),
+    }
+}
+
+fn application(id: u64, candidate_id: u64, job_id: u64, status: &str, stage: Option<u64>) -> Application {
+    Application {
+        id,
+        candidate_id,
+        job_id,
+        status: status.into(),
+        current_stage_id: stage,
+        source: Some("LinkedIn".into()),
+        rejection_reason_id: (status == "rejected").then_some(41),
+        rejected_at: (status == "rejected").then(|| at(8)),
+        applied_at: at(5),
+        last_activity_at: at(7),
+        updated_at: at(7),
+    }
+}
+
+/// A small ATS: 3 users, 2 tags, 2 rejection reasons, 2 jobs with 3 stages each, 3
+/// candidates with 4 applications, 2 interviews and 2 offers.
+fn small_ats() -> Ats {
+    let mut ats = Ats::default();
+    for u in [user(1, "Hana", true), user(2, "Ravi", false), user(3, "Olga", false)] {
+        ats.users.insert(u.id, u);
+    }
+    for (id, name) in [(11, "Rust"), (12, "Senior")] {
+        ats.tags.insert(id, Tag { id, name: name.into(), updated_at: at(1) });
+    }
+    for (id, name, kind) in [(41, "Lacking skills", "We rejected them"), (42, "Took other offer", "They rejected us")] {
+        ats.rejection_reasons.insert(id, RejectionReason { id, name: name.into(), reason_type: kind.into(), updated_at: at(1) });
+    }
+    ats.jobs.insert(20, job(20, "Backend Engineer", vec![stage(201, "Screen", 0), stage(202, "Onsite", 1), stage(203, "Offer", 2)]));
+    ats.jobs.insert(21, job(21, "Designer", vec![stage(211, "Screen", 0), stage(212, "Portfolio", 1), stage(213, "Offer", 2)]));
+    ats.candidates.insert(30, candidate(30, "Ada", vec![11, 12], vec![50, 51]));
+    ats.candidates.insert(31, candidate(31, "Bo", vec![], vec![52]));
+    ats.candidates.insert(32, candidate(32, "Cy", vec![12], vec![53]));
+    for a in [
+        application(50, 30, 20, "active", Some(202)),
+        application(51, 30, 21, "rejected", Some(211)),
+        application(52, 31, 20, "hired", Some(203)),
+        application(53, 32, 21, "converted", None),
+    ] {
+        ats.applications.insert(a.id, a);
+    }
+    for (id, app, stage_id) in [(60, 50, 202), (61, 52, 203)] {
+        ats.interviews.insert(
+            id,
+            Interview {
+                id,
+                application_id: app,
+                stage_id: Some(stage_id),
+                title: "Onsite interview".into(),
+                start: at(10),
+                end: at(10) + chrono::Duration::hours(1),
+                location: Some("Room 1".into()),
+                status: "scheduled".into(),
+                interviewer_ids: vec![1, 2],
+                organizer_id: Some(2),
+                created_at: at(9),
+                updated_at: at(9),
+            },
+        );
+    }
+    for (id, app, status, sent) in [(70, 52, "accepted", true), (71, 50, "unresolved", false)] {
+        ats.offers.insert(
+            id,
+            Offer {
+                id,
+                application_id: app,
+                candidate_id: ats.applications[&app].candidate_id,
+                job_id: ats.applications[&app].job_id,
+                status: status.into(),
+                version: 1,
+                starts_at: chrono::NaiveDate::from_ymd_opt(2025, 5, 1),
+                sent_at: sent.then(|| chrono::NaiveDate::from_ymd_opt(2025, 3, 20)).flatten(),
+                resolved_at: sent.then(|| at(21)),
+                created_at: at(11),
+                updated_at: at(12),
+            },
+        );
+    }
+    ats
+}
+
+fn stream(gh: &GreenhouseConnector, name: &str) -> Stream {
+    gh.streams().into_iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no stream {name}"))
+}
+
+/// Every page of a stream; returns the records and the number of pages.
+async fn drain(gh: &GreenhouseConnector, name: &str, mode: FetchMode) -> Result<(Vec<SourceRecord>, usize), SourceError> {
+    let s = stream(gh, name);
+    let mut cursor: Option<Value> = None;
+    let mut records = Vec::new();
+    for pages in 1..=1000 {
+        let page = gh.fetch_page(&s, cursor.as_ref(), mode).await?;
+        records.extend(page.records);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok((records, pages)),
+        }
+    }
+    panic!("stream {name} never ended");
+}
+
+fn by_remote_id<'a>(records: &'a [SourceRecord], id: &str) -> &'a SourceRecord {
+    records.iter().find(|r| r.remote_id == id).unwrap_or_else(|| panic!("no record {id}"))
+}
+
+#[tokio::test]
+async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let ids = IdGen::new(INTEGRATION);
+
+    let names: Vec<&str> = gh.streams().iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        ["users", "candidate_tags", "rejection_reasons", "jobs", "job_stages", "candidates", "applications", "scheduled_interviews", "offers"]
+    );
+
+    let (users, _) = drain(&gh, "users", FetchMode::Full).await?;
+    assert_eq!(users.len(), 3);
+    let hana = by_remote_id(&users, "1");
+    assert_eq!(hana.model, Model::Users);
+    assert_eq!(hana.data["email"], "hana@example.com");
+    assert_eq!(hana.data["status"], "ACTIVE");
+    assert_eq!(hana.data["system_roles"][0]["unified_type"], "ADMIN");
+    assert_eq!(by_remote_id(&users, "3").data["status"], "INACTIVE");
+    assert_eq!(hana.remote_data.as_ref().unwrap()["/v1/users"]["primary_email_address"], "hana@example.com");
+    assert!(!hana.data.contains_key("id") && !hana.data.contains_key("remote_id"));
+
+    let (tags, _) = drain(&gh, "candidate_tags", FetchMode::Full).await?;
+    assert_eq!(tags.iter().map(|t| t.data["name"].as_str().unwrap()).collect::<Vec<_>>(), ["Rust", "Senior"]);
+    let (reasons, _) = drain(&gh, "rejection_reasons", FetchMode::Full).await?;
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(by_remote_id(&reasons, "41").data["name"], "Lacking skills");
+
+    let (jobs, _) = drain(&gh, "jobs", FetchMode::Full).await?;
+    assert_eq!(jobs.len(), 2);
+    let backend = by_remote_id(&jobs, "20");
+    assert_eq!(backend.data["name"], "Backend Engineer");
+    assert_eq!(backend.data["job_code"], "REQ-20");
+    assert_eq!(backend.data["status"], "OPEN");
+    assert_eq!(backend.data["department"], "Engineering");
+    assert_eq!(backend.data["location"]["raw"], "Berlin");
+    assert_eq!(backend.data["opened_at"], "2025-03-03T09:00:00.000Z");
+    assert_eq!(backend.remote_created_at, Some(at(3)));
+    assert_eq!(by_remote_id(&jobs, "21").data["visibility"], "CONFIDENTIAL");
+    let team = backend.data["hiring_team_members"].as_array().unwrap();
+    assert_eq!(team[0]["user_id"], ids.id(Model::Users, "1"));
+    assert_eq!(team[0]["hiring_team_roles"], json!(["HIRING_MANAGER"]));
+
+    let (stages, _) = drain(&gh, "job_stages", FetchMode::Full).await?;
+    assert_eq!(stages.len(), 6);
+    let onsite = by_remote_id(&stages, "202");
+    assert_eq!(onsite.model, Model::ApplicationStages);
+    assert_eq!(onsite.data["name"], "Onsite");
+    assert_eq!(onsite.parent, Some((Model::Jobs, "20".to_owned())));
+
+    let (candidates, _) = drain(&gh, "candidates", FetchMode::Full).await?;
+    assert_eq!(candidates.len(), 3);
+    let ada = by_remote_id(&candidates, "30");
+    assert_eq!(ada.data["first_name"], "Ada");
+    assert_eq!(ada.data["email_addresses"], json!([{"email_address": "ada@mail.example", "type": "personal"}]));
+    assert_eq!(ada.data["phone_numbers"][0]["phone_number"], "+49 30 1234");
+    assert_eq!(ada.data["source"], "LinkedIn");
+    assert_eq!(ada.data["tag_ids"], json!([ids.id(Model::Tags, "11"), ids.id(Model::Tags, "12")]));
+    assert_eq!(ada.data["custom_fields"], json!({}));
+    assert_eq!(ada.data["integration_fields"], json!([]));
+    let raw = &ada.remote_data.as_ref().unwrap()["/v1/candidates"];
+    assert_eq!(raw["tags"], json!(["Rust", "Senior"]));
+    assert!(raw.get("applications").is_none(), "embedded applications are stored with the applications");
+
+    let (applications, _) = drain(&gh, "applications", FetchMode::Full).await?;
+    assert_eq!(applications.len(), 4);
+    let a50 = by_remote_id(&applications, "50");
+    assert_eq!(a50.data["candidate_id"], ids.id(Model::Candidates, "30"));
+    assert_eq!(a50.data["job_id"], ids.id(Model::Jobs, "20"));
+    assert_eq!(a50.data["current_stage_id"], ids.id(Model::ApplicationStages, "202"));
+    assert_eq!(a50.data["outcome"], "PENDING");
+    assert_eq!(a50.parent, Some((Model::Candidates, "30".to_owned())));
+    assert_eq!(a50.depends_on, vec![(Model::Jobs, "20".to_owned()), (Model::ApplicationStages, "202".to_owned())]);
+    let a51 = by_remote_id(&applications, "51");
+    assert_eq!(a51.data["outcome"], "DECLINED");
+    assert_eq!(a51.data["rejection_reason_name"], "Lacking skills");
+    assert_eq!(a51.data["rejection_reason_id"], ids.id(Model::RejectionReasons, "41"));
+    assert_eq!(a51.data["rejected_at"], "2025-03-08T09:00:00.000Z");
+    assert_eq!(by_remote_id(&applications, "52").data["outcome"], "HIRED");
+    assert_eq!(by_remote_id(&applications, "53").data["outcome"], Value::Null);
+    assert_eq!(by_remote_id(&applications, "53").data["current_stage_id"], Value::Null);
+
+    let (interviews, _) = drain(&gh, "scheduled_interviews", FetchMode::Full).await?;
+    assert_eq!(interviews.len(), 2);
+    let i60 = by_remote_id(&interviews, "60");
+    assert_eq!(i60.data["application_id"], ids.id(Model::Applications, "50"));
+    // Harvest names the interview step; the connector resolves its stage through the plan.
+    assert_eq!(i60.data["stage_id"], ids.id(Model::ApplicationStages, "202"));
+    assert_eq!(i60.data["user_ids"], json!([ids.id(Model::Users, "1"), ids.id(Model::Users, "2")]));
+    assert_eq!(i60.data["starting_at"], "2025-03-10T09:00:00.000Z");
+    assert_eq!(i60.data["ending_at"], "2025-03-10T10:00:00.000Z");
+    assert_eq!(i60.data["location"]["raw"], "Room 1");
+
+    let (offers, _) = drain(&gh, "offers", FetchMode::Full).await?;
+    assert_eq!(offers.len(), 2);
+    assert_eq!(by_remote_id(&offers, "70").data["status"], "ACCEPTED");
+    assert_eq!(by_remote_id(&offers, "71").data["status"], "DRAFT");
+    assert_eq!(by_remote_id(&offers, "70").data["application_id"], ids.id(Model::Applications, "52"));
+    assert_eq!(by_remote_id(&offers, "70").data["employment_start_date"], "2025-05-01T00:00:00.000Z");
+
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn interview_stages_resolve_without_the_job_stages_stream() -> TestResult {
+    // A delta, or a run resumed past job_stages, has not seen the plan: the connector reads it.
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let (interviews, _) = drain(&gh, "scheduled_interviews", FetchMode::Full).await?;
+    let ids = IdGen::new(INTEGRATION);
+    assert_eq!(by_remote_id(&interviews, "61").data["stage_id"], ids.id(Model::ApplicationStages, "203"));
+    // Likewise tags: candidates alone still resolve their tag names.
+    let (candidates, _) = drain(&gh, "candidates", FetchMode::Full).await?;
+    assert_eq!(by_remote_id(&candidates, "32").data["tag_ids"], json!([ids.id(Model::Tags, "12")]));
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn pagination_follows_link_headers_to_the_last_page() -> TestResult {
+    let (sim, gh) = start().await?;
+    {
+        let mut company = sim.state.company_mut(ToolKind::Greenhouse);
+        company.ats = Ats::default();
+        for id in 1..=1203u64 {
+            company.ats.candidates.insert(id, candidate(id, &format!("C{id}"), vec![], vec![]));
+        }
+    }
+    let (records, pages) = drain(&gh, "candidates", FetchMode::Full).await?;
+    assert_eq!(pages, 3, "500 per page");
+    assert_eq!(records.len(), 1203);
+    let mut seen: Vec<u64> = records.iter().map(|r| r.remote_id.parse().unwrap()).collect();
+    seen.dedup();
+    assert_eq!(seen, (1..=1203).collect::<Vec<_>>(), "each candidate exactly once, in order");
+
+    // The sim's Link header names next and last as Harvest documents, and caps per_page.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/candidates?per_page=5000", sim.base_url(ToolKind::Greenhouse)))
+        .basic_auth(&sim.state.credentials().greenhouse_api_key, Some(""))
+        .send()
+        .await?;
+    assert!(resp.headers().contains_key("x-ratelimit-limit"));
+    assert!(resp.headers().contains_key("x-ratelimit-remaining"));
+    let link = resp.headers()["link"].to_str()?.to_owned();
+    assert!(link.contains("page=2&per_page=500>; rel=\"next\""), "{link}");
+    assert!(link.contains("page=3&per_page=500>; rel=\"last\""), "{link}");
+    assert_eq!(resp.json::<Vec<Value>>().await?.len(), 500);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn delta_returns_only_what_changed_since() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let since = Utc::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    {
+        let mut company = sim.state.company_mut(ToolKind::Greenhouse);
+        let now = Utc::now();
+        let bo = company.ats.candidates.get_mut(&31).unwrap();
+        bo.title = Some("Staff Engineer".into());
+        bo.updated_at = now;
+        let app = company.ats.applications.get_mut(&50).unwrap();
+        app.current_stage_id = Some(203);
+        app.last_activity_at = now;
+        app.updated_at = now;
+        let j = company.ats.jobs.get_mut(&21).unwrap();
+        j.status = "closed".into();
+        j.updated_at = now;
+    }
+    let delta = FetchMode::Delta { since };
+    let (candidates, _) = drain(&gh, "candidates", delta).await?;
+    assert_eq!(candidates.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(), ["31"]);
+    assert_eq!(candidates[0].data["title"], "Staff Engineer");
+    let (applications, _) = drain(&gh, "applications", delta).await?;
+    assert_eq!(applications.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(), ["50"]);
+    let ids = IdGen::new(INTEGRATION);
+    assert_eq!(applications[0].data["current_stage_id"], ids.id(Model::ApplicationStages, "203"));
+    let (jobs, _) = drain(&gh, "jobs", delta).await?;
+    assert_eq!(jobs.iter().map(|r| (r.remote_id.as_str(), r.data["status"].clone())).collect::<Vec<_>>(), [("21", json!("CLOSED"))]);
+    for unchanged in ["users", "job_stages", "scheduled_interviews", "offers"] {
+        assert!(stream(&gh, unchanged).supports_since);
+        assert!(drain(&gh, unchanged, delta).await?.0.is_empty(), "{unchanged}");
+    }
+    // No time filter in Harvest: reference lists come whole.
+    assert!(!stream(&gh, "candidate_tags").supports_since);
+    assert_eq!(drain(&gh, "candidate_tags", delta).await?.0.len(), 2);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_or_revoked_credentials_fail_authentication() -> TestResult {
+    let (sim, gh) = start().await?;
+    let base = sim.base_url(ToolKind::Greenhouse);
+    let wrong = connector_at(&base, &json!({"api_key": "not-the-key"}))?;
+    let err = drain(&wrong, "users", FetchMode::Full).await.unwrap_err();
+    assert!(matches!(&err, SourceError::Auth { status: 401, message, .. } if message.contains("Invalid Basic Auth credentials")), "{err}");
+
+    drain(&gh, "users", FetchMode::Full).await?;
+    sim.state.set_revoked(ToolKind::Greenhouse, true);
+    let err = drain(&gh, "users", FetchMode::Full).await.unwrap_err();
+    assert!(err.is_auth(), "{err}");
+    assert!(!err.to_string().contains("sim-greenhouse-key"), "errors never carry the key");
+
+    assert!(matches!(connector_at(&base, &json!({"key": "x"})), Err(SourceError::Config(m)) if m.contains("api_key")));
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Serves `body` with `link` for every request and counts the requests.
+async fn hostile(body: &'static str, link: Option<String>) -> (SocketAddr, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        let link = link.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut resp = axum::response::IntoResponse::into_response(([("content-type", "application/json")], body));
+            if let Some(link) = link {
+                resp.headers_mut().insert("link", link.parse().expect("header"));
+            }
+            resp
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn error_bodies_and_malformed_records_are_rejected() -> TestResult {
+    let creds = json!({"api_key": "k"});
+    let (addr, _) = hostile(r#"{"message":"Something went wrong"}"#, None).await;
+    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let err = drain(&gh, "users", FetchMode::Full).await.unwrap_err();
+    assert!(matches!(&err, SourceError::Malformed { detail, .. } if detail.contains("Something went wrong")), "{err}");
+
+    let (addr, _) = hostile(r#"[{"id":"seven","name":"Ruby"}]"#, None).await;
+    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
+    assert!(matches!(err, SourceError::Malformed { .. }), "{err}");
+
+    let (addr, _) = hostile(r#"[{"id":1,"name":"Ruby"}"#, None).await;
+    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
+    assert!(matches!(err, SourceError::Malformed { .. }), "truncated body: {err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn links_that_loop_or_leave_the_host_stop_the_stream() -> TestResult {
+    let creds = json!({"api_key": "k"});
+    let tags = r#"[{"id":1,"name":"Ruby"}]"#;
+    let (evil, evil_hits) = hostile(tags, None).await;
+    let (addr, _) = hostile(tags, Some(format!("<http://{evil}/v1/tags/candidate?page=2&per_page=500>; rel=\"next\""))).await;
+    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
+    assert!(matches!(err, SourceError::Pagination { .. }), "{err}");
+    assert_eq!(evil_hits.load(Ordering::SeqCst), 0, "credentials never went to the foreign host");
+
+    // A server whose next link always points to page 2 loops: caught on the second page.
+    let (self_addr, self_hits) = self_looping(tags).await;
+    let gh = connector_at(&format!("http://{self_addr}"), &creds)?;
+    let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
+    assert!(matches!(err, SourceError::Pagination { .. }), "{err}");
+    assert_eq!(self_hits.load(Ordering::SeqCst), 2);
+    Ok(())
+}
+
+/// A server whose `next` link always points at page 2 of itself.
+async fn self_looping(body: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let link = format!("<http://{addr}/v1/tags/candidate?page=2&per_page=500>; rel=\"next\"");
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        let link = link.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            ([("content-type", "application/json".to_owned()), ("link", link)], body)
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits)
+}

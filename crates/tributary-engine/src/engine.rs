@@ -1,0 +1,444 @@
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tributary_model::{IdGen, Model, RunCounts, RunState, ScopeConfig, SyncType};
+use tributary_source::{ClientConfig, Connector, FetchMode, Page, SourceClient, SourceError, Stream};
+use tributary_store::{Integration, Lease, MirrorStore, PageWrite, RunWrite, StoreError, SyncRun};
+
+use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
+use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How the engine talks to source tools (timeouts, retries, rate budget).
+    pub client: ClientConfig,
+    /// The embedded lease's time to live; renewed every third of it while a run is alive.
+    pub lease_ttl: Duration,
+    /// Names this process in leases and runs; unique per process (host + uuid).
+    pub worker_id: String,
+    /// Pages fetched ahead while the previous one is written. One keeps the source busy while
+    /// the database writes, without ever fetching a page a pause would throw away.
+    pub prefetch: usize,
+    /// A stream with more pages than this is taken to paginate endlessly.
+    pub max_pages_per_stream: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            client: ClientConfig::default(),
+            lease_ttl: Duration::from_secs(30),
+            worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            prefetch: 1,
+            max_pages_per_stream: 1_000_000,
+        }
+    }
+}
+
+/// How an execution of a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run as stored at the end (SUCCEEDED, FAILED, PAUSED, ...).
+    pub run: SyncRun,
+}
+
+/// Runs syncs against one mirror store. Cheap to clone.
+#[derive(Clone)]
+pub struct SyncEngine {
+    store: Arc<dyn MirrorStore>,
+    config: Arc<EngineConfig>,
+}
+
+enum StreamEnd {
+    Done,
+    Stopped(Signal),
+}
+
+enum FetchEnd {
+    Done,
+    Stopped,
+}
+
+type Fetched = Result<Page, SourceError>;
+
+impl SyncEngine {
+    pub fn new(store: Arc<dyn MirrorStore>, config: EngineConfig) -> Self {
+        Self { store, config: Arc::new(config) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn MirrorStore> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The sync type due now for `integration`: an interrupted (paused or crashed) run is
+    /// resumed first; otherwise the schedule and the tool decide (see [`pick_sync_type`]).
+    pub async fn due_sync_type(&self, integration: &Integration, schedule: &Schedule) -> Result<SyncType, EngineError> {
+        for t in [SyncType::Full, SyncType::Default] {
+            if self.store.open_run(&integration.id, t).await?.is_some_and(|r| r.state != RunState::Queued) {
+                return Ok(t);
+            }
+        }
+        let runs = self.store.list_runs(&integration.id, 100).await?;
+        let last_complete = runs
+            .iter()
+            .find(|r| r.state == RunState::Succeeded && r.sync_type.is_complete())
+            .map(|r| r.started_at.unwrap_or(r.created_at));
+        Ok(pick_sync_type(integration.tool, last_complete, chrono::Utc::now(), schedule))
+    }
+
+    /// The embedded path: takes the integration's lease from the store, resumes the open run of
+    /// `sync_type` (a paused or crashed one) or starts a new one, runs it to its end or to a
+    /// pause, and releases the lease.
+    pub async fn sync(&self, integration_id: &str, sync_type: SyncType, control: &RunControl) -> Result<RunOutcome, EngineError> {
+        if self.store.get_integration(integration_id).await?.is_none() {
+            return Err(EngineError::IntegrationNotFound(integration_id.to_owned()));
+        }
+        let lease = self
+            .store
+            .acquire_lease(integration_id, &self.config.worker_id, self.config.lease_ttl)
+            .await?
+            .ok_or_else(|| EngineError::Busy(integration_id.to_owned()))?;
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = self.spawn_heartbeat(lease.clone(), lost.clone(), control.clone());
+        let run = match self.store.open_run(integration_id, sync_type).await {
+            Ok(Some(run)) => Ok(run),
+            Ok(None) => self.store.create_run(integration_id, sync_type).await,
+            Err(e) => Err(e),
+        };
+        let result = match run {
+            Ok(run) => self.execute(run, lease.fence, control, &lost).await,
+            Err(e) => Err(e.into()),
+        };
+        heartbeat.abort();
+        if let Err(e) = self.store.release_lease(&lease).await {
+            tracing::warn!(integration_id, error = %e, "could not release lease; it will expire");
+        }
+        result
+    }
+
+    fn spawn_heartbeat(&self, lease: Lease, lost: Arc<AtomicBool>, control: RunControl) -> JoinHandle<()> {
+        let store = self.store.clone();
+        let ttl = self.config.lease_ttl;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ttl / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match store.renew_lease(&lease, ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(integration_id = %lease.integration_id, "lease taken over; stopping run");
+                        lost.store(true, Ordering::SeqCst);
+                        control.cancel();
+                        return;
+                    }
+                    // A blip of the database must not kill a long full; the fence guards
+                    // writes if the lease really expired meanwhile.
+                    Err(e) => tracing::warn!(integration_id = %lease.integration_id, error = %e, "lease renewal failed"),
+                }
+            }
+        })
+    }
+
+    /// Runs `run` under fence token `fence` until it ends or pauses. The caller holds the
+    /// integration's lease (the store lease in embedded mode, the Redis lease in the fleet)
+    /// and sets `lost` when it loses it.
+    pub async fn execute(&self, run: SyncRun, fence: i64, control: &RunControl, lost: &AtomicBool) -> Result<RunOutcome, EngineError> {
+        let integration = self
+            .store
+            .get_integration(&run.integration_id)
+            .await?
+            .ok_or_else(|| EngineError::IntegrationNotFound(run.integration_id.clone()))?;
+        let run = self.store.start_run(&run.id, fence).await?;
+        let write = RunWrite {
+            integration_id: run.integration_id.clone(),
+            run_id: run.id.clone(),
+            fence,
+            sync_type: run.sync_type,
+            started_at: run.started_at.unwrap_or(run.created_at),
+        };
+        tracing::info!(integration_id = %integration.id, run_id = %run.id, sync_type = run.sync_type.as_str(), "sync started");
+
+        let connector = match self.connector(&integration).await {
+            Ok(c) => c,
+            Err(e) => return self.finish(&write, &e).await,
+        };
+        match self.run_streams(&integration, &run, &write, connector, control, lost).await {
+            Ok(end) => Ok(end),
+            Err(e) => {
+                if lost.load(Ordering::SeqCst) || matches!(e, EngineError::Store(StoreError::Fenced { .. })) {
+                    // Someone else owns the integration now; any write of ours would be
+                    // rejected, so leave the run for the new owner.
+                    return Err(EngineError::LeaseLost(e.to_string()));
+                }
+                match e {
+                    EngineError::Source(src) => self.finish(&write, &src).await,
+                    other => Err(other),
+                }
+            }
+        }
+    }
+
+    async fn connector(&self, integration: &Integration) -> Result<Arc<dyn Connector>, SourceError> {
+        let credentials = self
+            .store
+            .integration_credentials(&integration.id)
+            .await
+            .map_err(|e| SourceError::Config(format!("credentials unavailable: {e}")))?;
+        let client = SourceClient::new(self.config.client.clone())?;
+        let ids = IdGen::new(integration.id.clone());
+        let connector = tributary_connectors::build(integration.tool, &integration.base_url, &credentials, ids, client)?;
+        Ok(Arc::from(connector))
+    }
+
+    /// Ends the run for a source failure that stopped it as a whole.
+    async fn finish(&self, write: &RunWrite, error: &SourceError) -> Result<RunOutcome, EngineError> {
+        let state = if error.is_auth() { RunState::AuthenticationFailed } else { RunState::Failed };
+        tracing::warn!(run_id = %write.run_id, state = state.as_str(), error = %error, "sync failed");
+        let run = self.store.finish_run(write, state, Some(&error.to_string())).await?;
+        Ok(RunOutcome { run })
+    }
+
+    async fn run_streams(
+        &self,
+        integration: &Integration,
+        run: &SyncRun,
+        write: &RunWrite,
+        connector: Arc<dyn Connector>,
+        control: &RunControl,
+        lost: &AtomicBool,
+    ) -> Result<RunOutcome, EngineError> {
+        let scope = &integration.scope_config;
+        self.delete_disabled_models(integration, write).await?;
+
+        let mode = match run.sync_type {
+            SyncType::Delta => match self.store.last_succeeded_run(&integration.id).await? {
+                Some(prev) => FetchMode::Delta { since: prev.started_at.unwrap_or(prev.created_at) - DELTA_OVERLAP },
+                // No sync ever succeeded: there is no "since", so read everything (still
+                // without deletions: a delta never deletes).
+                None => FetchMode::Full,
+            },
+            SyncType::Full | SyncType::Default => FetchMode::Full,
+        };
+
+        let streams = connector.streams();
+        let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
+        let mut counts = run.counts;
+        let mut errors: Vec<String> = checkpoint.failed_streams.iter().map(|s| format!("{s}: failed earlier in this run")).collect();
+        for (index, stream) in streams.iter().enumerate().skip(checkpoint.stream) {
+            if !stream.models.iter().any(|m| scope.model_enabled(*m)) {
+                continue; // I6: a disabled model is never requested.
+            }
+            let stream_mode = match mode {
+                FetchMode::Delta { .. } if !stream.supports_since => FetchMode::Full,
+                m => m,
+            };
+            let cursor = if index == checkpoint.stream { checkpoint.cursor.take() } else { None };
+            let outcome = self
+                .sync_stream(integration, write, &connector, stream, index, cursor, stream_mode, &mut checkpoint, &mut counts, control)
+                .await;
+            match outcome {
+                Ok(StreamEnd::Done) => {}
+                Ok(StreamEnd::Stopped(signal)) => {
+                    if lost.load(Ordering::SeqCst) {
+                        return Err(EngineError::LeaseLost(format!("run {} stopped at a page boundary", run.id)));
+                    }
+                    return self.stop(write, signal).await;
+                }
+                Err(EngineError::Source(e)) if e.is_auth() => return Err(EngineError::Source(e)),
+                Err(EngineError::Source(e)) => {
+                    // Other streams may still succeed; the run cannot sweep deletions now.
+                    tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, "stream failed");
+                    errors.push(format!("{}: {e}", stream.name));
+                    checkpoint.failed_streams.push(stream.name.to_owned());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        let fetched_streams = streams.iter().filter(|s| s.models.iter().any(|m| scope.model_enabled(*m))).count();
+        if errors.is_empty() {
+            if run.sync_type.is_complete() {
+                let models: BTreeSet<Model> = streams
+                    .iter()
+                    .flat_map(|s| s.models.iter().copied())
+                    .filter(|m| scope.model_enabled(*m))
+                    .collect();
+                let models: Vec<Model> = models.into_iter().collect();
+                let swept = self.store.sweep_deletions(write, &models).await?;
+                tracing::info!(run_id = %run.id, deleted = swept.deleted, "deletion sweep done");
+            }
+            let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
+            tracing::info!(run_id = %run.id, created = run.counts.created, updated = run.counts.updated,
+                deleted = run.counts.deleted, unchanged = run.counts.unchanged, pages = run.counts.pages_fetched, "sync succeeded");
+            return Ok(RunOutcome { run });
+        }
+        let state = if checkpoint.failed_streams.len() < fetched_streams { RunState::PartiallyFailed } else { RunState::Failed };
+        let run = self.store.finish_run(write, state, Some(&errors.join("; "))).await?;
+        Ok(RunOutcome { run })
+    }
+
+    async fn delete_disabled_models(&self, integration: &Integration, write: &RunWrite) -> Result<(), EngineError> {
+        for model in Model::ALL.iter().copied().filter(|m| !integration.scope_config.model_enabled(*m)) {
+            if self.store.count_records(&integration.id, model, false).await? > 0 {
+                let out = self.store.delete_model(write, model).await?;
+                tracing::info!(integration_id = %integration.id, model = %model, deleted = out.deleted, "model disabled by scope: rows marked deleted");
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, write: &RunWrite, signal: Signal) -> Result<RunOutcome, EngineError> {
+        match signal {
+            Signal::Pause => {
+                self.store.pause_run(write).await?;
+                tracing::info!(run_id = %write.run_id, "sync paused at a page boundary");
+            }
+            Signal::Cancel | Signal::Continue => {
+                self.store.finish_run(write, RunState::Cancelled, Some("cancelled")).await?;
+                tracing::info!(run_id = %write.run_id, "sync cancelled");
+            }
+        }
+        let run = self
+            .store
+            .get_run(&write.run_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("run {}", write.run_id)))?;
+        Ok(RunOutcome { run })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_stream(
+        &self,
+        integration: &Integration,
+        write: &RunWrite,
+        connector: &Arc<dyn Connector>,
+        stream: &Stream,
+        index: usize,
+        cursor: Option<Value>,
+        mode: FetchMode,
+        checkpoint: &mut Checkpoint,
+        counts: &mut RunCounts,
+        control: &RunControl,
+    ) -> Result<StreamEnd, EngineError> {
+        let (tx, mut rx) = mpsc::channel::<Fetched>(self.config.prefetch.max(1));
+        let fetcher = spawn_fetcher(
+            connector.clone(),
+            stream.clone(),
+            cursor,
+            mode,
+            control.clone(),
+            self.config.max_pages_per_stream,
+            tx,
+        );
+        let ids = IdGen::new(integration.id.clone());
+        let scope: &ScopeConfig = &integration.scope_config;
+        while let Some(fetched) = rx.recv().await {
+            let page = match fetched {
+                Ok(page) => page,
+                Err(e) => {
+                    fetcher.abort();
+                    return Err(e.into());
+                }
+            };
+            let next = page.next.clone();
+            let records = page
+                .records
+                .into_iter()
+                .filter_map(|r| prepare_record(r, scope, &ids, connector.as_ref()))
+                .collect();
+            *checkpoint = match next {
+                Some(cursor) => Checkpoint { stream: index, cursor: Some(cursor), failed_streams: checkpoint.failed_streams.clone() },
+                None => Checkpoint { stream: index + 1, cursor: None, failed_streams: checkpoint.failed_streams.clone() },
+            };
+            let out = self.store.apply_page(write, PageWrite { records, checkpoint: checkpoint.to_value() }).await;
+            let out = match out {
+                Ok(out) => out,
+                Err(e) => {
+                    fetcher.abort();
+                    return Err(e.into());
+                }
+            };
+            counts.add(RunCounts { pages_fetched: 1, created: out.created, updated: out.updated, deleted: out.deleted, unchanged: out.unchanged });
+            control.report(Progress { stream: stream.name.to_owned(), counts: *counts });
+            tracing::debug!(run_id = %write.run_id, stream = stream.name, created = out.created, updated = out.updated, unchanged = out.unchanged, "page committed");
+            if control.signal() == Signal::Cancel {
+                fetcher.abort();
+                return Ok(StreamEnd::Stopped(Signal::Cancel));
+            }
+        }
+        // The fetcher closed the channel: either the stream ended or it saw a signal before
+        // starting another request. Every page it fetched has been written above, so a
+        // resumed run never fetches a page twice.
+        match fetcher.await {
+            Ok(FetchEnd::Done) => Ok(StreamEnd::Done),
+            Ok(FetchEnd::Stopped) => Ok(StreamEnd::Stopped(control.signal())),
+            Err(join) => Err(EngineError::Source(SourceError::Config(format!("page fetcher crashed: {join}")))),
+        }
+    }
+}
+
+/// Fetches a stream's pages one after another into `tx`, checking the run's signal before each
+/// request, and detecting pagination that never ends.
+fn spawn_fetcher(
+    connector: Arc<dyn Connector>,
+    stream: Stream,
+    mut cursor: Option<Value>,
+    mode: FetchMode,
+    control: RunControl,
+    max_pages: u64,
+    tx: mpsc::Sender<Fetched>,
+) -> JoinHandle<FetchEnd> {
+    tokio::spawn(async move {
+        let mut seen: HashSet<String> = HashSet::new();
+        if let Some(c) = &cursor {
+            seen.insert(c.to_string());
+        }
+        let mut pages = 0u64;
+        loop {
+            if control.signal() != Signal::Continue {
+                return FetchEnd::Stopped;
+            }
+            let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
+            pages += 1;
+            let result = result.and_then(|page| {
+                if let Some(next) = &page.next {
+                    if !seen.insert(next.to_string()) {
+                        return Err(SourceError::Pagination {
+                            endpoint: stream.name.to_owned(),
+                            detail: format!("cursor {next} came back a second time"),
+                        });
+                    }
+                    if pages >= max_pages {
+                        return Err(SourceError::Pagination {
+                            endpoint: stream.name.to_owned(),
+                            detail: format!("more than {max_pages} pages"),
+                        });
+                    }
+                }
+                Ok(page)
+            });
+            let next = match &result {
+                Ok(page) => page.next.clone(),
+                Err(_) => None,
+            };
+            let failed = result.is_err();
+            if tx.send(result).await.is_err() || failed {
+                return FetchEnd::Done;
+            }
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return FetchEnd::Done,
+            }
+        }
+    })
+}

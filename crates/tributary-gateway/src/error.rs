@@ -1,0 +1,178 @@
+//! Every failure the gateway reports, in Kombo's error envelope:
+//! `{"status":"error","error":{"code","title","message","log_url"}}` with `code` one of the
+//! codes of `components.responses.ErrorResponseGeneral`/`ErrorResponseHRIS` in Kombo's OpenAPI
+//! document. Kombo asks clients to branch on `code`, not on the HTTP status
+//! (https://docs.kombo.dev/guides/errors), so the statuses here follow HTTP conventions.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tributary_model::Model;
+use tributary_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No, a malformed, an unknown or a revoked API key.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The integration does not exist or belongs to another environment; the two are not
+    /// told apart so a key cannot probe other environments.
+    #[error("no integration with id `{0}` exists in this environment")]
+    IntegrationNotFound(String),
+    /// A query parameter, header or cursor the caller must fix.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The integration's scope config disables the model.
+    #[error("the `{}` model is disabled in this integration's scope config", .0.scope_id())]
+    ModelDisabled(Model),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("request body exceeds {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Too many requests in flight on this gateway instance.
+    #[error("too many concurrent requests; retry shortly")]
+    ConcurrencyLimited,
+    #[error("the request did not finish within {0} seconds")]
+    TimedOut(u64),
+    /// The mirror database does not answer; retrying later may help.
+    #[error("the data store is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::IntegrationNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            ApiError::ModelDisabled(_) => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ConcurrencyLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Kombo's error code. Routing errors have none, as Kombo's "minimal error response"
+    /// allows, because no code in the spec describes them.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            ApiError::Unauthenticated(_) => "PLATFORM.AUTHENTICATION_INVALID",
+            ApiError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
+            ApiError::InvalidInput(_) | ApiError::PayloadTooLarge(_) => "PLATFORM.INPUT_INVALID",
+            ApiError::ModelDisabled(_) => "INTEGRATION.MODEL_DISABLED",
+            ApiError::ConcurrencyLimited => "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
+            ApiError::TimedOut(_) => "PLATFORM.TASK_TIMED_OUT",
+            ApiError::Unavailable(_) | ApiError::Internal(_) => "PLATFORM.UNKNOWN_ERROR",
+            ApiError::RouteNotFound(_) | ApiError::MethodNotAllowed(_) => return None,
+        })
+    }
+
+    /// The static label; `message` carries the specifics.
+    pub fn title(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "The API key is missing or invalid.",
+            ApiError::IntegrationNotFound(_) => "The integration could not be found.",
+            ApiError::InvalidInput(_) => "The request input is invalid.",
+            ApiError::ModelDisabled(_) => "This data model is disabled for the selected integration.",
+            ApiError::RouteNotFound(_) => "Not found.",
+            ApiError::MethodNotAllowed(_) => "Method not allowed.",
+            ApiError::PayloadTooLarge(_) => "The request body is too large.",
+            ApiError::ConcurrencyLimited => "Too many concurrent requests.",
+            ApiError::TimedOut(_) => "The request timed out.",
+            ApiError::Unavailable(_) => "The service is temporarily unavailable.",
+            ApiError::Internal(_) => "An unexpected error occurred.",
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidInput(message.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Invalid(message) => ApiError::InvalidInput(message),
+            StoreError::Database(ref db) if is_unavailable(db) => ApiError::Unavailable(error),
+            other => ApiError::Internal(other),
+        }
+    }
+}
+
+/// Failures that say "the database is not reachable right now" rather than "this query is
+/// wrong": worth a 503 that clients retry.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed
+    )
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::InvalidInput(format!("Invalid query string: {}", rejection.body_text()))
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    status: &'static str,
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: Option<&'static str>,
+    title: Option<&'static str>,
+    message: &'a str,
+    /// Kombo links its dashboard's log page here; the mirror has no such page.
+    log_url: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // The envelope deliberately says little about internals; the log keeps the cause.
+            let cause = std::error::Error::source(&self).map(ToString::to_string);
+            tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "request failed");
+        }
+        let message = self.to_string();
+        let body = Envelope {
+            status: "error",
+            error: Body { code: self.code(), title: Some(self.title()), message: &message, log_url: None },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn renders_kombos_envelope() {
+        let response = ApiError::invalid("page_size must be between 1 and 250").into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "error", "error": {
+                "code": "PLATFORM.INPUT_INVALID",
+                "title": "The request input is invalid.",
+                "message": "page_size must be between 1 and 250",
+                "log_url": null,
+            }})
+        );
+    }
+}

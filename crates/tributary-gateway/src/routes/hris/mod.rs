@@ -1,0 +1,3 @@
+//! The unified HRIS API (`/v1/hris/...`).
+
+pub mod employees;

@@ -1,0 +1,38 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tributary_store::MirrorStore;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct GatewayState {
+    pub store: Arc<dyn MirrorStore>,
+    /// The secret that signs pagination cursors (HMAC-SHA256). Any length works; 32 random
+    /// bytes is the intent. Every gateway replica behind one load balancer needs the same key,
+    /// or a cursor issued by one replica is rejected by the next.
+    pub cursor_key: Arc<[u8]>,
+}
+
+impl GatewayState {
+    pub fn new(store: Arc<dyn MirrorStore>, cursor_key: impl Into<Arc<[u8]>>) -> Self {
+        Self { store, cursor_key: cursor_key.into() }
+    }
+}
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// A request still running after this answers `PLATFORM.TASK_TIMED_OUT`.
+    pub request_timeout: Duration,
+    /// Requests in flight beyond this are refused with `PLATFORM.CONCURRENCY_LIMIT_EXCEEDED`
+    /// instead of queueing, so an overloaded replica sheds load quickly.
+    pub max_in_flight: usize,
+    /// The read API takes no bodies; anything larger than this is refused before it is read.
+    pub body_limit: usize,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(30), max_in_flight: 512, body_limit: 64 * 1024 }
+    }
+}

@@ -1,0 +1,66 @@
+//! Text encodings of enums shared by both backends' rows.
+
+use serde_json::{Value, json};
+use tributary_model::{Model, RunState, SyncType, ToolKind};
+
+use crate::{ChangeKind, FieldMatch, RecordQuery, StoreError};
+
+pub(crate) fn parse_model(name: &str) -> Result<Model, StoreError> {
+    Model::from_name(name).ok_or_else(|| StoreError::Corrupt(format!("unknown model {name:?}")))
+}
+
+pub(crate) fn kind_str(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Created => "created",
+        ChangeKind::Updated => "updated",
+        ChangeKind::Deleted => "deleted",
+    }
+}
+
+pub(crate) fn parse_kind(kind: &str) -> Result<ChangeKind, StoreError> {
+    match kind {
+        "created" => Ok(ChangeKind::Created),
+        "updated" => Ok(ChangeKind::Updated),
+        "deleted" => Ok(ChangeKind::Deleted),
+        other => Err(StoreError::Corrupt(format!("unknown change kind {other:?}"))),
+    }
+}
+
+pub(crate) fn parse_tool(tool: &str) -> Result<ToolKind, StoreError> {
+    ToolKind::parse(tool).ok_or_else(|| StoreError::Corrupt(format!("unknown tool {tool:?}")))
+}
+
+pub(crate) fn parse_sync_type(t: &str) -> Result<SyncType, StoreError> {
+    SyncType::parse(t).ok_or_else(|| StoreError::Corrupt(format!("unknown sync type {t:?}")))
+}
+
+pub(crate) fn parse_state(s: &str) -> Result<RunState, StoreError> {
+    RunState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown run state {s:?}")))
+}
+
+pub(crate) fn into_object(value: Value) -> Result<serde_json::Map<String, Value>, StoreError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(StoreError::Corrupt(format!("record data is not an object: {other}"))),
+    }
+}
+
+/// The field filters as one JSON parameter, so the statement stays static whatever their
+/// number: `[{"kind": "equals"|"array"|"entry"|"entry_null", "field", "key", "any_of", "ci"}]`.
+pub(crate) fn filters_json(query: &RecordQuery) -> Value {
+    Value::Array(
+        query
+            .filters
+            .iter()
+            .map(|f| {
+                let (kind, key) = match &f.matching {
+                    FieldMatch::Equals => ("equals", None),
+                    FieldMatch::ArrayContainsAny => ("array", None),
+                    FieldMatch::EntryEquals(key) => ("entry", Some(key)),
+                    FieldMatch::EntryIsNull(key) => ("entry_null", Some(key)),
+                };
+                json!({"kind": kind, "field": f.field, "key": key, "any_of": f.any_of, "ci": f.case_insensitive})
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,198 @@
+//! The backend-independent half of a page write: which records changed, what edges they
+//! declare, and whose `updated_at` their change moves. The backends do the I/O around it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use tributary_model::Model;
+
+use crate::clock;
+use crate::{ChangeKind, PreparedRecord, WriteOutcome};
+
+/// What the mirror already holds for one of the page's ids.
+#[derive(Debug)]
+pub(crate) struct Existing {
+    pub hash: Vec<u8>,
+    pub deleted: bool,
+}
+
+/// One "changes of `source` move `dependent`'s updated_at" edge, declared by `declared_by`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Edge {
+    pub declared_by: String,
+    pub dependent: String,
+    pub source: String,
+}
+
+/// A page, classified against the mirror.
+#[derive(Debug)]
+pub(crate) struct PagePlan {
+    /// Every id of the page, for the deletion sweep's run_seen row.
+    pub seen_ids: Vec<String>,
+    /// The records to upsert, with the change they make.
+    pub writes: Vec<(PreparedRecord, ChangeKind)>,
+    pub outcome: WriteOutcome,
+}
+
+impl PagePlan {
+    pub fn written_ids(&self) -> Vec<String> {
+        self.writes.iter().map(|(r, _)| r.id.clone()).collect()
+    }
+
+    /// The edges the written records declare now (their old ones get replaced).
+    pub fn new_edges(&self) -> Vec<Edge> {
+        self.writes.iter().flat_map(|(r, _)| declared_edges(r)).collect()
+    }
+}
+
+/// Keeps the last occurrence of each (model, id): a tool that lists a record twice in one page
+/// (offset pagination over a shifting list does) must not make the batch upsert touch a row
+/// twice, which Postgres rejects.
+pub(crate) fn dedupe(records: Vec<PreparedRecord>) -> Vec<PreparedRecord> {
+    let mut last: HashMap<(Model, String), usize> = HashMap::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        last.insert((r.model, r.id.clone()), i);
+    }
+    records
+        .into_iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&(r.model, r.id.clone())) == Some(i))
+        .map(|(_, mut r)| {
+            r.remote_created_at = r.remote_created_at.map(clock::truncate);
+            r
+        })
+        .collect()
+}
+
+/// Splits a (deduplicated) page into writes and unchanged records. A record is written when it
+/// is new, its hash differs, or it was marked deleted and has reappeared (invariant I1).
+pub(crate) fn plan(records: Vec<PreparedRecord>, existing: &HashMap<(Model, String), Existing>) -> PagePlan {
+    let mut seen_ids = Vec::with_capacity(records.len());
+    let mut writes = Vec::new();
+    let mut outcome = WriteOutcome::default();
+    let mut models = BTreeSet::new();
+    for record in records {
+        seen_ids.push(record.id.clone());
+        let kind = match existing.get(&(record.model, record.id.clone())) {
+            None => ChangeKind::Created,
+            Some(old) if old.deleted || old.hash != record.hash => ChangeKind::Updated,
+            Some(_) => {
+                outcome.unchanged += 1;
+                continue;
+            }
+        };
+        match kind {
+            ChangeKind::Created => outcome.created += 1,
+            _ => outcome.updated += 1,
+        }
+        models.insert(record.model);
+        writes.push((record, kind));
+    }
+    outcome.changed_models = models.into_iter().collect();
+    PagePlan {
+        seen_ids,
+        writes,
+        outcome,
+    }
+}
+
+/// A nested record moves its parent (dependent = parent, source = itself); a linked record
+/// moves the record that links to it (dependent = itself, source = each `depends_on`).
+pub(crate) fn declared_edges(record: &PreparedRecord) -> Vec<Edge> {
+    let parent = record.parent_id.iter().map(|p| Edge {
+        declared_by: record.id.clone(),
+        dependent: p.clone(),
+        source: record.id.clone(),
+    });
+    let links = record.depends_on.iter().map(|d| Edge {
+        declared_by: record.id.clone(),
+        dependent: record.id.clone(),
+        source: d.clone(),
+    });
+    let mut edges: Vec<Edge> = parent.chain(links).collect();
+    // The edge table's key is the whole edge; a record listing a dependency twice declares it once.
+    let mut unique = HashSet::new();
+    edges.retain(|e| unique.insert(e.clone()));
+    edges
+}
+
+/// The ids whose `updated_at` moves because `changed` changed: dependents under the edges
+/// stored before the write (`old_dependents`, already looked up) and under the edges the
+/// written records declare now — so an employment that moves between employees bumps both —
+/// less the changed records themselves, whose `updated_at` is set anyway.
+pub(crate) fn dependents_to_bump(changed: &[String], old_dependents: Vec<String>, new_edges: &[Edge]) -> Vec<String> {
+    let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
+    let mut out: BTreeSet<String> = old_dependents.into_iter().collect();
+    out.extend(
+        new_edges
+            .iter()
+            .filter(|e| changed.contains(e.source.as_str()))
+            .map(|e| e.dependent.clone()),
+    );
+    out.retain(|id| !changed.contains(id.as_str()));
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    fn rec(id: &str, hash: u8) -> PreparedRecord {
+        PreparedRecord {
+            model: Model::Employments,
+            id: id.into(),
+            remote_id: id.into(),
+            parent_id: Some("emp".into()),
+            depends_on: vec!["loc".into(), "loc".into()],
+            data: Map::new(),
+            remote_data: None,
+            remote_created_at: None,
+            hash: [hash; 16],
+        }
+    }
+
+    #[test]
+    fn classifies_new_changed_undeleted_and_unchanged() {
+        let mut existing = HashMap::new();
+        existing.insert(
+            (Model::Employments, "b".to_string()),
+            Existing {
+                hash: vec![2; 16],
+                deleted: false,
+            },
+        );
+        existing.insert(
+            (Model::Employments, "c".to_string()),
+            Existing {
+                hash: vec![1; 16],
+                deleted: false,
+            },
+        );
+        existing.insert(
+            (Model::Employments, "d".to_string()),
+            Existing {
+                hash: vec![1; 16],
+                deleted: true,
+            },
+        );
+        let plan = plan(
+            dedupe(vec![rec("a", 1), rec("b", 1), rec("c", 1), rec("d", 1), rec("a", 1)]),
+            &existing,
+        );
+        assert_eq!(plan.seen_ids, vec!["b", "c", "d", "a"]);
+        assert_eq!(plan.written_ids(), vec!["b", "d", "a"]);
+        assert_eq!(
+            (plan.outcome.created, plan.outcome.updated, plan.outcome.unchanged),
+            (1, 2, 1)
+        );
+        assert_eq!(plan.outcome.changed_models, vec![Model::Employments]);
+    }
+
+    #[test]
+    fn edges_and_bumps() {
+        let edges = declared_edges(&rec("a", 1));
+        assert_eq!(edges.len(), 2, "parent edge plus one deduplicated link");
+        let bump = dependents_to_bump(&["a".into()], vec!["old_emp".into(), "a".into()], &edges);
+        assert_eq!(bump, vec!["emp", "old_emp"]);
+    }
+}

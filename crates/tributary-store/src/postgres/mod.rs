@@ -1,0 +1,222 @@
+//! The production mirror on Postgres.
+//!
+//! Writes of one integration are serialised by a transaction-scoped advisory lock
+//! (`pg_advisory_xact_lock`), and gateway reads take the same lock in shared mode
+//! (`pg_advisory_xact_lock_shared`), so a read waits for an in-flight page and then sees its
+//! commit. Because a writer takes its timestamp only once it holds the lock, every row a reader
+//! has not yet seen carries an `updated_at` later than the reader's start: `updated_after` is
+//! gap-free (invariant I3). See
+//! <https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADVISORY-LOCKS>:
+//! xact locks are released at transaction end and cannot be released early, so no code path
+//! can forget to unlock.
+
+mod api_keys;
+mod change_log;
+mod deletions;
+mod dependents;
+mod integrations;
+mod leases;
+mod pages;
+mod reads;
+mod rows;
+mod runs;
+mod write_lock;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tributary_model::{Model, RunState, ScopeConfig, SyncType};
+
+use crate::{
+    ApiKey, Change, CredentialKey, Integration, Lease, MirrorStore, NewIntegration, PageWrite, RecordQuery, RunWrite,
+    StoreError, StoredRecord, SyncRun, WriteOutcome,
+};
+
+/// The Postgres mirror. Cheap to clone: a pool and a key behind `Arc`s.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    key: Arc<CredentialKey>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects a pool to `database_url` (`postgres://...`). Call [`MirrorStore::migrate`]
+    /// before first use.
+    pub async fn connect(database_url: &str, key: CredentialKey) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(database_url)
+            .await?;
+        Ok(Self::from_pool(pool, key))
+    }
+
+    pub fn from_pool(pool: PgPool, key: CredentialKey) -> Self {
+        Self {
+            pool,
+            key: Arc::new(key),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl MirrorStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("../../migrations/postgres").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
+        integrations::create(&self.pool, &self.key, new).await
+    }
+
+    async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError> {
+        integrations::get(&self.pool, id).await
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        integrations::list(&self.pool).await
+    }
+
+    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<(), StoreError> {
+        integrations::set_scope_config(&self.pool, id, scope).await
+    }
+
+    async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError> {
+        integrations::update_source(&self.pool, &self.key, id, base_url, credentials).await
+    }
+
+    async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError> {
+        integrations::credentials(&self.pool, &self.key, id).await
+    }
+
+    async fn delete_integration(&self, id: &str) -> Result<bool, StoreError> {
+        integrations::delete(&self.pool, id).await
+    }
+
+    async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
+        api_keys::create(&self.pool, environment, label, key_hash).await
+    }
+
+    async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
+        api_keys::find(&self.pool, key_hash).await
+    }
+
+    async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        api_keys::revoke(&self.pool, id).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        integration_id: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        leases::acquire(&self.pool, integration_id, owner, ttl).await
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        leases::renew(&self.pool, lease, ttl).await
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        leases::release(&self.pool, lease).await
+    }
+
+    async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError> {
+        leases::advance_fence(&self.pool, integration_id, fence).await
+    }
+
+    async fn create_run(&self, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError> {
+        runs::create(&self.pool, integration_id, sync_type).await
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
+        runs::get(&self.pool, run_id).await
+    }
+
+    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError> {
+        runs::open(&self.pool, integration_id, sync_type).await
+    }
+
+    async fn start_run(&self, run_id: &str, fence: i64) -> Result<SyncRun, StoreError> {
+        runs::start(&self.pool, run_id, fence).await
+    }
+
+    async fn pause_run(&self, run: &RunWrite) -> Result<(), StoreError> {
+        runs::pause(&self.pool, run).await
+    }
+
+    async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError> {
+        runs::finish(&self.pool, run, state, error).await
+    }
+
+    async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
+        runs::list(&self.pool, integration_id, limit).await
+    }
+
+    async fn last_succeeded_run(&self, integration_id: &str) -> Result<Option<SyncRun>, StoreError> {
+        runs::last_succeeded(&self.pool, integration_id).await
+    }
+
+    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
+        pages::apply(&self.pool, run, page).await
+    }
+
+    async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
+        deletions::sweep(&self.pool, run, models).await
+    }
+
+    async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
+        deletions::delete_model(&self.pool, run, model).await
+    }
+
+    async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
+        reads::query(&self.pool, query).await
+    }
+
+    async fn records_by_parent(
+        &self,
+        integration_id: &str,
+        model: Model,
+        parent_ids: &[String],
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        reads::by_parent(&self.pool, integration_id, model, parent_ids).await
+    }
+
+    async fn count_records(
+        &self,
+        integration_id: &str,
+        model: Model,
+        include_deleted: bool,
+    ) -> Result<i64, StoreError> {
+        reads::count(&self.pool, integration_id, model, include_deleted).await
+    }
+
+    async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+        reads::changes_since(&self.pool, integration_id, after_seq, limit).await
+    }
+}

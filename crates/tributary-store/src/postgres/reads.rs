@@ -1,0 +1,121 @@
+//! Gateway reads. Record reads take the integration's lock in shared mode first, so they wait
+//! for an in-flight page and then see it whole (invariant I3).
+
+use sqlx::PgPool;
+use tributary_model::Model;
+
+use super::{rows, write_lock};
+use crate::codec::filters_json;
+use crate::{Change, RecordQuery, StoreError, StoredRecord};
+
+macro_rules! columns {
+    () => {
+        "model, id, remote_id, parent_id, data, remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+    };
+}
+
+pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut tx = pool.begin().await?;
+    write_lock::lock_shared(&mut tx, &query.integration_id).await?;
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM records WHERE integration_id = $1 AND model = $2 ",
+        "AND ($3::timestamptz IS NULL OR updated_at > $3) ",
+        "AND ($4 OR remote_deleted_at IS NULL) ",
+        "AND ($5::text[] IS NULL OR id = ANY($5)) ",
+        "AND ($6::text[] IS NULL OR remote_id = ANY($6)) ",
+        "AND ($7::text IS NULL OR id > $7) ",
+        // Every filter must hold. A filter holds when one of the record's candidate texts for
+        // it (the field; the array's elements; the object's entry) is in any_of, compared
+        // case-insensitively when asked; entry_null holds when the entry is absent or null.
+        "AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($8::jsonb) ",
+        "    AS f(kind text, field text, key text, any_of text[], ci boolean) ",
+        "  WHERE NOT (CASE WHEN f.kind = 'entry_null' ",
+        "    THEN coalesce(jsonb_typeof(records.data -> f.field -> f.key), 'null') = 'null' ",
+        "    ELSE EXISTS (SELECT 1 FROM (",
+        "        SELECT records.data ->> f.field WHERE f.kind = 'equals' ",
+        "        UNION ALL SELECT jsonb_array_elements_text(records.data -> f.field) ",
+        "          WHERE f.kind = 'array' AND jsonb_typeof(records.data -> f.field) = 'array' ",
+        "        UNION ALL SELECT records.data -> f.field ->> f.key WHERE f.kind = 'entry' ",
+        "          AND jsonb_typeof(records.data -> f.field -> f.key) IN ('string', 'number', 'boolean')",
+        "      ) AS c(t) WHERE (CASE WHEN f.ci THEN lower(c.t) ELSE c.t END) IN ",
+        "        (SELECT CASE WHEN f.ci THEN lower(v) ELSE v END FROM unnest(f.any_of) AS v)) END)) ",
+        "ORDER BY id LIMIT $9"
+    ))
+    .bind(&query.integration_id)
+    .bind(query.model.as_str())
+    .bind(query.updated_after)
+    .bind(query.include_deleted)
+    .bind(query.ids.as_deref())
+    .bind(query.remote_ids.as_deref())
+    .bind(query.after_id.as_deref())
+    .bind(filters_json(query))
+    .bind(query.limit.max(0))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    found.iter().map(rows::record).collect()
+}
+
+pub(super) async fn by_parent(
+    pool: &PgPool,
+    integration_id: &str,
+    model: Model,
+    parent_ids: &[String],
+) -> Result<Vec<StoredRecord>, StoreError> {
+    if parent_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await?;
+    write_lock::lock_shared(&mut tx, integration_id).await?;
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM records WHERE integration_id = $1 AND model = $2 AND parent_id = ANY($3) ORDER BY parent_id, id"
+    ))
+    .bind(integration_id)
+    .bind(model.as_str())
+    .bind(parent_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    found.iter().map(rows::record).collect()
+}
+
+pub(super) async fn count(
+    pool: &PgPool,
+    integration_id: &str,
+    model: Model,
+    include_deleted: bool,
+) -> Result<i64, StoreError> {
+    let n = sqlx::query_scalar(
+        "SELECT count(*) FROM records WHERE integration_id = $1 AND model = $2 AND ($3 OR remote_deleted_at IS NULL)",
+    )
+    .bind(integration_id)
+    .bind(model.as_str())
+    .bind(include_deleted)
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
+}
+
+/// Writers of one integration are serialised and take their `seq` values inside the lock, so
+/// within an integration `seq` order is commit order and this plain read never skips a row.
+pub(super) async fn changes_since(
+    pool: &PgPool,
+    integration_id: &str,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<Change>, StoreError> {
+    let found = sqlx::query(concat!(
+        "SELECT seq, integration_id, model, record_id, kind, run_id, at FROM changes ",
+        "WHERE integration_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    ))
+    .bind(integration_id)
+    .bind(after_seq)
+    .bind(limit.max(0))
+    .fetch_all(pool)
+    .await?;
+    found.iter().map(rows::change).collect()
+}

@@ -1,0 +1,44 @@
+//! The integration's write lock and fence check, shared by every fenced write.
+
+use sqlx::PgConnection;
+
+use crate::StoreError;
+use crate::ids::lock_key;
+
+/// Waits for the integration's exclusive advisory lock, held until the transaction ends.
+pub(super) async fn lock(conn: &mut PgConnection, integration_id: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(integration_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Readers' side: waits for an in-flight writer of the integration, then lets other readers in.
+pub(super) async fn lock_shared(conn: &mut PgConnection, integration_id: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(lock_key(integration_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes the write lock, then rejects the write unless `held` is the integration's current
+/// fence (invariant I4). Reading the fence under the lock matters: lease acquisition bumps it
+/// under the same lock, so a write either commits before the new lease exists or is fenced.
+pub(super) async fn lock_fenced(conn: &mut PgConnection, integration_id: &str, held: i64) -> Result<(), StoreError> {
+    lock(conn, integration_id).await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT fence FROM integrations WHERE id = $1")
+        .bind(integration_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match current {
+        None => Err(StoreError::NotFound(format!("integration {integration_id}"))),
+        Some(current) if current != held => Err(StoreError::Fenced {
+            integration_id: integration_id.to_string(),
+            held,
+            current,
+        }),
+        Some(_) => Ok(()),
+    }
+}

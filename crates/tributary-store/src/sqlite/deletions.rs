@@ -1,0 +1,128 @@
+//! Marking records deleted: the sweep after a complete run, and a model disabled by scope.
+//! Same rules as the Postgres twin (`postgres/deletions.rs`), which explains them.
+
+use std::collections::BTreeSet;
+
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use tributary_model::{Model, Timestamp};
+
+use super::{change_log, dependents, write_lock};
+use crate::codec::parse_model;
+use crate::{ChangeKind, RunWrite, StoreError, WriteOutcome, clock};
+
+pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
+    let integration_id = run.integration_id.as_str();
+    let mut tx = write_lock::begin_fenced(pool, integration_id, run.fence).await?;
+    let now = clock::now();
+    let started_at = run_started_at(&mut tx, run).await?;
+    let model_names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
+
+    // MATERIALIZED + NOT IN: SQLite builds the seen set once, as an ephemeral index, instead of
+    // re-running json_each per record.
+    let marked = sqlx::query(concat!(
+        "WITH seen(id) AS MATERIALIZED (",
+        "  SELECT DISTINCT j.value FROM run_seen s JOIN sync_runs r ON r.id = s.run_id, json_each(s.ids) j ",
+        "  WHERE s.integration_id = ?1 AND (s.run_id = ?2 OR r.started_at >= ?3)",
+        ") ",
+        "UPDATE records SET remote_deleted_at = ?5, changed_at = ?5, updated_at = ?5 ",
+        "WHERE integration_id = ?1 AND model IN (SELECT value FROM json_each(?4)) ",
+        "AND remote_deleted_at IS NULL AND changed_at < ?3 AND id NOT IN (SELECT id FROM seen) ",
+        "RETURNING model, id"
+    ))
+    .bind(integration_id)
+    .bind(&run.run_id)
+    .bind(clock::to_text(started_at))
+    .bind(serde_json::to_string(&model_names)?)
+    .bind(clock::to_text(now))
+    .fetch_all(&mut *tx)
+    .await?;
+    let deleted = marked
+        .iter()
+        .map(|row| Ok((parse_model(row.try_get("model")?)?, row.try_get::<String, _>("id")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let outcome = after_marking(&mut tx, run, deleted, now).await?;
+
+    sqlx::query(concat!(
+        "DELETE FROM run_seen WHERE integration_id = ?1 AND run_id <> ?2 AND run_id IN ",
+        "(SELECT id FROM sync_runs WHERE integration_id = ?1 AND state NOT IN ('QUEUED', 'RUNNING', 'PAUSED'))"
+    ))
+    .bind(integration_id)
+    .bind(&run.run_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+pub(super) async fn delete_model(pool: &SqlitePool, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
+    let integration_id = run.integration_id.as_str();
+    let mut tx = write_lock::begin_fenced(pool, integration_id, run.fence).await?;
+    let now = clock::now();
+    let ids: Vec<String> = sqlx::query_scalar(concat!(
+        "UPDATE records SET remote_deleted_at = ?3, changed_at = ?3, updated_at = ?3 ",
+        "WHERE integration_id = ?1 AND model = ?2 AND remote_deleted_at IS NULL RETURNING id"
+    ))
+    .bind(integration_id)
+    .bind(model.as_str())
+    .bind(clock::to_text(now))
+    .fetch_all(&mut *tx)
+    .await?;
+    let deleted = ids.into_iter().map(|id| (model, id)).collect();
+    let outcome = after_marking(&mut tx, run, deleted, now).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn run_started_at(conn: &mut SqliteConnection, run: &RunWrite) -> Result<Timestamp, StoreError> {
+    let started: Option<Option<String>> =
+        sqlx::query_scalar("SELECT started_at FROM sync_runs WHERE id = ?1 AND integration_id = ?2")
+            .bind(&run.run_id)
+            .bind(&run.integration_id)
+            .fetch_optional(conn)
+            .await?;
+    match started {
+        None => Err(StoreError::NotFound(format!("run {}", run.run_id))),
+        Some(None) => Err(StoreError::Invalid(format!(
+            "run {} never started; it cannot sweep",
+            run.run_id
+        ))),
+        Some(Some(at)) => clock::from_text(&at),
+    }
+}
+
+async fn after_marking(
+    conn: &mut SqliteConnection,
+    run: &RunWrite,
+    deleted: Vec<(Model, String)>,
+    now: Timestamp,
+) -> Result<WriteOutcome, StoreError> {
+    let mut outcome = WriteOutcome {
+        deleted: deleted.len() as i64,
+        ..WriteOutcome::default()
+    };
+    if deleted.is_empty() {
+        return Ok(outcome);
+    }
+    let ids: Vec<String> = deleted.iter().map(|(_, id)| id.clone()).collect();
+    let dependents = dependents::of(conn, &run.integration_id, &ids).await?;
+    let bump = crate::page::dependents_to_bump(&ids, dependents, &[]);
+    dependents::bump(conn, &run.integration_id, &bump, now).await?;
+    let entries: Vec<(Model, &str, ChangeKind)> = deleted
+        .iter()
+        .map(|(m, id)| (*m, id.as_str(), ChangeKind::Deleted))
+        .collect();
+    change_log::append(conn, &run.integration_id, &run.run_id, &entries, now).await?;
+    sqlx::query("UPDATE sync_runs SET deleted_count = deleted_count + ?3 WHERE id = ?1 AND integration_id = ?2")
+        .bind(&run.run_id)
+        .bind(&run.integration_id)
+        .bind(outcome.deleted)
+        .execute(&mut *conn)
+        .await?;
+    outcome.changed_models = deleted
+        .iter()
+        .map(|(m, _)| *m)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(outcome)
+}

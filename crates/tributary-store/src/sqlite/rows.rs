@@ -1,0 +1,90 @@
+//! SQLite rows to API types. Timestamps are TEXT (see `crate::clock`), JSON is TEXT.
+
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use tributary_model::{RunCounts, ScopeConfig};
+
+use crate::clock::{from_text, opt_from_text};
+use crate::codec::{into_object, parse_kind, parse_model, parse_state, parse_sync_type, parse_tool};
+use crate::{ApiKey, Change, Integration, StoreError, StoredRecord, SyncRun};
+
+fn json(text: &str) -> Result<Value, StoreError> {
+    Ok(serde_json::from_str(text)?)
+}
+
+fn opt_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.as_deref().map(json).transpose()
+}
+
+pub(super) fn integration(row: &SqliteRow) -> Result<Integration, StoreError> {
+    let scope: String = row.try_get("scope_config")?;
+    Ok(Integration {
+        id: row.try_get("id")?,
+        tool: parse_tool(row.try_get("tool")?)?,
+        environment: row.try_get("environment")?,
+        base_url: row.try_get("base_url")?,
+        scope_config: serde_json::from_str::<ScopeConfig>(&scope)?,
+        fence: row.try_get("fence")?,
+        created_at: from_text(row.try_get("created_at")?)?,
+    })
+}
+
+pub(super) fn api_key(row: &SqliteRow) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        environment: row.try_get("environment")?,
+        label: row.try_get("label")?,
+        created_at: from_text(row.try_get("created_at")?)?,
+        revoked_at: opt_from_text(row.try_get("revoked_at")?)?,
+    })
+}
+
+pub(super) fn run(row: &SqliteRow) -> Result<SyncRun, StoreError> {
+    Ok(SyncRun {
+        id: row.try_get("id")?,
+        integration_id: row.try_get("integration_id")?,
+        sync_type: parse_sync_type(row.try_get("sync_type")?)?,
+        state: parse_state(row.try_get("state")?)?,
+        created_at: from_text(row.try_get("created_at")?)?,
+        started_at: opt_from_text(row.try_get("started_at")?)?,
+        ended_at: opt_from_text(row.try_get("ended_at")?)?,
+        counts: RunCounts {
+            pages_fetched: row.try_get("pages_fetched")?,
+            created: row.try_get("created_count")?,
+            updated: row.try_get("updated_count")?,
+            deleted: row.try_get("deleted_count")?,
+            unchanged: row.try_get("unchanged_count")?,
+        },
+        checkpoint: opt_json(row.try_get("checkpoint")?)?,
+        error: row.try_get("error")?,
+        fence: row.try_get("fence")?,
+    })
+}
+
+pub(super) fn record(row: &SqliteRow) -> Result<StoredRecord, StoreError> {
+    Ok(StoredRecord {
+        model: parse_model(row.try_get("model")?)?,
+        id: row.try_get("id")?,
+        remote_id: row.try_get("remote_id")?,
+        parent_id: row.try_get("parent_id")?,
+        data: into_object(json(row.try_get("data")?)?)?,
+        remote_data: opt_json(row.try_get("remote_data")?)?,
+        remote_created_at: opt_from_text(row.try_get("remote_created_at")?)?,
+        changed_at: from_text(row.try_get("changed_at")?)?,
+        updated_at: from_text(row.try_get("updated_at")?)?,
+        remote_deleted_at: opt_from_text(row.try_get("remote_deleted_at")?)?,
+    })
+}
+
+pub(super) fn change(row: &SqliteRow) -> Result<Change, StoreError> {
+    Ok(Change {
+        seq: row.try_get("seq")?,
+        integration_id: row.try_get("integration_id")?,
+        model: parse_model(row.try_get("model")?)?,
+        record_id: row.try_get("record_id")?,
+        kind: parse_kind(row.try_get("kind")?)?,
+        run_id: row.try_get("run_id")?,
+        at: from_text(row.try_get("at")?)?,
+    })
+}

@@ -1,0 +1,154 @@
+//! Throw-away mirrors for tests of this and other crates (feature `testing`).
+//!
+//! ```ignore
+//! let (store, _db) = tributary_store::testing::fresh_pg_store().await?;
+//! let (store, _file) = tributary_store::testing::fresh_sqlite_store().await?;
+//! ```
+//!
+//! Each call gets its own database (Postgres: `CREATE DATABASE tributary_test_<random>` on the
+//! server named by `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`;
+//! SQLite: a file in the temp dir), migrated and empty. Dropping the guard removes it, best
+//! effort.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use crate::{CredentialKey, MirrorStore, PgStore, SqliteStore, StoreError, ids};
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The server tests create their databases on.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
+}
+
+/// Drops its database when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    /// The URL of the fresh database, for other clients that need it (e.g. a job queue).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which must not be blocked on; a short-lived
+        // thread with its own runtime does the async cleanup.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    // The name is ours and made of [a-z0-9_] only, so formatting it is safe.
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A migrated Postgres mirror on a database of its own.
+pub async fn fresh_pg_store() -> Result<(Arc<dyn MirrorStore>, TestDatabase), StoreError> {
+    let (store, db) = fresh_pg_store_concrete().await?;
+    Ok((Arc::new(store), db))
+}
+
+/// [`fresh_pg_store`] as the concrete type, for tests that need its pool.
+pub async fn fresh_pg_store_concrete() -> Result<(PgStore, TestDatabase), StoreError> {
+    let admin_url = admin_url();
+    let name = format!("tributary_test_{}", ids::random_id().to_lowercase());
+    let mut admin = PgConnection::connect(&admin_url).await?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    let mut url = url::Url::parse(&admin_url)
+        .map_err(|e| StoreError::Invalid(format!("TEST_DATABASE_URL {admin_url:?}: {e}")))?;
+    url.set_path(&name);
+    let url = url.to_string();
+    let guard = TestDatabase { admin_url, name, url };
+    let pool = PgPoolOptions::new().max_connections(8).connect(guard.url()).await?;
+    let store = PgStore::from_pool(pool, CredentialKey::generate());
+    store.migrate().await?;
+    Ok((store, guard))
+}
+
+/// Removes its SQLite file (and WAL side files) when dropped.
+#[derive(Debug)]
+pub struct TestFile {
+    path: PathBuf,
+}
+
+impl TestFile {
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for TestFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A migrated SQLite mirror in a temporary file — a real file, so WAL and several connections
+/// behave as in the embedded mode.
+pub async fn fresh_sqlite_store() -> Result<(Arc<dyn MirrorStore>, TestFile), StoreError> {
+    let (store, file) = fresh_sqlite_store_concrete().await?;
+    Ok((Arc::new(store), file))
+}
+
+pub async fn fresh_sqlite_store_concrete() -> Result<(SqliteStore, TestFile), StoreError> {
+    let file = TestFile {
+        path: std::env::temp_dir().join(format!("tributary-test-{}.db", ids::random_id())),
+    };
+    let store = SqliteStore::open(file.path(), CredentialKey::generate()).await?;
+    store.migrate().await?;
+    Ok((store, file))
+}
+
+/// Test hook: holds the integration's Postgres write lock (as an in-flight page would) until
+/// the returned transaction is committed or dropped.
+pub async fn hold_pg_write_lock(
+    pool: &sqlx::PgPool,
+    integration_id: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(ids::lock_key(integration_id))
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Test hook: holds SQLite's write lock (as an in-flight page would) until the returned
+/// transaction ends.
+pub async fn hold_sqlite_write_lock(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}

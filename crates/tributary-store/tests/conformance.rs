@@ -1,0 +1,1043 @@
+//! One behavioural suite, run against both backends: every test is an async function over a
+//! [`Harness`] (a `&dyn MirrorStore` plus raw access to its database for the few checks that
+//! must look beneath the trait), instantiated for Postgres and SQLite by `conformance!`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tributary_model::{IdGen, Model, RunState, ScopeConfig, SourceRecord, SyncType, ToolKind, content_hash};
+use tributary_store::testing::{self, TestDatabase, TestFile};
+use tributary_store::{
+    ChangeKind, FieldFilter, FieldMatch, MirrorStore, NewIntegration, PageWrite, PreparedRecord, RecordQuery, RunWrite,
+    StoreError, StoredRecord,
+};
+
+enum Raw {
+    Pg(sqlx::PgPool, #[allow(dead_code)] TestDatabase),
+    Sqlite(sqlx::SqlitePool, #[allow(dead_code)] TestFile),
+}
+
+struct Harness {
+    store: Arc<dyn MirrorStore>,
+    raw: Raw,
+}
+
+impl Harness {
+    async fn postgres() -> Self {
+        let (store, db) = testing::fresh_pg_store_concrete()
+            .await
+            .expect("fresh Postgres database");
+        let pool = store.pool().clone();
+        Self {
+            store: Arc::new(store),
+            raw: Raw::Pg(pool, db),
+        }
+    }
+
+    async fn sqlite() -> Self {
+        let (store, file) = testing::fresh_sqlite_store_concrete().await.expect("fresh SQLite file");
+        let pool = store.pool().clone();
+        Self {
+            store: Arc::new(store),
+            raw: Raw::Sqlite(pool, file),
+        }
+    }
+
+    fn store(&self) -> &dyn MirrorStore {
+        self.store.as_ref()
+    }
+
+    async fn raw_credentials(&self, id: &str) -> Vec<u8> {
+        match &self.raw {
+            Raw::Pg(pool, _) => sqlx::query_scalar("SELECT credentials_ciphertext FROM integrations WHERE id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+            Raw::Sqlite(pool, _) => sqlx::query_scalar("SELECT credentials_ciphertext FROM integrations WHERE id = ?1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+        }
+    }
+
+    async fn run_seen_rows(&self, run_id: &str) -> i64 {
+        match &self.raw {
+            Raw::Pg(pool, _) => sqlx::query_scalar("SELECT count(*) FROM run_seen WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+            Raw::Sqlite(pool, _) => sqlx::query_scalar("SELECT count(*) FROM run_seen WHERE run_id = ?1")
+                .bind(run_id)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+        }
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(&super::Harness::postgres().await).await; } )*
+        }
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(&super::Harness::sqlite().await).await; } )*
+        }
+    };
+}
+
+conformance!(
+    integrations_and_credentials,
+    api_keys_store_only_hashes,
+    leases_and_fences,
+    run_life_cycle,
+    identical_page_twice_writes_nothing,
+    one_changed_field_moves_only_that_record,
+    child_change_moves_parent_updated_at_not_changed_at,
+    linked_record_change_moves_dependent,
+    sweep_deletes_only_what_nobody_saw,
+    reappearing_record_is_undeleted,
+    fenced_writes_are_rejected,
+    query_filters_keyset_and_updated_after,
+    read_waits_for_in_flight_writer,
+    concurrent_read_sees_none_or_all_of_a_page,
+    delete_model_and_delete_integration,
+);
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+const INTEGRATION: &str = "personio:acme";
+
+async fn integration(store: &dyn MirrorStore, id: &str) {
+    store
+        .create_integration(NewIntegration {
+            id: id.into(),
+            tool: ToolKind::Personio,
+            environment: "production".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            credentials: json!({"client_id": "id-123", "client_secret": "very-secret-value"}),
+            scope_config: ScopeConfig::default(),
+        })
+        .await
+        .expect("integration created");
+}
+
+/// Takes the lease as `owner` and starts `run_id` (or a new run) under its fence.
+async fn begin_run(store: &dyn MirrorStore, sync_type: SyncType, owner: &str, run_id: Option<&str>) -> RunWrite {
+    let lease = store
+        .acquire_lease(INTEGRATION, owner, Duration::from_secs(60))
+        .await
+        .expect("lease query")
+        .expect("lease free");
+    let id = match run_id {
+        Some(id) => id.to_string(),
+        None => store.create_run(INTEGRATION, sync_type).await.expect("run created").id,
+    };
+    let run = store.start_run(&id, lease.fence).await.expect("run started");
+    RunWrite {
+        integration_id: INTEGRATION.into(),
+        run_id: run.id,
+        fence: lease.fence,
+        sync_type,
+        started_at: run.started_at.expect("started"),
+    }
+}
+
+async fn end_run(store: &dyn MirrorStore, run: &RunWrite, owner: &str) {
+    store
+        .finish_run(run, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    release(store, owner, run.fence).await;
+}
+
+async fn release(store: &dyn MirrorStore, owner: &str, fence: i64) {
+    let lease = tributary_store::Lease {
+        integration_id: INTEGRATION.into(),
+        owner: owner.into(),
+        fence,
+        expires_at: chrono::Utc::now(),
+    };
+    store.release_lease(&lease).await.expect("released");
+}
+
+fn ids() -> IdGen {
+    IdGen::new(INTEGRATION)
+}
+
+/// A record as the engine would prepare it from a connector's `SourceRecord`.
+fn prepared(source: SourceRecord) -> PreparedRecord {
+    let ids = ids();
+    PreparedRecord {
+        model: source.model,
+        id: ids.id(source.model, &source.remote_id),
+        remote_id: source.remote_id.clone(),
+        parent_id: source.parent.as_ref().map(|(m, r)| ids.id(*m, r)),
+        depends_on: source.depends_on.iter().map(|(m, r)| ids.id(*m, r)).collect(),
+        hash: content_hash(&source),
+        data: source.data,
+        remote_data: source.remote_data,
+        remote_created_at: source.remote_created_at,
+    }
+}
+
+fn obj(value: Value) -> Map<String, Value> {
+    value.as_object().expect("object").clone()
+}
+
+fn employee(remote_id: &str, name: &str) -> SourceRecord {
+    SourceRecord::new(
+        Model::Employees,
+        remote_id,
+        obj(json!({"first_name": name, "employment_status": "ACTIVE"})),
+    )
+    .with_remote_data(json!({"/v1/company/employees": {"id": remote_id, "first_name": name}}))
+}
+
+fn employment(remote_id: &str, employee_remote: &str, title: &str) -> SourceRecord {
+    SourceRecord::new(
+        Model::Employments,
+        remote_id,
+        obj(json!({"job_title": title, "employee_id": ids().id(Model::Employees, employee_remote)})),
+    )
+    .with_parent(Model::Employees, employee_remote)
+}
+
+fn page(records: Vec<SourceRecord>) -> PageWrite {
+    PageWrite {
+        records: records.into_iter().map(prepared).collect(),
+        checkpoint: json!({"offset": 0}),
+    }
+}
+
+async fn get(store: &dyn MirrorStore, model: Model, remote_id: &str) -> StoredRecord {
+    let mut query = RecordQuery::new(INTEGRATION, model);
+    query.ids = Some(vec![ids().id(model, remote_id)]);
+    query.include_deleted = true;
+    let mut found = store.query_records(&query).await.expect("query");
+    assert_eq!(found.len(), 1, "record {model}/{remote_id} present");
+    found.remove(0)
+}
+
+/// Lets the clock move on, so "later" is observable at microsecond resolution.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(3)).await;
+}
+
+// ---- integrations, keys, leases, runs ----------------------------------------------------------
+
+async fn integrations_and_credentials(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let again = store
+        .create_integration(NewIntegration {
+            id: INTEGRATION.into(),
+            tool: ToolKind::Personio,
+            environment: "production".into(),
+            base_url: "x".into(),
+            credentials: json!({}),
+            scope_config: ScopeConfig::default(),
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+
+    let got = store.get_integration(INTEGRATION).await.expect("get").expect("present");
+    assert_eq!(
+        (got.tool, got.fence, got.environment.as_str()),
+        (ToolKind::Personio, 0, "production")
+    );
+    assert_eq!(store.list_integrations().await.expect("list").len(), 1);
+
+    let creds = store.integration_credentials(INTEGRATION).await.expect("decrypts");
+    assert_eq!(creds["client_secret"], "very-secret-value");
+    let raw = h.raw_credentials(INTEGRATION).await;
+    let raw_text = String::from_utf8_lossy(&raw);
+    assert!(
+        !raw_text.contains("very-secret-value") && !raw_text.contains("client_secret"),
+        "stored in clear"
+    );
+
+    let scope: ScopeConfig =
+        serde_json::from_value(json!({"read_models": [{"id": "hris_absences", "scope_config_setting": "DISABLED"}]}))
+            .expect("scope");
+    store.set_scope_config(INTEGRATION, &scope).await.expect("scope set");
+    let got = store.get_integration(INTEGRATION).await.expect("get").expect("present");
+    assert!(!got.scope_config.model_enabled(Model::Absences));
+    let bad: ScopeConfig = serde_json::from_value(json!({"read_models": [{"id": "hris_nope"}]})).expect("scope");
+    assert!(matches!(
+        store.set_scope_config(INTEGRATION, &bad).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn api_keys_store_only_hashes(h: &Harness) {
+    let store = h.store();
+    let key = store
+        .create_api_key("production", "ci", b"hash-1")
+        .await
+        .expect("created");
+    assert_eq!(key.id.len(), 24);
+    let found = store.find_api_key(b"hash-1").await.expect("find").expect("present");
+    assert_eq!(found, key);
+    assert!(store.find_api_key(b"hash-2").await.expect("find").is_none());
+    assert!(store.revoke_api_key(&key.id).await.expect("revoke"));
+    assert!(store.find_api_key(b"hash-1").await.expect("find").is_none());
+    assert!(!store.revoke_api_key("nope").await.expect("revoke"));
+}
+
+async fn leases_and_fences(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let ttl = Duration::from_secs(60);
+    let a = store
+        .acquire_lease(INTEGRATION, "worker-a", ttl)
+        .await
+        .expect("acquire")
+        .expect("free");
+    assert_eq!(a.fence, 1);
+    assert!(
+        store
+            .acquire_lease(INTEGRATION, "worker-b", ttl)
+            .await
+            .expect("acquire")
+            .is_none(),
+        "held by a"
+    );
+    assert!(store.renew_lease(&a, ttl).await.expect("renew"));
+    store.release_lease(&a).await.expect("release");
+    let b = store
+        .acquire_lease(INTEGRATION, "worker-b", Duration::from_millis(1))
+        .await
+        .expect("acquire")
+        .expect("free");
+    assert_eq!(b.fence, 2);
+    assert!(!store.renew_lease(&a, ttl).await.expect("renew"), "a lost its lease");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let c = store
+        .acquire_lease(INTEGRATION, "worker-c", ttl)
+        .await
+        .expect("acquire")
+        .expect("b's lease expired");
+    assert_eq!(c.fence, 3);
+    assert!(!store.renew_lease(&b, ttl).await.expect("renew"));
+    // A fence issued elsewhere (Redis) raises ours, never lowers it.
+    store.advance_fence(INTEGRATION, 10).await.expect("advance");
+    store.advance_fence(INTEGRATION, 5).await.expect("advance");
+    assert_eq!(
+        store
+            .get_integration(INTEGRATION)
+            .await
+            .expect("get")
+            .expect("present")
+            .fence,
+        10
+    );
+    assert!(!store.renew_lease(&c, ttl).await.expect("renew"), "fence moved past c");
+    assert!(matches!(
+        store.advance_fence("personio:missing", 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn run_life_cycle(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let queued = store.create_run(INTEGRATION, SyncType::Full).await.expect("created");
+    assert_eq!((queued.state, queued.id.len()), (RunState::Queued, 24));
+    assert_eq!(
+        store
+            .open_run(INTEGRATION, SyncType::Full)
+            .await
+            .expect("open")
+            .map(|r| r.id),
+        Some(queued.id.clone())
+    );
+    assert!(
+        store
+            .open_run(INTEGRATION, SyncType::Delta)
+            .await
+            .expect("open")
+            .is_none()
+    );
+
+    let run = begin_run(store, SyncType::Full, "w", Some(&queued.id)).await;
+    store
+        .apply_page(&run, page(vec![employee("1", "Ada")]))
+        .await
+        .expect("page");
+    store.pause_run(&run).await.expect("paused");
+    assert_eq!(
+        store.get_run(&run.run_id).await.expect("get").expect("present").state,
+        RunState::Paused
+    );
+    release(store, "w", run.fence).await;
+    tick().await;
+
+    let resumed = begin_run(store, SyncType::Full, "w", Some(&queued.id)).await;
+    assert_eq!(
+        resumed.started_at, run.started_at,
+        "a resumed run keeps its first start"
+    );
+    let finished = store
+        .finish_run(&resumed, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    assert_eq!(finished.state, RunState::Succeeded);
+    assert!(finished.ended_at.is_some());
+    assert_eq!(finished.counts.pages_fetched, 1);
+    assert_eq!(finished.counts.created, 1);
+    assert_eq!(finished.checkpoint, Some(json!({"offset": 0})));
+    assert!(
+        store
+            .open_run(INTEGRATION, SyncType::Full)
+            .await
+            .expect("open")
+            .is_none()
+    );
+    assert!(matches!(
+        store.start_run(&queued.id, resumed.fence).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let later = store.create_run(INTEGRATION, SyncType::Delta).await.expect("created");
+    let listed: Vec<String> = store
+        .list_runs(INTEGRATION, 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, vec![later.id, queued.id.clone()]);
+    assert_eq!(
+        store.last_succeeded_run(INTEGRATION).await.expect("last").map(|r| r.id),
+        Some(queued.id)
+    );
+}
+
+// ---- page writes -----------------------------------------------------------------------------
+
+async fn identical_page_twice_writes_nothing(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    let records = vec![employee("1", "Ada"), employee("2", "Grace"), employee("3", "Edsger")];
+    let first = store.apply_page(&run, page(records.clone())).await.expect("page");
+    assert_eq!((first.created, first.updated, first.unchanged), (3, 0, 0));
+    assert_eq!(first.changed_models, vec![Model::Employees]);
+    let before = get(store, Model::Employees, "2").await;
+    tick().await;
+
+    let second = store.apply_page(&run, page(records)).await.expect("page");
+    assert_eq!((second.created, second.updated, second.unchanged), (0, 0, 3));
+    assert!(second.changed_models.is_empty());
+    let after = get(store, Model::Employees, "2").await;
+    assert_eq!(after, before, "no row was rewritten");
+    let changes = store.changes_since(INTEGRATION, 0, 100).await.expect("changes");
+    assert_eq!(changes.len(), 3, "only the first page logged changes");
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.kind == ChangeKind::Created && c.run_id.as_deref() == Some(run.run_id.as_str()))
+    );
+    let counts = store.get_run(&run.run_id).await.expect("get").expect("present").counts;
+    assert_eq!((counts.pages_fetched, counts.created, counts.unchanged), (2, 3, 3));
+}
+
+async fn one_changed_field_moves_only_that_record(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&run, page(vec![employee("1", "Ada"), employee("2", "Grace")]))
+        .await
+        .expect("page");
+    let one = get(store, Model::Employees, "1").await;
+    let two = get(store, Model::Employees, "2").await;
+    tick().await;
+
+    let outcome = store
+        .apply_page(&run, page(vec![employee("1", "Ada"), employee("2", "Grace H.")]))
+        .await
+        .expect("page");
+    assert_eq!((outcome.created, outcome.updated, outcome.unchanged), (0, 1, 1));
+    assert_eq!(get(store, Model::Employees, "1").await, one);
+    let two_after = get(store, Model::Employees, "2").await;
+    assert!(two_after.changed_at > two.changed_at);
+    assert_eq!(two_after.updated_at, two_after.changed_at);
+    assert_eq!(two_after.data["first_name"], "Grace H.");
+    let last = store.changes_since(INTEGRATION, 2, 100).await.expect("changes");
+    assert_eq!(last.len(), 1);
+    assert_eq!(
+        (last[0].kind, last[0].record_id.as_str()),
+        (ChangeKind::Updated, two.id.as_str())
+    );
+}
+
+async fn child_change_moves_parent_updated_at_not_changed_at(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&run, page(vec![employee("1", "Ada"), employee("2", "Grace")]))
+        .await
+        .expect("page");
+    store
+        .apply_page(&run, page(vec![employment("e1", "1", "Engineer")]))
+        .await
+        .expect("page");
+    let ada = get(store, Model::Employees, "1").await;
+    let grace = get(store, Model::Employees, "2").await;
+    tick().await;
+
+    // The employment's own content changes: its employee moves, not its changed_at.
+    store
+        .apply_page(&run, page(vec![employment("e1", "1", "Staff Engineer")]))
+        .await
+        .expect("page");
+    let ada_after = get(store, Model::Employees, "1").await;
+    let job = get(store, Model::Employments, "e1").await;
+    assert_eq!(ada_after.changed_at, ada.changed_at);
+    assert!(ada_after.updated_at > ada.updated_at);
+    assert_eq!(ada_after.updated_at, job.changed_at);
+    assert_eq!(
+        get(store, Model::Employees, "2").await,
+        grace,
+        "unrelated employee untouched"
+    );
+    tick().await;
+
+    // Moving the employment to another employee moves both the old and the new parent.
+    store
+        .apply_page(&run, page(vec![employment("e1", "2", "Staff Engineer")]))
+        .await
+        .expect("page");
+    let job = get(store, Model::Employments, "e1").await;
+    let ada_moved = get(store, Model::Employees, "1").await;
+    let grace_moved = get(store, Model::Employees, "2").await;
+    assert_eq!(ada_moved.updated_at, job.changed_at);
+    assert_eq!(grace_moved.updated_at, job.changed_at);
+    assert_eq!(grace_moved.changed_at, grace.changed_at);
+    let children = store
+        .records_by_parent(INTEGRATION, Model::Employments, std::slice::from_ref(&grace.id))
+        .await
+        .expect("by parent");
+    assert_eq!(
+        children.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        vec!["e1"]
+    );
+    tick().await;
+
+    // An unchanged child moves nobody.
+    store
+        .apply_page(&run, page(vec![employment("e1", "2", "Staff Engineer")]))
+        .await
+        .expect("page");
+    assert_eq!(get(store, Model::Employees, "2").await, grace_moved);
+}
+
+async fn linked_record_change_moves_dependent(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    let location = |name: &str| SourceRecord::new(Model::Locations, "berlin", obj(json!({"name": name})));
+    store
+        .apply_page(&run, page(vec![location("Berlin")]))
+        .await
+        .expect("page");
+    store
+        .apply_page(
+            &run,
+            page(vec![
+                employee("1", "Ada").depending_on(Model::Locations, "berlin"),
+                employee("2", "Grace"),
+            ]),
+        )
+        .await
+        .expect("page");
+    let ada = get(store, Model::Employees, "1").await;
+    let grace = get(store, Model::Employees, "2").await;
+    tick().await;
+
+    store
+        .apply_page(&run, page(vec![location("Berlin HQ")]))
+        .await
+        .expect("page");
+    let ada_after = get(store, Model::Employees, "1").await;
+    assert!(ada_after.updated_at > ada.updated_at);
+    assert_eq!(ada_after.changed_at, ada.changed_at);
+    assert_eq!(get(store, Model::Employees, "2").await, grace);
+}
+
+// ---- deletions -------------------------------------------------------------------------------
+
+async fn sweep_deletes_only_what_nobody_saw(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let all = ["a", "b", "c", "d", "e"];
+    let first = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&first, page(all.iter().map(|id| employee(id, id)).collect()))
+        .await
+        .expect("page");
+    store
+        .apply_page(&first, page(vec![employment("job-b", "b", "Clerk")]))
+        .await
+        .expect("page");
+    end_run(store, &first, "w").await;
+    tick().await;
+
+    // The full run sees a and c, then pauses for a delta.
+    let full = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&full, page(vec![employee("a", "a"), employee("c", "c")]))
+        .await
+        .expect("page");
+    store.pause_run(&full).await.expect("paused");
+    release(store, "w", full.fence).await;
+    tick().await;
+
+    // The delta changes d and sees e unchanged.
+    let delta = begin_run(store, SyncType::Delta, "w", None).await;
+    store
+        .apply_page(&delta, page(vec![employee("d", "d2")]))
+        .await
+        .expect("page");
+    store
+        .apply_page(&delta, page(vec![employee("e", "e")]))
+        .await
+        .expect("page");
+    end_run(store, &delta, "w").await;
+    tick().await;
+
+    let full = begin_run(store, SyncType::Full, "w", Some(&full.run_id)).await;
+    let b_parent_before = get(store, Model::Employees, "b").await;
+    let outcome = store.sweep_deletions(&full, &[Model::Employees]).await.expect("sweep");
+    assert_eq!(outcome.deleted, 1);
+    assert_eq!(outcome.changed_models, vec![Model::Employees]);
+    let b = get(store, Model::Employees, "b").await;
+    assert!(b.remote_deleted_at.is_some());
+    assert!(b.changed_at > b_parent_before.changed_at);
+    for kept in ["a", "c", "d", "e"] {
+        assert!(
+            get(store, Model::Employees, kept).await.remote_deleted_at.is_none(),
+            "{kept} kept"
+        );
+    }
+    // Only the swept models: b's employment stays (it was not swept here).
+    assert!(
+        get(store, Model::Employments, "job-b")
+            .await
+            .remote_deleted_at
+            .is_none()
+    );
+    let live = store
+        .count_records(INTEGRATION, Model::Employees, false)
+        .await
+        .expect("count");
+    assert_eq!(
+        (
+            live,
+            store
+                .count_records(INTEGRATION, Model::Employees, true)
+                .await
+                .expect("count")
+        ),
+        (4, 5)
+    );
+    let log = store.changes_since(INTEGRATION, 0, 1000).await.expect("changes");
+    let deleted: Vec<_> = log.iter().filter(|c| c.kind == ChangeKind::Deleted).collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].record_id, b.id);
+
+    // The employment sweep: job-b's deletion moves its employee's marker.
+    let before = get(store, Model::Employees, "a").await;
+    let outcome = store
+        .sweep_deletions(&full, &[Model::Employments])
+        .await
+        .expect("sweep");
+    assert_eq!(outcome.deleted, 1);
+    assert_eq!(get(store, Model::Employees, "a").await, before);
+    let b_after = get(store, Model::Employees, "b").await;
+    assert_eq!(
+        b_after.updated_at,
+        get(store, Model::Employments, "job-b").await.changed_at
+    );
+
+    let finished = store
+        .finish_run(&full, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    assert_eq!(finished.counts.deleted, 2);
+    // The finished delta's seen ids were cleaned up by the sweep; the sweeping run's own stay
+    // until a later sweep.
+    assert_eq!(h.run_seen_rows(&delta.run_id).await, 0);
+    assert_eq!(h.run_seen_rows(&full.run_id).await, 1);
+}
+
+async fn reappearing_record_is_undeleted(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let first = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&first, page(vec![employee("a", "a"), employee("b", "b")]))
+        .await
+        .expect("page");
+    end_run(store, &first, "w").await;
+    tick().await;
+    let second = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&second, page(vec![employee("a", "a")]))
+        .await
+        .expect("page");
+    assert_eq!(
+        store
+            .sweep_deletions(&second, &[Model::Employees])
+            .await
+            .expect("sweep")
+            .deleted,
+        1
+    );
+    end_run(store, &second, "w").await;
+    let deleted = get(store, Model::Employees, "b").await;
+    assert!(deleted.remote_deleted_at.is_some());
+    tick().await;
+
+    let third = begin_run(store, SyncType::Full, "w", None).await;
+    let outcome = store
+        .apply_page(&third, page(vec![employee("a", "a"), employee("b", "b")]))
+        .await
+        .expect("page");
+    assert_eq!((outcome.updated, outcome.unchanged), (1, 1));
+    let back = get(store, Model::Employees, "b").await;
+    assert!(back.remote_deleted_at.is_none());
+    assert!(back.changed_at > deleted.changed_at);
+    assert_eq!(
+        store
+            .sweep_deletions(&third, &[Model::Employees])
+            .await
+            .expect("sweep")
+            .deleted,
+        0
+    );
+}
+
+async fn fenced_writes_are_rejected(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let stale = begin_run(store, SyncType::Full, "old-worker", None).await;
+    store
+        .apply_page(&stale, page(vec![employee("a", "a")]))
+        .await
+        .expect("page under current fence");
+    // A newer lease is issued (here: by the fleet's Redis lease).
+    store
+        .advance_fence(INTEGRATION, stale.fence + 1)
+        .await
+        .expect("advance");
+
+    let fenced = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Fenced { held, current, .. }) if held == stale.fence && current == stale.fence + 1);
+    assert!(fenced(
+        store
+            .apply_page(&stale, page(vec![employee("b", "b")]))
+            .await
+            .map(|_| ())
+    ));
+    assert!(fenced(
+        store.sweep_deletions(&stale, &[Model::Employees]).await.map(|_| ())
+    ));
+    assert!(fenced(store.delete_model(&stale, Model::Employees).await.map(|_| ())));
+    assert!(fenced(store.pause_run(&stale).await));
+    assert!(fenced(
+        store.finish_run(&stale, RunState::Failed, Some("x")).await.map(|_| ())
+    ));
+
+    // Nothing of the rejected writes landed.
+    assert_eq!(
+        store
+            .count_records(INTEGRATION, Model::Employees, true)
+            .await
+            .expect("count"),
+        1
+    );
+    let run = store.get_run(&stale.run_id).await.expect("get").expect("present");
+    assert_eq!((run.state, run.counts.pages_fetched), (RunState::Running, 1));
+}
+
+// ---- reads -----------------------------------------------------------------------------------
+
+async fn query_filters_keyset_and_updated_after(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    let person = |id: &str, status: &str, team: Value| {
+        let n: usize = id[1..].parse().expect("numbered");
+        let custom = if n.is_multiple_of(5) {
+            json!({"cost_center": "CC1", "level": n.is_multiple_of(2)})
+        } else {
+            json!({"cost_center": null})
+        };
+        SourceRecord::new(
+            Model::Employees,
+            id,
+            obj(json!({
+                "employment_status": status, "team": team, "n": 7,
+                "group_ids": [format!("g{}", n % 4), "all"], "custom_fields": custom,
+            })),
+        )
+    };
+    let records: Vec<SourceRecord> = (0..25)
+        .map(|i| {
+            person(
+                &format!("r{i}"),
+                if i % 2 == 0 { "ACTIVE" } else { "INACTIVE" },
+                json!(format!("Team{}", i % 3)),
+            )
+        })
+        .collect();
+    store.apply_page(&run, page(records)).await.expect("page");
+
+    // Keyset walk: every record exactly once, in id order.
+    let mut seen = Vec::new();
+    let mut query = RecordQuery::new(INTEGRATION, Model::Employees);
+    query.limit = 7;
+    loop {
+        let batch = store.query_records(&query).await.expect("query");
+        if batch.is_empty() {
+            break;
+        }
+        query.after_id = batch.last().map(|r| r.id.clone());
+        seen.extend(batch.into_iter().map(|r| r.id));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen, sorted, "byte order of ids");
+
+    let filtered = |filters: Vec<FieldFilter>| {
+        let mut q = RecordQuery::new(INTEGRATION, Model::Employees);
+        q.filters = filters;
+        q.limit = 100;
+        q
+    };
+    let f = |field: &str, any_of: &[&str], ci: bool| FieldFilter {
+        field: field.into(),
+        any_of: any_of.iter().map(|s| s.to_string()).collect(),
+        case_insensitive: ci,
+        matching: FieldMatch::Equals,
+    };
+    let with = |filter: FieldFilter, matching: FieldMatch| FieldFilter { matching, ..filter };
+    let count = |q: RecordQuery| async move { store.query_records(&q).await.expect("query").len() };
+    assert_eq!(
+        count(filtered(vec![f("employment_status", &["ACTIVE"], false)])).await,
+        13
+    );
+    assert_eq!(
+        count(filtered(vec![f("employment_status", &["active"], false)])).await,
+        0
+    );
+    assert_eq!(
+        count(filtered(vec![f("employment_status", &["active"], true)])).await,
+        13
+    );
+    assert_eq!(
+        count(filtered(vec![
+            f("employment_status", &["ACTIVE"], false),
+            f("team", &["Team0", "Team1"], false)
+        ]))
+        .await,
+        9
+    );
+    assert_eq!(
+        count(filtered(vec![f("n", &["7"], false)])).await,
+        25,
+        "numbers compare as their JSON text"
+    );
+    assert_eq!(count(filtered(vec![f("missing", &["x"], false)])).await, 0);
+    let groups = |any_of: &[&str]| with(f("group_ids", any_of, false), FieldMatch::ArrayContainsAny);
+    assert_eq!(count(filtered(vec![groups(&["g1", "g2"])])).await, 12);
+    assert_eq!(count(filtered(vec![groups(&["all"])])).await, 25);
+    assert_eq!(count(filtered(vec![groups(&["g"])])).await, 0);
+    assert_eq!(
+        count(filtered(vec![with(
+            f("team", &["Team0"], false),
+            FieldMatch::ArrayContainsAny
+        )]))
+        .await,
+        0
+    );
+    let entry =
+        |key: &str, any_of: &[&str]| with(f("custom_fields", any_of, false), FieldMatch::EntryEquals(key.into()));
+    assert_eq!(count(filtered(vec![entry("cost_center", &["CC1"])])).await, 5);
+    assert_eq!(
+        count(filtered(vec![entry("level", &["true"])])).await,
+        3,
+        "booleans compare as true/false"
+    );
+    assert_eq!(
+        count(filtered(vec![with(
+            f("custom_fields", &["cc1"], true),
+            FieldMatch::EntryEquals("cost_center".into())
+        )]))
+        .await,
+        5
+    );
+    let null_entry = |key: &str| with(f("custom_fields", &[], false), FieldMatch::EntryIsNull(key.into()));
+    assert_eq!(
+        count(filtered(vec![null_entry("cost_center")])).await,
+        20,
+        "null entries"
+    );
+    assert_eq!(count(filtered(vec![null_entry("level")])).await, 20, "absent entries");
+    assert_eq!(
+        count(filtered(vec![
+            null_entry("level"),
+            f("employment_status", &["ACTIVE"], false)
+        ]))
+        .await,
+        10
+    );
+
+    let mut by_remote = RecordQuery::new(INTEGRATION, Model::Employees);
+    by_remote.remote_ids = Some(vec!["r3".into(), "r4".into(), "nope".into()]);
+    assert_eq!(store.query_records(&by_remote).await.expect("query").len(), 2);
+
+    // updated_after is strict and sees later changes only.
+    let r5 = get(store, Model::Employees, "r5").await;
+    let mut after = RecordQuery::new(INTEGRATION, Model::Employees);
+    after.updated_after = Some(r5.updated_at);
+    assert!(store.query_records(&after).await.expect("query").is_empty());
+    tick().await;
+    store
+        .apply_page(&run, page(vec![person("r5", "LEAVE", json!("Team2"))]))
+        .await
+        .expect("page");
+    let changed = store.query_records(&after).await.expect("query");
+    assert_eq!(
+        changed.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        vec!["r5"]
+    );
+
+    // Deleted records only when asked.
+    store.delete_model(&run, Model::Employees).await.expect("delete");
+    assert!(
+        store
+            .query_records(&RecordQuery::new(INTEGRATION, Model::Employees))
+            .await
+            .expect("query")
+            .is_empty()
+    );
+    let mut with_deleted = RecordQuery::new(INTEGRATION, Model::Employees);
+    with_deleted.include_deleted = true;
+    assert_eq!(store.query_records(&with_deleted).await.expect("query").len(), 25);
+}
+
+/// A read issued while a writer holds the integration's write lock waits for it (I3).
+async fn read_waits_for_in_flight_writer(h: &Harness) {
+    let store = h.store.clone();
+    integration(store.as_ref(), INTEGRATION).await;
+    let held: Box<dyn std::any::Any + Send> = match &h.raw {
+        Raw::Pg(pool, _) => Box::new(testing::hold_pg_write_lock(pool, INTEGRATION).await.expect("lock")),
+        Raw::Sqlite(pool, _) => Box::new(testing::hold_sqlite_write_lock(pool).await.expect("lock")),
+    };
+    let reader = tokio::spawn(async move {
+        store
+            .query_records(&RecordQuery::new(INTEGRATION, Model::Employees))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "the read must wait for the in-flight writer");
+    drop(held); // rolls the writer back, releasing its lock
+    let result = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .expect("read finished")
+        .expect("joined");
+    assert!(result.expect("query").is_empty());
+}
+
+/// Reads racing a large page see none of it or all of it, never part.
+async fn concurrent_read_sees_none_or_all_of_a_page(h: &Harness) {
+    let store = h.store.clone();
+    integration(store.as_ref(), INTEGRATION).await;
+    let run = begin_run(store.as_ref(), SyncType::Full, "w", None).await;
+    let records: Vec<SourceRecord> = (0..2000).map(|i| employee(&format!("p{i}"), "someone")).collect();
+    let writer = {
+        let store = store.clone();
+        let run = run.clone();
+        tokio::spawn(async move { store.apply_page(&run, page(records)).await })
+    };
+    let mut sizes = Vec::new();
+    loop {
+        let mut q = RecordQuery::new(INTEGRATION, Model::Employees);
+        q.limit = 5000;
+        let n = store.query_records(&q).await.expect("query").len();
+        sizes.push(n);
+        assert!(n == 0 || n == 2000, "a read saw {n} of 2000 records");
+        if writer.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.expect("joined").expect("page");
+    let mut q = RecordQuery::new(INTEGRATION, Model::Employees);
+    q.limit = 5000;
+    assert_eq!(store.query_records(&q).await.expect("query").len(), 2000);
+}
+
+async fn delete_model_and_delete_integration(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    integration(store, "personio:other").await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(
+            &run,
+            page(vec![employee("1", "Ada"), employment("e1", "1", "Engineer")]),
+        )
+        .await
+        .expect("page");
+    let ada = get(store, Model::Employees, "1").await;
+    tick().await;
+    let outcome = store.delete_model(&run, Model::Employments).await.expect("deleted");
+    assert_eq!(
+        (outcome.deleted, outcome.changed_models.clone()),
+        (1, vec![Model::Employments])
+    );
+    assert!(get(store, Model::Employments, "e1").await.remote_deleted_at.is_some());
+    let ada_after = get(store, Model::Employees, "1").await;
+    assert!(
+        ada_after.updated_at > ada.updated_at,
+        "a removed child moves its parent"
+    );
+    assert_eq!(
+        store
+            .delete_model(&run, Model::Employments)
+            .await
+            .expect("deleted")
+            .deleted,
+        0
+    );
+
+    assert!(store.delete_integration(INTEGRATION).await.expect("delete"));
+    assert!(!store.delete_integration(INTEGRATION).await.expect("delete"));
+    assert!(store.get_integration(INTEGRATION).await.expect("get").is_none());
+    assert_eq!(
+        store
+            .count_records(INTEGRATION, Model::Employees, true)
+            .await
+            .expect("count"),
+        0
+    );
+    assert!(
+        store
+            .changes_since(INTEGRATION, 0, 10)
+            .await
+            .expect("changes")
+            .is_empty()
+    );
+    assert!(store.get_run(&run.run_id).await.expect("get").is_none());
+    assert!(store.get_integration("personio:other").await.expect("get").is_some());
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests live under tests/<feature>/; this library is empty.
