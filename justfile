@@ -27,3 +27,7 @@ sim *ARGS:
 # Apply migrations to DATABASE_URL.
 migrate:
     cargo run --release -- migrate
+
+# Throughput benchmark, e.g. `just bench ingest --employees 100000` (FULL sync + identical re-sync).
+bench *ARGS:
+    cargo run --release -p tributary-bench -- {{ARGS}}

@@ -4,9 +4,9 @@
 mod support;
 
 mod changes;
-// mod deletions;
+mod deletions;
 // mod faults;
 // mod property;
-// mod resume;
+mod resume;
 mod resync;
-// mod scope;
+mod scope;

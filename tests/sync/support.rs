@@ -214,6 +214,19 @@ impl Harness {
     }
 }
 
+/// Asserts two snapshots are equal, naming only the records that differ.
+pub fn assert_same_snapshot<V: PartialEq + std::fmt::Debug>(after: &BTreeMap<String, V>, before: &BTreeMap<String, V>, what: &str) {
+    let added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    let removed: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
+    let changed: Vec<(&String, &V, &V)> =
+        after.iter().filter_map(|(k, v)| before.get(k).filter(|b| *b != v).map(|b| (k, b, v))).collect();
+    assert!(
+        added.is_empty() && removed.is_empty() && changed.is_empty(),
+        "{what}: added {added:?}, removed {removed:?}, changed (id, before, after) {:?}",
+        changed.iter().take(3).collect::<Vec<_>>()
+    );
+}
+
 /// Generates one `#[tokio::test]` per backend for each listed `async fn case(Backend)`.
 #[macro_export]
 macro_rules! on_both_backends {

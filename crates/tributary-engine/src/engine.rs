@@ -108,7 +108,9 @@ impl SyncEngine {
             .await?
             .ok_or_else(|| EngineError::Busy(integration_id.to_owned()))?;
         let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = self.spawn_heartbeat(lease.clone(), lost.clone(), control.clone());
+        // Aborted on drop: if this future is cancelled the lease must lapse, not be renewed by
+        // an orphaned task.
+        let heartbeat = AbortOnDrop(self.spawn_heartbeat(lease.clone(), lost.clone(), control.clone()));
         let run = match self.store.open_run(integration_id, sync_type).await {
             Ok(Some(run)) => Ok(run),
             Ok(None) => self.store.create_run(integration_id, sync_type).await,
@@ -118,7 +120,7 @@ impl SyncEngine {
             Ok(run) => self.execute(run, lease.fence, control, &lost).await,
             Err(e) => Err(e.into()),
         };
-        heartbeat.abort();
+        drop(heartbeat);
         if let Err(e) = self.store.release_lease(&lease).await {
             tracing::warn!(integration_id, error = %e, "could not release lease; it will expire");
         }
@@ -331,7 +333,7 @@ impl SyncEngine {
         control: &RunControl,
     ) -> Result<StreamEnd, EngineError> {
         let (tx, mut rx) = mpsc::channel::<Fetched>(self.config.prefetch.max(1));
-        let fetcher = spawn_fetcher(
+        let mut fetcher = AbortOnDrop(spawn_fetcher(
             connector.clone(),
             stream.clone(),
             cursor,
@@ -339,7 +341,7 @@ impl SyncEngine {
             control.clone(),
             self.config.max_pages_per_stream,
             tx,
-        );
+        ));
         let ids = IdGen::new(integration.id.clone());
         let scope: &ScopeConfig = &integration.scope_config;
         while let Some(fetched) = rx.recv().await {
@@ -379,11 +381,26 @@ impl SyncEngine {
         // The fetcher closed the channel: either the stream ended or it saw a signal before
         // starting another request. Every page it fetched has been written above, so a
         // resumed run never fetches a page twice.
-        match fetcher.await {
+        match (&mut fetcher.0).await {
             Ok(FetchEnd::Done) => Ok(StreamEnd::Done),
             Ok(FetchEnd::Stopped) => Ok(StreamEnd::Stopped(control.signal())),
             Err(join) => Err(EngineError::Source(SourceError::Config(format!("page fetcher crashed: {join}")))),
         }
+    }
+}
+
+/// Aborts a spawned task when dropped, so cancelling a run cancels its helpers too.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    fn abort(&self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -28,9 +28,10 @@ pub struct Global {
     /// DATABASE_URL; the embedded mode keeps one in --data-dir.
     #[arg(long, env = "TRIBUTARY_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
-    /// Log filter, e.g. `info` or `tributary_engine=debug`.
-    #[arg(long, env = "TRIBUTARY_LOG", default_value = "info", global = true)]
-    pub log: String,
+    /// Log filter, e.g. `info` or `tributary_engine=debug` (default: `info`; `warn` for the
+    /// demo, whose progress lines say what happens).
+    #[arg(long, env = "TRIBUTARY_LOG", global = true)]
+    pub log: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -66,6 +66,7 @@ pub async fn sync(global: &Global, args: SyncArgs) -> anyhow::Result<()> {
 
 /// Runs one sync, printing a progress line every few seconds and a summary line at the end.
 pub async fn run_with_progress(engine: &SyncEngine, integration_id: &str, sync_type: SyncType) -> anyhow::Result<SyncRun> {
+    println!("{integration_id} {} started", sync_type.as_str());
     let control = RunControl::new();
     let mut progress = control.subscribe_progress();
     let started = std::time::Instant::now();
@@ -77,6 +78,9 @@ pub async fn run_with_progress(engine: &SyncEngine, integration_id: &str, sync_t
             every.tick().await;
             loop {
                 every.tick().await;
+                if !progress.has_changed().unwrap_or(false) {
+                    continue;
+                }
                 let p = progress.borrow_and_update().clone();
                 println!(
                     "  {label} … {} pages, {} created, {} updated, {} unchanged (stream {})",

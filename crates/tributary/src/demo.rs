@@ -69,7 +69,11 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         store.create_api_key(ENVIRONMENT, "demo", &hash).await?;
     }
 
-    let engine = SyncEngine::new(store.clone(), EngineConfig::default());
+    // The simulated tools run on this machine: no need for the 10 requests/s budget that
+    // protects a real tool's rate limit.
+    let mut config = EngineConfig::default();
+    config.client.requests_per_second = std::num::NonZeroU32::new(500);
+    let engine = SyncEngine::new(store.clone(), config);
     let schedule = Schedule::default();
     println!("\nfirst sync of each integration:");
     sync_round(&engine, &integrations, &schedule).await;

@@ -12,7 +12,8 @@ use crate::cli::{Cli, Command};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    setup::init_tracing(&cli.global.log);
+    let default_log = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
+    setup::init_tracing(cli.global.log.as_deref().unwrap_or(default_log));
     let result = match cli.command {
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Sim(args) => commands::sim(args).await,
