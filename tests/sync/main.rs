@@ -5,7 +5,7 @@ mod support;
 
 mod changes;
 mod deletions;
-// mod faults;
+mod faults;
 // mod property;
 mod resume;
 mod resync;

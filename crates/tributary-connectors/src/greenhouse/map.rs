@@ -206,10 +206,10 @@ pub(crate) fn candidate(c: wire::Candidate, mut raw: Value, tag_ids: Vec<String>
         "custom_fields": c.custom_fields.unwrap_or_default(),
         "integration_fields": [],
         "remote_url": null,
-        "remote_updated_at": ts(c.updated_at),
+        "remote_updated_at": ts(Some(c.updated_at)),
         "tag_ids": tag_ids,
     });
-    record(Model::Candidates, c.id, data, CANDIDATES, raw).with_remote_created_at(c.created_at)
+    record(Model::Candidates, c.id, data, CANDIDATES, raw).with_remote_created_at(Some(c.created_at))
 }
 
 /// Kombo's outcome enum is PENDING | HIRED | DECLINED. A `converted` application is a

@@ -120,20 +120,17 @@ pub(crate) struct Candidate {
     pub last_name: Option<String>,
     pub company: Option<String>,
     pub title: Option<String>,
-    pub created_at: Option<Timestamp>,
-    pub updated_at: Option<Timestamp>,
+    // Harvest always sends these timestamps and lists (empty lists included); a candidate
+    // without them is not a candidate object, and accepting it could pass a broken page off
+    // as a complete listing.
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub is_private: Option<bool>,
-    #[serde(default)]
     pub phone_numbers: Vec<Typed>,
-    #[serde(default)]
     pub addresses: Vec<Typed>,
-    #[serde(default)]
     pub email_addresses: Vec<Typed>,
-    #[serde(default)]
     pub social_media_addresses: Vec<SocialMedia>,
-    #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
     pub applications: Vec<Application>,
     pub custom_fields: Option<Map<String, Value>>,
 }

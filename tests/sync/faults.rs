@@ -1,0 +1,161 @@
+//! The fault matrix: every way a source misbehaves ends the run with a clear state and error,
+//! keeps the mirror as it was, and deletes nothing. Transient faults are retried through.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tributary_engine::{EngineConfig, RunControl, SyncEngine};
+use tributary_model::{IdGen, Model, RunState, SyncType, ToolKind};
+use tributary_sim::FaultAction;
+use tributary_store::SyncRun;
+
+use crate::support::{Backend, Harness, assert_same_snapshot, engine_config};
+
+/// A synced Personio mirror, then an employee deleted at the source: a run that wrongly
+/// completed would mark it deleted, so every failing case also proves "nothing deleted".
+async fn prepared(b: Backend, tool: ToolKind) -> Option<(Harness, String, String)> {
+    let h = Harness::start(b, &[tool], 250).await?;
+    let id = h.connect(tool).await;
+    let first = h.sync(&id, if tool.supports_delta() { SyncType::Full } else { SyncType::Default }).await;
+    assert_eq!(first.state, RunState::Succeeded, "{first:?}");
+    let gone = match tool {
+        ToolKind::Greenhouse => {
+            let c = *h.sim.state.company(tool).ats.candidates.keys().next_back().unwrap();
+            h.mutate(tool, json!({"kind": "delete_candidate", "candidate_id": c}));
+            IdGen::new(&id).id(Model::Candidates, &c.to_string())
+        }
+        _ => {
+            let c = h.sim.state.company(tool);
+            let managers: std::collections::HashSet<u64> = c.hris.employees.values().filter_map(|e| e.supervisor_id).collect();
+            let e = *c.hris.employees.keys().rev().find(|id| !managers.contains(id)).unwrap();
+            drop(c);
+            h.mutate(tool, json!({"kind": "delete_employee", "employee_id": e}));
+            IdGen::new(&id).id(Model::Employees, &e.to_string())
+        }
+    };
+    Some((h, id, gone))
+}
+
+async fn expect_failure(h: &Harness, id: &str, gone: &str, run: SyncRun, states: &[RunState], error_says: &str) {
+    assert!(states.contains(&run.state), "expected one of {states:?}: {run:?}");
+    let error = run.error.clone().unwrap_or_default().to_lowercase();
+    assert!(error.contains(error_says), "the run's error names the cause ({error_says}): {error}");
+    assert_eq!(run.counts.deleted, 0, "{run:?}");
+    assert!(h.records(id, Model::Employees).await.iter().chain(h.records(id, Model::Candidates).await.iter()).all(|r| r.remote_deleted_at.is_none()), "nothing deleted");
+    let _ = gone;
+}
+
+/// Runs a FULL (or DEFAULT) against the prepared fault and checks the mirror did not move.
+async fn failing_full(b: Backend, tool: ToolKind, path: &str, query: Option<&str>, action: FaultAction, states: &[RunState], error_says: &str, engine: Option<EngineConfig>) {
+    let Some((h, id, gone)) = prepared(b, tool).await else { return };
+    h.fault(tool, path, query, 0, None, action);
+    let before = h.snapshot(&id).await;
+    let engine = SyncEngine::new(h.store.clone(), engine.unwrap_or_else(engine_config));
+    let sync_type = if tool.supports_delta() { SyncType::Full } else { SyncType::Default };
+    let run = engine.sync(&id, sync_type, &RunControl::new()).await.unwrap().run;
+    expect_failure(&h, &id, &gone, run, states, error_says).await;
+    assert_same_snapshot(&h.snapshot(&id).await, &before, "the mirror kept its previous good state");
+
+    // The same run without the fault completes and deletes: the test above could fail.
+    h.sim.state.clear_faults(None);
+    let run = h.sync(&id, sync_type).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    let deleted: Vec<_> = h.records(&id, Model::Employees).await.into_iter().chain(h.records(&id, Model::Candidates).await).filter(|r| r.remote_deleted_at.is_some()).map(|r| r.id).collect();
+    assert!(deleted.contains(&gone), "a clean run deletes what the source lost");
+}
+
+const FAILED: &[RunState] = &[RunState::Failed, RunState::PartiallyFailed];
+
+async fn server_errors_that_persist(b: Backend) {
+    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::Status { code: 500, retry_after: None, body: None }, FAILED, "500", None).await;
+}
+
+async fn truncated_json(b: Backend) {
+    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=200"), FaultAction::Truncate, FAILED, "malformed", None).await;
+}
+
+async fn malformed_json(b: Backend) {
+    failing_full(b, ToolKind::Greenhouse, "/v1/applications", None, FaultAction::Malformed, FAILED, "malformed", None).await;
+}
+
+async fn empty_body(b: Backend) {
+    failing_full(b, ToolKind::Bamboohr, "/v1/reports/custom", None, FaultAction::EmptyBody, FAILED, "malformed", None).await;
+}
+
+async fn missing_required_field(b: Backend) {
+    let body = r#"[{"id": 1, "first_name": "No", "last_name": "Timestamps"}]"#.to_owned();
+    failing_full(b, ToolKind::Greenhouse, "/v1/candidates", None, FaultAction::Status { code: 200, retry_after: None, body: Some(body) }, FAILED, "malformed", None).await;
+}
+
+async fn wrong_type(b: Backend) {
+    let body = r#"{"success": true, "metadata": {"total_elements": 1, "current_page": 0, "total_pages": 1}, "offset": 0, "limit": 100, "data": [{"type": "Employee", "attributes": {"id": {"label": "ID", "value": "forty-two", "type": "integer", "universal_id": "id"}}}]}"#.to_owned();
+    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=0"), FaultAction::Status { code: 200, retry_after: None, body: Some(body) }, FAILED, "malformed", None).await;
+}
+
+async fn endless_pagination(b: Backend) {
+    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::RepeatPage, FAILED, "pagination", None).await;
+}
+
+async fn permanent_client_error(b: Backend) {
+    failing_full(b, ToolKind::Personio, "/company/time-offs", None, FaultAction::Status { code: 404, retry_after: None, body: None }, FAILED, "404", None).await;
+}
+
+async fn request_timeouts(b: Backend) {
+    let mut config = engine_config();
+    config.client.timeout = Duration::from_millis(300);
+    config.client.max_attempts = 2;
+    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::Timeout { ms: Some(5_000) }, FAILED, "timed out", Some(config)).await;
+}
+
+async fn credentials_revoked_mid_sync(b: Backend) {
+    let Some((h, id, gone)) = prepared(b, ToolKind::Personio).await else { return };
+    let before = h.snapshot(&id).await;
+    h.sim.state.set_latency(ToolKind::Personio, 20);
+    let control = RunControl::new();
+    let task = {
+        let (engine, id, control) = (h.engine.clone(), id.clone(), control.clone());
+        tokio::spawn(async move { engine.sync(&id, SyncType::Full, &control).await })
+    };
+    let mut progress = control.subscribe_progress();
+    while progress.borrow_and_update().counts.pages_fetched < 1 {
+        progress.changed().await.unwrap();
+    }
+    h.sim.state.set_revoked(ToolKind::Personio, true);
+    let run = task.await.unwrap().unwrap().run;
+    expect_failure(&h, &id, &gone, run, &[RunState::AuthenticationFailed], "authentication").await;
+    assert_same_snapshot(&h.snapshot(&id).await, &before, "the mirror kept its previous good state");
+    let secret = h.sim.state.credentials().personio_client_secret.clone();
+    let runs = h.store.list_runs(&id, 10).await.unwrap();
+    assert!(runs.iter().all(|r| !r.error.clone().unwrap_or_default().contains(&secret)), "credentials never appear in errors");
+}
+
+/// Transient faults are retried: the run succeeds and the simulator saw the retries.
+async fn transient_faults_are_retried(b: Backend) {
+    let Some((h, id, gone)) = prepared(b, ToolKind::Personio).await else { return };
+    let since = h.sim.state.last_request_seq();
+    h.fault(ToolKind::Personio, "/company/employees", Some("offset=100"), 0, Some(2), FaultAction::Status { code: 503, retry_after: None, body: None });
+    h.fault(ToolKind::Personio, "/company/time-offs", None, 0, Some(1), FaultAction::Status { code: 429, retry_after: Some("1".into()), body: None });
+    let run = h.sync(&id, SyncType::Full).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    let page2: Vec<u16> = h.requests(ToolKind::Personio, "/company/employees").into_iter().filter(|r| r.seq > since && r.query.contains("offset=100")).map(|r| r.status).collect();
+    assert!(page2.starts_with(&[503, 503, 200]), "two 503s, then the retry succeeded: {page2:?}");
+    let time_offs: Vec<_> = h.requests(ToolKind::Personio, "/company/time-offs").into_iter().filter(|r| r.seq > since).collect();
+    assert_eq!(time_offs[0].status, 429);
+    let waited = time_offs[1].at - time_offs[0].at;
+    assert!(waited >= chrono::TimeDelta::milliseconds(900), "Retry-After was honoured: retried after {waited}");
+    assert!(h.records(&id, Model::Employees).await.iter().any(|r| r.id == gone && r.remote_deleted_at.is_some()));
+}
+
+crate::on_both_backends!(
+    server_errors_that_persist,
+    truncated_json,
+    malformed_json,
+    empty_body,
+    missing_required_field,
+    wrong_type,
+    endless_pagination,
+    permanent_client_error,
+    request_timeouts,
+    credentials_revoked_mid_sync,
+    transient_faults_are_retried,
+);
