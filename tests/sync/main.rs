@@ -6,7 +6,7 @@ mod support;
 mod changes;
 mod deletions;
 mod faults;
-// mod property;
+mod property;
 mod resume;
 mod resync;
 mod scope;
