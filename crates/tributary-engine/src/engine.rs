@@ -52,6 +52,9 @@ pub struct RunOutcome {
 pub struct SyncEngine {
     store: Arc<dyn MirrorStore>,
     config: Arc<EngineConfig>,
+    /// One HTTP client per integration, so every run of an integration in this process
+    /// draws on the same rate budget and honours the same "quota spent until" marker.
+    clients: Arc<std::sync::Mutex<std::collections::HashMap<String, SourceClient>>>,
 }
 
 enum StreamEnd {
@@ -68,7 +71,7 @@ type Fetched = Result<Page, SourceError>;
 
 impl SyncEngine {
     pub fn new(store: Arc<dyn MirrorStore>, config: EngineConfig) -> Self {
-        Self { store, config: Arc::new(config) }
+        Self { store, config: Arc::new(config), clients: Default::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn MirrorStore> {
@@ -196,7 +199,17 @@ impl SyncEngine {
             .integration_credentials(&integration.id)
             .await
             .map_err(|e| SourceError::Config(format!("credentials unavailable: {e}")))?;
-        let client = SourceClient::new(self.config.client.clone())?;
+        let client = {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            match clients.get(&integration.id) {
+                Some(client) => client.clone(),
+                None => {
+                    let client = SourceClient::new(self.config.client.clone())?;
+                    clients.insert(integration.id.clone(), client.clone());
+                    client
+                }
+            }
+        };
         let ids = IdGen::new(integration.id.clone());
         let connector = tributary_connectors::build(integration.tool, &integration.base_url, &credentials, ids, client)?;
         Ok(Arc::from(connector))
@@ -236,8 +249,15 @@ impl SyncEngine {
         let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
         let mut counts = run.counts;
         let mut errors: Vec<String> = checkpoint.failed_streams.iter().map(|s| format!("{s}: failed earlier in this run")).collect();
+        let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
+        // Streams an earlier execution of this run already finished.
+        let mut succeeded = streams
+            .iter()
+            .take(checkpoint.stream)
+            .filter(|s| enabled(s) && !checkpoint.failed_streams.iter().any(|f| f == s.name))
+            .count();
         for (index, stream) in streams.iter().enumerate().skip(checkpoint.stream) {
-            if !stream.models.iter().any(|m| scope.model_enabled(*m)) {
+            if !enabled(stream) {
                 continue; // I6: a disabled model is never requested.
             }
             let stream_mode = match mode {
@@ -249,7 +269,7 @@ impl SyncEngine {
                 .sync_stream(integration, write, &connector, stream, index, cursor, stream_mode, &mut checkpoint, &mut counts, control)
                 .await;
             match outcome {
-                Ok(StreamEnd::Done) => {}
+                Ok(StreamEnd::Done) => succeeded += 1,
                 Ok(StreamEnd::Stopped(signal)) => {
                     if lost.load(Ordering::SeqCst) {
                         return Err(EngineError::LeaseLost(format!("run {} stopped at a page boundary", run.id)));
@@ -257,6 +277,15 @@ impl SyncEngine {
                     return self.stop(write, signal).await;
                 }
                 Err(EngineError::Source(e)) if e.is_auth() => return Err(EngineError::Source(e)),
+                Err(EngineError::Source(e)) if e.is_retryable() => {
+                    // The tool stayed unavailable through the whole retry budget: the next
+                    // streams would only spend theirs the same way. Stop here; a later run
+                    // (or the fleet's retry) resumes.
+                    tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, "source unavailable; stopping the run");
+                    errors.push(format!("{}: {e}", stream.name));
+                    checkpoint.failed_streams.push(stream.name.to_owned());
+                    break;
+                }
                 Err(EngineError::Source(e)) => {
                     // Other streams may still succeed; the run cannot sweep deletions now.
                     tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, "stream failed");
@@ -267,7 +296,6 @@ impl SyncEngine {
             }
         }
 
-        let fetched_streams = streams.iter().filter(|s| s.models.iter().any(|m| scope.model_enabled(*m))).count();
         if errors.is_empty() {
             if run.sync_type.is_complete() {
                 let models: BTreeSet<Model> = streams
@@ -284,7 +312,7 @@ impl SyncEngine {
                 deleted = run.counts.deleted, unchanged = run.counts.unchanged, pages = run.counts.pages_fetched, "sync succeeded");
             return Ok(RunOutcome { run });
         }
-        let state = if checkpoint.failed_streams.len() < fetched_streams { RunState::PartiallyFailed } else { RunState::Failed };
+        let state = if succeeded > 0 { RunState::PartiallyFailed } else { RunState::Failed };
         let run = self.store.finish_run(write, state, Some(&errors.join("; "))).await?;
         Ok(RunOutcome { run })
     }

@@ -1,0 +1,159 @@
+//! The binary as an operator meets it: every bad input ends in one clear line and exit code 2;
+//! the everyday commands work end to end against the simulator.
+
+use std::process::{Command, Output};
+
+use tributary_model::ToolKind;
+use tributary_sim::{SimConfig, Simulator};
+
+fn tributary(data_dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.args(args)
+        .env("TRIBUTARY_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("TRIBUTARY_SECRET_KEY")
+        .env_remove("TRIBUTARY_CREDENTIALS");
+    cmd
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tributary-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Exit code 2 and exactly one line on stderr, containing `needle`.
+fn assert_one_line_error(out: Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains(needle), "{needle:?} in {stderr}");
+}
+
+#[test]
+fn unknown_tool_is_named() {
+    let dir = temp_dir("tool");
+    let out = tributary(&dir, &["integration", "create", "workday:acme", "--base-url", "https://x.example", "--credentials", "{}"]).output().unwrap();
+    assert_one_line_error(out, "unknown tool `workday`");
+}
+
+#[test]
+fn bad_base_url_is_named() {
+    let dir = temp_dir("url");
+    let out = tributary(&dir, &["integration", "create", "personio:acme", "--base-url", "ftp//nope", "--credentials", "{}"]).output().unwrap();
+    assert_one_line_error(out, "base URL `ftp//nope`");
+}
+
+#[test]
+fn credentials_must_be_json() {
+    let dir = temp_dir("creds");
+    let out = tributary(&dir, &["integration", "create", "personio:acme", "--base-url", "https://api.personio.de", "--credentials", "client_id=1"]).output().unwrap();
+    assert_one_line_error(out, "credentials are not valid JSON");
+}
+
+#[test]
+fn database_url_must_be_postgres() {
+    let dir = temp_dir("scheme");
+    let out = tributary(&dir, &["migrate"]).env("DATABASE_URL", "mysql://root@127.0.0.1/x").output().unwrap();
+    assert_one_line_error(out, "DATABASE_URL must be a postgres:// URL");
+}
+
+#[test]
+fn secret_key_is_required_with_postgres() {
+    let dir = temp_dir("key");
+    let out = tributary(&dir, &["migrate"]).env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres").output().unwrap();
+    assert_one_line_error(out, "TRIBUTARY_SECRET_KEY is required");
+}
+
+#[test]
+fn unreachable_database_is_named_without_its_password() {
+    let dir = temp_dir("unreachable");
+    let out = tributary(&dir, &["migrate"])
+        .env("DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/mirror")
+        .env("TRIBUTARY_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+    assert_one_line_error(out, "cannot connect to the database at postgres://app:***@127.0.0.1:1/mirror");
+}
+
+#[test]
+fn taken_port_is_named() {
+    let dir = temp_dir("port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = tributary(&dir, &["demo", "--listen", &addr]).output().unwrap();
+    assert_one_line_error(out, &format!("cannot listen on {addr}"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = temp_dir("help");
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["sim", "--help"],
+        vec!["migrate", "--help"],
+        vec!["sync", "--help"],
+        vec!["runs", "--help"],
+        vec!["integration", "--help"],
+        vec!["integration", "create", "--help"],
+        vec!["integration", "scope", "--help"],
+        vec!["api-key", "create", "--help"],
+        vec!["gateway", "--help"],
+    ] {
+        let out = tributary(&dir, &args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+}
+
+/// Connect a simulated tool, sync it twice, read its runs: the embedded path an operator
+/// takes, through the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_sync_and_list_runs() {
+    let dir = temp_dir("flow");
+    let sim = Simulator::start(SimConfig { employees: 20, tools: vec![ToolKind::Personio], ..SimConfig::default() }, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let creds = dir.join("creds.json");
+    std::fs::write(&creds, sim.integration_credentials(ToolKind::Personio).to_string()).unwrap();
+    let base = sim.base_url(ToolKind::Personio);
+    let run = |args: Vec<String>| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            tributary(&dir, &args).env("TRIBUTARY_LOG", "warn").output().unwrap()
+        })
+    };
+    let out = run(vec!["integration".into(), "create".into(), "personio:acme".into(), "--base-url".into(), base, "--credentials-file".into(), creds.display().to_string()]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = run(vec!["sync".into(), "personio:acme".into()]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("personio:acme FULL SUCCEEDED"), "the schedule picks FULL first: {stdout}");
+
+    let out = run(vec!["sync".into(), "personio:acme".into()]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains("personio:acme DELTA SUCCEEDED") && stdout.contains(" 0 created, 0 updated, 0 deleted"), "then DELTA, with nothing new: {stdout}");
+
+    let out = run(vec!["runs".into(), "personio:acme".into()]).await.unwrap();
+    let runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["sync_type"], "DELTA");
+    assert_eq!(runs[1]["state"], "SUCCEEDED");
+
+    let out = run(vec!["integration".into(), "list".into()]).await.unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listed.contains("personio:acme") && !listed.contains("sim-personio-secret"), "listed without credentials: {listed}");
+    for file in ["tributary.db", "tributary.db-wal"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains("sim-personio-secret"), "credentials are encrypted at rest ({file})");
+    }
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
