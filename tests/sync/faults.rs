@@ -146,7 +146,29 @@ async fn transient_faults_are_retried(b: Backend) {
     assert!(h.records(&id, Model::Employees).await.iter().any(|r| r.id == gone && r.remote_deleted_at.is_some()));
 }
 
+/// A tool that fails one request in ten, everywhere: retries absorb it and the mirror ends
+/// equal to an undisturbed sync's.
+async fn five_xx_rate_is_absorbed(b: Backend) {
+    let Some((h, id, gone)) = prepared(b, ToolKind::Personio).await else { return };
+    let since = h.sim.state.last_request_seq();
+    h.sim
+        .state
+        .add_fault(tributary_sim::FaultRule::new(ToolKind::Personio, FaultAction::Status { code: 502, retry_after: None, body: None }).rate(0.1, 11))
+        .unwrap();
+    let mut config = engine_config();
+    config.client.max_attempts = 6;
+    let engine = SyncEngine::new(h.store.clone(), config);
+    let run = engine.sync(&id, SyncType::Full, &RunControl::new()).await.unwrap().run;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    let failed = h.requests(ToolKind::Personio, "/").into_iter().filter(|r| r.seq > since && r.status == 502).count();
+    assert!(failed > 0, "the fault rate was met");
+    let live: Vec<_> = h.live(&id, Model::Employees).await;
+    assert_eq!(live.len(), h.sim.state.company(ToolKind::Personio).hris.employees.len());
+    assert!(live.iter().all(|r| r.id != gone), "and the deletion was swept");
+}
+
 crate::on_both_backends!(
+    five_xx_rate_is_absorbed,
     server_errors_that_persist,
     truncated_json,
     malformed_json,

@@ -107,6 +107,13 @@ pub struct FaultRule {
     /// Act on this many matches after the skipped ones; absent or null: on all of them.
     #[serde(default)]
     pub times: Option<u64>,
+    /// Act on only this fraction of the due matches (0.2: a 20 % error rate). Which ones is
+    /// drawn from `seed` and the match count, so the same traffic meets the same faults.
+    /// Absent: every due match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default)]
+    pub seed: u64,
     pub action: FaultAction,
 }
 
@@ -120,8 +127,17 @@ impl FaultRule {
             method: None,
             skip: 0,
             times: None,
+            rate: None,
+            seed: 0,
             action,
         }
+    }
+
+    /// Acts on about `rate` of the due matches (see [`FaultRule::rate`]).
+    pub fn rate(mut self, rate: f64, seed: u64) -> Self {
+        self.rate = Some(rate);
+        self.seed = seed;
+        self
     }
 
     pub fn path(mut self, contains: impl Into<String>) -> Self {
@@ -172,6 +188,11 @@ impl FaultRule {
             }
             _ => {}
         }
+        if let Some(rate) = self.rate
+            && !(rate > 0.0 && rate <= 1.0)
+        {
+            return Err(FaultError::Invalid(format!("rate {rate} must be in (0, 1]")));
+        }
         if self.times == Some(0) {
             return Err(FaultError::Invalid(
                 "times is 0: the rule would never act (use null for always)".into(),
@@ -203,6 +224,16 @@ impl InstalledFault {
     fn exhausted(&self) -> bool {
         self.rule.times.is_some_and(|t| self.applied >= t)
     }
+}
+
+/// A number in [0, 1) determined by (seed, n): SplitMix64's finaliser, enough to spread a
+/// fault rate evenly and reproducibly over a rule's matches.
+fn unit_draw(seed: u64, n: u64) -> f64 {
+    let mut z = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The response a `repeat_page` rule replays.
@@ -303,7 +334,9 @@ impl FaultPlan {
                 continue;
             }
             installed.matched += 1;
-            let due = installed.matched > installed.rule.skip && !installed.exhausted();
+            let due = installed.matched > installed.rule.skip
+                && !installed.exhausted()
+                && installed.rule.rate.is_none_or(|rate| unit_draw(installed.rule.seed, installed.matched) < rate);
             if !due || decision.is_some() {
                 continue;
             }
@@ -471,4 +504,35 @@ async fn remember_if_needed(
         },
     );
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    fn acted(plan: &mut FaultPlan, n: u64) -> u64 {
+        (0..n)
+            .filter(|_| plan.decide(ToolKind::Personio, "GET", "/v1/company/employees", "").is_some())
+            .count() as u64
+    }
+
+    #[test]
+    fn rate_acts_on_about_that_fraction_reproducibly() {
+        let rule = FaultRule::new(ToolKind::Personio, FaultAction::Status { code: 503, retry_after: None, body: None }).rate(0.3, 7);
+        let mut a = FaultPlan::default();
+        a.add(rule.clone()).unwrap();
+        let mut b = FaultPlan::default();
+        b.add(rule).unwrap();
+        let (na, nb) = (acted(&mut a, 2000), acted(&mut b, 2000));
+        assert_eq!(na, nb, "same seed, same faults");
+        assert!((500..700).contains(&na), "about 30 % of 2000: {na}");
+    }
+
+    #[test]
+    fn rate_outside_unit_interval_is_refused() {
+        for rate in [0.0, -0.5, 1.5, f64::NAN] {
+            let rule = FaultRule::new(ToolKind::Personio, FaultAction::Truncate).rate(rate, 0);
+            assert!(FaultPlan::default().add(rule).is_err(), "{rate}");
+        }
+    }
 }
