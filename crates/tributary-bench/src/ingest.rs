@@ -47,6 +47,10 @@ pub struct Args {
     /// Seed of the generated company.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Keep the Postgres database (or SQLite file) afterwards, to inspect the mirror or
+    /// EXPLAIN its statements; its name is printed.
+    #[arg(long)]
+    keep_database: bool,
 }
 
 fn parse_tool(s: &str) -> Result<ToolKind, String> {
@@ -55,17 +59,23 @@ fn parse_tool(s: &str) -> Result<ToolKind, String> {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     print_machine();
-    // The guards drop the database (or file) at the end of the run.
-    let (store, _pg, _file): (Arc<dyn MirrorStore>, _, _) = match args.backend {
+    // The guards drop the database (or file) at the end of the run, unless told to keep it.
+    let (store, pg, file): (Arc<dyn MirrorStore>, _, _) = match args.backend {
         Backend::Postgres => {
             let (store, db) = fresh_pg_store().await.context("creating a fresh Postgres database")?;
+            println!("database: {}", db.url());
             (store, Some(db), None)
         }
         Backend::Sqlite => {
             let (store, file) = fresh_sqlite_store().await.context("creating a fresh SQLite file")?;
+            println!("database: {}", file.path().display());
             (store, None, Some(file))
         }
     };
+    if args.keep_database {
+        std::mem::forget(pg);
+        std::mem::forget(file);
+    }
 
     let started = Instant::now();
     let sim = Simulator::start(

@@ -13,7 +13,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use crate::{CredentialKey, MirrorStore, PgStore, SqliteStore, StoreError, ids};
@@ -87,7 +86,7 @@ pub async fn fresh_pg_store_concrete() -> Result<(PgStore, TestDatabase), StoreE
     url.set_path(&name);
     let url = url.to_string();
     let guard = TestDatabase { admin_url, name, url };
-    let pool = PgPoolOptions::new().max_connections(8).connect(guard.url()).await?;
+    let pool = crate::postgres::pool_options().max_connections(8).connect(guard.url()).await?;
     let store = PgStore::from_pool(pool, CredentialKey::generate());
     store.migrate().await?;
     Ok((store, guard))

@@ -24,15 +24,23 @@ pub(super) async fn sweep(pool: &PgPool, run: &RunWrite, models: &[Model]) -> Re
     let started_at = run_started_at(&mut tx, run).await?;
     let model_names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
 
+    // The unseen ids are a set difference (EXCEPT, hashed or sorted: n log n at worst) rather
+    // than `NOT EXISTS (seen)`: right after a bulk load the statistics still call `records`
+    // tiny, and the planner then picked a nested-loop anti join that re-read every seen id for
+    // each record — 30 s for 10,000 employees. The update then probes the few unseen ids by
+    // index (ids are unique within an integration).
     let marked = sqlx::query(concat!(
-        "WITH seen AS (",
-        "  SELECT DISTINCT u.id FROM run_seen s JOIN sync_runs r ON r.id = s.run_id ",
+        "WITH unseen AS (",
+        "  SELECT id FROM records ",
+        "  WHERE integration_id = $1 AND model = ANY($4) AND remote_deleted_at IS NULL AND changed_at < $3 ",
+        "  EXCEPT ",
+        "  SELECT u.id FROM run_seen s JOIN sync_runs r ON r.id = s.run_id ",
         "  CROSS JOIN LATERAL unnest(s.ids) AS u(id) ",
         "  WHERE s.integration_id = $1 AND (s.run_id = $2 OR r.started_at >= $3)",
         ") ",
         "UPDATE records SET remote_deleted_at = $5, changed_at = $5, updated_at = $5 ",
-        "WHERE integration_id = $1 AND model = ANY($4) AND remote_deleted_at IS NULL AND changed_at < $3 ",
-        "AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.id = records.id) ",
+        "WHERE integration_id = $1 AND id = ANY(ARRAY(SELECT id FROM unseen)) ",
+        "AND model = ANY($4) AND remote_deleted_at IS NULL AND changed_at < $3 ",
         "RETURNING model, id"
     ))
     .bind(integration_id)

@@ -16,10 +16,12 @@ mod deletions;
 mod dependents;
 mod integrations;
 mod leases;
+mod nodelay;
 mod pages;
 mod reads;
 mod rows;
 mod runs;
+mod stats;
 mod write_lock;
 
 use std::sync::Arc;
@@ -36,11 +38,17 @@ use crate::{
     StoreError, StoredRecord, SyncRun, WriteOutcome,
 };
 
+/// Pool options every Postgres mirror connects with (see [`nodelay`]).
+pub(crate) fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().after_connect(nodelay::after_connect)
+}
+
 /// The Postgres mirror. Cheap to clone: a pool and a key behind `Arc`s.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     key: Arc<CredentialKey>,
+    stats: Arc<stats::StatsRefresh>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -53,7 +61,15 @@ impl PgStore {
     /// Connects a pool to `database_url` (`postgres://...`). Call [`MirrorStore::migrate`]
     /// before first use.
     pub async fn connect(database_url: &str, key: CredentialKey) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
+        // One direct connection first: a pool only reports "timed out" after its acquire
+        // timeout, while this fails at once with the real cause (refused, unknown host, bad
+        // password) for the start-up error line.
+        let options: sqlx::postgres::PgConnectOptions = database_url.parse()?;
+        let probe = tokio::time::timeout(Duration::from_secs(10), sqlx::ConnectOptions::connect(&options))
+            .await
+            .map_err(|_| StoreError::Invalid("no answer from the database within 10 s".into()))??;
+        sqlx::Connection::close(probe).await?;
+        let pool = pool_options()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
             .connect(database_url)
@@ -65,6 +81,7 @@ impl PgStore {
         Self {
             pool,
             key: Arc::new(key),
+            stats: Arc::default(),
         }
     }
 
@@ -183,7 +200,9 @@ impl MirrorStore for PgStore {
     }
 
     async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-        pages::apply(&self.pool, run, page).await
+        let outcome = pages::apply(&self.pool, run, page).await?;
+        self.stats.record(&self.pool, u64::try_from(outcome.created).unwrap_or(0));
+        Ok(outcome)
     }
 
     async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
