@@ -26,7 +26,6 @@ enum Guard {
 }
 
 pub struct Harness {
-    pub backend: Backend,
     pub store: Arc<dyn MirrorStore>,
     pub sim: Simulator,
     pub engine: SyncEngine,
@@ -79,7 +78,7 @@ impl Harness {
         .await
         .expect("simulator starts");
         let engine = SyncEngine::new(store.clone(), engine_config());
-        Some(Harness { backend, store, sim, engine, guard })
+        Some(Harness { store, sim, engine, guard })
     }
 
     /// Creates the integration `<tool>:test` pointing at the simulator.
