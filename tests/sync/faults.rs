@@ -9,7 +9,7 @@ use tributary_model::{IdGen, Model, RunState, SyncType, ToolKind};
 use tributary_sim::FaultAction;
 use tributary_store::SyncRun;
 
-use crate::support::{Backend, Harness, assert_same_snapshot, engine_config};
+use crate::support::{Backend, Harness, assert_same_snapshot, engine_config, wait_for_pages};
 
 /// A synced Personio mirror, then an employee deleted at the source: a run that wrongly
 /// completed would mark it deleted, so every failing case also proves "nothing deleted".
@@ -111,15 +111,8 @@ async fn credentials_revoked_mid_sync(b: Backend) {
     let Some((h, id, gone)) = prepared(b, ToolKind::Personio).await else { return };
     let before = h.snapshot(&id).await;
     h.sim.state.set_latency(ToolKind::Personio, 20);
-    let control = RunControl::new();
-    let task = {
-        let (engine, id, control) = (h.engine.clone(), id.clone(), control.clone());
-        tokio::spawn(async move { engine.sync(&id, SyncType::Full, &control).await })
-    };
-    let mut progress = control.subscribe_progress();
-    while progress.borrow_and_update().counts.pages_fetched < 1 {
-        progress.changed().await.unwrap();
-    }
+    let (control, task) = h.spawn_sync(&id, SyncType::Full);
+    wait_for_pages(&control, 1).await;
     h.sim.state.set_revoked(ToolKind::Personio, true);
     let run = task.await.unwrap().unwrap().run;
     expect_failure(&h, &id, &gone, run, &[RunState::AuthenticationFailed], "authentication").await;

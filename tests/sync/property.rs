@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tributary_engine::RunControl;
 use tributary_model::{Model, RunState, SyncType, ToolKind};
 use tributary_sim::FaultAction;
 
@@ -62,11 +61,7 @@ async fn apply(h: &Harness, id: &str, tool: ToolKind, op: &Op) {
         }
         Op::Paused { after_pages } => {
             h.sim.state.set_latency(tool, 5);
-            let control = RunControl::new();
-            let task = {
-                let (engine, id, control) = (h.engine.clone(), id.to_owned(), control.clone());
-                tokio::spawn(async move { engine.sync(&id, SyncType::Full, &control).await })
-            };
+            let (control, task) = h.spawn_sync(id, SyncType::Full);
             let mut progress = control.subscribe_progress();
             loop {
                 if progress.borrow_and_update().counts.pages_fetched >= *after_pages || task.is_finished() {

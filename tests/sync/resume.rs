@@ -7,7 +7,7 @@ use std::time::Duration;
 use tributary_engine::{EngineError, RunControl, SyncEngine};
 use tributary_model::{RunState, SyncType, ToolKind};
 
-use crate::support::{Backend, Harness, engine_config};
+use crate::support::{Backend, Harness, engine_config, wait_for_pages};
 
 const EMPLOYEES: usize = 450; // five pages of Personio's 100 employees
 
@@ -35,26 +35,13 @@ async fn uninterrupted(b: Backend) -> Option<(Harness, String)> {
     Some((h, id))
 }
 
-/// Waits until the run has committed at least `pages` pages.
-async fn wait_for_pages(control: &RunControl, pages: i64) {
-    let mut progress = control.subscribe_progress();
-    while progress.borrow_and_update().counts.pages_fetched < pages {
-        tokio::time::timeout(Duration::from_secs(30), progress.changed()).await.expect("progress").unwrap();
-    }
-}
-
 async fn paused_full_resumes_without_refetching(b: Backend) {
     let Some((reference, _)) = uninterrupted(b).await else { return };
     let h = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await.unwrap();
     let id = h.connect(ToolKind::Personio).await;
     h.sim.state.set_latency(ToolKind::Personio, 20);
 
-    let control = RunControl::new();
-    let engine = h.engine.clone();
-    let task = {
-        let (id, control) = (id.clone(), control.clone());
-        tokio::spawn(async move { engine.sync(&id, SyncType::Full, &control).await })
-    };
+    let (control, task) = h.spawn_sync(&id, SyncType::Full);
     wait_for_pages(&control, 2).await;
     control.pause();
     let paused = task.await.unwrap().expect("pause is a clean stop").run;
@@ -77,12 +64,8 @@ async fn crashed_full_resumes_from_checkpoint(b: Backend) {
     let id = h.connect(ToolKind::Personio).await;
     h.sim.state.set_latency(ToolKind::Personio, 20);
 
-    let control = RunControl::new();
     let crashing = SyncEngine::new(h.store.clone(), engine_config());
-    let task = {
-        let (id, control) = (id.clone(), control.clone());
-        tokio::spawn(async move { crashing.sync(&id, SyncType::Full, &control).await })
-    };
+    let (control, task) = h.spawn_sync_with(crashing, &id, SyncType::Full);
     wait_for_pages(&control, 3).await;
     task.abort(); // the worker dies mid-run: no pause, no release, maybe mid-transaction
     let _ = task.await;
@@ -118,12 +101,7 @@ async fn resumed_full_still_sweeps(b: Backend) {
     let id = h.connect(ToolKind::Personio).await;
     assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
     h.sim.state.set_latency(ToolKind::Personio, 20);
-    let control = RunControl::new();
-    let engine = h.engine.clone();
-    let task = {
-        let (id, control) = (id.clone(), control.clone());
-        tokio::spawn(async move { engine.sync(&id, SyncType::Full, &control).await })
-    };
+    let (control, task) = h.spawn_sync(&id, SyncType::Full);
     wait_for_pages(&control, 2).await;
     control.pause();
     assert_eq!(task.await.unwrap().unwrap().run.state, RunState::Paused);

@@ -102,6 +102,17 @@ impl Harness {
         id
     }
 
+    /// Starts a sync in the background with the harness's engine.
+    pub fn spawn_sync(&self, integration: &str, sync_type: SyncType) -> (RunControl, tokio::task::JoinHandle<Result<tributary_engine::RunOutcome, tributary_engine::EngineError>>) {
+        self.spawn_sync_with(self.engine.clone(), integration, sync_type)
+    }
+
+    pub fn spawn_sync_with(&self, engine: SyncEngine, integration: &str, sync_type: SyncType) -> (RunControl, tokio::task::JoinHandle<Result<tributary_engine::RunOutcome, tributary_engine::EngineError>>) {
+        let control = RunControl::new();
+        let (id, c) = (integration.to_owned(), control.clone());
+        (control, tokio::spawn(async move { engine.sync(&id, sync_type, &c).await }))
+    }
+
     pub async fn sync(&self, integration: &str, sync_type: SyncType) -> SyncRun {
         self.engine.sync(integration, sync_type, &RunControl::new()).await.expect("sync runs").run
     }
@@ -209,6 +220,16 @@ impl Harness {
                 }
                 false
             }
+        }
+    }
+}
+
+/// Waits until the run has committed at least `pages` pages (or 30 s pass without progress).
+pub async fn wait_for_pages(control: &RunControl, pages: i64) {
+    let mut progress = control.subscribe_progress();
+    while progress.borrow_and_update().counts.pages_fetched < pages {
+        if tokio::time::timeout(Duration::from_secs(30), progress.changed()).await.is_err() {
+            panic!("no progress for 30 s before page {pages}");
         }
     }
 }
