@@ -11,7 +11,7 @@ use tributary_engine::{EngineConfig, RunControl, SyncEngine};
 use tributary_model::{Model, ScopeConfig, SyncType, Timestamp, ToolKind};
 use tributary_sim::{FaultAction, FaultRule, Mutation, RequestFilter, SimConfig, Simulator};
 use tributary_source::ClientConfig;
-use tributary_store::testing::{TestDatabase, TestFile, fresh_pg_store, fresh_sqlite_store};
+use tributary_store::testing::{TestDatabase, TestFile, fresh_sqlite_store, pg_store_or_skip};
 use tributary_store::{MirrorStore, NewIntegration, RecordQuery, StoredRecord, SyncRun};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,16 +56,10 @@ impl Harness {
     /// without Postgres); CI sets TRIBUTARY_REQUIRE_SERVICES=1, which turns that into a failure.
     pub async fn start(backend: Backend, tools: &[ToolKind], employees: usize) -> Option<Harness> {
         let (store, guard) = match backend {
-            Backend::Postgres => match fresh_pg_store().await {
-                Ok((store, db)) => (store, Guard::Pg(db)),
-                Err(e) => {
-                    if std::env::var_os("TRIBUTARY_REQUIRE_SERVICES").is_some() {
-                        panic!("Postgres is required (TRIBUTARY_REQUIRE_SERVICES) but unavailable: {e}");
-                    }
-                    eprintln!("SKIPPED (no Postgres at TEST_DATABASE_URL): {e}");
-                    return None;
-                }
-            },
+            Backend::Postgres => {
+                let (store, db) = pg_store_or_skip().await?;
+                (store, Guard::Pg(db))
+            }
             Backend::Sqlite => {
                 let (store, file) = fresh_sqlite_store().await.expect("sqlite store");
                 (store, Guard::Sqlite(file))

@@ -151,3 +151,35 @@ pub async fn hold_sqlite_write_lock(
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
+
+/// Whether tests must fail, rather than skip, when Postgres is missing. CI sets
+/// `TRIBUTARY_REQUIRE_SERVICES=1`; a developer machine without Postgres runs the embedded half
+/// of the suite only.
+pub fn services_required() -> bool {
+    std::env::var_os("TRIBUTARY_REQUIRE_SERVICES").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn skip_or_fail(e: StoreError) -> Option<std::convert::Infallible> {
+    if services_required() {
+        panic!("Postgres is required (TRIBUTARY_REQUIRE_SERVICES) but unavailable at {}: {e}", admin_url());
+    }
+    eprintln!("SKIPPED: no Postgres at {} ({e}); set TEST_DATABASE_URL or install PostgreSQL", admin_url());
+    None
+}
+
+/// [`fresh_pg_store`], or `None` (with a `SKIPPED` line) when Postgres is unreachable and
+/// [`services_required`] is false.
+pub async fn pg_store_or_skip() -> Option<(Arc<dyn MirrorStore>, TestDatabase)> {
+    match fresh_pg_store().await {
+        Ok(found) => Some(found),
+        Err(e) => skip_or_fail(e).map(|never| match never {}),
+    }
+}
+
+/// [`fresh_pg_store_concrete`], or `None` like [`pg_store_or_skip`].
+pub async fn pg_store_concrete_or_skip() -> Option<(PgStore, TestDatabase)> {
+    match fresh_pg_store_concrete().await {
+        Ok(found) => Some(found),
+        Err(e) => skip_or_fail(e).map(|never| match never {}),
+    }
+}
