@@ -45,15 +45,34 @@ async fn expect_failure(h: &Harness, id: &str, gone: &str, run: SyncRun, states:
     let _ = gone;
 }
 
+/// A fault met by a whole FULL (or DEFAULT) run.
+struct Case {
+    tool: ToolKind,
+    path: &'static str,
+    query: Option<&'static str>,
+    action: FaultAction,
+    /// What the run's error must mention.
+    error_says: &'static str,
+    /// Engine settings other than the tests' defaults.
+    engine: Option<EngineConfig>,
+}
+
+impl Case {
+    fn new(tool: ToolKind, path: &'static str, query: Option<&'static str>, action: FaultAction, error_says: &'static str) -> Self {
+        Self { tool, path, query, action, error_says, engine: None }
+    }
+}
+
 /// Runs a FULL (or DEFAULT) against the prepared fault and checks the mirror did not move.
-async fn failing_full(b: Backend, tool: ToolKind, path: &str, query: Option<&str>, action: FaultAction, states: &[RunState], error_says: &str, engine: Option<EngineConfig>) {
+async fn failing_full(b: Backend, case: Case) {
+    let Case { tool, path, query, action, error_says, engine } = case;
     let Some((h, id, gone)) = prepared(b, tool).await else { return };
     h.fault(tool, path, query, 0, None, action);
     let before = h.snapshot(&id).await;
     let engine = SyncEngine::new(h.store.clone(), engine.unwrap_or_else(engine_config));
     let sync_type = if tool.supports_delta() { SyncType::Full } else { SyncType::Default };
     let run = engine.sync(&id, sync_type, &RunControl::new()).await.unwrap().run;
-    expect_failure(&h, &id, &gone, run, states, error_says).await;
+    expect_failure(&h, &id, &gone, run, FAILED, error_says).await;
     assert_same_snapshot(&h.snapshot(&id).await, &before, "the mirror kept its previous good state");
 
     // The same run without the fault completes and deletes: the test above could fail.
@@ -67,44 +86,44 @@ async fn failing_full(b: Backend, tool: ToolKind, path: &str, query: Option<&str
 const FAILED: &[RunState] = &[RunState::Failed, RunState::PartiallyFailed];
 
 async fn server_errors_that_persist(b: Backend) {
-    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::Status { code: 500, retry_after: None, body: None }, FAILED, "500", None).await;
+    failing_full(b, Case::new(ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::Status { code: 500, retry_after: None, body: None }, "500")).await;
 }
 
 async fn truncated_json(b: Backend) {
-    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=200"), FaultAction::Truncate, FAILED, "malformed", None).await;
+    failing_full(b, Case::new(ToolKind::Personio, "/company/employees", Some("offset=200"), FaultAction::Truncate, "malformed")).await;
 }
 
 async fn malformed_json(b: Backend) {
-    failing_full(b, ToolKind::Greenhouse, "/v1/applications", None, FaultAction::Malformed, FAILED, "malformed", None).await;
+    failing_full(b, Case::new(ToolKind::Greenhouse, "/v1/applications", None, FaultAction::Malformed, "malformed")).await;
 }
 
 async fn empty_body(b: Backend) {
-    failing_full(b, ToolKind::Bamboohr, "/v1/reports/custom", None, FaultAction::EmptyBody, FAILED, "malformed", None).await;
+    failing_full(b, Case::new(ToolKind::Bamboohr, "/v1/reports/custom", None, FaultAction::EmptyBody, "malformed")).await;
 }
 
 async fn missing_required_field(b: Backend) {
     let body = r#"[{"id": 1, "first_name": "No", "last_name": "Timestamps"}]"#.to_owned();
-    failing_full(b, ToolKind::Greenhouse, "/v1/candidates", None, FaultAction::Status { code: 200, retry_after: None, body: Some(body) }, FAILED, "malformed", None).await;
+    failing_full(b, Case::new(ToolKind::Greenhouse, "/v1/candidates", None, FaultAction::Status { code: 200, retry_after: None, body: Some(body) }, "malformed")).await;
 }
 
 async fn wrong_type(b: Backend) {
     let body = r#"{"success": true, "metadata": {"total_elements": 1, "current_page": 0, "total_pages": 1}, "offset": 0, "limit": 100, "data": [{"type": "Employee", "attributes": {"id": {"label": "ID", "value": "forty-two", "type": "integer", "universal_id": "id"}}}]}"#.to_owned();
-    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=0"), FaultAction::Status { code: 200, retry_after: None, body: Some(body) }, FAILED, "malformed", None).await;
+    failing_full(b, Case::new(ToolKind::Personio, "/company/employees", Some("offset=0"), FaultAction::Status { code: 200, retry_after: None, body: Some(body) }, "malformed")).await;
 }
 
 async fn endless_pagination(b: Backend) {
-    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::RepeatPage, FAILED, "pagination", None).await;
+    failing_full(b, Case::new(ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::RepeatPage, "pagination")).await;
 }
 
 async fn permanent_client_error(b: Backend) {
-    failing_full(b, ToolKind::Personio, "/company/time-offs", None, FaultAction::Status { code: 404, retry_after: None, body: None }, FAILED, "404", None).await;
+    failing_full(b, Case::new(ToolKind::Personio, "/company/time-offs", None, FaultAction::Status { code: 404, retry_after: None, body: None }, "404")).await;
 }
 
 async fn request_timeouts(b: Backend) {
     let mut config = engine_config();
     config.client.timeout = Duration::from_millis(300);
     config.client.max_attempts = 2;
-    failing_full(b, ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::Timeout { ms: Some(5_000) }, FAILED, "timed out", Some(config)).await;
+    failing_full(b, Case { engine: Some(config), ..Case::new(ToolKind::Personio, "/company/employees", Some("offset=100"), FaultAction::Timeout { ms: Some(5_000) }, "timed out") }).await;
 }
 
 async fn credentials_revoked_mid_sync(b: Backend) {
