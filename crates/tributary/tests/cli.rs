@@ -157,3 +157,64 @@ async fn connect_sync_and_list_runs() {
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's first command: the demo syncs all three simulated tools, serves the read API
+/// with the key it was given, prints the commands to try, and keeps syncing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_what_it_synced() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = temp_dir("demo");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tributary(&dir, &["demo", "--listen", &listen, "--api-key", "demo-test-key", "--employees", "20", "--rounds", "1", "--sync-every", "1", "--mutate-every", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("read API on")) {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the demo reaches its read API");
+        seen.push(line);
+    }
+    for tool in ["personio:demo FULL SUCCEEDED", "greenhouse:demo FULL SUCCEEDED", "bamboohr:demo DEFAULT SUCCEEDED"] {
+        assert!(seen.iter().any(|l| l.contains(tool)), "{tool} in {seen:#?}");
+    }
+
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}/v1");
+    let key = http.get(format!("{base}/check-api-key")).bearer_auth("demo-test-key").send().await.unwrap();
+    assert_eq!(key.status(), 200);
+    for integration in ["personio:demo", "bamboohr:demo"] {
+        let page: serde_json::Value = http
+            .get(format!("{base}/hris/employees?page_size=5"))
+            .bearer_auth("demo-test-key")
+            .header("X-Integration-Id", integration)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["status"], "success", "{page}");
+        assert_eq!(page["data"]["results"].as_array().unwrap().len(), 5, "{page}");
+        assert!(page["data"]["next"].is_string());
+    }
+    let wrong = http.get(format!("{base}/check-api-key")).bearer_auth("not-the-key").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    for line in rx.try_iter() {
+        seen.push(line);
+    }
+    assert!(status.success(), "{seen:#?}");
+    assert!(seen.iter().any(|l| l.contains("personio:demo DELTA SUCCEEDED")), "the next round is a delta: {seen:#?}");
+    assert!(seen.iter().any(|l| l.contains("curl -s") && l.contains("demo-test-key")), "it prints the commands to try");
+    let _ = std::fs::remove_dir_all(&dir);
+}
