@@ -21,8 +21,8 @@ pub const BALANCE_PATH: &str = "/v1/company/employees/{employee_id}/absences/bal
 pub struct Invalid(pub String);
 
 /// A text attribute; Personio sends empty strings for unset values.
-fn text(field: &Field<String>) -> Option<String> {
-    let s = field.as_ref()?.value.as_deref()?.trim();
+fn text(field: &Field<&str>) -> Option<String> {
+    let s = field.as_ref()?.value?.trim();
     (!s.is_empty()).then(|| s.to_owned())
 }
 
@@ -111,23 +111,43 @@ fn employment_type(kind: Option<&str>, weekly_hours: Option<f64>) -> Value {
 fn org_remote_id(unit: &wire::OrgUnit) -> String {
     match unit.attributes.id {
         Some(id) => id.to_string(),
-        None => unit.attributes.name.clone(),
+        None => unit.attributes.name.to_owned(),
     }
+}
+
+/// `remote_data` of a record read from one endpoint: `{path: raw}`, taking `raw` by value so the
+/// payload is moved, not copied.
+pub fn remote_data(path: &str, raw: Value) -> Value {
+    let mut by_path = Map::new();
+    by_path.insert(path.to_owned(), raw);
+    Value::Object(by_path)
 }
 
 /// Everything one Personio employee object yields: the employee, its current employment and the
 /// org units it references.
 pub struct EmployeeRecords {
+    /// Without `remote_data` until [`EmployeeRecords::with_raw`] moves the raw object in.
     pub employee: SourceRecord,
     pub employment: SourceRecord,
     /// Groups, locations and legal entities, keyed so a page can deduplicate them.
     pub org_units: Vec<SourceRecord>,
 }
 
-pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee) -> Result<EmployeeRecords, Invalid> {
+impl EmployeeRecords {
+    /// Moves the employee's raw object into its `remote_data`. It is done apart from [`employee`]
+    /// because the parsed employee borrows from `raw` until the mapping is done, and moving it
+    /// saves copying the largest part of every page.
+    pub fn with_raw(mut self, raw: Value) -> Self {
+        self.employee.remote_data = Some(remote_data(EMPLOYEES_PATH, raw));
+        self
+    }
+}
+
+/// Maps one employee; `raw` is the object `parsed` was read from (see [`EmployeeRecords::with_raw`]).
+pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<EmployeeRecords, Invalid> {
     let a = parsed.attributes;
     let remote_id = a.id.value.to_string();
-    let raw_attrs = raw.get("attributes").cloned().unwrap_or(Value::Null);
+    let raw_attrs = raw.get("attributes").unwrap_or(&Value::Null);
     let mut org_units = Vec::new();
     let mut depends_on = Vec::new();
 
@@ -139,9 +159,9 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee) -> Result<Empl
             (Model::Locations, _) => json!({"name": unit.attributes.name, "address": null, "type": null}),
             _ => json!({"name": unit.attributes.name, "address": null}),
         };
-        let raw_unit = field_raw(&raw_attrs, model, group_type);
+        let raw_unit = field_raw(raw_attrs, model, group_type);
         org_units.push(
-            SourceRecord::new(model, rid.clone(), to_map(data)).with_remote_data(json!({ EMPLOYEES_PATH: raw_unit })),
+            SourceRecord::new(model, rid.clone(), to_map(data)).with_remote_data(remote_data(EMPLOYEES_PATH, raw_unit)),
         );
         Some(rid)
     };
@@ -198,9 +218,10 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee) -> Result<Empl
         None => json!([]),
     };
     // Custom attributes keyed by their stable attribute key: labels can be renamed or collide.
-    let custom_fields: Map<String, Value> = a
-        .other
-        .iter()
+    let custom_fields: Map<String, Value> = raw_attrs
+        .as_object()
+        .into_iter()
+        .flatten()
         .filter(|(k, _)| k.starts_with("dynamic_"))
         .map(|(k, v)| (k.clone(), v.get("value").cloned().unwrap_or(Value::Null)))
         .collect();
@@ -236,9 +257,8 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee) -> Result<Empl
         "integration_fields": [],
         "group_ids": group_ids,
     });
-    let mut employee = SourceRecord::new(Model::Employees, remote_id.clone(), to_map(data))
-        .with_remote_data(json!({ EMPLOYEES_PATH: raw }))
-        .with_remote_created_at(created_at);
+    let mut employee =
+        SourceRecord::new(Model::Employees, remote_id.clone(), to_map(data)).with_remote_created_at(created_at);
     employee.depends_on = depends_on;
 
     // v1 has no compensation history: the current employment is read off the employee.
@@ -267,7 +287,7 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee) -> Result<Empl
         .filter_map(|k| Some(((*k).to_owned(), raw_attrs.get(*k)?.clone())))
         .collect();
     let employment = SourceRecord::new(Model::Employments, remote_id.clone(), to_map(employment_data))
-        .with_remote_data(json!({ EMPLOYEES_PATH: {"attributes": employment_raw} }))
+        .with_remote_data(remote_data(EMPLOYEES_PATH, json!({"attributes": employment_raw})))
         .with_parent(Model::Employees, remote_id);
 
     Ok(EmployeeRecords { employee, employment, org_units })
@@ -287,7 +307,7 @@ fn field_raw(raw_attrs: &Value, model: Model, group_type: Option<&str>) -> Value
     raw_attrs.get(key).and_then(|a| a.get("value")).cloned().unwrap_or(Value::Null)
 }
 
-pub fn absence_type(raw: &Value, parsed: wire::TimeOffType) -> SourceRecord {
+pub fn absence_type(raw: Value, parsed: wire::TimeOffType) -> SourceRecord {
     let a = parsed.attributes;
     let hourly = a.unit.as_deref() == Some("hour");
     let data = json!({
@@ -298,7 +318,7 @@ pub fn absence_type(raw: &Value, parsed: wire::TimeOffType) -> SourceRecord {
         "exact_times_supported": hourly,
     });
     SourceRecord::new(Model::AbsenceTypes, a.id.to_string(), to_map(data))
-        .with_remote_data(json!({ TIME_OFF_TYPES_PATH: raw }))
+        .with_remote_data(remote_data(TIME_OFF_TYPES_PATH, raw))
 }
 
 /// The unit of each absence type, by remote id, for balances.
@@ -317,7 +337,7 @@ fn absence_status(s: &str) -> Value {
     }
 }
 
-pub fn absence(ids: &IdGen, raw: &Value, parsed: wire::TimeOff) -> Result<SourceRecord, Invalid> {
+pub fn absence(ids: &IdGen, raw: Value, parsed: wire::TimeOff) -> Result<SourceRecord, Invalid> {
     let a = parsed.attributes;
     let start = parse_date(&a.start_date).map_err(|e| Invalid(format!("start_date: {e}")))?;
     let end = parse_date(&a.end_date).map_err(|e| Invalid(format!("end_date: {e}")))?;
@@ -342,14 +362,14 @@ pub fn absence(ids: &IdGen, raw: &Value, parsed: wire::TimeOff) -> Result<Source
         "remote_updated_at": updated_at.map(iso_time),
     });
     Ok(SourceRecord::new(Model::Absences, a.id.to_string(), to_map(data))
-        .with_remote_data(json!({ TIME_OFFS_PATH: raw }))
+        .with_remote_data(remote_data(TIME_OFFS_PATH, raw))
         .with_remote_created_at(created_at))
 }
 
 pub fn balance(
     ids: &IdGen,
     employee: &str,
-    raw: &Value,
+    raw: Value,
     parsed: wire::Balance,
     units: &HashMap<String, &'static str>,
 ) -> SourceRecord {
@@ -365,7 +385,7 @@ pub fn balance(
         "used_unit": null,
     });
     SourceRecord::new(Model::TimeOffBalances, format!("{employee}:{type_id}"), to_map(data))
-        .with_remote_data(json!({ BALANCE_PATH: raw }))
+        .with_remote_data(remote_data(BALANCE_PATH, raw))
         .with_parent(Model::Employees, employee)
 }
 

@@ -179,30 +179,33 @@ impl PersonioConnector {
             query.push(("updated_since", since.format("%Y-%m-%dT%H:%M:%S").to_string()));
         }
         let list = self.list(EP_EMPLOYEES, map::EMPLOYEES_PATH, &query).await?;
+        // The cursor first, so the raw items can then be moved into their records.
+        let first_id = first_employee_id(&list.data);
+        let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
         let mut records = Vec::with_capacity(list.data.len() * 3);
-        for raw in &list.data {
-            let parsed: wire::Employee = item(EP_EMPLOYEES, raw)?;
+        for raw in list.data {
+            let parsed: wire::Employee = item(EP_EMPLOYEES, &raw)?;
             let id = parsed.attributes.id.value;
-            let out = map::employee(&self.ids, raw, parsed)
-                .map_err(|e| SourceError::malformed(EP_EMPLOYEES, format!("employee {id}: {e}")))?;
+            let out = map::employee(&self.ids, &raw, parsed)
+                .map_err(|e| SourceError::malformed(EP_EMPLOYEES, format!("employee {id}: {e}")))?
+                .with_raw(raw);
             records.push(out.employee);
             records.push(out.employment);
             records.extend(out.org_units);
         }
-        let first_id = first_employee_id(&list.data);
-        let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
         Ok(Page { records: map::dedup(records), next })
     }
 
     async fn absence_types_page(&self, cursor: OffsetCursor) -> Result<Page, SourceError> {
         let query = [("limit", TIME_OFFS_PAGE.to_string()), ("offset", cursor.offset.to_string())];
         let list = self.list(EP_TYPES, map::TIME_OFF_TYPES_PATH, &query).await?;
-        let mut records = Vec::with_capacity(list.data.len());
-        for raw in &list.data {
-            records.push(map::absence_type(raw, item(EP_TYPES, raw)?));
-        }
         let first_id = list.data.first().and_then(|v| v.pointer("/attributes/id")).map(Value::to_string);
         let next = next_offset(EP_TYPES, &cursor, &list, TIME_OFFS_PAGE, first_id)?;
+        let mut records = Vec::with_capacity(list.data.len());
+        for raw in list.data {
+            let parsed = item(EP_TYPES, &raw)?;
+            records.push(map::absence_type(raw, parsed));
+        }
         Ok(Page { records, next })
     }
 
@@ -212,15 +215,6 @@ impl PersonioConnector {
             query.push(("updated_from", since.date_naive().format("%Y-%m-%d").to_string()));
         }
         let list = self.list(EP_TIME_OFFS, map::TIME_OFFS_PATH, &query).await?;
-        let mut records = Vec::with_capacity(list.data.len());
-        for raw in &list.data {
-            let parsed: wire::TimeOff = item(EP_TIME_OFFS, raw)?;
-            let id = parsed.attributes.id;
-            records.push(
-                map::absence(&self.ids, raw, parsed)
-                    .map_err(|e| SourceError::malformed(EP_TIME_OFFS, format!("time-off {id}: {e}")))?,
-            );
-        }
         let first_id = list.data.first().and_then(|v| v.pointer("/attributes/id")).map(Value::to_string);
         if list.data.len() as u64 > TIME_OFFS_PAGE {
             return Err(pagination(EP_TIME_OFFS, format!("{} records on a page of {TIME_OFFS_PAGE}", list.data.len())));
@@ -244,6 +238,15 @@ impl PersonioConnector {
             None => list.data.len() as u64 == TIME_OFFS_PAGE,
         };
         let next = more.then(|| cursor_json(&PageCursor { page: next_page, first_id }));
+        let mut records = Vec::with_capacity(list.data.len());
+        for raw in list.data {
+            let parsed: wire::TimeOff = item(EP_TIME_OFFS, &raw)?;
+            let id = parsed.attributes.id;
+            records.push(
+                map::absence(&self.ids, raw, parsed)
+                    .map_err(|e| SourceError::malformed(EP_TIME_OFFS, format!("time-off {id}: {e}")))?,
+            );
+        }
         Ok(Page { records, next })
     }
 
@@ -285,8 +288,11 @@ impl PersonioConnector {
         };
         let list: wire::BalanceList = response.json()?;
         list.data
-            .iter()
-            .map(|raw| Ok(map::balance(&self.ids, &employee, raw, item(EP_BALANCE, raw)?, units)))
+            .into_iter()
+            .map(|raw| {
+                let parsed = item(EP_BALANCE, &raw)?;
+                Ok(map::balance(&self.ids, &employee, raw, parsed, units))
+            })
             .collect()
     }
 
@@ -373,7 +379,8 @@ fn verdict(response: &SourceResponse) -> BodyVerdict {
     }
 }
 
-fn item<T: DeserializeOwned>(endpoint: &str, raw: &Value) -> Result<T, SourceError> {
+/// Reads one list item into its typed shape; the typed value may borrow strings from `raw`.
+fn item<'a, T: Deserialize<'a>>(endpoint: &str, raw: &'a Value) -> Result<T, SourceError> {
     T::deserialize(raw).map_err(|e| {
         let id = raw.pointer("/attributes/id/value").or_else(|| raw.pointer("/attributes/id")).or_else(|| raw.get("id"));
         match id {

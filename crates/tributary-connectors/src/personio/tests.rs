@@ -99,7 +99,7 @@ fn time_off_accepts_numeric_half_day_flags() {
         }
     });
     let parsed: wire::TimeOff = item(EP_TIME_OFFS, &raw).expect("parses");
-    let r = map::absence(&ids(), &raw, parsed).expect("maps");
+    let r = map::absence(&ids(), raw.clone(), parsed).expect("maps");
     assert_eq!(r.data["start_date"], "2017-12-27");
     assert_eq!(r.data["start_half_day"], false);
     assert_eq!(r.data["end_half_day"], true);

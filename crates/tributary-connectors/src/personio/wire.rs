@@ -6,8 +6,6 @@
 //! <https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types> and
 //! <https://developer.personio.de/changelog/employee-api-absence-balance>.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -64,51 +62,82 @@ pub struct Attr<T> {
 /// credentials decides which are sent) and whose value may be null.
 pub type Field<T> = Option<Attr<Option<T>>>;
 
+/// An employee, borrowing its strings from the raw object it was read from: the raw object is
+/// kept as `remote_data` anyway, so copying every attribute into owned strings would only add
+/// allocations. Deserialize it from a `&Value` (see `item`), whose strings can always be lent.
 #[derive(Debug, Deserialize)]
-pub struct Employee {
-    pub attributes: EmployeeAttributes,
+pub struct Employee<'a> {
+    #[serde(borrow)]
+    pub attributes: EmployeeAttributes<'a>,
 }
 
+/// Unknown attributes, among them the company's `dynamic_<n>` custom attributes, are read from
+/// the raw object directly: a `#[serde(flatten)]` catch-all would buffer every attribute of every
+/// employee a second time.
 #[derive(Debug, Deserialize)]
-pub struct EmployeeAttributes {
+pub struct EmployeeAttributes<'a> {
     pub id: Attr<u64>,
-    pub first_name: Field<String>,
-    pub last_name: Field<String>,
-    pub email: Field<String>,
-    pub gender: Field<String>,
-    pub status: Field<String>,
-    pub position: Field<String>,
-    pub employment_type: Field<String>,
+    #[serde(borrow)]
+    pub first_name: Field<&'a str>,
+    #[serde(borrow)]
+    pub last_name: Field<&'a str>,
+    #[serde(borrow)]
+    pub email: Field<&'a str>,
+    #[serde(borrow)]
+    pub gender: Field<&'a str>,
+    #[serde(borrow)]
+    pub status: Field<&'a str>,
+    #[serde(borrow)]
+    pub position: Field<&'a str>,
+    #[serde(borrow)]
+    pub employment_type: Field<&'a str>,
     #[serde(default, deserialize_with = "number_field")]
     pub weekly_working_hours: Option<f64>,
-    pub hire_date: Field<String>,
-    pub termination_date: Field<String>,
-    pub created_at: Field<String>,
+    #[serde(borrow)]
+    pub hire_date: Field<&'a str>,
+    #[serde(borrow)]
+    pub termination_date: Field<&'a str>,
+    #[serde(borrow)]
+    pub created_at: Field<&'a str>,
     pub supervisor: Field<EmployeeRef>,
-    pub department: Field<OrgUnit>,
-    pub team: Field<OrgUnit>,
-    pub office: Field<OrgUnit>,
-    pub subcompany: Field<OrgUnit>,
+    #[serde(borrow)]
+    pub department: Field<OrgUnit<'a>>,
+    #[serde(borrow)]
+    pub team: Field<OrgUnit<'a>>,
+    #[serde(borrow)]
+    pub office: Field<OrgUnit<'a>>,
+    #[serde(borrow)]
+    pub subcompany: Field<OrgUnit<'a>>,
     #[serde(default, deserialize_with = "number_field")]
     pub fix_salary: Option<f64>,
-    pub fix_salary_interval: Field<String>,
+    #[serde(borrow)]
+    pub fix_salary_interval: Field<&'a str>,
     #[serde(default, deserialize_with = "number_field")]
     pub hourly_salary: Option<f64>,
-    pub profile_picture: Field<String>,
-    pub employee_number: Field<String>,
-    pub birthday: Field<String>,
-    pub nationality: Field<String>,
-    pub social_security_number: Field<String>,
-    pub iban: Field<String>,
-    pub phone: Field<String>,
-    pub private_email: Field<String>,
-    pub address_street: Field<String>,
-    pub address_city: Field<String>,
-    pub address_zip_code: Field<String>,
-    pub address_country: Field<String>,
-    /// Everything else, among it the company's `dynamic_<n>` custom attributes.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Value>,
+    #[serde(borrow)]
+    pub profile_picture: Field<&'a str>,
+    #[serde(borrow)]
+    pub employee_number: Field<&'a str>,
+    #[serde(borrow)]
+    pub birthday: Field<&'a str>,
+    #[serde(borrow)]
+    pub nationality: Field<&'a str>,
+    #[serde(borrow)]
+    pub social_security_number: Field<&'a str>,
+    #[serde(borrow)]
+    pub iban: Field<&'a str>,
+    #[serde(borrow)]
+    pub phone: Field<&'a str>,
+    #[serde(borrow)]
+    pub private_email: Field<&'a str>,
+    #[serde(borrow)]
+    pub address_street: Field<&'a str>,
+    #[serde(borrow)]
+    pub address_city: Field<&'a str>,
+    #[serde(borrow)]
+    pub address_zip_code: Field<&'a str>,
+    #[serde(borrow)]
+    pub address_country: Field<&'a str>,
 }
 
 /// The short employee object nested in supervisors and time-offs.
@@ -124,16 +153,17 @@ pub struct EmployeeRefAttributes {
 
 /// Department, team, office or subcompany: `{"type": "Department", "attributes": {"id", "name"}}`.
 #[derive(Debug, Deserialize)]
-pub struct OrgUnit {
-    pub attributes: OrgUnitAttributes,
+pub struct OrgUnit<'a> {
+    #[serde(borrow)]
+    pub attributes: OrgUnitAttributes<'a>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct OrgUnitAttributes {
+pub struct OrgUnitAttributes<'a> {
     /// Older accounts send departments and offices by name only.
     #[serde(default)]
     pub id: Option<u64>,
-    pub name: String,
+    pub name: &'a str,
 }
 
 #[derive(Debug, Deserialize)]

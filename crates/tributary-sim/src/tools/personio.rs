@@ -32,7 +32,8 @@
 //! IBAN, ...) is served under keys named after their universal ids; the company's free-form
 //! custom attributes are `dynamic_<n>` keys with a stable number per attribute name.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rand::Rng;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tributary_model::ToolKind;
 
@@ -258,17 +260,9 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
-/// One employee attribute as Personio renders it.
-fn attr(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
+/// One attribute as Personio renders it, for the bodies still built as `Value`s.
+fn attr_json(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
     json!({"label": label, "value": value, "type": kind, "universal_id": universal_id})
-}
-
-fn opt_str(v: &Option<String>) -> Value {
-    v.as_ref().map(|s| Value::String(s.clone())).unwrap_or(Value::Null)
-}
-
-fn org_unit(kind: &str, id: Id, name: &str) -> Value {
-    json!({"type": kind, "attributes": {"id": id, "name": name}})
 }
 
 /// A stable `dynamic_<n>` key per custom attribute name (FNV-1a), as Personio numbers custom
@@ -291,105 +285,216 @@ fn status_str(status: EmployeeStatus) -> &'static str {
     }
 }
 
-/// The short employee reference Personio nests in supervisors and time-offs.
+/// The short employee reference Personio nests in time-offs.
 fn employee_ref(company: &Company, id: Id) -> Value {
     let e = company.hris.employees.get(&id);
     json!({
         "type": "Employee",
         "attributes": {
-            "id": attr("ID", json!(id), "integer", Some("id")),
-            "first_name": attr("First name", json!(e.map(|e| &e.first_name)), "standard", Some("first_name")),
-            "last_name": attr("Last name", json!(e.map(|e| &e.last_name)), "standard", Some("last_name")),
-            "email": attr("Email", json!(e.map(|e| &e.email)), "standard", Some("email")),
+            "id": attr_json("ID", json!(id), "integer", Some("id")),
+            "first_name": attr_json("First name", json!(e.map(|e| &e.first_name)), "standard", Some("first_name")),
+            "last_name": attr_json("Last name", json!(e.map(|e| &e.last_name)), "standard", Some("last_name")),
+            "email": attr_json("Email", json!(e.map(|e| &e.email)), "standard", Some("email")),
         }
     })
 }
 
-fn employee_json(company: &Company, e: &Employee, only: Option<&HashSet<&str>>) -> Value {
+// ---------------------------------------------------------------------------------------------
+// Employee pages, serialised straight from the company
+//
+// A page of employees is the simulator's hottest path (every benchmark record passes through
+// it), so it is written from borrowed structs instead of a `serde_json::Value` tree per employee.
+// The bytes are the same a `Value` would give: serde_json's maps write their keys sorted, so every
+// struct below declares its fields in sorted order, and the attributes sit in a `BTreeMap`.
+
+/// One employee attribute: `{label, type, universal_id, value}`.
+#[derive(Serialize)]
+struct AttrOut<'a, V = AttrValue<'a>> {
+    label: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    universal_id: Option<&'static str>,
+    value: V,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AttrValue<'a> {
+    Null,
+    Text(&'a str),
+    Owned(String),
+    Integer(Id),
+    Decimal(f64),
+    Employee(Typed<EmployeeRefAttributes<'a>>),
+    OrgUnit(Typed<OrgUnitAttributes<'a>>),
+}
+
+impl<'a> AttrValue<'a> {
+    fn text(v: Option<&'a str>) -> Self {
+        v.map_or(AttrValue::Null, AttrValue::Text)
+    }
+
+    fn owned(v: Option<String>) -> Self {
+        v.map_or(AttrValue::Null, AttrValue::Owned)
+    }
+}
+
+/// `{"attributes": .., "type": ..}`, the shape of every Personio object.
+#[derive(Serialize)]
+struct Typed<A> {
+    attributes: A,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct EmployeeRefAttributes<'a> {
+    email: AttrOut<'a, Option<&'a str>>,
+    first_name: AttrOut<'a, Option<&'a str>>,
+    id: AttrOut<'a, Id>,
+    last_name: AttrOut<'a, Option<&'a str>>,
+}
+
+#[derive(Serialize)]
+struct OrgUnitAttributes<'a> {
+    id: Id,
+    name: &'a str,
+}
+
+/// The envelope of the offset-paginated lists.
+#[derive(Serialize)]
+struct ListBody<T> {
+    data: Vec<T>,
+    limit: usize,
+    metadata: ListMetadata,
+    offset: usize,
+    success: bool,
+}
+
+#[derive(Serialize)]
+struct ListMetadata {
+    current_page: usize,
+    total_elements: usize,
+    total_pages: usize,
+}
+
+fn attr<'a, V>(label: &'a str, value: V, kind: &'static str, universal_id: Option<&'static str>) -> AttrOut<'a, V> {
+    AttrOut { label, kind, universal_id, value }
+}
+
+fn org_unit<'a>(kind: &'static str, id: Id, name: &'a str) -> AttrValue<'a> {
+    AttrValue::OrgUnit(Typed { attributes: OrgUnitAttributes { id, name }, kind })
+}
+
+/// The short employee reference Personio nests in supervisors.
+fn employee_ref_out(company: &Company, id: Id) -> AttrValue<'_> {
+    let e = company.hris.employees.get(&id);
+    AttrValue::Employee(Typed {
+        attributes: EmployeeRefAttributes {
+            email: attr("Email", e.map(|e| e.email.as_str()), "standard", Some("email")),
+            first_name: attr("First name", e.map(|e| e.first_name.as_str()), "standard", Some("first_name")),
+            id: attr("ID", id, "integer", Some("id")),
+            last_name: attr("Last name", e.map(|e| e.last_name.as_str()), "standard", Some("last_name")),
+        },
+        kind: "Employee",
+    })
+}
+
+type EmployeeOut<'a> = Typed<BTreeMap<Cow<'a, str>, AttrOut<'a>>>;
+
+fn employee_out<'a>(company: &'a Company, e: &'a Employee, only: Option<&HashSet<&str>>) -> EmployeeOut<'a> {
     let hris = &company.hris;
-    let mut a = Map::new();
-    let mut put = |key: &str, value: Value| {
+    let mut a = BTreeMap::new();
+    let mut put = |key: Cow<'a, str>, value: AttrOut<'a>| {
         // `id` is always returned, whatever the whitelist says.
-        if key == "id" || only.is_none_or(|keys| keys.contains(key)) {
-            a.insert(key.to_owned(), value);
+        if key == "id" || only.is_none_or(|keys| keys.contains(&*key)) {
+            a.insert(key, value);
         }
     };
-    put("id", attr("ID", json!(e.id), "integer", Some("id")));
-    put("first_name", attr("First name", json!(e.first_name), "standard", Some("first_name")));
-    put("last_name", attr("Last name", json!(e.last_name), "standard", Some("last_name")));
-    put("preferred_name", attr("Preferred name", opt_str(&e.preferred_name), "standard", Some("preferred_name")));
-    put("email", attr("Email", json!(e.email), "standard", Some("email")));
-    put("gender", attr("Gender", json!(e.gender), "standard", Some("gender")));
-    put("status", attr("Status", json!(status_str(e.status)), "standard", Some("status")));
-    put("position", attr("Position", json!(e.position), "standard", Some("position")));
-    put("employment_type", attr("Employment type", json!(e.employment_type), "standard", Some("employment_type")));
+    let text = |v: &'a Option<String>| AttrValue::text(v.as_deref());
+    put("id".into(), attr("ID", AttrValue::Integer(e.id), "integer", Some("id")));
+    put("first_name".into(), attr("First name", AttrValue::Text(&e.first_name), "standard", Some("first_name")));
+    put("last_name".into(), attr("Last name", AttrValue::Text(&e.last_name), "standard", Some("last_name")));
+    put("preferred_name".into(), attr("Preferred name", text(&e.preferred_name), "standard", Some("preferred_name")));
+    put("email".into(), attr("Email", AttrValue::Text(&e.email), "standard", Some("email")));
+    put("gender".into(), attr("Gender", AttrValue::Text(&e.gender), "standard", Some("gender")));
+    put("status".into(), attr("Status", AttrValue::Text(status_str(e.status)), "standard", Some("status")));
+    put("position".into(), attr("Position", AttrValue::Text(&e.position), "standard", Some("position")));
     put(
-        "weekly_working_hours",
-        attr("Weekly hours", json!(e.weekly_hours.to_string()), "standard", Some("weekly_working_hours")),
+        "employment_type".into(),
+        attr("Employment type", AttrValue::Text(&e.employment_type), "standard", Some("employment_type")),
     );
-    put("hire_date", attr("Hire date", json!(date(e.hire_date)), "date", Some("hire_date")));
     put(
-        "termination_date",
-        attr("Termination date", json!(e.termination_date.map(date)), "date", Some("termination_date")),
+        "weekly_working_hours".into(),
+        attr("Weekly hours", AttrValue::Owned(e.weekly_hours.to_string()), "standard", Some("weekly_working_hours")),
     );
-    put("created_at", attr("created_at", json!(timestamp(e.created_at)), "date", Some("created_at")));
+    put("hire_date".into(), attr("Hire date", AttrValue::Owned(date(e.hire_date)), "date", Some("hire_date")));
     put(
-        "last_modified_at",
-        attr("Last modified", json!(timestamp(e.updated_at)), "date", Some("last_modified_at")),
+        "termination_date".into(),
+        attr("Termination date", AttrValue::owned(e.termination_date.map(date)), "date", Some("termination_date")),
+    );
+    put("created_at".into(), attr("created_at", AttrValue::Owned(timestamp(e.created_at)), "date", Some("created_at")));
+    put(
+        "last_modified_at".into(),
+        attr("Last modified", AttrValue::Owned(timestamp(e.updated_at)), "date", Some("last_modified_at")),
     );
     let supervisor = e
         .supervisor_id
         .filter(|id| hris.employees.contains_key(id))
-        .map(|id| employee_ref(company, id))
-        .unwrap_or(Value::Null);
-    put("supervisor", attr("Supervisor", supervisor, "standard", Some("supervisor")));
+        .map_or(AttrValue::Null, |id| employee_ref_out(company, id));
+    put("supervisor".into(), attr("Supervisor", supervisor, "standard", Some("supervisor")));
     let department = e
         .department_id
         .and_then(|id| hris.departments.get(&id))
-        .map(|d| org_unit("Department", d.id, &d.name))
-        .unwrap_or(Value::Null);
-    put("department", attr("Department", department, "standard", Some("department")));
+        .map_or(AttrValue::Null, |d| org_unit("Department", d.id, &d.name));
+    put("department".into(), attr("Department", department, "standard", Some("department")));
     let office = e
         .office_id
         .and_then(|id| hris.offices.get(&id))
-        .map(|o| org_unit("Office", o.id, &o.name))
-        .unwrap_or(Value::Null);
-    put("office", attr("Office", office, "standard", Some("office")));
+        .map_or(AttrValue::Null, |o| org_unit("Office", o.id, &o.name));
+    put("office".into(), attr("Office", office, "standard", Some("office")));
     let subcompany = e
         .legal_entity_id
         .and_then(|id| hris.legal_entities.get(&id))
-        .map(|l| org_unit("Subcompany", l.id, &l.name))
-        .unwrap_or(Value::Null);
-    put("subcompany", attr("Subcompany", subcompany, "standard", Some("subcompany")));
+        .map_or(AttrValue::Null, |l| org_unit("Subcompany", l.id, &l.name));
+    put("subcompany".into(), attr("Subcompany", subcompany, "standard", Some("subcompany")));
 
     // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
     // and an hourly salary side by side.
     let current = e.employments.iter().max_by_key(|x| x.effective_date);
     let (fix, interval, hourly) = match current {
-        Some(c) if c.pay_period == "HOUR" => (Value::Null, Value::Null, json!(c.pay_rate)),
-        Some(c) if c.pay_period == "YEAR" => (json!(c.pay_rate), json!("yearly"), Value::Null),
-        Some(c) => (json!(c.pay_rate), json!("monthly"), Value::Null),
-        None => (Value::Null, Value::Null, Value::Null),
+        Some(c) if c.pay_period == "HOUR" => (AttrValue::Null, AttrValue::Null, AttrValue::Decimal(c.pay_rate)),
+        Some(c) if c.pay_period == "YEAR" => {
+            (AttrValue::Decimal(c.pay_rate), AttrValue::Text("yearly"), AttrValue::Null)
+        }
+        Some(c) => (AttrValue::Decimal(c.pay_rate), AttrValue::Text("monthly"), AttrValue::Null),
+        None => (AttrValue::Null, AttrValue::Null, AttrValue::Null),
     };
-    put("fix_salary", attr("Fix salary", fix, "decimal", Some("fix_salary")));
-    put("fix_salary_interval", attr("Salary interval", interval, "standard", Some("fix_salary_interval")));
-    put("hourly_salary", attr("Hourly salary", hourly, "decimal", Some("hourly_salary")));
+    put("fix_salary".into(), attr("Fix salary", fix, "decimal", Some("fix_salary")));
+    put("fix_salary_interval".into(), attr("Salary interval", interval, "standard", Some("fix_salary_interval")));
+    put("hourly_salary".into(), attr("Hourly salary", hourly, "decimal", Some("hourly_salary")));
 
-    put("employee_number", attr("Employee number", json!(e.employee_number), "standard", Some("employee_number")));
-    put("birthday", attr("Date of birth", json!(e.birthday.map(date)), "date", Some("birthday")));
-    put("nationality", attr("Nationality", opt_str(&e.nationality), "standard", Some("nationality")));
-    put("social_security_number", attr("Social security number", opt_str(&e.ssn), "standard", Some("social_security_number")));
-    put("iban", attr("IBAN", opt_str(&e.iban), "standard", Some("iban")));
-    put("phone", attr("Mobile phone", opt_str(&e.mobile_phone), "standard", Some("phone")));
-    put("private_email", attr("Private email", opt_str(&e.personal_email), "standard", Some("private_email")));
-    put("address_street", attr("Street", opt_str(&e.street), "standard", Some("address_street")));
-    put("address_city", attr("City", opt_str(&e.city), "standard", Some("address_city")));
-    put("address_zip_code", attr("Postcode", opt_str(&e.zip), "standard", Some("address_zip_code")));
-    put("address_country", attr("Country", opt_str(&e.country), "standard", Some("address_country")));
+    put(
+        "employee_number".into(),
+        attr("Employee number", AttrValue::Text(&e.employee_number), "standard", Some("employee_number")),
+    );
+    put("birthday".into(), attr("Date of birth", AttrValue::owned(e.birthday.map(date)), "date", Some("birthday")));
+    put("nationality".into(), attr("Nationality", text(&e.nationality), "standard", Some("nationality")));
+    put(
+        "social_security_number".into(),
+        attr("Social security number", text(&e.ssn), "standard", Some("social_security_number")),
+    );
+    put("iban".into(), attr("IBAN", text(&e.iban), "standard", Some("iban")));
+    put("phone".into(), attr("Mobile phone", text(&e.mobile_phone), "standard", Some("phone")));
+    put("private_email".into(), attr("Private email", text(&e.personal_email), "standard", Some("private_email")));
+    put("address_street".into(), attr("Street", text(&e.street), "standard", Some("address_street")));
+    put("address_city".into(), attr("City", text(&e.city), "standard", Some("address_city")));
+    put("address_zip_code".into(), attr("Postcode", text(&e.zip), "standard", Some("address_zip_code")));
+    put("address_country".into(), attr("Country", text(&e.country), "standard", Some("address_country")));
     for (name, value) in &e.custom {
-        put(&dynamic_key(name), attr(name, json!(value), "standard", None));
+        put(dynamic_key(name).into(), attr(name, AttrValue::Text(value), "standard", None));
     }
-    json!({"type": "Employee", "attributes": a})
+    Typed { attributes: a, kind: "Employee" }
 }
 
 fn page_count(total: usize, limit: usize) -> usize {
@@ -404,7 +509,7 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
         return unauthorized();
     }
     let params = Params::parse(query);
-    let render = || -> Result<Value, BadParam> {
+    let render = || -> Result<Response, BadParam> {
         let limit = params.number("limit", 1)?.unwrap_or(EMPLOYEES_DEFAULT_LIMIT).min(EMPLOYEES_MAX_LIMIT);
         let offset = params.number("offset", 0)?.unwrap_or(0);
         let since = params.date_time("updated_since")?;
@@ -420,11 +525,11 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
             (None, None) => true,
         };
         let employees = company.hris.employees.values();
-        let (total, data): (usize, Vec<Value>) = if since.is_none() && email.is_none() {
+        let (total, data): (usize, Vec<EmployeeOut>) = if since.is_none() && email.is_none() {
             let data = employees
                 .skip(offset)
                 .take(limit)
-                .map(|e| employee_json(&company, e, only.as_ref()))
+                .map(|e| employee_out(&company, e, only.as_ref()))
                 .collect();
             (company.hris.employees.len(), data)
         } else {
@@ -432,28 +537,27 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
             let mut data = Vec::new();
             for e in employees.filter(matches) {
                 if total >= offset && data.len() < limit {
-                    data.push(employee_json(&company, e, only.as_ref()));
+                    data.push(employee_out(&company, e, only.as_ref()));
                 }
                 total += 1;
             }
             (total, data)
         };
-        Ok(json!({
-            "success": true,
-            "metadata": {
-                "total_elements": total,
-                "current_page": offset / limit,
-                "total_pages": page_count(total, limit),
+        let body = ListBody {
+            data,
+            limit,
+            metadata: ListMetadata {
+                current_page: offset / limit,
+                total_elements: total,
+                total_pages: page_count(total, limit),
             },
-            "offset": offset,
-            "limit": limit,
-            "data": data,
-        }))
+            offset,
+            success: true,
+        };
+        // Serialised while the company is still borrowed.
+        Ok(axum::Json(body).into_response())
     };
-    match render() {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(bad) => bad.into_response(),
-    }
+    render().unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn absence_balance(
@@ -605,6 +709,135 @@ async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::generate_companies;
+
+    fn opt_str(v: &Option<String>) -> Value {
+        v.as_ref().map(|s| Value::String(s.clone())).unwrap_or(Value::Null)
+    }
+
+    fn org_unit_json(kind: &str, id: Id, name: &str) -> Value {
+        json!({"type": kind, "attributes": {"id": id, "name": name}})
+    }
+
+    /// The employee as a `Value` tree: the plain statement of the format that the borrowed
+    /// structs must reproduce byte for byte.
+    #[allow(clippy::too_many_lines)]
+    fn reference_employee_json(company: &Company, e: &Employee, only: Option<&HashSet<&str>>) -> Value {
+        let hris = &company.hris;
+        let mut a = Map::new();
+        let mut put = |key: &str, value: Value| {
+            // `id` is always returned, whatever the whitelist says.
+            if key == "id" || only.is_none_or(|keys| keys.contains(key)) {
+                a.insert(key.to_owned(), value);
+            }
+        };
+        put("id", attr_json("ID", json!(e.id), "integer", Some("id")));
+        put("first_name", attr_json("First name", json!(e.first_name), "standard", Some("first_name")));
+        put("last_name", attr_json("Last name", json!(e.last_name), "standard", Some("last_name")));
+        put(
+            "preferred_name",
+            attr_json("Preferred name", opt_str(&e.preferred_name), "standard", Some("preferred_name")),
+        );
+        put("email", attr_json("Email", json!(e.email), "standard", Some("email")));
+        put("gender", attr_json("Gender", json!(e.gender), "standard", Some("gender")));
+        put("status", attr_json("Status", json!(status_str(e.status)), "standard", Some("status")));
+        put("position", attr_json("Position", json!(e.position), "standard", Some("position")));
+        put(
+            "employment_type",
+            attr_json("Employment type", json!(e.employment_type), "standard", Some("employment_type")),
+        );
+        put(
+            "weekly_working_hours",
+            attr_json("Weekly hours", json!(e.weekly_hours.to_string()), "standard", Some("weekly_working_hours")),
+        );
+        put("hire_date", attr_json("Hire date", json!(date(e.hire_date)), "date", Some("hire_date")));
+        put(
+            "termination_date",
+            attr_json("Termination date", json!(e.termination_date.map(date)), "date", Some("termination_date")),
+        );
+        put("created_at", attr_json("created_at", json!(timestamp(e.created_at)), "date", Some("created_at")));
+        put(
+            "last_modified_at",
+            attr_json("Last modified", json!(timestamp(e.updated_at)), "date", Some("last_modified_at")),
+        );
+        let supervisor = e
+            .supervisor_id
+            .filter(|id| hris.employees.contains_key(id))
+            .map(|id| employee_ref(company, id))
+            .unwrap_or(Value::Null);
+        put("supervisor", attr_json("Supervisor", supervisor, "standard", Some("supervisor")));
+        let department = e
+            .department_id
+            .and_then(|id| hris.departments.get(&id))
+            .map(|d| org_unit_json("Department", d.id, &d.name))
+            .unwrap_or(Value::Null);
+        put("department", attr_json("Department", department, "standard", Some("department")));
+        let office = e
+            .office_id
+            .and_then(|id| hris.offices.get(&id))
+            .map(|o| org_unit_json("Office", o.id, &o.name))
+            .unwrap_or(Value::Null);
+        put("office", attr_json("Office", office, "standard", Some("office")));
+        let subcompany = e
+            .legal_entity_id
+            .and_then(|id| hris.legal_entities.get(&id))
+            .map(|l| org_unit_json("Subcompany", l.id, &l.name))
+            .unwrap_or(Value::Null);
+        put("subcompany", attr_json("Subcompany", subcompany, "standard", Some("subcompany")));
+
+        // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
+        // and an hourly salary side by side.
+        let current = e.employments.iter().max_by_key(|x| x.effective_date);
+        let (fix, interval, hourly) = match current {
+            Some(c) if c.pay_period == "HOUR" => (Value::Null, Value::Null, json!(c.pay_rate)),
+            Some(c) if c.pay_period == "YEAR" => (json!(c.pay_rate), json!("yearly"), Value::Null),
+            Some(c) => (json!(c.pay_rate), json!("monthly"), Value::Null),
+            None => (Value::Null, Value::Null, Value::Null),
+        };
+        put("fix_salary", attr_json("Fix salary", fix, "decimal", Some("fix_salary")));
+        put("fix_salary_interval", attr_json("Salary interval", interval, "standard", Some("fix_salary_interval")));
+        put("hourly_salary", attr_json("Hourly salary", hourly, "decimal", Some("hourly_salary")));
+
+        put(
+            "employee_number",
+            attr_json("Employee number", json!(e.employee_number), "standard", Some("employee_number")),
+        );
+        put("birthday", attr_json("Date of birth", json!(e.birthday.map(date)), "date", Some("birthday")));
+        put("nationality", attr_json("Nationality", opt_str(&e.nationality), "standard", Some("nationality")));
+        put(
+            "social_security_number",
+            attr_json("Social security number", opt_str(&e.ssn), "standard", Some("social_security_number")),
+        );
+        put("iban", attr_json("IBAN", opt_str(&e.iban), "standard", Some("iban")));
+        put("phone", attr_json("Mobile phone", opt_str(&e.mobile_phone), "standard", Some("phone")));
+        put("private_email", attr_json("Private email", opt_str(&e.personal_email), "standard", Some("private_email")));
+        put("address_street", attr_json("Street", opt_str(&e.street), "standard", Some("address_street")));
+        put("address_city", attr_json("City", opt_str(&e.city), "standard", Some("address_city")));
+        put("address_zip_code", attr_json("Postcode", opt_str(&e.zip), "standard", Some("address_zip_code")));
+        put("address_country", attr_json("Country", opt_str(&e.country), "standard", Some("address_country")));
+        for (name, value) in &e.custom {
+            put(&dynamic_key(name), attr_json(name, json!(value), "standard", None));
+        }
+        json!({"type": "Employee", "attributes": a})
+    }
+
+    #[test]
+    fn employee_pages_match_the_value_rendering() {
+        let companies = generate_companies(7, 300, &[TOOL]);
+        let company = &companies[&TOOL];
+        let whitelist: HashSet<&str> = ["first_name", "dynamic_1", "supervisor", "fix_salary"].into_iter().collect();
+        let mut seen_custom = false;
+        for e in company.hris.employees.values() {
+            seen_custom |= !e.custom.is_empty();
+            for only in [None, Some(&whitelist)] {
+                let fast = serde_json::to_string(&employee_out(company, e, only)).expect("serialisable");
+                let reference =
+                    serde_json::to_string(&reference_employee_json(company, e, only)).expect("serialisable");
+                assert_eq!(fast, reference, "employee {}", e.id);
+            }
+        }
+        assert!(seen_custom, "the company has custom attributes to compare");
+    }
 
     #[test]
     fn dynamic_keys_are_stable_and_distinct() {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Row};
 use tributary_model::{Model, Timestamp};
 
@@ -101,8 +102,10 @@ async fn upsert(
         ids.push(r.id.as_str());
         remote_ids.push(r.remote_id.as_str());
         parents.push(r.parent_id.as_deref());
-        data.push(Value::Object(r.data.clone()));
-        remote_data.push(r.remote_data.clone());
+        // Bound as references: sqlx serialises them straight into the argument buffer, where
+        // binding `Value`s would first deep-copy every record's JSON.
+        data.push(Json(&r.data));
+        remote_data.push(r.remote_data.as_ref().map(Json));
         hashes.push(r.hash.to_vec());
         created.push(r.remote_created_at);
     }
