@@ -14,12 +14,20 @@ use crate::support::{Backend, Harness};
 #[derive(Debug, Clone)]
 enum Op {
     /// Random changes at the source (hires, edits, terminations, deletions, ...).
-    Mutate { count: usize, seed: u64 },
+    Mutate {
+        count: usize,
+        seed: u64,
+    },
     Sync(SyncType),
     /// A sync that meets a fault and must leave the mirror as it was.
-    Failing { sync_type: SyncType, fault: u8 },
+    Failing {
+        sync_type: SyncType,
+        fault: u8,
+    },
     /// A FULL paused after some pages; the next FULL resumes it.
-    Paused { after_pages: i64 },
+    Paused {
+        after_pages: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -44,9 +52,23 @@ async fn apply(h: &Harness, id: &str, tool: ToolKind, op: &Op) {
         Op::Failing { sync_type, fault } => {
             let injected = match (tool, fault) {
                 (_, 2) => None, // credentials revoked
-                (ToolKind::Personio, 0) => Some(("/company/employees", FaultAction::Status { code: 500, retry_after: None, body: None })),
+                (ToolKind::Personio, 0) => Some((
+                    "/company/employees",
+                    FaultAction::Status {
+                        code: 500,
+                        retry_after: None,
+                        body: None,
+                    },
+                )),
                 (ToolKind::Personio, _) => Some(("/company/time-offs", FaultAction::Truncate)),
-                (_, 0) => Some(("/v1/candidates", FaultAction::Status { code: 502, retry_after: None, body: None })),
+                (_, 0) => Some((
+                    "/v1/candidates",
+                    FaultAction::Status {
+                        code: 502,
+                        retry_after: None,
+                        body: None,
+                    },
+                )),
                 (_, _) => Some(("/v1/applications", FaultAction::Malformed)),
             };
             match injected {
@@ -67,7 +89,10 @@ async fn apply(h: &Harness, id: &str, tool: ToolKind, op: &Op) {
                 if progress.borrow_and_update().counts.pages_fetched >= *after_pages || task.is_finished() {
                     break;
                 }
-                if tokio::time::timeout(Duration::from_secs(10), progress.changed()).await.is_err() {
+                if tokio::time::timeout(Duration::from_secs(10), progress.changed())
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -91,7 +116,12 @@ async fn check_equal_to_source(h: &Harness, id: &str, tool: ToolKind) {
                 let c = h.sim.state.company(tool);
                 let employees: BTreeSet<String> = c.hris.employees.keys().map(|k| k.to_string()).collect();
                 let absences: BTreeSet<String> = c.hris.absences.keys().map(|k| k.to_string()).collect();
-                let names: BTreeSet<(String, String, String)> = c.hris.employees.values().map(|e| (e.id.to_string(), e.first_name.clone(), e.last_name.clone())).collect();
+                let names: BTreeSet<(String, String, String)> = c
+                    .hris
+                    .employees
+                    .values()
+                    .map(|e| (e.id.to_string(), e.first_name.clone(), e.last_name.clone()))
+                    .collect();
                 (employees, absences, names)
             };
             assert_eq!(mirrored(h, id, Model::Employees).await, employees, "employees");
@@ -100,19 +130,35 @@ async fn check_equal_to_source(h: &Harness, id: &str, tool: ToolKind) {
                 .live(id, Model::Employees)
                 .await
                 .into_iter()
-                .map(|r| (r.remote_id, r.data["first_name"].as_str().unwrap_or_default().to_owned(), r.data["last_name"].as_str().unwrap_or_default().to_owned()))
+                .map(|r| {
+                    (
+                        r.remote_id,
+                        r.data["first_name"].as_str().unwrap_or_default().to_owned(),
+                        r.data["last_name"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
                 .collect();
             assert_eq!(stored, names, "employee names");
             let employments = h.live(id, Model::Employments).await;
-            let live_employees: BTreeSet<String> = h.live(id, Model::Employees).await.into_iter().map(|r| r.id).collect();
-            assert!(employments.iter().all(|e| e.parent_id.as_ref().is_some_and(|p| live_employees.contains(p))), "no live employment of a deleted employee");
+            let live_employees: BTreeSet<String> =
+                h.live(id, Model::Employees).await.into_iter().map(|r| r.id).collect();
+            assert!(
+                employments
+                    .iter()
+                    .all(|e| e.parent_id.as_ref().is_some_and(|p| live_employees.contains(p))),
+                "no live employment of a deleted employee"
+            );
         }
         _ => {
             let (candidates, applications) = {
                 let c = h.sim.state.company(tool);
                 (
                     c.ats.candidates.keys().map(|k| k.to_string()).collect::<BTreeSet<_>>(),
-                    c.ats.applications.keys().map(|k| k.to_string()).collect::<BTreeSet<_>>(),
+                    c.ats
+                        .applications
+                        .keys()
+                        .map(|k| k.to_string())
+                        .collect::<BTreeSet<_>>(),
                 )
             };
             assert_eq!(mirrored(h, id, Model::Candidates).await, candidates, "candidates");
@@ -122,7 +168,9 @@ async fn check_equal_to_source(h: &Harness, id: &str, tool: ToolKind) {
 }
 
 async fn run_case(backend: Backend, tool: ToolKind, ops: Vec<Op>) {
-    let Some(h) = Harness::start(backend, &[tool], 30).await else { return };
+    let Some(h) = Harness::start(backend, &[tool], 30).await else {
+        return;
+    };
     let id = h.connect(tool).await;
     for op in &ops {
         apply(&h, &id, tool, op).await;
@@ -141,14 +189,26 @@ async fn run_case(backend: Backend, tool: ToolKind, ops: Vec<Op>) {
 }
 
 fn run(backend: Backend, tool: ToolKind, ops: Vec<Op>) {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(run_case(backend, tool, ops));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run_case(backend, tool, ops));
 }
 
 /// `cases` per run by default (each case syncs a live simulator several times); set
 /// PROPTEST_CASES to search longer.
 fn config(cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
-    ProptestConfig { cases, max_shrink_iters: 16, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        max_shrink_iters: 16,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {

@@ -25,7 +25,11 @@ fn request_counts(h: &Harness) -> BTreeMap<(String, String), usize> {
 
 /// The mirror's content, without timestamps: what an uninterrupted run must equal.
 async fn content(h: &Harness, integration: &str) -> BTreeMap<String, (bool, serde_json::Value)> {
-    h.snapshot(integration).await.into_iter().map(|(id, (_, _, deleted, content))| (id, (deleted.is_some(), content))).collect()
+    h.snapshot(integration)
+        .await
+        .into_iter()
+        .map(|(id, (_, _, deleted, content))| (id, (deleted.is_some(), content)))
+        .collect()
 }
 
 async fn uninterrupted(b: Backend) -> Option<(Harness, String)> {
@@ -36,7 +40,9 @@ async fn uninterrupted(b: Backend) -> Option<(Harness, String)> {
 }
 
 async fn paused_full_resumes_without_refetching(b: Backend) {
-    let Some((reference, _)) = uninterrupted(b).await else { return };
+    let Some((reference, _)) = uninterrupted(b).await else {
+        return;
+    };
     let h = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await.unwrap();
     let id = h.connect(ToolKind::Personio).await;
     h.sim.state.set_latency(ToolKind::Personio, 20);
@@ -54,12 +60,22 @@ async fn paused_full_resumes_without_refetching(b: Backend) {
     assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
     assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
     assert!(resumed.counts.pages_fetched > pages_before);
-    assert_eq!(request_counts(&h), request_counts(&reference), "every page fetched exactly as often as without the pause");
-    crate::support::assert_same_snapshot(&content(&h, &id).await, &content(&reference, &id).await, "same end state as an uninterrupted run");
+    assert_eq!(
+        request_counts(&h),
+        request_counts(&reference),
+        "every page fetched exactly as often as without the pause"
+    );
+    crate::support::assert_same_snapshot(
+        &content(&h, &id).await,
+        &content(&reference, &id).await,
+        "same end state as an uninterrupted run",
+    );
 }
 
 async fn crashed_full_resumes_from_checkpoint(b: Backend) {
-    let Some((reference, _)) = uninterrupted(b).await else { return };
+    let Some((reference, _)) = uninterrupted(b).await else {
+        return;
+    };
     let h = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await.unwrap();
     let id = h.connect(ToolKind::Personio).await;
     h.sim.state.set_latency(ToolKind::Personio, 20);
@@ -69,7 +85,12 @@ async fn crashed_full_resumes_from_checkpoint(b: Backend) {
     wait_for_pages(&control, 3).await;
     task.abort(); // the worker dies mid-run: no pause, no release, maybe mid-transaction
     let _ = task.await;
-    let crashed = h.store.open_run(&id, SyncType::Full).await.unwrap().expect("the run is still open");
+    let crashed = h
+        .store
+        .open_run(&id, SyncType::Full)
+        .await
+        .unwrap()
+        .expect("the run is still open");
     assert_eq!(crashed.state, RunState::Running);
     assert!(crashed.counts.pages_fetched >= 3);
 
@@ -85,11 +106,19 @@ async fn crashed_full_resumes_from_checkpoint(b: Backend) {
     };
     assert_eq!(resumed.id, crashed.id, "the crashed run itself resumed");
     assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
-    crate::support::assert_same_snapshot(&content(&h, &id).await, &content(&reference, &id).await, "same end state as an uninterrupted run");
+    crate::support::assert_same_snapshot(
+        &content(&h, &id).await,
+        &content(&reference, &id).await,
+        "same end state as an uninterrupted run",
+    );
 
     // Finished pages are not fetched again; at most the pages in flight at the crash are.
     let (got, want) = (request_counts(&h), request_counts(&reference));
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "the same requests");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same requests"
+    );
     let extra: usize = got.iter().map(|(k, n)| n - want[k].min(*n)).sum();
     assert!(extra <= 2, "{extra} requests repeated: more than the pages in flight");
 }
@@ -97,7 +126,9 @@ async fn crashed_full_resumes_from_checkpoint(b: Backend) {
 /// A record deleted at the source while a full is paused, on a page it has not reached yet, is
 /// swept at the end; records on pages it already passed are not.
 async fn resumed_full_still_sweeps(b: Backend) {
-    let Some(h) = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await else { return };
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await else {
+        return;
+    };
     let id = h.connect(ToolKind::Personio).await;
     assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
     h.sim.state.set_latency(ToolKind::Personio, 20);
@@ -106,13 +137,31 @@ async fn resumed_full_still_sweeps(b: Backend) {
     control.pause();
     assert_eq!(task.await.unwrap().unwrap().run.state, RunState::Paused);
 
-    let last = *h.sim.state.company(ToolKind::Personio).hris.employees.keys().next_back().unwrap();
+    let last = *h
+        .sim
+        .state
+        .company(ToolKind::Personio)
+        .hris
+        .employees
+        .keys()
+        .next_back()
+        .unwrap();
     h.sim.state.company_mut(ToolKind::Personio).hris.employees.remove(&last);
     h.sim.state.set_latency(ToolKind::Personio, 0);
     assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
     let gone = tributary_model::IdGen::new(&id).id(tributary_model::Model::Employees, &last.to_string());
-    let deleted: Vec<_> = h.records(&id, tributary_model::Model::Employees).await.into_iter().filter(|r| r.remote_deleted_at.is_some()).map(|r| r.id).collect();
+    let deleted: Vec<_> = h
+        .records(&id, tributary_model::Model::Employees)
+        .await
+        .into_iter()
+        .filter(|r| r.remote_deleted_at.is_some())
+        .map(|r| r.id)
+        .collect();
     assert_eq!(deleted, vec![gone], "exactly the removed employee was swept");
 }
 
-crate::on_both_backends!(paused_full_resumes_without_refetching, crashed_full_resumes_from_checkpoint, resumed_full_still_sweeps);
+crate::on_both_backends!(
+    paused_full_resumes_without_refetching,
+    crashed_full_resumes_from_checkpoint,
+    resumed_full_still_sweeps
+);

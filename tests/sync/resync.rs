@@ -5,7 +5,9 @@ use tributary_model::{Model, RunState, SyncType, ToolKind};
 use crate::support::{Backend, Harness};
 
 async fn identical_resync(backend: Backend, tool: ToolKind, sync_type: SyncType, models: &[Model]) {
-    let Some(h) = Harness::start(backend, &[tool], 60).await else { return };
+    let Some(h) = Harness::start(backend, &[tool], 60).await else {
+        return;
+    };
     let id = h.connect(tool).await;
 
     let first = h.sync(&id, sync_type).await;
@@ -19,22 +21,72 @@ async fn identical_resync(backend: Backend, tool: ToolKind, sync_type: SyncType,
 
     let second = h.sync(&id, sync_type).await;
     assert_eq!(second.state, RunState::Succeeded, "{second:?}");
-    assert_eq!((second.counts.created, second.counts.updated, second.counts.deleted), (0, 0, 0), "{second:?}");
-    assert_eq!(second.counts.unchanged, first.counts.created, "every record seen again, unchanged");
-    crate::support::assert_same_snapshot(&h.snapshot(&id).await, &before, "no record row, changed_at or updated_at moved");
-    assert_eq!(h.change_log_len(&id).await, changes_before, "nothing appended to the change log");
+    assert_eq!(
+        (second.counts.created, second.counts.updated, second.counts.deleted),
+        (0, 0, 0),
+        "{second:?}"
+    );
+    assert_eq!(
+        second.counts.unchanged, first.counts.created,
+        "every record seen again, unchanged"
+    );
+    crate::support::assert_same_snapshot(
+        &h.snapshot(&id).await,
+        &before,
+        "no record row, changed_at or updated_at moved",
+    );
+    assert_eq!(
+        h.change_log_len(&id).await,
+        changes_before,
+        "nothing appended to the change log"
+    );
 }
 
 async fn personio_full_twice(b: Backend) {
-    identical_resync(b, ToolKind::Personio, SyncType::Full, &[Model::Employees, Model::Employments, Model::Absences, Model::TimeOffBalances, Model::Groups]).await;
+    identical_resync(
+        b,
+        ToolKind::Personio,
+        SyncType::Full,
+        &[
+            Model::Employees,
+            Model::Employments,
+            Model::Absences,
+            Model::TimeOffBalances,
+            Model::Groups,
+        ],
+    )
+    .await;
 }
 
 async fn greenhouse_full_twice(b: Backend) {
-    identical_resync(b, ToolKind::Greenhouse, SyncType::Full, &[Model::Candidates, Model::Applications, Model::Jobs, Model::ApplicationStages, Model::Users]).await;
+    identical_resync(
+        b,
+        ToolKind::Greenhouse,
+        SyncType::Full,
+        &[
+            Model::Candidates,
+            Model::Applications,
+            Model::Jobs,
+            Model::ApplicationStages,
+            Model::Users,
+        ],
+    )
+    .await;
 }
 
 async fn bamboohr_default_twice(b: Backend) {
-    identical_resync(b, ToolKind::Bamboohr, SyncType::Default, &[Model::Employees, Model::Employments, Model::Absences, Model::LegalEntities]).await;
+    identical_resync(
+        b,
+        ToolKind::Bamboohr,
+        SyncType::Default,
+        &[
+            Model::Employees,
+            Model::Employments,
+            Model::Absences,
+            Model::LegalEntities,
+        ],
+    )
+    .await;
 }
 
 crate::on_both_backends!(personio_full_twice, greenhouse_full_twice, bamboohr_default_twice);

@@ -7,7 +7,9 @@ use tributary_model::{Model, RunState, ScopeConfig, SyncType, ToolKind};
 use crate::support::{Backend, Harness};
 
 async fn disabled_fields_reach_no_table(b: Backend) {
-    let Some(h) = Harness::start(b, &[ToolKind::Personio], 30).await else { return };
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], 30).await else {
+        return;
+    };
     let scope: ScopeConfig = serde_json::from_value(json!({"read_models": [{"id": "hris_employees", "fields": [
         {"id": "ssn", "scope_config_setting": "DISABLED"},
         {"id": "bank_accounts", "scope_config_setting": "OPTIONAL", "opted_out_by_customer": true}
@@ -28,7 +30,10 @@ async fn disabled_fields_reach_no_table(b: Backend) {
     // The search itself works: enabled data is found.
     assert!(h.database_contains(&emails[0]).await, "an enabled field is stored");
     for value in ssns.iter().chain(&ibans) {
-        assert!(!h.database_contains(value).await, "disabled value {value} is stored somewhere");
+        assert!(
+            !h.database_contains(value).await,
+            "disabled value {value} is stored somewhere"
+        );
     }
     for r in h.live(&id, Model::Employees).await {
         assert!(!r.data.contains_key("ssn") && !r.data.contains_key("bank_accounts"));
@@ -36,11 +41,16 @@ async fn disabled_fields_reach_no_table(b: Backend) {
 }
 
 async fn disabled_model_is_never_requested_and_its_rows_go(b: Backend) {
-    let Some(h) = Harness::start(b, &[ToolKind::Personio], 30).await else { return };
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], 30).await else {
+        return;
+    };
     let id = h.connect(ToolKind::Personio).await;
     assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
     assert!(!h.live(&id, Model::Absences).await.is_empty());
-    assert!(!h.requests(ToolKind::Personio, "/time-offs").is_empty(), "absences were fetched while enabled");
+    assert!(
+        !h.requests(ToolKind::Personio, "/time-offs").is_empty(),
+        "absences were fetched while enabled"
+    );
 
     let scope: ScopeConfig = serde_json::from_value(json!({"read_models": [
         {"id": "hris_absences", "scope_config_setting": "DISABLED"},
@@ -54,12 +64,27 @@ async fn disabled_model_is_never_requested_and_its_rows_go(b: Backend) {
         let run = h.sync(&id, sync_type).await;
         assert_eq!(run.state, RunState::Succeeded, "{run:?}");
     }
-    assert!(h.requests(ToolKind::Personio, "/time-offs").is_empty(), "a disabled model is never requested");
-    assert!(h.requests(ToolKind::Personio, "/absences/balance").is_empty(), "an opted-out model is never requested");
-    assert!(!h.requests(ToolKind::Personio, "/company/employees").is_empty(), "enabled models still are");
-    assert!(h.live(&id, Model::Absences).await.is_empty(), "disabling marks the model's rows deleted");
+    assert!(
+        h.requests(ToolKind::Personio, "/time-offs").is_empty(),
+        "a disabled model is never requested"
+    );
+    assert!(
+        h.requests(ToolKind::Personio, "/absences/balance").is_empty(),
+        "an opted-out model is never requested"
+    );
+    assert!(
+        !h.requests(ToolKind::Personio, "/company/employees").is_empty(),
+        "enabled models still are"
+    );
+    assert!(
+        h.live(&id, Model::Absences).await.is_empty(),
+        "disabling marks the model's rows deleted"
+    );
     assert!(h.live(&id, Model::TimeOffBalances).await.is_empty());
     assert!(!h.live(&id, Model::Employees).await.is_empty());
 }
 
-crate::on_both_backends!(disabled_fields_reach_no_table, disabled_model_is_never_requested_and_its_rows_go);
+crate::on_both_backends!(
+    disabled_fields_reach_no_table,
+    disabled_model_is_never_requested_and_its_rows_go
+);

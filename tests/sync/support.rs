@@ -47,7 +47,11 @@ pub fn test_client() -> ClientConfig {
 }
 
 pub fn engine_config() -> EngineConfig {
-    EngineConfig { client: test_client(), lease_ttl: Duration::from_secs(2), ..EngineConfig::default() }
+    EngineConfig {
+        client: test_client(),
+        lease_ttl: Duration::from_secs(2),
+        ..EngineConfig::default()
+    }
 }
 
 impl Harness {
@@ -66,13 +70,22 @@ impl Harness {
             }
         };
         let sim = Simulator::start(
-            SimConfig { employees, tools: tools.to_vec(), ..SimConfig::default() },
+            SimConfig {
+                employees,
+                tools: tools.to_vec(),
+                ..SimConfig::default()
+            },
             "127.0.0.1:0".parse().unwrap(),
         )
         .await
         .expect("simulator starts");
         let engine = SyncEngine::new(store.clone(), engine_config());
-        Some(Harness { store, sim, engine, guard })
+        Some(Harness {
+            store,
+            sim,
+            engine,
+            guard,
+        })
     }
 
     /// Creates the integration `<tool>:test` pointing at the simulator.
@@ -97,18 +110,40 @@ impl Harness {
     }
 
     /// Starts a sync in the background with the harness's engine.
-    pub fn spawn_sync(&self, integration: &str, sync_type: SyncType) -> (RunControl, tokio::task::JoinHandle<Result<tributary_engine::RunOutcome, tributary_engine::EngineError>>) {
+    pub fn spawn_sync(
+        &self,
+        integration: &str,
+        sync_type: SyncType,
+    ) -> (
+        RunControl,
+        tokio::task::JoinHandle<Result<tributary_engine::RunOutcome, tributary_engine::EngineError>>,
+    ) {
         self.spawn_sync_with(self.engine.clone(), integration, sync_type)
     }
 
-    pub fn spawn_sync_with(&self, engine: SyncEngine, integration: &str, sync_type: SyncType) -> (RunControl, tokio::task::JoinHandle<Result<tributary_engine::RunOutcome, tributary_engine::EngineError>>) {
+    pub fn spawn_sync_with(
+        &self,
+        engine: SyncEngine,
+        integration: &str,
+        sync_type: SyncType,
+    ) -> (
+        RunControl,
+        tokio::task::JoinHandle<Result<tributary_engine::RunOutcome, tributary_engine::EngineError>>,
+    ) {
         let control = RunControl::new();
         let (id, c) = (integration.to_owned(), control.clone());
-        (control, tokio::spawn(async move { engine.sync(&id, sync_type, &c).await }))
+        (
+            control,
+            tokio::spawn(async move { engine.sync(&id, sync_type, &c).await }),
+        )
     }
 
     pub async fn sync(&self, integration: &str, sync_type: SyncType) -> SyncRun {
-        self.engine.sync(integration, sync_type, &RunControl::new()).await.expect("sync runs").run
+        self.engine
+            .sync(integration, sync_type, &RunControl::new())
+            .await
+            .expect("sync runs")
+            .run
     }
 
     /// Every record of `model` (deleted ones too), walked with the gateway's keyset reads.
@@ -129,11 +164,18 @@ impl Harness {
     }
 
     pub async fn live(&self, integration: &str, model: Model) -> Vec<StoredRecord> {
-        self.records(integration, model).await.into_iter().filter(|r| r.remote_deleted_at.is_none()).collect()
+        self.records(integration, model)
+            .await
+            .into_iter()
+            .filter(|r| r.remote_deleted_at.is_none())
+            .collect()
     }
 
     /// (changed_at, updated_at, deleted?) of every record of every model, by id.
-    pub async fn snapshot(&self, integration: &str) -> BTreeMap<String, (Timestamp, Timestamp, Option<Timestamp>, Value)> {
+    pub async fn snapshot(
+        &self,
+        integration: &str,
+    ) -> BTreeMap<String, (Timestamp, Timestamp, Option<Timestamp>, Value)> {
         let mut out = BTreeMap::new();
         for model in Model::ALL {
             for r in self.records(integration, *model).await {
@@ -145,7 +187,11 @@ impl Harness {
     }
 
     pub async fn change_log_len(&self, integration: &str) -> usize {
-        self.store.changes_since(integration, 0, i64::MAX).await.expect("changes").len()
+        self.store
+            .changes_since(integration, 0, i64::MAX)
+            .await
+            .expect("changes")
+            .len()
     }
 
     pub fn mutate(&self, tool: ToolKind, mutation: Value) -> tributary_sim::MutationOutcome {
@@ -153,7 +199,15 @@ impl Harness {
         self.sim.state.mutate(tool, &m).expect("mutation applies")
     }
 
-    pub fn fault(&self, tool: ToolKind, path: &str, query: Option<&str>, skip: u64, times: Option<u64>, action: FaultAction) {
+    pub fn fault(
+        &self,
+        tool: ToolKind,
+        path: &str,
+        query: Option<&str>,
+        skip: u64,
+        times: Option<u64>,
+        action: FaultAction,
+    ) {
         let mut rule = FaultRule::new(tool, action).path(path).skip(skip);
         if let Some(q) = query {
             rule = rule.query(q);
@@ -173,7 +227,9 @@ impl Harness {
     pub async fn database_contains(&self, needle: &str) -> bool {
         match &self.guard {
             Guard::Pg(db) => {
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+                    .await
+                    .unwrap();
                 let tables: Vec<String> = sqlx::query_scalar(
                     "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
                 )
@@ -182,7 +238,11 @@ impl Harness {
                 .unwrap();
                 for table in tables {
                     let sql = format!("SELECT count(*) FROM \"{table}\" t WHERE t::text LIKE '%' || $1 || '%'");
-                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(needle).fetch_one(&mut conn).await.unwrap();
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(needle)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
                     if n > 0 {
                         return true;
                     }
@@ -191,21 +251,27 @@ impl Harness {
             }
             Guard::Sqlite(file) => {
                 let url = format!("sqlite://{}", file.path().display());
-                let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+                let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                    .await
+                    .unwrap();
                 let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
                     .fetch_all(&mut conn)
                     .await
                     .unwrap();
                 for table in tables {
                     let sql = format!("SELECT * FROM \"{table}\"");
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut conn).await.unwrap();
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
                     for row in rows {
                         for i in 0..row.columns().len() {
-                            let text = row
-                                .try_get::<Option<String>, _>(i)
-                                .ok()
-                                .flatten()
-                                .or_else(|| row.try_get::<Option<Vec<u8>>, _>(i).ok().flatten().map(|b| String::from_utf8_lossy(&b).into_owned()));
+                            let text = row.try_get::<Option<String>, _>(i).ok().flatten().or_else(|| {
+                                row.try_get::<Option<Vec<u8>>, _>(i)
+                                    .ok()
+                                    .flatten()
+                                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            });
                             if text.is_some_and(|t| t.contains(needle)) {
                                 return true;
                             }
@@ -222,18 +288,27 @@ impl Harness {
 pub async fn wait_for_pages(control: &RunControl, pages: i64) {
     let mut progress = control.subscribe_progress();
     while progress.borrow_and_update().counts.pages_fetched < pages {
-        if tokio::time::timeout(Duration::from_secs(30), progress.changed()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), progress.changed())
+            .await
+            .is_err()
+        {
             panic!("no progress for 30 s before page {pages}");
         }
     }
 }
 
 /// Asserts two snapshots are equal, naming only the records that differ.
-pub fn assert_same_snapshot<V: PartialEq + std::fmt::Debug>(after: &BTreeMap<String, V>, before: &BTreeMap<String, V>, what: &str) {
+pub fn assert_same_snapshot<V: PartialEq + std::fmt::Debug>(
+    after: &BTreeMap<String, V>,
+    before: &BTreeMap<String, V>,
+    what: &str,
+) {
     let added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
     let removed: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
-    let changed: Vec<(&String, &V, &V)> =
-        after.iter().filter_map(|(k, v)| before.get(k).filter(|b| *b != v).map(|b| (k, b, v))).collect();
+    let changed: Vec<(&String, &V, &V)> = after
+        .iter()
+        .filter_map(|(k, v)| before.get(k).filter(|b| *b != v).map(|b| (k, b, v)))
+        .collect();
     assert!(
         added.is_empty() && removed.is_empty() && changed.is_empty(),
         "{what}: added {added:?}, removed {removed:?}, changed (id, before, after) {:?}",

@@ -79,7 +79,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let sim = Simulator::start(
-        SimConfig { tools: vec![args.tool], employees: args.employees, seed: args.seed, ..SimConfig::default() },
+        SimConfig {
+            tools: vec![args.tool],
+            employees: args.employees,
+            seed: args.seed,
+            ..SimConfig::default()
+        },
         "127.0.0.1:0".parse().context("listen address")?,
     )
     .await
@@ -91,7 +96,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         memory::mib(memory::current_rss())
     );
 
-    let scope = if args.only_employees { only_employees_scope() } else { ScopeConfig::default() };
+    let scope = if args.only_employees {
+        only_employees_scope()
+    } else {
+        ScopeConfig::default()
+    };
     let integration = store
         .create_integration(NewIntegration {
             id: format!("{}:bench", args.tool.as_str()),
@@ -105,7 +114,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .context("creating the integration")?;
     let engine = SyncEngine::new(
         store.clone(),
-        EngineConfig { client: ClientConfig { requests_per_second: None, ..ClientConfig::default() }, ..EngineConfig::default() },
+        EngineConfig {
+            client: ClientConfig {
+                requests_per_second: None,
+                ..ClientConfig::default()
+            },
+            ..EngineConfig::default()
+        },
     );
     println!(
         "backend: {}, tool: {}, scope: {}, prefetch: {} page(s)",
@@ -153,7 +168,11 @@ async fn measure(engine: &SyncEngine, integration_id: &str, label: &str) -> anyh
         .run;
     let wall = started.elapsed();
     if run.state != RunState::Succeeded {
-        bail!("{label} sync ended {}: {}", run.state.as_str(), run.error.as_deref().unwrap_or("no error"));
+        bail!(
+            "{label} sync ended {}: {}",
+            run.state.as_str(),
+            run.error.as_deref().unwrap_or("no error")
+        );
     }
     let c = run.counts;
     let records = c.created + c.updated + c.unchanged;
@@ -198,7 +217,14 @@ fn print_machine() {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).map(|l| l["MemTotal:".len()..].trim().to_owned()))
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .map(|l| l["MemTotal:".len()..].trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".to_owned());
-    println!("machine: {cpus} CPUs, {memory} memory; release build: {}", !cfg!(debug_assertions));
+    println!(
+        "machine: {cpus} CPUs, {memory} memory; release build: {}",
+        !cfg!(debug_assertions)
+    );
 }

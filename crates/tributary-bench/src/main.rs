@@ -38,7 +38,11 @@ async fn main() {
         eprintln!("error: --log `{}` is not a valid log filter: {e}", cli.log);
         std::process::exit(2);
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).compact().init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .compact()
+        .init();
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args).await,
     };

@@ -26,7 +26,9 @@ pub fn build(
     let base_url = Url::parse(base_url)
         .map_err(|e| SourceError::Config(format!("base URL `{base_url}` is not a valid URL: {e}")))?;
     if !matches!(base_url.scheme(), "http" | "https") {
-        return Err(SourceError::Config(format!("base URL `{base_url}` must be http or https")));
+        return Err(SourceError::Config(format!(
+            "base URL `{base_url}` must be http or https"
+        )));
     }
     Ok(match tool {
         ToolKind::Personio => Box::new(PersonioConnector::new(base_url, credentials, ids, client)?),

@@ -10,7 +10,9 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use tributary_connectors::GreenhouseConnector;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
-use tributary_sim::company::{Application, Ats, Candidate, Interview, Job, Offer, RejectionReason, Stage, Tag, Ts, User};
+use tributary_sim::company::{
+    Application, Ats, Candidate, Interview, Job, Offer, RejectionReason, Stage, Tag, Ts, User,
+};
 use tributary_sim::{SimConfig, Simulator};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use url::Url;
@@ -20,7 +22,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const INTEGRATION: &str = "greenhouse:test";
 
 fn at(day: u32) -> Ts {
-    Utc.with_ymd_and_hms(2025, 3, day, 9, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2025, 3, day, 9, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 fn client() -> SourceClient {
@@ -35,12 +39,20 @@ fn client() -> SourceClient {
 }
 
 fn connector_at(base: &str, credentials: &Value) -> Result<GreenhouseConnector, SourceError> {
-    GreenhouseConnector::new(Url::parse(base).expect("url"), credentials, IdGen::new(INTEGRATION), client())
+    GreenhouseConnector::new(
+        Url::parse(base).expect("url"),
+        credentials,
+        IdGen::new(INTEGRATION),
+        client(),
+    )
 }
 
 async fn start() -> Result<(Simulator, GreenhouseConnector), Box<dyn std::error::Error>> {
     let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse()?).await?;
-    let gh = connector_at(&sim.base_url(ToolKind::Greenhouse), &sim.integration_credentials(ToolKind::Greenhouse))?;
+    let gh = connector_at(
+        &sim.base_url(ToolKind::Greenhouse),
+        &sim.integration_credentials(ToolKind::Greenhouse),
+    )?;
     Ok((sim, gh))
 }
 
@@ -58,7 +70,12 @@ fn user(id: u64, first: &str, site_admin: bool) -> User {
 }
 
 fn stage(id: u64, name: &str, priority: u32) -> Stage {
-    Stage { id, name: name.into(), priority, updated_at: at(2) }
+    Stage {
+        id,
+        name: name.into(),
+        priority,
+        updated_at: at(2),
+    }
 }
 
 fn job(id: u64, name: &str, stages: Vec<Stage>) -> Job {
@@ -123,14 +140,51 @@ fn small_ats() -> Ats {
         ats.users.insert(u.id, u);
     }
     for (id, name) in [(11, "Rust"), (12, "Senior")] {
-        ats.tags.insert(id, Tag { id, name: name.into(), updated_at: at(1) });
+        ats.tags.insert(
+            id,
+            Tag {
+                id,
+                name: name.into(),
+                updated_at: at(1),
+            },
+        );
     }
-    for (id, name, kind) in [(41, "Lacking skills", "We rejected them"), (42, "Took other offer", "They rejected us")] {
-        ats.rejection_reasons.insert(id, RejectionReason { id, name: name.into(), reason_type: kind.into(), updated_at: at(1) });
+    for (id, name, kind) in [
+        (41, "Lacking skills", "We rejected them"),
+        (42, "Took other offer", "They rejected us"),
+    ] {
+        ats.rejection_reasons.insert(
+            id,
+            RejectionReason {
+                id,
+                name: name.into(),
+                reason_type: kind.into(),
+                updated_at: at(1),
+            },
+        );
     }
-    ats.jobs.insert(20, job(20, "Backend Engineer", vec![stage(201, "Screen", 0), stage(202, "Onsite", 1), stage(203, "Offer", 2)]));
-    ats.jobs.insert(21, job(21, "Designer", vec![stage(211, "Screen", 0), stage(212, "Portfolio", 1), stage(213, "Offer", 2)]));
-    ats.candidates.insert(30, candidate(30, "Ada", vec![11, 12], vec![50, 51]));
+    ats.jobs.insert(
+        20,
+        job(
+            20,
+            "Backend Engineer",
+            vec![stage(201, "Screen", 0), stage(202, "Onsite", 1), stage(203, "Offer", 2)],
+        ),
+    );
+    ats.jobs.insert(
+        21,
+        job(
+            21,
+            "Designer",
+            vec![
+                stage(211, "Screen", 0),
+                stage(212, "Portfolio", 1),
+                stage(213, "Offer", 2),
+            ],
+        ),
+    );
+    ats.candidates
+        .insert(30, candidate(30, "Ada", vec![11, 12], vec![50, 51]));
     ats.candidates.insert(31, candidate(31, "Bo", vec![], vec![52]));
     ats.candidates.insert(32, candidate(32, "Cy", vec![12], vec![53]));
     for a in [
@@ -182,11 +236,18 @@ fn small_ats() -> Ats {
 }
 
 fn stream(gh: &GreenhouseConnector, name: &str) -> Stream {
-    gh.streams().into_iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no stream {name}"))
+    gh.streams()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no stream {name}"))
 }
 
 /// Every page of a stream; returns the records and the number of pages.
-async fn drain(gh: &GreenhouseConnector, name: &str, mode: FetchMode) -> Result<(Vec<SourceRecord>, usize), SourceError> {
+async fn drain(
+    gh: &GreenhouseConnector,
+    name: &str,
+    mode: FetchMode,
+) -> Result<(Vec<SourceRecord>, usize), SourceError> {
     let s = stream(gh, name);
     let mut cursor: Option<Value> = None;
     let mut records = Vec::new();
@@ -202,7 +263,10 @@ async fn drain(gh: &GreenhouseConnector, name: &str, mode: FetchMode) -> Result<
 }
 
 fn by_remote_id<'a>(records: &'a [SourceRecord], id: &str) -> &'a SourceRecord {
-    records.iter().find(|r| r.remote_id == id).unwrap_or_else(|| panic!("no record {id}"))
+    records
+        .iter()
+        .find(|r| r.remote_id == id)
+        .unwrap_or_else(|| panic!("no record {id}"))
 }
 
 #[tokio::test]
@@ -214,7 +278,17 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     let names: Vec<&str> = gh.streams().iter().map(|s| s.name).collect();
     assert_eq!(
         names,
-        ["users", "candidate_tags", "rejection_reasons", "jobs", "job_stages", "candidates", "applications", "scheduled_interviews", "offers"]
+        [
+            "users",
+            "candidate_tags",
+            "rejection_reasons",
+            "jobs",
+            "job_stages",
+            "candidates",
+            "applications",
+            "scheduled_interviews",
+            "offers"
+        ]
     );
 
     let (users, _) = drain(&gh, "users", FetchMode::Full).await?;
@@ -225,11 +299,19 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(hana.data["status"], "ACTIVE");
     assert_eq!(hana.data["system_roles"][0]["unified_type"], "ADMIN");
     assert_eq!(by_remote_id(&users, "3").data["status"], "INACTIVE");
-    assert_eq!(hana.remote_data.as_ref().unwrap()["/v1/users"]["primary_email_address"], "hana@example.com");
+    assert_eq!(
+        hana.remote_data.as_ref().unwrap()["/v1/users"]["primary_email_address"],
+        "hana@example.com"
+    );
     assert!(!hana.data.contains_key("id") && !hana.data.contains_key("remote_id"));
 
     let (tags, _) = drain(&gh, "candidate_tags", FetchMode::Full).await?;
-    assert_eq!(tags.iter().map(|t| t.data["name"].as_str().unwrap()).collect::<Vec<_>>(), ["Rust", "Senior"]);
+    assert_eq!(
+        tags.iter()
+            .map(|t| t.data["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["Rust", "Senior"]
+    );
     let (reasons, _) = drain(&gh, "rejection_reasons", FetchMode::Full).await?;
     assert_eq!(reasons.len(), 2);
     assert_eq!(by_remote_id(&reasons, "41").data["name"], "Lacking skills");
@@ -260,15 +342,24 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(candidates.len(), 3);
     let ada = by_remote_id(&candidates, "30");
     assert_eq!(ada.data["first_name"], "Ada");
-    assert_eq!(ada.data["email_addresses"], json!([{"email_address": "ada@mail.example", "type": "personal"}]));
+    assert_eq!(
+        ada.data["email_addresses"],
+        json!([{"email_address": "ada@mail.example", "type": "personal"}])
+    );
     assert_eq!(ada.data["phone_numbers"][0]["phone_number"], "+49 30 1234");
     assert_eq!(ada.data["source"], "LinkedIn");
-    assert_eq!(ada.data["tag_ids"], json!([ids.id(Model::Tags, "11"), ids.id(Model::Tags, "12")]));
+    assert_eq!(
+        ada.data["tag_ids"],
+        json!([ids.id(Model::Tags, "11"), ids.id(Model::Tags, "12")])
+    );
     assert_eq!(ada.data["custom_fields"], json!({}));
     assert_eq!(ada.data["integration_fields"], json!([]));
     let raw = &ada.remote_data.as_ref().unwrap()["/v1/candidates"];
     assert_eq!(raw["tags"], json!(["Rust", "Senior"]));
-    assert!(raw.get("applications").is_none(), "embedded applications are stored with the applications");
+    assert!(
+        raw.get("applications").is_none(),
+        "embedded applications are stored with the applications"
+    );
 
     let (applications, _) = drain(&gh, "applications", FetchMode::Full).await?;
     assert_eq!(applications.len(), 4);
@@ -278,7 +369,13 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(a50.data["current_stage_id"], ids.id(Model::ApplicationStages, "202"));
     assert_eq!(a50.data["outcome"], "PENDING");
     assert_eq!(a50.parent, Some((Model::Candidates, "30".to_owned())));
-    assert_eq!(a50.depends_on, vec![(Model::Jobs, "20".to_owned()), (Model::ApplicationStages, "202".to_owned())]);
+    assert_eq!(
+        a50.depends_on,
+        vec![
+            (Model::Jobs, "20".to_owned()),
+            (Model::ApplicationStages, "202".to_owned())
+        ]
+    );
     let a51 = by_remote_id(&applications, "51");
     assert_eq!(a51.data["outcome"], "DECLINED");
     assert_eq!(a51.data["rejection_reason_name"], "Lacking skills");
@@ -294,7 +391,10 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(i60.data["application_id"], ids.id(Model::Applications, "50"));
     // Harvest names the interview step; the connector resolves its stage through the plan.
     assert_eq!(i60.data["stage_id"], ids.id(Model::ApplicationStages, "202"));
-    assert_eq!(i60.data["user_ids"], json!([ids.id(Model::Users, "1"), ids.id(Model::Users, "2")]));
+    assert_eq!(
+        i60.data["user_ids"],
+        json!([ids.id(Model::Users, "1"), ids.id(Model::Users, "2")])
+    );
     assert_eq!(i60.data["starting_at"], "2025-03-10T09:00:00.000Z");
     assert_eq!(i60.data["ending_at"], "2025-03-10T10:00:00.000Z");
     assert_eq!(i60.data["location"]["raw"], "Room 1");
@@ -303,8 +403,14 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(offers.len(), 2);
     assert_eq!(by_remote_id(&offers, "70").data["status"], "ACCEPTED");
     assert_eq!(by_remote_id(&offers, "71").data["status"], "DRAFT");
-    assert_eq!(by_remote_id(&offers, "70").data["application_id"], ids.id(Model::Applications, "52"));
-    assert_eq!(by_remote_id(&offers, "70").data["employment_start_date"], "2025-05-01T00:00:00.000Z");
+    assert_eq!(
+        by_remote_id(&offers, "70").data["application_id"],
+        ids.id(Model::Applications, "52")
+    );
+    assert_eq!(
+        by_remote_id(&offers, "70").data["employment_start_date"],
+        "2025-05-01T00:00:00.000Z"
+    );
 
     sim.shutdown().await;
     Ok(())
@@ -317,10 +423,16 @@ async fn interview_stages_resolve_without_the_job_stages_stream() -> TestResult 
     sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
     let (interviews, _) = drain(&gh, "scheduled_interviews", FetchMode::Full).await?;
     let ids = IdGen::new(INTEGRATION);
-    assert_eq!(by_remote_id(&interviews, "61").data["stage_id"], ids.id(Model::ApplicationStages, "203"));
+    assert_eq!(
+        by_remote_id(&interviews, "61").data["stage_id"],
+        ids.id(Model::ApplicationStages, "203")
+    );
     // Likewise tags: candidates alone still resolve their tag names.
     let (candidates, _) = drain(&gh, "candidates", FetchMode::Full).await?;
-    assert_eq!(by_remote_id(&candidates, "32").data["tag_ids"], json!([ids.id(Model::Tags, "12")]));
+    assert_eq!(
+        by_remote_id(&candidates, "32").data["tag_ids"],
+        json!([ids.id(Model::Tags, "12")])
+    );
     sim.shutdown().await;
     Ok(())
 }
@@ -332,7 +444,10 @@ async fn pagination_follows_link_headers_to_the_last_page() -> TestResult {
         let mut company = sim.state.company_mut(ToolKind::Greenhouse);
         company.ats = Ats::default();
         for id in 1..=1203u64 {
-            company.ats.candidates.insert(id, candidate(id, &format!("C{id}"), vec![], vec![]));
+            company
+                .ats
+                .candidates
+                .insert(id, candidate(id, &format!("C{id}"), vec![], vec![]));
         }
     }
     let (records, pages) = drain(&gh, "candidates", FetchMode::Full).await?;
@@ -340,11 +455,18 @@ async fn pagination_follows_link_headers_to_the_last_page() -> TestResult {
     assert_eq!(records.len(), 1203);
     let mut seen: Vec<u64> = records.iter().map(|r| r.remote_id.parse().unwrap()).collect();
     seen.dedup();
-    assert_eq!(seen, (1..=1203).collect::<Vec<_>>(), "each candidate exactly once, in order");
+    assert_eq!(
+        seen,
+        (1..=1203).collect::<Vec<_>>(),
+        "each candidate exactly once, in order"
+    );
 
     // The sim's Link header names next and last as Harvest documents, and caps per_page.
     let resp = reqwest::Client::new()
-        .get(format!("{}/v1/candidates?per_page=5000", sim.base_url(ToolKind::Greenhouse)))
+        .get(format!(
+            "{}/v1/candidates?per_page=5000",
+            sim.base_url(ToolKind::Greenhouse)
+        ))
         .basic_auth(&sim.state.credentials().greenhouse_api_key, Some(""))
         .send()
         .await?;
@@ -380,14 +502,28 @@ async fn delta_returns_only_what_changed_since() -> TestResult {
     }
     let delta = FetchMode::Delta { since };
     let (candidates, _) = drain(&gh, "candidates", delta).await?;
-    assert_eq!(candidates.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(), ["31"]);
+    assert_eq!(
+        candidates.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        ["31"]
+    );
     assert_eq!(candidates[0].data["title"], "Staff Engineer");
     let (applications, _) = drain(&gh, "applications", delta).await?;
-    assert_eq!(applications.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(), ["50"]);
+    assert_eq!(
+        applications.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        ["50"]
+    );
     let ids = IdGen::new(INTEGRATION);
-    assert_eq!(applications[0].data["current_stage_id"], ids.id(Model::ApplicationStages, "203"));
+    assert_eq!(
+        applications[0].data["current_stage_id"],
+        ids.id(Model::ApplicationStages, "203")
+    );
     let (jobs, _) = drain(&gh, "jobs", delta).await?;
-    assert_eq!(jobs.iter().map(|r| (r.remote_id.as_str(), r.data["status"].clone())).collect::<Vec<_>>(), [("21", json!("CLOSED"))]);
+    assert_eq!(
+        jobs.iter()
+            .map(|r| (r.remote_id.as_str(), r.data["status"].clone()))
+            .collect::<Vec<_>>(),
+        [("21", json!("CLOSED"))]
+    );
     for unchanged in ["users", "job_stages", "scheduled_interviews", "offers"] {
         assert!(stream(&gh, unchanged).supports_since);
         assert!(drain(&gh, unchanged, delta).await?.0.is_empty(), "{unchanged}");
@@ -405,13 +541,19 @@ async fn bad_or_revoked_credentials_fail_authentication() -> TestResult {
     let base = sim.base_url(ToolKind::Greenhouse);
     let wrong = connector_at(&base, &json!({"api_key": "not-the-key"}))?;
     let err = drain(&wrong, "users", FetchMode::Full).await.unwrap_err();
-    assert!(matches!(&err, SourceError::Auth { status: 401, message, .. } if message.contains("Invalid Basic Auth credentials")), "{err}");
+    assert!(
+        matches!(&err, SourceError::Auth { status: 401, message, .. } if message.contains("Invalid Basic Auth credentials")),
+        "{err}"
+    );
 
     drain(&gh, "users", FetchMode::Full).await?;
     sim.state.set_revoked(ToolKind::Greenhouse, true);
     let err = drain(&gh, "users", FetchMode::Full).await.unwrap_err();
     assert!(err.is_auth(), "{err}");
-    assert!(!err.to_string().contains("sim-greenhouse-key"), "errors never carry the key");
+    assert!(
+        !err.to_string().contains("sim-greenhouse-key"),
+        "errors never carry the key"
+    );
 
     assert!(matches!(connector_at(&base, &json!({"key": "x"})), Err(SourceError::Config(m)) if m.contains("api_key")));
     sim.shutdown().await;
@@ -446,7 +588,10 @@ async fn error_bodies_and_malformed_records_are_rejected() -> TestResult {
     let (addr, _) = hostile(r#"{"message":"Something went wrong"}"#, None).await;
     let gh = connector_at(&format!("http://{addr}"), &creds)?;
     let err = drain(&gh, "users", FetchMode::Full).await.unwrap_err();
-    assert!(matches!(&err, SourceError::Malformed { detail, .. } if detail.contains("Something went wrong")), "{err}");
+    assert!(
+        matches!(&err, SourceError::Malformed { detail, .. } if detail.contains("Something went wrong")),
+        "{err}"
+    );
 
     let (addr, _) = hostile(r#"[{"id":"seven","name":"Ruby"}]"#, None).await;
     let gh = connector_at(&format!("http://{addr}"), &creds)?;
@@ -465,11 +610,21 @@ async fn links_that_loop_or_leave_the_host_stop_the_stream() -> TestResult {
     let creds = json!({"api_key": "k"});
     let tags = r#"[{"id":1,"name":"Ruby"}]"#;
     let (evil, evil_hits) = hostile(tags, None).await;
-    let (addr, _) = hostile(tags, Some(format!("<http://{evil}/v1/tags/candidate?page=2&per_page=500>; rel=\"next\""))).await;
+    let (addr, _) = hostile(
+        tags,
+        Some(format!(
+            "<http://{evil}/v1/tags/candidate?page=2&per_page=500>; rel=\"next\""
+        )),
+    )
+    .await;
     let gh = connector_at(&format!("http://{addr}"), &creds)?;
     let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
     assert!(matches!(err, SourceError::Pagination { .. }), "{err}");
-    assert_eq!(evil_hits.load(Ordering::SeqCst), 0, "credentials never went to the foreign host");
+    assert_eq!(
+        evil_hits.load(Ordering::SeqCst),
+        0,
+        "credentials never went to the foreign host"
+    );
 
     // A server whose next link always points to page 2 loops: caught on the second page.
     let (self_addr, self_hits) = self_looping(tags).await;

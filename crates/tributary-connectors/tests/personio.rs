@@ -42,21 +42,57 @@ fn fill(sim: &Simulator) {
     let old = at(2024, 1, 10);
     let mut hris = Hris::default();
     for (id, name) in [(1, "Engineering"), (2, "Sales"), (3, "People")] {
-        hris.departments.insert(id, Department { id, name: name.into(), updated_at: old });
+        hris.departments.insert(
+            id,
+            Department {
+                id,
+                name: name.into(),
+                updated_at: old,
+            },
+        );
     }
     for (id, name, city) in [(11, "Berlin HQ", "Berlin"), (12, "Munich", "Munich")] {
-        hris.offices.insert(id, Office { id, name: name.into(), city: city.into(), country: "DE".into(), updated_at: old });
+        hris.offices.insert(
+            id,
+            Office {
+                id,
+                name: name.into(),
+                city: city.into(),
+                country: "DE".into(),
+                updated_at: old,
+            },
+        );
     }
     for (id, name) in [(21, "Acme GmbH"), (22, "Acme Ltd")] {
-        hris.legal_entities.insert(id, LegalEntity { id, name: name.into(), country: "DE".into(), updated_at: old });
+        hris.legal_entities.insert(
+            id,
+            LegalEntity {
+                id,
+                name: name.into(),
+                country: "DE".into(),
+                updated_at: old,
+            },
+        );
     }
     hris.absence_types.insert(
         31,
-        AbsenceType { id: 31, name: "Paid vacation".into(), unit: "days".into(), half_days_allowed: true, updated_at: old },
+        AbsenceType {
+            id: 31,
+            name: "Paid vacation".into(),
+            unit: "days".into(),
+            half_days_allowed: true,
+            updated_at: old,
+        },
     );
     hris.absence_types.insert(
         32,
-        AbsenceType { id: 32, name: "Overtime".into(), unit: "hours".into(), half_days_allowed: false, updated_at: old },
+        AbsenceType {
+            id: 32,
+            name: "Overtime".into(),
+            unit: "hours".into(),
+            half_days_allowed: false,
+            updated_at: old,
+        },
     );
     for n in 0..EMPLOYEES {
         let id = employee_id(n);
@@ -77,8 +113,16 @@ fn fill(sim: &Simulator) {
                 nationality: Some("DE".into()),
                 birthday: Some(day(1990, 1 + (n % 12) as u32, 1 + (n % 28) as u32)),
                 ssn: Some(format!("SSN-{n}")),
-                status: if n % 10 == 9 { EmployeeStatus::Inactive } else { EmployeeStatus::Active },
-                employment_type: if n % 5 == 4 { "external".into() } else { "internal".into() },
+                status: if n % 10 == 9 {
+                    EmployeeStatus::Inactive
+                } else {
+                    EmployeeStatus::Active
+                },
+                employment_type: if n % 5 == 4 {
+                    "external".into()
+                } else {
+                    "internal".into()
+                },
                 position: format!("Engineer {n}"),
                 weekly_hours: 40.0,
                 department_id: Some(1 + n % 3),
@@ -111,7 +155,13 @@ fn fill(sim: &Simulator) {
         for type_id in [31, 32] {
             hris.balances.insert(
                 (id, type_id),
-                Balance { employee_id: id, absence_type_id: type_id, balance: 20.0 - n as f64 % 7.0, used: 3.0, updated_at: old },
+                Balance {
+                    employee_id: id,
+                    absence_type_id: type_id,
+                    balance: 20.0 - n as f64 % 7.0,
+                    used: 3.0,
+                    updated_at: old,
+                },
             );
         }
     }
@@ -169,7 +219,11 @@ fn stream(c: &PersonioConnector, name: &str) -> Stream {
 }
 
 /// Every page of a stream, and how many pages it took.
-async fn fetch_all(c: &PersonioConnector, name: &str, mode: FetchMode) -> Result<(Vec<SourceRecord>, usize), SourceError> {
+async fn fetch_all(
+    c: &PersonioConnector,
+    name: &str,
+    mode: FetchMode,
+) -> Result<(Vec<SourceRecord>, usize), SourceError> {
     let stream = stream(c, name);
     let mut cursor: Option<Value> = None;
     let mut records = Vec::new();
@@ -188,7 +242,11 @@ async fn fetch_all(c: &PersonioConnector, name: &str, mode: FetchMode) -> Result
 
 /// The distinct records of one model, by remote id (org units repeat across pages).
 fn of(records: &[SourceRecord], model: Model) -> BTreeMap<String, SourceRecord> {
-    records.iter().filter(|r| r.model == model).map(|r| (r.remote_id.clone(), r.clone())).collect()
+    records
+        .iter()
+        .filter(|r| r.model == model)
+        .map(|r| (r.remote_id.clone(), r.clone()))
+        .collect()
 }
 
 #[tokio::test]
@@ -206,7 +264,11 @@ async fn full_sync_maps_every_stream() {
     assert_eq!(pages, 3, "250 employees at 100 per page");
     let employees = of(&records, Model::Employees);
     assert_eq!(employees.len(), EMPLOYEES as usize);
-    assert_eq!(records.iter().filter(|r| r.model == Model::Employees).count(), EMPLOYEES as usize, "no duplicates");
+    assert_eq!(
+        records.iter().filter(|r| r.model == Model::Employees).count(),
+        EMPLOYEES as usize,
+        "no duplicates"
+    );
     assert_eq!(of(&records, Model::Employments).len(), EMPLOYEES as usize);
     let groups = of(&records, Model::Groups);
     assert_eq!(groups.len(), 3);
@@ -237,8 +299,19 @@ async fn full_sync_maps_every_stream() {
     assert_eq!(d["legal_entity_id"], ids.id(Model::LegalEntities, "21"));
     assert_eq!(d["group_ids"], json!([ids.id(Model::Groups, "3")]));
     assert_eq!(d["custom_fields"].as_object().map(|m| m.len()), Some(1));
-    assert_eq!(d["custom_fields"].as_object().and_then(|m| m.values().next()), Some(&json!("M")));
-    for key in ["id", "remote_id", "changed_at", "remote_data", "remote_created_at", "employments", "manager"] {
+    assert_eq!(
+        d["custom_fields"].as_object().and_then(|m| m.values().next()),
+        Some(&json!("M"))
+    );
+    for key in [
+        "id",
+        "remote_id",
+        "changed_at",
+        "remote_data",
+        "remote_created_at",
+        "employments",
+        "manager",
+    ] {
         assert!(!d.contains_key(key), "`{key}` does not belong in data");
     }
     let deps: HashSet<_> = e.depends_on.iter().cloned().collect();
@@ -252,7 +325,10 @@ async fn full_sync_maps_every_stream() {
     );
     assert_eq!(e.remote_created_at, Some(at(2020, 2, 15)));
     let raw = e.remote_data.as_ref().expect("raw payload");
-    assert_eq!(raw.pointer("/~1v1~1company~1employees/attributes/birthday/value"), Some(&json!("1990-03-15T00:00:00+00:00")));
+    assert_eq!(
+        raw.pointer("/~1v1~1company~1employees/attributes/birthday/value"),
+        Some(&json!("1990-03-15T00:00:00+00:00"))
+    );
     for path in c.remote_paths(Model::Employees, "date_of_birth") {
         assert!(raw.pointer(&path).is_some(), "{path} points into the raw employee");
     }
@@ -285,7 +361,9 @@ async fn full_sync_maps_every_stream() {
     assert_eq!(a["amount"], 3.0);
     assert_eq!(absences["5001"].data["status"], "REQUESTED");
 
-    let (balances, pages) = fetch_all(&c, "time_off_balances", FetchMode::Full).await.expect("balances");
+    let (balances, pages) = fetch_all(&c, "time_off_balances", FetchMode::Full)
+        .await
+        .expect("balances");
     assert_eq!(pages, 3);
     let balances = of(&balances, Model::TimeOffBalances);
     assert_eq!(balances.len(), 2 * EMPLOYEES as usize);
@@ -315,15 +393,22 @@ async fn delta_returns_only_what_changed() {
         a.updated_at = now;
     }
 
-    let (records, pages) = fetch_all(&c, "employees", FetchMode::Delta { since }).await.expect("employee delta");
+    let (records, pages) = fetch_all(&c, "employees", FetchMode::Delta { since })
+        .await
+        .expect("employee delta");
     assert_eq!(pages, 1);
     let employees = of(&records, Model::Employees);
     assert_eq!(employees.keys().collect::<Vec<_>>(), ["1007"]);
     assert_eq!(employees["1007"].data["job_title"], "Staff Engineer");
     assert_eq!(of(&records, Model::Employments).keys().collect::<Vec<_>>(), ["1007"]);
 
-    let (absences, _) = fetch_all(&c, "absences", FetchMode::Delta { since }).await.expect("absence delta");
-    assert_eq!(absences.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(), ["5042"]);
+    let (absences, _) = fetch_all(&c, "absences", FetchMode::Delta { since })
+        .await
+        .expect("absence delta");
+    assert_eq!(
+        absences.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        ["5042"]
+    );
     assert_eq!(absences[0].data["status"], "APPROVED");
 
     sim.shutdown().await;
@@ -340,14 +425,20 @@ async fn credentials_are_checked() {
     }
 
     let wrong = connector(&sim, &json!({"client_id": "x", "client_secret": "nope"})).expect("connector");
-    let err = fetch_all(&wrong, "employees", FetchMode::Full).await.expect_err("wrong credentials");
+    let err = fetch_all(&wrong, "employees", FetchMode::Full)
+        .await
+        .expect_err("wrong credentials");
     assert!(err.is_auth(), "{err}");
 
     // Revoked after a token was issued: the cached token fails, re-authenticating fails too.
     let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
-    fetch_all(&c, "absence_types", FetchMode::Full).await.expect("works before revocation");
+    fetch_all(&c, "absence_types", FetchMode::Full)
+        .await
+        .expect("works before revocation");
     sim.state.set_revoked(TOOL, true);
-    let err = fetch_all(&c, "absence_types", FetchMode::Full).await.expect_err("revoked");
+    let err = fetch_all(&c, "absence_types", FetchMode::Full)
+        .await
+        .expect_err("revoked");
     assert!(matches!(err, SourceError::Auth { status: 401, .. }), "{err}");
 
     sim.shutdown().await;
@@ -362,7 +453,10 @@ async fn simulator_speaks_personio() {
     let creds = sim.integration_credentials(TOOL);
     let auth: Value = http
         .post(format!("{base}/v1/auth"))
-        .form(&[("client_id", creds["client_id"].as_str()), ("client_secret", creds["client_secret"].as_str())])
+        .form(&[
+            ("client_id", creds["client_id"].as_str()),
+            ("client_secret", creds["client_secret"].as_str()),
+        ])
         .send()
         .await
         .expect("auth")
@@ -387,7 +481,12 @@ async fn simulator_speaks_personio() {
     assert_eq!(body["metadata"]["total_elements"], EMPLOYEES);
     assert_eq!(body["metadata"]["total_pages"], 3);
 
-    let resp = http.get(format!("{base}/v1/company/employees")).bearer_auth("papi-forged").send().await.expect("sent");
+    let resp = http
+        .get(format!("{base}/v1/company/employees"))
+        .bearer_auth("papi-forged")
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["success"], false);
@@ -408,19 +507,33 @@ async fn simulator_speaks_personio() {
 /// balance the simulator holds arrives, and every reference resolves to a synced record.
 #[tokio::test]
 async fn generated_company_syncs_completely() {
-    let config = SimConfig { employees: 120, ..SimConfig::default() };
-    let sim = Simulator::start(config, "127.0.0.1:0".parse().expect("address")).await.expect("simulator starts");
+    let config = SimConfig {
+        employees: 120,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("simulator starts");
     let (employees, absences, balances) = {
         let company = sim.state.company(TOOL);
-        (company.hris.employees.len(), company.hris.absences.len(), company.hris.balances.len())
+        (
+            company.hris.employees.len(),
+            company.hris.absences.len(),
+            company.hris.balances.len(),
+        )
     };
-    assert!(employees >= 100 && absences > 0 && balances > 0, "the generator fills the HRIS");
+    assert!(
+        employees >= 100 && absences > 0 && balances > 0,
+        "the generator fills the HRIS"
+    );
     let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
     let ids = ids();
 
     let mut all = Vec::new();
     for s in c.streams() {
-        let (records, _) = fetch_all(&c, s.name, FetchMode::Full).await.unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let (records, _) = fetch_all(&c, s.name, FetchMode::Full)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", s.name));
         all.extend(records);
     }
     assert_eq!(of(&all, Model::Employees).len(), employees);
@@ -430,13 +543,29 @@ async fn generated_company_syncs_completely() {
 
     let known: HashSet<String> = all.iter().map(|r| ids.id(r.model, &r.remote_id)).collect();
     for r in &all {
-        for key in ["manager_id", "work_location_id", "legal_entity_id", "employee_id", "type_id"] {
+        for key in [
+            "manager_id",
+            "work_location_id",
+            "legal_entity_id",
+            "employee_id",
+            "type_id",
+        ] {
             if let Some(Value::String(id)) = r.data.get(key) {
-                assert!(known.contains(id), "{} {}: `{key}` does not resolve", r.model, r.remote_id);
+                assert!(
+                    known.contains(id),
+                    "{} {}: `{key}` does not resolve",
+                    r.model,
+                    r.remote_id
+                );
             }
         }
         for id in r.data.get("group_ids").and_then(Value::as_array).into_iter().flatten() {
-            assert!(id.as_str().is_some_and(|id| known.contains(id)), "{} {}: a group does not resolve", r.model, r.remote_id);
+            assert!(
+                id.as_str().is_some_and(|id| known.contains(id)),
+                "{} {}: a group does not resolve",
+                r.model,
+                r.remote_id
+            );
         }
     }
     sim.shutdown().await;

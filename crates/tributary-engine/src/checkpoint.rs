@@ -14,7 +14,8 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn from_value(v: Option<&Value>) -> Checkpoint {
-        v.and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+        v.and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
     }
 
     pub fn to_value(&self) -> Value {

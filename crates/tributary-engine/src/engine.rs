@@ -71,7 +71,11 @@ type Fetched = Result<Page, SourceError>;
 
 impl SyncEngine {
     pub fn new(store: Arc<dyn MirrorStore>, config: EngineConfig) -> Self {
-        Self { store, config: Arc::new(config), clients: Default::default() }
+        Self {
+            store,
+            config: Arc::new(config),
+            clients: Default::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn MirrorStore> {
@@ -86,7 +90,12 @@ impl SyncEngine {
     /// resumed first; otherwise the schedule and the tool decide (see [`pick_sync_type`]).
     pub async fn due_sync_type(&self, integration: &Integration, schedule: &Schedule) -> Result<SyncType, EngineError> {
         for t in [SyncType::Full, SyncType::Default] {
-            if self.store.open_run(&integration.id, t).await?.is_some_and(|r| r.state != RunState::Queued) {
+            if self
+                .store
+                .open_run(&integration.id, t)
+                .await?
+                .is_some_and(|r| r.state != RunState::Queued)
+            {
                 return Ok(t);
             }
         }
@@ -95,13 +104,23 @@ impl SyncEngine {
             .iter()
             .find(|r| r.state == RunState::Succeeded && r.sync_type.is_complete())
             .map(|r| r.started_at.unwrap_or(r.created_at));
-        Ok(pick_sync_type(integration.tool, last_complete, chrono::Utc::now(), schedule))
+        Ok(pick_sync_type(
+            integration.tool,
+            last_complete,
+            chrono::Utc::now(),
+            schedule,
+        ))
     }
 
     /// The embedded path: takes the integration's lease from the store, resumes the open run of
     /// `sync_type` (a paused or crashed one) or starts a new one, runs it to its end or to a
     /// pause, and releases the lease.
-    pub async fn sync(&self, integration_id: &str, sync_type: SyncType, control: &RunControl) -> Result<RunOutcome, EngineError> {
+    pub async fn sync(
+        &self,
+        integration_id: &str,
+        sync_type: SyncType,
+        control: &RunControl,
+    ) -> Result<RunOutcome, EngineError> {
         if self.store.get_integration(integration_id).await?.is_none() {
             return Err(EngineError::IntegrationNotFound(integration_id.to_owned()));
         }
@@ -148,7 +167,9 @@ impl SyncEngine {
                     }
                     // A blip of the database must not kill a long full; the fence guards
                     // writes if the lease really expired meanwhile.
-                    Err(e) => tracing::warn!(integration_id = %lease.integration_id, error = %e, "lease renewal failed"),
+                    Err(e) => {
+                        tracing::warn!(integration_id = %lease.integration_id, error = %e, "lease renewal failed")
+                    }
                 }
             }
         })
@@ -157,7 +178,13 @@ impl SyncEngine {
     /// Runs `run` under fence token `fence` until it ends or pauses. The caller holds the
     /// integration's lease (the store lease in embedded mode, the Redis lease in the fleet)
     /// and sets `lost` when it loses it.
-    pub async fn execute(&self, run: SyncRun, fence: i64, control: &RunControl, lost: &AtomicBool) -> Result<RunOutcome, EngineError> {
+    pub async fn execute(
+        &self,
+        run: SyncRun,
+        fence: i64,
+        control: &RunControl,
+        lost: &AtomicBool,
+    ) -> Result<RunOutcome, EngineError> {
         let integration = self
             .store
             .get_integration(&run.integration_id)
@@ -177,7 +204,10 @@ impl SyncEngine {
             Ok(c) => c,
             Err(e) => return self.finish(&write, &e).await,
         };
-        match self.run_streams(&integration, &run, &write, connector, control, lost).await {
+        match self
+            .run_streams(&integration, &run, &write, connector, control, lost)
+            .await
+        {
             Ok(end) => Ok(end),
             Err(e) => {
                 if lost.load(Ordering::SeqCst) || matches!(e, EngineError::Store(StoreError::Fenced { .. })) {
@@ -211,13 +241,18 @@ impl SyncEngine {
             }
         };
         let ids = IdGen::new(integration.id.clone());
-        let connector = tributary_connectors::build(integration.tool, &integration.base_url, &credentials, ids, client)?;
+        let connector =
+            tributary_connectors::build(integration.tool, &integration.base_url, &credentials, ids, client)?;
         Ok(Arc::from(connector))
     }
 
     /// Ends the run for a source failure that stopped it as a whole.
     async fn finish(&self, write: &RunWrite, error: &SourceError) -> Result<RunOutcome, EngineError> {
-        let state = if error.is_auth() { RunState::AuthenticationFailed } else { RunState::Failed };
+        let state = if error.is_auth() {
+            RunState::AuthenticationFailed
+        } else {
+            RunState::Failed
+        };
         tracing::warn!(run_id = %write.run_id, state = state.as_str(), error = %error, "sync failed");
         let run = self.store.finish_run(write, state, Some(&error.to_string())).await?;
         Ok(RunOutcome { run })
@@ -237,7 +272,9 @@ impl SyncEngine {
 
         let mode = match run.sync_type {
             SyncType::Delta => match self.store.last_succeeded_run(&integration.id).await? {
-                Some(prev) => FetchMode::Delta { since: prev.started_at.unwrap_or(prev.created_at) - DELTA_OVERLAP },
+                Some(prev) => FetchMode::Delta {
+                    since: prev.started_at.unwrap_or(prev.created_at) - DELTA_OVERLAP,
+                },
                 // No sync ever succeeded: there is no "since", so read everything (still
                 // without deletions: a delta never deletes).
                 None => FetchMode::Full,
@@ -248,7 +285,11 @@ impl SyncEngine {
         let streams = connector.streams();
         let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
         let mut counts = run.counts;
-        let mut errors: Vec<String> = checkpoint.failed_streams.iter().map(|s| format!("{s}: failed earlier in this run")).collect();
+        let mut errors: Vec<String> = checkpoint
+            .failed_streams
+            .iter()
+            .map(|s| format!("{s}: failed earlier in this run"))
+            .collect();
         let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
         // Streams an earlier execution of this run already finished.
         let mut succeeded = streams
@@ -264,15 +305,33 @@ impl SyncEngine {
                 FetchMode::Delta { .. } if !stream.supports_since => FetchMode::Full,
                 m => m,
             };
-            let cursor = if index == checkpoint.stream { checkpoint.cursor.take() } else { None };
+            let cursor = if index == checkpoint.stream {
+                checkpoint.cursor.take()
+            } else {
+                None
+            };
             let outcome = self
-                .sync_stream(integration, write, &connector, stream, index, cursor, stream_mode, &mut checkpoint, &mut counts, control)
+                .sync_stream(
+                    integration,
+                    write,
+                    &connector,
+                    stream,
+                    index,
+                    cursor,
+                    stream_mode,
+                    &mut checkpoint,
+                    &mut counts,
+                    control,
+                )
                 .await;
             match outcome {
                 Ok(StreamEnd::Done) => succeeded += 1,
                 Ok(StreamEnd::Stopped(signal)) => {
                     if lost.load(Ordering::SeqCst) {
-                        return Err(EngineError::LeaseLost(format!("run {} stopped at a page boundary", run.id)));
+                        return Err(EngineError::LeaseLost(format!(
+                            "run {} stopped at a page boundary",
+                            run.id
+                        )));
                     }
                     return self.stop(write, signal).await;
                 }
@@ -312,13 +371,21 @@ impl SyncEngine {
                 deleted = run.counts.deleted, unchanged = run.counts.unchanged, pages = run.counts.pages_fetched, "sync succeeded");
             return Ok(RunOutcome { run });
         }
-        let state = if succeeded > 0 { RunState::PartiallyFailed } else { RunState::Failed };
+        let state = if succeeded > 0 {
+            RunState::PartiallyFailed
+        } else {
+            RunState::Failed
+        };
         let run = self.store.finish_run(write, state, Some(&errors.join("; "))).await?;
         Ok(RunOutcome { run })
     }
 
     async fn delete_disabled_models(&self, integration: &Integration, write: &RunWrite) -> Result<(), EngineError> {
-        for model in Model::ALL.iter().copied().filter(|m| !integration.scope_config.model_enabled(*m)) {
+        for model in Model::ALL
+            .iter()
+            .copied()
+            .filter(|m| !integration.scope_config.model_enabled(*m))
+        {
             if self.store.count_records(&integration.id, model, false).await? > 0 {
                 let out = self.store.delete_model(write, model).await?;
                 tracing::info!(integration_id = %integration.id, model = %model, deleted = out.deleted, "model disabled by scope: rows marked deleted");
@@ -334,7 +401,9 @@ impl SyncEngine {
                 tracing::info!(run_id = %write.run_id, "sync paused at a page boundary");
             }
             Signal::Cancel | Signal::Continue => {
-                self.store.finish_run(write, RunState::Cancelled, Some("cancelled")).await?;
+                self.store
+                    .finish_run(write, RunState::Cancelled, Some("cancelled"))
+                    .await?;
                 tracing::info!(run_id = %write.run_id, "sync cancelled");
             }
         }
@@ -387,10 +456,27 @@ impl SyncEngine {
                 .filter_map(|r| prepare_record(r, scope, &ids, connector.as_ref()))
                 .collect();
             *checkpoint = match next {
-                Some(cursor) => Checkpoint { stream: index, cursor: Some(cursor), failed_streams: checkpoint.failed_streams.clone() },
-                None => Checkpoint { stream: index + 1, cursor: None, failed_streams: checkpoint.failed_streams.clone() },
+                Some(cursor) => Checkpoint {
+                    stream: index,
+                    cursor: Some(cursor),
+                    failed_streams: checkpoint.failed_streams.clone(),
+                },
+                None => Checkpoint {
+                    stream: index + 1,
+                    cursor: None,
+                    failed_streams: checkpoint.failed_streams.clone(),
+                },
             };
-            let out = self.store.apply_page(write, PageWrite { records, checkpoint: checkpoint.to_value() }).await;
+            let out = self
+                .store
+                .apply_page(
+                    write,
+                    PageWrite {
+                        records,
+                        checkpoint: checkpoint.to_value(),
+                    },
+                )
+                .await;
             let out = match out {
                 Ok(out) => out,
                 Err(e) => {
@@ -398,8 +484,17 @@ impl SyncEngine {
                     return Err(e.into());
                 }
             };
-            counts.add(RunCounts { pages_fetched: 1, created: out.created, updated: out.updated, deleted: out.deleted, unchanged: out.unchanged });
-            control.report(Progress { stream: stream.name.to_owned(), counts: *counts });
+            counts.add(RunCounts {
+                pages_fetched: 1,
+                created: out.created,
+                updated: out.updated,
+                deleted: out.deleted,
+                unchanged: out.unchanged,
+            });
+            control.report(Progress {
+                stream: stream.name.to_owned(),
+                counts: *counts,
+            });
             tracing::debug!(run_id = %write.run_id, stream = stream.name, created = out.created, updated = out.updated, unchanged = out.unchanged, "page committed");
             if control.signal() == Signal::Cancel {
                 fetcher.abort();
@@ -412,7 +507,9 @@ impl SyncEngine {
         match (&mut fetcher.0).await {
             Ok(FetchEnd::Done) => Ok(StreamEnd::Done),
             Ok(FetchEnd::Stopped) => Ok(StreamEnd::Stopped(control.signal())),
-            Err(join) => Err(EngineError::Source(SourceError::Config(format!("page fetcher crashed: {join}")))),
+            Err(join) => Err(EngineError::Source(SourceError::Config(format!(
+                "page fetcher crashed: {join}"
+            )))),
         }
     }
 }

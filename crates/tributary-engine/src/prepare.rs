@@ -45,12 +45,17 @@ pub fn prepare_record(
 /// element of an array, so `/rows/*/ssn` strips the field from each row.
 pub fn strip_pointer(value: &mut Value, pointer: &str) {
     let Some(rest) = pointer.strip_prefix('/') else { return };
-    let tokens: Vec<String> = rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let tokens: Vec<String> = rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
     strip_tokens(value, &tokens);
 }
 
 fn strip_tokens(value: &mut Value, tokens: &[String]) {
-    let Some((first, rest)) = tokens.split_first() else { return };
+    let Some((first, rest)) = tokens.split_first() else {
+        return;
+    };
     if first == "*" {
         if let Value::Array(items) = value {
             for item in items {
@@ -94,6 +99,9 @@ mod tests {
         strip_pointer(&mut v, "/~1v1~1company~1employees/attributes/ssn");
         strip_pointer(&mut v, "/rows/*/ssn");
         strip_pointer(&mut v, "/missing/path");
-        assert_eq!(v, json!({"/v1/company/employees": {"attributes": {"name": "a"}}, "rows": [{"x": 2}, {}]}));
+        assert_eq!(
+            v,
+            json!({"/v1/company/employees": {"attributes": {"name": "a"}}, "rows": [{"x": 2}, {}]})
+        );
     }
 }

@@ -42,9 +42,7 @@ pub fn pick_sync_type(
         return SyncType::Default;
     }
     match last_complete_success {
-        Some(at) if now.signed_duration_since(at).to_std().unwrap_or_default() < schedule.full_every => {
-            SyncType::Delta
-        }
+        Some(at) if now.signed_duration_since(at).to_std().unwrap_or_default() < schedule.full_every => SyncType::Delta,
         _ => SyncType::Full,
     }
 }
@@ -59,11 +57,20 @@ mod tests {
         let now = Utc::now();
         let s = Schedule::default();
         assert_eq!(pick_sync_type(ToolKind::Bamboohr, None, now, &s), SyncType::Default);
-        assert_eq!(pick_sync_type(ToolKind::Bamboohr, Some(now), now, &s), SyncType::Default);
+        assert_eq!(
+            pick_sync_type(ToolKind::Bamboohr, Some(now), now, &s),
+            SyncType::Default
+        );
         assert_eq!(pick_sync_type(ToolKind::Personio, None, now, &s), SyncType::Full);
         let an_hour_ago = now - TimeDelta::hours(1);
-        assert_eq!(pick_sync_type(ToolKind::Personio, Some(an_hour_ago), now, &s), SyncType::Delta);
+        assert_eq!(
+            pick_sync_type(ToolKind::Personio, Some(an_hour_ago), now, &s),
+            SyncType::Delta
+        );
         let long_ago = now - TimeDelta::hours(11);
-        assert_eq!(pick_sync_type(ToolKind::Greenhouse, Some(long_ago), now, &s), SyncType::Full);
+        assert_eq!(
+            pick_sync_type(ToolKind::Greenhouse, Some(long_ago), now, &s),
+            SyncType::Full
+        );
     }
 }

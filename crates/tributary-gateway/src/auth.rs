@@ -43,7 +43,9 @@ impl FromRequestParts<GatewayState> for Caller {
         let key = bearer_token(&parts.headers)?;
         match state.store.find_api_key(&hash_api_key(key)).await? {
             Some(api_key) => Ok(Caller(api_key)),
-            None => Err(ApiError::Unauthenticated("The API key is invalid or has been revoked.".into())),
+            None => Err(ApiError::Unauthenticated(
+                "The API key is invalid or has been revoked.".into(),
+            )),
         }
     }
 }
@@ -59,7 +61,9 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(ApiError::Unauthenticated("The Authorization header must be `Bearer <API key>`.".into()));
+        return Err(ApiError::Unauthenticated(
+            "The Authorization header must be `Bearer <API key>`.".into(),
+        ));
     }
     Ok(token)
 }

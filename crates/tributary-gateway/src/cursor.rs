@@ -60,13 +60,22 @@ impl Cursor {
 
     /// Decodes and authenticates `token`, then checks that it belongs to this integration,
     /// model and filter set. Every failure is the caller's input error.
-    pub fn decode(token: &str, key: &[u8], integration_id: &str, model: Model, filters: &str) -> Result<Self, ApiError> {
-        let invalid = || ApiError::invalid("The cursor is invalid. Pass the `next` value of the previous page unchanged.");
+    pub fn decode(
+        token: &str,
+        key: &[u8],
+        integration_id: &str,
+        model: Model,
+        filters: &str,
+    ) -> Result<Self, ApiError> {
+        let invalid =
+            || ApiError::invalid("The cursor is invalid. Pass the `next` value of the previous page unchanged.");
         if token.len() > MAX_CURSOR_LEN {
             return Err(invalid());
         }
         // Clients may re-pad the token or URL-decode it into the standard alphabet.
-        let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token.trim_end_matches('='))
+            .map_err(|_| invalid())?;
         if bytes.len() <= TAG_LEN {
             return Err(invalid());
         }
@@ -108,7 +117,10 @@ mod tests {
     fn round_trips_and_rejects_tampering() {
         let cursor = Cursor::new("personio:acme", Model::Employees, "abc", "f1");
         let token = cursor.encode(KEY);
-        assert_eq!(Cursor::decode(&token, KEY, "personio:acme", Model::Employees, "f1").unwrap(), cursor);
+        assert_eq!(
+            Cursor::decode(&token, KEY, "personio:acme", Model::Employees, "f1").unwrap(),
+            cursor
+        );
 
         // Another key, integration, model or filter set.
         assert!(Cursor::decode(&token, b"other key", "personio:acme", Model::Employees, "f1").is_err());

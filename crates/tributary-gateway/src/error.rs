@@ -149,7 +149,12 @@ impl IntoResponse for ApiError {
         let message = self.to_string();
         let body = Envelope {
             status: "error",
-            error: Body { code: self.code(), title: Some(self.title()), message: &message, log_url: None },
+            error: Body {
+                code: self.code(),
+                title: Some(self.title()),
+                message: &message,
+                log_url: None,
+            },
         };
         (status, Json(body)).into_response()
     }

@@ -84,7 +84,10 @@ mod tests {
 
     fn app(options: GatewayOptions) -> Router {
         Router::new()
-            .route("/slow", get(|| async { tokio::time::sleep(Duration::from_secs(60)).await }))
+            .route(
+                "/slow",
+                get(|| async { tokio::time::sleep(Duration::from_secs(60)).await }),
+            )
             .layer(axum::middleware::from_fn_with_state(Limits::new(&options), guard))
     }
 
@@ -97,25 +100,47 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn slow_requests_time_out_in_the_envelope() {
-        let app = app(GatewayOptions { request_timeout: Duration::from_secs(2), ..GatewayOptions::default() });
-        let response = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        let app = app(GatewayOptions {
+            request_timeout: Duration::from_secs(2),
+            ..GatewayOptions::default()
+        });
+        let response = app
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(code(response).await, (504, "PLATFORM.TASK_TIMED_OUT".into()));
     }
 
     #[tokio::test(start_paused = true)]
     async fn requests_beyond_the_cap_are_shed() {
-        let app = app(GatewayOptions { max_in_flight: 1, ..GatewayOptions::default() });
+        let app = app(GatewayOptions {
+            max_in_flight: 1,
+            ..GatewayOptions::default()
+        });
         let first = tokio::spawn(app.clone().oneshot(Request::get("/slow").body(Body::empty()).unwrap()));
         tokio::task::yield_now().await;
-        let response = app.clone().oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
-        assert_eq!(code(response).await, (429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED".into()));
+        let response = app
+            .clone()
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            code(response).await,
+            (429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED".into())
+        );
         first.abort();
     }
 
     #[tokio::test]
     async fn declared_oversized_bodies_are_refused() {
-        let app = app(GatewayOptions { body_limit: 10, ..GatewayOptions::default() });
-        let request = Request::get("/slow").header(CONTENT_LENGTH, "11").body(Body::from("x".repeat(11))).unwrap();
+        let app = app(GatewayOptions {
+            body_limit: 10,
+            ..GatewayOptions::default()
+        });
+        let request = Request::get("/slow")
+            .header(CONTENT_LENGTH, "11")
+            .body(Body::from("x".repeat(11)))
+            .unwrap();
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(code(response).await, (413, "PLATFORM.INPUT_INVALID".into()));
     }

@@ -118,7 +118,10 @@ pub async fn fetch_page(
         .transpose()?
         .map(|cursor| cursor.after_id);
     if unsatisfiable {
-        return Ok(Page { records: Vec::new(), next: None });
+        return Ok(Page {
+            records: Vec::new(),
+            next: None,
+        });
     }
 
     let query = RecordQuery {
@@ -137,7 +140,9 @@ pub async fn fetch_page(
     let page_size = usize::try_from(list.page_size).unwrap_or(usize::MAX);
     let next = if records.len() > page_size {
         records.truncate(page_size);
-        records.last().map(|last| Cursor::new(&integration.id, model, &last.id, &fingerprint).encode(&state.cursor_key))
+        records
+            .last()
+            .map(|last| Cursor::new(&integration.id, model, &last.id, &fingerprint).encode(&state.cursor_key))
     } else {
         None
     };

@@ -19,8 +19,14 @@ pub fn record_source(record: &StoredRecord) -> Map<String, Value> {
     source.insert("id".into(), Value::String(record.id.clone()));
     source.insert("remote_id".into(), Value::String(record.remote_id.clone()));
     source.insert("changed_at".into(), Value::String(timestamp(&record.changed_at)));
-    source.insert("remote_deleted_at".into(), optional_timestamp(record.remote_deleted_at.as_ref()));
-    source.insert("remote_created_at".into(), optional_timestamp(record.remote_created_at.as_ref()));
+    source.insert(
+        "remote_deleted_at".into(),
+        optional_timestamp(record.remote_deleted_at.as_ref()),
+    );
+    source.insert(
+        "remote_created_at".into(),
+        optional_timestamp(record.remote_created_at.as_ref()),
+    );
     source.insert("remote_data".into(), record.remote_data.clone().unwrap_or(Value::Null));
     source
 }
@@ -81,5 +87,9 @@ pub fn reference<'a>(data: &'a Map<String, Value>, field: &str) -> Option<&'a st
 
 /// The strings of the array at `data[field]`.
 pub fn references<'a>(data: &'a Map<String, Value>, field: &str) -> impl Iterator<Item = &'a str> {
-    data.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    data.get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }

@@ -65,16 +65,22 @@ impl QueryParams {
             None => Ok(default),
             Some("true") => Ok(true),
             Some("false") => Ok(false),
-            Some(other) => Err(ApiError::invalid(format!("`{name}` must be `true` or `false`, got `{other}`."))),
+            Some(other) => Err(ApiError::invalid(format!(
+                "`{name}` must be `true` or `false`, got `{other}`."
+            ))),
         }
     }
 
     /// An integer in `min..=max`, `default` when absent.
     pub fn integer(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-        let Some(text) = self.text(name) else { return Ok(default) };
+        let Some(text) = self.text(name) else {
+            return Ok(default);
+        };
         match text.parse::<i64>() {
             Ok(value) if (min..=max).contains(&value) => Ok(value),
-            _ => Err(ApiError::invalid(format!("`{name}` must be an integer from {min} to {max}, got `{text}`."))),
+            _ => Err(ApiError::invalid(format!(
+                "`{name}` must be an integer from {min} to {max}, got `{text}`."
+            ))),
         }
     }
 
@@ -113,7 +119,10 @@ pub fn parse_datetime(text: &str) -> Option<Timestamp> {
     if let Ok(at) = NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M:%S%.f") {
         return Some(at.and_utc());
     }
-    NaiveDate::parse_from_str(naive, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|at| at.and_utc())
+    NaiveDate::parse_from_str(naive, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
 }
 
 #[cfg(test)]
@@ -130,7 +139,10 @@ mod tests {
         assert_eq!(expect.timestamp_millis() % 1000, 123);
         assert_eq!(parse_datetime("2024-05-01T10:20:30.123"), Some(expect));
         assert_eq!(parse_datetime("2024-05-01T12:20:30.123+02:00"), Some(expect));
-        assert_eq!(parse_datetime("2024-05-01").unwrap().to_rfc3339(), "2024-05-01T00:00:00+00:00");
+        assert_eq!(
+            parse_datetime("2024-05-01").unwrap().to_rfc3339(),
+            "2024-05-01T00:00:00+00:00"
+        );
         for bad in ["yesterday", "2024-13-01", "2024-05-01T25:00:00Z", "1714521600"] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
@@ -143,7 +155,11 @@ mod tests {
         assert!(p.flag("include_deleted", false).is_err());
         assert_eq!(p.list("ids").unwrap(), vec!["a", "b"]);
         assert_eq!(params(&[]).integer("page_size", 100, 1, 250).unwrap(), 100);
-        assert!(params(&[("page_size", "251")]).integer("page_size", 100, 1, 250).is_err());
+        assert!(
+            params(&[("page_size", "251")])
+                .integer("page_size", 100, 1, 250)
+                .is_err()
+        );
         assert!(QueryParams::from_pairs(vec![("a".into(), "1".into()), ("a".into(), "2".into())]).is_err());
     }
 }

@@ -14,7 +14,10 @@ pub struct Success<T> {
 
 impl<T: Serialize> Success<T> {
     pub fn new(data: T) -> Self {
-        Self { status: "success", data }
+        Self {
+            status: "success",
+            data,
+        }
     }
 }
 

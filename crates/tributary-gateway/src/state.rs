@@ -15,7 +15,10 @@ pub struct GatewayState {
 
 impl GatewayState {
     pub fn new(store: Arc<dyn MirrorStore>, cursor_key: impl Into<Arc<[u8]>>) -> Self {
-        Self { store, cursor_key: cursor_key.into() }
+        Self {
+            store,
+            cursor_key: cursor_key.into(),
+        }
     }
 }
 
@@ -33,6 +36,10 @@ pub struct GatewayOptions {
 
 impl Default for GatewayOptions {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(30), max_in_flight: 512, body_limit: 64 * 1024 }
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 512,
+            body_limit: 64 * 1024,
+        }
     }
 }

@@ -38,7 +38,10 @@ fn employee_id(n: usize) -> String {
 impl Harness {
     async fn start(store: Arc<dyn MirrorStore>) -> Self {
         let key = generate_api_key();
-        store.create_api_key("env-a", "tests", &hash_api_key(&key)).await.unwrap();
+        store
+            .create_api_key("env-a", "tests", &hash_api_key(&key))
+            .await
+            .unwrap();
         for (integration, environment, scope) in [
             (ACME, "env-a", ScopeConfig::default()),
             (FOREIGN, "env-b", ScopeConfig::default()),
@@ -78,16 +81,29 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(state)).await });
-        Self { base, http: reqwest::Client::new(), key, before_second_sync, _store: store }
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            key,
+            before_second_sync,
+            _store: store,
+        }
     }
 
     async fn get(&self, path: &str, integration: Option<&str>, query: &[(&str, &str)]) -> (StatusCode, Value) {
         let (status, text) = self.get_text(path, integration, query).await;
-        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        )
     }
 
     async fn get_text(&self, path: &str, integration: Option<&str>, query: &[(&str, &str)]) -> (StatusCode, String) {
-        let mut request = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).query(query);
+        let mut request = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .query(query);
         if let Some(integration) = integration {
             request = request.header("X-Integration-Id", integration);
         }
@@ -108,7 +124,12 @@ impl Harness {
 }
 
 fn ids(body: &Value) -> Vec<String> {
-    body["data"]["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    body["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -120,7 +141,10 @@ fn assert_error(status: StatusCode, body: &Value, expect_status: StatusCode, cod
     assert_eq!(status, expect_status, "{body}");
     assert_eq!(body["status"], "error", "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert!(body["error"]["title"].is_string(), "{body}");
     assert!(body["error"].as_object().unwrap().contains_key("log_url"), "{body}");
 }
@@ -177,7 +201,11 @@ fn employee(n: usize, changed: bool) -> PreparedRecord {
     if n != 0 {
         rec.depends_on.push(employee_id(0));
     }
-    rec.remote_created_at = Some(chrono::DateTime::parse_from_rfc3339("2020-04-07T12:32:01Z").unwrap().to_utc());
+    rec.remote_created_at = Some(
+        chrono::DateTime::parse_from_rfc3339("2020-04-07T12:32:01Z")
+            .unwrap()
+            .to_utc(),
+    );
     rec
 }
 
@@ -197,17 +225,37 @@ fn reference_records() -> Vec<PreparedRecord> {
     );
     balance.parent_id = Some(employee_id(1));
     vec![
-        record(Model::Groups, "team", json!({"name": "Customer Success", "type": "TEAM"})),
-        record(Model::Groups, "dept", json!({"name": "Engineering", "type": "DEPARTMENT"})),
-        record(Model::LegalEntities, "le", json!({"name": "ACME Inc.", "address": {"city": "Berlin", "country": "DE"}})),
-        record(Model::Locations, "hq", json!({"name": "Kombo HQ", "type": "OFFICE", "address": {"city": "Berlin"}})),
+        record(
+            Model::Groups,
+            "team",
+            json!({"name": "Customer Success", "type": "TEAM"}),
+        ),
+        record(
+            Model::Groups,
+            "dept",
+            json!({"name": "Engineering", "type": "DEPARTMENT"}),
+        ),
+        record(
+            Model::LegalEntities,
+            "le",
+            json!({"name": "ACME Inc.", "address": {"city": "Berlin", "country": "DE"}}),
+        ),
+        record(
+            Model::Locations,
+            "hq",
+            json!({"name": "Kombo HQ", "type": "OFFICE", "address": {"city": "Berlin"}}),
+        ),
         employment,
         balance,
     ]
 }
 
 async fn open_run(store: &dyn MirrorStore, integration: &str) -> RunWrite {
-    let lease = store.acquire_lease(integration, "tests", Duration::from_secs(60)).await.unwrap().unwrap();
+    let lease = store
+        .acquire_lease(integration, "tests", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
     let run = store.create_run(integration, SyncType::Full).await.unwrap();
     let run = store.start_run(&run.id, lease.fence).await.unwrap();
     RunWrite {
@@ -225,7 +273,16 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
     let run = open_run(store, ACME).await;
     let mut records = reference_records();
     records.extend((0..EMPLOYEES).map(|n| employee(n, false)));
-    store.apply_page(&run, PageWrite { records, checkpoint: json!({"page": 1}) }).await.unwrap();
+    store
+        .apply_page(
+            &run,
+            PageWrite {
+                records,
+                checkpoint: json!({"page": 1}),
+            },
+        )
+        .await
+        .unwrap();
     store.finish_run(&run, RunState::Succeeded, None).await.unwrap();
 
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -235,7 +292,16 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
     let run = open_run(store, ACME).await;
     let mut records = reference_records();
     records.extend((0..EMPLOYEES - 1).map(|n| employee(n, n == 5)));
-    store.apply_page(&run, PageWrite { records, checkpoint: json!({"page": 1}) }).await.unwrap();
+    store
+        .apply_page(
+            &run,
+            PageWrite {
+                records,
+                checkpoint: json!({"page": 1}),
+            },
+        )
+        .await
+        .unwrap();
     store.sweep_deletions(&run, &[Model::Employees]).await.unwrap();
     store.finish_run(&run, RunState::Succeeded, None).await.unwrap();
     between
@@ -243,9 +309,22 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
 
 async fn seed_scoped(store: &dyn MirrorStore) {
     let run = open_run(store, SCOPED).await;
-    let mut rec = record(Model::Employees, "s1", json!({"first_name": "Scoped", "employment_status": "ACTIVE"}));
+    let mut rec = record(
+        Model::Employees,
+        "s1",
+        json!({"first_name": "Scoped", "employment_status": "ACTIVE"}),
+    );
     rec.id = record_id(SCOPED, Model::Employees, "s1");
-    store.apply_page(&run, PageWrite { records: vec![rec], checkpoint: json!({}) }).await.unwrap();
+    store
+        .apply_page(
+            &run,
+            PageWrite {
+                records: vec![rec],
+                checkpoint: json!({}),
+            },
+        )
+        .await
+        .unwrap();
     store.finish_run(&run, RunState::Succeeded, None).await.unwrap();
 }
 
@@ -255,15 +334,35 @@ async fn authentication(h: Harness) {
     let url = format!("{}/v1/hris/employees", h.base);
     let response = h.http.get(&url).header("X-Integration-Id", ACME).send().await.unwrap();
     let status = response.status();
-    assert_error(status, &response.json().await.unwrap(), StatusCode::UNAUTHORIZED, "PLATFORM.AUTHENTICATION_INVALID");
+    assert_error(
+        status,
+        &response.json().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "PLATFORM.AUTHENTICATION_INVALID",
+    );
 
-    let response = h.http.get(&url).bearer_auth("trb_wrong").header("X-Integration-Id", ACME).send().await.unwrap();
+    let response = h
+        .http
+        .get(&url)
+        .bearer_auth("trb_wrong")
+        .header("X-Integration-Id", ACME)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
-    assert_error(status, &response.json().await.unwrap(), StatusCode::UNAUTHORIZED, "PLATFORM.AUTHENTICATION_INVALID");
+    assert_error(
+        status,
+        &response.json().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "PLATFORM.AUTHENTICATION_INVALID",
+    );
 
     let (status, body) = h.get("/v1/check-api-key", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"status": "success", "data": {"environment_id": "env-a", "customer_id": "env-a"}}));
+    assert_eq!(
+        body,
+        json!({"status": "success", "data": {"environment_id": "env-a", "customer_id": "env-a"}})
+    );
 }
 
 async fn integration_must_exist_in_the_keys_environment(h: Harness) {
@@ -322,7 +421,9 @@ async fn cursors_are_tamper_proof_and_bound_to_their_query(h: Harness) {
         assert_error(status, &body, StatusCode::BAD_REQUEST, "PLATFORM.INPUT_INVALID");
     }
     // Same cursor, other filters.
-    let (status, body) = h.employees(&[("cursor", &next), ("employment_statuses", "ACTIVE")]).await;
+    let (status, body) = h
+        .employees(&[("cursor", &next), ("employment_statuses", "ACTIVE")])
+        .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "PLATFORM.INPUT_INVALID");
     // Same cursor, other integration of the same environment.
     let (status, body) = h.get("/v1/hris/employees", Some(SCOPED), &[("cursor", &next)]).await;
@@ -352,30 +453,51 @@ async fn bad_parameters_are_input_errors(h: Harness) {
     }
     let (status, body) = h.employees(&[("updated_after", "yesterday")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().contains("updated_after"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("updated_after"),
+        "{body}"
+    );
 
     let (status, body) = h.get("/v1/hris/nothing-here", Some(ACME), &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["status"], "error");
-    let response = h.http.post(format!("{}/v1/hris/employees", h.base)).send().await.unwrap();
+    let response = h
+        .http
+        .post(format!("{}/v1/hris/employees", h.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "error");
 }
 
 async fn updated_after_and_include_deleted(h: Harness) {
-    let between = h.before_second_sync.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    assert_eq!(h.employee_ids(&[("updated_after", &between)]).await, vec![employee_id(5)]);
+    let between = h
+        .before_second_sync
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     assert_eq!(
-        h.employee_ids(&[("updated_after", &between), ("include_deleted", "true")]).await,
+        h.employee_ids(&[("updated_after", &between)]).await,
+        vec![employee_id(5)]
+    );
+    assert_eq!(
+        h.employee_ids(&[("updated_after", &between), ("include_deleted", "true")])
+            .await,
         sorted(vec![employee_id(5), employee_id(24)])
     );
     assert_eq!(h.employee_ids(&[]).await.len(), EMPLOYEES - 1);
     assert_eq!(h.employee_ids(&[("include_deleted", "true")]).await.len(), EMPLOYEES);
 
-    let (_, body) = h.employees(&[("ids", &employee_id(24)), ("include_deleted", "true")]).await;
+    let (_, body) = h
+        .employees(&[("ids", &employee_id(24)), ("include_deleted", "true")])
+        .await;
     let deleted = &body["data"]["results"][0];
-    assert!(deleted["remote_deleted_at"].as_str().is_some_and(|at| at.ends_with('Z') && at.len() == 24), "{deleted}");
+    assert!(
+        deleted["remote_deleted_at"]
+            .as_str()
+            .is_some_and(|at| at.ends_with('Z') && at.len() == 24),
+        "{deleted}"
+    );
     let (_, body) = h.employees(&[("ids", &employee_id(5))]).await;
     assert_eq!(body["data"]["results"][0]["first_name"], "Renamed5");
 }
@@ -384,24 +506,58 @@ async fn filters(h: Harness) {
     let inactive: Vec<String> = sorted([4, 9, 14, 19].iter().map(|n| employee_id(*n)).collect());
     assert_eq!(h.employee_ids(&[("employment_statuses", "INACTIVE")]).await, inactive);
     assert_eq!(h.employee_ids(&[("employment_status", "INACTIVE")]).await, inactive);
-    assert_eq!(h.employee_ids(&[("employment_statuses", "INACTIVE,ACTIVE")]).await.len(), EMPLOYEES - 1);
-
-    assert_eq!(h.employee_ids(&[("work_emails", "FIRST3.LAST@acme.COM")]).await, vec![employee_id(3)]);
     assert_eq!(
-        h.employee_ids(&[("personal_emails", "p3@home.example, P7@HOME.example")]).await,
+        h.employee_ids(&[("employment_statuses", "INACTIVE,ACTIVE")])
+            .await
+            .len(),
+        EMPLOYEES - 1
+    );
+
+    assert_eq!(
+        h.employee_ids(&[("work_emails", "FIRST3.LAST@acme.COM")]).await,
+        vec![employee_id(3)]
+    );
+    assert_eq!(
+        h.employee_ids(&[("personal_emails", "p3@home.example, P7@HOME.example")])
+            .await,
         sorted(vec![employee_id(3), employee_id(7)])
     );
-    assert_eq!(h.employee_ids(&[("ids", &format!("{},{}", employee_id(1), employee_id(2)))]).await.len(), 2);
-    assert_eq!(h.employee_ids(&[("remote_ids", "3,4")]).await, sorted(vec![employee_id(3), employee_id(4)]));
-    assert_eq!(h.employee_ids(&[("legal_entity_ids", &id(Model::LegalEntities, "le"))]).await.len(), EMPLOYEES - 1);
+    assert_eq!(
+        h.employee_ids(&[("ids", &format!("{},{}", employee_id(1), employee_id(2)))])
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        h.employee_ids(&[("remote_ids", "3,4")]).await,
+        sorted(vec![employee_id(3), employee_id(4)])
+    );
+    assert_eq!(
+        h.employee_ids(&[("legal_entity_ids", &id(Model::LegalEntities, "le"))])
+            .await
+            .len(),
+        EMPLOYEES - 1
+    );
     assert!(h.employee_ids(&[("work_location_ids", "nowhere")]).await.is_empty());
     // AND across filters.
-    assert_eq!(h.employee_ids(&[("remote_ids", "3,4"), ("employment_statuses", "INACTIVE")]).await, vec![employee_id(4)]);
+    assert_eq!(
+        h.employee_ids(&[("remote_ids", "3,4"), ("employment_statuses", "INACTIVE")])
+            .await,
+        vec![employee_id(4)]
+    );
 
     // Paging through a filtered set keeps the filter.
-    let (_, body) = h.employees(&[("employment_statuses", "INACTIVE"), ("page_size", "3")]).await;
+    let (_, body) = h
+        .employees(&[("employment_statuses", "INACTIVE"), ("page_size", "3")])
+        .await;
     let next = body["data"]["next"].as_str().unwrap().to_owned();
-    let rest = h.employee_ids(&[("employment_statuses", "INACTIVE"), ("page_size", "3"), ("cursor", &next)]).await;
+    let rest = h
+        .employee_ids(&[
+            ("employment_statuses", "INACTIVE"),
+            ("page_size", "3"),
+            ("cursor", &next),
+        ])
+        .await;
     assert_eq!(rest, inactive[3..].to_vec());
 }
 
@@ -412,14 +568,31 @@ async fn group_and_custom_field_filters(h: Harness) {
     let dept: Vec<String> = sorted((0..EMPLOYEES - 1).filter(|n| n % 3 == 1).map(employee_id).collect());
     assert_eq!(h.employee_ids(&[("group_ids", &id(Model::Groups, "dept"))]).await, dept);
     let any: Vec<String> = sorted((0..EMPLOYEES - 1).filter(|n| n % 3 != 2).map(employee_id).collect());
-    assert_eq!(h.employee_ids(&[("group_ids", &format!("{},{}", id(Model::Groups, "dept"), id(Model::Groups, "team")))]).await, any);
+    assert_eq!(
+        h.employee_ids(&[(
+            "group_ids",
+            &format!("{},{}", id(Model::Groups, "dept"), id(Model::Groups, "team"))
+        )])
+        .await,
+        any
+    );
 
     let odd: Vec<String> = sorted((0..EMPLOYEES - 1).filter(|n| n % 2 == 1).map(employee_id).collect());
-    assert_eq!(h.employee_ids(&[("custom_fields", r#"{"cost_center":"odd"}"#)]).await, odd);
+    assert_eq!(
+        h.employee_ids(&[("custom_fields", r#"{"cost_center":"odd"}"#)]).await,
+        odd
+    );
     let level3: Vec<String> = sorted((0..EMPLOYEES - 1).filter(|n| n % 4 == 3).map(employee_id).collect());
     assert_eq!(h.employee_ids(&[("custom_fields", r#"{"level":3}"#)]).await, level3);
-    assert_eq!(h.employee_ids(&[("custom_fields", r#"{"missing":null}"#)]).await.len(), EMPLOYEES - 1);
-    assert!(h.employee_ids(&[("custom_fields", r#"{"cost_center":null}"#)]).await.is_empty());
+    assert_eq!(
+        h.employee_ids(&[("custom_fields", r#"{"missing":null}"#)]).await.len(),
+        EMPLOYEES - 1
+    );
+    assert!(
+        h.employee_ids(&[("custom_fields", r#"{"cost_center":null}"#)])
+            .await
+            .is_empty()
+    );
 }
 
 async fn unsupported_filters_and_disabled_models(h: Harness) {
@@ -435,22 +608,48 @@ async fn unsupported_filters_and_disabled_models(h: Harness) {
     // to ignore such filters.
     assert_eq!(scoped(vec![]).await, 1);
     assert_eq!(scoped(vec![("work_emails", "x@y.z")]).await, 0);
-    assert_eq!(scoped(vec![("work_emails", "x@y.z"), ("ignore_unsupported_filters", "true")]).await, 1);
+    assert_eq!(
+        scoped(vec![("work_emails", "x@y.z"), ("ignore_unsupported_filters", "true")]).await,
+        1
+    );
 
     let (status, body) = h.get("/v1/hris/employees", Some(DISABLED), &[]).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "INTEGRATION.MODEL_DISABLED");
 }
 
 async fn nested_data_and_spec_shape(h: Harness) {
-    let (status, text) = h.get_text("/v1/hris/employees", Some(ACME), &[("ids", &employee_id(1))]).await;
+    let (status, text) = h
+        .get_text("/v1/hris/employees", Some(ACME), &[("ids", &employee_id(1))])
+        .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     // Key order follows the schema: status, data.next, data.results, then the employee's
     // fields in the order GetHrisEmployeesPositiveResponse lists them.
-    assert!(text.starts_with(r#"{"status":"success","data":{"next":null,"results":[{"id":""#), "{text}");
-    let order = ["\"remote_id\"", "\"employee_number\"", "\"first_name\"", "\"work_email\"", "\"manager_id\"",
-        "\"home_address\"", "\"changed_at\"", "\"custom_fields\"", "\"remote_data\"", "\"employments\"",
-        "\"time_off_balances\"", "\"manager\"", "\"groups\"", "\"legal_entity\"", "\"teams\"", "\"work_location\""];
-    let positions: Vec<usize> = order.iter().map(|key| text.find(key).unwrap_or_else(|| panic!("{key}: {text}"))).collect();
+    assert!(
+        text.starts_with(r#"{"status":"success","data":{"next":null,"results":[{"id":""#),
+        "{text}"
+    );
+    let order = [
+        "\"remote_id\"",
+        "\"employee_number\"",
+        "\"first_name\"",
+        "\"work_email\"",
+        "\"manager_id\"",
+        "\"home_address\"",
+        "\"changed_at\"",
+        "\"custom_fields\"",
+        "\"remote_data\"",
+        "\"employments\"",
+        "\"time_off_balances\"",
+        "\"manager\"",
+        "\"groups\"",
+        "\"legal_entity\"",
+        "\"teams\"",
+        "\"work_location\"",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|key| text.find(key).unwrap_or_else(|| panic!("{key}: {text}")))
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?} {text}");
 
     let body: Value = serde_json::from_str(&text).unwrap();
@@ -458,13 +657,26 @@ async fn nested_data_and_spec_shape(h: Harness) {
     let object = e.as_object().unwrap();
     assert!(!object.contains_key("group_ids"));
     // Required-but-unknown fields are null, not missing; optional unknown ones are absent.
-    for required in ["nationality", "ssn", "tax_id", "avatar", "date_of_birth", "termination_date", "mobile_phone_number"] {
+    for required in [
+        "nationality",
+        "ssn",
+        "tax_id",
+        "avatar",
+        "date_of_birth",
+        "termination_date",
+        "mobile_phone_number",
+    ] {
         assert_eq!(object.get(required), Some(&Value::Null), "{required}");
     }
     assert!(!object.contains_key("bank_accounts") && !object.contains_key("gender"));
     assert_eq!(e["remote_id"], "1");
     assert_eq!(e["remote_created_at"], "2020-04-07T12:32:01.000Z");
-    assert!(e["changed_at"].as_str().is_some_and(|at| at.len() == 24 && at.ends_with('Z')), "{e}");
+    assert!(
+        e["changed_at"]
+            .as_str()
+            .is_some_and(|at| at.len() == 24 && at.ends_with('Z')),
+        "{e}"
+    );
     assert_eq!(e["remote_deleted_at"], Value::Null);
     assert_eq!(e["remote_data"], json!({"/v1/company/employees": {"id": "1"}}));
     assert_eq!(e["integration_fields"], json!([]));
@@ -503,7 +715,9 @@ async fn nested_data_and_spec_shape(h: Harness) {
     assert_eq!(location["remote_deleted_at"], Value::Null);
 
     // Employee 0 has no manager; employee 2 no groups.
-    let (_, body) = h.employees(&[("ids", &format!("{},{}", employee_id(0), employee_id(2)))]).await;
+    let (_, body) = h
+        .employees(&[("ids", &format!("{},{}", employee_id(0), employee_id(2)))])
+        .await;
     for e in body["data"]["results"].as_array().unwrap() {
         if e["id"] == employee_id(0) {
             assert_eq!(e["manager"], Value::Null);

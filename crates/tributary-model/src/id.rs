@@ -12,13 +12,20 @@ const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqr
 /// re-creating the mirror yields the same ids.
 pub fn record_id(integration_id: &str, model: Model, remote_id: &str) -> String {
     let mut hasher = Sha256::new();
-    for part in [integration_id.as_bytes(), model.as_str().as_bytes(), remote_id.as_bytes()] {
+    for part in [
+        integration_id.as_bytes(),
+        model.as_str().as_bytes(),
+        remote_id.as_bytes(),
+    ] {
         // Length-prefix every part so ("a", "bc") and ("ab", "c") cannot collide.
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
     let digest = hasher.finalize();
-    digest[..24].iter().map(|b| ALPHABET[(*b as usize) % 58] as char).collect()
+    digest[..24]
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % 58] as char)
+        .collect()
 }
 
 /// Hands connectors the ids of one integration.
@@ -29,7 +36,9 @@ pub struct IdGen {
 
 impl IdGen {
     pub fn new(integration_id: impl Into<String>) -> Self {
-        Self { integration_id: integration_id.into() }
+        Self {
+            integration_id: integration_id.into(),
+        }
     }
 
     pub fn integration_id(&self) -> &str {
@@ -53,6 +62,9 @@ mod tests {
         assert_eq!(a, record_id("personio:demo", Model::Employees, "42"));
         assert_ne!(a, record_id("personio:demo", Model::Employments, "42"));
         assert_ne!(a, record_id("personio:other", Model::Employees, "42"));
-        assert_ne!(record_id("a", Model::Employees, "bc"), record_id("ab", Model::Employees, "c"));
+        assert_ne!(
+            record_id("a", Model::Employees, "bc"),
+            record_id("ab", Model::Employees, "c")
+        );
     }
 }

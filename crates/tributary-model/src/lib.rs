@@ -11,7 +11,7 @@ mod sync;
 pub use id::{IdGen, record_id};
 pub use model::{Category, Model};
 pub use record::{SourceRecord, content_hash};
-pub use scope::{ScopeConfig, ScopeSetting, ModelScope, FieldScope};
+pub use scope::{FieldScope, ModelScope, ScopeConfig, ScopeSetting};
 pub use sync::{RunCounts, RunState, SyncType, ToolKind};
 
 /// Timestamps are UTC everywhere: in the mirror, on the wire and in logs.

@@ -336,7 +336,10 @@ impl FaultPlan {
             installed.matched += 1;
             let due = installed.matched > installed.rule.skip
                 && !installed.exhausted()
-                && installed.rule.rate.is_none_or(|rate| unit_draw(installed.rule.seed, installed.matched) < rate);
+                && installed
+                    .rule
+                    .rate
+                    .is_none_or(|rate| unit_draw(installed.rule.seed, installed.matched) < rate);
             if !due || decision.is_some() {
                 continue;
             }
@@ -512,13 +515,24 @@ mod rate_tests {
 
     fn acted(plan: &mut FaultPlan, n: u64) -> u64 {
         (0..n)
-            .filter(|_| plan.decide(ToolKind::Personio, "GET", "/v1/company/employees", "").is_some())
+            .filter(|_| {
+                plan.decide(ToolKind::Personio, "GET", "/v1/company/employees", "")
+                    .is_some()
+            })
             .count() as u64
     }
 
     #[test]
     fn rate_acts_on_about_that_fraction_reproducibly() {
-        let rule = FaultRule::new(ToolKind::Personio, FaultAction::Status { code: 503, retry_after: None, body: None }).rate(0.3, 7);
+        let rule = FaultRule::new(
+            ToolKind::Personio,
+            FaultAction::Status {
+                code: 503,
+                retry_after: None,
+                body: None,
+            },
+        )
+        .rate(0.3, 7);
         let mut a = FaultPlan::default();
         a.add(rule.clone()).unwrap();
         let mut b = FaultPlan::default();

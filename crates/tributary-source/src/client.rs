@@ -97,11 +97,16 @@ impl SourceClient {
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SourceError::Config(format!("cannot build HTTP client: {e}")))?;
-        let limiter = config.requests_per_second.map(|rps| RateLimiter::direct(Quota::per_second(rps)));
+        let limiter = config
+            .requests_per_second
+            .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
         Ok(Self {
             http,
             config: Arc::new(config),
-            budget: Arc::new(Budget { limiter, blocked_until: Mutex::new(None) }),
+            budget: Arc::new(Budget {
+                limiter,
+                blocked_until: Mutex::new(None),
+            }),
         })
     }
 
@@ -143,7 +148,10 @@ impl SourceClient {
                 Ok(resp) => match check(&resp) {
                     BodyVerdict::Ok => return Ok(resp),
                     BodyVerdict::Fail(e) => return Err(e),
-                    BodyVerdict::Retry(message) => Failure { message, retry_after: None },
+                    BodyVerdict::Retry(message) => Failure {
+                        message,
+                        retry_after: None,
+                    },
                 },
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Transient(f)) => f,
@@ -209,7 +217,12 @@ impl SourceClient {
             Err(e) => return Err(Attempt::transient(format!("reading body: {}", describe(&e)))),
         };
         if status.is_success() {
-            return Ok(SourceResponse { endpoint: endpoint.to_owned(), status, headers, body });
+            return Ok(SourceResponse {
+                endpoint: endpoint.to_owned(),
+                status,
+                headers,
+                body,
+            });
         }
         let message = excerpt(&body);
         match status {
@@ -218,7 +231,10 @@ impl SourceClient {
                 if let Some(d) = retry_after {
                     self.block_until(d).await;
                 }
-                Err(Attempt::Transient(Failure { message: format!("429 Too Many Requests: {message}"), retry_after }))
+                Err(Attempt::Transient(Failure {
+                    message: format!("429 Too Many Requests: {message}"),
+                    retry_after,
+                }))
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Attempt::Fatal(SourceError::Auth {
                 endpoint: endpoint.to_owned(),
@@ -251,7 +267,10 @@ enum Attempt {
 
 impl Attempt {
     fn transient(message: String) -> Self {
-        Attempt::Transient(Failure { message, retry_after: None })
+        Attempt::Transient(Failure {
+            message,
+            retry_after: None,
+        })
     }
 }
 
@@ -273,7 +292,11 @@ fn describe(e: &reqwest::Error) -> String {
         detail = s.to_string();
         source = s.source();
     }
-    if detail.is_empty() { kind.to_owned() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }
 
 /// The first 300 characters of an error body, enough to read the tool's message in a run's
@@ -303,14 +326,19 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// or as a Unix timestamp (Greenhouse, Personio), and the IETF draft's `RateLimit-*` names.
 pub(crate) fn quota_exhausted(headers: &HeaderMap) -> Option<Duration> {
     let get = |names: &[&str]| {
-        names.iter().find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<f64>().ok())
+        names
+            .iter()
+            .find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<f64>().ok())
     };
     let remaining = get(&["x-ratelimit-remaining", "ratelimit-remaining"])?;
     if remaining > 0.0 {
         return None;
     }
     let reset = get(&["x-ratelimit-reset", "ratelimit-reset"]).unwrap_or(1.0);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs_f64();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
     // Values beyond a day in seconds can only be absolute Unix timestamps.
     let wait = if reset > 86_400.0 { reset - now } else { reset };
     Some(Duration::from_secs_f64(wait.clamp(0.0, 86_400.0)))
@@ -342,7 +370,11 @@ mod tests {
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("2"));
         assert_eq!(quota_exhausted(&h), Some(Duration::from_secs(2)));
-        let abs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 30;
+        let abs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 30;
         h.insert("x-ratelimit-reset", HeaderValue::from_str(&abs.to_string()).unwrap());
         let d = quota_exhausted(&h).unwrap();
         assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");

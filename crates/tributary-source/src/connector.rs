@@ -22,7 +22,9 @@ pub struct Stream {
 pub enum FetchMode {
     Full,
     /// Only records changed at the source since this instant.
-    Delta { since: Timestamp },
+    Delta {
+        since: Timestamp,
+    },
 }
 
 /// A page of unified records and the cursor of the next one (`None`: the stream is done).
@@ -43,12 +45,7 @@ pub trait Connector: Send + Sync {
     fn streams(&self) -> Vec<Stream>;
 
     /// Fetches one page of `stream`, starting at `cursor` (`None`: the first page).
-    async fn fetch_page(
-        &self,
-        stream: &Stream,
-        cursor: Option<&Value>,
-        mode: FetchMode,
-    ) -> Result<Page, SourceError>;
+    async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, mode: FetchMode) -> Result<Page, SourceError>;
 
     /// JSON pointers (RFC 6901) into a record's `remote_data` that carry the given unified
     /// field, so the engine can strip a scope-disabled field from the raw payload too.

@@ -8,16 +8,29 @@ pub enum SourceError {
     /// Credentials were rejected or revoked. Never retried: retrying a revoked key only burns
     /// the tool's rate limit and can lock the account.
     #[error("{endpoint}: authentication failed ({status}): {message}")]
-    Auth { endpoint: String, status: u16, message: String },
+    Auth {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
 
     /// The tool refused the request for a reason retrying cannot fix (400, 404, 422, ...).
     #[error("{endpoint}: request rejected ({status}): {message}")]
-    Rejected { endpoint: String, status: u16, message: String },
+    Rejected {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
 
     /// A failure that may pass (5xx, 429, timeout, connection reset). Retried by the client;
     /// surfaces only once the retry budget is spent.
     #[error("{endpoint}: {message} (gave up after {attempts} attempts)")]
-    Transient { endpoint: String, message: String, attempts: u32, retry_after: Option<Duration> },
+    Transient {
+        endpoint: String,
+        message: String,
+        attempts: u32,
+        retry_after: Option<Duration>,
+    },
 
     /// The body could not be understood: truncated or malformed JSON, a missing required field,
     /// a wrong type, or an HTTP 200 whose body is an error.
@@ -36,7 +49,10 @@ pub enum SourceError {
 
 impl SourceError {
     pub fn malformed(endpoint: impl Into<String>, detail: impl std::fmt::Display) -> Self {
-        SourceError::Malformed { endpoint: endpoint.into(), detail: detail.to_string() }
+        SourceError::Malformed {
+            endpoint: endpoint.into(),
+            detail: detail.to_string(),
+        }
     }
 
     pub fn is_auth(&self) -> bool {

@@ -154,7 +154,12 @@ pub struct FieldFilter {
 impl FieldFilter {
     /// `data->>field` is one of `any_of`.
     pub fn equals(field: impl Into<String>, any_of: Vec<String>) -> Self {
-        Self { field: field.into(), any_of, case_insensitive: false, matching: FieldMatch::Equals }
+        Self {
+            field: field.into(),
+            any_of,
+            case_insensitive: false,
+            matching: FieldMatch::Equals,
+        }
     }
 }
 
@@ -263,7 +268,12 @@ pub trait MirrorStore: Send + Sync + 'static {
 
     // ---- leases (the embedded lease; the fleet's Redis lease bumps the same fence) --------
     /// Takes the lease if it is free or expired, bumping the integration's fence.
-    async fn acquire_lease(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>, StoreError>;
+    async fn acquire_lease(
+        &self,
+        integration_id: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError>;
     /// Extends a lease still held by its owner with the same fence; `false` once lost.
     async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError>;
     async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
@@ -301,8 +311,14 @@ pub trait MirrorStore: Send + Sync + 'static {
     // ---- reads: gap-free (invariant I3) ------------------------------------------------------
     async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError>;
     /// Live and deleted records of `model` whose `parent_id` is one of `parent_ids`.
-    async fn records_by_parent(&self, integration_id: &str, model: Model, parent_ids: &[String]) -> Result<Vec<StoredRecord>, StoreError>;
-    async fn count_records(&self, integration_id: &str, model: Model, include_deleted: bool) -> Result<i64, StoreError>;
+    async fn records_by_parent(
+        &self,
+        integration_id: &str,
+        model: Model,
+        parent_ids: &[String],
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    async fn count_records(&self, integration_id: &str, model: Model, include_deleted: bool)
+    -> Result<i64, StoreError>;
     /// The change log after `after_seq`, oldest first.
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
 }

@@ -86,7 +86,10 @@ pub async fn fresh_pg_store_concrete() -> Result<(PgStore, TestDatabase), StoreE
     url.set_path(&name);
     let url = url.to_string();
     let guard = TestDatabase { admin_url, name, url };
-    let pool = crate::postgres::pool_options().max_connections(8).connect(guard.url()).await?;
+    let pool = crate::postgres::pool_options()
+        .max_connections(8)
+        .connect(guard.url())
+        .await?;
     let store = PgStore::from_pool(pool, CredentialKey::generate());
     store.migrate().await?;
     Ok((store, guard))
@@ -161,9 +164,15 @@ pub fn services_required() -> bool {
 
 fn skip_or_fail(e: StoreError) -> Option<std::convert::Infallible> {
     if services_required() {
-        panic!("Postgres is required (TRIBUTARY_REQUIRE_SERVICES) but unavailable at {}: {e}", admin_url());
+        panic!(
+            "Postgres is required (TRIBUTARY_REQUIRE_SERVICES) but unavailable at {}: {e}",
+            admin_url()
+        );
     }
-    eprintln!("SKIPPED: no Postgres at {} ({e}); set TEST_DATABASE_URL or install PostgreSQL", admin_url());
+    eprintln!(
+        "SKIPPED: no Postgres at {} ({e}); set TEST_DATABASE_URL or install PostgreSQL",
+        admin_url()
+    );
     None
 }
 

@@ -143,7 +143,12 @@ pub struct CreateIntegrationArgs {
     pub base_url: String,
     /// The tool's credentials as JSON, e.g. '{"api_key": "..."}'. Prefer --credentials-file
     /// or the TRIBUTARY_CREDENTIALS variable to keep them out of shell history.
-    #[arg(long, env = "TRIBUTARY_CREDENTIALS", hide_env_values = true, conflicts_with = "credentials_file")]
+    #[arg(
+        long,
+        env = "TRIBUTARY_CREDENTIALS",
+        hide_env_values = true,
+        conflicts_with = "credentials_file"
+    )]
     pub credentials: Option<String>,
     #[arg(long)]
     pub credentials_file: Option<PathBuf>,

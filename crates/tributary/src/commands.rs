@@ -9,7 +9,10 @@ use tributary_model::{ScopeConfig, SyncType, ToolKind};
 use tributary_sim::{SimConfig, Simulator};
 use tributary_store::{MirrorStore, NewIntegration, SyncRun};
 
-use crate::cli::{ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, RunsArgs, SimArgs, SyncArgs, SyncTypeArg};
+use crate::cli::{
+    ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, RunsArgs, SimArgs, SyncArgs,
+    SyncTypeArg,
+};
 use crate::setup::open_store;
 
 pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
@@ -19,14 +22,25 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
         mutate_every: (args.mutate_every > 0).then(|| Duration::from_secs(args.mutate_every)),
         ..SimConfig::default()
     };
-    println!("generating a company of {} employees (seed {})…", args.employees, args.seed);
+    println!(
+        "generating a company of {} employees (seed {})…",
+        args.employees, args.seed
+    );
     let sim = Simulator::start(config, args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     for tool in ToolKind::ALL {
-        println!("{:<10} {}   credentials {}", tool.as_str(), sim.base_url(*tool), sim.integration_credentials(*tool));
+        println!(
+            "{:<10} {}   credentials {}",
+            tool.as_str(),
+            sim.base_url(*tool),
+            sim.integration_credentials(*tool)
+        );
     }
-    println!("control API  http://{}/_control (log, faults, mutate, revoke)", sim.addr);
+    println!(
+        "control API  http://{}/_control (log, faults, mutate, revoke)",
+        sim.addr
+    );
     shutdown_signal().await;
     sim.shutdown().await;
     Ok(())
@@ -52,20 +66,30 @@ pub async fn sync(global: &Global, args: SyncArgs) -> anyhow::Result<()> {
         None => engine.due_sync_type(&integration, &Schedule::default()).await?,
     };
     if !integration.tool.supports_delta() && sync_type != SyncType::Default {
-        bail!("{} has no changed-since filter: it only takes DEFAULT syncs", integration.tool);
+        bail!(
+            "{} has no changed-since filter: it only takes DEFAULT syncs",
+            integration.tool
+        );
     }
     if integration.tool.supports_delta() && sync_type == SyncType::Default {
         bail!("{} syncs with FULL and DELTA, not DEFAULT", integration.tool);
     }
     let run = run_with_progress(&engine, &integration.id, sync_type).await?;
-    if !matches!(run.state, tributary_model::RunState::Succeeded | tributary_model::RunState::Paused) {
+    if !matches!(
+        run.state,
+        tributary_model::RunState::Succeeded | tributary_model::RunState::Paused
+    ) {
         bail!("sync {} ended {}", run.id, run.state.as_str());
     }
     Ok(())
 }
 
 /// Runs one sync, printing a progress line every few seconds and a summary line at the end.
-pub async fn run_with_progress(engine: &SyncEngine, integration_id: &str, sync_type: SyncType) -> anyhow::Result<SyncRun> {
+pub async fn run_with_progress(
+    engine: &SyncEngine,
+    integration_id: &str,
+    sync_type: SyncType,
+) -> anyhow::Result<SyncRun> {
     println!("{integration_id} {} started", sync_type.as_str());
     let control = RunControl::new();
     let mut progress = control.subscribe_progress();
@@ -91,7 +115,9 @@ pub async fn run_with_progress(engine: &SyncEngine, integration_id: &str, sync_t
     };
     let outcome = engine.sync(integration_id, sync_type, &control).await;
     ticker.abort();
-    let run = outcome.with_context(|| format!("sync of {integration_id} could not run"))?.run;
+    let run = outcome
+        .with_context(|| format!("sync of {integration_id} could not run"))?
+        .run;
     println!("{}", summary(&label, &run, started.elapsed()));
     Ok(run)
 }
@@ -130,12 +156,19 @@ pub fn parse_integration_id(id: &str) -> anyhow::Result<ToolKind> {
     let (tool, name) = id
         .split_once(':')
         .ok_or_else(|| anyhow!("integration id `{id}` must look like <tool>:<name>, e.g. personio:acme"))?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         bail!("integration id `{id}`: the name after `:` must be letters, digits, `-`, `_` or `.`");
     }
     ToolKind::parse(tool).ok_or_else(|| {
         let known: Vec<&str> = ToolKind::ALL.iter().map(|t| t.as_str()).collect();
-        anyhow!("unknown tool `{tool}` in integration id `{id}` (known: {})", known.join(", "))
+        anyhow!(
+            "unknown tool `{tool}` in integration id `{id}` (known: {})",
+            known.join(", ")
+        )
     })
 }
 
@@ -159,7 +192,8 @@ pub async fn integration(global: &Global, cmd: IntegrationCommand) -> anyhow::Re
         }
         IntegrationCommand::Scope { integration, file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let scope: ScopeConfig = serde_json::from_str(&text).with_context(|| format!("{} is not a scope config", file.display()))?;
+            let scope: ScopeConfig =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a scope config", file.display()))?;
             scope.validate()?;
             let store = open_store(global).await?;
             store.set_scope_config(&integration, &scope).await?;
@@ -209,9 +243,14 @@ pub async fn api_key(global: &Global, cmd: ApiKeyCommand) -> anyhow::Result<()> 
     match cmd {
         ApiKeyCommand::Create { environment, label } => {
             let key = tributary_gateway::generate_api_key();
-            let row = store.create_api_key(&environment, &label, &tributary_gateway::hash_api_key(&key)).await?;
+            let row = store
+                .create_api_key(&environment, &label, &tributary_gateway::hash_api_key(&key))
+                .await?;
             println!("{key}");
-            eprintln!("api key {} for environment `{environment}` (shown once; only its hash is stored)", row.id);
+            eprintln!(
+                "api key {} for environment `{environment}` (shown once; only its hash is stored)",
+                row.id
+            );
         }
         ApiKeyCommand::Revoke { id } => {
             if !store.revoke_api_key(&id).await? {
@@ -236,16 +275,26 @@ pub fn cursor_key(global: &Global) -> Vec<u8> {
         Some(k) => k.trim().as_bytes().to_vec(),
         None => std::fs::read(global.data_dir.join("secret.key")).unwrap_or_default(),
     };
-    Sha256::new().chain_update(b"tributary-cursor-v1\0").chain_update(&seed).finalize().to_vec()
+    Sha256::new()
+        .chain_update(b"tributary-cursor-v1\0")
+        .chain_update(&seed)
+        .finalize()
+        .to_vec()
 }
 
-pub async fn serve_gateway(store: Arc<dyn MirrorStore>, listen: std::net::SocketAddr, cursor_key: Vec<u8>) -> anyhow::Result<()> {
+pub async fn serve_gateway(
+    store: Arc<dyn MirrorStore>,
+    listen: std::net::SocketAddr,
+    cursor_key: Vec<u8>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     println!("read API on http://{listen}/v1");
     let app = tributary_gateway::router(tributary_gateway::GatewayState::new(store, cursor_key));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 

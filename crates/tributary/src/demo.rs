@@ -17,14 +17,21 @@ const ENVIRONMENT: &str = "demo";
 
 pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     // Bind the API port first: a taken port should fail before any work is done.
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (pass --listen to use another address)", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (pass --listen to use another address)",
+            args.listen
+        )
+    })?;
     let store = open_store(global).await?;
-    println!("mirror: {} ({})", store.backend(), match &global.database_url {
-        Some(_) => "DATABASE_URL".to_owned(),
-        None => global.data_dir.join("tributary.db").display().to_string(),
-    });
+    println!(
+        "mirror: {} ({})",
+        store.backend(),
+        match &global.database_url {
+            Some(_) => "DATABASE_URL".to_owned(),
+            None => global.data_dir.join("tributary.db").display().to_string(),
+        }
+    );
 
     println!("simulator: generating a company of {} employees…", args.employees);
     let sim = Simulator::start(
@@ -80,7 +87,9 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
 
     let app = tributary_gateway::router(tributary_gateway::GatewayState::new(store.clone(), cursor_key(global)));
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
     });
 
     let base = format!("http://{}", args.listen);
@@ -90,10 +99,17 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         if id.starts_with("greenhouse") {
             continue;
         }
-        println!("  curl -s '{base}/v1/hris/employees?page_size=5' -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: {id}'");
+        println!(
+            "  curl -s '{base}/v1/hris/employees?page_size=5' -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: {id}'"
+        );
     }
-    println!("  curl -s '{base}/v1/hris/employees?updated_after=2026-01-01T00:00:00.000Z' -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: personio:demo'");
-    println!("\nsyncing every {}s while the simulator changes its data; Ctrl-C to stop.\n", args.sync_every);
+    println!(
+        "  curl -s '{base}/v1/hris/employees?updated_after=2026-01-01T00:00:00.000Z' -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: personio:demo'"
+    );
+    println!(
+        "\nsyncing every {}s while the simulator changes its data; Ctrl-C to stop.\n",
+        args.sync_every
+    );
 
     let mut round = 0u64;
     let stop = shutdown_signal();
@@ -120,7 +136,10 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
 async fn sync_round(engine: &SyncEngine, integrations: &[String], schedule: &Schedule) {
     for id in integrations {
         let sync_type = match engine.store().get_integration(id).await {
-            Ok(Some(integration)) => engine.due_sync_type(&integration, schedule).await.unwrap_or(SyncType::Full),
+            Ok(Some(integration)) => engine
+                .due_sync_type(&integration, schedule)
+                .await
+                .unwrap_or(SyncType::Full),
             _ => continue,
         };
         if let Err(e) = run_with_progress(engine, id, sync_type).await {

@@ -17,7 +17,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let default_log = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
+    let default_log = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
     setup::init_tracing(cli.global.log.as_deref().unwrap_or(default_log));
     let result = match cli.command {
         Command::Demo(args) => demo::run(&cli.global, args).await,

@@ -12,7 +12,11 @@ pub fn init_tracing(filter: &str) {
         eprintln!("error: --log `{filter}` is not a valid log filter: {e}");
         std::process::exit(2);
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).compact().init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .compact()
+        .init();
 }
 
 /// Opens (and migrates) the mirror: Postgres when a database URL is configured, otherwise the
@@ -25,7 +29,9 @@ pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>>
             }
             let key = match &global.secret_key {
                 Some(k) => CredentialKey::from_base64(k).context("TRIBUTARY_SECRET_KEY is not base64 of 32 bytes")?,
-                None => bail!("TRIBUTARY_SECRET_KEY is required with DATABASE_URL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"),
+                None => bail!(
+                    "TRIBUTARY_SECRET_KEY is required with DATABASE_URL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+                ),
             };
             let store = PgStore::connect(url, key)
                 .await

@@ -28,41 +28,89 @@ fn assert_one_line_error(out: Output, needle: &str) {
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line, got: {stderr}");
-    assert!(lines[0].starts_with("error: ") && lines[0].contains(needle), "{needle:?} in {stderr}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{needle:?} in {stderr}"
+    );
 }
 
 #[test]
 fn unknown_tool_is_named() {
     let dir = temp_dir("tool");
-    let out = tributary(&dir, &["integration", "create", "workday:acme", "--base-url", "https://x.example", "--credentials", "{}"]).output().unwrap();
+    let out = tributary(
+        &dir,
+        &[
+            "integration",
+            "create",
+            "workday:acme",
+            "--base-url",
+            "https://x.example",
+            "--credentials",
+            "{}",
+        ],
+    )
+    .output()
+    .unwrap();
     assert_one_line_error(out, "unknown tool `workday`");
 }
 
 #[test]
 fn bad_base_url_is_named() {
     let dir = temp_dir("url");
-    let out = tributary(&dir, &["integration", "create", "personio:acme", "--base-url", "ftp//nope", "--credentials", "{}"]).output().unwrap();
+    let out = tributary(
+        &dir,
+        &[
+            "integration",
+            "create",
+            "personio:acme",
+            "--base-url",
+            "ftp//nope",
+            "--credentials",
+            "{}",
+        ],
+    )
+    .output()
+    .unwrap();
     assert_one_line_error(out, "base URL `ftp//nope`");
 }
 
 #[test]
 fn credentials_must_be_json() {
     let dir = temp_dir("creds");
-    let out = tributary(&dir, &["integration", "create", "personio:acme", "--base-url", "https://api.personio.de", "--credentials", "client_id=1"]).output().unwrap();
+    let out = tributary(
+        &dir,
+        &[
+            "integration",
+            "create",
+            "personio:acme",
+            "--base-url",
+            "https://api.personio.de",
+            "--credentials",
+            "client_id=1",
+        ],
+    )
+    .output()
+    .unwrap();
     assert_one_line_error(out, "credentials are not valid JSON");
 }
 
 #[test]
 fn database_url_must_be_postgres() {
     let dir = temp_dir("scheme");
-    let out = tributary(&dir, &["migrate"]).env("DATABASE_URL", "mysql://root@127.0.0.1/x").output().unwrap();
+    let out = tributary(&dir, &["migrate"])
+        .env("DATABASE_URL", "mysql://root@127.0.0.1/x")
+        .output()
+        .unwrap();
     assert_one_line_error(out, "DATABASE_URL must be a postgres:// URL");
 }
 
 #[test]
 fn secret_key_is_required_with_postgres() {
     let dir = temp_dir("key");
-    let out = tributary(&dir, &["migrate"]).env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres").output().unwrap();
+    let out = tributary(&dir, &["migrate"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        .output()
+        .unwrap();
     assert_one_line_error(out, "TRIBUTARY_SECRET_KEY is required");
 }
 
@@ -76,7 +124,10 @@ fn unreachable_database_is_named_without_its_password() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
-    assert_one_line_error(out, "cannot connect to the database at postgres://app:***@127.0.0.1:1/mirror");
+    assert_one_line_error(
+        out,
+        "cannot connect to the database at postgres://app:***@127.0.0.1:1/mirror",
+    );
 }
 
 #[test]
@@ -105,7 +156,11 @@ fn every_subcommand_has_help() {
         vec!["gateway", "--help"],
     ] {
         let out = tributary(&dir, &args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
     }
 }
@@ -115,9 +170,16 @@ fn every_subcommand_has_help() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_sync_and_list_runs() {
     let dir = temp_dir("flow");
-    let sim = Simulator::start(SimConfig { employees: 20, tools: vec![ToolKind::Personio], ..SimConfig::default() }, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = Simulator::start(
+        SimConfig {
+            employees: 20,
+            tools: vec![ToolKind::Personio],
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     std::fs::create_dir_all(&dir).unwrap();
     let creds = dir.join("creds.json");
     std::fs::write(&creds, sim.integration_credentials(ToolKind::Personio).to_string()).unwrap();
@@ -129,30 +191,59 @@ async fn connect_sync_and_list_runs() {
             tributary(&dir, &args).env("TRIBUTARY_LOG", "warn").output().unwrap()
         })
     };
-    let out = run(vec!["integration".into(), "create".into(), "personio:acme".into(), "--base-url".into(), base, "--credentials-file".into(), creds.display().to_string()]).await.unwrap();
+    let out = run(vec![
+        "integration".into(),
+        "create".into(),
+        "personio:acme".into(),
+        "--base-url".into(),
+        base,
+        "--credentials-file".into(),
+        creds.display().to_string(),
+    ])
+    .await
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = run(vec!["sync".into(), "personio:acme".into()]).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("personio:acme FULL SUCCEEDED"), "the schedule picks FULL first: {stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("personio:acme FULL SUCCEEDED"),
+        "the schedule picks FULL first: {stdout}"
+    );
 
     let out = run(vec!["sync".into(), "personio:acme".into()]).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(stdout.contains("personio:acme DELTA SUCCEEDED") && stdout.contains(" 0 created, 0 updated, 0 deleted"), "then DELTA, with nothing new: {stdout}");
+    assert!(
+        stdout.contains("personio:acme DELTA SUCCEEDED") && stdout.contains(" 0 created, 0 updated, 0 deleted"),
+        "then DELTA, with nothing new: {stdout}"
+    );
 
     let out = run(vec!["runs".into(), "personio:acme".into()]).await.unwrap();
-    let runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["sync_type"], "DELTA");
     assert_eq!(runs[1]["state"], "SUCCEEDED");
 
     let out = run(vec!["integration".into(), "list".into()]).await.unwrap();
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(listed.contains("personio:acme") && !listed.contains("sim-personio-secret"), "listed without credentials: {listed}");
+    assert!(
+        listed.contains("personio:acme") && !listed.contains("sim-personio-secret"),
+        "listed without credentials: {listed}"
+    );
     for file in ["tributary.db", "tributary.db-wal"] {
         let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
-        assert!(!String::from_utf8_lossy(&bytes).contains("sim-personio-secret"), "credentials are encrypted at rest ({file})");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("sim-personio-secret"),
+            "credentials are encrypted at rest ({file})"
+        );
     }
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -165,12 +256,33 @@ async fn demo_serves_what_it_synced() {
     use std::io::{BufRead, BufReader};
 
     let dir = temp_dir("demo");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = tributary(&dir, &["demo", "--listen", &listen, "--api-key", "demo-test-key", "--employees", "20", "--rounds", "1", "--sync-every", "1", "--mutate-every", "1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = tributary(
+        &dir,
+        &[
+            "demo",
+            "--listen",
+            &listen,
+            "--api-key",
+            "demo-test-key",
+            "--employees",
+            "20",
+            "--rounds",
+            "1",
+            "--sync-every",
+            "1",
+            "--mutate-every",
+            "1",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -180,16 +292,27 @@ async fn demo_serves_what_it_synced() {
     });
     let mut seen = Vec::new();
     while !seen.iter().any(|l: &String| l.contains("read API on")) {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the demo reaches its read API");
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the demo reaches its read API");
         seen.push(line);
     }
-    for tool in ["personio:demo FULL SUCCEEDED", "greenhouse:demo FULL SUCCEEDED", "bamboohr:demo DEFAULT SUCCEEDED"] {
+    for tool in [
+        "personio:demo FULL SUCCEEDED",
+        "greenhouse:demo FULL SUCCEEDED",
+        "bamboohr:demo DEFAULT SUCCEEDED",
+    ] {
         assert!(seen.iter().any(|l| l.contains(tool)), "{tool} in {seen:#?}");
     }
 
     let http = reqwest::Client::new();
     let base = format!("http://{listen}/v1");
-    let key = http.get(format!("{base}/check-api-key")).bearer_auth("demo-test-key").send().await.unwrap();
+    let key = http
+        .get(format!("{base}/check-api-key"))
+        .bearer_auth("demo-test-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(key.status(), 200);
     for integration in ["personio:demo", "bamboohr:demo"] {
         let page: serde_json::Value = http
@@ -206,15 +329,29 @@ async fn demo_serves_what_it_synced() {
         assert_eq!(page["data"]["results"].as_array().unwrap().len(), 5, "{page}");
         assert!(page["data"]["next"].is_string());
     }
-    let wrong = http.get(format!("{base}/check-api-key")).bearer_auth("not-the-key").send().await.unwrap();
+    let wrong = http
+        .get(format!("{base}/check-api-key"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
 
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
     for line in rx.try_iter() {
         seen.push(line);
     }
     assert!(status.success(), "{seen:#?}");
-    assert!(seen.iter().any(|l| l.contains("personio:demo DELTA SUCCEEDED")), "the next round is a delta: {seen:#?}");
-    assert!(seen.iter().any(|l| l.contains("curl -s") && l.contains("demo-test-key")), "it prints the commands to try");
+    assert!(
+        seen.iter().any(|l| l.contains("personio:demo DELTA SUCCEEDED")),
+        "the next round is a delta: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("curl -s") && l.contains("demo-test-key")),
+        "it prints the commands to try"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

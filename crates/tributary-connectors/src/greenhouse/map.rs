@@ -20,11 +20,14 @@ pub(crate) const SCHEDULED_INTERVIEWS: &str = "/v1/scheduled_interviews";
 pub(crate) const OFFERS: &str = "/v1/offers";
 
 fn ts(t: Option<Timestamp>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
+    t.map_or(Value::Null, |t| {
+        Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    })
 }
 
 fn date(d: Option<NaiveDate>) -> Value {
-    d.and_then(|d| d.and_hms_opt(0, 0, 0)).map_or(Value::Null, |t| ts(Some(t.and_utc())))
+    d.and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(Value::Null, |t| ts(Some(t.and_utc())))
 }
 
 fn object(v: Value) -> Map<String, Value> {
@@ -71,7 +74,13 @@ pub(crate) fn tag(t: wire::Tag, raw: Value) -> SourceRecord {
 }
 
 pub(crate) fn rejection_reason(r: wire::RejectionReason, raw: Value) -> SourceRecord {
-    record(Model::RejectionReasons, r.id, json!({ "name": r.name }), REJECTION_REASONS, raw)
+    record(
+        Model::RejectionReasons,
+        r.id,
+        json!({ "name": r.name }),
+        REJECTION_REASONS,
+        raw,
+    )
 }
 
 fn job_status(status: &str) -> Value {
@@ -89,7 +98,11 @@ fn employment_type(custom: Option<&Map<String, Value>>) -> Value {
     let Some(raw) = custom.and_then(|c| c.get("employment_type")).and_then(Value::as_str) else {
         return Value::Null;
     };
-    let norm: String = raw.to_ascii_lowercase().chars().filter(char::is_ascii_alphabetic).collect();
+    let norm: String = raw
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect();
     match norm.as_str() {
         "fulltime" => json!("FULL_TIME"),
         "parttime" => json!("PART_TIME"),
@@ -134,8 +147,15 @@ fn hiring_team(ids: &IdGen, team: &wire::HiringTeam) -> Vec<Value> {
 
 pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
     let team = j.hiring_team.unwrap_or_default();
-    let contact = team.recruiters.first().or(team.hiring_managers.first()).map(|u| ids.id(Model::Users, &u.id.to_string()));
-    let office = j.offices.first().and_then(|o| o.location.as_ref().and_then(|l| l.name.clone()).or(o.name.clone()));
+    let contact = team
+        .recruiters
+        .first()
+        .or(team.hiring_managers.first())
+        .map(|u| ids.id(Model::Users, &u.id.to_string()));
+    let office = j
+        .offices
+        .first()
+        .and_then(|o| o.location.as_ref().and_then(|l| l.name.clone()).or(o.name.clone()));
     let data = json!({
         "name": j.name,
         "job_code": j.requisition_id,
@@ -171,9 +191,15 @@ pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
 }
 
 pub(crate) fn job_stage(s: wire::JobStage, raw: Value) -> SourceRecord {
-    record(Model::ApplicationStages, s.id, json!({ "name": s.name }), JOB_STAGES, raw)
-        .with_remote_created_at(s.created_at)
-        .with_parent(Model::Jobs, s.job_id.to_string())
+    record(
+        Model::ApplicationStages,
+        s.id,
+        json!({ "name": s.name }),
+        JOB_STAGES,
+        raw,
+    )
+    .with_remote_created_at(s.created_at)
+    .with_parent(Model::Jobs, s.job_id.to_string())
 }
 
 /// `tag_ids` are resolved by the caller: Harvest names a candidate's tags, it does not id them.
@@ -263,7 +289,12 @@ fn when(w: Option<&wire::When>) -> Value {
 
 /// `stage_id` is resolved by the caller from the interview step (`interview.id`), which
 /// belongs to one job stage's interview plan.
-pub(crate) fn scheduled_interview(ids: &IdGen, i: wire::ScheduledInterview, raw: Value, stage: Option<u64>) -> SourceRecord {
+pub(crate) fn scheduled_interview(
+    ids: &IdGen,
+    i: wire::ScheduledInterview,
+    raw: Value,
+    stage: Option<u64>,
+) -> SourceRecord {
     let data = json!({
         "title": i.interview.as_ref().and_then(|s| s.name.clone()),
         "starting_at": when(i.start.as_ref()),
@@ -326,7 +357,10 @@ pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Jobs, "status") => (JOBS, &["status"]),
         (Model::Jobs, "department") => (JOBS, &["departments"]),
         (Model::Jobs, "location") => (JOBS, &["offices"]),
-        (Model::Jobs, "employment_type") => (JOBS, &["custom_fields/employment_type", "keyed_custom_fields/employment_type"]),
+        (Model::Jobs, "employment_type") => (
+            JOBS,
+            &["custom_fields/employment_type", "keyed_custom_fields/employment_type"],
+        ),
         (Model::Jobs, "custom_fields") => (JOBS, &["custom_fields", "keyed_custom_fields"]),
         (Model::Jobs, "opened_at") => (JOBS, &["opened_at"]),
         (Model::Jobs, "closed_at") => (JOBS, &["closed_at"]),

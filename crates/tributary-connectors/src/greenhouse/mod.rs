@@ -20,7 +20,9 @@ use chrono::SecondsFormat;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
-use tributary_source::{BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream};
+use tributary_source::{
+    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+};
 use url::Url;
 
 use paging::{Cursor, Links};
@@ -37,12 +39,37 @@ const MAX_LOOKUP_PAGES: usize = 10_000;
 const STREAMS: &[(&str, &str, &[Model], Option<&str>)] = &[
     ("users", map::USERS, &[Model::Users], Some("updated_after")),
     ("candidate_tags", map::TAGS, &[Model::Tags], None),
-    ("rejection_reasons", map::REJECTION_REASONS, &[Model::RejectionReasons], None),
+    (
+        "rejection_reasons",
+        map::REJECTION_REASONS,
+        &[Model::RejectionReasons],
+        None,
+    ),
     ("jobs", map::JOBS, &[Model::Jobs], Some("updated_after")),
-    ("job_stages", map::JOB_STAGES, &[Model::ApplicationStages], Some("updated_after")),
-    ("candidates", map::CANDIDATES, &[Model::Candidates], Some("updated_after")),
-    ("applications", map::APPLICATIONS, &[Model::Applications], Some("last_activity_after")),
-    ("scheduled_interviews", map::SCHEDULED_INTERVIEWS, &[Model::Interviews], Some("updated_after")),
+    (
+        "job_stages",
+        map::JOB_STAGES,
+        &[Model::ApplicationStages],
+        Some("updated_after"),
+    ),
+    (
+        "candidates",
+        map::CANDIDATES,
+        &[Model::Candidates],
+        Some("updated_after"),
+    ),
+    (
+        "applications",
+        map::APPLICATIONS,
+        &[Model::Applications],
+        Some("last_activity_after"),
+    ),
+    (
+        "scheduled_interviews",
+        map::SCHEDULED_INTERVIEWS,
+        &[Model::Interviews],
+        Some("updated_after"),
+    ),
     ("offers", map::OFFERS, &[Model::Offers], Some("updated_after")),
 ];
 
@@ -65,7 +92,11 @@ impl GreenhouseConnector {
     pub fn new(base_url: Url, credentials: &Value, ids: IdGen, client: SourceClient) -> Result<Self, SourceError> {
         let api_key = match credentials.get("api_key") {
             Some(Value::String(k)) if !k.trim().is_empty() => Secret::new(k.trim()),
-            Some(_) => return Err(SourceError::Config("greenhouse credential `api_key` must be a non-empty string".into())),
+            Some(_) => {
+                return Err(SourceError::Config(
+                    "greenhouse credential `api_key` must be a non-empty string".into(),
+                ));
+            }
             None => {
                 return Err(SourceError::Config(
                     "greenhouse credentials need `api_key` (a Harvest API key from Configure > Dev Center > API Credential Management)".into(),
@@ -110,7 +141,11 @@ impl GreenhouseConnector {
     async fn get(&self, label: &str, url: &Url) -> Result<SourceResponse, SourceError> {
         let key = self.api_key.expose();
         self.client
-            .send_checked(label, |http| http.get(url.clone()).basic_auth(key, Some("")), error_body)
+            .send_checked(
+                label,
+                |http| http.get(url.clone()).basic_auth(key, Some("")),
+                error_body,
+            )
             .await
     }
 
@@ -136,7 +171,10 @@ impl GreenhouseConnector {
                 None => return Ok(all),
             }
         }
-        Err(SourceError::Pagination { endpoint: label, detail: format!("more than {MAX_LOOKUP_PAGES} pages") })
+        Err(SourceError::Pagination {
+            endpoint: label,
+            detail: format!("more than {MAX_LOOKUP_PAGES} pages"),
+        })
     }
 
     fn remember_tags(&self, tags: impl IntoIterator<Item = (String, u64)>) {
@@ -144,7 +182,10 @@ impl GreenhouseConnector {
     }
 
     fn remember_steps(&self, steps: impl IntoIterator<Item = (u64, u64)>) {
-        self.stage_of_step.lock().unwrap_or_else(|p| p.into_inner()).extend(steps);
+        self.stage_of_step
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(steps);
     }
 
     /// Unified tag ids of the named tags, re-reading the tag list once if a name is unknown
@@ -179,7 +220,9 @@ impl GreenhouseConnector {
             Err(e) => return Err(e),
         };
         let app: wire::Application = resp.json()?;
-        let Some(job) = app.jobs.first().map(|j| j.id) else { return Ok(None) };
+        let Some(job) = app.jobs.first().map(|j| j.id) else {
+            return Ok(None);
+        };
         if self.plans_read.lock().unwrap_or_else(|p| p.into_inner()).insert(job) {
             let path = format!("/v1/jobs/{job}/stages");
             match self.get("GET /v1/jobs/{id}/stages", &self.url(&path)?).await {
@@ -191,7 +234,12 @@ impl GreenhouseConnector {
                 Err(e) => return Err(e),
             }
         }
-        Ok(self.stage_of_step.lock().unwrap_or_else(|p| p.into_inner()).get(&step).copied())
+        Ok(self
+            .stage_of_step
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&step)
+            .copied())
     }
 
     async fn map_page(&self, stream: &str, rows: Vec<Value>, path: &str) -> Result<Vec<SourceRecord>, SourceError> {
@@ -232,7 +280,10 @@ impl GreenhouseConnector {
                     .into_iter()
                     .map(|raw| parse::<wire::Candidate>(&raw, path).map(|c| (c, raw)))
                     .collect::<Result<Vec<_>, _>>()?;
-                let names: Vec<&str> = parsed.iter().flat_map(|(c, _)| c.tags.iter().map(String::as_str)).collect();
+                let names: Vec<&str> = parsed
+                    .iter()
+                    .flat_map(|(c, _)| c.tags.iter().map(String::as_str))
+                    .collect();
                 let tags = self.resolve_tags(&names).await?;
                 for (c, raw) in parsed {
                     let tag_ids = c
@@ -311,7 +362,11 @@ impl Connector for GreenhouseConnector {
     fn streams(&self) -> Vec<Stream> {
         STREAMS
             .iter()
-            .map(|(name, _, models, since)| Stream { name, models, supports_since: since.is_some() })
+            .map(|(name, _, models, since)| Stream {
+                name,
+                models,
+                supports_since: since.is_some(),
+            })
             .collect()
     }
 
@@ -333,7 +388,10 @@ impl Connector for GreenhouseConnector {
         let n = rows.len();
         let next = paging::next_cursor(&self.base_url, &url, links, n, &label)?;
         let records = self.map_page(name, rows, path).await?;
-        Ok(Page { records, next: next.map(|c| c.to_value()) })
+        Ok(Page {
+            records,
+            next: next.map(|c| c.to_value()),
+        })
     }
 
     fn remote_paths(&self, model: Model, field: &str) -> Vec<String> {
@@ -353,15 +411,24 @@ mod tests {
         let err = parse::<wire::User>(&bad_type, map::USERS).unwrap_err();
         assert!(matches!(err, SourceError::Malformed { .. }), "{err}");
         let no_id = json!({"name": "Ruby"});
-        assert!(matches!(parse::<wire::Tag>(&no_id, map::TAGS), Err(SourceError::Malformed { .. })));
+        assert!(matches!(
+            parse::<wire::Tag>(&no_id, map::TAGS),
+            Err(SourceError::Malformed { .. })
+        ));
         let bad_date = json!({"id": 3, "application_id": 4, "created_at": "yesterday", "updated_at": null,
             "sent_at": null, "starts_at": null, "status": "accepted", "custom_fields": {}});
-        assert!(matches!(parse::<wire::Offer>(&bad_date, map::OFFERS), Err(SourceError::Malformed { .. })));
+        assert!(matches!(
+            parse::<wire::Offer>(&bad_date, map::OFFERS),
+            Err(SourceError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn remote_paths_escape_the_endpoint() {
-        assert_eq!(map::remote_paths(Model::Candidates, "first_name"), vec!["/~1v1~1candidates/first_name"]);
+        assert_eq!(
+            map::remote_paths(Model::Candidates, "first_name"),
+            vec!["/~1v1~1candidates/first_name"]
+        );
         assert_eq!(
             map::remote_paths(Model::Users, "email"),
             vec!["/~1v1~1users/primary_email_address", "/~1v1~1users/emails"]
@@ -373,11 +440,18 @@ mod tests {
     fn credentials_name_the_missing_key() {
         let client = SourceClient::new(Default::default()).unwrap();
         let base = Url::parse("https://harvest.greenhouse.io").unwrap();
-        let err = GreenhouseConnector::new(base.clone(), &json!({}), IdGen::new("g"), client.clone()).err().unwrap();
+        let err = GreenhouseConnector::new(base.clone(), &json!({}), IdGen::new("g"), client.clone())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("api_key"), "{err}");
-        let err = GreenhouseConnector::new(base.clone(), &json!({"api_key": ""}), IdGen::new("g"), client.clone()).err().unwrap();
+        let err = GreenhouseConnector::new(base.clone(), &json!({"api_key": ""}), IdGen::new("g"), client.clone())
+            .err()
+            .unwrap();
         assert!(matches!(err, SourceError::Config(_)));
         let ok = GreenhouseConnector::new(base, &json!({"api_key": "k"}), IdGen::new("g"), client).unwrap();
-        assert_eq!(ok.url(map::USERS).unwrap().as_str(), "https://harvest.greenhouse.io/v1/users");
+        assert_eq!(
+            ok.url(map::USERS).unwrap().as_str(),
+            "https://harvest.greenhouse.io/v1/users"
+        );
     }
 }

@@ -41,13 +41,17 @@ pub(crate) fn parse_link_header(header: &str) -> Links {
     let mut links = Links::default();
     let mut rest = header;
     while let Some(open) = rest.find('<') {
-        let Some(close) = rest[open..].find('>').map(|i| open + i) else { break };
+        let Some(close) = rest[open..].find('>').map(|i| open + i) else {
+            break;
+        };
         let target = &rest[open + 1..close];
         let params_end = rest[close..].find('<').map_or(rest.len(), |i| close + i);
         // The comma separating this link from the next one is not part of its parameters.
         let params = rest[close + 1..params_end].trim_end().trim_end_matches(',');
         for param in params.split(';') {
-            let Some((key, value)) = param.split_once('=') else { continue };
+            let Some((key, value)) = param.split_once('=') else {
+                continue;
+            };
             if !key.trim().eq_ignore_ascii_case("rel") {
                 continue;
             }
@@ -67,7 +71,10 @@ pub(crate) fn parse_link_header(header: &str) -> Links {
 /// A URL the connector is about to send credentials to must stay on the configured API:
 /// same scheme, host and port, and the same endpoint path it was paging through.
 pub(crate) fn check_target(base: &Url, expected_path: &str, target: &str, endpoint: &str) -> Result<Url, SourceError> {
-    let broken = |detail: String| SourceError::Pagination { endpoint: endpoint.to_owned(), detail };
+    let broken = |detail: String| SourceError::Pagination {
+        endpoint: endpoint.to_owned(),
+        detail,
+    };
     let url = Url::parse(target).map_err(|e| broken(format!("next link `{target}` is not a URL: {e}")))?;
     let same_origin = url.scheme() == base.scheme()
         && url.host_str() == base.host_str()
@@ -82,13 +89,18 @@ pub(crate) fn check_target(base: &Url, expected_path: &str, target: &str, endpoi
         )));
     }
     if url.path().trim_end_matches('/') != expected_path.trim_end_matches('/') {
-        return Err(broken(format!("next link leaves the endpoint: {} instead of {expected_path}", url.path())));
+        return Err(broken(format!(
+            "next link leaves the endpoint: {} instead of {expected_path}",
+            url.path()
+        )));
     }
     Ok(url)
 }
 
 fn page_number(url: &Url) -> Option<u64> {
-    url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok())
+    url.query_pairs()
+        .find(|(k, _)| k == "page")
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// The cursor of the page after `current`, or `None` at the end; refuses pagination that
@@ -101,10 +113,16 @@ pub(crate) fn next_cursor(
     endpoint: &str,
 ) -> Result<Option<Cursor>, SourceError> {
     let Some(next) = links.next else { return Ok(None) };
-    let broken = |detail: String| SourceError::Pagination { endpoint: endpoint.to_owned(), detail };
+    let broken = |detail: String| SourceError::Pagination {
+        endpoint: endpoint.to_owned(),
+        detail,
+    };
     let next_url = check_target(base, current.path(), &next, endpoint)?;
     if next_url == *current {
-        return Err(broken(format!("next link repeats the page just fetched ({})", current.path())));
+        return Err(broken(format!(
+            "next link repeats the page just fetched ({})",
+            current.path()
+        )));
     }
     if records_on_page == 0 {
         return Err(broken("an empty page announces a next page".into()));
@@ -112,14 +130,25 @@ pub(crate) fn next_cursor(
     let this_page = page_number(current).unwrap_or(1);
     if let Some(next_page) = page_number(&next_url) {
         if next_page <= this_page {
-            return Err(broken(format!("next link goes back from page {this_page} to page {next_page}")));
+            return Err(broken(format!(
+                "next link goes back from page {this_page} to page {next_page}"
+            )));
         }
-        let last_page = links.last.as_deref().and_then(|l| Url::parse(l).ok()).as_ref().and_then(page_number);
+        let last_page = links
+            .last
+            .as_deref()
+            .and_then(|l| Url::parse(l).ok())
+            .as_ref()
+            .and_then(page_number);
         if let Some(last_page) = last_page.filter(|last| next_page > *last) {
-            return Err(broken(format!("next link to page {next_page} is past the announced last page {last_page}")));
+            return Err(broken(format!(
+                "next link to page {next_page} is past the announced last page {last_page}"
+            )));
         }
     }
-    Ok(Some(Cursor { url: next_url.to_string() }))
+    Ok(Some(Cursor {
+        url: next_url.to_string(),
+    }))
 }
 
 #[cfg(test)]
@@ -136,8 +165,14 @@ mod tests {
             "<https://harvest.greenhouse.io/v1/candidates?page=2&per_page=2>; rel=\"next\",\n\
              <https://harvest.greenhouse.io/v1/candidates?page=474&per_page=2>; rel=\"last\"",
         );
-        assert_eq!(links.next.as_deref(), Some("https://harvest.greenhouse.io/v1/candidates?page=2&per_page=2"));
-        assert_eq!(links.last.as_deref(), Some("https://harvest.greenhouse.io/v1/candidates?page=474&per_page=2"));
+        assert_eq!(
+            links.next.as_deref(),
+            Some("https://harvest.greenhouse.io/v1/candidates?page=2&per_page=2")
+        );
+        assert_eq!(
+            links.last.as_deref(),
+            Some("https://harvest.greenhouse.io/v1/candidates?page=474&per_page=2")
+        );
         assert_eq!(parse_link_header("<https://x/a?p=1,2>; rel=\"prev\""), Links::default());
     }
 
@@ -150,7 +185,10 @@ mod tests {
             "https://harvest.greenhouse.io/v1/users?page=2",
         ] {
             let current = Url::parse("https://harvest.greenhouse.io/v1/candidates?per_page=500").unwrap();
-            let links = Links { next: Some(evil.into()), last: None };
+            let links = Links {
+                next: Some(evil.into()),
+                last: None,
+            };
             let err = next_cursor(&base(), &current, links, 10, "GET /v1/candidates").unwrap_err();
             assert!(matches!(err, SourceError::Pagination { .. }), "{evil}: {err}");
         }
@@ -159,7 +197,10 @@ mod tests {
     #[test]
     fn refuses_pagination_that_does_not_advance() {
         let current = Url::parse("https://harvest.greenhouse.io/v1/candidates?page=3&per_page=500").unwrap();
-        let at = |next: &str, last: Option<&str>| Links { next: Some(next.into()), last: last.map(Into::into) };
+        let at = |next: &str, last: Option<&str>| Links {
+            next: Some(next.into()),
+            last: last.map(Into::into),
+        };
         let same = at("https://harvest.greenhouse.io/v1/candidates?page=3&per_page=500", None);
         assert!(next_cursor(&base(), &current, same, 10, "e").is_err());
         let back = at("https://harvest.greenhouse.io/v1/candidates?page=2&per_page=500", None);
@@ -176,6 +217,9 @@ mod tests {
         let empty_page = at("https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500", None);
         assert!(next_cursor(&base(), &current, empty_page, 0, "e").is_err());
         let cursor = next_cursor(&base(), &current, fine, 10, "e").unwrap().unwrap();
-        assert_eq!(cursor.url, "https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500");
+        assert_eq!(
+            cursor.url,
+            "https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500"
+        );
     }
 }

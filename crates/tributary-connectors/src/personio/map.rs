@@ -39,7 +39,8 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, Invalid> {
 }
 
 fn optional_date(raw: Option<String>, field: &str) -> Result<Option<NaiveDate>, Invalid> {
-    raw.map(|r| parse_date(&r).map_err(|e| Invalid(format!("{field}: {e}")))).transpose()
+    raw.map(|r| parse_date(&r).map_err(|e| Invalid(format!("{field}: {e}"))))
+        .transpose()
 }
 
 /// Kombo's date rendering: midnight UTC with milliseconds.
@@ -176,8 +177,13 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<
         .flatten()
         .map(|rid| json!(ids.id(Model::Groups, &rid)))
         .collect();
-    let reference = |model: Model, rid: &Option<String>| rid.as_ref().map(|r| json!(ids.id(model, r))).unwrap_or(Value::Null);
-    for (model, rid) in [(Model::Employees, &manager), (Model::LegalEntities, &subcompany), (Model::Locations, &office)] {
+    let reference =
+        |model: Model, rid: &Option<String>| rid.as_ref().map(|r| json!(ids.id(model, r))).unwrap_or(Value::Null);
+    for (model, rid) in [
+        (Model::Employees, &manager),
+        (Model::LegalEntities, &subcompany),
+        (Model::Locations, &office),
+    ] {
         if let Some(rid) = rid {
             depends_on.push((model, rid.clone()));
         }
@@ -204,7 +210,11 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<
     let home_address = if street.is_none() && city.is_none() && zip.is_none() && country.is_none() {
         Value::Null
     } else {
-        let parts: Vec<&str> = [&street, &zip, &city, &country].into_iter().flatten().map(String::as_str).collect();
+        let parts: Vec<&str> = [&street, &zip, &city, &country]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         json!({
             "street_1": street, "street_2": null, "city": city, "state": null,
             "zip_code": zip, "country": country, "raw": parts.join(", "),
@@ -290,12 +300,23 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<
         .with_remote_data(remote_data(EMPLOYEES_PATH, json!({"attributes": employment_raw})))
         .with_parent(Model::Employees, remote_id);
 
-    Ok(EmployeeRecords { employee, employment, org_units })
+    Ok(EmployeeRecords {
+        employee,
+        employment,
+        org_units,
+    })
 }
 
 /// The employee attributes an employment record is read from, kept as its raw payload.
-const EMPLOYMENT_ATTRIBUTES: &[&str] =
-    &["position", "employment_type", "weekly_working_hours", "fix_salary", "fix_salary_interval", "hourly_salary", "hire_date"];
+const EMPLOYMENT_ATTRIBUTES: &[&str] = &[
+    "position",
+    "employment_type",
+    "weekly_working_hours",
+    "fix_salary",
+    "fix_salary_interval",
+    "hourly_salary",
+    "hire_date",
+];
 
 fn field_raw(raw_attrs: &Value, model: Model, group_type: Option<&str>) -> Value {
     let key = match (model, group_type) {
@@ -304,7 +325,11 @@ fn field_raw(raw_attrs: &Value, model: Model, group_type: Option<&str>) -> Value
         (Model::Locations, _) => "office",
         _ => "subcompany",
     };
-    raw_attrs.get(key).and_then(|a| a.get("value")).cloned().unwrap_or(Value::Null)
+    raw_attrs
+        .get(key)
+        .and_then(|a| a.get("value"))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 pub fn absence_type(raw: Value, parsed: wire::TimeOffType) -> SourceRecord {
@@ -323,7 +348,11 @@ pub fn absence_type(raw: Value, parsed: wire::TimeOffType) -> SourceRecord {
 
 /// The unit of each absence type, by remote id, for balances.
 pub fn absence_unit(parsed: &wire::TimeOffType) -> (String, &'static str) {
-    let unit = if parsed.attributes.unit.as_deref() == Some("hour") { "HOURS" } else { "DAYS" };
+    let unit = if parsed.attributes.unit.as_deref() == Some("hour") {
+        "HOURS"
+    } else {
+        "DAYS"
+    };
     (parsed.attributes.id.to_string(), unit)
 }
 
@@ -411,7 +440,9 @@ pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Employees, "work_location_id") => &["office"],
         (Model::Employees, "legal_entity_id") => &["subcompany"],
         (Model::Employees, "manager_id") => &["supervisor"],
-        (Model::Employees, "home_address") => &["address_street", "address_city", "address_zip_code", "address_country"],
+        (Model::Employees, "home_address") => {
+            &["address_street", "address_city", "address_zip_code", "address_country"]
+        }
         (Model::Employees, "bank_accounts") => &["iban"],
         (Model::Employees, "date_of_birth") => &["birthday"],
         (Model::Employees, "start_date") => &["hire_date"],

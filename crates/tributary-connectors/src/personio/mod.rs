@@ -129,7 +129,11 @@ impl PersonioConnector {
         let body = json!({"client_id": self.client_id, "client_secret": self.client_secret.expose()});
         let response = self
             .client
-            .send_checked(EP_AUTH, |http| http.post(&url).header(ACCEPT, "application/json").json(&body), verdict)
+            .send_checked(
+                EP_AUTH,
+                |http| http.post(&url).header(ACCEPT, "application/json").json(&body),
+                verdict,
+            )
             .await?;
         let auth: wire::AuthResponse = response.json()?;
         if auth.data.token.trim().is_empty() {
@@ -155,7 +159,12 @@ impl PersonioConnector {
                 .client
                 .send_checked(
                     endpoint,
-                    |http| http.get(&url).query(query).bearer_auth(token.expose()).header(ACCEPT, "application/json"),
+                    |http| {
+                        http.get(&url)
+                            .query(query)
+                            .bearer_auth(token.expose())
+                            .header(ACCEPT, "application/json")
+                    },
                     verdict,
                 )
                 .await;
@@ -173,7 +182,10 @@ impl PersonioConnector {
     }
 
     async fn employees_page(&self, cursor: OffsetCursor, mode: FetchMode) -> Result<Page, SourceError> {
-        let mut query = vec![("limit", EMPLOYEES_PAGE.to_string()), ("offset", cursor.offset.to_string())];
+        let mut query = vec![
+            ("limit", EMPLOYEES_PAGE.to_string()),
+            ("offset", cursor.offset.to_string()),
+        ];
         if let FetchMode::Delta { since } = mode {
             // Documented format `2022-12-24T08:15:30`; truncating to the second widens the window.
             query.push(("updated_since", since.format("%Y-%m-%dT%H:%M:%S").to_string()));
@@ -193,13 +205,23 @@ impl PersonioConnector {
             records.push(out.employment);
             records.extend(out.org_units);
         }
-        Ok(Page { records: map::dedup(records), next })
+        Ok(Page {
+            records: map::dedup(records),
+            next,
+        })
     }
 
     async fn absence_types_page(&self, cursor: OffsetCursor) -> Result<Page, SourceError> {
-        let query = [("limit", TIME_OFFS_PAGE.to_string()), ("offset", cursor.offset.to_string())];
+        let query = [
+            ("limit", TIME_OFFS_PAGE.to_string()),
+            ("offset", cursor.offset.to_string()),
+        ];
         let list = self.list(EP_TYPES, map::TIME_OFF_TYPES_PATH, &query).await?;
-        let first_id = list.data.first().and_then(|v| v.pointer("/attributes/id")).map(Value::to_string);
+        let first_id = list
+            .data
+            .first()
+            .and_then(|v| v.pointer("/attributes/id"))
+            .map(Value::to_string);
         let next = next_offset(EP_TYPES, &cursor, &list, TIME_OFFS_PAGE, first_id)?;
         let mut records = Vec::with_capacity(list.data.len());
         for raw in list.data {
@@ -210,17 +232,30 @@ impl PersonioConnector {
     }
 
     async fn absences_page(&self, cursor: PageCursor, mode: FetchMode) -> Result<Page, SourceError> {
-        let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", cursor.page.to_string())];
+        let mut query = vec![
+            ("limit", TIME_OFFS_PAGE.to_string()),
+            ("offset", cursor.page.to_string()),
+        ];
         if let FetchMode::Delta { since } = mode {
             query.push(("updated_from", since.date_naive().format("%Y-%m-%d").to_string()));
         }
         let list = self.list(EP_TIME_OFFS, map::TIME_OFFS_PATH, &query).await?;
-        let first_id = list.data.first().and_then(|v| v.pointer("/attributes/id")).map(Value::to_string);
+        let first_id = list
+            .data
+            .first()
+            .and_then(|v| v.pointer("/attributes/id"))
+            .map(Value::to_string);
         if list.data.len() as u64 > TIME_OFFS_PAGE {
-            return Err(pagination(EP_TIME_OFFS, format!("{} records on a page of {TIME_OFFS_PAGE}", list.data.len())));
+            return Err(pagination(
+                EP_TIME_OFFS,
+                format!("{} records on a page of {TIME_OFFS_PAGE}", list.data.len()),
+            ));
         }
         if first_id.is_some() && first_id == cursor.first_id {
-            return Err(pagination(EP_TIME_OFFS, format!("page {} repeats the previous page", cursor.page)));
+            return Err(pagination(
+                EP_TIME_OFFS,
+                format!("page {} repeats the previous page", cursor.page),
+            ));
         }
         let next_page = cursor.page + 1;
         let more = match &list.metadata {
@@ -230,14 +265,22 @@ impl PersonioConnector {
                 if meta.current_page != next_page {
                     return Err(pagination(
                         EP_TIME_OFFS,
-                        format!("asked for page {} (offset), got current_page {}", cursor.page, meta.current_page),
+                        format!(
+                            "asked for page {} (offset), got current_page {}",
+                            cursor.page, meta.current_page
+                        ),
                     ));
                 }
                 !list.data.is_empty() && next_page < meta.total_pages
             }
             None => list.data.len() as u64 == TIME_OFFS_PAGE,
         };
-        let next = more.then(|| cursor_json(&PageCursor { page: next_page, first_id }));
+        let next = more.then(|| {
+            cursor_json(&PageCursor {
+                page: next_page,
+                first_id,
+            })
+        });
         let mut records = Vec::with_capacity(list.data.len());
         for raw in list.data {
             let parsed: wire::TimeOff = item(EP_TIME_OFFS, &raw)?;
@@ -271,7 +314,10 @@ impl PersonioConnector {
             .await?;
         let first_id = first_employee_id(&list.data);
         let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
-        Ok(Page { records: records.into_iter().flatten().collect(), next })
+        Ok(Page {
+            records: records.into_iter().flatten().collect(),
+            next,
+        })
     }
 
     async fn employee_balances(
@@ -329,12 +375,30 @@ impl Connector for PersonioConnector {
         vec![
             Stream {
                 name: STREAM_EMPLOYEES,
-                models: &[Model::Employees, Model::Employments, Model::Groups, Model::Locations, Model::LegalEntities],
+                models: &[
+                    Model::Employees,
+                    Model::Employments,
+                    Model::Groups,
+                    Model::Locations,
+                    Model::LegalEntities,
+                ],
                 supports_since: true,
             },
-            Stream { name: STREAM_ABSENCE_TYPES, models: &[Model::AbsenceTypes], supports_since: false },
-            Stream { name: STREAM_ABSENCES, models: &[Model::Absences], supports_since: true },
-            Stream { name: STREAM_BALANCES, models: &[Model::TimeOffBalances], supports_since: false },
+            Stream {
+                name: STREAM_ABSENCE_TYPES,
+                models: &[Model::AbsenceTypes],
+                supports_since: false,
+            },
+            Stream {
+                name: STREAM_ABSENCES,
+                models: &[Model::Absences],
+                supports_since: true,
+            },
+            Stream {
+                name: STREAM_BALANCES,
+                models: &[Model::TimeOffBalances],
+                supports_since: false,
+            },
         ]
     }
 
@@ -369,7 +433,11 @@ fn verdict(response: &SourceResponse) -> BodyVerdict {
         .unwrap_or_else(|| "no error message".to_owned());
     let endpoint = response.endpoint.clone();
     match code {
-        401 | 403 => BodyVerdict::Fail(SourceError::Auth { endpoint, status: code as u16, message }),
+        401 | 403 => BodyVerdict::Fail(SourceError::Auth {
+            endpoint,
+            status: code as u16,
+            message,
+        }),
         429 | 500..=599 => BodyVerdict::Retry(format!("success=false with code {code}: {message}")),
         _ => BodyVerdict::Fail(SourceError::Rejected {
             endpoint,
@@ -382,7 +450,10 @@ fn verdict(response: &SourceResponse) -> BodyVerdict {
 /// Reads one list item into its typed shape; the typed value may borrow strings from `raw`.
 fn item<'a, T: Deserialize<'a>>(endpoint: &str, raw: &'a Value) -> Result<T, SourceError> {
     T::deserialize(raw).map_err(|e| {
-        let id = raw.pointer("/attributes/id/value").or_else(|| raw.pointer("/attributes/id")).or_else(|| raw.get("id"));
+        let id = raw
+            .pointer("/attributes/id/value")
+            .or_else(|| raw.pointer("/attributes/id"))
+            .or_else(|| raw.get("id"));
         match id {
             Some(id) => SourceError::malformed(endpoint, format!("record {id}: {e}")),
             None => SourceError::malformed(endpoint, e),
@@ -405,16 +476,24 @@ fn cursor_json<T: Serialize>(cursor: &T) -> Value {
 }
 
 fn pagination(endpoint: &str, detail: String) -> SourceError {
-    SourceError::Pagination { endpoint: endpoint.to_owned(), detail }
+    SourceError::Pagination {
+        endpoint: endpoint.to_owned(),
+        detail,
+    }
 }
 
 fn first_employee_id(data: &[Value]) -> Option<String> {
-    data.first().and_then(|v| v.pointer("/attributes/id/value")).map(Value::to_string)
+    data.first()
+        .and_then(|v| v.pointer("/attributes/id/value"))
+        .map(Value::to_string)
 }
 
 fn check_metadata(endpoint: &str, meta: &wire::Metadata) -> Result<(), SourceError> {
     if meta.total_pages > MAX_PAGES {
-        return Err(pagination(endpoint, format!("implausible total_pages {}", meta.total_pages)));
+        return Err(pagination(
+            endpoint,
+            format!("implausible total_pages {}", meta.total_pages),
+        ));
     }
     Ok(())
 }
@@ -434,10 +513,16 @@ fn next_offset(
     if let Some(echoed) = list.offset
         && echoed != cursor.offset
     {
-        return Err(pagination(endpoint, format!("asked for offset {}, got offset {echoed}", cursor.offset)));
+        return Err(pagination(
+            endpoint,
+            format!("asked for offset {}, got offset {echoed}", cursor.offset),
+        ));
     }
     if first_id.is_some() && first_id == cursor.first_id {
-        return Err(pagination(endpoint, format!("page at offset {} repeats the previous page", cursor.offset)));
+        return Err(pagination(
+            endpoint,
+            format!("page at offset {} repeats the previous page", cursor.offset),
+        ));
     }
     if received == 0 {
         return Ok(None);

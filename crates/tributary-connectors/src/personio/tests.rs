@@ -52,14 +52,20 @@ fn maps_documented_employee_example() {
     assert_eq!(e["employment_status"], "PENDING");
     assert_eq!(e["employment_type"], "PART_TIME", "20 weekly hours");
     assert_eq!(e["weekly_hours"], 20.0);
-    assert_eq!(e["start_date"], "2012-02-01T00:00:00.000Z", "the entered calendar date, offset dropped");
+    assert_eq!(
+        e["start_date"], "2012-02-01T00:00:00.000Z",
+        "the entered calendar date, offset dropped"
+    );
     assert_eq!(e["custom_fields"], json!({"dynamic_24407": "Dr"}));
     assert_eq!(e["manager_id"], Value::Null);
     // A department sent by name only still becomes a group.
     assert_eq!(out.org_units.len(), 1);
     assert_eq!(out.org_units[0].remote_id, "Marketing");
     assert_eq!(e["group_ids"], json!([ids().id(Model::Groups, "Marketing")]));
-    assert_eq!(out.employee.remote_created_at.map(|t| t.to_rfc3339()).as_deref(), Some("2016-10-20T14:15:55+00:00"));
+    assert_eq!(
+        out.employee.remote_created_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2016-10-20T14:15:55+00:00")
+    );
     assert_eq!(out.employment.data["pay_rate"], 4000.0);
     assert_eq!(out.employment.data["pay_period"], "MONTH");
     assert_eq!(out.employment.parent, Some((Model::Employees, "83752".to_owned())));
@@ -73,7 +79,10 @@ fn wrong_types_are_malformed() {
 
     let mut raw = employee_json(json!(1));
     raw["attributes"]["weekly_working_hours"]["value"] = json!("forty");
-    assert!(matches!(item::<wire::Employee>(EP_EMPLOYEES, &raw), Err(SourceError::Malformed { .. })));
+    assert!(matches!(
+        item::<wire::Employee>(EP_EMPLOYEES, &raw),
+        Err(SourceError::Malformed { .. })
+    ));
 
     let mut raw = employee_json(json!(1));
     raw["attributes"]["hire_date"]["value"] = json!("last spring");
@@ -82,7 +91,10 @@ fn wrong_types_are_malformed() {
 
     let mut raw = employee_json(json!(1));
     raw["attributes"].as_object_mut().expect("object").remove("id");
-    assert!(matches!(item::<wire::Employee>(EP_EMPLOYEES, &raw), Err(SourceError::Malformed { .. })));
+    assert!(matches!(
+        item::<wire::Employee>(EP_EMPLOYEES, &raw),
+        Err(SourceError::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -120,20 +132,33 @@ fn success_false_with_http_200_is_an_error() {
         _ => panic!("expected a rejection"),
     }
     let body = json!({"success": false, "error": {"code": 401, "message": "token expired"}});
-    assert!(matches!(verdict(&response(body)), BodyVerdict::Fail(SourceError::Auth { .. })));
+    assert!(matches!(
+        verdict(&response(body)),
+        BodyVerdict::Fail(SourceError::Auth { .. })
+    ));
     let body = json!({"success": false, "error": {"code": 429, "message": "slow down"}});
     assert!(matches!(verdict(&response(body)), BodyVerdict::Retry(_)));
-    assert!(matches!(verdict(&response(json!({"success": true, "data": []}))), BodyVerdict::Ok));
+    assert!(matches!(
+        verdict(&response(json!({"success": true, "data": []}))),
+        BodyVerdict::Ok
+    ));
 }
 
 #[test]
 fn pagination_that_does_not_advance_is_caught() {
     let page = |offset: u64, first: u64| wire::List {
-        metadata: Some(wire::Metadata { total_elements: 500, current_page: 0, total_pages: 5 }),
+        metadata: Some(wire::Metadata {
+            total_elements: 500,
+            current_page: 0,
+            total_pages: 5,
+        }),
         offset: Some(offset),
         data: vec![employee_json(json!(first))],
     };
-    let cursor = OffsetCursor { offset: 100, first_id: Some("1".to_owned()) };
+    let cursor = OffsetCursor {
+        offset: 100,
+        first_id: Some("1".to_owned()),
+    };
     // The tool answered offset 100 with offset 0: it ignores the parameter.
     assert!(matches!(
         next_offset(EP_EMPLOYEES, &cursor, &page(0, 2), 100, Some("2".into())),

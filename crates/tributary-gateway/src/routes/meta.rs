@@ -31,5 +31,8 @@ pub struct ApiKeyCheck {
 
 /// `GetCheckApiKeyPositiveResponse`.
 pub async fn check_api_key(Caller(key): Caller) -> Success<ApiKeyCheck> {
-    Success::new(ApiKeyCheck { customer_id: key.environment.clone(), environment_id: key.environment })
+    Success::new(ApiKeyCheck {
+        customer_id: key.environment.clone(),
+        environment_id: key.environment,
+    })
 }

@@ -25,7 +25,11 @@ pub const BANK_ACCOUNT: &[Field] = &[
     field("account_number", Missing::Omit, Nested::Scalar),
     field("holder_name", Missing::Omit, Nested::Scalar),
     field("bank_name", Missing::Omit, Nested::Scalar),
-    field("domestic_bank_routing", Missing::Omit, Nested::Object(DOMESTIC_BANK_ROUTING)),
+    field(
+        "domestic_bank_routing",
+        Missing::Omit,
+        Nested::Object(DOMESTIC_BANK_ROUTING),
+    ),
 ];
 
 pub const INTEGRATION_FIELD: &[Field] = &[
@@ -51,7 +55,11 @@ pub const EMPLOYMENT: &[Field] = &[
     field("remote_deleted_at", Missing::Null, Nested::Scalar),
     field("remote_data", Missing::Null, Nested::Scalar),
     field("custom_fields", Missing::Null, Nested::Scalar),
-    field("integration_fields", Missing::EmptyArray, Nested::ArrayOf(INTEGRATION_FIELD)),
+    field(
+        "integration_fields",
+        Missing::EmptyArray,
+        Nested::ArrayOf(INTEGRATION_FIELD),
+    ),
 ];
 
 pub const TIME_OFF_BALANCE: &[Field] = &[
@@ -140,10 +148,18 @@ pub const EMPLOYEE: &[Field] = &[
     field("changed_at", Missing::Null, Nested::Scalar),
     field("remote_deleted_at", Missing::Null, Nested::Scalar),
     field("custom_fields", Missing::Null, Nested::Scalar),
-    field("integration_fields", Missing::EmptyArray, Nested::ArrayOf(INTEGRATION_FIELD)),
+    field(
+        "integration_fields",
+        Missing::EmptyArray,
+        Nested::ArrayOf(INTEGRATION_FIELD),
+    ),
     field("remote_data", Missing::Null, Nested::Scalar),
     field("employments", Missing::EmptyArray, Nested::ArrayOf(EMPLOYMENT)),
-    field("time_off_balances", Missing::EmptyArray, Nested::ArrayOf(TIME_OFF_BALANCE)),
+    field(
+        "time_off_balances",
+        Missing::EmptyArray,
+        Nested::ArrayOf(TIME_OFF_BALANCE),
+    ),
     field("manager", Missing::Null, Nested::Object(MANAGER)),
     field("groups", Missing::EmptyArray, Nested::ArrayOf(GROUP)),
     field("legal_entity", Missing::Null, Nested::Object(LEGAL_ENTITY)),

@@ -80,7 +80,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const INNER: &[Field] = &[field("b", Missing::Null, Nested::Scalar), field("a", Missing::Omit, Nested::Scalar)];
+    const INNER: &[Field] = &[
+        field("b", Missing::Null, Nested::Scalar),
+        field("a", Missing::Omit, Nested::Scalar),
+    ];
     const OUTER: &[Field] = &[
         field("z", Missing::Null, Nested::Scalar),
         field("list", Missing::EmptyArray, Nested::ArrayOf(INNER)),

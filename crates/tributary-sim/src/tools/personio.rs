@@ -69,7 +69,10 @@ pub fn router() -> Router<SimState> {
     Router::new()
         .route("/v1/auth", post(auth))
         .route("/v1/company/employees", get(list_employees))
-        .route("/v1/company/employees/{employee_id}/absences/balance", get(absence_balance))
+        .route(
+            "/v1/company/employees/{employee_id}/absences/balance",
+            get(absence_balance),
+        )
         .route("/v1/company/time-off-types", get(list_time_off_types))
         .route("/v1/company/time-offs", get(list_time_offs))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -83,7 +86,10 @@ pub fn router() -> Router<SimState> {
 
 /// Personio's error envelope.
 fn error(status: StatusCode, code: u16, message: &str) -> Response {
-    (status, axum::Json(json!({"success": false, "error": {"code": code, "message": message}})))
+    (
+        status,
+        axum::Json(json!({"success": false, "error": {"code": code, "message": message}})),
+    )
         .into_response()
 }
 
@@ -212,7 +218,11 @@ impl Params {
 
     fn list(&self, key: &str) -> Vec<&str> {
         let bracketed = format!("{key}[]");
-        self.0.iter().filter(|(k, _)| *k == bracketed || k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| *k == bracketed || k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     fn number(&self, key: &str, min: usize) -> Result<Option<usize>, BadParam> {
@@ -325,7 +335,8 @@ enum AttrValue<'a> {
     Owned(String),
     Integer(Id),
     Decimal(f64),
-    Employee(Typed<EmployeeRefAttributes<'a>>),
+    // Boxed: the supervisor reference is far larger than every other attribute value.
+    Employee(Box<Typed<EmployeeRefAttributes<'a>>>),
     OrgUnit(Typed<OrgUnitAttributes<'a>>),
 }
 
@@ -379,25 +390,43 @@ struct ListMetadata {
 }
 
 fn attr<'a, V>(label: &'a str, value: V, kind: &'static str, universal_id: Option<&'static str>) -> AttrOut<'a, V> {
-    AttrOut { label, kind, universal_id, value }
+    AttrOut {
+        label,
+        kind,
+        universal_id,
+        value,
+    }
 }
 
 fn org_unit<'a>(kind: &'static str, id: Id, name: &'a str) -> AttrValue<'a> {
-    AttrValue::OrgUnit(Typed { attributes: OrgUnitAttributes { id, name }, kind })
+    AttrValue::OrgUnit(Typed {
+        attributes: OrgUnitAttributes { id, name },
+        kind,
+    })
 }
 
 /// The short employee reference Personio nests in supervisors.
 fn employee_ref_out(company: &Company, id: Id) -> AttrValue<'_> {
     let e = company.hris.employees.get(&id);
-    AttrValue::Employee(Typed {
+    AttrValue::Employee(Box::new(Typed {
         attributes: EmployeeRefAttributes {
             email: attr("Email", e.map(|e| e.email.as_str()), "standard", Some("email")),
-            first_name: attr("First name", e.map(|e| e.first_name.as_str()), "standard", Some("first_name")),
+            first_name: attr(
+                "First name",
+                e.map(|e| e.first_name.as_str()),
+                "standard",
+                Some("first_name"),
+            ),
             id: attr("ID", id, "integer", Some("id")),
-            last_name: attr("Last name", e.map(|e| e.last_name.as_str()), "standard", Some("last_name")),
+            last_name: attr(
+                "Last name",
+                e.map(|e| e.last_name.as_str()),
+                "standard",
+                Some("last_name"),
+            ),
         },
         kind: "Employee",
-    })
+    }))
 }
 
 type EmployeeOut<'a> = Typed<BTreeMap<Cow<'a, str>, AttrOut<'a>>>;
@@ -413,41 +442,124 @@ fn employee_out<'a>(company: &'a Company, e: &'a Employee, only: Option<&HashSet
     };
     let text = |v: &'a Option<String>| AttrValue::text(v.as_deref());
     put("id".into(), attr("ID", AttrValue::Integer(e.id), "integer", Some("id")));
-    put("first_name".into(), attr("First name", AttrValue::Text(&e.first_name), "standard", Some("first_name")));
-    put("last_name".into(), attr("Last name", AttrValue::Text(&e.last_name), "standard", Some("last_name")));
-    put("preferred_name".into(), attr("Preferred name", text(&e.preferred_name), "standard", Some("preferred_name")));
-    put("email".into(), attr("Email", AttrValue::Text(&e.email), "standard", Some("email")));
-    put("gender".into(), attr("Gender", AttrValue::Text(&e.gender), "standard", Some("gender")));
-    put("status".into(), attr("Status", AttrValue::Text(status_str(e.status)), "standard", Some("status")));
-    put("position".into(), attr("Position", AttrValue::Text(&e.position), "standard", Some("position")));
+    put(
+        "first_name".into(),
+        attr(
+            "First name",
+            AttrValue::Text(&e.first_name),
+            "standard",
+            Some("first_name"),
+        ),
+    );
+    put(
+        "last_name".into(),
+        attr(
+            "Last name",
+            AttrValue::Text(&e.last_name),
+            "standard",
+            Some("last_name"),
+        ),
+    );
+    put(
+        "preferred_name".into(),
+        attr(
+            "Preferred name",
+            text(&e.preferred_name),
+            "standard",
+            Some("preferred_name"),
+        ),
+    );
+    put(
+        "email".into(),
+        attr("Email", AttrValue::Text(&e.email), "standard", Some("email")),
+    );
+    put(
+        "gender".into(),
+        attr("Gender", AttrValue::Text(&e.gender), "standard", Some("gender")),
+    );
+    put(
+        "status".into(),
+        attr(
+            "Status",
+            AttrValue::Text(status_str(e.status)),
+            "standard",
+            Some("status"),
+        ),
+    );
+    put(
+        "position".into(),
+        attr("Position", AttrValue::Text(&e.position), "standard", Some("position")),
+    );
     put(
         "employment_type".into(),
-        attr("Employment type", AttrValue::Text(&e.employment_type), "standard", Some("employment_type")),
+        attr(
+            "Employment type",
+            AttrValue::Text(&e.employment_type),
+            "standard",
+            Some("employment_type"),
+        ),
     );
     put(
         "weekly_working_hours".into(),
-        attr("Weekly hours", AttrValue::Owned(e.weekly_hours.to_string()), "standard", Some("weekly_working_hours")),
+        attr(
+            "Weekly hours",
+            AttrValue::Owned(e.weekly_hours.to_string()),
+            "standard",
+            Some("weekly_working_hours"),
+        ),
     );
-    put("hire_date".into(), attr("Hire date", AttrValue::Owned(date(e.hire_date)), "date", Some("hire_date")));
+    put(
+        "hire_date".into(),
+        attr(
+            "Hire date",
+            AttrValue::Owned(date(e.hire_date)),
+            "date",
+            Some("hire_date"),
+        ),
+    );
     put(
         "termination_date".into(),
-        attr("Termination date", AttrValue::owned(e.termination_date.map(date)), "date", Some("termination_date")),
+        attr(
+            "Termination date",
+            AttrValue::owned(e.termination_date.map(date)),
+            "date",
+            Some("termination_date"),
+        ),
     );
-    put("created_at".into(), attr("created_at", AttrValue::Owned(timestamp(e.created_at)), "date", Some("created_at")));
+    put(
+        "created_at".into(),
+        attr(
+            "created_at",
+            AttrValue::Owned(timestamp(e.created_at)),
+            "date",
+            Some("created_at"),
+        ),
+    );
     put(
         "last_modified_at".into(),
-        attr("Last modified", AttrValue::Owned(timestamp(e.updated_at)), "date", Some("last_modified_at")),
+        attr(
+            "Last modified",
+            AttrValue::Owned(timestamp(e.updated_at)),
+            "date",
+            Some("last_modified_at"),
+        ),
     );
     let supervisor = e
         .supervisor_id
         .filter(|id| hris.employees.contains_key(id))
         .map_or(AttrValue::Null, |id| employee_ref_out(company, id));
-    put("supervisor".into(), attr("Supervisor", supervisor, "standard", Some("supervisor")));
+    put(
+        "supervisor".into(),
+        attr("Supervisor", supervisor, "standard", Some("supervisor")),
+    );
     let department = e
         .department_id
         .and_then(|id| hris.departments.get(&id))
         .map_or(AttrValue::Null, |d| org_unit("Department", d.id, &d.name));
-    put("department".into(), attr("Department", department, "standard", Some("department")));
+    put(
+        "department".into(),
+        attr("Department", department, "standard", Some("department")),
+    );
     let office = e
         .office_id
         .and_then(|id| hris.offices.get(&id))
@@ -457,44 +569,112 @@ fn employee_out<'a>(company: &'a Company, e: &'a Employee, only: Option<&HashSet
         .legal_entity_id
         .and_then(|id| hris.legal_entities.get(&id))
         .map_or(AttrValue::Null, |l| org_unit("Subcompany", l.id, &l.name));
-    put("subcompany".into(), attr("Subcompany", subcompany, "standard", Some("subcompany")));
+    put(
+        "subcompany".into(),
+        attr("Subcompany", subcompany, "standard", Some("subcompany")),
+    );
 
     // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
     // and an hourly salary side by side.
     let current = e.employments.iter().max_by_key(|x| x.effective_date);
     let (fix, interval, hourly) = match current {
         Some(c) if c.pay_period == "HOUR" => (AttrValue::Null, AttrValue::Null, AttrValue::Decimal(c.pay_rate)),
-        Some(c) if c.pay_period == "YEAR" => {
-            (AttrValue::Decimal(c.pay_rate), AttrValue::Text("yearly"), AttrValue::Null)
-        }
-        Some(c) => (AttrValue::Decimal(c.pay_rate), AttrValue::Text("monthly"), AttrValue::Null),
+        Some(c) if c.pay_period == "YEAR" => (
+            AttrValue::Decimal(c.pay_rate),
+            AttrValue::Text("yearly"),
+            AttrValue::Null,
+        ),
+        Some(c) => (
+            AttrValue::Decimal(c.pay_rate),
+            AttrValue::Text("monthly"),
+            AttrValue::Null,
+        ),
         None => (AttrValue::Null, AttrValue::Null, AttrValue::Null),
     };
-    put("fix_salary".into(), attr("Fix salary", fix, "decimal", Some("fix_salary")));
-    put("fix_salary_interval".into(), attr("Salary interval", interval, "standard", Some("fix_salary_interval")));
-    put("hourly_salary".into(), attr("Hourly salary", hourly, "decimal", Some("hourly_salary")));
+    put(
+        "fix_salary".into(),
+        attr("Fix salary", fix, "decimal", Some("fix_salary")),
+    );
+    put(
+        "fix_salary_interval".into(),
+        attr("Salary interval", interval, "standard", Some("fix_salary_interval")),
+    );
+    put(
+        "hourly_salary".into(),
+        attr("Hourly salary", hourly, "decimal", Some("hourly_salary")),
+    );
 
     put(
         "employee_number".into(),
-        attr("Employee number", AttrValue::Text(&e.employee_number), "standard", Some("employee_number")),
+        attr(
+            "Employee number",
+            AttrValue::Text(&e.employee_number),
+            "standard",
+            Some("employee_number"),
+        ),
     );
-    put("birthday".into(), attr("Date of birth", AttrValue::owned(e.birthday.map(date)), "date", Some("birthday")));
-    put("nationality".into(), attr("Nationality", text(&e.nationality), "standard", Some("nationality")));
+    put(
+        "birthday".into(),
+        attr(
+            "Date of birth",
+            AttrValue::owned(e.birthday.map(date)),
+            "date",
+            Some("birthday"),
+        ),
+    );
+    put(
+        "nationality".into(),
+        attr("Nationality", text(&e.nationality), "standard", Some("nationality")),
+    );
     put(
         "social_security_number".into(),
-        attr("Social security number", text(&e.ssn), "standard", Some("social_security_number")),
+        attr(
+            "Social security number",
+            text(&e.ssn),
+            "standard",
+            Some("social_security_number"),
+        ),
     );
     put("iban".into(), attr("IBAN", text(&e.iban), "standard", Some("iban")));
-    put("phone".into(), attr("Mobile phone", text(&e.mobile_phone), "standard", Some("phone")));
-    put("private_email".into(), attr("Private email", text(&e.personal_email), "standard", Some("private_email")));
-    put("address_street".into(), attr("Street", text(&e.street), "standard", Some("address_street")));
-    put("address_city".into(), attr("City", text(&e.city), "standard", Some("address_city")));
-    put("address_zip_code".into(), attr("Postcode", text(&e.zip), "standard", Some("address_zip_code")));
-    put("address_country".into(), attr("Country", text(&e.country), "standard", Some("address_country")));
+    put(
+        "phone".into(),
+        attr("Mobile phone", text(&e.mobile_phone), "standard", Some("phone")),
+    );
+    put(
+        "private_email".into(),
+        attr(
+            "Private email",
+            text(&e.personal_email),
+            "standard",
+            Some("private_email"),
+        ),
+    );
+    put(
+        "address_street".into(),
+        attr("Street", text(&e.street), "standard", Some("address_street")),
+    );
+    put(
+        "address_city".into(),
+        attr("City", text(&e.city), "standard", Some("address_city")),
+    );
+    put(
+        "address_zip_code".into(),
+        attr("Postcode", text(&e.zip), "standard", Some("address_zip_code")),
+    );
+    put(
+        "address_country".into(),
+        attr("Country", text(&e.country), "standard", Some("address_country")),
+    );
     for (name, value) in &e.custom {
-        put(dynamic_key(name).into(), attr(name, AttrValue::Text(value), "standard", None));
+        put(
+            dynamic_key(name).into(),
+            attr(name, AttrValue::Text(value), "standard", None),
+        );
     }
-    Typed { attributes: a, kind: "Employee" }
+    Typed {
+        attributes: a,
+        kind: "Employee",
+    }
 }
 
 fn page_count(total: usize, limit: usize) -> usize {
@@ -510,7 +690,10 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
     }
     let params = Params::parse(query);
     let render = || -> Result<Response, BadParam> {
-        let limit = params.number("limit", 1)?.unwrap_or(EMPLOYEES_DEFAULT_LIMIT).min(EMPLOYEES_MAX_LIMIT);
+        let limit = params
+            .number("limit", 1)?
+            .unwrap_or(EMPLOYEES_DEFAULT_LIMIT)
+            .min(EMPLOYEES_MAX_LIMIT);
         let offset = params.number("offset", 0)?.unwrap_or(0);
         let since = params.date_time("updated_since")?;
         let email = params.one("email").filter(|e| !e.is_empty());
@@ -593,7 +776,10 @@ async fn list_time_off_types(State(state): State<SimState>, RawQuery(query): Raw
     }
     let params = Params::parse(query);
     let (limit, offset) = match (params.number("limit", 1), params.number("offset", 0)) {
-        (Ok(l), Ok(o)) => (l.unwrap_or(TIME_OFFS_MAX_LIMIT).min(TIME_OFFS_MAX_LIMIT), o.unwrap_or(0)),
+        (Ok(l), Ok(o)) => (
+            l.unwrap_or(TIME_OFFS_MAX_LIMIT).min(TIME_OFFS_MAX_LIMIT),
+            o.unwrap_or(0),
+        ),
         (Err(bad), _) | (_, Err(bad)) => return bad.into_response(),
     };
     let company = state.company(TOOL);
@@ -618,7 +804,11 @@ async fn list_time_off_types(State(state): State<SimState>, RawQuery(query): Raw
 }
 
 fn time_off_json(company: &Company, a: &Absence) -> Value {
-    let type_name = company.hris.absence_types.get(&a.absence_type_id).map(|t| t.name.as_str());
+    let type_name = company
+        .hris
+        .absence_types
+        .get(&a.absence_type_id)
+        .map(|t| t.name.as_str());
     json!({
         "type": "TimeOffPeriod",
         "attributes": {
@@ -649,7 +839,10 @@ async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery
     }
     let params = Params::parse(query);
     let render = || -> Result<Value, BadParam> {
-        let limit = params.number("limit", 1)?.unwrap_or(TIME_OFFS_MAX_LIMIT).min(TIME_OFFS_MAX_LIMIT);
+        let limit = params
+            .number("limit", 1)?
+            .unwrap_or(TIME_OFFS_MAX_LIMIT)
+            .min(TIME_OFFS_MAX_LIMIT);
         let page = params.number("offset", 0)?.unwrap_or(0);
         let start = params.date("start_date")?;
         let end = params.date("end_date")?;
@@ -657,7 +850,10 @@ async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery
         let updated_to = params.date("updated_to")?;
         let mut employees = HashSet::new();
         for raw in params.list("employees") {
-            employees.insert(raw.parse::<Id>().map_err(|_| BadParam("The employees must be integers.".into()))?);
+            employees.insert(
+                raw.parse::<Id>()
+                    .map_err(|_| BadParam("The employees must be integers.".into()))?,
+            );
         }
         let company = state.company(TOOL);
         let keep = |a: &&Absence| {
@@ -668,14 +864,17 @@ async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery
                 && (employees.is_empty() || employees.contains(&a.employee_id))
         };
         let first = page.saturating_mul(limit);
-        let unfiltered = start.is_none()
-            && end.is_none()
-            && updated_from.is_none()
-            && updated_to.is_none()
-            && employees.is_empty();
+        let unfiltered =
+            start.is_none() && end.is_none() && updated_from.is_none() && updated_to.is_none() && employees.is_empty();
         let (total, data) = if unfiltered {
             // Counting is free without filters; only the page itself is rendered.
-            let data = company.hris.absences.values().skip(first).take(limit).map(|a| time_off_json(&company, a));
+            let data = company
+                .hris
+                .absences
+                .values()
+                .skip(first)
+                .take(limit)
+                .map(|a| time_off_json(&company, a));
             (company.hris.absences.len(), data.collect())
         } else {
             let mut total = 0;
@@ -732,46 +931,98 @@ mod tests {
             }
         };
         put("id", attr_json("ID", json!(e.id), "integer", Some("id")));
-        put("first_name", attr_json("First name", json!(e.first_name), "standard", Some("first_name")));
-        put("last_name", attr_json("Last name", json!(e.last_name), "standard", Some("last_name")));
+        put(
+            "first_name",
+            attr_json("First name", json!(e.first_name), "standard", Some("first_name")),
+        );
+        put(
+            "last_name",
+            attr_json("Last name", json!(e.last_name), "standard", Some("last_name")),
+        );
         put(
             "preferred_name",
-            attr_json("Preferred name", opt_str(&e.preferred_name), "standard", Some("preferred_name")),
+            attr_json(
+                "Preferred name",
+                opt_str(&e.preferred_name),
+                "standard",
+                Some("preferred_name"),
+            ),
         );
         put("email", attr_json("Email", json!(e.email), "standard", Some("email")));
-        put("gender", attr_json("Gender", json!(e.gender), "standard", Some("gender")));
-        put("status", attr_json("Status", json!(status_str(e.status)), "standard", Some("status")));
-        put("position", attr_json("Position", json!(e.position), "standard", Some("position")));
+        put(
+            "gender",
+            attr_json("Gender", json!(e.gender), "standard", Some("gender")),
+        );
+        put(
+            "status",
+            attr_json("Status", json!(status_str(e.status)), "standard", Some("status")),
+        );
+        put(
+            "position",
+            attr_json("Position", json!(e.position), "standard", Some("position")),
+        );
         put(
             "employment_type",
-            attr_json("Employment type", json!(e.employment_type), "standard", Some("employment_type")),
+            attr_json(
+                "Employment type",
+                json!(e.employment_type),
+                "standard",
+                Some("employment_type"),
+            ),
         );
         put(
             "weekly_working_hours",
-            attr_json("Weekly hours", json!(e.weekly_hours.to_string()), "standard", Some("weekly_working_hours")),
+            attr_json(
+                "Weekly hours",
+                json!(e.weekly_hours.to_string()),
+                "standard",
+                Some("weekly_working_hours"),
+            ),
         );
-        put("hire_date", attr_json("Hire date", json!(date(e.hire_date)), "date", Some("hire_date")));
+        put(
+            "hire_date",
+            attr_json("Hire date", json!(date(e.hire_date)), "date", Some("hire_date")),
+        );
         put(
             "termination_date",
-            attr_json("Termination date", json!(e.termination_date.map(date)), "date", Some("termination_date")),
+            attr_json(
+                "Termination date",
+                json!(e.termination_date.map(date)),
+                "date",
+                Some("termination_date"),
+            ),
         );
-        put("created_at", attr_json("created_at", json!(timestamp(e.created_at)), "date", Some("created_at")));
+        put(
+            "created_at",
+            attr_json("created_at", json!(timestamp(e.created_at)), "date", Some("created_at")),
+        );
         put(
             "last_modified_at",
-            attr_json("Last modified", json!(timestamp(e.updated_at)), "date", Some("last_modified_at")),
+            attr_json(
+                "Last modified",
+                json!(timestamp(e.updated_at)),
+                "date",
+                Some("last_modified_at"),
+            ),
         );
         let supervisor = e
             .supervisor_id
             .filter(|id| hris.employees.contains_key(id))
             .map(|id| employee_ref(company, id))
             .unwrap_or(Value::Null);
-        put("supervisor", attr_json("Supervisor", supervisor, "standard", Some("supervisor")));
+        put(
+            "supervisor",
+            attr_json("Supervisor", supervisor, "standard", Some("supervisor")),
+        );
         let department = e
             .department_id
             .and_then(|id| hris.departments.get(&id))
             .map(|d| org_unit_json("Department", d.id, &d.name))
             .unwrap_or(Value::Null);
-        put("department", attr_json("Department", department, "standard", Some("department")));
+        put(
+            "department",
+            attr_json("Department", department, "standard", Some("department")),
+        );
         let office = e
             .office_id
             .and_then(|id| hris.offices.get(&id))
@@ -783,7 +1034,10 @@ mod tests {
             .and_then(|id| hris.legal_entities.get(&id))
             .map(|l| org_unit_json("Subcompany", l.id, &l.name))
             .unwrap_or(Value::Null);
-        put("subcompany", attr_json("Subcompany", subcompany, "standard", Some("subcompany")));
+        put(
+            "subcompany",
+            attr_json("Subcompany", subcompany, "standard", Some("subcompany")),
+        );
 
         // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
         // and an hourly salary side by side.
@@ -794,27 +1048,75 @@ mod tests {
             Some(c) => (json!(c.pay_rate), json!("monthly"), Value::Null),
             None => (Value::Null, Value::Null, Value::Null),
         };
-        put("fix_salary", attr_json("Fix salary", fix, "decimal", Some("fix_salary")));
-        put("fix_salary_interval", attr_json("Salary interval", interval, "standard", Some("fix_salary_interval")));
-        put("hourly_salary", attr_json("Hourly salary", hourly, "decimal", Some("hourly_salary")));
+        put(
+            "fix_salary",
+            attr_json("Fix salary", fix, "decimal", Some("fix_salary")),
+        );
+        put(
+            "fix_salary_interval",
+            attr_json("Salary interval", interval, "standard", Some("fix_salary_interval")),
+        );
+        put(
+            "hourly_salary",
+            attr_json("Hourly salary", hourly, "decimal", Some("hourly_salary")),
+        );
 
         put(
             "employee_number",
-            attr_json("Employee number", json!(e.employee_number), "standard", Some("employee_number")),
+            attr_json(
+                "Employee number",
+                json!(e.employee_number),
+                "standard",
+                Some("employee_number"),
+            ),
         );
-        put("birthday", attr_json("Date of birth", json!(e.birthday.map(date)), "date", Some("birthday")));
-        put("nationality", attr_json("Nationality", opt_str(&e.nationality), "standard", Some("nationality")));
+        put(
+            "birthday",
+            attr_json("Date of birth", json!(e.birthday.map(date)), "date", Some("birthday")),
+        );
+        put(
+            "nationality",
+            attr_json("Nationality", opt_str(&e.nationality), "standard", Some("nationality")),
+        );
         put(
             "social_security_number",
-            attr_json("Social security number", opt_str(&e.ssn), "standard", Some("social_security_number")),
+            attr_json(
+                "Social security number",
+                opt_str(&e.ssn),
+                "standard",
+                Some("social_security_number"),
+            ),
         );
         put("iban", attr_json("IBAN", opt_str(&e.iban), "standard", Some("iban")));
-        put("phone", attr_json("Mobile phone", opt_str(&e.mobile_phone), "standard", Some("phone")));
-        put("private_email", attr_json("Private email", opt_str(&e.personal_email), "standard", Some("private_email")));
-        put("address_street", attr_json("Street", opt_str(&e.street), "standard", Some("address_street")));
-        put("address_city", attr_json("City", opt_str(&e.city), "standard", Some("address_city")));
-        put("address_zip_code", attr_json("Postcode", opt_str(&e.zip), "standard", Some("address_zip_code")));
-        put("address_country", attr_json("Country", opt_str(&e.country), "standard", Some("address_country")));
+        put(
+            "phone",
+            attr_json("Mobile phone", opt_str(&e.mobile_phone), "standard", Some("phone")),
+        );
+        put(
+            "private_email",
+            attr_json(
+                "Private email",
+                opt_str(&e.personal_email),
+                "standard",
+                Some("private_email"),
+            ),
+        );
+        put(
+            "address_street",
+            attr_json("Street", opt_str(&e.street), "standard", Some("address_street")),
+        );
+        put(
+            "address_city",
+            attr_json("City", opt_str(&e.city), "standard", Some("address_city")),
+        );
+        put(
+            "address_zip_code",
+            attr_json("Postcode", opt_str(&e.zip), "standard", Some("address_zip_code")),
+        );
+        put(
+            "address_country",
+            attr_json("Country", opt_str(&e.country), "standard", Some("address_country")),
+        );
         for (name, value) in &e.custom {
             put(&dynamic_key(name), attr_json(name, json!(value), "standard", None));
         }
@@ -825,7 +1127,9 @@ mod tests {
     fn employee_pages_match_the_value_rendering() {
         let companies = generate_companies(7, 300, &[TOOL]);
         let company = &companies[&TOOL];
-        let whitelist: HashSet<&str> = ["first_name", "dynamic_1", "supervisor", "fix_salary"].into_iter().collect();
+        let whitelist: HashSet<&str> = ["first_name", "dynamic_1", "supervisor", "fix_salary"]
+            .into_iter()
+            .collect();
         let mut seen_custom = false;
         for e in company.hris.employees.values() {
             seen_custom |= !e.custom.is_empty();

@@ -201,7 +201,8 @@ impl MirrorStore for PgStore {
 
     async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
         let outcome = pages::apply(&self.pool, run, page).await?;
-        self.stats.record(&self.pool, u64::try_from(outcome.created).unwrap_or(0));
+        self.stats
+            .record(&self.pool, u64::try_from(outcome.created).unwrap_or(0));
         Ok(outcome)
     }
 

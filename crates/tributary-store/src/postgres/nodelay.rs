@@ -26,8 +26,9 @@ type Hook<'c> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c
 /// it is only slower.
 pub(crate) fn after_connect<'c>(conn: &'c mut PgConnection, _meta: PoolConnectionMetadata) -> Hook<'c> {
     Box::pin(async move {
-        let ports: Option<(Option<i32>, Option<i32>)> =
-            sqlx::query_as("SELECT inet_client_port(), inet_server_port()").fetch_optional(conn).await?;
+        let ports: Option<(Option<i32>, Option<i32>)> = sqlx::query_as("SELECT inet_client_port(), inet_server_port()")
+            .fetch_optional(conn)
+            .await?;
         if let Some((Some(client), Some(server))) = ports {
             let (Ok(client), Ok(server)) = (u16::try_from(client), u16::try_from(server)) else {
                 return Ok(());
@@ -50,8 +51,8 @@ fn set_nodelay_on(local: u16, remote: u16) -> bool {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let is_socket =
+            std::fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
         if !is_socket {
             continue;
         }

@@ -24,7 +24,10 @@ pub(super) struct StatsRefresh {
 
 impl Default for StatsRefresh {
     fn default() -> Self {
-        Self { created: AtomicU64::new(0), next: AtomicU64::new(FIRST_REFRESH) }
+        Self {
+            created: AtomicU64::new(0),
+            next: AtomicU64::new(FIRST_REFRESH),
+        }
     }
 }
 

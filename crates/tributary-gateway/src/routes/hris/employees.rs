@@ -29,7 +29,10 @@ pub async fn list(
     let integration = &access.integration;
     let page = fetch_page(&state, integration, Model::Employees, &list, filters).await?;
     let results = assemble(&state, integration, page.records, list.include_deleted).await?;
-    Ok(Success::new(ListData { next: page.next, results }))
+    Ok(Success::new(ListData {
+        next: page.next,
+        results,
+    }))
 }
 
 /// The endpoint's own filters. Top-level filters AND together; each one's values OR.
@@ -46,13 +49,22 @@ fn filters(params: &QueryParams) -> Result<Vec<RequestedFilter>, ApiError> {
     }
     if let Some(group_ids) = params.list("group_ids") {
         filters.push(RequestedFilter {
-            filter: FieldFilter { matching: FieldMatch::ArrayContainsAny, ..FieldFilter::equals("group_ids", group_ids) },
+            filter: FieldFilter {
+                matching: FieldMatch::ArrayContainsAny,
+                ..FieldFilter::equals("group_ids", group_ids)
+            },
             scope_field: "groups",
         });
     }
-    for (name, field) in [("legal_entity_ids", "legal_entity_id"), ("work_location_ids", "work_location_id")] {
+    for (name, field) in [
+        ("legal_entity_ids", "legal_entity_id"),
+        ("work_location_ids", "work_location_id"),
+    ] {
         if let Some(ids) = params.list(name) {
-            filters.push(RequestedFilter { filter: FieldFilter::equals(field, ids), scope_field: field });
+            filters.push(RequestedFilter {
+                filter: FieldFilter::equals(field, ids),
+                scope_field: field,
+            });
         }
     }
     // "The format of the emails is case-insensitive."
@@ -60,13 +72,19 @@ fn filters(params: &QueryParams) -> Result<Vec<RequestedFilter>, ApiError> {
         if let Some(emails) = params.list(name) {
             let emails = emails.iter().map(|email| email.to_lowercase()).collect();
             filters.push(RequestedFilter {
-                filter: FieldFilter { case_insensitive: true, ..FieldFilter::equals(field, emails) },
+                filter: FieldFilter {
+                    case_insensitive: true,
+                    ..FieldFilter::equals(field, emails)
+                },
                 scope_field: field,
             });
         }
     }
     if let Some(text) = params.text("custom_fields") {
-        filters.push(RequestedFilter { filter: custom_field_filter(text)?, scope_field: "custom_fields" });
+        filters.push(RequestedFilter {
+            filter: custom_field_filter(text)?,
+            scope_field: "custom_fields",
+        });
     }
     Ok(filters)
 }
@@ -96,7 +114,10 @@ fn custom_field_filter(text: &str) -> Result<FieldFilter, ApiError> {
         Value::Bool(flag) => flag.to_string(),
         Value::Array(_) | Value::Object(_) => return Err(invalid("arrays and objects are not supported")),
     };
-    Ok(FieldFilter { matching: FieldMatch::EntryEquals(key), ..FieldFilter::equals("custom_fields", vec![text]) })
+    Ok(FieldFilter {
+        matching: FieldMatch::EntryEquals(key),
+        ..FieldFilter::equals("custom_fields", vec![text])
+    })
 }
 
 /// Renders a page of employees with their nested and linked records, loaded in six queries
@@ -111,22 +132,65 @@ async fn assemble(
     let id = integration.id.as_str();
     let employee_ids: Vec<String> = employees.iter().map(|e| e.id.clone()).collect();
     let collect = |field: &str| -> BTreeSet<String> {
-        employees.iter().filter_map(|e| reference(&e.data, field)).map(str::to_owned).collect()
+        employees
+            .iter()
+            .filter_map(|e| reference(&e.data, field))
+            .map(str::to_owned)
+            .collect()
     };
-    let group_ids: BTreeSet<String> =
-        employees.iter().flat_map(|e| references(&e.data, "group_ids")).map(str::to_owned).collect();
+    let group_ids: BTreeSet<String> = employees
+        .iter()
+        .flat_map(|e| references(&e.data, "group_ids"))
+        .map(str::to_owned)
+        .collect();
 
     let (employments, balances, managers, groups, legal_entities, locations) = tokio::try_join!(
-        children_by_parent(state, id, Model::Employments, scope.model_enabled(Model::Employments), &employee_ids, include_deleted),
-        children_by_parent(state, id, Model::TimeOffBalances, scope.model_enabled(Model::TimeOffBalances), &employee_ids, include_deleted),
+        children_by_parent(
+            state,
+            id,
+            Model::Employments,
+            scope.model_enabled(Model::Employments),
+            &employee_ids,
+            include_deleted
+        ),
+        children_by_parent(
+            state,
+            id,
+            Model::TimeOffBalances,
+            scope.model_enabled(Model::TimeOffBalances),
+            &employee_ids,
+            include_deleted
+        ),
         records_by_ids(state, id, Model::Employees, true, collect("manager_id")),
         records_by_ids(state, id, Model::Groups, scope.model_enabled(Model::Groups), group_ids),
-        records_by_ids(state, id, Model::LegalEntities, scope.model_enabled(Model::LegalEntities), collect("legal_entity_id")),
-        records_by_ids(state, id, Model::Locations, scope.model_enabled(Model::Locations), collect("work_location_id")),
+        records_by_ids(
+            state,
+            id,
+            Model::LegalEntities,
+            scope.model_enabled(Model::LegalEntities),
+            collect("legal_entity_id")
+        ),
+        records_by_ids(
+            state,
+            id,
+            Model::Locations,
+            scope.model_enabled(Model::Locations),
+            collect("work_location_id")
+        ),
     )?;
 
-    let linked = Linked { employments, balances, managers, groups, legal_entities, locations };
-    Ok(employees.iter().map(|employee| render(EMPLOYEE, &linked.employee_source(employee))).collect())
+    let linked = Linked {
+        employments,
+        balances,
+        managers,
+        groups,
+        legal_entities,
+        locations,
+    };
+    Ok(employees
+        .iter()
+        .map(|employee| render(EMPLOYEE, &linked.employee_source(employee)))
+        .collect())
 }
 
 /// Everything a page's employees nest or link to, by id.
@@ -147,7 +211,12 @@ impl Linked {
 
         let children = |by_parent: &HashMap<String, Vec<StoredRecord>>| {
             Value::Array(
-                by_parent.get(&employee.id).into_iter().flatten().map(|r| Value::Object(record_source(r))).collect(),
+                by_parent
+                    .get(&employee.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| Value::Object(record_source(r)))
+                    .collect(),
             )
         };
         source.insert("employments".into(), children(&self.employments));
@@ -180,12 +249,26 @@ mod tests {
     #[test]
     fn parses_custom_field_filters() {
         let f = custom_field_filter(r#"{"cost_center": 42}"#).unwrap();
-        assert_eq!((f.field.as_str(), f.any_of, f.matching), ("custom_fields", vec!["42".to_string()], FieldMatch::EntryEquals("cost_center".into())));
+        assert_eq!(
+            (f.field.as_str(), f.any_of, f.matching),
+            (
+                "custom_fields",
+                vec!["42".to_string()],
+                FieldMatch::EntryEquals("cost_center".into())
+            )
+        );
         let f = custom_field_filter(r#"{"remote": true}"#).unwrap();
         assert_eq!(f.any_of, vec!["true".to_string()]);
         let f = custom_field_filter(r#"{"x": null}"#).unwrap();
         assert_eq!(f.matching, FieldMatch::EntryIsNull("x".into()));
-        for bad in [r#"{}"#, r#"{"a":1,"b":2}"#, r#"{"a":[1]}"#, r#"{"a":{"b":1}}"#, "[1]", "nope"] {
+        for bad in [
+            r#"{}"#,
+            r#"{"a":1,"b":2}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{"b":1}}"#,
+            "[1]",
+            "nope",
+        ] {
             assert!(custom_field_filter(bad).is_err(), "{bad}");
         }
     }

@@ -28,7 +28,10 @@ impl Params {
     pub(crate) fn id(&self, key: &'static str) -> Result<Option<Id>, HarvestError> {
         self.get(key)
             .map(|v| {
-                v.trim().parse().map_err(|_| HarvestError::Validation { field: key, message: "Must be an integer".into() })
+                v.trim().parse().map_err(|_| HarvestError::Validation {
+                    field: key,
+                    message: "Must be an integer".into(),
+                })
             })
             .transpose()
     }
@@ -43,24 +46,38 @@ impl Params {
 
     fn date(&self, key: &'static str) -> Result<Option<NaiveDate>, HarvestError> {
         let Some(raw) = self.get(key) else { return Ok(None) };
-        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map(Some).map_err(|_| HarvestError::Validation {
-            field: key,
-            message: "Date must be in YYYY-MM-DD format".into(),
-        })
+        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| HarvestError::Validation {
+                field: key,
+                message: "Date must be in YYYY-MM-DD format".into(),
+            })
     }
 
     /// `*_after` is "at or after", `*_before` is "before". An empty key means "not offered".
     pub(crate) fn time_range(&self, after: &'static str, before: &'static str) -> Result<Range<Ts>, HarvestError> {
         Ok(Range {
             from: if after.is_empty() { None } else { self.timestamp(after)? },
-            to: if before.is_empty() { None } else { self.timestamp(before)? },
+            to: if before.is_empty() {
+                None
+            } else {
+                self.timestamp(before)?
+            },
             inclusive_end: false,
         })
     }
 
     /// Offers' date filters are inclusive at both ends.
-    pub(crate) fn date_range(&self, after: &'static str, before: &'static str) -> Result<Range<NaiveDate>, HarvestError> {
-        Ok(Range { from: self.date(after)?, to: self.date(before)?, inclusive_end: true })
+    pub(crate) fn date_range(
+        &self,
+        after: &'static str,
+        before: &'static str,
+    ) -> Result<Range<NaiveDate>, HarvestError> {
+        Ok(Range {
+            from: self.date(after)?,
+            to: self.date(before)?,
+            inclusive_end: true,
+        })
     }
 }
 
@@ -74,7 +91,10 @@ fn parse_iso8601(raw: &str) -> Option<Ts> {
     if let Ok(t) = NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S%.f") {
         return Some(t.and_utc());
     }
-    NaiveDate::parse_from_str(&raw, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+    NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,8 +115,7 @@ impl<T: PartialOrd + Copy> Range<T> {
     }
 
     pub(crate) fn contains(&self, v: T) -> bool {
-        self.from.is_none_or(|f| v >= f)
-            && self.to.is_none_or(|t| if self.inclusive_end { v <= t } else { v < t })
+        self.from.is_none_or(|f| v >= f) && self.to.is_none_or(|t| if self.inclusive_end { v <= t } else { v < t })
     }
 
     /// A missing value matches only when the range does not filter at all.
@@ -123,24 +142,43 @@ impl ListRequest {
         let params = Params::parse(query);
         let page = match params.get("page") {
             None => 1,
-            Some(v) => v.trim().parse::<usize>().ok().filter(|p| *p >= 1).ok_or(HarvestError::Validation {
-                field: "page",
-                message: "Must be a positive integer".into(),
-            })?,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or(HarvestError::Validation {
+                    field: "page",
+                    message: "Must be a positive integer".into(),
+                })?,
         };
         let per_page = match params.get("per_page") {
             None => DEFAULT_PER_PAGE,
             // Larger values are capped at the documented maximum rather than refused.
-            Some(v) => v.trim().parse::<usize>().ok().filter(|p| *p >= 1).ok_or(HarvestError::Validation {
-                field: "per_page",
-                message: "Must be an integer between 1 and 500".into(),
-            })?,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or(HarvestError::Validation {
+                    field: "per_page",
+                    message: "Must be an integer between 1 and 500".into(),
+                })?,
         }
         .min(MAX_PER_PAGE);
         let skip_count = params.get("skip_count").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
         let endpoint_url = format!("http://{host}{}", uri.path());
-        Ok(ListRequest { params, page, per_page, skip_count, endpoint_url })
+        Ok(ListRequest {
+            params,
+            page,
+            per_page,
+            skip_count,
+            endpoint_url,
+        })
     }
 
     fn offset(&self) -> usize {
@@ -237,7 +275,12 @@ mod tests {
         let uri: Uri = "/greenhouse/v1/candidates".parse().unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:9"));
-        let req = ListRequest::parse(&headers, &uri, "per_page=2&page=2&updated_after=2024-01-01T00%3A00%3A00Z").unwrap();
+        let req = ListRequest::parse(
+            &headers,
+            &uri,
+            "per_page=2&page=2&updated_after=2024-01-01T00%3A00%3A00Z",
+        )
+        .unwrap();
         let link = req.link_header(5).unwrap();
         assert_eq!(
             link,

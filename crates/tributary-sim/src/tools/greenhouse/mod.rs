@@ -113,9 +113,11 @@ impl IntoResponse for HarvestError {
                 axum::Json(json!({"message": "Invalid Basic Auth credentials"})),
             )
                 .into_response(),
-            HarvestError::NotFound => {
-                (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Resource not found"}))).into_response()
-            }
+            HarvestError::NotFound => (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"message": "Resource not found"})),
+            )
+                .into_response(),
             HarvestError::Validation { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 axum::Json(json!({
@@ -139,7 +141,9 @@ fn authorize(state: &SimState, headers: &HeaderMap) -> Result<(), HarvestError> 
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
         .and_then(|raw| String::from_utf8(raw).ok());
-    let user = presented.as_deref().map(|s| s.split_once(':').map_or(s, |(user, _)| user));
+    let user = presented
+        .as_deref()
+        .map(|s| s.split_once(':').map_or(s, |(user, _)| user));
     if user == Some(state.credentials().greenhouse_api_key.as_str()) {
         Ok(())
     } else {
@@ -155,7 +159,12 @@ async fn not_found(State(state): State<SimState>, headers: HeaderMap) -> Respons
 }
 
 /// The shared prologue of every list endpoint: authentication, then paging parameters.
-fn begin(state: &SimState, headers: &HeaderMap, uri: &OriginalUri, query: Option<String>) -> Result<ListRequest, HarvestError> {
+fn begin(
+    state: &SimState,
+    headers: &HeaderMap,
+    uri: &OriginalUri,
+    query: Option<String>,
+) -> Result<ListRequest, HarvestError> {
     authorize(state, headers)?;
     ListRequest::parse(headers, &uri.0, query.as_deref().unwrap_or(""))
 }
@@ -224,7 +233,13 @@ async fn list_rejection_reasons(
     // `include_defaults` would add Greenhouse's built-in reasons; the simulated account has
     // only its own, so the flag changes nothing.
     let company = state.company(ToolKind::Greenhouse);
-    Ok(list_map(&req, &company.ats.rejection_reasons, |_| true, render::rejection_reason, true))
+    Ok(list_map(
+        &req,
+        &company.ats.rejection_reasons,
+        |_| true,
+        render::rejection_reason,
+        true,
+    ))
 }
 
 async fn list_jobs(
@@ -290,7 +305,11 @@ async fn list_job_stages(
     let created = p.time_range("created_after", "created_before")?;
     let updated = p.time_range("updated_after", "updated_before")?;
     let company = state.company(ToolKind::Greenhouse);
-    let stages = company.ats.jobs.values().flat_map(|j| j.stages.iter().map(move |s| (j, s)));
+    let stages = company
+        .ats
+        .jobs
+        .values()
+        .flat_map(|j| j.stages.iter().map(move |s| (j, s)));
     let window = Window::filtered(
         stages,
         |(j, s)| created.contains(j.created_at.min(s.updated_at)) && updated.contains(s.updated_at),
@@ -338,9 +357,13 @@ async fn list_candidates(
             created.contains(c.created_at)
                 && updated.contains(c.updated_at)
                 && ids.as_ref().is_none_or(|ids| ids.contains(&c.id))
-                && email.as_deref().is_none_or(|e| c.emails.iter().any(|m| m.eq_ignore_ascii_case(e)))
+                && email
+                    .as_deref()
+                    .is_none_or(|e| c.emails.iter().any(|m| m.eq_ignore_ascii_case(e)))
                 && job_id.is_none_or(|job| {
-                    c.application_ids.iter().any(|a| ats.applications.get(a).is_some_and(|a| a.job_id == job))
+                    c.application_ids
+                        .iter()
+                        .any(|a| ats.applications.get(a).is_some_and(|a| a.job_id == job))
                 })
         },
         |c| render::candidate(ats, c),
@@ -411,7 +434,12 @@ async fn list_scheduled_interviews(
     Ok(list_map(
         &req,
         &ats.interviews,
-        |i| created.contains(i.created_at) && updated.contains(i.updated_at) && starts.contains(i.start) && ends.contains(i.end),
+        |i| {
+            created.contains(i.created_at)
+                && updated.contains(i.updated_at)
+                && starts.contains(i.start)
+                && ends.contains(i.end)
+        },
         |i| render::scheduled_interview(ats, i),
         unfiltered,
     ))

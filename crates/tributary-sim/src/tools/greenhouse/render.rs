@@ -181,7 +181,9 @@ pub(crate) fn job_stage(j: &Job, s: &Stage) -> Value {
 }
 
 fn application_stage(ats: &Ats, a: &Application) -> Value {
-    let Some(stage_id) = a.current_stage_id else { return Value::Null };
+    let Some(stage_id) = a.current_stage_id else {
+        return Value::Null;
+    };
     let name = ats
         .jobs
         .get(&a.job_id)
@@ -197,7 +199,11 @@ pub(crate) fn application(ats: &Ats, a: &Application) -> Value {
         .and_then(|id| ats.rejection_reasons.get(&id))
         .map_or(Value::Null, rejection_reason);
     let rejected = a.status == "rejected";
-    let recruiter = ats.candidates.get(&a.candidate_id).and_then(|c| c.recruiter_id).map_or(Value::Null, |id| user_ref(ats, id));
+    let recruiter = ats
+        .candidates
+        .get(&a.candidate_id)
+        .and_then(|c| c.recruiter_id)
+        .map_or(Value::Null, |id| user_ref(ats, id));
     json!({
         "id": a.id,
         "candidate_id": a.candidate_id,
@@ -233,11 +239,24 @@ pub(crate) fn candidate(ats: &Ats, c: &Candidate) -> Value {
         .enumerate()
         .map(|(i, e)| json!({"value": e, "type": if i == 0 { "personal" } else { "work" }}))
         .collect();
-    let phones: Vec<Value> = c.phone_numbers.iter().map(|p| json!({"value": p, "type": "mobile"})).collect();
+    let phones: Vec<Value> = c
+        .phone_numbers
+        .iter()
+        .map(|p| json!({"value": p, "type": "mobile"}))
+        .collect();
     // Harvest lists a candidate's tags by name, not by id.
-    let tags: Vec<&str> = c.tag_ids.iter().filter_map(|id| ats.tags.get(id)).map(|t| t.name.as_str()).collect();
-    let applications: Vec<Value> =
-        c.application_ids.iter().filter_map(|id| ats.applications.get(id)).map(|a| application(ats, a)).collect();
+    let tags: Vec<&str> = c
+        .tag_ids
+        .iter()
+        .filter_map(|id| ats.tags.get(id))
+        .map(|t| t.name.as_str())
+        .collect();
+    let applications: Vec<Value> = c
+        .application_ids
+        .iter()
+        .filter_map(|id| ats.applications.get(id))
+        .map(|a| application(ats, a))
+        .collect();
     json!({
         "id": c.id,
         "first_name": c.first_name,
