@@ -1,0 +1,32 @@
+//! `holder`: who holds a lease, for operators (a plain read; no script needed).
+
+use crate::{LeaseError, RedisLeases};
+
+impl RedisLeases {
+    /// The current holder's owner id and fence, or `None` when the lease is free or expired.
+    /// A snapshot: the lease may change hands right after.
+    pub async fn holder(&self, integration_id: &str) -> Result<Option<(String, i64)>, LeaseError> {
+        let key = self.lease_key(integration_id);
+        let mut conn = self.conn.clone();
+        let (owner, fence): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("owner")
+            .arg("fence")
+            .query_async(&mut conn)
+            .await?;
+        match (owner, fence) {
+            (None, None) => Ok(None),
+            (Some(owner), Some(fence)) => match fence.parse::<i64>() {
+                Ok(fence) => Ok(Some((owner, fence))),
+                Err(_) => Err(LeaseError::Corrupt {
+                    key,
+                    detail: format!("fence {fence:?} is not an integer"),
+                }),
+            },
+            _ => Err(LeaseError::Corrupt {
+                key,
+                detail: "owner or fence is missing".to_owned(),
+            }),
+        }
+    }
+}
