@@ -18,4 +18,4 @@ pub use control::{Progress, RunControl, Signal};
 pub use engine::{EngineConfig, RunOutcome, SyncEngine};
 pub use error::EngineError;
 pub use prepare::{prepare_record, strip_pointer};
-pub use schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
+pub use schedule::{DELTA_OVERLAP, Schedule, default_intervals, pick_sync_type};

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use tributary_model::{SyncType, Timestamp, ToolKind};
+use tributary_store::WEBHOOK_POLL_INTERVAL;
 
 /// How far before the previous successful sync's start a delta looks back, so a clock skew
 /// between us and the tool, or a change committed at the source while that sync ran, is never
@@ -29,6 +30,36 @@ impl Default for Schedule {
     }
 }
 
+impl Schedule {
+    /// The sync types `tool` is scheduled for and how often each runs: FULL and DELTA for tools
+    /// with a changed-since filter, DEFAULT for the others; all of them every
+    /// [`WEBHOOK_POLL_INTERVAL`] while the integration's inbound webhooks are active.
+    pub fn intervals(&self, tool: ToolKind, webhooks_active: bool) -> Vec<(SyncType, Duration)> {
+        let polling = if tool.supports_delta() {
+            vec![(SyncType::Full, self.full_every), (SyncType::Delta, self.delta_every)]
+        } else {
+            vec![(SyncType::Default, self.default_every)]
+        };
+        if webhooks_active {
+            polling
+                .into_iter()
+                .map(|(sync_type, _)| (sync_type, WEBHOOK_POLL_INTERVAL))
+                .collect()
+        } else {
+            polling
+        }
+    }
+}
+
+/// [`Schedule::intervals`] of the default [`Schedule`].
+///
+/// Seed `MirrorStore::ensure_schedules` with `webhooks_active = false`: the store applies webhook
+/// polling itself once `MirrorStore::set_webhooks_active` says so, and falls back to these
+/// polling intervals when webhooks stop, without being seeded again.
+pub fn default_intervals(tool: ToolKind, webhooks_active: bool) -> Vec<(SyncType, Duration)> {
+    Schedule::default().intervals(tool, webhooks_active)
+}
+
 /// The sync type a due sync of `tool` should have, given when its last complete (FULL or
 /// DEFAULT) sync succeeded. Consumers never choose: tools without a changed-since filter always
 /// get DEFAULT; others get FULL when no full succeeded within `full_every`, DELTA otherwise.
@@ -51,6 +82,48 @@ pub fn pick_sync_type(
 mod tests {
     use super::*;
     use chrono::Utc;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn delta_tools_get_full_and_delta_others_default() {
+        for tool in [ToolKind::Personio, ToolKind::Greenhouse] {
+            assert_eq!(
+                default_intervals(tool, false),
+                vec![(SyncType::Full, 10 * HOUR), (SyncType::Delta, 3 * HOUR)]
+            );
+        }
+        assert_eq!(
+            default_intervals(ToolKind::Bamboohr, false),
+            vec![(SyncType::Default, 3 * HOUR)]
+        );
+    }
+
+    #[test]
+    fn active_webhooks_poll_every_type_daily() {
+        assert_eq!(
+            default_intervals(ToolKind::Personio, true),
+            vec![(SyncType::Full, 24 * HOUR), (SyncType::Delta, 24 * HOUR)]
+        );
+        assert_eq!(
+            default_intervals(ToolKind::Bamboohr, true),
+            vec![(SyncType::Default, 24 * HOUR)]
+        );
+    }
+
+    #[test]
+    fn custom_schedule_sets_the_polling_intervals() {
+        let s = Schedule {
+            default_every: HOUR,
+            full_every: 2 * HOUR,
+            delta_every: Duration::from_secs(900),
+        };
+        assert_eq!(
+            s.intervals(ToolKind::Greenhouse, false),
+            vec![(SyncType::Full, 2 * HOUR), (SyncType::Delta, Duration::from_secs(900))]
+        );
+        assert_eq!(s.intervals(ToolKind::Bamboohr, false), vec![(SyncType::Default, HOUR)]);
+    }
 
     #[test]
     fn picks_by_tool_and_age_of_last_full() {

@@ -234,6 +234,38 @@ pub enum ChangeKind {
     Deleted,
 }
 
+/// How often an integration whose inbound webhooks are active is still polled, for every sync
+/// type without an override: the webhooks deliver changes, polling only repairs what they missed.
+pub const WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// When one sync type of one integration is next due. Intervals are whole seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSchedule {
+    pub integration_id: String,
+    pub sync_type: SyncType,
+    /// The engine's default for the tool, as last given to [`MirrorStore::ensure_schedules`].
+    pub default_every: Duration,
+    /// An operator's per-integration interval; wins over the default and over webhook polling.
+    pub override_every: Option<Duration>,
+    /// The integration's inbound webhooks are active (see [`WEBHOOK_POLL_INTERVAL`]).
+    pub webhooks_active: bool,
+    /// What the next claim moves `next_due_at` forward by.
+    pub every: Duration,
+    pub next_due_at: Timestamp,
+    pub last_claimed_at: Option<Timestamp>,
+    /// The scheduler replica that made the last claim.
+    pub claimed_by: Option<String>,
+}
+
+/// A sync that [`MirrorStore::claim_due_syncs`] handed to exactly one caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueSync {
+    pub integration_id: String,
+    pub sync_type: SyncType,
+    /// The `next_due_at` the claim found (how late the sync is: `now - due_at`).
+    pub due_at: Timestamp,
+}
+
 /// The mirror. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
 #[async_trait]
 pub trait MirrorStore: Send + Sync + 'static {
@@ -257,7 +289,7 @@ pub trait MirrorStore: Send + Sync + 'static {
     async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError>;
     /// The decrypted credentials. Never log or return them over the API (invariant I8).
     async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError>;
-    /// Removes the integration with its records, runs and change log. `false` if absent.
+    /// Removes the integration with its records, runs, schedules and change log. `false` if absent.
     async fn delete_integration(&self, id: &str) -> Result<bool, StoreError>;
 
     // ---- API keys (only a hash is stored) -----------------------------------------------
@@ -321,4 +353,39 @@ pub trait MirrorStore: Send + Sync + 'static {
     -> Result<i64, StoreError>;
     /// The change log after `after_seq`, oldest first.
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
+
+    // ---- sync schedules: the scheduler's source of truth (Redis only carries the jobs) ----------
+    /// Creates the missing schedules of the integration, due at once, and returns how many it
+    /// created. An existing schedule keeps its `next_due_at`, override and last claim, and takes
+    /// the given default interval. Called when an integration is created and by the scheduler at
+    /// start (re-creating what a lost database row or a new sync type left missing). Types absent
+    /// from `intervals` are left alone. Intervals are whole seconds, at least one.
+    async fn ensure_schedules(
+        &self,
+        integration_id: &str,
+        intervals: &[(SyncType, Duration)],
+    ) -> Result<u64, StoreError>;
+    /// Overrides the interval of one schedule (`None` returns to the default). A shorter
+    /// interval pulls `next_due_at` in to `last_claimed_at + interval`; a longer one takes
+    /// effect from the next claim, so a pending (e.g. forced) sync is never pushed out.
+    async fn set_schedule_interval(
+        &self,
+        integration_id: &str,
+        sync_type: SyncType,
+        every: Option<Duration>,
+    ) -> Result<(), StoreError>;
+    /// Records whether the integration's inbound webhooks are active. While they are, every
+    /// schedule without an override runs every [`WEBHOOK_POLL_INTERVAL`]; turning them off pulls
+    /// schedules in as [`MirrorStore::set_schedule_interval`] does.
+    async fn set_webhooks_active(&self, integration_id: &str, active: bool) -> Result<(), StoreError>;
+    /// Claims up to `limit` schedules due at `now` (oldest due first) for `owner`, moving each
+    /// one's `next_due_at` to `now + interval` in the same transaction: a schedule that missed
+    /// many intervals fires once, not once per interval. Each due schedule is returned to exactly
+    /// one caller, however many replicas claim concurrently.
+    async fn claim_due_syncs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<DueSync>, StoreError>;
+    /// Makes the schedule due at `now` (or keeps it due earlier), so the next claim picks it up;
+    /// that claim then restarts its cadence from there.
+    async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError>;
+    /// The integration's schedules, ordered by sync type name; empty when it has none.
+    async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError>;
 }

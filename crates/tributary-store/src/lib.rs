@@ -18,6 +18,7 @@ mod error;
 mod ids;
 mod page;
 mod postgres;
+mod schedules;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

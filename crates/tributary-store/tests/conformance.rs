@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use tributary_model::{IdGen, Model, RunState, ScopeConfig, SourceRecord, SyncType, ToolKind, content_hash};
 use tributary_store::testing::{self, TestDatabase, TestFile};
 use tributary_store::{
-    ChangeKind, FieldFilter, FieldMatch, MirrorStore, NewIntegration, PageWrite, PreparedRecord, RecordQuery, RunWrite,
-    StoreError, StoredRecord,
+    ChangeKind, DueSync, FieldFilter, FieldMatch, MirrorStore, NewIntegration, PageWrite, PreparedRecord, RecordQuery,
+    RunWrite, StoreError, StoredRecord, SyncSchedule, WEBHOOK_POLL_INTERVAL,
 };
 
 enum Raw {
@@ -76,6 +76,21 @@ impl Harness {
                 .expect("raw read"),
         }
     }
+
+    async fn schedule_rows(&self, integration_id: &str) -> i64 {
+        match &self.raw {
+            Raw::Pg(pool, _) => sqlx::query_scalar("SELECT count(*) FROM sync_schedules WHERE integration_id = $1")
+                .bind(integration_id)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+            Raw::Sqlite(pool, _) => sqlx::query_scalar("SELECT count(*) FROM sync_schedules WHERE integration_id = ?1")
+                .bind(integration_id)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+        }
+    }
 }
 
 macro_rules! conformance {
@@ -107,6 +122,13 @@ conformance!(
     read_waits_for_in_flight_writer,
     concurrent_read_sees_none_or_all_of_a_page,
     delete_model_and_delete_integration,
+    ensure_schedules_is_idempotent_and_keeps_next_due_at,
+    claim_takes_only_due_schedules_and_moves_them_forward,
+    backlogged_schedule_is_claimed_once,
+    override_and_webhooks_change_the_next_interval,
+    force_sync_makes_a_schedule_due_now,
+    deleting_an_integration_removes_its_schedules,
+    concurrent_claims_hand_out_each_due_sync_once,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -1041,4 +1063,443 @@ async fn delete_model_and_delete_integration(h: &Harness) {
     );
     assert!(store.get_run(&run.run_id).await.expect("get").is_none());
     assert!(store.get_integration("personio:other").await.expect("get").is_some());
+}
+
+// ---- sync schedules ------------------------------------------------------------------------
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Instants as the store keeps them (microseconds), so values read back compare equal.
+fn at(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(t, 6)
+}
+
+fn hours(n: i64) -> chrono::TimeDelta {
+    chrono::TimeDelta::hours(n)
+}
+
+fn delta_tool_intervals() -> Vec<(SyncType, Duration)> {
+    vec![(SyncType::Full, 10 * HOUR), (SyncType::Delta, 3 * HOUR)]
+}
+
+async fn schedule(store: &dyn MirrorStore, integration_id: &str, sync_type: SyncType) -> SyncSchedule {
+    store
+        .list_schedules(integration_id)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|s| s.sync_type == sync_type)
+        .expect("schedule exists")
+}
+
+fn claimed(due: &[DueSync]) -> Vec<(&str, SyncType)> {
+    due.iter().map(|d| (d.integration_id.as_str(), d.sync_type)).collect()
+}
+
+async fn ensure_schedules_is_idempotent_and_keeps_next_due_at(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let before = at(chrono::Utc::now());
+    assert_eq!(
+        store
+            .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+            .await
+            .expect("ensure"),
+        2
+    );
+    let fresh = store.list_schedules(INTEGRATION).await.expect("list");
+    assert_eq!(
+        fresh.iter().map(|s| (s.sync_type, s.every)).collect::<Vec<_>>(),
+        vec![(SyncType::Delta, 3 * HOUR), (SyncType::Full, 10 * HOUR)],
+        "ordered by type name"
+    );
+    for s in &fresh {
+        assert!(
+            s.next_due_at >= before && s.next_due_at <= at(chrono::Utc::now()),
+            "new schedules are due at once"
+        );
+        assert_eq!(
+            (s.last_claimed_at, s.claimed_by.as_deref(), s.override_every),
+            (None, None, None)
+        );
+        assert!(!s.webhooks_active);
+    }
+
+    let t0 = at(chrono::Utc::now());
+    assert_eq!(
+        store.claim_due_syncs(t0, "scheduler-a", 10).await.expect("claim").len(),
+        2
+    );
+    let claimed_once = store.list_schedules(INTEGRATION).await.expect("list");
+
+    // Ensuring again creates nothing and moves nothing.
+    assert_eq!(
+        store
+            .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+            .await
+            .expect("ensure"),
+        0
+    );
+    assert_eq!(store.list_schedules(INTEGRATION).await.expect("list"), claimed_once);
+
+    // A changed default is adopted without moving next_due_at; a missing type is added, due now.
+    let created = store
+        .ensure_schedules(
+            INTEGRATION,
+            &[(SyncType::Delta, 2 * HOUR), (SyncType::Default, 3 * HOUR)],
+        )
+        .await
+        .expect("ensure");
+    assert_eq!(created, 1);
+    let delta = schedule(store, INTEGRATION, SyncType::Delta).await;
+    assert_eq!((delta.default_every, delta.every), (2 * HOUR, 2 * HOUR));
+    assert_eq!(delta.next_due_at, t0 + hours(3));
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Full).await.next_due_at,
+        t0 + hours(10)
+    );
+    assert!(schedule(store, INTEGRATION, SyncType::Default).await.next_due_at <= at(chrono::Utc::now()));
+
+    assert!(matches!(
+        store.ensure_schedules("personio:nobody", &delta_tool_intervals()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .ensure_schedules(INTEGRATION, &[(SyncType::Full, HOUR), (SyncType::Full, 2 * HOUR)])
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store
+            .ensure_schedules(INTEGRATION, &[(SyncType::Full, Duration::from_millis(10))])
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn claim_takes_only_due_schedules_and_moves_them_forward(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    integration(store, "bamboohr:beta").await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    store
+        .ensure_schedules("bamboohr:beta", &[(SyncType::Default, 3 * HOUR)])
+        .await
+        .expect("ensure");
+
+    // limit is honoured; the rest stays due for the next claim.
+    let t0 = at(chrono::Utc::now());
+    let first = store.claim_due_syncs(t0, "scheduler-a", 2).await.expect("claim");
+    assert_eq!(first.len(), 2);
+    let rest = store.claim_due_syncs(t0, "scheduler-b", 10).await.expect("claim");
+    assert_eq!(rest.len(), 1);
+    let mut all: Vec<_> = claimed(&first).into_iter().chain(claimed(&rest)).collect();
+    all.sort_by_key(|(id, t)| (id.to_string(), t.as_str()));
+    assert_eq!(
+        all,
+        vec![
+            ("bamboohr:beta", SyncType::Default),
+            (INTEGRATION, SyncType::Delta),
+            (INTEGRATION, SyncType::Full),
+        ]
+    );
+    assert!(first.iter().chain(&rest).all(|d| d.due_at <= t0));
+    assert!(
+        store
+            .claim_due_syncs(t0, "scheduler-a", 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    let delta = schedule(store, INTEGRATION, SyncType::Delta).await;
+    assert_eq!(delta.next_due_at, t0 + hours(3));
+    assert_eq!(delta.last_claimed_at, Some(t0));
+    assert!(delta.claimed_by.is_some());
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Full).await.next_due_at,
+        t0 + hours(10)
+    );
+    let beta = schedule(store, "bamboohr:beta", SyncType::Default).await;
+    assert_eq!(
+        (beta.next_due_at, beta.claimed_by.as_deref()),
+        (t0 + hours(3), Some("scheduler-b"))
+    );
+
+    // Nothing is due a microsecond early; at 3 h the two 3-hourly schedules are.
+    let almost = t0 + hours(3) - chrono::TimeDelta::microseconds(1);
+    assert!(
+        store
+            .claim_due_syncs(almost, "scheduler-a", 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let t3 = t0 + hours(3);
+    let due = store.claim_due_syncs(t3, "scheduler-a", 10).await.expect("claim");
+    assert_eq!(
+        claimed(&due),
+        vec![("bamboohr:beta", SyncType::Default), (INTEGRATION, SyncType::Delta)],
+        "oldest due first, then by id"
+    );
+    assert!(due.iter().all(|d| d.due_at == t3));
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        t0 + hours(6)
+    );
+    assert!(
+        store
+            .claim_due_syncs(t3, "scheduler-a", 0)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+async fn backlogged_schedule_is_claimed_once(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    store
+        .ensure_schedules(INTEGRATION, &[(SyncType::Delta, 3 * HOUR)])
+        .await
+        .expect("ensure");
+    let t0 = at(chrono::Utc::now());
+    assert_eq!(store.claim_due_syncs(t0, "s", 10).await.expect("claim").len(), 1);
+
+    // The scheduler was down for 30 days: 240 intervals missed, one sync due.
+    let later = t0 + chrono::TimeDelta::days(30);
+    let due = store.claim_due_syncs(later, "s", 10).await.expect("claim");
+    assert_eq!(claimed(&due), vec![(INTEGRATION, SyncType::Delta)]);
+    assert_eq!(due[0].due_at, t0 + hours(3), "reports how late it is");
+    assert!(store.claim_due_syncs(later, "s", 10).await.expect("claim").is_empty());
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        later + hours(3),
+        "the cadence restarts from the claim"
+    );
+}
+
+async fn override_and_webhooks_change_the_next_interval(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    let t0 = at(chrono::Utc::now());
+    store.claim_due_syncs(t0, "s", 10).await.expect("claim");
+
+    // A shorter override pulls the pending sync in and drives the next claim.
+    store
+        .set_schedule_interval(INTEGRATION, SyncType::Delta, Some(HOUR))
+        .await
+        .expect("override");
+    let delta = schedule(store, INTEGRATION, SyncType::Delta).await;
+    assert_eq!(
+        (delta.override_every, delta.every, delta.default_every),
+        (Some(HOUR), HOUR, 3 * HOUR)
+    );
+    assert_eq!(delta.next_due_at, t0 + hours(1));
+    let t1 = t0 + hours(1);
+    assert_eq!(
+        claimed(&store.claim_due_syncs(t1, "s", 10).await.expect("claim")),
+        vec![(INTEGRATION, SyncType::Delta)]
+    );
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        t0 + hours(2)
+    );
+
+    // Webhooks stretch polling to 24 h, except where an operator chose otherwise; the pending
+    // FULL is not pushed out.
+    store.set_webhooks_active(INTEGRATION, true).await.expect("webhooks");
+    let full = schedule(store, INTEGRATION, SyncType::Full).await;
+    assert_eq!((full.webhooks_active, full.every), (true, WEBHOOK_POLL_INTERVAL));
+    assert_eq!(full.next_due_at, t0 + hours(10));
+    assert_eq!(schedule(store, INTEGRATION, SyncType::Delta).await.every, HOUR);
+    let t10 = t0 + hours(10);
+    let due = store.claim_due_syncs(t10, "s", 10).await.expect("claim");
+    assert_eq!(due.len(), 2);
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Full).await.next_due_at,
+        t10 + hours(24)
+    );
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        t10 + hours(1)
+    );
+
+    // Clearing the override falls back to webhook polling (not pulled in: it is longer).
+    store
+        .set_schedule_interval(INTEGRATION, SyncType::Delta, None)
+        .await
+        .expect("clear");
+    let delta = schedule(store, INTEGRATION, SyncType::Delta).await;
+    assert_eq!((delta.override_every, delta.every), (None, WEBHOOK_POLL_INTERVAL));
+    assert_eq!(delta.next_due_at, t10 + hours(1));
+    let t11 = t10 + hours(1);
+    store.claim_due_syncs(t11, "s", 10).await.expect("claim");
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        t11 + hours(24)
+    );
+
+    // Webhooks off: back to the defaults, pulled in from each schedule's last claim.
+    store.set_webhooks_active(INTEGRATION, false).await.expect("webhooks");
+    let full = schedule(store, INTEGRATION, SyncType::Full).await;
+    assert_eq!((full.webhooks_active, full.every), (false, 10 * HOUR));
+    assert_eq!(full.next_due_at, t10 + hours(10));
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        t11 + hours(3)
+    );
+
+    assert!(matches!(
+        store
+            .set_schedule_interval(INTEGRATION, SyncType::Default, Some(HOUR))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .set_schedule_interval(INTEGRATION, SyncType::Full, Some(Duration::ZERO))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_webhooks_active("personio:nobody", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn force_sync_makes_a_schedule_due_now(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    let t0 = at(chrono::Utc::now());
+    store.claim_due_syncs(t0, "s", 10).await.expect("claim");
+
+    let forced_at = t0 + chrono::TimeDelta::minutes(1);
+    store
+        .force_sync(INTEGRATION, SyncType::Full, forced_at)
+        .await
+        .expect("force");
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Full).await.next_due_at,
+        forced_at
+    );
+    let due = store.claim_due_syncs(forced_at, "s", 10).await.expect("claim");
+    assert_eq!(claimed(&due), vec![(INTEGRATION, SyncType::Full)]);
+    assert_eq!(due[0].due_at, forced_at);
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Full).await.next_due_at,
+        forced_at + hours(10)
+    );
+
+    // Forcing an overdue schedule keeps its (earlier) place in line.
+    let much_later = t0 + hours(5);
+    store
+        .force_sync(INTEGRATION, SyncType::Delta, much_later)
+        .await
+        .expect("force");
+    assert_eq!(
+        schedule(store, INTEGRATION, SyncType::Delta).await.next_due_at,
+        t0 + hours(3)
+    );
+
+    assert!(matches!(
+        store.force_sync(INTEGRATION, SyncType::Default, forced_at).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn deleting_an_integration_removes_its_schedules(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    integration(store, "personio:other").await;
+    for id in [INTEGRATION, "personio:other"] {
+        store
+            .ensure_schedules(id, &delta_tool_intervals())
+            .await
+            .expect("ensure");
+    }
+    assert!(store.delete_integration(INTEGRATION).await.expect("delete"));
+    assert_eq!(h.schedule_rows(INTEGRATION).await, 0);
+    assert!(store.list_schedules(INTEGRATION).await.expect("list").is_empty());
+    let due = store
+        .claim_due_syncs(at(chrono::Utc::now()), "s", 10)
+        .await
+        .expect("claim");
+    assert!(due.iter().all(|d| d.integration_id == "personio:other"));
+    assert_eq!(due.len(), 2);
+
+    // Re-created under the same id, it starts from scratch.
+    integration(store, INTEGRATION).await;
+    assert_eq!(
+        store
+            .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+            .await
+            .expect("ensure"),
+        2
+    );
+}
+
+/// Eight scheduler replicas race for 50 due schedules: each is handed out exactly once. (Which
+/// replica wins is not asserted: SQLite's busy handler often lets one writer take every round.
+/// On Postgres, dropping `FOR UPDATE ... SKIP LOCKED` from the claim makes this test fail.)
+async fn concurrent_claims_hand_out_each_due_sync_once(h: &Harness) {
+    let store = h.store.clone();
+    for n in 0..25 {
+        let id = format!("personio:c{n:02}");
+        integration(store.as_ref(), &id).await;
+        store
+            .ensure_schedules(&id, &delta_tool_intervals())
+            .await
+            .expect("ensure");
+    }
+    let now = at(chrono::Utc::now());
+    let start = Arc::new(tokio::sync::Barrier::new(8));
+    let replicas = (0..8).map(|r| {
+        let store = store.clone();
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            let mut mine = Vec::new();
+            // Small batches and a few empty rounds, so replicas interleave and one replica's
+            // empty answer (everything left is locked by others) does not end the race early.
+            let mut empty_rounds = 0;
+            while empty_rounds < 3 {
+                let got = store
+                    .claim_due_syncs(now, &format!("replica-{r}"), 3)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    empty_rounds += 1;
+                    tokio::task::yield_now().await;
+                }
+                mine.extend(got);
+            }
+            mine
+        })
+    });
+    let mut all = Vec::new();
+    for replica in futures::future::join_all(replicas).await {
+        all.extend(replica.expect("joined"));
+    }
+    assert_eq!(all.len(), 50, "every due sync claimed, none twice");
+    let mut keys: Vec<_> = all
+        .iter()
+        .map(|d| (d.integration_id.clone(), d.sync_type.as_str()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 50, "no sync claimed twice");
+    assert!(store.claim_due_syncs(now, "late", 100).await.expect("claim").is_empty());
 }

@@ -108,7 +108,7 @@ pub(super) async fn delete(pool: &PgPool, id: &str) -> Result<bool, StoreError> 
     ] {
         sqlx::query(statement).bind(id).execute(&mut *tx).await?;
     }
-    // leases and sync_runs cascade.
+    // leases, sync_runs and sync_schedules cascade.
     let done = sqlx::query("DELETE FROM integrations WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

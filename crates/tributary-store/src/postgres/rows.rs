@@ -6,7 +6,8 @@ use sqlx::postgres::PgRow;
 use tributary_model::{RunCounts, ScopeConfig};
 
 use crate::codec::{into_object, parse_kind, parse_model, parse_state, parse_sync_type, parse_tool};
-use crate::{ApiKey, Change, Integration, StoreError, StoredRecord, SyncRun};
+use crate::schedules::ScheduleColumns;
+use crate::{ApiKey, Change, Integration, StoreError, StoredRecord, SyncRun, SyncSchedule};
 
 pub(super) fn integration(row: &PgRow) -> Result<Integration, StoreError> {
     let scope: Value = row.try_get("scope_config")?;
@@ -78,4 +79,18 @@ pub(super) fn change(row: &PgRow) -> Result<Change, StoreError> {
         run_id: row.try_get("run_id")?,
         at: row.try_get("at")?,
     })
+}
+
+pub(super) fn schedule(row: &PgRow) -> Result<SyncSchedule, StoreError> {
+    ScheduleColumns {
+        integration_id: row.try_get("integration_id")?,
+        sync_type: parse_sync_type(row.try_get("sync_type")?)?,
+        every_seconds: row.try_get("every_seconds")?,
+        override_every_seconds: row.try_get("override_every_seconds")?,
+        webhooks_active: row.try_get("webhooks_active")?,
+        next_due_at: row.try_get("next_due_at")?,
+        last_claimed_at: row.try_get("last_claimed_at")?,
+        claimed_by: row.try_get("claimed_by")?,
+    }
+    .into_schedule()
 }

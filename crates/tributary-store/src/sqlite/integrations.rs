@@ -109,7 +109,7 @@ pub(super) async fn delete(pool: &SqlitePool, id: &str) -> Result<bool, StoreErr
     ] {
         sqlx::query(statement).bind(id).execute(&mut *tx).await?;
     }
-    // leases and sync_runs cascade (foreign_keys is on for every connection).
+    // leases, sync_runs and sync_schedules cascade (foreign_keys is on for every connection).
     let done = sqlx::query("DELETE FROM integrations WHERE id = ?1")
         .bind(id)
         .execute(&mut *tx)

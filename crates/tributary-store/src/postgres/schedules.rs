@@ -1,0 +1,216 @@
+//! Sync schedules and the scheduler's exactly-once claim.
+//!
+//! A claim selects due rows `FOR UPDATE SKIP LOCKED` and moves them forward in the same
+//! statement: a replica never waits for another's claim and never sees a row another replica
+//! holds. Should a claim commit between another's snapshot and its lock attempt, Postgres
+//! re-checks `next_due_at <= now` on the committed row version, which no longer matches. See
+//! <https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE> and
+//! <https://www.postgresql.org/docs/current/transaction-iso.html#XACT-READ-COMMITTED>.
+
+use std::time::Duration;
+
+use sqlx::{PgPool, Row};
+use tributary_model::{SyncType, Timestamp};
+
+use super::rows;
+use crate::codec::parse_sync_type;
+use crate::schedules::{checked_intervals, to_secs, webhook_poll_secs};
+use crate::{DueSync, StoreError, SyncSchedule, clock};
+
+macro_rules! columns {
+    () => {
+        "s.integration_id, s.sync_type, s.every_seconds, s.override_every_seconds, i.webhooks_active, \
+         s.next_due_at, s.last_claimed_at, s.claimed_by"
+    };
+}
+
+/// The interval a schedule runs at (`crate::schedules::effective_secs` in SQL), with the webhook
+/// polling seconds bound at parameter `$p`. Needs `s` (the schedule) and `i` (its integration).
+macro_rules! effective_every {
+    ($p:literal) => {
+        concat!(
+            "COALESCE(s.override_every_seconds, CASE WHEN i.webhooks_active THEN ",
+            $p,
+            "::bigint ELSE s.every_seconds END)"
+        )
+    };
+}
+
+pub(super) async fn ensure(
+    pool: &PgPool,
+    integration_id: &str,
+    intervals: &[(SyncType, Duration)],
+) -> Result<u64, StoreError> {
+    let checked = checked_intervals(intervals)?;
+    let types: Vec<&str> = checked.iter().map(|(t, _)| t.as_str()).collect();
+    let secs: Vec<i64> = checked.iter().map(|(_, s)| *s).collect();
+    let mut tx = pool.begin().await?;
+    // KEY SHARE keeps the integration from being deleted until our rows exist, so a racing
+    // delete_integration removes them with it instead of failing our insert.
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = $1 FOR KEY SHARE")
+        .bind(integration_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("integration {integration_id}")));
+    }
+    sqlx::query(concat!(
+        "UPDATE sync_schedules s SET every_seconds = x.every ",
+        "FROM unnest($2::text[], $3::bigint[]) AS x(sync_type, every) ",
+        "WHERE s.integration_id = $1 AND s.sync_type = x.sync_type AND s.every_seconds <> x.every"
+    ))
+    .bind(integration_id)
+    .bind(&types)
+    .bind(&secs)
+    .execute(&mut *tx)
+    .await?;
+    let created = sqlx::query(concat!(
+        "INSERT INTO sync_schedules (integration_id, sync_type, every_seconds, next_due_at) ",
+        "SELECT $1, x.sync_type, x.every, $4 FROM unnest($2::text[], $3::bigint[]) AS x(sync_type, every) ",
+        "ON CONFLICT (integration_id, sync_type) DO NOTHING"
+    ))
+    .bind(integration_id)
+    .bind(&types)
+    .bind(&secs)
+    .bind(clock::now())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(created.rows_affected())
+}
+
+pub(super) async fn set_interval(
+    pool: &PgPool,
+    integration_id: &str,
+    sync_type: SyncType,
+    every: Option<Duration>,
+) -> Result<(), StoreError> {
+    let every = every.map(to_secs).transpose()?;
+    let done = sqlx::query(concat!(
+        "UPDATE sync_schedules s SET override_every_seconds = $3, next_due_at = LEAST(s.next_due_at, ",
+        "COALESCE(s.last_claimed_at + COALESCE($3::bigint, CASE WHEN i.webhooks_active THEN $4::bigint ",
+        "ELSE s.every_seconds END) * interval '1 second', s.next_due_at)) ",
+        "FROM integrations i WHERE i.id = s.integration_id AND s.integration_id = $1 AND s.sync_type = $2"
+    ))
+    .bind(integration_id)
+    .bind(sync_type.as_str())
+    .bind(every)
+    .bind(webhook_poll_secs())
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(not_found(integration_id, sync_type));
+    }
+    Ok(())
+}
+
+pub(super) async fn set_webhooks_active(pool: &PgPool, integration_id: &str, active: bool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE integrations SET webhooks_active = $2 WHERE id = $1")
+        .bind(integration_id)
+        .bind(active)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("integration {integration_id}")));
+    }
+    // Only a shorter interval moves anything: pull in what is now due sooner.
+    sqlx::query(concat!(
+        "UPDATE sync_schedules s SET next_due_at = s.last_claimed_at + ",
+        effective_every!("$2"),
+        " * interval '1 second' FROM integrations i WHERE i.id = s.integration_id AND s.integration_id = $1 ",
+        "AND s.last_claimed_at + ",
+        effective_every!("$2"),
+        " * interval '1 second' < s.next_due_at"
+    ))
+    .bind(integration_id)
+    .bind(webhook_poll_secs())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn claim_due(
+    pool: &PgPool,
+    now: Timestamp,
+    owner: &str,
+    limit: i64,
+) -> Result<Vec<DueSync>, StoreError> {
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let now = clock::truncate(now);
+    let claimed = sqlx::query(concat!(
+        "WITH due AS (SELECT s.integration_id, s.sync_type, s.next_due_at, ",
+        effective_every!("$4"),
+        " AS every FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id ",
+        "WHERE s.next_due_at <= $1 ORDER BY s.next_due_at, s.integration_id, s.sync_type LIMIT $3 ",
+        "FOR UPDATE OF s SKIP LOCKED) ",
+        "UPDATE sync_schedules s SET next_due_at = GREATEST(due.next_due_at, $1) + due.every * interval '1 second', ",
+        "last_claimed_at = $1, claimed_by = $2 FROM due ",
+        "WHERE s.integration_id = due.integration_id AND s.sync_type = due.sync_type ",
+        "RETURNING s.integration_id, s.sync_type, due.next_due_at AS due_at"
+    ))
+    .bind(now)
+    .bind(owner)
+    .bind(limit)
+    .bind(webhook_poll_secs())
+    .fetch_all(pool)
+    .await?;
+    let mut due = claimed
+        .iter()
+        .map(|row| {
+            Ok(DueSync {
+                integration_id: row.try_get("integration_id")?,
+                sync_type: parse_sync_type(row.try_get("sync_type")?)?,
+                due_at: row.try_get("due_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // RETURNING has no order; hand the most overdue out first, as selected.
+    due.sort_by(|a, b| {
+        (a.due_at, &a.integration_id, a.sync_type.as_str()).cmp(&(b.due_at, &b.integration_id, b.sync_type.as_str()))
+    });
+    Ok(due)
+}
+
+pub(super) async fn force(
+    pool: &PgPool,
+    integration_id: &str,
+    sync_type: SyncType,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE sync_schedules SET next_due_at = LEAST(next_due_at, $3) WHERE integration_id = $1 AND sync_type = $2",
+    )
+    .bind(integration_id)
+    .bind(sync_type.as_str())
+    .bind(clock::truncate(now))
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(not_found(integration_id, sync_type));
+    }
+    Ok(())
+}
+
+pub(super) async fn list(pool: &PgPool, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id ",
+        "WHERE s.integration_id = $1 ORDER BY s.sync_type"
+    ))
+    .bind(integration_id)
+    .fetch_all(pool)
+    .await?;
+    found.iter().map(rows::schedule).collect()
+}
+
+fn not_found(integration_id: &str, sync_type: SyncType) -> StoreError {
+    StoreError::NotFound(format!(
+        "{} schedule of integration {integration_id}",
+        sync_type.as_str()
+    ))
+}
