@@ -3,9 +3,8 @@
 
 use serde_json::json;
 use tributary_model::{IdGen, Model, RunState, SyncType, ToolKind};
-use tributary_sim::FaultAction;
 
-use crate::support::{Backend, Harness};
+use crate::support::{Backend, Harness, status};
 
 async fn stored(h: &Harness, integration: &str, model: Model, remote_id: u64) -> tributary_store::StoredRecord {
     let id = IdGen::new(integration).id(model, &remote_id.to_string());
@@ -127,11 +126,7 @@ async fn failed_last_page_deletes_nothing(b: Backend) {
         None,
         remaining - 1,
         None,
-        FaultAction::Status {
-            code: 503,
-            retry_after: None,
-            body: None,
-        },
+        status(503),
     );
 
     let before = h.snapshot(&id).await;

@@ -9,7 +9,7 @@ use tributary_model::{IdGen, Model, RunState, SyncType, ToolKind};
 use tributary_sim::FaultAction;
 use tributary_store::SyncRun;
 
-use crate::support::{Backend, Harness, assert_same_snapshot, engine_config, wait_for_pages};
+use crate::support::{Backend, Harness, assert_same_snapshot, engine_config, status, wait_for_pages};
 
 /// A synced Personio mirror, then an employee deleted at the source: a run that wrongly
 /// completed would mark it deleted, so every failing case also proves "nothing deleted".
@@ -149,11 +149,7 @@ async fn server_errors_that_persist(b: Backend) {
             ToolKind::Personio,
             "/company/employees",
             Some("offset=100"),
-            FaultAction::Status {
-                code: 500,
-                retry_after: None,
-                body: None,
-            },
+            status(500),
             "500",
         ),
     )
@@ -257,17 +253,7 @@ async fn endless_pagination(b: Backend) {
 async fn permanent_client_error(b: Backend) {
     failing_full(
         b,
-        Case::new(
-            ToolKind::Personio,
-            "/company/time-offs",
-            None,
-            FaultAction::Status {
-                code: 404,
-                retry_after: None,
-                body: None,
-            },
-            "404",
-        ),
+        Case::new(ToolKind::Personio, "/company/time-offs", None, status(404), "404"),
     )
     .await;
 }
@@ -329,11 +315,7 @@ async fn transient_faults_are_retried(b: Backend) {
         Some("offset=100"),
         0,
         Some(2),
-        FaultAction::Status {
-            code: 503,
-            retry_after: None,
-            body: None,
-        },
+        status(503),
     );
     h.fault(
         ToolKind::Personio,
@@ -387,17 +369,7 @@ async fn five_xx_rate_is_absorbed(b: Backend) {
     let since = h.sim.state.last_request_seq();
     h.sim
         .state
-        .add_fault(
-            tributary_sim::FaultRule::new(
-                ToolKind::Personio,
-                FaultAction::Status {
-                    code: 502,
-                    retry_after: None,
-                    body: None,
-                },
-            )
-            .rate(0.1, 11),
-        )
+        .add_fault(tributary_sim::FaultRule::new(ToolKind::Personio, status(502)).rate(0.1, 11))
         .unwrap();
     let mut config = engine_config();
     config.client.max_attempts = 6;

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use tributary_model::{Model, RunState, SyncType, ToolKind};
 use tributary_sim::FaultAction;
 
-use crate::support::{Backend, Harness};
+use crate::support::{Backend, Harness, status};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -52,23 +52,9 @@ async fn apply(h: &Harness, id: &str, tool: ToolKind, op: &Op) {
         Op::Failing { sync_type, fault } => {
             let injected = match (tool, fault) {
                 (_, 2) => None, // credentials revoked
-                (ToolKind::Personio, 0) => Some((
-                    "/company/employees",
-                    FaultAction::Status {
-                        code: 500,
-                        retry_after: None,
-                        body: None,
-                    },
-                )),
+                (ToolKind::Personio, 0) => Some(("/company/employees", status(500))),
                 (ToolKind::Personio, _) => Some(("/company/time-offs", FaultAction::Truncate)),
-                (_, 0) => Some((
-                    "/v1/candidates",
-                    FaultAction::Status {
-                        code: 502,
-                        retry_after: None,
-                        body: None,
-                    },
-                )),
+                (_, 0) => Some(("/v1/candidates", status(502))),
                 (_, _) => Some(("/v1/applications", FaultAction::Malformed)),
             };
             match injected {

@@ -284,6 +284,15 @@ impl Harness {
     }
 }
 
+/// The simulator answering `code` with its default body and no Retry-After.
+pub fn status(code: u16) -> FaultAction {
+    FaultAction::Status {
+        code,
+        retry_after: None,
+        body: None,
+    }
+}
+
 /// Waits until the run has committed at least `pages` pages (or 30 s pass without progress).
 pub async fn wait_for_pages(control: &RunControl, pages: i64) {
     let mut progress = control.subscribe_progress();

@@ -18,6 +18,25 @@ enum Raw {
     Sqlite(sqlx::SqlitePool, #[allow(dead_code)] TestFile),
 }
 
+/// One scalar read straight from the backend's tables, bypassing the store (to check what it
+/// really wrote); the two SQL texts differ only in their placeholder syntax.
+macro_rules! raw_one {
+    ($h:expr, $pg:literal, $sqlite:literal, $bind:expr) => {
+        match &$h.raw {
+            Raw::Pg(pool, _) => sqlx::query_scalar($pg)
+                .bind($bind)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+            Raw::Sqlite(pool, _) => sqlx::query_scalar($sqlite)
+                .bind($bind)
+                .fetch_one(pool)
+                .await
+                .expect("raw read"),
+        }
+    };
+}
+
 struct Harness {
     store: Arc<dyn MirrorStore>,
     raw: Raw,
@@ -48,48 +67,30 @@ impl Harness {
     }
 
     async fn raw_credentials(&self, id: &str) -> Vec<u8> {
-        match &self.raw {
-            Raw::Pg(pool, _) => sqlx::query_scalar("SELECT credentials_ciphertext FROM integrations WHERE id = $1")
-                .bind(id)
-                .fetch_one(pool)
-                .await
-                .expect("raw read"),
-            Raw::Sqlite(pool, _) => sqlx::query_scalar("SELECT credentials_ciphertext FROM integrations WHERE id = ?1")
-                .bind(id)
-                .fetch_one(pool)
-                .await
-                .expect("raw read"),
-        }
+        raw_one!(
+            self,
+            "SELECT credentials_ciphertext FROM integrations WHERE id = $1",
+            "SELECT credentials_ciphertext FROM integrations WHERE id = ?1",
+            id
+        )
     }
 
     async fn run_seen_rows(&self, run_id: &str) -> i64 {
-        match &self.raw {
-            Raw::Pg(pool, _) => sqlx::query_scalar("SELECT count(*) FROM run_seen WHERE run_id = $1")
-                .bind(run_id)
-                .fetch_one(pool)
-                .await
-                .expect("raw read"),
-            Raw::Sqlite(pool, _) => sqlx::query_scalar("SELECT count(*) FROM run_seen WHERE run_id = ?1")
-                .bind(run_id)
-                .fetch_one(pool)
-                .await
-                .expect("raw read"),
-        }
+        raw_one!(
+            self,
+            "SELECT count(*) FROM run_seen WHERE run_id = $1",
+            "SELECT count(*) FROM run_seen WHERE run_id = ?1",
+            run_id
+        )
     }
 
     async fn schedule_rows(&self, integration_id: &str) -> i64 {
-        match &self.raw {
-            Raw::Pg(pool, _) => sqlx::query_scalar("SELECT count(*) FROM sync_schedules WHERE integration_id = $1")
-                .bind(integration_id)
-                .fetch_one(pool)
-                .await
-                .expect("raw read"),
-            Raw::Sqlite(pool, _) => sqlx::query_scalar("SELECT count(*) FROM sync_schedules WHERE integration_id = ?1")
-                .bind(integration_id)
-                .fetch_one(pool)
-                .await
-                .expect("raw read"),
-        }
+        raw_one!(
+            self,
+            "SELECT count(*) FROM sync_schedules WHERE integration_id = $1",
+            "SELECT count(*) FROM sync_schedules WHERE integration_id = ?1",
+            integration_id
+        )
     }
 }
 
