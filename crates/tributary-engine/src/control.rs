@@ -1,14 +1,15 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::watch;
-use tributary_model::RunCounts;
+use tributary_model::{PauseReason, RunCounts};
 
 /// What a run has been asked to do at its next page boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Signal {
     #[default]
     Continue,
-    /// Commit, checkpoint, release the lease, end in PAUSED (a delta preempts this run).
+    /// Commit, checkpoint, release the lease, end in PAUSED (why: [`RunControl::pause_reason`]).
     Pause,
     /// Stop and end in CANCELLED; nothing is deleted.
     Cancel,
@@ -26,6 +27,16 @@ pub struct Progress {
 pub struct RunControl {
     signal: Arc<watch::Sender<Signal>>,
     progress: Arc<watch::Sender<Progress>>,
+    pause: Arc<Mutex<PauseRequest>>,
+    retry_after: Option<Duration>,
+}
+
+/// Why the run was asked to pause; stored on the run so the fleet knows who resumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseRequest {
+    pub reason: PauseReason,
+    /// The run that preempted this one.
+    pub preempted_by: Option<String>,
 }
 
 impl Default for RunControl {
@@ -39,11 +50,48 @@ impl RunControl {
         Self {
             signal: Arc::new(watch::channel(Signal::Continue).0),
             progress: Arc::new(watch::channel(Progress::default()).0),
+            pause: Arc::new(Mutex::new(PauseRequest {
+                reason: PauseReason::Preempted,
+                preempted_by: None,
+            })),
+            retry_after: None,
         }
     }
 
+    /// When the source stays unavailable through the request retries, pause the run for a
+    /// retry `delay` later (PAUSED for RETRY, resumable from its checkpoint) instead of
+    /// ending it FAILED. The fleet sets this while the run has attempts left.
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Pauses for a preemption by an unnamed delta (the embedded path and tests).
     pub fn pause(&self) {
-        self.signal.send_replace(Signal::Pause);
+        self.pause_with(PauseReason::Preempted, None);
+    }
+
+    /// Pauses at the next page boundary, recording why (and, for a preemption, by which run).
+    /// A cancel already requested wins.
+    pub fn pause_with(&self, reason: PauseReason, preempted_by: Option<String>) {
+        *self.pause.lock().unwrap_or_else(|p| p.into_inner()) = PauseRequest { reason, preempted_by };
+        self.signal.send_if_modified(|s| {
+            if *s == Signal::Continue {
+                *s = Signal::Pause;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// What the last pause request asked for.
+    pub fn pause_reason(&self) -> PauseRequest {
+        self.pause.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn cancel(&self) {

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tributary_model::{IdGen, Model, RunCounts, RunState, ScopeConfig, SyncType};
+use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
 use tributary_source::{ClientConfig, Connector, FetchMode, Page, SourceClient, SourceError, Stream};
-use tributary_store::{Integration, Lease, MirrorStore, PageWrite, RunWrite, StoreError, SyncRun};
+use tributary_store::{Integration, Lease, MirrorStore, PageWrite, PauseInfo, RunWrite, StoreError, SyncRun};
 
 use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
@@ -190,7 +190,7 @@ impl SyncEngine {
             .get_integration(&run.integration_id)
             .await?
             .ok_or_else(|| EngineError::IntegrationNotFound(run.integration_id.clone()))?;
-        let run = self.store.start_run(&run.id, fence).await?;
+        let run = self.store.start_run(&run.id, fence, &self.config.worker_id).await?;
         let write = RunWrite {
             integration_id: run.integration_id.clone(),
             run_id: run.id.clone(),
@@ -333,13 +333,26 @@ impl SyncEngine {
                             run.id
                         )));
                     }
-                    return self.stop(write, signal).await;
+                    return self.stop(write, signal, control).await;
                 }
                 Err(EngineError::Source(e)) if e.is_auth() => return Err(EngineError::Source(e)),
+                Err(EngineError::Source(e)) if e.is_retryable() && control.retry_after().is_some() => {
+                    // The fleet retries the run later from this stream's last committed page.
+                    let delay = control.retry_after().unwrap_or_default();
+                    let info = PauseInfo {
+                        reason: PauseReason::Retry,
+                        preempted_by: None,
+                        resume_at: Some(chrono::Utc::now() + delay),
+                        error: Some(format!("{}: {e}", stream.name)),
+                    };
+                    self.store.pause_run(write, &info).await?;
+                    tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, retry_in = ?delay, "source unavailable; run paused for a retry");
+                    return self.reload(&write.run_id).await;
+                }
                 Err(EngineError::Source(e)) if e.is_retryable() => {
                     // The tool stayed unavailable through the whole retry budget: the next
                     // streams would only spend theirs the same way. Stop here; a later run
-                    // (or the fleet's retry) resumes.
+                    // resumes.
                     tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, "source unavailable; stopping the run");
                     errors.push(format!("{}: {e}", stream.name));
                     checkpoint.failed_streams.push(stream.name.to_owned());
@@ -394,11 +407,18 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn stop(&self, write: &RunWrite, signal: Signal) -> Result<RunOutcome, EngineError> {
+    async fn stop(&self, write: &RunWrite, signal: Signal, control: &RunControl) -> Result<RunOutcome, EngineError> {
         match signal {
             Signal::Pause => {
-                self.store.pause_run(write).await?;
-                tracing::info!(run_id = %write.run_id, "sync paused at a page boundary");
+                let request = control.pause_reason();
+                let info = PauseInfo {
+                    reason: request.reason,
+                    preempted_by: request.preempted_by,
+                    resume_at: None,
+                    error: None,
+                };
+                self.store.pause_run(write, &info).await?;
+                tracing::info!(run_id = %write.run_id, reason = request.reason.as_str(), "sync paused at a page boundary");
             }
             Signal::Cancel | Signal::Continue => {
                 self.store
@@ -407,11 +427,15 @@ impl SyncEngine {
                 tracing::info!(run_id = %write.run_id, "sync cancelled");
             }
         }
+        self.reload(&write.run_id).await
+    }
+
+    async fn reload(&self, run_id: &str) -> Result<RunOutcome, EngineError> {
         let run = self
             .store
-            .get_run(&write.run_id)
+            .get_run(run_id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("run {}", write.run_id)))?;
+            .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
         Ok(RunOutcome { run })
     }
 

@@ -14,7 +14,7 @@ mod prepare;
 mod schedule;
 
 pub use checkpoint::Checkpoint;
-pub use control::{Progress, RunControl, Signal};
+pub use control::{PauseRequest, Progress, RunControl, Signal};
 pub use engine::{EngineConfig, RunOutcome, SyncEngine};
 pub use error::EngineError;
 pub use prepare::{prepare_record, strip_pointer};

@@ -257,7 +257,7 @@ async fn open_run(store: &dyn MirrorStore, integration: &str) -> RunWrite {
         .unwrap()
         .unwrap();
     let run = store.create_run(integration, SyncType::Full).await.unwrap();
-    let run = store.start_run(&run.id, lease.fence).await.unwrap();
+    let run = store.start_run(&run.id, lease.fence, "tests").await.unwrap();
     RunWrite {
         integration_id: integration.into(),
         run_id: run.id,

@@ -329,7 +329,7 @@ async fn fenced_writes(f: &Fixture, store: Arc<dyn MirrorStore>) {
         .expect("free");
     assert_eq!(mirror_fence(store).await, first.fence);
     let run = store.create_run(INTEGRATION, SyncType::Full).await.expect("run");
-    let run = store.start_run(&run.id, first.fence).await.expect("started");
+    let run = store.start_run(&run.id, first.fence, "a").await.expect("started");
     let write = RunWrite {
         integration_id: INTEGRATION.to_owned(),
         run_id: run.id.clone(),

@@ -12,7 +12,7 @@ pub use id::{IdGen, record_id};
 pub use model::{Category, Model};
 pub use record::{SourceRecord, content_hash};
 pub use scope::{FieldScope, ModelScope, ScopeConfig, ScopeSetting};
-pub use sync::{RunCounts, RunState, SyncType, ToolKind};
+pub use sync::{PauseReason, RunCounts, RunState, SyncType, ToolKind};
 
 /// Timestamps are UTC everywhere: in the mirror, on the wire and in logs.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -84,6 +84,42 @@ impl RunState {
     }
 }
 
+/// Why a run is PAUSED, which decides who resumes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PauseReason {
+    /// A delta of the same integration became due; the run resumes once the delta is done.
+    Preempted,
+    /// An operator paused it; it stays paused until an operator resumes it.
+    Operator,
+    /// Its worker shut down (SIGTERM); any worker resumes it at once.
+    Shutdown,
+    /// The source stayed unavailable through the request retries; the run resumes from its
+    /// checkpoint at `resume_at`, until the attempts are spent and it ends FAILED.
+    Retry,
+}
+
+impl PauseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::Preempted => "PREEMPTED",
+            PauseReason::Operator => "OPERATOR",
+            PauseReason::Shutdown => "SHUTDOWN",
+            PauseReason::Retry => "RETRY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "PREEMPTED" => PauseReason::Preempted,
+            "OPERATOR" => PauseReason::Operator,
+            "SHUTDOWN" => PauseReason::Shutdown,
+            "RETRY" => PauseReason::Retry,
+            _ => return None,
+        })
+    }
+}
+
 /// What a run did to the mirror, kept on the run row and shown to operators.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {

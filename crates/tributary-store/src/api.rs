@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tributary_model::{Model, RunCounts, RunState, ScopeConfig, SyncType, Timestamp, ToolKind};
+use tributary_model::{Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType, Timestamp, ToolKind};
 
 use crate::StoreError;
 
@@ -76,6 +76,50 @@ pub struct SyncRun {
     pub checkpoint: Option<Value>,
     pub error: Option<String>,
     pub fence: Option<i64>,
+    /// The worker process that last started (or resumed) the run.
+    pub worker_id: Option<String>,
+    /// How many executions of the run ended with the source unavailable (PAUSED for RETRY);
+    /// the worker gives up and ends the run FAILED after its configured maximum.
+    pub attempts: i32,
+    /// Set while PAUSED: why, and so who resumes it. `None` on a PAUSED run means "ready to
+    /// resume" (an operator resumed it).
+    pub pause_reason: Option<PauseReason>,
+    /// The run (a DELTA) that preempted this one, while PAUSED for PREEMPTED.
+    pub preempted_by: Option<String>,
+    /// While PAUSED for RETRY: not to be resumed before this instant.
+    pub resume_at: Option<Timestamp>,
+}
+
+/// How a run pauses (see [`MirrorStore::pause_run`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PauseInfo {
+    pub reason: PauseReason,
+    pub preempted_by: Option<String>,
+    pub resume_at: Option<Timestamp>,
+    /// Kept on the run so operators see why it is waiting (the source error for RETRY).
+    pub error: Option<String>,
+}
+
+impl PauseInfo {
+    pub fn new(reason: PauseReason) -> Self {
+        Self {
+            reason,
+            preempted_by: None,
+            resume_at: None,
+            error: None,
+        }
+    }
+}
+
+/// A schedule claimed by [`MirrorStore::claim_due_runs`] and the run it stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedRun {
+    pub due: DueSync,
+    /// The QUEUED run created for the claim, or the open run of that integration and type that
+    /// already existed.
+    pub run: SyncRun,
+    /// `false` when `run` already existed (the claim added nothing: invariant I5).
+    pub created: bool,
 }
 
 /// Identifies the run on whose behalf a write happens; every write checks `fence`.
@@ -318,10 +362,28 @@ pub trait MirrorStore: Send + Sync + 'static {
     async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError>;
     /// The newest QUEUED, RUNNING or PAUSED run of this integration and type.
     async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError>;
-    /// Marks the run RUNNING under `fence`; sets `started_at` only the first time.
-    async fn start_run(&self, run_id: &str, fence: i64) -> Result<SyncRun, StoreError>;
-    /// PAUSED, keeping the checkpoint (fenced).
-    async fn pause_run(&self, run: &RunWrite) -> Result<(), StoreError>;
+    /// The open (QUEUED, RUNNING or PAUSED) run of this integration and type, or a new QUEUED
+    /// one; `true` when it was created. At most one run per (integration, type) is open
+    /// (invariant I5, a unique index): concurrent callers get the same run.
+    async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError>;
+    /// Every open run of every integration, oldest first, up to `limit`: what the scheduler
+    /// makes sure is queued or running, and what operators see.
+    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError>;
+    /// Marks the run RUNNING under `fence` by `worker_id`, clearing its pause fields; sets
+    /// `started_at` only the first time. Fails with `Invalid` once the run has ended.
+    async fn start_run(&self, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError>;
+    /// PAUSED, keeping the checkpoint, with why (fenced). A RETRY pause adds one to `attempts`
+    /// and keeps `info.error`.
+    async fn pause_run(&self, run: &RunWrite, info: &PauseInfo) -> Result<(), StoreError>;
+    /// Ends a run nobody executes (QUEUED or PAUSED) as CANCELLED with `reason` as its error.
+    /// `false` when the run is RUNNING or already ended: a running run is cancelled through
+    /// its worker, at a page boundary.
+    async fn cancel_idle_run(&self, run_id: &str, reason: &str) -> Result<bool, StoreError>;
+    /// An operator's pause of a QUEUED run: PAUSED for OPERATOR. `false` unless QUEUED.
+    async fn pause_idle_run(&self, run_id: &str) -> Result<bool, StoreError>;
+    /// An operator's resume: a PAUSED run loses its pause reason (and `resume_at`), so the
+    /// scheduler queues it again. `false` unless PAUSED.
+    async fn resume_paused_run(&self, run_id: &str) -> Result<bool, StoreError>;
     /// A terminal state with an optional error (fenced).
     async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError>;
     /// Newest first.
@@ -383,6 +445,10 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// many intervals fires once, not once per interval. Each due schedule is returned to exactly
     /// one caller, however many replicas claim concurrently.
     async fn claim_due_syncs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<DueSync>, StoreError>;
+    /// [`MirrorStore::claim_due_syncs`] and [`MirrorStore::enqueue_run`] for each claim in one
+    /// transaction: a scheduler that dies after the claim leaves a QUEUED run behind, never a
+    /// claim with nothing to show for it.
+    async fn claim_due_runs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<ClaimedRun>, StoreError>;
     /// Makes the schedule due at `now` (or keeps it due earlier), so the next claim picks it up;
     /// that claim then restarts its cadence from there.
     async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError>;

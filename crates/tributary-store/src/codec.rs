@@ -1,7 +1,7 @@
 //! Text encodings of enums shared by both backends' rows.
 
 use serde_json::{Value, json};
-use tributary_model::{Model, RunState, SyncType, ToolKind};
+use tributary_model::{Model, PauseReason, RunState, SyncType, ToolKind};
 
 use crate::{ChangeKind, FieldMatch, RecordQuery, StoreError};
 
@@ -36,6 +36,10 @@ pub(crate) fn parse_sync_type(t: &str) -> Result<SyncType, StoreError> {
 
 pub(crate) fn parse_state(s: &str) -> Result<RunState, StoreError> {
     RunState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown run state {s:?}")))
+}
+
+pub(crate) fn parse_pause_reason(s: &str) -> Result<PauseReason, StoreError> {
+    PauseReason::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown pause reason {s:?}")))
 }
 
 pub(crate) fn into_object(value: Value) -> Result<serde_json::Map<String, Value>, StoreError> {

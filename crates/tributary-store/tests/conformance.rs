@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tributary_model::{IdGen, Model, RunState, ScopeConfig, SourceRecord, SyncType, ToolKind, content_hash};
+use tributary_model::{
+    IdGen, Model, PauseReason, RunState, ScopeConfig, SourceRecord, SyncType, ToolKind, content_hash,
+};
 use tributary_store::testing::{self, TestDatabase, TestFile};
 use tributary_store::{
-    ChangeKind, DueSync, FieldFilter, FieldMatch, MirrorStore, NewIntegration, PageWrite, PreparedRecord, RecordQuery,
-    RunWrite, StoreError, StoredRecord, SyncSchedule, WEBHOOK_POLL_INTERVAL,
+    ChangeKind, DueSync, FieldFilter, FieldMatch, MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord,
+    RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL,
 };
 
 enum Raw {
@@ -130,6 +132,13 @@ conformance!(
     force_sync_makes_a_schedule_due_now,
     deleting_an_integration_removes_its_schedules,
     concurrent_claims_hand_out_each_due_sync_once,
+    enqueue_run_returns_the_one_open_run,
+    concurrent_enqueues_open_one_run,
+    claim_due_runs_queue_each_claim,
+    concurrent_claim_due_runs_hand_out_each_schedule_once,
+    pause_reasons_round_trip_and_start_clears_them,
+    idle_runs_are_cancelled_paused_and_resumed,
+    list_open_runs_lists_open_runs_oldest_first,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -161,7 +170,7 @@ async fn begin_run(store: &dyn MirrorStore, sync_type: SyncType, owner: &str, ru
         Some(id) => id.to_string(),
         None => store.create_run(INTEGRATION, sync_type).await.expect("run created").id,
     };
-    let run = store.start_run(&id, lease.fence).await.expect("run started");
+    let run = store.start_run(&id, lease.fence, owner).await.expect("run started");
     RunWrite {
         integration_id: INTEGRATION.into(),
         run_id: run.id,
@@ -393,7 +402,10 @@ async fn run_life_cycle(h: &Harness) {
         .apply_page(&run, page(vec![employee("1", "Ada")]))
         .await
         .expect("page");
-    store.pause_run(&run).await.expect("paused");
+    store
+        .pause_run(&run, &PauseInfo::new(PauseReason::Shutdown))
+        .await
+        .expect("paused");
     assert_eq!(
         store.get_run(&run.run_id).await.expect("get").expect("present").state,
         RunState::Paused
@@ -423,7 +435,7 @@ async fn run_life_cycle(h: &Harness) {
             .is_none()
     );
     assert!(matches!(
-        store.start_run(&queued.id, resumed.fence).await,
+        store.start_run(&queued.id, resumed.fence, "w").await,
         Err(StoreError::Invalid(_))
     ));
 
@@ -620,7 +632,10 @@ async fn sweep_deletes_only_what_nobody_saw(h: &Harness) {
         .apply_page(&full, page(vec![employee("a", "a"), employee("c", "c")]))
         .await
         .expect("page");
-    store.pause_run(&full).await.expect("paused");
+    store
+        .pause_run(&full, &PauseInfo::new(PauseReason::Preempted))
+        .await
+        .expect("paused");
     release(store, "w", full.fence).await;
     tick().await;
 
@@ -774,7 +789,9 @@ async fn fenced_writes_are_rejected(h: &Harness) {
         store.sweep_deletions(&stale, &[Model::Employees]).await.map(|_| ())
     ));
     assert!(fenced(store.delete_model(&stale, Model::Employees).await.map(|_| ())));
-    assert!(fenced(store.pause_run(&stale).await));
+    assert!(fenced(
+        store.pause_run(&stale, &PauseInfo::new(PauseReason::Shutdown)).await
+    ));
     assert!(fenced(
         store.finish_run(&stale, RunState::Failed, Some("x")).await.map(|_| ())
     ));
@@ -1503,4 +1520,530 @@ async fn concurrent_claims_hand_out_each_due_sync_once(h: &Harness) {
     keys.dedup();
     assert_eq!(keys.len(), 50, "no sync claimed twice");
     assert!(store.claim_due_syncs(now, "late", 100).await.expect("claim").is_empty());
+}
+
+// ---- the fleet's runs: one open run per pair, pause reasons, operators --------------------------
+
+/// Takes the lease of the run's integration as `worker` and starts the run under it.
+async fn start_as(store: &dyn MirrorStore, run: &SyncRun, worker: &str) -> (SyncRun, RunWrite) {
+    let lease = store
+        .acquire_lease(&run.integration_id, worker, Duration::from_secs(60))
+        .await
+        .expect("lease query")
+        .expect("lease free");
+    let started = store
+        .start_run(&run.id, lease.fence, worker)
+        .await
+        .expect("run started");
+    let write = RunWrite {
+        integration_id: run.integration_id.clone(),
+        run_id: run.id.clone(),
+        fence: lease.fence,
+        sync_type: run.sync_type,
+        started_at: started.started_at.expect("started"),
+    };
+    (started, write)
+}
+
+async fn enqueue(store: &dyn MirrorStore, integration_id: &str, sync_type: SyncType) -> SyncRun {
+    store.enqueue_run(integration_id, sync_type).await.expect("enqueued").0
+}
+
+async fn run_now(store: &dyn MirrorStore, run_id: &str) -> SyncRun {
+    store.get_run(run_id).await.expect("get").expect("present")
+}
+
+async fn enqueue_run_returns_the_one_open_run(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let (first, created) = store.enqueue_run(INTEGRATION, SyncType::Full).await.expect("enqueue");
+    assert!(created);
+    assert_eq!(
+        (
+            first.state,
+            first.attempts,
+            first.worker_id.as_deref(),
+            first.pause_reason
+        ),
+        (RunState::Queued, 0, None, None)
+    );
+    let (again, created) = store.enqueue_run(INTEGRATION, SyncType::Full).await.expect("enqueue");
+    assert!(!created);
+    assert_eq!(again, first);
+    let (delta, created) = store.enqueue_run(INTEGRATION, SyncType::Delta).await.expect("enqueue");
+    assert!(created && delta.id != first.id, "another type is another pair");
+    assert!(matches!(
+        store.create_run(INTEGRATION, SyncType::Full).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // RUNNING and PAUSED runs are open too.
+    let (_, write) = start_as(store, &first, "w").await;
+    let (running, created) = store.enqueue_run(INTEGRATION, SyncType::Full).await.expect("enqueue");
+    assert_eq!(
+        (running.id.as_str(), running.state, created),
+        (first.id.as_str(), RunState::Running, false)
+    );
+    store
+        .pause_run(&write, &PauseInfo::new(PauseReason::Shutdown))
+        .await
+        .expect("paused");
+    let (paused, created) = store.enqueue_run(INTEGRATION, SyncType::Full).await.expect("enqueue");
+    assert_eq!(
+        (paused.id.as_str(), paused.state, created),
+        (first.id.as_str(), RunState::Paused, false)
+    );
+    assert!(matches!(
+        store.create_run(INTEGRATION, SyncType::Full).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Once it has ended, the next enqueue opens a new run.
+    let (_, write) = start_as(store, &first, "w").await;
+    store
+        .finish_run(&write, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    let (next, created) = store.enqueue_run(INTEGRATION, SyncType::Full).await.expect("enqueue");
+    assert!(created && next.id != first.id);
+    assert_eq!(next.state, RunState::Queued);
+    assert_eq!(
+        store
+            .open_run(INTEGRATION, SyncType::Full)
+            .await
+            .expect("open")
+            .map(|r| r.id),
+        Some(next.id)
+    );
+
+    assert!(matches!(
+        store.enqueue_run("personio:nobody", SyncType::Full).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.create_run("personio:nobody", SyncType::Full).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Eight callers race to enqueue the same pair, round after round: one creates the run, all get
+/// it. Then eight plain creates race: one succeeds, the others conflict.
+async fn concurrent_enqueues_open_one_run(h: &Harness) {
+    let store = h.store.clone();
+    integration(store.as_ref(), INTEGRATION).await;
+    for round in 0..4 {
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let callers = (0..8).map(|_| {
+            let store = store.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                store.enqueue_run(INTEGRATION, SyncType::Full).await.expect("enqueue")
+            })
+        });
+        let results: Vec<(SyncRun, bool)> = futures::future::join_all(callers)
+            .await
+            .into_iter()
+            .map(|r| r.expect("joined"))
+            .collect();
+        assert_eq!(
+            results.iter().filter(|(_, created)| *created).count(),
+            1,
+            "round {round}: exactly one caller created the run"
+        );
+        let id = results[0].0.id.clone();
+        assert!(
+            results.iter().all(|(run, _)| run.id == id),
+            "round {round}: every caller got the same run"
+        );
+        // Close it, so the next round races for a new run.
+        assert!(store.cancel_idle_run(&id, "next round").await.expect("cancel"));
+    }
+    assert_eq!(store.list_runs(INTEGRATION, 100).await.expect("list").len(), 4);
+
+    let start = Arc::new(tokio::sync::Barrier::new(8));
+    let creators = (0..8).map(|_| {
+        let store = store.clone();
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            store.create_run(INTEGRATION, SyncType::Full).await
+        })
+    });
+    let mut created = 0;
+    for result in futures::future::join_all(creators).await {
+        match result.expect("joined") {
+            Ok(_) => created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("create_run failed with {other}"),
+        }
+    }
+    assert_eq!(created, 1, "one plain create wins, the others conflict");
+    assert_eq!(store.list_open_runs(100).await.expect("open").len(), 1);
+}
+
+async fn claim_due_runs_queue_each_claim(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    let open_full = enqueue(store, INTEGRATION, SyncType::Full).await;
+
+    let t0 = at(chrono::Utc::now());
+    let claims = store.claim_due_runs(t0, "scheduler-a", 10).await.expect("claim");
+    assert_eq!(
+        claims
+            .iter()
+            .map(|c| (c.due.integration_id.as_str(), c.due.sync_type))
+            .collect::<Vec<_>>(),
+        vec![(INTEGRATION, SyncType::Delta), (INTEGRATION, SyncType::Full)]
+    );
+    let (delta, full) = (&claims[0], &claims[1]);
+    assert!(delta.created, "the delta had no open run");
+    assert_eq!(
+        (delta.run.integration_id.as_str(), delta.run.sync_type, delta.run.state),
+        (INTEGRATION, SyncType::Delta, RunState::Queued)
+    );
+    assert_eq!(run_now(store, &delta.run.id).await, delta.run);
+    assert!(!full.created, "the full run was already open");
+    assert_eq!(full.run, open_full);
+    assert!(claims.iter().all(|c| c.due.due_at <= t0));
+    let schedule_after = schedule(store, INTEGRATION, SyncType::Delta).await;
+    assert_eq!(
+        (schedule_after.next_due_at, schedule_after.claimed_by.as_deref()),
+        (t0 + hours(3), Some("scheduler-a"))
+    );
+    assert!(
+        store
+            .claim_due_runs(t0, "scheduler-a", 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Due again while its run still waits: the claim reports that run and adds none.
+    let t3 = t0 + hours(3);
+    let again = store.claim_due_runs(t3, "scheduler-b", 10).await.expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].run.id.as_str(), again[0].created),
+        (delta.run.id.as_str(), false)
+    );
+    assert_eq!(store.list_runs(INTEGRATION, 10).await.expect("list").len(), 2);
+    assert!(
+        store
+            .claim_due_runs(t3 + hours(10), "scheduler-b", 0)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+/// Eight scheduler replicas race for 50 due schedules through `claim_due_runs`: each schedule is
+/// handed out once, with a run of its own.
+async fn concurrent_claim_due_runs_hand_out_each_schedule_once(h: &Harness) {
+    let store = h.store.clone();
+    for n in 0..25 {
+        let id = format!("personio:c{n:02}");
+        integration(store.as_ref(), &id).await;
+        store
+            .ensure_schedules(&id, &delta_tool_intervals())
+            .await
+            .expect("ensure");
+    }
+    let now = at(chrono::Utc::now());
+    let start = Arc::new(tokio::sync::Barrier::new(8));
+    let replicas = (0..8).map(|r| {
+        let store = store.clone();
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            let mut mine = Vec::new();
+            let mut empty_rounds = 0;
+            while empty_rounds < 3 {
+                let got = store
+                    .claim_due_runs(now, &format!("replica-{r}"), 3)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    empty_rounds += 1;
+                    tokio::task::yield_now().await;
+                }
+                mine.extend(got);
+            }
+            mine
+        })
+    });
+    let mut all = Vec::new();
+    for replica in futures::future::join_all(replicas).await {
+        all.extend(replica.expect("joined"));
+    }
+    assert_eq!(all.len(), 50, "every due schedule claimed, none twice");
+    assert!(all.iter().all(|c| c.created), "each claim queued a run");
+    let mut keys: Vec<_> = all
+        .iter()
+        .map(|c| (c.due.integration_id.clone(), c.due.sync_type.as_str()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 50, "no schedule claimed twice");
+    assert!(
+        all.iter()
+            .all(|c| (c.run.integration_id.as_str(), c.run.sync_type)
+                == (c.due.integration_id.as_str(), c.due.sync_type))
+    );
+    let open = store.list_open_runs(100).await.expect("open");
+    assert_eq!(open.len(), 50);
+    assert!(store.claim_due_runs(now, "late", 100).await.expect("claim").is_empty());
+}
+
+async fn pause_reasons_round_trip_and_start_clears_them(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let queued = enqueue(store, INTEGRATION, SyncType::Full).await;
+    let (started, mut write) = start_as(store, &queued, "worker-1").await;
+    assert_eq!(
+        (started.state, started.worker_id.as_deref()),
+        (RunState::Running, Some("worker-1"))
+    );
+    // Nanoseconds on purpose: the store keeps microseconds.
+    let resume_at = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
+    let retry = |error: &str| PauseInfo {
+        reason: PauseReason::Retry,
+        preempted_by: None,
+        resume_at: Some(resume_at),
+        error: Some(error.into()),
+    };
+    let cases = [
+        PauseInfo {
+            preempted_by: Some("delta-run".into()),
+            ..PauseInfo::new(PauseReason::Preempted)
+        },
+        PauseInfo::new(PauseReason::Operator),
+        retry("source unavailable: 503"),
+        PauseInfo::new(PauseReason::Shutdown),
+        retry("source unavailable: timeout"),
+        // No error now: the last retry's does not linger.
+        PauseInfo::new(PauseReason::Preempted),
+    ];
+    let mut retries = 0;
+    for (n, info) in cases.iter().enumerate() {
+        store.pause_run(&write, info).await.expect("paused");
+        retries += i32::from(info.reason == PauseReason::Retry);
+        let paused = run_now(store, &queued.id).await;
+        assert_eq!(
+            (
+                paused.state,
+                paused.pause_reason,
+                paused.preempted_by.as_deref(),
+                paused.resume_at,
+                paused.error.as_deref(),
+                paused.attempts
+            ),
+            (
+                RunState::Paused,
+                Some(info.reason),
+                info.preempted_by.as_deref(),
+                info.resume_at.map(at),
+                info.error.as_deref(),
+                retries
+            ),
+            "pause {n}"
+        );
+        // Another worker resumes it once the first has let go of the lease.
+        release(store, &format!("worker-{}", n + 1), write.fence).await;
+        let worker = format!("worker-{}", n + 2);
+        if info.reason == PauseReason::Operator {
+            // Not before an operator resumes it: a worker that read the run just before the
+            // pause must not override the operator.
+            let refused = store.start_run(&queued.id, write.fence, &worker).await;
+            assert!(
+                matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("paused by an operator")),
+                "{refused:?}"
+            );
+            assert!(store.resume_paused_run(&queued.id).await.expect("resume"));
+        }
+        let (resumed, resumed_write) = start_as(store, &queued, &worker).await;
+        write = resumed_write;
+        assert_eq!(
+            (
+                resumed.state,
+                resumed.worker_id.as_deref(),
+                resumed.pause_reason,
+                resumed.preempted_by.as_deref(),
+                resumed.resume_at,
+                resumed.attempts
+            ),
+            (RunState::Running, Some(worker.as_str()), None, None, None, retries),
+            "start after pause {n}"
+        );
+        assert_eq!(resumed.started_at, started.started_at, "the first start is kept");
+    }
+    assert_eq!(retries, 2);
+
+    // An ended run does not pause again: that would reopen it beside a newer run.
+    store
+        .finish_run(&write, RunState::Failed, Some("gave up"))
+        .await
+        .expect("finished");
+    assert!(matches!(
+        store.pause_run(&write, &PauseInfo::new(PauseReason::Shutdown)).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let ended = run_now(store, &queued.id).await;
+    assert_eq!(
+        (ended.state, ended.error.as_deref(), ended.attempts),
+        (RunState::Failed, Some("gave up"), 2)
+    );
+}
+
+async fn idle_runs_are_cancelled_paused_and_resumed(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let all_false = |id: String| async move {
+        (
+            store.cancel_idle_run(&id, "x").await.expect("cancel"),
+            store.pause_idle_run(&id).await.expect("pause"),
+            store.resume_paused_run(&id).await.expect("resume"),
+        )
+    };
+
+    // QUEUED: an operator pauses it, resumes it and cancels it.
+    let queued = enqueue(store, INTEGRATION, SyncType::Full).await;
+    assert!(
+        !store.resume_paused_run(&queued.id).await.expect("resume"),
+        "not paused"
+    );
+    assert!(store.pause_idle_run(&queued.id).await.expect("pause"));
+    let paused = run_now(store, &queued.id).await;
+    assert_eq!(
+        (paused.state, paused.pause_reason),
+        (RunState::Paused, Some(PauseReason::Operator))
+    );
+    assert!(
+        !store.pause_idle_run(&queued.id).await.expect("pause"),
+        "already paused"
+    );
+    assert!(store.resume_paused_run(&queued.id).await.expect("resume"));
+    let ready = run_now(store, &queued.id).await;
+    assert_eq!(
+        (ready.state, ready.pause_reason),
+        (RunState::Paused, None),
+        "ready to resume"
+    );
+    assert!(store.cancel_idle_run(&queued.id, "not needed").await.expect("cancel"));
+    let cancelled = run_now(store, &queued.id).await;
+    assert_eq!(
+        (cancelled.state, cancelled.error.as_deref(), cancelled.pause_reason),
+        (RunState::Cancelled, Some("not needed"), None)
+    );
+    assert!(cancelled.ended_at.is_some());
+    assert_eq!(all_false(queued.id.clone()).await, (false, false, false));
+    assert!(
+        matches!(store.start_run(&queued.id, 1, "w").await, Err(StoreError::Invalid(_))),
+        "a worker does not revive a cancelled run"
+    );
+
+    // QUEUED straight to CANCELLED.
+    let queued = enqueue(store, INTEGRATION, SyncType::Full).await;
+    assert!(store.cancel_idle_run(&queued.id, "superseded").await.expect("cancel"));
+    assert_eq!(run_now(store, &queued.id).await.state, RunState::Cancelled);
+
+    // RUNNING: only its worker pauses or ends it.
+    let running = enqueue(store, INTEGRATION, SyncType::Delta).await;
+    let (_, write) = start_as(store, &running, "w").await;
+    assert_eq!(all_false(running.id.clone()).await, (false, false, false));
+    assert_eq!(run_now(store, &running.id).await.state, RunState::Running);
+
+    // PAUSED by its worker: not an operator's pause of a QUEUED run; a resume drops the reason
+    // with its preempting run or retry instant.
+    store
+        .pause_run(
+            &write,
+            &PauseInfo {
+                preempted_by: Some("delta-run".into()),
+                ..PauseInfo::new(PauseReason::Preempted)
+            },
+        )
+        .await
+        .expect("paused");
+    assert!(!store.pause_idle_run(&running.id).await.expect("pause"));
+    assert!(store.resume_paused_run(&running.id).await.expect("resume"));
+    let ready = run_now(store, &running.id).await;
+    assert_eq!(
+        (ready.state, ready.pause_reason, ready.preempted_by),
+        (RunState::Paused, None, None)
+    );
+    let (_, write) = start_as(store, &running, "w").await;
+    store
+        .pause_run(
+            &write,
+            &PauseInfo {
+                resume_at: Some(at(chrono::Utc::now()) + hours(1)),
+                error: Some("503".into()),
+                ..PauseInfo::new(PauseReason::Retry)
+            },
+        )
+        .await
+        .expect("paused");
+    assert!(store.resume_paused_run(&running.id).await.expect("resume"));
+    let ready = run_now(store, &running.id).await;
+    assert_eq!(
+        (ready.state, ready.pause_reason, ready.resume_at, ready.attempts),
+        (RunState::Paused, None, None, 1)
+    );
+    assert!(store.cancel_idle_run(&running.id, "operator").await.expect("cancel"));
+    let cancelled = run_now(store, &running.id).await;
+    assert_eq!(
+        (cancelled.state, cancelled.error.as_deref()),
+        (RunState::Cancelled, Some("operator"))
+    );
+
+    // Ended or unknown: nothing to do.
+    let done = enqueue(store, INTEGRATION, SyncType::Default).await;
+    let (_, write) = start_as(store, &done, "w").await;
+    store
+        .finish_run(&write, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    assert_eq!(all_false(done.id.clone()).await, (false, false, false));
+    assert_eq!(run_now(store, &done.id).await.state, RunState::Succeeded);
+    assert_eq!(all_false("no-such-run".into()).await, (false, false, false));
+}
+
+async fn list_open_runs_lists_open_runs_oldest_first(h: &Harness) {
+    let store = h.store();
+    let other = "bamboohr:beta";
+    integration(store, INTEGRATION).await;
+    integration(store, other).await;
+    let queued = enqueue(store, INTEGRATION, SyncType::Full).await;
+    tick().await;
+    let paused = enqueue(store, other, SyncType::Default).await;
+    assert!(store.pause_idle_run(&paused.id).await.expect("pause"));
+    tick().await;
+    let succeeded = enqueue(store, INTEGRATION, SyncType::Delta).await;
+    let (_, write) = start_as(store, &succeeded, "w").await;
+    store
+        .finish_run(&write, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    tick().await;
+    let running = enqueue(store, other, SyncType::Full).await;
+    start_as(store, &running, "w").await;
+    tick().await;
+    let cancelled = enqueue(store, INTEGRATION, SyncType::Default).await;
+    assert!(store.cancel_idle_run(&cancelled.id, "no").await.expect("cancel"));
+
+    let ids = |runs: Vec<SyncRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_open_runs(10).await.expect("open")),
+        vec![queued.id.clone(), paused.id.clone(), running.id.clone()]
+    );
+    assert_eq!(
+        ids(store.list_open_runs(2).await.expect("open")),
+        vec![queued.id, paused.id]
+    );
+    assert!(store.list_open_runs(0).await.expect("open").is_empty());
 }

@@ -86,7 +86,7 @@ async fn postgres_apply_page_throughput() {
         .expect("lease")
         .expect("free");
     let created = store.create_run(INTEGRATION, SyncType::Full).await.expect("run");
-    let started = store.start_run(&created.id, lease.fence).await.expect("start");
+    let started = store.start_run(&created.id, lease.fence, "bench").await.expect("start");
     let run = RunWrite {
         integration_id: INTEGRATION.into(),
         run_id: started.id,

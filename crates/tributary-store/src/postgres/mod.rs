@@ -35,8 +35,8 @@ use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
 use crate::{
-    ApiKey, Change, CredentialKey, DueSync, Integration, Lease, MirrorStore, NewIntegration, PageWrite, RecordQuery,
-    RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
+    ApiKey, Change, ClaimedRun, CredentialKey, DueSync, Integration, Lease, MirrorStore, NewIntegration, PageWrite,
+    PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with (see [`nodelay`]).
@@ -180,12 +180,32 @@ impl MirrorStore for PgStore {
         runs::open(&self.pool, integration_id, sync_type).await
     }
 
-    async fn start_run(&self, run_id: &str, fence: i64) -> Result<SyncRun, StoreError> {
-        runs::start(&self.pool, run_id, fence).await
+    async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError> {
+        runs::enqueue(&self.pool, integration_id, sync_type).await
     }
 
-    async fn pause_run(&self, run: &RunWrite) -> Result<(), StoreError> {
-        runs::pause(&self.pool, run).await
+    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
+        runs::list_open(&self.pool, limit).await
+    }
+
+    async fn start_run(&self, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError> {
+        runs::start(&self.pool, run_id, fence, worker_id).await
+    }
+
+    async fn pause_run(&self, run: &RunWrite, info: &PauseInfo) -> Result<(), StoreError> {
+        runs::pause(&self.pool, run, info).await
+    }
+
+    async fn cancel_idle_run(&self, run_id: &str, reason: &str) -> Result<bool, StoreError> {
+        runs::cancel_idle(&self.pool, run_id, reason).await
+    }
+
+    async fn pause_idle_run(&self, run_id: &str) -> Result<bool, StoreError> {
+        runs::pause_idle(&self.pool, run_id).await
+    }
+
+    async fn resume_paused_run(&self, run_id: &str) -> Result<bool, StoreError> {
+        runs::resume_paused(&self.pool, run_id).await
     }
 
     async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError> {
@@ -264,6 +284,10 @@ impl MirrorStore for PgStore {
 
     async fn claim_due_syncs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<DueSync>, StoreError> {
         schedules::claim_due(&self.pool, now, owner, limit).await
+    }
+
+    async fn claim_due_runs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<ClaimedRun>, StoreError> {
+        schedules::claim_due_runs(&self.pool, now, owner, limit).await
     }
 
     async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError> {

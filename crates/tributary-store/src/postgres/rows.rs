@@ -5,7 +5,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tributary_model::{RunCounts, ScopeConfig};
 
-use crate::codec::{into_object, parse_kind, parse_model, parse_state, parse_sync_type, parse_tool};
+use crate::codec::{
+    into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type, parse_tool,
+};
 use crate::schedules::ScheduleColumns;
 use crate::{ApiKey, Change, Integration, StoreError, StoredRecord, SyncRun, SyncSchedule};
 
@@ -51,6 +53,14 @@ pub(super) fn run(row: &PgRow) -> Result<SyncRun, StoreError> {
         checkpoint: row.try_get("checkpoint")?,
         error: row.try_get("error")?,
         fence: row.try_get("fence")?,
+        worker_id: row.try_get("worker_id")?,
+        attempts: row.try_get("attempts")?,
+        pause_reason: row
+            .try_get::<Option<&str>, _>("pause_reason")?
+            .map(parse_pause_reason)
+            .transpose()?,
+        preempted_by: row.try_get("preempted_by")?,
+        resume_at: row.try_get("resume_at")?,
     })
 }
 

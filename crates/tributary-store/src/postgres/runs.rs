@@ -1,100 +1,281 @@
 //! Sync runs: their life cycle, counts and checkpoints.
+//!
+//! At most one run per (integration, sync type) is open (invariant I5): the partial unique
+//! index `sync_runs_one_open` (migration 0003) enforces it, and [`enqueue_in`] inserts against
+//! it with `ON CONFLICT ... DO NOTHING`. A conflicting insert waits for the transaction that
+//! wrote the other open run and then does nothing, so concurrent callers end up with one run. See
+//! <https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT>.
 
-use sqlx::PgPool;
-use tributary_model::{RunState, SyncType};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use tributary_model::{PauseReason, RunState, SyncType};
 
 use super::{rows, write_lock};
-use crate::{RunWrite, StoreError, SyncRun, clock, ids};
+use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids};
 
 macro_rules! columns {
     () => {
         "id, integration_id, sync_type, state, created_at, started_at, ended_at, pages_fetched, created_count, \
-         updated_count, deleted_count, unchanged_count, checkpoint, error, fence"
+         updated_count, deleted_count, unchanged_count, checkpoint, error, fence, worker_id, attempts, \
+         pause_reason, preempted_by, resume_at"
     };
 }
 
+/// The open states, spelled exactly as the predicate of `sync_runs_one_open`: an `ON CONFLICT`
+/// target names a partial index by repeating (or implying) its predicate.
+macro_rules! open_states {
+    () => {
+        "state IN ('QUEUED', 'RUNNING', 'PAUSED')"
+    };
+}
+
+/// Inserts a new QUEUED run of an existing integration (no row when it does not exist); the
+/// callers add their conflict clause and `RETURNING`.
+macro_rules! insert_queued {
+    () => {
+        concat!(
+            "INSERT INTO sync_runs (id, integration_id, sync_type, state, created_at) ",
+            "SELECT $1, id, $3, 'QUEUED', $4 FROM integrations WHERE id = $2 "
+        )
+    };
+}
+
+/// How often [`enqueue_in`] tries again when the open run its insert collided with ended before
+/// it could read that run. Each retry needs another caller to have opened and ended a run of
+/// the same pair in between, so a handful is plenty.
+const ENQUEUE_ATTEMPTS: usize = 4;
+
+/// A plain insert: fails with `Conflict` while another run of the pair is open.
 pub(super) async fn create(pool: &PgPool, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError> {
-    let row = sqlx::query(concat!(
-        "INSERT INTO sync_runs (id, integration_id, sync_type, state, created_at) ",
-        "SELECT $1, id, $3, 'QUEUED', $4 FROM integrations WHERE id = $2 RETURNING ",
-        columns!()
-    ))
-    .bind(ids::random_id())
-    .bind(integration_id)
-    .bind(sync_type.as_str())
-    .bind(clock::now())
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query(concat!(insert_queued!(), "RETURNING ", columns!()))
+        .bind(ids::random_id())
+        .bind(integration_id)
+        .bind(sync_type.as_str())
+        .bind(clock::now())
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| insert_error(e, integration_id, sync_type))?;
     match row {
         Some(row) => rows::run(&row),
         None => Err(StoreError::NotFound(format!("integration {integration_id}"))),
     }
 }
 
-pub(super) async fn get(pool: &PgPool, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
+pub(super) async fn enqueue(
+    pool: &PgPool,
+    integration_id: &str,
+    sync_type: SyncType,
+) -> Result<(SyncRun, bool), StoreError> {
+    let mut conn = pool.acquire().await?;
+    enqueue_in(&mut conn, integration_id, sync_type).await
+}
+
+/// The open run of the pair, or a new QUEUED one (`true`), on the caller's connection, so
+/// `claim_due_runs` can enqueue inside its claim transaction. Each statement reads the latest
+/// commits (READ COMMITTED), so after a conflict the next statement sees the run that caused it.
+pub(super) async fn enqueue_in(
+    conn: &mut PgConnection,
+    integration_id: &str,
+    sync_type: SyncType,
+) -> Result<(SyncRun, bool), StoreError> {
+    for _ in 0..ENQUEUE_ATTEMPTS {
+        let inserted = sqlx::query(concat!(
+            insert_queued!(),
+            "ON CONFLICT (integration_id, sync_type) WHERE ",
+            open_states!(),
+            " DO NOTHING RETURNING ",
+            columns!()
+        ))
+        .bind(ids::random_id())
+        .bind(integration_id)
+        .bind(sync_type.as_str())
+        .bind(clock::now())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| insert_error(e, integration_id, sync_type))?;
+        if let Some(row) = inserted {
+            return Ok((rows::run(&row)?, true));
+        }
+        if let Some(open) = open(&mut *conn, integration_id, sync_type).await? {
+            return Ok((open, false));
+        }
+        // Nothing inserted and nothing open: the integration is missing, or the run we collided
+        // with has ended since; then the next insert succeeds (or meets a newer open run).
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = $1")
+            .bind(integration_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("integration {integration_id}")));
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "a {} run of integration {integration_id} that kept ending while it was enqueued",
+        sync_type.as_str()
+    )))
+}
+
+/// A second open run of the pair (the index of I5) is the caller's conflict, and a missing
+/// integration (deleted while we inserted: the foreign key) is not found; neither is a database
+/// failure.
+fn insert_error(e: sqlx::Error, integration_id: &str, sync_type: SyncType) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() && db.constraint() == Some("sync_runs_one_open") => {
+            StoreError::Conflict(format!(
+                "an open {} run of integration {integration_id}",
+                sync_type.as_str()
+            ))
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound(format!("integration {integration_id}"))
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+pub(super) async fn get(conn: impl PgExecutor<'_>, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sync_runs WHERE id = $1"))
         .bind(run_id)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(rows::run).transpose()
 }
 
 pub(super) async fn open(
-    pool: &PgPool,
+    conn: impl PgExecutor<'_>,
     integration_id: &str,
     sync_type: SyncType,
 ) -> Result<Option<SyncRun>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM sync_runs WHERE integration_id = $1 AND sync_type = $2 ",
-        "AND state IN ('QUEUED', 'RUNNING', 'PAUSED') ORDER BY created_at DESC, id DESC LIMIT 1"
+        " FROM sync_runs WHERE integration_id = $1 AND sync_type = $2 AND ",
+        open_states!(),
+        " ORDER BY created_at DESC, id DESC LIMIT 1"
     ))
     .bind(integration_id)
     .bind(sync_type.as_str())
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     row.as_ref().map(rows::run).transpose()
 }
 
-/// RUNNING under `fence`. `started_at` is set only the first time: a resumed run keeps its
-/// original start, which is what protects records written during its pauses from the sweep.
-pub(super) async fn start(pool: &PgPool, run_id: &str, fence: i64) -> Result<SyncRun, StoreError> {
+pub(super) async fn list_open(pool: &PgPool, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sync_runs WHERE ",
+        open_states!(),
+        " ORDER BY created_at, id LIMIT $1"
+    ))
+    .bind(limit.max(0))
+    .fetch_all(pool)
+    .await?;
+    found.iter().map(rows::run).collect()
+}
+
+/// RUNNING under `fence` by `worker_id`. `started_at` is set only the first time: a resumed run
+/// keeps its original start, which is what protects records written during its pauses from the
+/// sweep. The pause fields go: they describe a pause that is over.
+pub(super) async fn start(pool: &PgPool, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError> {
     let row = sqlx::query(concat!(
-        "UPDATE sync_runs SET state = 'RUNNING', fence = $2, started_at = COALESCE(started_at, $3) ",
-        "WHERE id = $1 AND state IN ('QUEUED', 'RUNNING', 'PAUSED') RETURNING ",
+        "UPDATE sync_runs SET state = 'RUNNING', fence = $2, started_at = COALESCE(started_at, $3), worker_id = $4, ",
+        "pause_reason = NULL, preempted_by = NULL, resume_at = NULL WHERE id = $1 AND pause_reason IS DISTINCT FROM 'OPERATOR' AND ",
+        open_states!(),
+        " RETURNING ",
         columns!()
     ))
     .bind(run_id)
     .bind(fence)
     .bind(clock::now())
+    .bind(worker_id)
     .fetch_optional(pool)
     .await?;
     match row {
         Some(row) => rows::run(&row),
         None => match get(pool, run_id).await? {
-            Some(run) => Err(StoreError::Invalid(format!(
-                "run {run_id} already ended as {}",
-                run.state.as_str()
-            ))),
+            Some(run) => Err(not_startable(&run)),
             None => Err(StoreError::NotFound(format!("run {run_id}"))),
         },
     }
 }
 
-pub(super) async fn pause(pool: &PgPool, run: &RunWrite) -> Result<(), StoreError> {
+/// PAUSED with why. `error` becomes `info.error` (also when `None`), so a stale error does not
+/// outlive the pause it explained. Only an open run pauses: reopening an ended one could break I5.
+pub(super) async fn pause(pool: &PgPool, run: &RunWrite, info: &PauseInfo) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     write_lock::lock_fenced(&mut tx, &run.integration_id, run.fence).await?;
-    let done = sqlx::query("UPDATE sync_runs SET state = 'PAUSED' WHERE id = $1 AND integration_id = $2")
-        .bind(&run.run_id)
-        .bind(&run.integration_id)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(concat!(
+        "UPDATE sync_runs SET state = 'PAUSED', pause_reason = $3, preempted_by = $4, resume_at = $5, error = $6, ",
+        "attempts = attempts + $7 WHERE id = $1 AND integration_id = $2 AND ",
+        open_states!()
+    ))
+    .bind(&run.run_id)
+    .bind(&run.integration_id)
+    .bind(info.reason.as_str())
+    .bind(&info.preempted_by)
+    .bind(info.resume_at.map(clock::truncate))
+    .bind(&info.error)
+    .bind(i32::from(info.reason == PauseReason::Retry))
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!("run {}", run.run_id)));
+        return Err(match get(&mut *tx, &run.run_id).await? {
+            Some(found) if found.integration_id == run.integration_id => already_ended(&found),
+            _ => StoreError::NotFound(format!("run {}", run.run_id)),
+        });
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// CANCELLED with `reason`, unless a worker executes the run or it has ended.
+pub(super) async fn cancel_idle(pool: &PgPool, run_id: &str, reason: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "UPDATE sync_runs SET state = 'CANCELLED', error = $2, ended_at = $3, pause_reason = NULL, ",
+        "preempted_by = NULL, resume_at = NULL WHERE id = $1 AND state IN ('QUEUED', 'PAUSED')"
+    ))
+    .bind(run_id)
+    .bind(reason)
+    .bind(clock::now())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn pause_idle(pool: &PgPool, run_id: &str) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE sync_runs SET state = 'PAUSED', pause_reason = $2 WHERE id = $1 AND state = 'QUEUED'")
+            .bind(run_id)
+            .bind(PauseReason::Operator.as_str())
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ready to resume: no reason, and with it no preempting run or retry instant.
+pub(super) async fn resume_paused(pool: &PgPool, run_id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "UPDATE sync_runs SET pause_reason = NULL, preempted_by = NULL, resume_at = NULL ",
+        "WHERE id = $1 AND state = 'PAUSED'"
+    ))
+    .bind(run_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Why a conditional update of an open run matched nothing, once the run was found.
+/// Why `start` matched nothing: the run ended, or an operator paused it (a worker that read it
+/// just before the pause must not override the operator).
+pub(super) fn not_startable(run: &SyncRun) -> StoreError {
+    if run.pause_reason == Some(tributary_model::PauseReason::Operator) {
+        return StoreError::Invalid(format!("run {} is paused by an operator; resume it first", run.id));
+    }
+    already_ended(run)
+}
+
+pub(super) fn already_ended(run: &SyncRun) -> StoreError {
+    StoreError::Invalid(format!("run {} already ended as {}", run.id, run.state.as_str()))
 }
 
 pub(super) async fn finish(

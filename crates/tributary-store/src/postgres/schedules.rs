@@ -9,13 +9,13 @@
 
 use std::time::Duration;
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use tributary_model::{SyncType, Timestamp};
 
-use super::rows;
+use super::{rows, runs};
 use crate::codec::parse_sync_type;
 use crate::schedules::{checked_intervals, to_secs, webhook_poll_secs};
-use crate::{DueSync, StoreError, SyncSchedule, clock};
+use crate::{ClaimedRun, DueSync, StoreError, SyncSchedule, clock};
 
 macro_rules! columns {
     () => {
@@ -137,6 +137,43 @@ pub(super) async fn claim_due(
     owner: &str,
     limit: i64,
 ) -> Result<Vec<DueSync>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    claim_due_in(&mut conn, now, owner, limit).await
+}
+
+/// The claim and, in the same transaction, the open run of each claimed (integration, type):
+/// should the scheduler die right after, the claim has left a QUEUED run behind.
+pub(super) async fn claim_due_runs(
+    pool: &PgPool,
+    now: Timestamp,
+    owner: &str,
+    limit: i64,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let due = claim_due_in(&mut tx, now, owner, limit).await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for due in due {
+        let (run, created) = runs::enqueue_in(&mut tx, &due.integration_id, due.sync_type).await?;
+        claimed.push(ClaimedRun { due, run, created });
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim itself, on the caller's connection (alone, or inside `claim_due_runs`'s
+/// transaction, which then holds the claimed rows until it commits).
+///
+/// The integration rows are locked `FOR KEY SHARE` with the schedules: it costs nothing against
+/// everyday updates (a fence bump, webhooks) but keeps the integration from being deleted until
+/// the claim commits. Without it `claim_due_runs` could deadlock with `delete_integration`, whose
+/// cascade waits for our schedule lock while our run insert's foreign-key check waits for its
+/// row lock. An integration being deleted is skipped like a schedule another replica holds.
+async fn claim_due_in(
+    conn: &mut PgConnection,
+    now: Timestamp,
+    owner: &str,
+    limit: i64,
+) -> Result<Vec<DueSync>, StoreError> {
     if limit <= 0 {
         return Ok(Vec::new());
     }
@@ -146,7 +183,7 @@ pub(super) async fn claim_due(
         effective_every!("$4"),
         " AS every FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id ",
         "WHERE s.next_due_at <= $1 ORDER BY s.next_due_at, s.integration_id, s.sync_type LIMIT $3 ",
-        "FOR UPDATE OF s SKIP LOCKED) ",
+        "FOR UPDATE OF s SKIP LOCKED FOR KEY SHARE OF i SKIP LOCKED) ",
         "UPDATE sync_schedules s SET next_due_at = GREATEST(due.next_due_at, $1) + due.every * interval '1 second', ",
         "last_claimed_at = $1, claimed_by = $2 FROM due ",
         "WHERE s.integration_id = due.integration_id AND s.sync_type = due.sync_type ",
@@ -156,7 +193,7 @@ pub(super) async fn claim_due(
     .bind(owner)
     .bind(limit)
     .bind(webhook_poll_secs())
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     let mut due = claimed
         .iter()

@@ -6,7 +6,9 @@ use sqlx::sqlite::SqliteRow;
 use tributary_model::{RunCounts, ScopeConfig};
 
 use crate::clock::{from_text, opt_from_text};
-use crate::codec::{into_object, parse_kind, parse_model, parse_state, parse_sync_type, parse_tool};
+use crate::codec::{
+    into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type, parse_tool,
+};
 use crate::schedules::ScheduleColumns;
 use crate::{ApiKey, Change, Integration, StoreError, StoredRecord, SyncRun, SyncSchedule};
 
@@ -60,6 +62,14 @@ pub(super) fn run(row: &SqliteRow) -> Result<SyncRun, StoreError> {
         checkpoint: opt_json(row.try_get("checkpoint")?)?,
         error: row.try_get("error")?,
         fence: row.try_get("fence")?,
+        worker_id: row.try_get("worker_id")?,
+        attempts: row.try_get("attempts")?,
+        pause_reason: row
+            .try_get::<Option<&str>, _>("pause_reason")?
+            .map(parse_pause_reason)
+            .transpose()?,
+        preempted_by: row.try_get("preempted_by")?,
+        resume_at: opt_from_text(row.try_get("resume_at")?)?,
     })
 }
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use tributary_model::{SyncType, Timestamp};
 
-use super::{rows, write_lock};
+use super::{rows, runs, write_lock};
 use crate::codec::parse_sync_type;
 use crate::schedules::{checked_intervals, effective_secs, next_after_claim, pulled_in, to_secs};
-use crate::{DueSync, StoreError, SyncSchedule, clock};
+use crate::{ClaimedRun, DueSync, StoreError, SyncSchedule, clock};
 
 macro_rules! columns {
     () => {
@@ -123,12 +123,43 @@ pub(super) async fn claim_due(
     owner: &str,
     limit: i64,
 ) -> Result<Vec<DueSync>, StoreError> {
+    let mut tx = write_lock::begin(pool).await?;
+    let claimed = claim_due_in(&mut tx, now, owner, limit).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim and, in the same transaction, the open run of each claimed (integration, type):
+/// should the scheduler die right after, the claim has left a QUEUED run behind.
+pub(super) async fn claim_due_runs(
+    pool: &SqlitePool,
+    now: Timestamp,
+    owner: &str,
+    limit: i64,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let mut tx = write_lock::begin(pool).await?;
+    let due = claim_due_in(&mut tx, now, owner, limit).await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for due in due {
+        let (run, created) = runs::enqueue_in(&mut tx, &due.integration_id, due.sync_type).await?;
+        claimed.push(ClaimedRun { due, run, created });
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim itself, inside the caller's [`write_lock::begin`] transaction.
+async fn claim_due_in(
+    conn: &mut SqliteConnection,
+    now: Timestamp,
+    owner: &str,
+    limit: i64,
+) -> Result<Vec<DueSync>, StoreError> {
     if limit <= 0 {
         return Ok(Vec::new());
     }
     let now = clock::truncate(now);
     let now_text = clock::to_text(now);
-    let mut tx = write_lock::begin(pool).await?;
     let found = sqlx::query(concat!(
         "SELECT s.integration_id, s.sync_type, s.next_due_at, s.every_seconds, s.override_every_seconds, ",
         "i.webhooks_active FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id ",
@@ -136,7 +167,7 @@ pub(super) async fn claim_due(
     ))
     .bind(&now_text)
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let mut claimed = Vec::with_capacity(found.len());
     for row in &found {
@@ -160,11 +191,10 @@ pub(super) async fn claim_due(
         .bind(clock::to_text(next_due_at))
         .bind(&now_text)
         .bind(owner)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         claimed.push(due);
     }
-    tx.commit().await?;
     Ok(claimed)
 }
 
