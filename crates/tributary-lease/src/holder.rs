@@ -30,3 +30,19 @@ impl RedisLeases {
         }
     }
 }
+
+impl RedisLeases {
+    /// The owner holding each integration's lease, in one round trip (the scheduler checks
+    /// thousands of integrations at a time). Like [`RedisLeases::holder`], a snapshot.
+    pub async fn holders(&self, integration_ids: &[String]) -> Result<Vec<Option<String>>, LeaseError> {
+        if integration_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in integration_ids {
+            pipe.hget(self.lease_key(id), "owner");
+        }
+        let mut conn = self.conn.clone();
+        Ok(pipe.query_async(&mut conn).await?)
+    }
+}

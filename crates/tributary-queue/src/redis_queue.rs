@@ -1,0 +1,157 @@
+//! The fleet's queues: apalis-redis, one queue per sync type.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::{Config, ConnectionManager, RedisStorage};
+use async_trait::async_trait;
+use redis::Script;
+use tributary_lease::ConnectOptions;
+use tributary_model::SyncType;
+
+use crate::job::{ALL_TYPES, queue_suffix};
+use crate::{JobQueue, QueueDepth, QueueError, SyncJob};
+
+static DEPTH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/queue_depth.lua")));
+static VACUUM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/vacuum_done.lua")));
+
+/// How long finished jobs' data stays in Redis for operators to look at.
+const KEEP_FINISHED: Duration = Duration::from_secs(3600);
+
+/// A reconnecting Redis connection for queues and leases alike. Built with
+/// [`tributary_lease::connect`]'s longer response timeout: with the redis crate's default of
+/// 500 ms a briefly slow Redis makes apalis-redis stop a whole worker pool (DESIGN.md).
+pub async fn connect(url: &str) -> Result<ConnectionManager, QueueError> {
+    Ok(tributary_lease::connect(url, &ConnectOptions::default()).await?)
+}
+
+/// The three queues `{prefix}:sync-delta`, `{prefix}:sync-full` and `{prefix}:sync-default`.
+#[derive(Clone)]
+pub struct RedisQueue {
+    conn: ConnectionManager,
+    configs: BTreeMap<&'static str, Config>,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field(
+                "queues",
+                &self
+                    .configs
+                    .values()
+                    .map(|c| c.queue.as_ref().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisQueue {
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        let configs = ALL_TYPES
+            .iter()
+            .map(|t| {
+                let suffix = queue_suffix(*t);
+                let config = Config::default()
+                    .queue(format!("{prefix}:{suffix}"))
+                    // A worker is declared dead, and its in-flight jobs re-enqueued, after
+                    // missing this many heartbeats (2 × 30 s): sooner would re-run jobs of a
+                    // worker that is merely busy, later would leave a dead worker's job idle.
+                    .missed_heartbeats(2)
+                    // One job per fetch: a sync holds its worker slot for minutes or hours, so
+                    // jobs fetched ahead would wait behind it while other workers sit idle.
+                    .batch_size(1);
+                (suffix, config)
+            })
+            .collect();
+        Self { conn, configs }
+    }
+
+    fn config(&self, sync_type: SyncType) -> &Config {
+        &self.configs[queue_suffix(sync_type)]
+    }
+
+    /// The apalis backend a worker consumes `sync_type`'s queue through.
+    pub fn storage(&self, sync_type: SyncType) -> RedisStorage<SyncJob> {
+        RedisStorage::new(self.conn.clone()).with_config(self.config(sync_type).clone())
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+#[async_trait]
+impl JobQueue for RedisQueue {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn push(&self, jobs: Vec<SyncJob>, delay: Option<Duration>) -> Result<(), QueueError> {
+        for sync_type in ALL_TYPES {
+            let tasks: Vec<_> = jobs
+                .iter()
+                .filter(|j| j.sync_type == sync_type)
+                .map(|job| {
+                    let builder = TaskBuilder::new(job.clone());
+                    match delay {
+                        Some(d) if !d.is_zero() => builder.run_after(d).build(),
+                        _ => builder.build(),
+                    }
+                })
+                .collect();
+            if tasks.is_empty() {
+                continue;
+            }
+            let mut storage = self.storage(sync_type);
+            storage
+                .push_all(futures::stream::iter(tasks))
+                .await
+                .map_err(|e| QueueError::Push(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    async fn depths(&self) -> Result<Vec<QueueDepth>, QueueError> {
+        let mut out = Vec::new();
+        let mut conn = self.conn.clone();
+        for sync_type in ALL_TYPES {
+            let config = self.config(sync_type);
+            let (pending, scheduled, running): (u64, u64, u64) = DEPTH
+                .key(config.active_jobs_list())
+                .key(config.scheduled_jobs_set())
+                .key(config.workers_set())
+                .key(config.inflight_jobs_set())
+                .invoke_async(&mut conn)
+                .await?;
+            out.push(QueueDepth {
+                sync_type,
+                queue: config.queue.as_ref().to_owned(),
+                pending,
+                scheduled,
+                running,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn vacuum(&self) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        let mut removed = 0;
+        for sync_type in ALL_TYPES {
+            let config = self.config(sync_type);
+            let n: u64 = VACUUM
+                .key(config.job_data_hash())
+                .key(config.job_meta_hash())
+                .key(config.done_jobs_set())
+                .arg(KEEP_FINISHED.as_secs())
+                .invoke_async(&mut conn)
+                .await?;
+            removed += n;
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,293 @@
+//! One job: from a queued pointer to a run, to the run executed (or recognised as not ours).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tributary_engine::{RunControl, SyncEngine};
+use tributary_model::{PauseReason, RunState, SyncType};
+use tributary_queue::{Coordinator, Grant, JobQueue, SyncJob, dispatch, stranded};
+use tributary_store::{MirrorStore, SyncRun};
+
+use crate::{RunningRuns, WorkerConfig, WorkerError};
+
+/// Everything a job needs; one per worker process, shared by all its jobs.
+pub struct JobContext {
+    pub store: Arc<dyn MirrorStore>,
+    pub engine: SyncEngine,
+    pub queue: Arc<dyn JobQueue>,
+    pub coordinator: Arc<dyn Coordinator>,
+    pub config: WorkerConfig,
+    pub running: RunningRuns,
+}
+
+/// What became of a job, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// The run was executed until it ended or paused in this state.
+    Executed(RunState),
+    /// Nothing to do: the run ended, waits for an operator or its retry time, or another
+    /// worker has it.
+    Skipped(&'static str),
+}
+
+impl JobContext {
+    pub async fn handle(&self, job: SyncJob) -> Result<JobEnd, WorkerError> {
+        let started = Instant::now();
+        let mut asked = false;
+        let grant = loop {
+            let Some(run) = self.store.get_run(&job.run_id).await? else {
+                self.coordinator.unmark_queued(&job.run_id).await?;
+                return Ok(JobEnd::Skipped("run no longer exists"));
+            };
+            if let Some(skip) = self.not_ready(&run).await? {
+                return Ok(JobEnd::Skipped(skip));
+            }
+            if run.sync_type.is_complete() && self.delta_waiting(&run).await? {
+                // The waiting delta takes the lease next and hands the integration back.
+                if self.step_aside(&run).await? {
+                    return Ok(JobEnd::Skipped("a delta of the integration goes first"));
+                }
+                continue;
+            }
+            let owner = format!("{}/{}", self.config.worker_id, run.id);
+            match self
+                .coordinator
+                .acquire(&run.integration_id, &owner, self.config.lease_ttl)
+                .await?
+            {
+                Some(grant) => break grant,
+                None if run.sync_type == SyncType::Delta => {
+                    if started.elapsed() > self.config.preempt_wait {
+                        self.coordinator.clear_preemption(&run.integration_id, &run.id).await?;
+                        self.coordinator.unmark_queued(&run.id).await?;
+                        tracing::warn!(run_id = %run.id, "the integration's lease stayed taken; leaving the delta to the scheduler");
+                        return Ok(JobEnd::Skipped("lease held too long"));
+                    }
+                    if !asked {
+                        tracing::info!(run_id = %run.id, integration_id = %run.integration_id, "lease held: asking the running sync to pause");
+                        asked = true;
+                    }
+                    self.coordinator
+                        .request_preemption(&run.integration_id, &run.id)
+                        .await?;
+                    tokio::time::sleep(self.config.signal_poll).await;
+                }
+                None => {
+                    if self.step_aside(&run).await? {
+                        return Ok(JobEnd::Skipped("another run of the integration holds its lease"));
+                    }
+                }
+            }
+        };
+        self.execute(&job, grant).await
+    }
+
+    /// Why the run needs no worker now, if so.
+    async fn not_ready(&self, run: &SyncRun) -> Result<Option<&'static str>, WorkerError> {
+        if run.state.is_terminal() {
+            self.coordinator.unmark_queued(&run.id).await?;
+            return Ok(Some("run already ended"));
+        }
+        if run.state == RunState::Paused && run.pause_reason == Some(PauseReason::Operator) {
+            self.coordinator.unmark_queued(&run.id).await?;
+            return Ok(Some("run paused by an operator"));
+        }
+        if run.state == RunState::Paused
+            && run.pause_reason == Some(PauseReason::Retry)
+            && run
+                .resume_at
+                .is_some_and(|at| at > chrono::Utc::now() + Duration::from_secs(1))
+        {
+            // Early (a duplicate, or a clock ahead of ours): queue it again for its time.
+            self.coordinator.unmark_queued(&run.id).await?;
+            dispatch(
+                self.queue.as_ref(),
+                self.coordinator.as_ref(),
+                std::slice::from_ref(run),
+            )
+            .await?;
+            return Ok(Some("retry not due yet"));
+        }
+        if run.sync_type == SyncType::Delta && run.state == RunState::Queued && self.first_full_pending(run).await? {
+            let reason = "superseded: the integration's first complete sync is still under way";
+            if self.store.cancel_idle_run(&run.id, reason).await? {
+                self.coordinator.unmark_queued(&run.id).await?;
+                return Ok(Some("delta superseded by the first full sync"));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A delta before the first successful sync would read everything (there is no "since")
+    /// while the full that reads everything anyway is open: skip it.
+    async fn first_full_pending(&self, run: &SyncRun) -> Result<bool, WorkerError> {
+        if self.store.last_succeeded_run(&run.integration_id).await?.is_some() {
+            return Ok(false);
+        }
+        for t in [SyncType::Full, SyncType::Default] {
+            if self.store.open_run(&run.integration_id, t).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether an open DELTA of the run's integration asked for the lease.
+    async fn delta_waiting(&self, run: &SyncRun) -> Result<bool, WorkerError> {
+        let watched = [tributary_queue::WatchedRun {
+            run_id: run.id.clone(),
+            integration_id: run.integration_id.clone(),
+        }];
+        let Some(by) = self
+            .coordinator
+            .poll_signals(&watched)
+            .await?
+            .pop()
+            .and_then(|s| s.preempted_by)
+        else {
+            return Ok(false);
+        };
+        match self.store.get_run(&by).await? {
+            Some(delta) if !delta.state.is_terminal() => Ok(true),
+            _ => {
+                // The delta died or ended without withdrawing its request.
+                self.coordinator.clear_preemption(&run.integration_id, &by).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Drops the job because another run of the integration goes first. `false` when the
+    /// lease turned out free after all, and the caller should try again. The order matters:
+    /// the holder releases its lease *before* handing the integration on, so either it sees
+    /// this run unmarked and enqueues it, or this check sees the lease free.
+    async fn step_aside(&self, run: &SyncRun) -> Result<bool, WorkerError> {
+        self.coordinator.unmark_queued(&run.id).await?;
+        let holder = self
+            .coordinator
+            .holders(std::slice::from_ref(&run.integration_id))
+            .await?
+            .pop()
+            .flatten();
+        if holder.is_some() || self.delta_waiting(run).await? {
+            return Ok(true);
+        }
+        // Re-mark: this job carries on as the run's queued job.
+        self.coordinator.mark_queued(&run.id).await?;
+        Ok(false)
+    }
+
+    async fn execute(&self, job: &SyncJob, grant: Grant) -> Result<JobEnd, WorkerError> {
+        let run_id = job.run_id.as_str();
+        self.coordinator.unmark_queued(run_id).await?;
+        if job.sync_type == SyncType::Delta {
+            self.coordinator.clear_preemption(&job.integration_id, run_id).await?;
+        }
+        let result = self.execute_leased(job, &grant).await;
+        self.running.remove(run_id);
+        if let Err(e) = self.coordinator.clear_signal(run_id).await {
+            tracing::warn!(run_id, error = %e, "could not clear the run's signal; it expires");
+        }
+        if let Err(e) = self.coordinator.release(&grant).await {
+            tracing::warn!(run_id, error = %e, "could not release the lease; it expires");
+        }
+        let end = match result {
+            Ok(run) => {
+                if run.state == RunState::Paused
+                    && matches!(run.pause_reason, Some(PauseReason::Shutdown | PauseReason::Retry))
+                {
+                    dispatch(
+                        self.queue.as_ref(),
+                        self.coordinator.as_ref(),
+                        std::slice::from_ref(&run),
+                    )
+                    .await?;
+                }
+                JobEnd::Executed(run.state)
+            }
+            Err(WorkerError::Engine(tributary_engine::EngineError::LeaseLost(detail))) => {
+                tracing::warn!(run_id, %detail, "lease lost; the run is left to its new holder");
+                JobEnd::Skipped("lease lost")
+            }
+            Err(WorkerError::Engine(e)) if !e.is_recoverable() => {
+                // Retrying the job would meet the same answer (an operator paused the run
+                // meanwhile, the integration was deleted).
+                tracing::warn!(run_id, error = %e, "run not executed");
+                JobEnd::Skipped("run not executable")
+            }
+            Err(e) => return Err(e),
+        };
+        self.hand_on(&job.integration_id, run_id).await?;
+        Ok(end)
+    }
+
+    async fn execute_leased(&self, job: &SyncJob, grant: &Grant) -> Result<SyncRun, WorkerError> {
+        let run = self
+            .store
+            .get_run(&job.run_id)
+            .await?
+            .ok_or_else(|| WorkerError::Pool(format!("run {} vanished", job.run_id)))?;
+        let mut control = RunControl::new();
+        if run.attempts + 1 < self.config.max_attempts {
+            control = control.with_retry_after(self.config.retry_delay(run.attempts + 1));
+        }
+        self.running
+            .insert(&run.id, &run.integration_id, run.sync_type, control.clone());
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = tokio::spawn(heartbeat(
+            self.coordinator.clone(),
+            grant.clone(),
+            lost.clone(),
+            control.clone(),
+        ));
+        let outcome = self.engine.execute(run, grant.fence, &control, &lost).await;
+        heartbeat.abort();
+        let run = outcome?.run;
+        if run.state == RunState::Failed && run.attempts + 1 >= self.config.max_attempts {
+            tracing::warn!(run_id = %run.id, attempts = run.attempts + 1, "run failed after its last attempt");
+        }
+        Ok(run)
+    }
+
+    /// After the lease is released: enqueue what of the integration waited for it (a
+    /// preempted full, a full that stepped aside).
+    async fn hand_on(&self, integration_id: &str, finished: &str) -> Result<(), WorkerError> {
+        let mut waiting = Vec::new();
+        for t in [SyncType::Delta, SyncType::Full, SyncType::Default] {
+            if let Some(run) = self.store.open_run(integration_id, t).await?
+                && run.id != finished
+            {
+                waiting.push(run);
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let waiting = stranded(self.coordinator.as_ref(), waiting).await?;
+        dispatch(self.queue.as_ref(), self.coordinator.as_ref(), &waiting).await?;
+        Ok(())
+    }
+}
+
+/// Renews the lease every third of its TTL; on loss, cancels the run (its writes would be
+/// fenced anyway) and says so through `lost`.
+async fn heartbeat(coordinator: Arc<dyn Coordinator>, grant: Grant, lost: Arc<AtomicBool>, control: RunControl) {
+    let mut tick = tokio::time::interval(grant.ttl / 3);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match coordinator.renew(&grant).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!(integration_id = %grant.integration_id, "lease lost; stopping the run");
+                lost.store(true, Ordering::SeqCst);
+                control.cancel();
+                return;
+            }
+            // A blip must not kill a long full: the fence guards writes if the lease really
+            // expired meanwhile.
+            Err(e) => tracing::warn!(integration_id = %grant.integration_id, error = %e, "lease renewal failed"),
+        }
+    }
+}
