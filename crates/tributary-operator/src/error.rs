@@ -1,0 +1,168 @@
+//! Every failure the operator API reports, in the gateway's (Kombo's) error envelope:
+//! `{"status":"error","error":{"code","title","message","log_url"}}`. Operators' scripts branch
+//! on `code`; the two codes of our own (`PLATFORM.SYNC_NOT_FOUND`, `PLATFORM.SYNC_CONFLICT`)
+//! follow Kombo's naming.
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tributary_queue::QueueError;
+use tributary_scheduler::SchedulerError;
+use tributary_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// No, a malformed or a wrong admin token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// No admin token is configured: the API refuses everyone rather than open up.
+    #[error("the operator API is disabled: set TRIBUTARY_ADMIN_TOKEN to enable it")]
+    NotConfigured,
+    /// A query parameter, path segment or body the caller must fix.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("no integration with id `{0}` exists")]
+    IntegrationNotFound(String),
+    #[error("no sync with id `{0}` exists")]
+    SyncNotFound(String),
+    /// The run's state does not allow the action (it has ended, or is not paused).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("internal error")]
+    Store(#[source] StoreError),
+    #[error("internal error")]
+    Queue(#[source] QueueError),
+}
+
+impl OpsError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            OpsError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            OpsError::NotConfigured => StatusCode::FORBIDDEN,
+            OpsError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            OpsError::IntegrationNotFound(_) | OpsError::SyncNotFound(_) => StatusCode::NOT_FOUND,
+            OpsError::Conflict(_) => StatusCode::CONFLICT,
+            OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            OpsError::Store(_) | OpsError::Queue(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error code; routing errors have none, as in the gateway.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            OpsError::Unauthenticated(_) | OpsError::NotConfigured => "PLATFORM.AUTHENTICATION_INVALID",
+            OpsError::InvalidInput(_) => "PLATFORM.INPUT_INVALID",
+            OpsError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
+            OpsError::SyncNotFound(_) => "PLATFORM.SYNC_NOT_FOUND",
+            OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
+            OpsError::Store(_) | OpsError::Queue(_) => "PLATFORM.UNKNOWN_ERROR",
+            OpsError::MethodNotAllowed(_) => return None,
+        })
+    }
+
+    /// The static label; `message` carries the specifics.
+    pub fn title(&self) -> &'static str {
+        match self {
+            OpsError::Unauthenticated(_) => "The admin token is missing or invalid.",
+            OpsError::NotConfigured => "The operator API is disabled.",
+            OpsError::InvalidInput(_) => "The request input is invalid.",
+            OpsError::IntegrationNotFound(_) => "The integration could not be found.",
+            OpsError::SyncNotFound(_) => "The sync could not be found.",
+            OpsError::Conflict(_) => "The sync's state does not allow this action.",
+            OpsError::MethodNotAllowed(_) => "Method not allowed.",
+            OpsError::Store(_) | OpsError::Queue(_) => "An unexpected error occurred.",
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        OpsError::InvalidInput(message.into())
+    }
+}
+
+impl From<StoreError> for OpsError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Invalid(message) => OpsError::InvalidInput(message),
+            other => OpsError::Store(other),
+        }
+    }
+}
+
+impl From<QueueError> for OpsError {
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::Store(store) => store.into(),
+            other => OpsError::Queue(other),
+        }
+    }
+}
+
+impl From<SchedulerError> for OpsError {
+    fn from(error: SchedulerError) -> Self {
+        match error {
+            SchedulerError::Store(store) => store.into(),
+            SchedulerError::Queue(queue) => queue.into(),
+        }
+    }
+}
+
+// axum's own rejections answer in plain text; these put them in the envelope.
+
+impl From<QueryRejection> for OpsError {
+    fn from(rejection: QueryRejection) -> Self {
+        OpsError::InvalidInput(format!("Invalid query string: {}", rejection.body_text()))
+    }
+}
+
+impl From<PathRejection> for OpsError {
+    fn from(rejection: PathRejection) -> Self {
+        OpsError::InvalidInput(format!("Invalid path: {}", rejection.body_text()))
+    }
+}
+
+impl From<BytesRejection> for OpsError {
+    fn from(rejection: BytesRejection) -> Self {
+        OpsError::InvalidInput(format!("Unreadable request body: {}", rejection.body_text()))
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    status: &'static str,
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: Option<&'static str>,
+    title: &'static str,
+    message: &'a str,
+    /// Kept for the envelope's shape; there is no log page to link.
+    log_url: Option<&'a str>,
+}
+
+impl IntoResponse for OpsError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // The envelope says little about internals; the log keeps the cause.
+            let cause = std::error::Error::source(&self).map(ToString::to_string);
+            tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "operator request failed");
+        }
+        let message = self.to_string();
+        let body = Envelope {
+            status: "error",
+            error: Body {
+                code: self.code(),
+                title: self.title(),
+                message: &message,
+                log_url: None,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,53 @@
+//! tributary-operator: the operator API, for people and scripts that run a tributary
+//! deployment. [`router`] serves it below `/ops/v1`; the caller merges it into the gateway's
+//! router. JSON only, every request behind `Authorization: Bearer <admin token>`
+//! (`TRIBUTARY_ADMIN_TOKEN`; with none configured every request gets 403), every error in the
+//! gateway's envelope (`{"status":"error","error":{"code","title","message","log_url"}}`),
+//! every success as `{"status":"success","data":...}`.
+//!
+//! - `GET /ops/v1/queues`: the queue backend, and per sync type the queue's name, its
+//!   pending, scheduled and running jobs and the open runs by state; open runs in total.
+//! - `GET /ops/v1/syncs?state=running|queued|paused`: open runs (all of them by default), each
+//!   with its worker, its integration's lease holder, whether a job for it is queued, progress
+//!   counts, checkpoint stream, attempts, error and, while PAUSED, why, by whom, until when.
+//! - `GET /ops/v1/syncs/{sync_id}`: one run in the same shape, in any state.
+//! - `GET /ops/v1/integrations/{integration_id}/syncs?limit=20`: the integration's recent
+//!   runs, newest first (`limit` 1 to 200).
+//! - `POST /ops/v1/integrations/{integration_id}/syncs`, optional body
+//!   `{"sync_type": "FULL"|"DELTA"|"DEFAULT"}`: queues a sync now (or returns the open one,
+//!   `already_queued: true`); without a type the engine picks it.
+//! - `POST /ops/v1/syncs/{sync_id}/pause`: RUNNING → its worker is asked (202); QUEUED →
+//!   PAUSED for OPERATOR (200); PAUSED → nothing to do (200); ended → 409.
+//! - `POST /ops/v1/syncs/{sync_id}/resume`: PAUSED → ready to run and pushed to its queue
+//!   (200); any other state → 409.
+//! - `POST /ops/v1/syncs/{sync_id}/cancel`: RUNNING → its worker is asked (202); QUEUED or
+//!   PAUSED → CANCELLED (200); ended → 409.
+//!
+//! Codes: `PLATFORM.AUTHENTICATION_INVALID` (401, or 403 when disabled),
+//! `PLATFORM.INPUT_INVALID` (400), `PLATFORM.INTEGRATION_NOT_FOUND` and
+//! `PLATFORM.SYNC_NOT_FOUND` (404), `PLATFORM.SYNC_CONFLICT` (409), `PLATFORM.UNKNOWN_ERROR`
+//! (500).
+//!
+//! The mirror's runs are the source of truth and are always read from it; the coordinator
+//! only adds what it knows (lease holders, queued markers) and carries signals to workers.
+
+mod auth;
+mod error;
+mod params;
+mod response;
+mod routes;
+mod state;
+mod view;
+
+use axum::Router;
+
+pub use error::OpsError;
+pub use routes::control::CANCEL_REASON;
+pub use state::OperatorState;
+
+/// The operator API below `/ops/v1`, with its state applied, ready to merge into another
+/// router. It has no fallback of its own (the gateway's answers unknown paths).
+pub fn router(state: OperatorState) -> Router {
+    let api = routes::v1().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
+    Router::new().nest("/ops/v1", api).with_state(state)
+}

@@ -1,0 +1,32 @@
+//! The route table below `/ops/v1`.
+
+pub mod control;
+pub mod integrations;
+pub mod queues;
+pub mod syncs;
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{get, post};
+
+use crate::error::OpsError;
+use crate::state::OperatorState;
+
+pub fn v1() -> Router<OperatorState> {
+    Router::new()
+        .route("/queues", get(queues::show))
+        .route("/syncs", get(syncs::list))
+        .route("/syncs/{sync_id}", get(syncs::show))
+        .route("/syncs/{sync_id}/pause", post(control::pause))
+        .route("/syncs/{sync_id}/resume", post(control::resume))
+        .route("/syncs/{sync_id}/cancel", post(control::cancel))
+        .route(
+            "/integrations/{integration_id}/syncs",
+            get(integrations::recent).post(integrations::trigger),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(method: Method) -> OpsError {
+    OpsError::MethodNotAllowed(method.to_string())
+}

@@ -1,0 +1,34 @@
+use std::sync::Arc;
+
+use tributary_queue::{Coordinator, JobQueue};
+use tributary_store::MirrorStore;
+
+use crate::auth::AdminToken;
+
+/// What every operator handler shares: the mirror (the source of truth for runs), the queues
+/// and the coordinator (leases, queued markers, signals), and the admin token.
+#[derive(Clone)]
+pub struct OperatorState {
+    pub store: Arc<dyn MirrorStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub coordinator: Arc<dyn Coordinator>,
+    pub(crate) admin: Arc<AdminToken>,
+}
+
+impl OperatorState {
+    /// `admin_token` is what `Authorization: Bearer` must carry; `None` (or an empty token)
+    /// disables the API, so it is never open by accident.
+    pub fn new(
+        store: Arc<dyn MirrorStore>,
+        queue: Arc<dyn JobQueue>,
+        coordinator: Arc<dyn Coordinator>,
+        admin_token: Option<String>,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            coordinator,
+            admin: Arc::new(AdminToken::new(admin_token.as_deref())),
+        }
+    }
+}

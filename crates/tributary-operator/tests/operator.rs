@@ -1,0 +1,711 @@
+//! The operator API end to end: the router on a real socket over a real mirror (Postgres and
+//! SQLite), with the embedded queue and coordinator, called with reqwest. Runs are put in
+//! their states through the store and the coordinator, as the scheduler and workers would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use tributary_model::{Model, PauseReason, RunState, ScopeConfig, ToolKind, record_id};
+use tributary_operator::{OperatorState, router};
+use tributary_queue::{Coordinator, EmbeddedCoordinator, Grant, MemoryQueue, RunSignal, WatchedRun};
+use tributary_store::{MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord, RunWrite, SyncRun};
+
+const TOKEN: &str = "operator-test-token";
+/// Personio takes FULL and DELTA syncs.
+const ACME: &str = "personio:acme";
+/// Greenhouse takes FULL and DELTA syncs.
+const GLOBEX: &str = "greenhouse:globex";
+/// BambooHR takes DEFAULT syncs only.
+const INITECH: &str = "bamboohr:initech";
+const LEASE_TTL: Duration = Duration::from_secs(60);
+
+struct Harness {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn MirrorStore>,
+    queue: Arc<MemoryQueue>,
+    coordinator: Arc<EmbeddedCoordinator>,
+}
+
+impl Harness {
+    async fn start(store: Arc<dyn MirrorStore>) -> Self {
+        for (id, tool) in [
+            (ACME, ToolKind::Personio),
+            (GLOBEX, ToolKind::Greenhouse),
+            (INITECH, ToolKind::Bamboohr),
+        ] {
+            store
+                .create_integration(NewIntegration {
+                    id: id.into(),
+                    tool,
+                    environment: "env-a".into(),
+                    base_url: "http://127.0.0.1:1".into(),
+                    credentials: json!({"api_key": "x"}),
+                    scope_config: ScopeConfig::default(),
+                })
+                .await
+                .unwrap();
+        }
+        let queue = Arc::new(MemoryQueue::new());
+        let coordinator = Arc::new(EmbeddedCoordinator::new(store.clone()));
+        let mut harness = Self {
+            base: String::new(),
+            http: reqwest::Client::new(),
+            store,
+            queue,
+            coordinator,
+        };
+        harness.base = harness.serve(Some(TOKEN)).await;
+        harness
+    }
+
+    /// Serves another operator API over the same mirror, queue and coordinator.
+    async fn serve(&self, token: Option<&str>) -> String {
+        let state = OperatorState::new(
+            self.store.clone(),
+            self.queue.clone(),
+            self.coordinator.clone(),
+            token.map(str::to_owned),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        base
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/ops/v1{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        decode(request.send().await.unwrap()).await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, path, None).await
+    }
+
+    /// `data` of a call that must succeed with `status`.
+    async fn ok(&self, method: Method, path: &str, body: Option<&str>, status: StatusCode) -> Value {
+        let (got, body) = self.call(method.clone(), path, body).await;
+        assert_eq!(got, status, "{method} {path}: {body}");
+        assert_eq!(body["status"], "success", "{body}");
+        body["data"].clone()
+    }
+
+    /// Triggers a sync of `sync_type` and returns its id.
+    async fn trigger(&self, integration: &str, sync_type: &str) -> String {
+        let body = json!({ "sync_type": sync_type }).to_string();
+        let data = self
+            .ok(
+                Method::POST,
+                &format!("/integrations/{integration}/syncs"),
+                Some(&body),
+                StatusCode::OK,
+            )
+            .await;
+        data["sync_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Takes the run's lease and marks it RUNNING, as a worker does.
+    async fn start_run(&self, run_id: &str, worker: &str) -> (Grant, SyncRun) {
+        let run = self.store.get_run(run_id).await.unwrap().unwrap();
+        let grant = self
+            .coordinator
+            .acquire(&run.integration_id, &format!("{worker}/{run_id}"), LEASE_TTL)
+            .await
+            .unwrap()
+            .expect("the lease is free");
+        self.coordinator.unmark_queued(run_id).await.unwrap();
+        let run = self.store.start_run(run_id, grant.fence, worker).await.unwrap();
+        (grant, run)
+    }
+
+    async fn signal(&self, run: &SyncRun) -> Option<RunSignal> {
+        let watched = [WatchedRun {
+            run_id: run.id.clone(),
+            integration_id: run.integration_id.clone(),
+        }];
+        self.coordinator.poll_signals(&watched).await.unwrap()[0].signal
+    }
+
+    async fn pending(&self, queue: &str) -> u64 {
+        let data = self.ok(Method::GET, "/queues", None, StatusCode::OK).await;
+        queue_entry(&data, queue)["pending"].as_u64().unwrap()
+    }
+}
+
+async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {status} {text}"));
+    (status, body)
+}
+
+fn queue_entry<'a>(data: &'a Value, queue: &str) -> &'a Value {
+    data["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == queue)
+        .unwrap_or_else(|| panic!("no queue {queue} in {data}"))
+}
+
+fn assert_error(got: (StatusCode, Value), status: StatusCode, code: &str) {
+    let (got_status, body) = got;
+    assert_eq!(got_status, status, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["title"].is_string(), "{body}");
+    assert!(!body["error"]["message"].as_str().unwrap().is_empty(), "{body}");
+    assert!(body["error"]["log_url"].is_null(), "{body}");
+}
+
+fn run_write(run: &SyncRun, grant: &Grant) -> RunWrite {
+    RunWrite {
+        integration_id: run.integration_id.clone(),
+        run_id: run.id.clone(),
+        fence: grant.fence,
+        sync_type: run.sync_type,
+        started_at: run.started_at.unwrap(),
+    }
+}
+
+fn results(data: &Value) -> Vec<Value> {
+    data["results"].as_array().unwrap().clone()
+}
+
+fn ids(data: &Value) -> Vec<String> {
+    results(data)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// ---- the cases ----------------------------------------------------------------------------------
+
+async fn authentication(h: Harness) {
+    let url = format!("{}/ops/v1/queues", h.base);
+    let missing = decode(h.http.get(&url).send().await.unwrap()).await;
+    assert_error(missing, StatusCode::UNAUTHORIZED, "PLATFORM.AUTHENTICATION_INVALID");
+    let wrong = decode(h.http.get(&url).bearer_auth("not-the-token").send().await.unwrap()).await;
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "PLATFORM.AUTHENTICATION_INVALID");
+    let basic = decode(h.http.get(&url).basic_auth("admin", Some(TOKEN)).send().await.unwrap()).await;
+    assert_error(basic, StatusCode::UNAUTHORIZED, "PLATFORM.AUTHENTICATION_INVALID");
+    // Actions too, before anything is looked at.
+    let action = decode(
+        h.http
+            .post(format!("{}/ops/v1/integrations/{ACME}/syncs", h.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(action, StatusCode::UNAUTHORIZED, "PLATFORM.AUTHENTICATION_INVALID");
+    assert!(h.store.list_open_runs(10).await.unwrap().is_empty());
+
+    let (status, _) = h.get("/queues").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Not configured (or blank): closed to everyone, with a hint.
+    for token in [None, Some("  ")] {
+        let closed = h.serve(token).await;
+        for auth in [Some(TOKEN), Some(""), None] {
+            let mut request = h.http.get(format!("{closed}/ops/v1/queues"));
+            if let Some(auth) = auth {
+                request = request.bearer_auth(auth);
+            }
+            let (status, body) = decode(request.send().await.unwrap()).await;
+            assert_error(
+                (status, body.clone()),
+                StatusCode::FORBIDDEN,
+                "PLATFORM.AUTHENTICATION_INVALID",
+            );
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("TRIBUTARY_ADMIN_TOKEN"),
+                "{body}"
+            );
+        }
+    }
+}
+
+async fn trigger_and_queue_depths(h: Harness) {
+    let data = h.ok(Method::GET, "/queues", None, StatusCode::OK).await;
+    assert_eq!(data["backend"], "memory");
+    assert_eq!(data["store"], h.store.backend());
+    assert_eq!(data["queues"].as_array().unwrap().len(), 3);
+    assert_eq!(data["open_runs"], json!({"queued": 0, "running": 0, "paused": 0}));
+
+    let path = format!("/integrations/{ACME}/syncs");
+    let first = h
+        .ok(Method::POST, &path, Some(r#"{"sync_type": "FULL"}"#), StatusCode::OK)
+        .await;
+    assert_eq!(first["sync_type"], "FULL");
+    assert_eq!(first["state"], "QUEUED");
+    assert_eq!(first["already_queued"], false);
+    let id = first["sync_id"].as_str().unwrap();
+    let run = h.store.get_run(id).await.unwrap().unwrap();
+    assert_eq!((run.integration_id.as_str(), run.state), (ACME, RunState::Queued));
+
+    let second = h
+        .ok(Method::POST, &path, Some(r#"{"sync_type": "FULL"}"#), StatusCode::OK)
+        .await;
+    assert_eq!(second["sync_id"], id);
+    assert_eq!(second["already_queued"], true);
+
+    let data = h.ok(Method::GET, "/queues", None, StatusCode::OK).await;
+    let full = queue_entry(&data, "sync-full");
+    assert_eq!(full["sync_type"], "FULL");
+    assert_eq!(full["pending"], 1, "the second trigger pushes nothing: {data}");
+    assert_eq!(full["open_runs"], json!({"queued": 1, "running": 0, "paused": 0}));
+    assert_eq!(queue_entry(&data, "sync-delta")["pending"], 0);
+    assert_eq!(queue_entry(&data, "sync-default")["pending"], 0);
+    assert_eq!(data["open_runs"], json!({"queued": 1, "running": 0, "paused": 0}));
+    assert_eq!(data["open_runs_truncated"], false);
+
+    // No body: the engine picks (DEFAULT for a tool without deltas).
+    let picked = h
+        .ok(
+            Method::POST,
+            &format!("/integrations/{INITECH}/syncs"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(picked["sync_type"], "DEFAULT");
+    assert_eq!(picked["already_queued"], false);
+    assert_eq!(h.pending("sync-default").await, 1);
+    let sync = h
+        .ok(
+            Method::GET,
+            &format!("/syncs/{}", picked["sync_id"].as_str().unwrap()),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(sync["job_queued"], true);
+
+    assert_error(
+        h.call(Method::POST, "/integrations/personio:nobody/syncs", Some("{}"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.INTEGRATION_NOT_FOUND",
+    );
+    assert_error(
+        h.get("/integrations/personio:nobody/syncs").await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.INTEGRATION_NOT_FOUND",
+    );
+}
+
+async fn idle_run_controls(h: Harness) {
+    let id = h.trigger(ACME, "FULL").await;
+    assert_eq!(h.pending("sync-full").await, 1);
+
+    // Pause a QUEUED run: PAUSED for OPERATOR, no longer marked queued.
+    let paused = h
+        .ok(Method::POST, &format!("/syncs/{id}/pause"), None, StatusCode::OK)
+        .await;
+    assert_eq!(paused["changed"], true);
+    assert_eq!(paused["sync"]["state"], "PAUSED");
+    assert_eq!(paused["sync"]["pause_reason"], "OPERATOR");
+    assert_eq!(paused["sync"]["job_queued"], false);
+    let run = h.store.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (run.state, run.pause_reason),
+        (RunState::Paused, Some(PauseReason::Operator))
+    );
+    // Pausing again changes nothing.
+    let again = h
+        .ok(Method::POST, &format!("/syncs/{id}/pause"), None, StatusCode::OK)
+        .await;
+    assert_eq!(again["changed"], false);
+    assert_eq!(again["sync"]["pause_reason"], "OPERATOR");
+
+    // Resume: ready to run, and pushed to its queue at once.
+    let resumed = h
+        .ok(Method::POST, &format!("/syncs/{id}/resume"), None, StatusCode::OK)
+        .await;
+    assert_eq!(resumed["changed"], true);
+    assert_eq!(resumed["sync"]["state"], "PAUSED");
+    assert_eq!(resumed["sync"]["pause_reason"], Value::Null);
+    assert_eq!(resumed["sync"]["job_queued"], true);
+    assert_eq!(h.pending("sync-full").await, 2);
+    let run = h.store.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(run.pause_reason, None);
+
+    // Cancel the (paused) run.
+    let cancelled = h
+        .ok(Method::POST, &format!("/syncs/{id}/cancel"), None, StatusCode::OK)
+        .await;
+    assert_eq!(cancelled["changed"], true);
+    assert_eq!(cancelled["sync"]["state"], "CANCELLED");
+    assert_eq!(cancelled["sync"]["error"], "cancelled by an operator");
+    assert_eq!(cancelled["sync"]["job_queued"], false);
+    assert!(cancelled["sync"]["ended_at"].is_string());
+    assert_eq!(h.store.get_run(&id).await.unwrap().unwrap().state, RunState::Cancelled);
+
+    // An ended run takes no action.
+    for action in ["pause", "resume", "cancel"] {
+        assert_error(
+            h.post(&format!("/syncs/{id}/{action}")).await,
+            StatusCode::CONFLICT,
+            "PLATFORM.SYNC_CONFLICT",
+        );
+    }
+
+    // Cancel a QUEUED run; resume one that is not paused.
+    let delta = h.trigger(ACME, "DELTA").await;
+    assert_error(
+        h.post(&format!("/syncs/{delta}/resume")).await,
+        StatusCode::CONFLICT,
+        "PLATFORM.SYNC_CONFLICT",
+    );
+    let cancelled = h
+        .ok(Method::POST, &format!("/syncs/{delta}/cancel"), None, StatusCode::OK)
+        .await;
+    assert_eq!(cancelled["sync"]["state"], "CANCELLED");
+    let run = h.store.get_run(&delta).await.unwrap().unwrap();
+    assert_eq!(run.state, RunState::Cancelled);
+    assert!(!h.coordinator.queued(std::slice::from_ref(&delta)).await.unwrap()[0]);
+
+    // A trigger after the cancel opens a new run.
+    let next = h.trigger(ACME, "FULL").await;
+    assert_ne!(next, id);
+
+    for action in ["pause", "resume", "cancel"] {
+        assert_error(
+            h.post(&format!("/syncs/nope/{action}")).await,
+            StatusCode::NOT_FOUND,
+            "PLATFORM.SYNC_NOT_FOUND",
+        );
+    }
+    assert_error(
+        h.get("/syncs/nope").await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.SYNC_NOT_FOUND",
+    );
+}
+
+async fn running_run_signals(h: Harness) {
+    let id = h.trigger(ACME, "FULL").await;
+    let (_grant, run) = h.start_run(&id, "worker-1").await;
+    assert_eq!(run.state, RunState::Running);
+    assert_eq!(h.signal(&run).await, None);
+
+    let paused = h
+        .ok(Method::POST, &format!("/syncs/{id}/pause"), None, StatusCode::ACCEPTED)
+        .await;
+    assert_eq!(paused["requested"], "pause");
+    assert_eq!(paused["sync"]["state"], "RUNNING");
+    assert_eq!(paused["sync"]["worker_id"], "worker-1");
+    assert_eq!(paused["sync"]["lease_holder"], format!("worker-1/{id}"));
+    assert_eq!(h.signal(&run).await, Some(RunSignal::Pause));
+    // Only the worker changes a running run.
+    assert_eq!(h.store.get_run(&id).await.unwrap().unwrap().state, RunState::Running);
+
+    let cancelled = h
+        .ok(Method::POST, &format!("/syncs/{id}/cancel"), None, StatusCode::ACCEPTED)
+        .await;
+    assert_eq!(cancelled["requested"], "cancel");
+    assert_eq!(h.signal(&run).await, Some(RunSignal::Cancel));
+    assert_eq!(h.store.get_run(&id).await.unwrap().unwrap().state, RunState::Running);
+
+    assert_error(
+        h.post(&format!("/syncs/{id}/resume")).await,
+        StatusCode::CONFLICT,
+        "PLATFORM.SYNC_CONFLICT",
+    );
+}
+
+async fn syncs_listing(h: Harness) {
+    // ACME: a FULL that ran a page and was preempted by a queued DELTA.
+    let full = h.trigger(ACME, "FULL").await;
+    let delta = h.trigger(ACME, "DELTA").await;
+    let (grant, run) = h.start_run(&full, "worker-1").await;
+    let write = run_write(&run, &grant);
+    let record = PreparedRecord {
+        model: Model::Employees,
+        id: record_id(ACME, Model::Employees, "1"),
+        remote_id: "1".into(),
+        parent_id: None,
+        depends_on: Vec::new(),
+        data: Map::new(),
+        remote_data: None,
+        remote_created_at: None,
+        hash: [7; 16],
+    };
+    h.store
+        .apply_page(
+            &write,
+            PageWrite {
+                records: vec![record],
+                checkpoint: json!({"stream": 2, "cursor": "page-3"}),
+            },
+        )
+        .await
+        .unwrap();
+    let info = PauseInfo {
+        preempted_by: Some(delta.clone()),
+        ..PauseInfo::new(PauseReason::Preempted)
+    };
+    h.store.pause_run(&write, &info).await.unwrap();
+    h.coordinator.release(&grant).await.unwrap();
+
+    // GLOBEX: a FULL running on worker-2.
+    let running = h.trigger(GLOBEX, "FULL").await;
+    h.start_run(&running, "worker-2").await;
+
+    // INITECH: an ended run, never listed as open.
+    let ended = h.trigger(INITECH, "DEFAULT").await;
+    h.ok(Method::POST, &format!("/syncs/{ended}/cancel"), None, StatusCode::OK)
+        .await;
+
+    let all = h.ok(Method::GET, "/syncs", None, StatusCode::OK).await;
+    let mut listed = ids(&all);
+    listed.sort();
+    let mut expected = vec![full.clone(), delta.clone(), running.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(all["truncated"], false);
+
+    let data = h.ok(Method::GET, "/syncs?state=running", None, StatusCode::OK).await;
+    assert_eq!(ids(&data), vec![running.clone()]);
+    let row = &results(&data)[0];
+    assert_eq!(row["integration_id"], GLOBEX);
+    assert_eq!(row["sync_type"], "FULL");
+    assert_eq!(row["state"], "RUNNING");
+    assert_eq!(row["worker_id"], "worker-2");
+    assert_eq!(row["lease_holder"], format!("worker-2/{running}"));
+    assert_eq!(row["job_queued"], false);
+    assert!(row["started_at"].is_string() && row["created_at"].is_string());
+    assert_eq!(row["ended_at"], Value::Null);
+    assert_eq!(row["attempts"], 0);
+
+    let data = h.ok(Method::GET, "/syncs?state=queued", None, StatusCode::OK).await;
+    assert_eq!(ids(&data), vec![delta.clone()]);
+    let row = &results(&data)[0];
+    assert_eq!(row["sync_type"], "DELTA");
+    assert_eq!(row["job_queued"], true);
+    assert_eq!(row["lease_holder"], Value::Null);
+    assert_eq!(row["started_at"], Value::Null);
+    assert_eq!(row["checkpoint_stream"], Value::Null);
+
+    for filter in ["paused", "PAUSED"] {
+        let data = h
+            .ok(Method::GET, &format!("/syncs?state={filter}"), None, StatusCode::OK)
+            .await;
+        assert_eq!(ids(&data), vec![full.clone()]);
+        let row = &results(&data)[0];
+        assert_eq!(row["state"], "PAUSED");
+        assert_eq!(row["pause_reason"], "PREEMPTED");
+        assert_eq!(
+            row["preempted_by"],
+            json!({"id": delta, "sync_type": "DELTA", "state": "QUEUED"})
+        );
+        assert_eq!(row["resume_at"], Value::Null);
+        assert_eq!(row["checkpoint_stream"], 2);
+        assert_eq!(row["counts"]["pages_fetched"], 1);
+        assert_eq!(row["counts"]["created"], 1);
+        assert_eq!(
+            (
+                &row["counts"]["updated"],
+                &row["counts"]["deleted"],
+                &row["counts"]["unchanged"]
+            ),
+            (&json!(0), &json!(0), &json!(0))
+        );
+        assert_eq!(row["worker_id"], "worker-1");
+        assert_eq!(row["lease_holder"], Value::Null, "the lease was released");
+        assert!(row["started_at"].is_string());
+    }
+
+    // One run, any state, in the same shape.
+    let one = h.ok(Method::GET, &format!("/syncs/{full}"), None, StatusCode::OK).await;
+    assert_eq!(one["preempted_by"]["state"], "QUEUED");
+    assert_eq!(one["checkpoint_stream"], 2);
+    let one = h
+        .ok(Method::GET, &format!("/syncs/{ended}"), None, StatusCode::OK)
+        .await;
+    assert_eq!(one["state"], "CANCELLED");
+
+    // The preempting run gone from the open list is looked up in the mirror.
+    h.ok(Method::POST, &format!("/syncs/{delta}/cancel"), None, StatusCode::OK)
+        .await;
+    let data = h.ok(Method::GET, "/syncs?state=paused", None, StatusCode::OK).await;
+    assert_eq!(
+        results(&data)[0]["preempted_by"],
+        json!({"id": delta, "sync_type": "DELTA", "state": "CANCELLED"})
+    );
+
+    let queues = h.ok(Method::GET, "/queues", None, StatusCode::OK).await;
+    assert_eq!(queues["open_runs"], json!({"queued": 0, "running": 1, "paused": 1}));
+    assert_eq!(
+        queue_entry(&queues, "sync-full")["open_runs"],
+        json!({"queued": 0, "running": 1, "paused": 1})
+    );
+}
+
+async fn recent_runs(h: Harness) {
+    // A succeeded run with timings, a cancelled one, and a queued one, in that order.
+    let done = h.trigger(GLOBEX, "FULL").await;
+    let (grant, run) = h.start_run(&done, "worker-1").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    h.store
+        .finish_run(&run_write(&run, &grant), RunState::Succeeded, None)
+        .await
+        .unwrap();
+    h.coordinator.release(&grant).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cancelled = h.trigger(GLOBEX, "DELTA").await;
+    h.ok(
+        Method::POST,
+        &format!("/syncs/{cancelled}/cancel"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let queued = h.trigger(GLOBEX, "DELTA").await;
+    // Another integration's runs stay out.
+    h.trigger(ACME, "FULL").await;
+
+    let data = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{GLOBEX}/syncs"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(data["integration_id"], GLOBEX);
+    assert_eq!(ids(&data), vec![queued.clone(), cancelled.clone(), done.clone()]);
+    let rows = results(&data);
+    assert_eq!(rows[0]["state"], "QUEUED");
+    assert_eq!(rows[0]["job_queued"], true);
+    assert_eq!(rows[1]["state"], "CANCELLED");
+    assert_eq!(rows[1]["error"], "cancelled by an operator");
+    assert_eq!(rows[1]["duration_seconds"], Value::Null, "never started");
+    assert_eq!(rows[2]["state"], "SUCCEEDED");
+    assert_eq!(rows[2]["error"], Value::Null);
+    assert!(rows[2]["started_at"].is_string() && rows[2]["ended_at"].is_string());
+    assert!(rows[2]["duration_seconds"].as_f64().unwrap() >= 0.0, "{}", rows[2]);
+    assert!(rows[2]["counts"].is_object());
+
+    let data = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{GLOBEX}/syncs?limit=2"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(ids(&data), vec![queued, cancelled]);
+
+    let data = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{INITECH}/syncs"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert!(results(&data).is_empty());
+}
+
+async fn bad_input(h: Harness) {
+    let id = h.trigger(ACME, "FULL").await;
+    let invalid = |got| assert_error(got, StatusCode::BAD_REQUEST, "PLATFORM.INPUT_INVALID");
+    for query in [
+        "state=bogus",
+        "state=succeeded",
+        "status=running",
+        "state=running&state=paused",
+    ] {
+        invalid(h.get(&format!("/syncs?{query}")).await);
+    }
+    for limit in ["0", "201", "-3", "ten", "1.5"] {
+        invalid(h.get(&format!("/integrations/{ACME}/syncs?limit={limit}")).await);
+    }
+    invalid(h.get(&format!("/integrations/{ACME}/syncs?since=yesterday")).await);
+    let trigger = format!("/integrations/{ACME}/syncs");
+    for body in [
+        r#"{"sync_type": "WEEKLY"}"#,
+        r#"{"sync_type": 5}"#,
+        r#"{"type": "FULL"}"#,
+        "{",
+        "[]",
+        "FULL",
+    ] {
+        invalid(h.call(Method::POST, &trigger, Some(body)).await);
+    }
+    // A type the tool does not take.
+    let (status, body) = h
+        .call(Method::POST, &trigger, Some(r#"{"sync_type": "DEFAULT"}"#))
+        .await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("DEFAULT"), "{body}");
+    invalid((status, body));
+    invalid(
+        h.call(
+            Method::POST,
+            &format!("/integrations/{INITECH}/syncs"),
+            Some(r#"{"sync_type": "DELTA"}"#),
+        )
+        .await,
+    );
+    // Nothing was queued by any of them.
+    let open = h.store.list_open_runs(10).await.unwrap();
+    assert_eq!(open.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![id.clone()]);
+
+    // A wrong method answers in the envelope too.
+    let (status, body) = h.call(Method::DELETE, &format!("/syncs/{id}"), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["status"], "error");
+}
+
+// ---- one suite, two backends ------------------------------------------------------------------
+
+macro_rules! backends {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some((store, _db)) = tributary_store::testing::pg_store_or_skip().await else { return };
+                    super::$case(super::Harness::start(store).await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _file) = tributary_store::testing::fresh_sqlite_store().await.unwrap();
+                    super::$case(super::Harness::start(store).await).await;
+                }
+            )*
+        }
+    };
+}
+
+backends!(
+    authentication,
+    trigger_and_queue_depths,
+    idle_run_controls,
+    running_run_signals,
+    syncs_listing,
+    recent_runs,
+    bad_input,
+);
