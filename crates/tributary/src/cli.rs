@@ -18,6 +18,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
+    /// Bearer token of the operator API (`/ops/v1`); unset, that API refuses every request.
+    #[arg(long, env = "TRIBUTARY_ADMIN_TOKEN", global = true, hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Postgres URL of the mirror (e.g. postgres://user@host/db). Unset: embedded SQLite.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
@@ -28,6 +31,13 @@ pub struct Global {
     /// DATABASE_URL; the embedded mode keeps one in --data-dir.
     #[arg(long, env = "TRIBUTARY_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Redis URL of the fleet's queues and leases (e.g. redis://host:6379). Unset: `serve`
+    /// runs everything in one process with in-memory queues; `worker` and `scheduler` need it.
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key of this deployment (two deployments may share a Redis).
+    #[arg(long, env = "TRIBUTARY_REDIS_PREFIX", default_value = "tributary", global = true)]
+    pub redis_prefix: String,
     /// Log filter, e.g. `info` or `tributary_engine=debug` (default: `info`; `warn` for the
     /// demo, whose progress lines say what happens).
     #[arg(long, env = "TRIBUTARY_LOG", global = true)]
@@ -53,8 +63,70 @@ pub enum Command {
     /// Manage API keys of the read API.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
-    /// Serve the Kombo-compatible read API from the mirror.
+    /// Serve the Kombo-compatible read API from the mirror (and the operator API when
+    /// REDIS_URL and TRIBUTARY_ADMIN_TOKEN are set).
     Gateway(GatewayArgs),
+    /// Claim due syncs from the schedules and enqueue them into Redis; re-enqueue runs nobody
+    /// works on. Any number of replicas.
+    Scheduler(SchedulerArgs),
+    /// Take sync jobs from Redis and run them. Stateless; any number of replicas.
+    Worker(WorkerArgs),
+    /// Every role in one process: gateway, operator API, scheduler and worker (Redis when
+    /// REDIS_URL is set, in-memory queues otherwise).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerArgs {
+    /// Seconds between claims of due schedules.
+    #[arg(long, default_value_t = 1.0, value_parser = positive_secs)]
+    pub tick_secs: f64,
+    /// Seconds between searches for runs with no queued job and no worker.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_secs)]
+    pub reconcile_secs: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// FULL and DEFAULT syncs run at once (each).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// DELTA syncs run at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub delta_concurrency: u16,
+    /// Seconds an integration lease lasts unless renewed; a killed worker's syncs resume
+    /// elsewhere after about this long.
+    #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
+    pub lease_ttl_secs: f64,
+    /// Executions of a sync that may end with the source unavailable before it is FAILED.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub max_attempts: i32,
+    /// Seconds before the first retry of such a sync; each further retry doubles it.
+    #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
+    pub retry_base_secs: f64,
+    /// Attempts per source request (the first included) before a page counts as failed.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub source_attempts: u32,
+    /// Source requests per second per integration.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub source_rps: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub scheduler: SchedulerArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -234,6 +234,10 @@ async fn create_integration(global: &Global, args: CreateIntegrationArgs) -> any
             scope_config: ScopeConfig::default(),
         })
         .await?;
+    // Due at once: a running scheduler queues the first sync at its next tick.
+    store
+        .ensure_schedules(&args.id, &tributary_engine::default_intervals(tool, false))
+        .await?;
     println!("created {}", args.id);
     Ok(())
 }
@@ -264,7 +268,21 @@ pub async fn api_key(global: &Global, cmd: ApiKeyCommand) -> anyhow::Result<()> 
 
 pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
     let store = open_store(global).await?;
-    serve_gateway(store, args.listen, cursor_key(global)).await
+    // The operator API needs the fleet's queues; without Redis there is no fleet to operate
+    // (`tributary serve` serves it in embedded mode).
+    let ops = match &global.redis_url {
+        Some(_) => {
+            let fleet = crate::fleet::Fleet::open(global, &store).await?;
+            Some(tributary_operator::router(tributary_operator::OperatorState::new(
+                store.clone(),
+                fleet.queue,
+                fleet.coordinator,
+                global.admin_token.clone(),
+            )))
+        }
+        None => None,
+    };
+    serve_gateway(store, args.listen, cursor_key(global), ops).await
 }
 
 /// The key that signs pagination cursors: derived from the credential key so every gateway
@@ -286,12 +304,17 @@ pub async fn serve_gateway(
     store: Arc<dyn MirrorStore>,
     listen: std::net::SocketAddr,
     cursor_key: Vec<u8>,
+    ops: Option<axum::Router>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     println!("read API on http://{listen}/v1");
-    let app = tributary_gateway::router(tributary_gateway::GatewayState::new(store, cursor_key));
+    let mut app = tributary_gateway::router(tributary_gateway::GatewayState::new(store, cursor_key));
+    if let Some(ops) = ops {
+        println!("operator API on http://{listen}/ops/v1");
+        app = app.merge(ops);
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod fleet;
 mod setup;
 
 use clap::Parser;
@@ -32,6 +33,9 @@ async fn main() {
         Command::Integration(cmd) => commands::integration(&cli.global, cmd).await,
         Command::ApiKey(cmd) => commands::api_key(&cli.global, cmd).await,
         Command::Gateway(args) => commands::gateway(&cli.global, args).await,
+        Command::Scheduler(args) => fleet::scheduler(&cli.global, args).await,
+        Command::Worker(args) => fleet::worker(&cli.global, args).await,
+        Command::Serve(args) => fleet::serve(&cli.global, args).await,
     };
     if let Err(e) = result {
         // One clear line: the chain of causes, no backtrace.

@@ -140,6 +140,24 @@ fn taken_port_is_named() {
 }
 
 #[test]
+fn fleet_roles_need_redis_and_postgres() {
+    let dir = temp_dir("fleet");
+    for role in ["worker", "scheduler"] {
+        let out = tributary(&dir, &[role]).env_remove("REDIS_URL").output().unwrap();
+        assert_one_line_error(out, "needs REDIS_URL");
+        let out = tributary(&dir, &[role])
+            .env("REDIS_URL", "redis://127.0.0.1:1")
+            .output()
+            .unwrap();
+        assert_one_line_error(out, "needs DATABASE_URL");
+    }
+    let out = tributary(&dir, &["worker", "--concurrency", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = tributary(&dir, &["serve", "--lease-ttl-secs", "-1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn every_subcommand_has_help() {
     let dir = temp_dir("help");
     for args in [
@@ -154,6 +172,9 @@ fn every_subcommand_has_help() {
         vec!["integration", "scope", "--help"],
         vec!["api-key", "create", "--help"],
         vec!["gateway", "--help"],
+        vec!["scheduler", "--help"],
+        vec!["worker", "--help"],
+        vec!["serve", "--help"],
     ] {
         let out = tributary(&dir, &args).output().unwrap();
         assert!(

@@ -1,0 +1,214 @@
+//! The fleet's roles: `scheduler`, `worker`, and `serve` (all roles in one process).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::sync::watch;
+use tributary_engine::{EngineConfig, SyncEngine};
+use tributary_queue::{Coordinator, EmbeddedCoordinator, JobQueue, MemoryQueue, RedisCoordinator, RedisQueue};
+use tributary_scheduler::{Scheduler, SchedulerConfig};
+use tributary_source::ClientConfig;
+use tributary_store::MirrorStore;
+use tributary_worker::{JobContext, Queues, RunningRuns, WorkerConfig, run_pool};
+
+use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
+use crate::commands::{cursor_key, shutdown_signal};
+use crate::setup::open_store;
+
+/// The queues and coordination of a deployment: Redis when configured, in-process otherwise.
+pub struct Fleet {
+    pub queue: Arc<dyn JobQueue>,
+    pub coordinator: Arc<dyn Coordinator>,
+    queues: Option<Queues>,
+}
+
+impl Fleet {
+    pub async fn open(global: &Global, store: &Arc<dyn MirrorStore>) -> anyhow::Result<Self> {
+        match &global.redis_url {
+            Some(url) => {
+                if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                    bail!("REDIS_URL must be a redis:// or rediss:// URL");
+                }
+                let conn = tributary_queue::connect(url)
+                    .await
+                    .context("cannot connect to Redis at REDIS_URL")?;
+                let queue = RedisQueue::new(conn.clone(), &global.redis_prefix);
+                Ok(Self {
+                    queue: Arc::new(queue.clone()),
+                    coordinator: Arc::new(RedisCoordinator::new(conn, global.redis_prefix.clone(), store.clone())),
+                    queues: Some(Queues::Redis(queue)),
+                })
+            }
+            None => {
+                let queue = MemoryQueue::new();
+                Ok(Self {
+                    queue: Arc::new(queue.clone()),
+                    coordinator: Arc::new(EmbeddedCoordinator::new(store.clone())),
+                    queues: Some(Queues::Memory(queue)),
+                })
+            }
+        }
+    }
+
+    fn take_queues(&mut self) -> anyhow::Result<Queues> {
+        self.queues
+            .take()
+            .context("the queues are consumed by one worker pool per process")
+    }
+}
+
+fn secs(v: f64) -> Duration {
+    Duration::from_secs_f64(v)
+}
+
+fn require_redis(global: &Global, role: &str) -> anyhow::Result<()> {
+    if global.redis_url.is_none() {
+        bail!(
+            "`tributary {role}` needs REDIS_URL (its queues are shared with other processes); `tributary serve` runs every role in one process without it"
+        );
+    }
+    if global.database_url.is_none() {
+        bail!("`tributary {role}` needs DATABASE_URL (a Postgres mirror shared with the other processes)");
+    }
+    Ok(())
+}
+
+fn scheduler_config(args: &SchedulerArgs, owner: &str) -> SchedulerConfig {
+    SchedulerConfig {
+        owner: owner.to_owned(),
+        tick: secs(args.tick_secs),
+        reconcile_every: secs(args.reconcile_secs),
+        ..SchedulerConfig::default()
+    }
+}
+
+fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, worker_id: &str) -> Arc<JobContext> {
+    let config = WorkerConfig {
+        worker_id: worker_id.to_owned(),
+        delta_concurrency: args.delta_concurrency.into(),
+        full_concurrency: args.concurrency.into(),
+        lease_ttl: secs(args.lease_ttl_secs),
+        max_attempts: args.max_attempts,
+        retry_base: secs(args.retry_base_secs),
+        ..WorkerConfig::default()
+    };
+    let engine = SyncEngine::new(
+        store.clone(),
+        EngineConfig {
+            client: ClientConfig {
+                max_attempts: args.source_attempts,
+                requests_per_second: NonZeroU32::new(args.source_rps),
+                ..ClientConfig::default()
+            },
+            lease_ttl: config.lease_ttl,
+            worker_id: worker_id.to_owned(),
+            ..EngineConfig::default()
+        },
+    );
+    Arc::new(JobContext {
+        store,
+        engine,
+        queue: fleet.queue.clone(),
+        coordinator: fleet.coordinator.clone(),
+        config,
+        running: RunningRuns::default(),
+    })
+}
+
+/// A watch that turns true on SIGTERM or Ctrl-C.
+fn shutdown_watch() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+pub async fn scheduler(global: &Global, args: SchedulerArgs) -> anyhow::Result<()> {
+    require_redis(global, "scheduler")?;
+    let store = open_store(global).await?;
+    let fleet = Fleet::open(global, &store).await?;
+    let owner = tributary_lease_owner("scheduler");
+    let scheduler = Scheduler::new(
+        store,
+        fleet.queue.clone(),
+        fleet.coordinator.clone(),
+        scheduler_config(&args, &owner),
+    );
+    scheduler.run(shutdown_watch()).await;
+    Ok(())
+}
+
+pub async fn worker(global: &Global, args: WorkerArgs) -> anyhow::Result<()> {
+    require_redis(global, "worker")?;
+    let store = open_store(global).await?;
+    let mut fleet = Fleet::open(global, &store).await?;
+    let worker_id = tributary_lease_owner("worker");
+    let ctx = job_context(store, &fleet, &args, &worker_id);
+    let shutdown = shutdown_watch();
+    run_pool(ctx, fleet.take_queues()?, shutdown.clone()).await?;
+    if !*shutdown.borrow() {
+        // The monitor gave up (its backend kept failing): exit so the orchestrator restarts us.
+        bail!("the worker pool stopped without being asked to");
+    }
+    Ok(())
+}
+
+pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(global).await?;
+    let mut fleet = Fleet::open(global, &store).await?;
+    let id = tributary_lease_owner("serve");
+    let shutdown = shutdown_watch();
+
+    let scheduler = Scheduler::new(
+        store.clone(),
+        fleet.queue.clone(),
+        fleet.coordinator.clone(),
+        scheduler_config(&args.scheduler, &id),
+    );
+    let scheduler = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { scheduler.run(shutdown).await }
+    });
+    let ctx = job_context(store.clone(), &fleet, &args.worker, &id);
+    let pool = tokio::spawn(run_pool(ctx, fleet.take_queues()?, shutdown.clone()));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let app = tributary_gateway::router(tributary_gateway::GatewayState::new(store.clone(), cursor_key(global))).merge(
+        tributary_operator::router(tributary_operator::OperatorState::new(
+            store,
+            fleet.queue.clone(),
+            fleet.coordinator.clone(),
+            global.admin_token.clone(),
+        )),
+    );
+    println!(
+        "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
+        args.listen,
+        fleet.queue.backend(),
+        if global.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    let mut gateway_shutdown = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = gateway_shutdown.wait_for(|s| *s).await;
+        })
+        .await?;
+    pool.await.context("worker pool panicked")??;
+    scheduler.await.context("scheduler panicked")?;
+    Ok(())
+}
+
+/// `<role>-<host>-<uuid>`: unique per process, as apalis worker names and lease owners must be.
+fn tributary_lease_owner(role: &str) -> String {
+    format!("{role}-{}", tributary_lease::process_owner_id())
+}

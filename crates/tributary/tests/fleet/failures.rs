@@ -1,0 +1,202 @@
+//! Workers dying, shutting down, and sources failing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
+use tributary_sim::{FaultAction, FaultRule, RequestFilter};
+use tributary_store::SyncRun;
+
+use crate::support::Stack;
+
+fn status(code: u16) -> FaultAction {
+    FaultAction::Status {
+        code,
+        retry_after: None,
+        body: None,
+    }
+}
+
+/// How many times each employee page was requested since `since` (deltas excluded).
+fn employee_pages(s: &Stack, since: u64) -> BTreeMap<String, usize> {
+    let mut fetched = BTreeMap::new();
+    for entry in s.sim.state.requests(
+        &RequestFilter::tool(ToolKind::Personio)
+            .path("/company/employees")
+            .since(since),
+    ) {
+        if !entry.query.contains("updated_since") && entry.status == 200 {
+            *fetched.entry(entry.query).or_default() += 1;
+        }
+    }
+    fetched
+}
+
+/// The FULL the scheduler queued for a new integration (its DELTA is superseded).
+async fn scheduled_full(s: &Stack, integration: &str) -> SyncRun {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(run) = s.store.open_run(integration, SyncType::Full).await.expect("runs") {
+            return run;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the scheduler never queued a full\n{}",
+            s.all_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SIGKILL a worker mid-FULL: its lease expires, the scheduler re-enqueues the run, another
+/// worker resumes it from its checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_full_is_finished_by_another_from_its_checkpoint() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 3000).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    s.sim.state.set_latency(ToolKind::Personio, 100);
+    let w1 = s.worker("w1", &[]);
+    s.scheduler("s1");
+    let full = scheduled_full(&s, &id).await;
+    let running = s
+        .wait_run(&full.id, Duration::from_secs(60), "fetched 5 pages", |r| {
+            r.counts.pages_fetched >= 5
+        })
+        .await;
+    assert!(
+        running
+            .worker_id
+            .as_deref()
+            .is_some_and(|w| w.starts_with("worker-w1-"))
+    );
+
+    s.signal(&w1, "-KILL");
+    s.wait_exit(&w1, Duration::from_secs(10)).await;
+    let w2 = s.worker("w2", &[]);
+    let done = s.wait_ended(&full.id, Duration::from_secs(120)).await;
+    assert_eq!(done.state, RunState::Succeeded, "{:?}\n{}", done.error, s.log(&w2));
+    assert!(
+        done.worker_id.as_deref().is_some_and(|w| w.starts_with("worker-w2-")),
+        "w2 finished it: {:?}",
+        done.worker_id
+    );
+
+    // Resumed from the checkpoint: only what was in flight at the kill (the page being written
+    // and the one fetched ahead) may have been fetched twice.
+    let fetched = employee_pages(&s, 0);
+    let twice: Vec<_> = fetched.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.len() <= 2,
+        "more than the in-flight pages were fetched again: {twice:?}"
+    );
+    assert!(fetched.len() >= 30, "all 30 pages were read, saw {}", fetched.len());
+    s.assert_mirror_equals_source(&id).await;
+}
+
+/// SIGTERM: the worker pauses its run at a page boundary, releases the lease, re-enqueues the
+/// run and exits 0; another worker resumes it without fetching any page twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_checkpoints_releases_requeues_and_exits() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 3000).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    s.sim.state.set_latency(ToolKind::Personio, 100);
+    let w1 = s.worker("w1", &[]);
+    let full = s.trigger(&id, SyncType::Full).await.run;
+    s.wait_run(&full.id, Duration::from_secs(60), "fetched 5 pages", |r| {
+        r.counts.pages_fetched >= 5
+    })
+    .await;
+
+    s.signal(&w1, "-TERM");
+    assert_eq!(
+        s.wait_exit(&w1, Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        s.log(&w1)
+    );
+    let paused = s.run(&full.id).await;
+    assert_eq!(paused.state, RunState::Paused, "{:?}", paused.error);
+    assert_eq!(paused.pause_reason, Some(PauseReason::Shutdown));
+    assert!(
+        s.coordinator_holder(&id).await.is_none(),
+        "the lease was released, not left to expire"
+    );
+
+    // No scheduler: only the job the worker re-enqueued on its way out can resume the run.
+    s.worker("w2", &[]);
+    let done = s.wait_ended(&full.id, Duration::from_secs(120)).await;
+    assert_eq!(done.state, RunState::Succeeded, "{:?}", done.error);
+    let fetched = employee_pages(&s, 0);
+    let twice: Vec<_> = fetched.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "pages fetched twice across a graceful shutdown: {twice:?}"
+    );
+    s.assert_mirror_equals_source(&id).await;
+}
+
+/// A source that stays down: the run is retried with backoff, then FAILED with its error; the
+/// integration syncs again once the source is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_retried_with_backoff_then_fails_with_its_error() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 200).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    s.worker("w1", &["--max-attempts", "3"]);
+    s.sim
+        .state
+        .add_fault(FaultRule::new(ToolKind::Personio, status(503)).path("/company/employees"))
+        .expect("fault");
+    let run = s.trigger(&id, SyncType::Full).await.run;
+    let failed = s.wait_ended(&run.id, Duration::from_secs(60)).await;
+    assert_eq!(failed.state, RunState::Failed);
+    assert_eq!(failed.attempts, 2, "two retries before the last attempt");
+    let error = failed.error.unwrap_or_default();
+    assert!(error.contains("503"), "the error says what happened: {error}");
+    // 3 attempts × 2 requests each (--source-attempts 2).
+    let requests = s
+        .sim
+        .state
+        .request_count(&RequestFilter::tool(ToolKind::Personio).path("/company/employees"));
+    assert_eq!(requests, 6, "each attempt made its requests, none more");
+
+    s.sim.state.clear_faults(None);
+    let again = s.trigger(&id, SyncType::Full).await;
+    assert!(!again.already_queued, "a failed run is not open: a new one is queued");
+    let ok = s.wait_ended(&again.run.id, Duration::from_secs(60)).await;
+    assert_eq!(ok.state, RunState::Succeeded, "{:?}", ok.error);
+}
+
+/// A source that fails for a moment: the retry resumes from the checkpoint and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_resumes_from_the_checkpoint_and_succeeds() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 1000).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    s.worker("w1", &[]);
+    // Pages 1-3 succeed, then the fourth fails twice (both attempts of one request).
+    s.sim
+        .state
+        .add_fault(
+            FaultRule::new(ToolKind::Personio, status(500))
+                .path("/company/employees")
+                .skip(3)
+                .times(2),
+        )
+        .expect("fault");
+    let run = s.trigger(&id, SyncType::Full).await.run;
+    let done = s.wait_ended(&run.id, Duration::from_secs(60)).await;
+    assert_eq!(done.state, RunState::Succeeded, "{:?}", done.error);
+    assert_eq!(done.attempts, 1, "one retry");
+    let fetched = employee_pages(&s, 0);
+    let twice: Vec<_> = fetched.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "the retry resumed at the failed page: {twice:?}");
+    assert_eq!(fetched.len(), 10);
+    s.assert_mirror_equals_source(&id).await;
+}

@@ -1,0 +1,11 @@
+//! The fleet end to end: `tributary worker` and `tributary scheduler` processes over real
+//! Postgres and Redis, syncing from the simulator over HTTP. Each test has its own database
+//! and Redis key prefix.
+
+mod support;
+
+mod failures;
+mod preemption;
+mod scale;
+mod schedulers;
+mod serve;

@@ -1,0 +1,132 @@
+//! `tributary serve` with nothing configured: every role in one process, on SQLite and
+//! in-memory queues.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tributary_model::ToolKind;
+use tributary_sim::{SimConfig, Simulator};
+
+fn tributary(data_dir: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.env("TRIBUTARY_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("TRIBUTARY_SECRET_KEY")
+        .env("TRIBUTARY_ADMIN_TOKEN", "admin-secret")
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_embedded_schedules_syncs_and_serves() {
+    let sim = Simulator::start(
+        SimConfig {
+            employees: 50,
+            tools: vec![ToolKind::Personio],
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("simulator");
+    let dir = std::env::temp_dir().join(format!("tributary-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let created = tributary(&dir)
+        .args(["integration", "create", "personio:acme", "--base-url"])
+        .arg(sim.base_url(ToolKind::Personio))
+        .arg("--credentials")
+        .arg(sim.integration_credentials(ToolKind::Personio).to_string())
+        .output()
+        .await
+        .expect("create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = tributary(&dir).args(["api-key", "create"]).output().await.expect("key");
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let log = dir.join("serve.log");
+    let mut serve = tributary(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tick-secs", "0.2"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("serve.err")).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+
+    // The scheduler gives the new integration its schedules (due at once) and the worker runs
+    // its first FULL: the read API then serves every employee.
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    loop {
+        let got = client
+            .get(format!("{base}/v1/hris/employees?page_size=100"))
+            .bearer_auth(&key)
+            .header("X-Integration-Id", "personio:acme")
+            .send()
+            .await;
+        if let Ok(r) = got
+            && r.status().is_success()
+        {
+            let body: serde_json::Value = r.json().await.unwrap();
+            if body["data"]["results"].as_array().map(Vec::len) == Some(50) {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no synced employees after 60 s: {}",
+            std::fs::read_to_string(dir.join("serve.err")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The operator API of the same process sees the run finish (the employees stream came
+    // first; the absence streams follow).
+    let start = Instant::now();
+    loop {
+        let runs: serde_json::Value = client
+            .get(format!("{base}/ops/v1/integrations/personio:acme/syncs"))
+            .bearer_auth("admin-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let runs = runs["data"]["results"].as_array().cloned().unwrap_or_default();
+        if runs
+            .iter()
+            .any(|r| r["sync_type"] == "FULL" && r["state"] == "SUCCEEDED")
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no FULL succeeded: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let queues = client
+        .get(format!("{base}/ops/v1/queues"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queues.status(), 200);
+
+    // SIGTERM: a clean exit.
+    let pid = serve.id().expect("running");
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), serve.wait())
+        .await
+        .expect("serve exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
