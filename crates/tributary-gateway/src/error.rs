@@ -138,6 +138,21 @@ struct Body<'a> {
     log_url: Option<&'a str>,
 }
 
+/// Kombo's error envelope with `status`, for every API of ours that speaks it (the read API
+/// and the operator API).
+pub fn error_response(status: StatusCode, code: Option<&'static str>, title: &'static str, message: &str) -> Response {
+    let body = Envelope {
+        status: "error",
+        error: Body {
+            code,
+            title: Some(title),
+            message,
+            log_url: None,
+        },
+    };
+    (status, Json(body)).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -146,17 +161,7 @@ impl IntoResponse for ApiError {
             let cause = std::error::Error::source(&self).map(ToString::to_string);
             tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "request failed");
         }
-        let message = self.to_string();
-        let body = Envelope {
-            status: "error",
-            error: Body {
-                code: self.code(),
-                title: Some(self.title()),
-                message: &message,
-                log_url: None,
-            },
-        };
-        (status, Json(body)).into_response()
+        error_response(status, self.code(), self.title(), &self.to_string())
     }
 }
 

@@ -28,7 +28,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use auth::{generate_api_key, hash_api_key};
-pub use error::ApiError;
+pub use error::{ApiError, error_response};
+pub use response::Success;
 pub use state::{GatewayOptions, GatewayState};
 
 /// The gateway with default limits.

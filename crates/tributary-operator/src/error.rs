@@ -3,11 +3,9 @@
 //! on `code`; the two codes of our own (`PLATFORM.SYNC_NOT_FOUND`, `PLATFORM.SYNC_CONFLICT`)
 //! follow Kombo's naming.
 
-use axum::Json;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use tributary_queue::QueueError;
 use tributary_scheduler::SchedulerError;
 use tributary_store::StoreError;
@@ -130,21 +128,6 @@ impl From<BytesRejection> for OpsError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    status: &'static str,
-    error: Body<'a>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    code: Option<&'static str>,
-    title: &'static str,
-    message: &'a str,
-    /// Kept for the envelope's shape; there is no log page to link.
-    log_url: Option<&'a str>,
-}
-
 impl IntoResponse for OpsError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -153,16 +136,6 @@ impl IntoResponse for OpsError {
             let cause = std::error::Error::source(&self).map(ToString::to_string);
             tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "operator request failed");
         }
-        let message = self.to_string();
-        let body = Envelope {
-            status: "error",
-            error: Body {
-                code: self.code(),
-                title: self.title(),
-                message: &message,
-                log_url: None,
-            },
-        };
-        (status, Json(body)).into_response()
+        tributary_gateway::error_response(status, self.code(), self.title(), &self.to_string())
     }
 }

@@ -16,6 +16,11 @@
 //! - `POST /ops/v1/integrations/{integration_id}/syncs`, optional body
 //!   `{"sync_type": "FULL"|"DELTA"|"DEFAULT"}`: queues a sync now (or returns the open one,
 //!   `already_queued: true`); without a type the engine picks it.
+//! - `GET /ops/v1/integrations/{integration_id}/schedules`: per sync type, the interval
+//!   (default, override, webhook polling), when it is next due and who claimed it last.
+//! - `PUT /ops/v1/integrations/{integration_id}/schedules/{sync_type}`, body
+//!   `{"every_seconds": N}` (at least 60) or `{"every_seconds": null}` (back to the default):
+//!   a per-integration interval.
 //! - `POST /ops/v1/syncs/{sync_id}/pause`: RUNNING → its worker is asked (202); QUEUED →
 //!   PAUSED for OPERATOR (200); PAUSED → nothing to do (200); ended → 409.
 //! - `POST /ops/v1/syncs/{sync_id}/resume`: PAUSED → ready to run and pushed to its queue
@@ -34,7 +39,6 @@
 mod auth;
 mod error;
 mod params;
-mod response;
 mod routes;
 mod state;
 mod view;

@@ -675,6 +675,106 @@ async fn bad_input(h: Harness) {
     assert_eq!(body["status"], "error");
 }
 
+async fn schedule_overrides(h: Harness) {
+    let intervals = tributary_engine::default_intervals(ToolKind::Personio, false);
+    h.store.ensure_schedules(ACME, &intervals).await.unwrap();
+    let data = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{ACME}/schedules"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let results = data["results"].as_array().unwrap();
+    let delta = results
+        .iter()
+        .find(|s| s["sync_type"] == "DELTA")
+        .expect("a DELTA schedule");
+    assert_eq!(delta["every_seconds"], 3 * 3600, "{delta}");
+    assert_eq!(delta["override_every_seconds"], Value::Null);
+
+    // An override wins; null returns to the default.
+    let data = h
+        .ok(
+            Method::PUT,
+            &format!("/integrations/{ACME}/schedules/delta"),
+            Some(r#"{"every_seconds": 900}"#),
+            StatusCode::OK,
+        )
+        .await;
+    let delta = data["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sync_type"] == "DELTA")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (delta["every_seconds"].clone(), delta["override_every_seconds"].clone()),
+        (json!(900), json!(900))
+    );
+    let stored = h.store.list_schedules(ACME).await.unwrap();
+    let stored = stored
+        .iter()
+        .find(|s| s.sync_type == tributary_model::SyncType::Delta)
+        .unwrap();
+    assert_eq!(stored.every, Duration::from_secs(900), "the store has it");
+    let data = h
+        .ok(
+            Method::PUT,
+            &format!("/integrations/{ACME}/schedules/DELTA"),
+            Some(r#"{"every_seconds": null}"#),
+            StatusCode::OK,
+        )
+        .await;
+    let delta = data["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sync_type"] == "DELTA")
+        .cloned()
+        .unwrap();
+    assert_eq!(delta["every_seconds"], 3 * 3600);
+
+    // Bad input, unknown integrations, and a type the tool does not take.
+    let put = |path: String, body: &'static str| {
+        let h = &h;
+        async move { h.call(Method::PUT, &path, Some(body)).await }
+    };
+    for (path, body) in [
+        (
+            format!("/integrations/{ACME}/schedules/DELTA"),
+            r#"{"every_seconds": 5}"#,
+        ),
+        (
+            format!("/integrations/{ACME}/schedules/DELTA"),
+            r#"{"every_seconds": -1}"#,
+        ),
+        (format!("/integrations/{ACME}/schedules/DELTA"), r#"{"every": 600}"#),
+        (format!("/integrations/{ACME}/schedules/DELTA"), r#"[600]"#),
+        (
+            format!("/integrations/{ACME}/schedules/HOURLY"),
+            r#"{"every_seconds": 600}"#,
+        ),
+        (
+            format!("/integrations/{ACME}/schedules/DEFAULT"),
+            r#"{"every_seconds": 600}"#,
+        ),
+    ] {
+        assert_error(put(path, body).await, StatusCode::BAD_REQUEST, "PLATFORM.INPUT_INVALID");
+    }
+    assert_error(
+        put(
+            "/integrations/personio:nope/schedules/DELTA".into(),
+            r#"{"every_seconds": 600}"#,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.INTEGRATION_NOT_FOUND",
+    );
+}
+
 // ---- one suite, two backends ------------------------------------------------------------------
 
 macro_rules! backends {
@@ -708,4 +808,5 @@ backends!(
     syncs_listing,
     recent_runs,
     bad_input,
+    schedule_overrides,
 );

@@ -14,10 +14,10 @@ use tributary_queue::{RunSignal, dispatch, stranded};
 use tributary_store::SyncRun;
 
 use crate::error::OpsError;
-use crate::response::Success;
 use crate::routes::syncs::load;
 use crate::state::OperatorState;
 use crate::view::{RunView, describe_one};
+use tributary_gateway::Success;
 
 /// How often an action reads the run again after losing a race with a state change.
 const ATTEMPTS: usize = 3;
@@ -43,11 +43,15 @@ async fn requested(state: &OperatorState, run: SyncRun, signal: RunSignal) -> Re
     state.coordinator.send_signal(&run.id, signal).await?;
     tracing::info!(sync_id = %run.id, signal = signal.as_str(), "operator signalled a running sync");
     let sync = describe_one(state, run).await?;
-    Ok(Success::new(Requested {
-        requested: signal,
-        sync,
-    })
-    .with_status(StatusCode::ACCEPTED))
+    // 202: the worker acts on it at the run's next page boundary.
+    Ok((
+        StatusCode::ACCEPTED,
+        Success::new(Requested {
+            requested: signal,
+            sync,
+        }),
+    )
+        .into_response())
 }
 
 async fn applied(state: &OperatorState, id: &str, changed: bool) -> Result<Response, OpsError> {

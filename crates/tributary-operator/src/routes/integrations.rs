@@ -11,9 +11,9 @@ use tributary_store::StoreError;
 
 use crate::error::OpsError;
 use crate::params::{RecentQuery, trigger_sync_type};
-use crate::response::Success;
 use crate::state::OperatorState;
 use crate::view::{RunView, describe};
+use tributary_gateway::Success;
 
 #[derive(Debug, Serialize)]
 pub struct RecentSyncs {

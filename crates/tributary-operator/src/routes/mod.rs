@@ -3,11 +3,12 @@
 pub mod control;
 pub mod integrations;
 pub mod queues;
+pub mod schedules;
 pub mod syncs;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::error::OpsError;
 use crate::state::OperatorState;
@@ -23,6 +24,11 @@ pub fn v1() -> Router<OperatorState> {
         .route(
             "/integrations/{integration_id}/syncs",
             get(integrations::recent).post(integrations::trigger),
+        )
+        .route("/integrations/{integration_id}/schedules", get(schedules::list))
+        .route(
+            "/integrations/{integration_id}/schedules/{sync_type}",
+            put(schedules::set),
         )
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 use tributary_model::{RunState, SyncType};
 
 use crate::error::OpsError;
-use crate::response::Success;
 use crate::state::OperatorState;
+use tributary_gateway::Success;
 
 /// How many open runs are read to count them; beyond it the counts are marked truncated.
 pub const OPEN_RUN_LIMIT: i64 = 10_000;

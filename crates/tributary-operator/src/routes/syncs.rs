@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::error::OpsError;
 use crate::params::SyncsQuery;
-use crate::response::Success;
 use crate::routes::queues::OPEN_RUN_LIMIT;
 use crate::state::OperatorState;
 use crate::view::{RunView, describe, describe_one};
+use tributary_gateway::Success;
 
 #[derive(Debug, Serialize)]
 pub struct OpenSyncs {

@@ -1,13 +1,12 @@
 //! Workers dying, shutting down, and sources failing.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
 use tributary_sim::{FaultAction, FaultRule, RequestFilter};
 use tributary_store::SyncRun;
 
-use crate::support::Stack;
+use crate::support::{Stack, employee_pages};
 
 fn status(code: u16) -> FaultAction {
     FaultAction::Status {
@@ -15,21 +14,6 @@ fn status(code: u16) -> FaultAction {
         retry_after: None,
         body: None,
     }
-}
-
-/// How many times each employee page was requested since `since` (deltas excluded).
-fn employee_pages(s: &Stack, since: u64) -> BTreeMap<String, usize> {
-    let mut fetched = BTreeMap::new();
-    for entry in s.sim.state.requests(
-        &RequestFilter::tool(ToolKind::Personio)
-            .path("/company/employees")
-            .since(since),
-    ) {
-        if !entry.query.contains("updated_since") && entry.status == 200 {
-            *fetched.entry(entry.query).or_default() += 1;
-        }
-    }
-    fetched
 }
 
 /// The FULL the scheduler queued for a new integration (its DELTA is superseded).

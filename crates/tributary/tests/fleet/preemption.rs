@@ -1,12 +1,10 @@
 //! Deltas preempt fulls: the full pauses at a page boundary, the delta runs, the full resumes.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
-use tributary_sim::RequestFilter;
 
-use crate::support::Stack;
+use crate::support::{Stack, employee_pages};
 
 /// Two workers; a FULL over a slow source (200 ms a page, 50 employee pages); a DELTA
 /// triggered midway.
@@ -59,16 +57,7 @@ async fn a_delta_pauses_the_running_full_which_resumes_without_refetching_a_page
     );
 
     // The full's employee pages (the delta's carry `updated_since`): each fetched once.
-    let mut fetched: BTreeMap<String, usize> = BTreeMap::new();
-    for entry in s.sim.state.requests(
-        &RequestFilter::tool(ToolKind::Personio)
-            .path("/company/employees")
-            .since(since),
-    ) {
-        if !entry.query.contains("updated_since") {
-            *fetched.entry(entry.query).or_default() += 1;
-        }
-    }
+    let fetched = employee_pages(&s, since);
     let twice: Vec<_> = fetched.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "pages fetched more than once: {twice:?}");
     assert!(fetched.len() >= 50, "the full read all 50 pages, saw {}", fetched.len());

@@ -13,7 +13,7 @@ use tributary_engine::{EngineConfig, RunControl, SyncEngine};
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_queue::{ConnectionManager, RedisCoordinator, RedisQueue};
 use tributary_scheduler::{Triggered, trigger};
-use tributary_sim::{SimConfig, Simulator};
+use tributary_sim::{RequestFilter, SimConfig, Simulator};
 use tributary_source::ClientConfig;
 use tributary_store::testing::{TestDatabase, fresh_pg_store_concrete, fresh_sqlite_store, services_required};
 use tributary_store::{CredentialKey, MirrorStore, NewIntegration, PgStore, RecordQuery, StoredRecord, SyncRun};
@@ -382,6 +382,22 @@ impl Drop for Stack {
         })
         .join();
     }
+}
+
+/// How many times each employee page of a complete sync (deltas carry `updated_since`) was
+/// answered with 200 since request `since`.
+pub fn employee_pages(s: &Stack, since: u64) -> BTreeMap<String, usize> {
+    let mut fetched = BTreeMap::new();
+    for entry in s.sim.state.requests(
+        &RequestFilter::tool(ToolKind::Personio)
+            .path("/company/employees")
+            .since(since),
+    ) {
+        if !entry.query.contains("updated_since") && entry.status == 200 {
+            *fetched.entry(entry.query).or_default() += 1;
+        }
+    }
+    fetched
 }
 
 pub async fn all_records(store: &dyn MirrorStore, integration: &str, model: Model) -> Vec<StoredRecord> {
