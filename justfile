@@ -28,6 +28,7 @@ sim *ARGS:
 migrate:
     cargo run --release -- migrate
 
-# Throughput benchmark, e.g. `just bench ingest --employees 100000` (FULL sync + identical re-sync).
+# Benchmarks, e.g. `just bench ingest --employees 100000` (FULL sync + identical re-sync) or
+# `just bench enqueue --integrations 10000` (a scheduler tick with every integration due).
 bench *ARGS:
     cargo run --release -p tributary-bench -- {{ARGS}}

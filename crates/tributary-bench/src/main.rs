@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! cargo run --release -p tributary-bench -- ingest --employees 100000
+//! cargo run --release -p tributary-bench -- enqueue --integrations 10000
 //! ```
 
+mod enqueue;
 mod ingest;
 mod memory;
 
@@ -24,6 +26,8 @@ enum Command {
     /// A FULL sync of a simulated tool at zero latency into a fresh mirror, then an identical
     /// re-sync (which must write nothing).
     Ingest(ingest::Args),
+    /// Many integrations due at once: the scheduler's claim and enqueue into Redis.
+    Enqueue(enqueue::Args),
 }
 
 // mimalloc: the sync path allocates and frees many small JSON nodes per record, and glibc's
@@ -45,6 +49,7 @@ async fn main() {
         .init();
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args).await,
+        Command::Enqueue(args) => enqueue::run(args).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -77,6 +77,9 @@ pub trait Coordinator: Send + Sync + 'static {
     /// so concurrent re-enqueuers push once. Markers expire after a while (a job lost with
     /// its marker standing must not wedge the run forever).
     async fn mark_queued(&self, run_id: &str) -> Result<bool, QueueError>;
+    /// [`Coordinator::mark_queued`] for many runs in one round trip (the scheduler marks
+    /// thousands at a time).
+    async fn mark_queued_many(&self, run_ids: &[String]) -> Result<Vec<bool>, QueueError>;
     /// A worker took the run's job (after taking its lease), or the run ended.
     async fn unmark_queued(&self, run_id: &str) -> Result<(), QueueError>;
     /// Whether each run has a queued marker.

@@ -31,12 +31,12 @@ pub async fn dispatch(
     runs: &[SyncRun],
 ) -> Result<usize, QueueError> {
     let now = chrono::Utc::now();
+    let runs: Vec<&SyncRun> = runs.iter().filter(|r| wants_worker(r)).collect();
+    let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+    let marked = coordinator.mark_queued_many(&ids).await?;
     let mut immediate = Vec::new();
     let mut pushed = 0;
-    for run in runs.iter().filter(|r| wants_worker(r)) {
-        if !coordinator.mark_queued(&run.id).await? {
-            continue;
-        }
+    for run in runs.into_iter().zip(marked).filter(|(_, m)| *m).map(|(r, _)| r) {
         let delay = run
             .resume_at
             .filter(|_| run.pause_reason == Some(PauseReason::Retry))

@@ -114,6 +114,11 @@ impl Coordinator for EmbeddedCoordinator {
         Ok(self.state().queued.insert(run_id.to_owned()))
     }
 
+    async fn mark_queued_many(&self, run_ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        let mut state = self.state();
+        Ok(run_ids.iter().map(|id| state.queued.insert(id.clone())).collect())
+    }
+
     async fn unmark_queued(&self, run_id: &str) -> Result<(), QueueError> {
         self.state().queued.remove(run_id);
         Ok(())

@@ -109,6 +109,24 @@ impl Coordinator for RedisCoordinator {
         Ok(set.is_some())
     }
 
+    async fn mark_queued_many(&self, run_ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for id in run_ids {
+            pipe.cmd("SET")
+                .arg(self.queued_key(id))
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(QUEUED_MARKER_TTL.as_secs());
+        }
+        let set: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        Ok(set.into_iter().map(|s| s.is_some()).collect())
+    }
+
     async fn unmark_queued(&self, run_id: &str) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
         let _: i64 = conn.del(self.queued_key(run_id)).await?;

@@ -58,3 +58,37 @@ impl WorkerConfig {
         base.mul_f64(jitter)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_the_cap() {
+        let config = WorkerConfig {
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(100),
+            ..WorkerConfig::default()
+        };
+        for _ in 0..200 {
+            let first = config.retry_delay(1);
+            assert!(
+                first >= Duration::from_secs(8) && first <= Duration::from_secs(12),
+                "{first:?}"
+            );
+            let third = config.retry_delay(3);
+            assert!(
+                third >= Duration::from_secs(32) && third <= Duration::from_secs(48),
+                "{third:?}"
+            );
+            let late = config.retry_delay(30);
+            assert!(
+                late >= Duration::from_secs(80) && late <= Duration::from_secs(120),
+                "{late:?}"
+            );
+        }
+        // Jitter: not every delay is the same.
+        let delays: std::collections::BTreeSet<_> = (0..50).map(|_| config.retry_delay(2)).collect();
+        assert!(delays.len() > 1);
+    }
+}

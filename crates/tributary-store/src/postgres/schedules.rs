@@ -151,11 +151,13 @@ pub(super) async fn claim_due_runs(
 ) -> Result<Vec<ClaimedRun>, StoreError> {
     let mut tx = pool.begin().await?;
     let due = claim_due_in(&mut tx, now, owner, limit).await?;
-    let mut claimed = Vec::with_capacity(due.len());
-    for due in due {
-        let (run, created) = runs::enqueue_in(&mut tx, &due.integration_id, due.sync_type).await?;
-        claimed.push(ClaimedRun { due, run, created });
-    }
+    let pairs: Vec<(String, SyncType)> = due.iter().map(|d| (d.integration_id.clone(), d.sync_type)).collect();
+    let runs = runs::enqueue_many_in(&mut tx, &pairs).await?;
+    let claimed = due
+        .into_iter()
+        .zip(runs)
+        .map(|(due, (run, created))| ClaimedRun { due, run, created })
+        .collect();
     tx.commit().await?;
     Ok(claimed)
 }
