@@ -21,8 +21,9 @@
 //! - `PUT /ops/v1/integrations/{integration_id}/schedules/{sync_type}`, body
 //!   `{"every_seconds": N}` (at least 60) or `{"every_seconds": null}` (back to the default):
 //!   a per-integration interval.
-//! - `POST /ops/v1/syncs/{sync_id}/pause`: RUNNING → its worker is asked (202); QUEUED →
-//!   PAUSED for OPERATOR (200); PAUSED → nothing to do (200); ended → 409.
+//! - `POST /ops/v1/syncs/{sync_id}/pause`: RUNNING → its worker is asked (202); QUEUED, or
+//!   PAUSED for another reason (it would resume on its own) → PAUSED for OPERATOR (200);
+//!   already held by an operator → nothing to do (200); ended → 409.
 //! - `POST /ops/v1/syncs/{sync_id}/resume`: PAUSED → ready to run and pushed to its queue
 //!   (200); any other state → 409.
 //! - `POST /ops/v1/syncs/{sync_id}/cancel`: RUNNING → its worker is asked (202); QUEUED or

@@ -346,6 +346,15 @@ async fn idle_run_controls(h: Harness) {
     let run = h.store.get_run(&id).await.unwrap().unwrap();
     assert_eq!(run.pause_reason, None);
 
+    // A run paused by the system (here: resumed but not yet taken) is held by a pause too,
+    // rather than left to resume on its own.
+    let held = h
+        .ok(Method::POST, &format!("/syncs/{id}/pause"), None, StatusCode::OK)
+        .await;
+    assert_eq!(held["changed"], true);
+    assert_eq!(held["sync"]["pause_reason"], "OPERATOR");
+    assert_eq!(held["sync"]["job_queued"], false);
+
     // Cancel the (paused) run.
     let cancelled = h
         .ok(Method::POST, &format!("/syncs/{id}/cancel"), None, StatusCode::OK)

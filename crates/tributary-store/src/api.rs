@@ -379,7 +379,9 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// `false` when the run is RUNNING or already ended: a running run is cancelled through
     /// its worker, at a page boundary.
     async fn cancel_idle_run(&self, run_id: &str, reason: &str) -> Result<bool, StoreError>;
-    /// An operator's pause of a QUEUED run: PAUSED for OPERATOR. `false` unless QUEUED.
+    /// An operator's pause of a run no worker executes: a QUEUED run, or one PAUSED for another
+    /// reason (which would otherwise resume on its own), becomes PAUSED for OPERATOR. `false`
+    /// when it is RUNNING, already held by an operator, or ended.
     async fn pause_idle_run(&self, run_id: &str) -> Result<bool, StoreError>;
     /// An operator's resume: a PAUSED run loses its pause reason (and `resume_at`), so the
     /// scheduler queues it again. `false` unless PAUSED.

@@ -1957,8 +1957,8 @@ async fn idle_runs_are_cancelled_paused_and_resumed(h: &Harness) {
     assert_eq!(all_false(running.id.clone()).await, (false, false, false));
     assert_eq!(run_now(store, &running.id).await.state, RunState::Running);
 
-    // PAUSED by its worker: not an operator's pause of a QUEUED run; a resume drops the reason
-    // with its preempting run or retry instant.
+    // PAUSED by its worker: an operator's pause holds it (it would otherwise resume on its
+    // own); a resume drops the reason with its preempting run or retry instant.
     store
         .pause_run(
             &write,
@@ -1969,7 +1969,13 @@ async fn idle_runs_are_cancelled_paused_and_resumed(h: &Harness) {
         )
         .await
         .expect("paused");
-    assert!(!store.pause_idle_run(&running.id).await.expect("pause"));
+    assert!(store.pause_idle_run(&running.id).await.expect("pause"));
+    let held = run_now(store, &running.id).await;
+    assert_eq!(
+        (held.state, held.pause_reason, held.preempted_by.as_deref()),
+        (RunState::Paused, Some(PauseReason::Operator), None)
+    );
+    assert!(!store.pause_idle_run(&running.id).await.expect("pause"), "already held");
     assert!(store.resume_paused_run(&running.id).await.expect("resume"));
     let ready = run_now(store, &running.id).await;
     assert_eq!(

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tributary_model::RunState;
+use tributary_model::{PauseReason, RunState};
 use tributary_queue::{RunSignal, dispatch, stranded};
 use tributary_store::SyncRun;
 
@@ -77,16 +77,18 @@ pub async fn pause(
         let run = load(&state, &id).await?;
         match run.state {
             RunState::Running => return requested(&state, run, RunSignal::Pause).await,
-            RunState::Queued => {
+            RunState::Queued | RunState::Paused => {
                 if state.store.pause_idle_run(&id).await? {
                     // Its job may still sit in a queue; the worker that takes it skips an
                     // operator-paused run, and a resume pushes a new one.
                     state.coordinator.unmark_queued(&id).await?;
-                    tracing::info!(sync_id = %id, "operator paused a queued sync");
+                    tracing::info!(sync_id = %id, "operator paused a sync that was not running");
                     return applied(&state, &id, true).await;
                 }
+                if run.state == RunState::Paused && run.pause_reason == Some(PauseReason::Operator) {
+                    return applied(&state, &id, false).await;
+                }
             }
-            RunState::Paused => return applied(&state, &id, false).await,
             _ => return Err(ended(&run)),
         }
     }

@@ -220,12 +220,14 @@ pub(super) async fn cancel_idle(pool: &SqlitePool, run_id: &str, reason: &str) -
 }
 
 pub(super) async fn pause_idle(pool: &SqlitePool, run_id: &str) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE sync_runs SET state = 'PAUSED', pause_reason = ?2 WHERE id = ?1 AND state = 'QUEUED'")
-            .bind(run_id)
-            .bind(PauseReason::Operator.as_str())
-            .execute(pool)
-            .await?;
+    let done = sqlx::query(concat!(
+        "UPDATE sync_runs SET state = 'PAUSED', pause_reason = ?2, preempted_by = NULL, resume_at = NULL ",
+        "WHERE id = ?1 AND (state = 'QUEUED' OR (state = 'PAUSED' AND pause_reason IS NOT ?2))"
+    ))
+    .bind(run_id)
+    .bind(PauseReason::Operator.as_str())
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
