@@ -29,6 +29,7 @@ migrate:
     cargo run --release -- migrate
 
 # Benchmarks, e.g. `just bench ingest --employees 100000` (FULL sync + identical re-sync) or
-# `just bench enqueue --integrations 10000` (a scheduler tick with every integration due).
+# `just bench enqueue --integrations 10000` (a scheduler tick with every integration due) or
+# `just bench dispatch --jobs 10000` (no-op jobs through one worker process).
 bench *ARGS:
     cargo run --release -p tributary-bench -- {{ARGS}}

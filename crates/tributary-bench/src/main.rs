@@ -5,6 +5,7 @@
 //! cargo run --release -p tributary-bench -- enqueue --integrations 10000
 //! ```
 
+mod dispatch;
 mod enqueue;
 mod ingest;
 mod memory;
@@ -28,6 +29,8 @@ enum Command {
     Ingest(ingest::Args),
     /// Many integrations due at once: the scheduler's claim and enqueue into Redis.
     Enqueue(enqueue::Args),
+    /// Jobs per second one worker process takes from Redis and handles (no-op jobs).
+    Dispatch(dispatch::Args),
 }
 
 // mimalloc: the sync path allocates and frees many small JSON nodes per record, and glibc's
@@ -50,6 +53,7 @@ async fn main() {
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Enqueue(args) => enqueue::run(args).await,
+        Command::Dispatch(args) => dispatch::run(args).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

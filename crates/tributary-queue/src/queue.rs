@@ -32,6 +32,9 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn push(&self, jobs: Vec<SyncJob>, delay: Option<Duration>) -> Result<(), QueueError>;
     /// One entry per sync type.
     async fn depths(&self) -> Result<Vec<QueueDepth>, QueueError>;
+    /// Makes delayed jobs whose time has come ready for workers, in bounded steps. Called on
+    /// every scheduler tick; `push` does it for the jobs it pushes.
+    async fn promote_due(&self) -> Result<u64, QueueError>;
     /// Drops what finished jobs leave behind (apalis keeps it until told to).
     async fn vacuum(&self) -> Result<u64, QueueError>;
 }

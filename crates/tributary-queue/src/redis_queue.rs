@@ -16,6 +16,11 @@ use crate::{JobQueue, QueueDepth, QueueError, SyncJob};
 
 static DEPTH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/queue_depth.lua")));
 static VACUUM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/vacuum_done.lua")));
+static PROMOTE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/promote_due.lua")));
+
+/// Jobs pushed, and due jobs promoted, per script call: far below the ~8,000 values a Lua
+/// `unpack` takes (see `lua/promote_due.lua`).
+const BATCH: usize = 1000;
 
 /// How long finished jobs' data stays in Redis for operators to look at.
 const KEEP_FINISHED: Duration = Duration::from_secs(3600);
@@ -82,6 +87,32 @@ impl RedisQueue {
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
+
+    /// Moves every due job of the queue from its scheduled set to its active list, `BATCH` at
+    /// a time (see `lua/promote_due.lua` for why apalis-redis cannot be left to do it).
+    async fn promote(&self, sync_type: SyncType) -> Result<u64, QueueError> {
+        let config = self.config(sync_type);
+        let mut conn = self.conn.clone();
+        let mut promoted = 0;
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let n: u64 = PROMOTE
+                .key(config.scheduled_jobs_set())
+                .key(config.active_jobs_list())
+                .key(config.signal_list())
+                .arg(now)
+                .arg(BATCH)
+                .invoke_async(&mut conn)
+                .await?;
+            promoted += n;
+            if n < BATCH as u64 {
+                return Ok(promoted);
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -107,12 +138,27 @@ impl JobQueue for RedisQueue {
                 continue;
             }
             let mut storage = self.storage(sync_type);
-            storage
-                .push_all(futures::stream::iter(tasks))
-                .await
-                .map_err(|e| QueueError::Push(e.to_string()))?;
+            let mut tasks = tasks.into_iter().peekable();
+            while tasks.peek().is_some() {
+                let chunk: Vec<_> = tasks.by_ref().take(BATCH).collect();
+                storage
+                    .push_all(futures::stream::iter(chunk))
+                    .await
+                    .map_err(|e| QueueError::Push(e.to_string()))?;
+                if delay.is_none() {
+                    self.promote(sync_type).await?;
+                }
+            }
         }
         Ok(())
+    }
+
+    async fn promote_due(&self) -> Result<u64, QueueError> {
+        let mut promoted = 0;
+        for sync_type in ALL_TYPES {
+            promoted += self.promote(sync_type).await?;
+        }
+        Ok(promoted)
     }
 
     async fn depths(&self) -> Result<Vec<QueueDepth>, QueueError> {

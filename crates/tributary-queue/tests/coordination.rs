@@ -221,6 +221,44 @@ async fn a_failed_push_leaves_the_run_unmarked_for_the_next_reconcile() {
     assert_eq!(pending(&r.queue).await, 1);
 }
 
+/// apalis-redis routes every push through its scheduled set and its fetch fails once more than
+/// about 8,000 jobs are due there at once: pushed jobs must reach the active list right away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_push_is_ready_for_workers_not_left_scheduled() {
+    let Some(r) = Redis::start().await else { return };
+    integration(r.store.as_ref(), "personio:acme").await;
+    let run = open(r.store.as_ref(), "personio:acme", SyncType::Full).await;
+    let jobs: Vec<_> = (0..9000).map(|_| tributary_queue::SyncJob::for_run(&run)).collect();
+    r.queue.push(jobs, None).await.expect("push");
+    let full = r
+        .queue
+        .depths()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.sync_type == SyncType::Full)
+        .unwrap();
+    assert_eq!((full.pending, full.scheduled), (9000, 0), "{full:?}");
+    // Delayed jobs stay scheduled until their time.
+    r.queue
+        .push(
+            vec![tributary_queue::SyncJob::for_run(&run)],
+            Some(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.queue.promote_due().await.unwrap(), 0);
+    let full = r
+        .queue
+        .depths()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.sync_type == SyncType::Full)
+        .unwrap();
+    assert_eq!((full.pending, full.scheduled), (9000, 1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preemption_requests_and_signals_reach_the_runs_they_name() {
     let Some(r) = Redis::start().await else { return };

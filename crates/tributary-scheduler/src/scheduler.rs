@@ -155,6 +155,9 @@ impl Scheduler {
                 }
                 last_housekeeping = Some(Instant::now());
             }
+            if let Err(e) = self.queue.promote_due().await {
+                tracing::warn!(error = %e, "could not promote due jobs");
+            }
             match self.tick().await {
                 Ok(r) if r.claimed > 0 => {
                     tracing::info!(
