@@ -76,7 +76,13 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Records that a job for `run_id` waits in a queue. `false` if one was recorded already,
     /// so concurrent re-enqueuers push once. Markers expire after a while (a job lost with
     /// its marker standing must not wedge the run forever).
-    async fn mark_queued(&self, run_id: &str) -> Result<bool, QueueError>;
+    async fn mark_queued(&self, run_id: &str) -> Result<bool, QueueError> {
+        Ok(self
+            .mark_queued_many(&[run_id.to_owned()])
+            .await?
+            .pop()
+            .unwrap_or(false))
+    }
     /// [`Coordinator::mark_queued`] for many runs in one round trip (the scheduler marks
     /// thousands at a time).
     async fn mark_queued_many(&self, run_ids: &[String]) -> Result<Vec<bool>, QueueError>;

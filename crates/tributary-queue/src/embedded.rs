@@ -110,10 +110,6 @@ impl Coordinator for EmbeddedCoordinator {
             .collect())
     }
 
-    async fn mark_queued(&self, run_id: &str) -> Result<bool, QueueError> {
-        Ok(self.state().queued.insert(run_id.to_owned()))
-    }
-
     async fn mark_queued_many(&self, run_ids: &[String]) -> Result<Vec<bool>, QueueError> {
         let mut state = self.state();
         Ok(run_ids.iter().map(|id| state.queued.insert(id.clone())).collect())

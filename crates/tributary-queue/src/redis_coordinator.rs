@@ -7,7 +7,7 @@
 //! - `{prefix}:preempt:{<integration id>}`: the DELTA run waiting for the integration's lease;
 //! - `{prefix}:signal:{<run id>}`: `pause` or `cancel`, from an operator.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +17,9 @@ use tributary_lease::RedisLeases;
 use tributary_store::MirrorStore;
 
 use crate::{Coordinator, Grant, QueueError, RunSignal, WatchedRun, WatchedSignals};
+
+static CLEAR_PREEMPTION: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("../lua/clear_preemption.lua")));
 
 /// A queued marker outlives any sane wait in a queue only if the queue is badly backed up;
 /// then the scheduler pushes a second job for the run, which its worker recognises as a
@@ -96,19 +99,6 @@ impl Coordinator for RedisCoordinator {
         Ok(self.leases.holders(integration_ids).await?)
     }
 
-    async fn mark_queued(&self, run_id: &str) -> Result<bool, QueueError> {
-        let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.queued_key(run_id))
-            .arg(1)
-            .arg("NX")
-            .arg("EX")
-            .arg(QUEUED_MARKER_TTL.as_secs())
-            .query_async(&mut conn)
-            .await?;
-        Ok(set.is_some())
-    }
-
     async fn mark_queued_many(&self, run_ids: &[String]) -> Result<Vec<bool>, QueueError> {
         if run_ids.is_empty() {
             return Ok(Vec::new());
@@ -156,13 +146,11 @@ impl Coordinator for RedisCoordinator {
     async fn clear_preemption(&self, integration_id: &str, by_run: &str) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
         // Compare and delete in one step: another DELTA's request must survive.
-        let _: i64 = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-        )
-        .key(self.preempt_key(integration_id))
-        .arg(by_run)
-        .invoke_async(&mut conn)
-        .await?;
+        let _: i64 = CLEAR_PREEMPTION
+            .key(self.preempt_key(integration_id))
+            .arg(by_run)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(())
     }
 

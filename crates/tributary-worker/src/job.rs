@@ -223,6 +223,8 @@ impl JobContext {
     }
 
     async fn execute_leased(&self, job: &SyncJob, grant: &Grant) -> Result<SyncRun, WorkerError> {
+        // Read again now that the lease is ours: what `handle` read before may have changed
+        // under the previous holder (its attempts decide whether this execution may retry).
         let run = self
             .store
             .get_run(&job.run_id)
