@@ -404,6 +404,11 @@ async fn every_stream_of_a_small_company_maps_to_unified_records() {
     assert!(grace.depends_on.contains(&(Model::Employees, "100".into())));
     assert!(grace.depends_on.contains(&(Model::Locations, "20".into())));
     assert!(grace.depends_on.contains(&(Model::LegalEntities, "30".into())));
+    assert_eq!(
+        grace.depends_on.len(),
+        3,
+        "no edge to groups: renaming one moves no employee"
+    );
     let alan = find(employees, "120");
     assert_eq!(alan.data["employment_status"], json!("INACTIVE"));
     assert_eq!(alan.data["gender"], json!("MALE"));
@@ -450,10 +455,15 @@ async fn every_stream_of_a_small_company_maps_to_unified_records() {
     assert_eq!(overtime.data["status"], json!("REQUESTED"));
     assert_eq!(overtime.data["unit"], json!("HOURS"));
     assert_eq!(overtime.data["amount"], json!(8.0));
+    // Kombo: changes of an absence's type move the absence; it nests under nothing.
+    assert_eq!(summer.depends_on, vec![(Model::AbsenceTypes, "40".into())]);
+    assert_eq!(summer.parent, None);
+    assert_eq!(overtime.depends_on, vec![(Model::AbsenceTypes, "41".into())]);
 
     let balances = &all[&Model::TimeOffBalances];
     let vacation = find(balances, "100:40");
     assert_eq!(vacation.parent, Some((Model::Employees, "100".into())));
+    assert_eq!(vacation.depends_on, vec![(Model::AbsenceTypes, "40".into())]);
     assert_eq!(vacation.data["employee_id"], json!(ids.id(Model::Employees, "100")));
     assert_eq!(vacation.data["type_id"], json!(ids.id(Model::AbsenceTypes, "40")));
     assert_eq!(vacation.data["balance"], json!(20.5));

@@ -337,6 +337,7 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(onsite.model, Model::ApplicationStages);
     assert_eq!(onsite.data["name"], "Onsite");
     assert_eq!(onsite.parent, Some((Model::Jobs, "20".to_owned())));
+    assert!(onsite.depends_on.is_empty(), "job changes move no stage");
 
     let (candidates, _) = drain(&gh, "candidates", FetchMode::Full).await?;
     assert_eq!(candidates.len(), 3);
@@ -369,12 +370,19 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(a50.data["current_stage_id"], ids.id(Model::ApplicationStages, "202"));
     assert_eq!(a50.data["outcome"], "PENDING");
     assert_eq!(a50.parent, Some((Model::Candidates, "30".to_owned())));
+    // Kombo's /ats/applications: candidate and current stage are linked records whose changes
+    // move the application; the job is not ("job: added/removed no, linked record no").
     assert_eq!(
         a50.depends_on,
         vec![
-            (Model::Jobs, "20".to_owned()),
+            (Model::Candidates, "30".to_owned()),
             (Model::ApplicationStages, "202".to_owned())
         ]
+    );
+    assert_eq!(
+        by_remote_id(&applications, "53").depends_on,
+        vec![(Model::Candidates, "32".to_owned())],
+        "no current stage, no stage edge"
     );
     let a51 = by_remote_id(&applications, "51");
     assert_eq!(a51.data["outcome"], "DECLINED");
@@ -398,6 +406,10 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(i60.data["starting_at"], "2025-03-10T09:00:00.000Z");
     assert_eq!(i60.data["ending_at"], "2025-03-10T10:00:00.000Z");
     assert_eq!(i60.data["location"]["raw"], "Room 1");
+    // Nested under its application (its additions, removals and changes move it) and linked to
+    // it (its changes move the interview); interviewers are ids in the interview's own data.
+    assert_eq!(i60.parent, Some((Model::Applications, "50".to_owned())));
+    assert_eq!(i60.depends_on, vec![(Model::Applications, "50".to_owned())]);
 
     let (offers, _) = drain(&gh, "offers", FetchMode::Full).await?;
     assert_eq!(offers.len(), 2);
@@ -410,6 +422,14 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(
         by_remote_id(&offers, "70").data["employment_start_date"],
         "2025-05-01T00:00:00.000Z"
+    );
+    assert_eq!(
+        by_remote_id(&offers, "70").parent,
+        Some((Model::Applications, "52".to_owned()))
+    );
+    assert_eq!(
+        by_remote_id(&offers, "70").depends_on,
+        vec![(Model::Applications, "52".to_owned())]
     );
 
     sim.shutdown().await;

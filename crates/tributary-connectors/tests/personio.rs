@@ -360,6 +360,12 @@ async fn full_sync_maps_every_stream() {
     assert_eq!(a["employee_note"], "Family trip");
     assert_eq!(a["amount"], 3.0);
     assert_eq!(absences["5001"].data["status"], "REQUESTED");
+    // Kombo: changes of an absence's type move the absence; it nests under nothing.
+    assert_eq!(
+        absences["5003"].depends_on,
+        vec![(Model::AbsenceTypes, "31".to_owned())]
+    );
+    assert_eq!(absences["5003"].parent, None);
 
     let (balances, pages) = fetch_all(&c, "time_off_balances", FetchMode::Full)
         .await
@@ -369,6 +375,7 @@ async fn full_sync_maps_every_stream() {
     assert_eq!(balances.len(), 2 * EMPLOYEES as usize);
     let b = &balances["1010:32"];
     assert_eq!(b.parent, Some((Model::Employees, "1010".to_owned())));
+    assert_eq!(b.depends_on, vec![(Model::AbsenceTypes, "32".to_owned())]);
     assert_eq!(b.data["employee_id"], ids.id(Model::Employees, "1010"));
     assert_eq!(b.data["type_id"], ids.id(Model::AbsenceTypes, "32"));
     assert_eq!(b.data["balance"], 17.0);

@@ -106,6 +106,12 @@ pub enum Mutation {
     DeleteAbsence {
         absence_id: Id,
     },
+    /// Renames an absence type (default: its name with " (new policy)" appended). Only the
+    /// type changes; absences and balances show its name, so they read differently from now on.
+    RenameAbsenceType {
+        absence_type_id: Id,
+        name: Option<String>,
+    },
     /// A new candidate applying to `job_id` (default: a random open job).
     NewCandidate {
         job_id: Option<Id>,
@@ -136,6 +142,20 @@ pub enum Mutation {
     },
     CloseJob {
         job_id: Id,
+    },
+    /// Renames a stage of a job's interview plan (default: its name with " (revised)"
+    /// appended). Only the stage's `updated_at` moves: applications at that stage show the new
+    /// name in `current_stage`, but their activity does not change.
+    RenameStage {
+        stage_id: Id,
+        name: Option<String>,
+    },
+    /// Moves a scheduled interview to `start` (default: a day later), keeping its length.
+    /// Only the interview changes, not its application, so a test can tell the bumps of
+    /// nested-change edges from the application's own changes.
+    RescheduleInterview {
+        interview_id: Id,
+        start: Option<Ts>,
     },
 }
 
@@ -187,6 +207,7 @@ impl Mutation {
             Mutation::EditAbsence { .. } => "edit_absence",
             Mutation::NewAbsence { .. } => "new_absence",
             Mutation::DeleteAbsence { .. } => "delete_absence",
+            Mutation::RenameAbsenceType { .. } => "rename_absence_type",
             Mutation::NewCandidate { .. } => "new_candidate",
             Mutation::AdvanceApplication { .. } => "advance_application",
             Mutation::RejectApplication { .. } => "reject_application",
@@ -194,6 +215,8 @@ impl Mutation {
             Mutation::DeleteCandidate { .. } => "delete_candidate",
             Mutation::NewJob { .. } => "new_job",
             Mutation::CloseJob { .. } => "close_job",
+            Mutation::RenameStage { .. } => "rename_stage",
+            Mutation::RescheduleInterview { .. } => "reschedule_interview",
         }
     }
 
@@ -207,7 +230,8 @@ impl Mutation {
             | Mutation::DeleteEmployee { .. }
             | Mutation::EditAbsence { .. }
             | Mutation::NewAbsence { .. }
-            | Mutation::DeleteAbsence { .. } => Category::Hris,
+            | Mutation::DeleteAbsence { .. }
+            | Mutation::RenameAbsenceType { .. } => Category::Hris,
             _ => Category::Ats,
         }
     }
@@ -225,6 +249,9 @@ pub enum EntityRef {
         employee_id: Id,
     },
     Absence {
+        id: Id,
+    },
+    AbsenceType {
         id: Id,
     },
     /// Balances have no id of their own in the tools: one per (employee, absence type).
@@ -259,6 +286,7 @@ impl EntityRef {
             EntityRef::Employee { .. } => "employee",
             EntityRef::Employment { .. } => "employment",
             EntityRef::Absence { .. } => "absence",
+            EntityRef::AbsenceType { .. } => "absence_type",
             EntityRef::Balance { .. } => "balance",
             EntityRef::Candidate { .. } => "candidate",
             EntityRef::Application { .. } => "application",
@@ -275,6 +303,7 @@ impl EntityRef {
             EntityRef::Employee { id }
             | EntityRef::Employment { id, .. }
             | EntityRef::Absence { id }
+            | EntityRef::AbsenceType { id }
             | EntityRef::Candidate { id }
             | EntityRef::Application { id }
             | EntityRef::Interview { id }
@@ -587,6 +616,9 @@ impl Ctx<'_> {
                 status,
             } => self.new_absence(*employee_id, *absence_type_id, *start_date, *days, status.as_deref()),
             Mutation::DeleteAbsence { absence_id } => self.delete_absence(*absence_id),
+            Mutation::RenameAbsenceType { absence_type_id, name } => {
+                self.rename_absence_type(*absence_type_id, name.as_deref())
+            }
             Mutation::NewCandidate {
                 job_id,
                 first_name,
@@ -605,6 +637,8 @@ impl Ctx<'_> {
             Mutation::DeleteCandidate { candidate_id } => self.delete_candidate(*candidate_id),
             Mutation::NewJob { name } => self.new_job(name.clone()),
             Mutation::CloseJob { job_id } => self.close_job(*job_id),
+            Mutation::RenameStage { stage_id, name } => self.rename_stage(*stage_id, name.as_deref()),
+            Mutation::RescheduleInterview { interview_id, start } => self.reschedule_interview(*interview_id, *start),
         }
     }
 
@@ -1180,6 +1214,20 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    fn rename_absence_type(&mut self, id: Id, name: Option<&str>) -> Result<(), MutationError> {
+        let now = self.now;
+        let Some(t) = self.company.hris.absence_types.get_mut(&id) else {
+            return Err(MutationError::NotFound {
+                entity: "absence type",
+                id,
+            });
+        };
+        t.name = new_name(name, &t.name, "new policy")?;
+        t.updated_at = now;
+        self.out.updated.push(EntityRef::AbsenceType { id });
+        Ok(())
+    }
+
     // --- ATS -----------------------------------------------------------------------------
 
     fn new_candidate(
@@ -1578,6 +1626,54 @@ impl Ctx<'_> {
         self.out.updated.push(EntityRef::Job { id });
         Ok(())
     }
+
+    fn rename_stage(&mut self, id: Id, name: Option<&str>) -> Result<(), MutationError> {
+        let now = self.now;
+        let found = self
+            .company
+            .ats
+            .jobs
+            .values_mut()
+            .find_map(|j| Some((j.id, j.stages.iter_mut().find(|s| s.id == id)?)));
+        let Some((job_id, stage)) = found else {
+            return Err(MutationError::NotFound { entity: "stage", id });
+        };
+        stage.name = new_name(name, &stage.name, "revised")?;
+        stage.updated_at = now;
+        self.out.updated.push(EntityRef::Stage { id, job_id });
+        Ok(())
+    }
+
+    fn reschedule_interview(&mut self, id: Id, start: Option<Ts>) -> Result<(), MutationError> {
+        let now = self.now;
+        let Some(interview) = self.company.ats.interviews.get_mut(&id) else {
+            return Err(MutationError::NotFound {
+                entity: "interview",
+                id,
+            });
+        };
+        let length = interview.end - interview.start;
+        let start = start.unwrap_or(interview.start + Duration::days(1));
+        if start == interview.start {
+            return Err(MutationError::Invalid(format!(
+                "interview {id} already starts at {start}"
+            )));
+        }
+        interview.start = start;
+        interview.end = start + length;
+        interview.updated_at = now;
+        self.out.updated.push(EntityRef::Interview { id });
+        Ok(())
+    }
+}
+
+/// The new name of a rename: `given`, or `current` with `(<suffix>)` appended.
+fn new_name(given: Option<&str>, current: &str, suffix: &str) -> Result<String, MutationError> {
+    match given.map(str::trim) {
+        Some("") => Err(MutationError::Invalid("a name cannot be empty".into())),
+        Some(name) => Ok(name.to_owned()),
+        None => Ok(format!("{current} ({suffix})")),
+    }
 }
 
 fn check_absence_status(status: &str) -> Result<(), MutationError> {
@@ -1604,4 +1700,114 @@ fn next_weekday(date: NaiveDate) -> NaiveDate {
         d += Duration::days(1);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames_touch_only_the_renamed_entity() {
+        let mut c = generate::company(7, 20);
+        let (type_id, old_type) = c
+            .hris
+            .absence_types
+            .iter()
+            .map(|(k, t)| (*k, t.clone()))
+            .next()
+            .unwrap();
+        let absences_before = c.hris.absences.clone();
+        let out = apply(
+            &mut c,
+            &Mutation::RenameAbsenceType {
+                absence_type_id: type_id,
+                name: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(out.updated, vec![EntityRef::AbsenceType { id: type_id }]);
+        let renamed = &c.hris.absence_types[&type_id];
+        assert_eq!(renamed.name, format!("{} (new policy)", old_type.name));
+        assert!(renamed.updated_at > old_type.updated_at);
+        assert!(
+            c.hris
+                .absences
+                .iter()
+                .all(|(k, a)| a.updated_at == absences_before[k].updated_at),
+            "absences keep their updated_at"
+        );
+        assert!(
+            apply(
+                &mut c,
+                &Mutation::RenameAbsenceType {
+                    absence_type_id: type_id,
+                    name: Some(" ".into())
+                }
+            )
+            .is_err()
+        );
+
+        let (job_id, stage_id) = c.ats.jobs.values().map(|j| (j.id, j.stages[1].id)).next().unwrap();
+        let job_before = c.ats.jobs[&job_id].updated_at;
+        let out = apply(
+            &mut c,
+            &Mutation::RenameStage {
+                stage_id,
+                name: Some("Culture Chat".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(out.updated, vec![EntityRef::Stage { id: stage_id, job_id }]);
+        let job = &c.ats.jobs[&job_id];
+        assert_eq!(job.stages[1].name, "Culture Chat");
+        assert_eq!(job.updated_at, job_before, "the job itself is unchanged");
+        assert!(matches!(
+            apply(
+                &mut c,
+                &Mutation::RenameStage {
+                    stage_id: 1,
+                    name: None
+                }
+            ),
+            Err(MutationError::NotFound { entity: "stage", .. })
+        ));
+    }
+
+    #[test]
+    fn rescheduling_moves_only_the_interview() {
+        let mut c = generate::company(7, 20);
+        let interview = c.ats.interviews.values().next().unwrap().clone();
+        let application_before = c.ats.applications[&interview.application_id].clone();
+        let out = apply(
+            &mut c,
+            &Mutation::RescheduleInterview {
+                interview_id: interview.id,
+                start: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(out.updated, vec![EntityRef::Interview { id: interview.id }]);
+        let moved = &c.ats.interviews[&interview.id];
+        assert_eq!(moved.start, interview.start + Duration::days(1));
+        assert_eq!(moved.end - moved.start, interview.end - interview.start);
+        assert!(moved.updated_at > interview.updated_at);
+        let application = &c.ats.applications[&interview.application_id];
+        assert_eq!(
+            (application.updated_at, application.last_activity_at),
+            (application_before.updated_at, application_before.last_activity_at)
+        );
+        let same = Mutation::RescheduleInterview {
+            interview_id: interview.id,
+            start: Some(moved.start),
+        };
+        assert!(apply(&mut c, &same).is_err(), "a non-move is refused");
+        // The control API's body form.
+        let parsed: Mutation =
+            serde_json::from_value(serde_json::json!({"kind": "reschedule_interview", "interview_id": 5})).unwrap();
+        assert_eq!(parsed.kind(), "reschedule_interview");
+        assert_eq!(parsed.category(), Category::Ats);
+        let parsed: Mutation =
+            serde_json::from_value(serde_json::json!({"kind": "rename_absence_type", "absence_type_id": 5})).unwrap();
+        assert_eq!(parsed.category(), Category::Hris);
+    }
 }

@@ -289,6 +289,9 @@ pub(super) fn employee(ids: &IdGen, raw: &Value, ctx: &EmployeeContext) -> Resul
     put("custom_fields", Value::Object(custom));
     put("integration_fields", json!([]));
 
+    // Kombo's `/hris/employees` rules: changes of the linked manager, legal entity and work
+    // location move the employee (edges below); group memberships move it only when added or
+    // removed, which `group_ids` in its own data does, so there is no edge to the groups.
     let mut record =
         SourceRecord::new(Model::Employees, e.id.0.clone(), data).with_remote_data(json!({ endpoint::REPORT: raw }));
     if let Some(m) = manager {
@@ -530,9 +533,11 @@ pub(super) fn absence(ids: &IdGen, raw: &Value) -> Result<SourceRecord, String> 
     );
     data.insert("type_id".into(), json!(ids.id(Model::AbsenceTypes, r.kind.id.as_str())));
     data.insert("remote_updated_at".into(), opt_iso(changed));
+    // Kombo's `/hris/absences`: changes of the linked `type` move the absence.
     Ok(SourceRecord::new(Model::Absences, r.id.0, data)
         .with_remote_data(json!({ endpoint::TIME_OFF_REQUESTS: raw }))
-        .with_remote_created_at(created.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|dt| dt.and_utc())))
+        .with_remote_created_at(created.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|dt| dt.and_utc()))
+        .depending_on(Model::AbsenceTypes, r.kind.id.as_str()))
 }
 
 pub(super) fn balance(ids: &IdGen, employee: &RemoteId, raw: &Value) -> Result<SourceRecord, String> {
@@ -549,9 +554,12 @@ pub(super) fn balance(ids: &IdGen, employee: &RemoteId, raw: &Value) -> Result<S
     data.insert("used".into(), b.used_year_to_date.map_or(Value::Null, |u| json!(u.0)));
     data.insert("used_unit".into(), unit);
     let remote_id = format!("{}:{}", employee.as_str(), b.time_off_type.as_str());
+    // Nested under the employee (`/hris/employees` lists `time_off_balances`); Kombo's
+    // `/hris/time-off-balances`: changes of the linked `type` move the balance.
     Ok(SourceRecord::new(Model::TimeOffBalances, remote_id, data)
         .with_remote_data(json!({ endpoint::CALCULATOR: raw }))
-        .with_parent(Model::Employees, employee.as_str()))
+        .with_parent(Model::Employees, employee.as_str())
+        .depending_on(Model::AbsenceTypes, b.time_off_type.as_str()))
 }
 
 #[cfg(test)]

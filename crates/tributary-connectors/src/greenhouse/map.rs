@@ -190,6 +190,14 @@ pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
     record(Model::Jobs, j.id, data, JOBS, raw).with_remote_created_at(j.created_at)
 }
 
+/// A stage nests under its job (Kombo's `/ats/jobs` lists them as `stages`), so adding or
+/// removing one moves the job's `updated_at`, as Kombo's rules for `/ats/jobs` ask.
+///
+/// Those rules also say a stage's own change (a rename) must not move the job; a `parent`
+/// edge moves it on every change, so renames over-report the job. The edge model has no
+/// "membership only" kind, and Harvest's job object does not list its stages, so the job
+/// cannot carry the list itself; over-reporting is the safe side (a consumer re-reads a job
+/// it did not need to, it never misses one).
 pub(crate) fn job_stage(s: wire::JobStage, raw: Value) -> SourceRecord {
     record(
         Model::ApplicationStages,
@@ -203,6 +211,9 @@ pub(crate) fn job_stage(s: wire::JobStage, raw: Value) -> SourceRecord {
 }
 
 /// `tag_ids` are resolved by the caller: Harvest names a candidate's tags, it does not id them.
+/// Kombo's `/ats/candidates` rule for `tags` is "added/removed yes, linked record no": the ids
+/// are the candidate's own data (adding or removing one changes it) and no edge runs to the
+/// tags, so renaming a tag moves no candidate.
 pub(crate) fn candidate(c: wire::Candidate, mut raw: Value, tag_ids: Vec<String>) -> SourceRecord {
     // The embedded applications are each application's own raw object, stored with the
     // application record; keeping a second copy here would defeat field scoping of those.
@@ -249,6 +260,12 @@ fn outcome(status: &str) -> Value {
     }
 }
 
+/// Kombo's rules for `/ats/candidates` and `/ats/applications`: an application nests under its
+/// candidate (its additions, removals and changes move the candidate), and the candidate and
+/// the current stage are linked records whose changes move the application. The job is
+/// neither: Kombo states job changes move no application (nor, through it, any candidate), so
+/// there is no edge to it. Stage changes move the application but not its candidate, because
+/// bumps are one level deep.
 pub(crate) fn application(ids: &IdGen, a: wire::Application, raw: Value) -> SourceRecord {
     // Candidate applications have exactly one job; prospect applications may have none.
     let job = a.jobs.first().map(|j| j.id.to_string());
@@ -267,12 +284,11 @@ pub(crate) fn application(ids: &IdGen, a: wire::Application, raw: Value) -> Sour
         "remote_url": null,
         "remote_updated_at": ts(a.last_activity_at),
     });
+    let candidate = a.candidate_id.to_string();
     let mut rec = record(Model::Applications, a.id, data, APPLICATIONS, raw)
         .with_remote_created_at(a.applied_at)
-        .with_parent(Model::Candidates, a.candidate_id.to_string());
-    if let Some(job) = job {
-        rec = rec.depending_on(Model::Jobs, job);
-    }
+        .with_parent(Model::Candidates, candidate.clone())
+        .depending_on(Model::Candidates, candidate);
     if let Some(stage) = stage {
         rec = rec.depending_on(Model::ApplicationStages, stage);
     }
@@ -289,6 +305,13 @@ fn when(w: Option<&wire::When>) -> Value {
 
 /// `stage_id` is resolved by the caller from the interview step (`interview.id`), which
 /// belongs to one job stage's interview plan.
+///
+/// Edges per Kombo's rules: `/ats/applications` lists `interviews` (added/removed and changes
+/// move the application), so the interview nests under its application; `/ats/interviews`
+/// links its `application` (changes move the interview), so it also depends on it. The
+/// application's candidate and job move no interview (bumps are one level deep), and the
+/// interviewers are ids in the interview's own data: adding or removing one changes the
+/// interview, a user's own change does not.
 pub(crate) fn scheduled_interview(
     ids: &IdGen,
     i: wire::ScheduledInterview,
@@ -308,7 +331,11 @@ pub(crate) fn scheduled_interview(
         "remote_updated_at": ts(i.updated_at),
         "user_ids": i.interviewers.iter().map(|u| ids.id(Model::Users, &u.id.to_string())).collect::<Vec<_>>(),
     });
-    record(Model::Interviews, i.id, data, SCHEDULED_INTERVIEWS, raw).with_remote_created_at(i.created_at)
+    let application = i.application_id.to_string();
+    record(Model::Interviews, i.id, data, SCHEDULED_INTERVIEWS, raw)
+        .with_remote_created_at(i.created_at)
+        .with_parent(Model::Applications, application.clone())
+        .depending_on(Model::Applications, application)
 }
 
 /// Harvest: unresolved | accepted | rejected | deprecated. Kombo: DRAFT → APPROVED → SENT →
@@ -324,6 +351,8 @@ fn offer_status(status: &str, sent: bool) -> Value {
     }
 }
 
+/// Like interviews: nested under the application (`/ats/applications` lists `offers`) and
+/// depending on it (`/ats/offers` links `application`); its candidate and job move no offer.
 pub(crate) fn offer(ids: &IdGen, o: wire::Offer, raw: Value) -> SourceRecord {
     let data = json!({
         "status": offer_status(&o.status, o.sent_at.is_some()),
@@ -333,7 +362,11 @@ pub(crate) fn offer(ids: &IdGen, o: wire::Offer, raw: Value) -> SourceRecord {
         "integration_fields": [],
         "remote_updated_at": ts(o.updated_at),
     });
-    record(Model::Offers, o.id, data, OFFERS, raw).with_remote_created_at(o.created_at)
+    let application = o.application_id.to_string();
+    record(Model::Offers, o.id, data, OFFERS, raw)
+        .with_remote_created_at(o.created_at)
+        .with_parent(Model::Applications, application.clone())
+        .depending_on(Model::Applications, application)
 }
 
 /// RFC 6901: `~` → `~0`, `/` → `~1`.

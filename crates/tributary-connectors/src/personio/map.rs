@@ -177,6 +177,9 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<
         .flatten()
         .map(|rid| json!(ids.id(Model::Groups, &rid)))
         .collect();
+    // Kombo's `/hris/employees` rules: changes of the linked manager, legal entity and work
+    // location move the employee (edges below); group memberships move it only when added or
+    // removed, which `group_ids` in its own data does, so there is no edge to the groups.
     let reference =
         |model: Model, rid: &Option<String>| rid.as_ref().map(|r| json!(ids.id(model, r))).unwrap_or(Value::Null);
     for (model, rid) in [
@@ -373,6 +376,7 @@ pub fn absence(ids: &IdGen, raw: Value, parsed: wire::TimeOff) -> Result<SourceR
     let created_at = optional_timestamp(a.created_at.as_deref(), "created_at")?;
     let updated_at = optional_timestamp(a.updated_at.as_deref(), "updated_at")?;
     let employee = a.employee.attributes.id.value.to_string();
+    let type_remote_id = a.time_off_type.attributes.id.to_string();
     let data = json!({
         "employee_id": ids.id(Model::Employees, &employee),
         "approver_id": null,
@@ -387,12 +391,14 @@ pub fn absence(ids: &IdGen, raw: Value, parsed: wire::TimeOff) -> Result<SourceR
         "unit": "DAYS",
         "status": absence_status(&a.status),
         "employee_note": a.comment.filter(|c| !c.trim().is_empty()),
-        "type_id": ids.id(Model::AbsenceTypes, &a.time_off_type.attributes.id.to_string()),
+        "type_id": ids.id(Model::AbsenceTypes, &type_remote_id),
         "remote_updated_at": updated_at.map(iso_time),
     });
+    // Kombo's `/hris/absences`: changes of the linked `type` move the absence.
     Ok(SourceRecord::new(Model::Absences, a.id.to_string(), to_map(data))
         .with_remote_data(remote_data(TIME_OFFS_PATH, raw))
-        .with_remote_created_at(created_at))
+        .with_remote_created_at(created_at)
+        .depending_on(Model::AbsenceTypes, type_remote_id))
 }
 
 pub fn balance(
@@ -413,9 +419,12 @@ pub fn balance(
         "used": null,
         "used_unit": null,
     });
+    // Nested under the employee (`/hris/employees` lists `time_off_balances`); Kombo's
+    // `/hris/time-off-balances`: changes of the linked `type` move the balance.
     SourceRecord::new(Model::TimeOffBalances, format!("{employee}:{type_id}"), to_map(data))
         .with_remote_data(remote_data(BALANCE_PATH, raw))
         .with_parent(Model::Employees, employee)
+        .depending_on(Model::AbsenceTypes, type_id)
 }
 
 /// JSON pointers (RFC 6901) into `remote_data` for a unified field.
