@@ -207,8 +207,8 @@ impl FieldFilter {
     }
 }
 
-/// How a [`FieldFilter`] reads `data->field`. Added for the gateway's employee filters
-/// (`group_ids`, `custom_fields`); every variant compares text, as `->>` does.
+/// How a [`FieldFilter`] reads `data->field`. Added for the gateway's filters; every variant
+/// compares text, as `->>` does.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum FieldMatch {
     /// `data->>field` is one of `any_of`.
@@ -223,6 +223,24 @@ pub enum FieldMatch {
     EntryEquals(String),
     /// `data->field` has no entry `key`, or its entry `key` is JSON null; `any_of` is unused.
     EntryIsNull(String),
+    /// `data->>field` is one of `any_of`, or the field is missing or null (`types=TEAM,null`).
+    EqualsOrNull,
+    /// `data->field` is an array of objects one of which has entry `key` in `any_of`: a
+    /// candidate's `email_addresses[].email_address`.
+    ArrayEntryEquals(String),
+    /// `data->>field` contains one of `any_of` as a substring (`name_contains`).
+    Contains,
+    /// `data->>field` sorts at or after `any_of[0]` (byte order, so ISO 8601 dates and times
+    /// compare as time); a record without the field matches only when `or_missing`.
+    AtLeast { or_missing: bool },
+    /// `data->>field` sorts at or before `any_of[0]`; see [`FieldMatch::AtLeast`].
+    AtMost { or_missing: bool },
+    /// The record whose id is `data->>via` (same integration) has `data->>field` in `any_of`:
+    /// interviews by their application's `job_id`.
+    ReferenceHas { via: String },
+    /// A live child of `model` (its `parent_id` is this record) has `data->>field` in
+    /// `any_of`: candidates by their applications' `job_id`.
+    ChildHas { model: Model },
 }
 
 /// A gateway read. Results are ordered by `id`, which never changes, so a keyset cursor walk
@@ -237,6 +255,8 @@ pub struct RecordQuery {
     pub ids: Option<Vec<String>>,
     pub remote_ids: Option<Vec<String>>,
     pub filters: Vec<FieldFilter>,
+    /// Only records the tool created at or after this instant.
+    pub remote_created_after: Option<Timestamp>,
     /// Keyset cursor: only ids greater than this.
     pub after_id: Option<String>,
     pub limit: i64,
@@ -252,6 +272,7 @@ impl RecordQuery {
             ids: None,
             remote_ids: None,
             filters: Vec::new(),
+            remote_created_after: None,
             after_id: None,
             limit: 100,
         }

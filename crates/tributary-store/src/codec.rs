@@ -50,20 +50,32 @@ pub(crate) fn into_object(value: Value) -> Result<serde_json::Map<String, Value>
 }
 
 /// The field filters as one JSON parameter, so the statement stays static whatever their
-/// number: `[{"kind": "equals"|"array"|"entry"|"entry_null", "field", "key", "any_of", "ci"}]`.
+/// number: `[{"kind", "field", "key", "any_of", "ci", "or_missing"}]` with `kind` one of
+/// `equals`, `equals_or_null`, `array`, `entry`, `entry_null`, `array_entry`, `contains`, `gte`, `lte`,
+/// `ref_has` (`key` = the referencing field), `child_has` (`key` = the child model).
 pub(crate) fn filters_json(query: &RecordQuery) -> Value {
     Value::Array(
         query
             .filters
             .iter()
             .map(|f| {
-                let (kind, key) = match &f.matching {
-                    FieldMatch::Equals => ("equals", None),
-                    FieldMatch::ArrayContainsAny => ("array", None),
-                    FieldMatch::EntryEquals(key) => ("entry", Some(key)),
-                    FieldMatch::EntryIsNull(key) => ("entry_null", Some(key)),
+                let (kind, key, or_missing) = match &f.matching {
+                    FieldMatch::Equals => ("equals", None, false),
+                    FieldMatch::ArrayContainsAny => ("array", None, false),
+                    FieldMatch::EntryEquals(key) => ("entry", Some(key.as_str()), false),
+                    FieldMatch::EntryIsNull(key) => ("entry_null", Some(key.as_str()), false),
+                    FieldMatch::EqualsOrNull => ("equals_or_null", None, false),
+                    FieldMatch::ArrayEntryEquals(key) => ("array_entry", Some(key.as_str()), false),
+                    FieldMatch::Contains => ("contains", None, false),
+                    FieldMatch::AtLeast { or_missing } => ("gte", None, *or_missing),
+                    FieldMatch::AtMost { or_missing } => ("lte", None, *or_missing),
+                    FieldMatch::ReferenceHas { via } => ("ref_has", Some(via.as_str()), false),
+                    FieldMatch::ChildHas { model } => ("child_has", Some(model.as_str()), false),
                 };
-                json!({"kind": kind, "field": f.field, "key": key, "any_of": f.any_of, "ci": f.case_insensitive})
+                json!({
+                    "kind": kind, "field": f.field, "key": key, "any_of": f.any_of,
+                    "ci": f.case_insensitive, "or_missing": or_missing,
+                })
             })
             .collect(),
     )

@@ -26,21 +26,37 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
         "AND ($5::text[] IS NULL OR id = ANY($5)) ",
         "AND ($6::text[] IS NULL OR remote_id = ANY($6)) ",
         "AND ($7::text IS NULL OR id > $7) ",
-        // Every filter must hold. A filter holds when one of the record's candidate texts for
-        // it (the field; the array's elements; the object's entry) is in any_of, compared
-        // case-insensitively when asked; entry_null holds when the entry is absent or null.
+        "AND ($10::timestamptz IS NULL OR remote_created_at >= $10) ",
+        // Every filter must hold (`codec::filters_json` lists the kinds). Most kinds hold when
+        // one of the record's candidate texts for the filter (the field; the array's
+        // elements; the object's entry; the entries of an array of objects) is in any_of,
+        // compared case-insensitively when asked. Comparisons use the C collation, so ISO
+        // 8601 dates and times order as time.
         "AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($8::jsonb) ",
-        "    AS f(kind text, field text, key text, any_of text[], ci boolean) ",
-        "  WHERE NOT (CASE WHEN f.kind = 'entry_null' ",
-        "    THEN coalesce(jsonb_typeof(records.data -> f.field -> f.key), 'null') = 'null' ",
-        "    ELSE EXISTS (SELECT 1 FROM (",
+        "    AS f(kind text, field text, key text, any_of text[], ci boolean, or_missing boolean) ",
+        "  WHERE NOT coalesce(CASE f.kind ",
+        "  WHEN 'entry_null' THEN coalesce(jsonb_typeof(records.data -> f.field -> f.key), 'null') = 'null' ",
+        "  WHEN 'equals_or_null' THEN records.data ->> f.field IS NULL OR (records.data ->> f.field) = ANY(f.any_of) ",
+        "  WHEN 'contains' THEN EXISTS (SELECT 1 FROM unnest(f.any_of) AS v WHERE strpos(",
+        "    CASE WHEN f.ci THEN lower(records.data ->> f.field) ELSE records.data ->> f.field END, ",
+        "    CASE WHEN f.ci THEN lower(v) ELSE v END) > 0) ",
+        "  WHEN 'gte' THEN coalesce((records.data ->> f.field) COLLATE \"C\" >= f.any_of[1], f.or_missing) ",
+        "  WHEN 'lte' THEN coalesce((records.data ->> f.field) COLLATE \"C\" <= f.any_of[1], f.or_missing) ",
+        "  WHEN 'ref_has' THEN EXISTS (SELECT 1 FROM records r WHERE r.integration_id = records.integration_id ",
+        "    AND r.id = records.data ->> f.key AND r.data ->> f.field = ANY(f.any_of)) ",
+        "  WHEN 'child_has' THEN EXISTS (SELECT 1 FROM records c WHERE c.integration_id = records.integration_id ",
+        "    AND c.model = f.key AND c.parent_id = records.id AND c.remote_deleted_at IS NULL ",
+        "    AND c.data ->> f.field = ANY(f.any_of)) ",
+        "  ELSE EXISTS (SELECT 1 FROM (",
         "        SELECT records.data ->> f.field WHERE f.kind = 'equals' ",
         "        UNION ALL SELECT jsonb_array_elements_text(records.data -> f.field) ",
         "          WHERE f.kind = 'array' AND jsonb_typeof(records.data -> f.field) = 'array' ",
         "        UNION ALL SELECT records.data -> f.field ->> f.key WHERE f.kind = 'entry' ",
-        "          AND jsonb_typeof(records.data -> f.field -> f.key) IN ('string', 'number', 'boolean')",
+        "          AND jsonb_typeof(records.data -> f.field -> f.key) IN ('string', 'number', 'boolean') ",
+        "        UNION ALL SELECT e.value ->> f.key FROM jsonb_array_elements(CASE WHEN f.kind = 'array_entry' ",
+        "          AND jsonb_typeof(records.data -> f.field) = 'array' THEN records.data -> f.field ELSE '[]'::jsonb END) AS e(value)",
         "      ) AS c(t) WHERE (CASE WHEN f.ci THEN lower(c.t) ELSE c.t END) IN ",
-        "        (SELECT CASE WHEN f.ci THEN lower(v) ELSE v END FROM unnest(f.any_of) AS v)) END)) ",
+        "        (SELECT CASE WHEN f.ci THEN lower(v) ELSE v END FROM unnest(f.any_of) AS v)) END, false)) ",
         "ORDER BY id LIMIT $9"
     ))
     .bind(&query.integration_id)
@@ -52,6 +68,7 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
     .bind(query.after_id.as_deref())
     .bind(filters_json(query))
     .bind(query.limit.max(0))
+    .bind(query.remote_created_after)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -56,12 +56,36 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
         "AND (?5 IS NULL OR id IN (SELECT value FROM json_each(?5))) ",
         "AND (?6 IS NULL OR remote_id IN (SELECT value FROM json_each(?6))) ",
         "AND (?7 IS NULL OR id > ?7) ",
+        "AND (?10 IS NULL OR remote_created_at >= ?10) ",
         // Every filter must hold (see the Postgres twin). lower() folds ASCII only, which
-        // covers the enum-like values the gateway filters on.
-        "AND NOT EXISTS (SELECT 1 FROM json_each(?8) f WHERE NOT (CASE WHEN f.value ->> 'kind' = 'entry_null' ",
-        "  THEN coalesce(json_type(",
+        // covers the enum-like values the gateway filters on; text compares bytewise.
+        "AND NOT EXISTS (SELECT 1 FROM json_each(?8) f WHERE NOT coalesce(CASE f.value ->> 'kind' ",
+        "  WHEN 'entry_null' THEN coalesce(json_type(",
         entry!(),
         "), 'null') = 'null' ",
+        "  WHEN 'equals_or_null' THEN ",
+        scalar_text!("records.data -> (f.value ->> 'field')"),
+        " IS NULL OR ",
+        scalar_text!("records.data -> (f.value ->> 'field')"),
+        " IN (SELECT value FROM json_each(f.value, '$.any_of')) ",
+        "  WHEN 'contains' THEN EXISTS (SELECT 1 FROM json_each(f.value, '$.any_of') v WHERE instr(",
+        "    CASE WHEN f.value ->> 'ci' THEN lower(",
+        scalar_text!("records.data -> (f.value ->> 'field')"),
+        ") ELSE ",
+        scalar_text!("records.data -> (f.value ->> 'field')"),
+        " END, CASE WHEN f.value ->> 'ci' THEN lower(v.value) ELSE v.value END) > 0) ",
+        "  WHEN 'gte' THEN coalesce(",
+        scalar_text!("records.data -> (f.value ->> 'field')"),
+        " >= (f.value ->> '$.any_of[0]'), f.value ->> 'or_missing') ",
+        "  WHEN 'lte' THEN coalesce(",
+        scalar_text!("records.data -> (f.value ->> 'field')"),
+        " <= (f.value ->> '$.any_of[0]'), f.value ->> 'or_missing') ",
+        "  WHEN 'ref_has' THEN EXISTS (SELECT 1 FROM records r WHERE r.integration_id = records.integration_id ",
+        "    AND r.id = (records.data ->> (f.value ->> 'key')) AND (r.data ->> (f.value ->> 'field')) IN ",
+        "    (SELECT value FROM json_each(f.value, '$.any_of'))) ",
+        "  WHEN 'child_has' THEN EXISTS (SELECT 1 FROM records c WHERE c.integration_id = records.integration_id ",
+        "    AND c.model = (f.value ->> 'key') AND c.parent_id = records.id AND c.remote_deleted_at IS NULL ",
+        "    AND (c.data ->> (f.value ->> 'field')) IN (SELECT value FROM json_each(f.value, '$.any_of'))) ",
         "  ELSE EXISTS (SELECT 1 FROM (",
         "      SELECT ",
         scalar_text!("records.data -> (f.value ->> 'field')"),
@@ -79,9 +103,15 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
         "        AND json_type(",
         entry!(),
         ") IN ('text', 'integer', 'real', 'true', 'false')",
+        "      UNION ALL SELECT json_extract(e.value, '$.' || (f.value ->> 'key')) FROM json_each(CASE WHEN ",
+        "        f.value ->> 'kind' = 'array_entry' AND json_type(",
+        field!(),
+        ") = 'array' THEN ",
+        field!(),
+        " ELSE '[]' END) e WHERE e.type = 'object'",
         "    ) c WHERE (CASE WHEN f.value ->> 'ci' THEN lower(c.t) ELSE c.t END) IN ",
         "      (SELECT CASE WHEN f.value ->> 'ci' THEN lower(v.value) ELSE v.value END ",
-        "       FROM json_each(f.value, '$.any_of') v)) END)) ",
+        "       FROM json_each(f.value, '$.any_of') v)) END, 0)) ",
         "ORDER BY id LIMIT ?9"
     ))
     .bind(&query.integration_id)
@@ -93,6 +123,7 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
     .bind(query.after_id.as_deref())
     .bind(serde_json::to_string(&filters_json(query))?)
     .bind(query.limit.max(0))
+    .bind(query.remote_created_after.map(clock::to_text))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
