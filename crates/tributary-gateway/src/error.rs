@@ -9,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tributary_model::Model;
+use tributary_model::{Model, ToolKind};
 use tributary_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,15 @@ pub enum ApiError {
     /// The integration's scope config disables the model.
     #[error("the `{}` model is disabled in this integration's scope config", .0.scope_id())]
     ModelDisabled(Model),
+    /// The integration's tool does not have this model (an ATS asked for employees).
+    #[error("{} integrations have no `{}` data; this endpoint serves {} integrations", .tool.label(), .model.scope_id(), .model.category().label())]
+    ModelNotAvailable { model: Model, tool: ToolKind },
+    /// The caller's API key used up its request budget.
+    #[error("rate limit of {limit} requests per second exceeded; retry after {retry_after_secs} s")]
+    RateLimited { limit: u32, retry_after_secs: u64 },
+    /// A sync could not be queued (no fleet behind this gateway, or the queue is down).
+    #[error("{0}")]
+    SyncUnavailable(String),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("method {0} is not allowed here")]
@@ -51,7 +60,9 @@ impl ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::IntegrationNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-            ApiError::ModelDisabled(_) => StatusCode::FORBIDDEN,
+            ApiError::ModelDisabled(_) | ApiError::ModelNotAvailable { .. } => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::SyncUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ConcurrencyLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -69,6 +80,9 @@ impl ApiError {
             ApiError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
             ApiError::InvalidInput(_) | ApiError::PayloadTooLarge(_) => "PLATFORM.INPUT_INVALID",
             ApiError::ModelDisabled(_) => "INTEGRATION.MODEL_DISABLED",
+            ApiError::ModelNotAvailable { .. } => "INTEGRATION.MODEL_NOT_AVAILABLE",
+            ApiError::RateLimited { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
+            ApiError::SyncUnavailable(_) => "PLATFORM.UNKNOWN_ERROR",
             ApiError::ConcurrencyLimited => "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
             ApiError::TimedOut(_) => "PLATFORM.TASK_TIMED_OUT",
             ApiError::Unavailable(_) | ApiError::Internal(_) => "PLATFORM.UNKNOWN_ERROR",
@@ -83,6 +97,9 @@ impl ApiError {
             ApiError::IntegrationNotFound(_) => "The integration could not be found.",
             ApiError::InvalidInput(_) => "The request input is invalid.",
             ApiError::ModelDisabled(_) => "This data model is disabled for the selected integration.",
+            ApiError::ModelNotAvailable { .. } => "This data model is not available for the selected integration.",
+            ApiError::RateLimited { .. } => "Rate limit exceeded.",
+            ApiError::SyncUnavailable(_) => "The sync could not be queued.",
             ApiError::RouteNotFound(_) => "Not found.",
             ApiError::MethodNotAllowed(_) => "Method not allowed.",
             ApiError::PayloadTooLarge(_) => "The request body is too large.",

@@ -1,14 +1,19 @@
 //! The HTTP layers around the routes: request ids, tracing spans, a body limit, and (on the
 //! API routes) a concurrency cap and a request timeout that answer in Kombo's envelope.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::header::CONTENT_LENGTH;
-use axum::http::{HeaderName, Request as HttpRequest};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
+use axum::http::{HeaderName, HeaderValue, Request as HttpRequest};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tower_http::request_id::RequestId;
 use tracing::{Level, Span};
@@ -17,6 +22,14 @@ use crate::error::ApiError;
 use crate::state::GatewayOptions;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Per-key limiter: GCRA, keyed by a digest of the presented credential.
+type KeyLimiter = DefaultKeyedRateLimiter<[u8; 16], StateInformationMiddleware>;
+/// Forget idle keys once the map holds this many, so garbage keys cannot grow it forever.
+const LIMITER_TRIM_AT: usize = 10_000;
 
 /// The request's span. Only the path is recorded: query strings carry e-mail addresses and
 /// other personal data (`work_emails=...`) that have no place in logs.
@@ -41,6 +54,7 @@ pub struct Limits {
     in_flight: Arc<Semaphore>,
     timeout: Duration,
     body_limit: usize,
+    per_key: Option<(KeyLimiter, u32)>,
 }
 
 impl Limits {
@@ -49,12 +63,71 @@ impl Limits {
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             timeout: options.request_timeout,
             body_limit: options.body_limit,
+            per_key: options.rate_limit_per_second.and_then(NonZeroU32::new).map(|rate| {
+                let burst = NonZeroU32::new(options.rate_limit_burst.max(rate.get())).unwrap_or(rate);
+                let quota = Quota::per_second(rate).allow_burst(burst);
+                (
+                    governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+                    rate.get(),
+                )
+            }),
         })
     }
 }
 
-/// Refuses oversized bodies up front, sheds load beyond the in-flight cap, and bounds how long
-/// a request may run. Done here rather than with tower-http's timeout and limit layers because
+/// What charging a request to its key's budget decided.
+enum Charge {
+    /// No limit applies (limiting is off, or the request carries no key).
+    Free,
+    Allowed { rate: u32, remaining: u32 },
+    Refused { rate: u32, retry_after_secs: u64 },
+}
+
+impl Charge {
+    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match *self {
+            Charge::Free => Vec::new(),
+            Charge::Allowed { rate, remaining } => vec![
+                (LIMIT, HeaderValue::from(rate)),
+                (REMAINING, HeaderValue::from(remaining)),
+            ],
+            Charge::Refused { rate, retry_after_secs } => vec![
+                (LIMIT, HeaderValue::from(rate)),
+                (REMAINING, HeaderValue::from(0)),
+                (RESET, HeaderValue::from(retry_after_secs)),
+                (RETRY_AFTER, HeaderValue::from(retry_after_secs)),
+            ],
+        }
+    }
+}
+
+/// Charges one request to the caller's key. Requests without a key are not limited here: they
+/// fail authentication without touching the database.
+fn charge(limits: &Limits, request: &Request) -> Charge {
+    let Some((limiter, rate)) = &limits.per_key else { return Charge::Free };
+    let Some(credential) = request.headers().get(AUTHORIZATION) else { return Charge::Free };
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&Sha256::digest(credential.as_bytes())[..16]);
+    if limiter.len() > LIMITER_TRIM_AT {
+        limiter.retain_recent();
+    }
+    match limiter.check_key(&key) {
+        Ok(state) => Charge::Allowed {
+            rate: *rate,
+            remaining: state.remaining_burst_capacity(),
+        },
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Charge::Refused {
+                rate: *rate,
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        }
+    }
+}
+
+/// Refuses oversized bodies up front, charges the caller's key its rate limit, sheds load
+/// beyond the in-flight cap, and bounds how long a request may run. Done here rather than with tower-http's timeout and limit layers because
 /// those answer with bare status codes, and every error must come out in Kombo's envelope.
 pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
     let declared = request
@@ -65,13 +138,25 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
     if declared.is_some_and(|length| length > limits.body_limit as u64) {
         return ApiError::PayloadTooLarge(limits.body_limit).into_response();
     }
+    let charge = charge(&limits, &request);
+    if let Charge::Refused { rate, retry_after_secs } = charge {
+        let mut response = ApiError::RateLimited {
+            limit: rate,
+            retry_after_secs,
+        }
+        .into_response();
+        response.headers_mut().extend(charge.headers());
+        return response;
+    }
     let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
         return ApiError::ConcurrencyLimited.into_response();
     };
-    match tokio::time::timeout(limits.timeout, next.run(request)).await {
+    let mut response = match tokio::time::timeout(limits.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut(limits.timeout.as_secs()).into_response(),
-    }
+    };
+    response.headers_mut().extend(charge.headers());
+    response
 }
 
 #[cfg(test)]
@@ -129,6 +214,34 @@ mod tests {
             (429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED".into())
         );
         first.abort();
+    }
+
+    #[tokio::test]
+    async fn each_key_has_its_own_rate_limit_with_headers() {
+        let app = Router::new()
+            .route("/fast", get(|| async {}))
+            .layer(axum::middleware::from_fn_with_state(
+                Limits::new(&GatewayOptions {
+                    rate_limit_per_second: Some(1),
+                    rate_limit_burst: 2,
+                    ..GatewayOptions::default()
+                }),
+                guard,
+            ));
+        let call = |key: &'static str| {
+            app.clone()
+                .oneshot(Request::get("/fast").header(AUTHORIZATION, key).body(Body::empty()).unwrap())
+        };
+        let first = call("Bearer a").await.unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.headers()["x-ratelimit-limit"], "1");
+        assert_eq!(first.headers()["x-ratelimit-remaining"], "1");
+        assert_eq!(call("Bearer a").await.unwrap().status(), 200);
+        let refused = call("Bearer a").await.unwrap();
+        assert!(refused.headers()[RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+        assert_eq!(code(refused).await, (429, "PLATFORM.RATE_LIMIT_EXCEEDED".into()));
+        // Another key is not affected.
+        assert_eq!(call("Bearer b").await.unwrap().status(), 200);
     }
 
     #[tokio::test]

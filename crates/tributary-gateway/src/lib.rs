@@ -6,17 +6,21 @@
 //! [`hash_api_key`] of it) and pick an integration of the key's environment with
 //! `X-Integration-Id`. Every error uses Kombo's envelope ([`ApiError`]).
 
+mod assemble;
 mod auth;
+mod catalog;
 mod cursor;
 mod error;
+mod filters;
 mod http;
 mod list;
-mod nested;
+mod openapi;
 mod params;
 mod response;
 mod routes;
 mod schema;
 mod state;
+mod sync;
 mod wire;
 
 use axum::Router;
@@ -31,6 +35,7 @@ pub use auth::{generate_api_key, hash_api_key};
 pub use error::{ApiError, error_response};
 pub use response::Success;
 pub use state::{GatewayOptions, GatewayState};
+pub use sync::{ForcedSync, SyncTrigger, TriggerError};
 
 /// The gateway with default limits.
 pub fn router(state: GatewayState) -> Router {
@@ -39,7 +44,9 @@ pub fn router(state: GatewayState) -> Router {
 
 pub fn router_with_options(state: GatewayState, options: GatewayOptions) -> Router {
     let limits = http::Limits::new(&options);
-    let api = routes::v1().layer(axum::middleware::from_fn_with_state(limits, http::guard));
+    let api = routes::v1()
+        .merge(routes::v1_public())
+        .layer(axum::middleware::from_fn_with_state(limits, http::guard));
     Router::new()
         .route("/health", get(routes::meta::health))
         .route("/ready", get(routes::meta::ready))

@@ -10,11 +10,23 @@ use tributary_store::{FieldFilter, FieldMatch, Integration, RecordQuery, StoredR
 
 use crate::cursor::Cursor;
 use crate::error::ApiError;
+use crate::filters::Filters;
 use crate::params::QueryParams;
 use crate::state::GatewayState;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 pub const MAX_PAGE_SIZE: i64 = 250;
+
+/// The parameters every list endpoint takes; the rest are the endpoint's own filters.
+pub const COMMON_PARAMS: &[&str] = &[
+    "cursor",
+    "page_size",
+    "updated_after",
+    "include_deleted",
+    "ignore_unsupported_filters",
+    "ids",
+    "remote_ids",
+];
 
 /// The parameters every `GET /v1/<category>/<model>` list endpoint takes.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +56,9 @@ impl ListQuery {
     /// A digest of everything that decides *which* rows a walk returns (not the page size,
     /// which may change between pages). Cursors carry it, so a cursor cannot be replayed
     /// against other filters.
-    pub fn fingerprint(&self, filters: &[FieldFilter]) -> String {
+    pub fn fingerprint(&self, filters: &[FieldFilter], remote_created_after: Option<Timestamp>) -> String {
         let canonical = json!([
+            remote_created_after.map(|at| at.to_rfc3339()),
             self.updated_after.map(|at| at.to_rfc3339()),
             self.include_deleted,
             self.ignore_unsupported_filters,
@@ -64,6 +77,13 @@ fn filter_json(filter: &FieldFilter) -> Value {
         FieldMatch::ArrayContainsAny => json!("array"),
         FieldMatch::EntryEquals(key) => json!(["entry", key]),
         FieldMatch::EntryIsNull(key) => json!(["null", key]),
+        FieldMatch::EqualsOrNull => json!("eq_or_null"),
+        FieldMatch::ArrayEntryEquals(key) => json!(["array_entry", key]),
+        FieldMatch::Contains => json!("contains"),
+        FieldMatch::AtLeast { or_missing } => json!(["gte", or_missing]),
+        FieldMatch::AtMost { or_missing } => json!(["lte", or_missing]),
+        FieldMatch::ReferenceHas { via } => json!(["ref", via]),
+        FieldMatch::ChildHas { model } => json!(["child", model.as_str()]),
     };
     json!([filter.field, filter.any_of, filter.case_insensitive, matching])
 }
@@ -93,8 +113,18 @@ pub async fn fetch_page(
     integration: &Integration,
     model: Model,
     list: &ListQuery,
-    requested: Vec<RequestedFilter>,
+    filters: Filters,
 ) -> Result<Page, ApiError> {
+    let Filters {
+        requested,
+        remote_created_after,
+    } = filters;
+    if model.category() != integration.tool.category() {
+        return Err(ApiError::ModelNotAvailable {
+            model,
+            tool: integration.tool,
+        });
+    }
     let scope = &integration.scope_config;
     if !scope.model_enabled(model) {
         return Err(ApiError::ModelDisabled(model));
@@ -110,7 +140,7 @@ pub async fn fetch_page(
         }
     }
 
-    let fingerprint = list.fingerprint(&filters);
+    let fingerprint = list.fingerprint(&filters, remote_created_after);
     let after_id = list
         .cursor
         .as_deref()
@@ -132,6 +162,7 @@ pub async fn fetch_page(
         ids: list.ids.clone(),
         remote_ids: list.remote_ids.clone(),
         filters,
+        remote_created_after,
         after_id,
         // One extra row tells whether another page exists without a COUNT.
         limit: list.page_size + 1,
@@ -161,9 +192,10 @@ mod tests {
         let a = ListQuery::parse(&params(&[("page_size", "10"), ("ids", "x,y")])).unwrap();
         let b = ListQuery::parse(&params(&[("page_size", "20"), ("ids", "x, y")])).unwrap();
         let c = ListQuery::parse(&params(&[("ids", "x")])).unwrap();
-        assert_eq!(a.fingerprint(&[]), b.fingerprint(&[]));
-        assert_ne!(a.fingerprint(&[]), c.fingerprint(&[]));
+        assert_eq!(a.fingerprint(&[], None), b.fingerprint(&[], None));
+        assert_ne!(a.fingerprint(&[], None), c.fingerprint(&[], None));
         let f = FieldFilter::equals("work_email", vec!["a@b.c".into()]);
-        assert_ne!(a.fingerprint(&[]), a.fingerprint(&[f]));
+        assert_ne!(a.fingerprint(&[], None), a.fingerprint(&[f], None));
+        assert_ne!(a.fingerprint(&[], None), a.fingerprint(&[], Some(chrono::Utc::now())));
     }
 }

@@ -42,6 +42,19 @@ impl QueryParams {
         Ok(Self { values })
     }
 
+    /// Refuses parameters outside `allowed`: a misspelt filter silently ignored would return
+    /// unfiltered data the caller believes filtered.
+    pub fn only<'a>(&self, allowed: impl Iterator<Item = &'a str> + Clone) -> Result<(), ApiError> {
+        match self.values.keys().find(|name| !allowed.clone().any(|a| a == name.as_str())) {
+            None => Ok(()),
+            Some(unknown) => Err(ApiError::invalid(format!(
+                "Unknown query parameter `{}`. This endpoint accepts: {}.",
+                unknown.chars().take(64).collect::<String>(),
+                allowed.map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
     /// The raw value; an empty value counts as absent (`?ids=` filters nothing).
     pub fn text(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())

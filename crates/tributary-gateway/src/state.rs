@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use tributary_store::MirrorStore;
 
+use crate::sync::SyncTrigger;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct GatewayState {
@@ -11,6 +13,9 @@ pub struct GatewayState {
     /// bytes is the intent. Every gateway replica behind one load balancer needs the same key,
     /// or a cursor issued by one replica is rejected by the next.
     pub cursor_key: Arc<[u8]>,
+    /// Queues syncs for `POST /v1/force-sync`; without one (a gateway with no fleet behind it)
+    /// that endpoint answers 503.
+    pub sync: Option<Arc<dyn SyncTrigger>>,
 }
 
 impl GatewayState {
@@ -18,7 +23,13 @@ impl GatewayState {
         Self {
             store,
             cursor_key: cursor_key.into(),
+            sync: None,
         }
+    }
+
+    pub fn with_sync_trigger(mut self, trigger: Arc<dyn SyncTrigger>) -> Self {
+        self.sync = Some(trigger);
+        self
     }
 }
 
@@ -32,6 +43,12 @@ pub struct GatewayOptions {
     pub max_in_flight: usize,
     /// The read API takes no bodies; anything larger than this is refused before it is read.
     pub body_limit: usize,
+    /// Requests per second each API key may make, sustained (`None`: unlimited). Counted per
+    /// gateway replica: behind a load balancer spreading keys over N replicas a key gets up to
+    /// N times this.
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests a key may make at once above the sustained rate after a quiet spell.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for GatewayOptions {
@@ -40,6 +57,8 @@ impl Default for GatewayOptions {
             request_timeout: Duration::from_secs(30),
             max_in_flight: 512,
             body_limit: 64 * 1024,
+            rate_limit_per_second: Some(100),
+            rate_limit_burst: 200,
         }
     }
 }

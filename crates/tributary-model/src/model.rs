@@ -71,6 +71,16 @@ models! {
     RejectionReasons => "rejection_reasons", "ats_rejection_reasons", "/ats/rejection-reasons", "Rejection reasons", Ats;
 }
 
+impl Category {
+    /// `HRIS` or `ATS`, as Kombo writes the category.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Hris => "HRIS",
+            Category::Ats => "ATS",
+        }
+    }
+}
+
 impl std::fmt::Display for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

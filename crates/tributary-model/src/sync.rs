@@ -168,6 +168,24 @@ impl ToolKind {
     pub fn supports_delta(self) -> bool {
         !matches!(self, ToolKind::Bamboohr)
     }
+
+    /// The product's name as its vendor writes it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ToolKind::Personio => "Personio",
+            ToolKind::Greenhouse => "Greenhouse",
+            ToolKind::Bamboohr => "BambooHR",
+        }
+    }
+
+    /// Which half of the unified API the tool feeds. Each connector syncs every model of its
+    /// category (`tributary-connectors` tests that its streams cover exactly these).
+    pub fn category(self) -> crate::Category {
+        match self {
+            ToolKind::Personio | ToolKind::Bamboohr => crate::Category::Hris,
+            ToolKind::Greenhouse => crate::Category::Ats,
+        }
+    }
 }
 
 impl std::fmt::Display for ToolKind {

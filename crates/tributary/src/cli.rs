@@ -117,6 +117,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     #[command(flatten)]
+    pub limits: ApiLimitArgs,
+    #[command(flatten)]
     pub scheduler: SchedulerArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
@@ -246,4 +248,32 @@ pub enum ApiKeyCommand {
 pub struct GatewayArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub limits: ApiLimitArgs,
+}
+
+/// Limits of the read API, per gateway process.
+#[derive(Debug, Clone, Args)]
+pub struct ApiLimitArgs {
+    /// Requests per second each API key may make (sustained; 0 = unlimited). Counted per
+    /// gateway replica.
+    #[arg(long, env = "TRIBUTARY_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+    /// Requests a key may make at once after a quiet spell.
+    #[arg(long, env = "TRIBUTARY_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+    /// Seconds a read API request may take before it answers PLATFORM.TASK_TIMED_OUT.
+    #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
+    pub request_timeout_secs: f64,
+}
+
+impl ApiLimitArgs {
+    pub fn options(&self) -> tributary_gateway::GatewayOptions {
+        tributary_gateway::GatewayOptions {
+            rate_limit_per_second: (self.rate_limit > 0).then_some(self.rate_limit),
+            rate_limit_burst: self.rate_limit_burst,
+            request_timeout: std::time::Duration::from_secs_f64(self.request_timeout_secs),
+            ..tributary_gateway::GatewayOptions::default()
+        }
+    }
 }

@@ -1,13 +1,12 @@
 //! The one-shot and serving subcommands (everything but the demo).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use tributary_engine::{EngineConfig, RunControl, Schedule, SyncEngine};
 use tributary_model::{ScopeConfig, SyncType, ToolKind};
 use tributary_sim::{SimConfig, Simulator};
-use tributary_store::{MirrorStore, NewIntegration, SyncRun};
+use tributary_store::{NewIntegration, SyncRun};
 
 use crate::cli::{
     ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, RunsArgs, SimArgs, SyncArgs,
@@ -268,21 +267,14 @@ pub async fn api_key(global: &Global, cmd: ApiKeyCommand) -> anyhow::Result<()> 
 
 pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
     let store = open_store(global).await?;
-    // The operator API needs the fleet's queues; without Redis there is no fleet to operate
-    // (`tributary serve` serves it in embedded mode).
-    let ops = match &global.redis_url {
-        Some(_) => {
-            let fleet = crate::fleet::Fleet::open(global, &store).await?;
-            Some(tributary_operator::router(tributary_operator::OperatorState::new(
-                store.clone(),
-                fleet.queue,
-                fleet.coordinator,
-                global.admin_token.clone(),
-            )))
-        }
+    // Force-sync and the operator API need the fleet's queues; without Redis there is no
+    // fleet to reach (`tributary serve` runs one in embedded mode).
+    let fleet = match &global.redis_url {
+        Some(_) => Some(crate::fleet::Fleet::open(global, &store).await?),
         None => None,
     };
-    serve_gateway(store, args.listen, cursor_key(global), ops).await
+    let app = crate::api::router(global, store, fleet.as_ref(), &args.limits);
+    serve_gateway(args.listen, app, fleet.is_some()).await
 }
 
 /// The key that signs pagination cursors: derived from the credential key so every gateway
@@ -300,20 +292,13 @@ pub fn cursor_key(global: &Global) -> Vec<u8> {
         .to_vec()
 }
 
-pub async fn serve_gateway(
-    store: Arc<dyn MirrorStore>,
-    listen: std::net::SocketAddr,
-    cursor_key: Vec<u8>,
-    ops: Option<axum::Router>,
-) -> anyhow::Result<()> {
+pub async fn serve_gateway(listen: std::net::SocketAddr, app: axum::Router, with_ops: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("read API on http://{listen}/v1");
-    let mut app = tributary_gateway::router(tributary_gateway::GatewayState::new(store, cursor_key));
-    if let Some(ops) = ops {
+    println!("read API on http://{listen}/v1 (browse it at http://{listen}/v1/docs)");
+    if with_ops {
         println!("operator API on http://{listen}/ops/v1");
-        app = app.merge(ops);
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -14,7 +14,7 @@ use tributary_store::MirrorStore;
 use tributary_worker::{JobContext, Queues, RunningRuns, WorkerConfig, run_pool};
 
 use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
-use crate::commands::{cursor_key, shutdown_signal};
+use crate::commands::shutdown_signal;
 use crate::setup::open_store;
 
 /// The queues and coordination of a deployment: Redis when configured, in-process otherwise.
@@ -179,14 +179,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let app = tributary_gateway::router(tributary_gateway::GatewayState::new(store.clone(), cursor_key(global))).merge(
-        tributary_operator::router(tributary_operator::OperatorState::new(
-            store,
-            fleet.queue.clone(),
-            fleet.coordinator.clone(),
-            global.admin_token.clone(),
-        )),
-    );
+    let app = crate::api::router(global, store, Some(&fleet), &args.limits);
     println!(
         "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
         args.listen,

@@ -1,5 +1,6 @@
 //! The `tributary` binary. Every role is a subcommand; see `tributary --help`.
 
+mod api;
 mod cli;
 mod commands;
 mod demo;

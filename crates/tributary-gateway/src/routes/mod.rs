@@ -1,22 +1,43 @@
-//! The route table. Each unified model's list endpoint lives in `<category>/<model>.rs` and
-//! is registered here under `Model::api_path()`.
+//! The route table. Every unified model's list endpoint is declared in [`crate::catalog`] and
+//! served by [`records::list`] under `Model::api_path()`.
 
-pub mod hris;
+pub mod docs;
+pub mod integrations;
 pub mod meta;
+pub mod records;
 
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::get;
-use tributary_model::Model;
+use axum::routing::{get, post};
 
+use crate::catalog::ENDPOINTS;
 use crate::error::ApiError;
 use crate::state::GatewayState;
 
+/// Routes below `/v1` that need no API key: the contract and what it links to.
+pub fn v1_public() -> Router<GatewayState> {
+    Router::new()
+        .route("/openapi.json", get(docs::openapi_json))
+        .route("/docs", get(docs::page))
+        .route("/tools/{tool}/{file}", get(docs::tool_asset))
+}
+
 /// Routes below `/v1`: everything that needs an API key.
 pub fn v1() -> Router<GatewayState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/check-api-key", get(meta::check_api_key))
-        .route(Model::Employees.api_path(), get(hris::employees::list))
+        .route("/force-sync", post(integrations::force_sync))
+        .route(
+            "/integrations/{integration_id}",
+            get(integrations::details).delete(integrations::delete),
+        );
+    for endpoint in ENDPOINTS {
+        router = router.route(
+            endpoint.model.api_path(),
+            get(move |state, access, params| records::list(endpoint, state, access, params)),
+        );
+    }
+    router
 }
 
 pub async fn not_found(uri: Uri) -> ApiError {

@@ -1,14 +1,21 @@
-//! Response shapes transcribed from Kombo's OpenAPI document
-//! (`/work/shared/reference/kombo-openapi.json`, `components.schemas.*PositiveResponse`):
-//! which keys an object has, in which order, and what a key the mirror lacks becomes. A
-//! required key is always present (`null`, or `[]` for a non-nullable array); an optional key
-//! appears only when the stored data carries it; keys the schema does not know are dropped,
-//! so bookkeeping fields such as `group_ids` never leak.
+//! Response shapes, compiled from Kombo's OpenAPI document (`openapi/kombo-openapi.json`,
+//! vendored): which keys an object has, in which order, and what a key the mirror lacks
+//! becomes. Reading them from the contract itself, rather than transcribing 17 models by hand,
+//! means a field the SDK's models require cannot be forgotten.
+//!
+//! A required key is always present (`null`, or `[]` for a non-nullable array); an optional
+//! key appears only when the stored data carries a value it allows; keys the schema does not
+//! know are dropped, so bookkeeping fields such as `group_ids` never leak.
 
-pub mod hris;
+mod compile;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
+use tributary_model::Model;
 
+use crate::openapi;
 use crate::wire::Wire;
 
 /// What a key the source object lacks becomes.
@@ -23,41 +30,79 @@ pub enum Missing {
 }
 
 /// Whether a value has a schema of its own below it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Nested {
-    /// Passed through as stored (strings, numbers, free-form objects like `custom_fields`).
+    /// Passed through as stored (strings, numbers, enums, free-form objects like
+    /// `custom_fields`).
     Scalar,
-    Object(&'static [Field]),
-    ArrayOf(&'static [Field]),
+    Object(Shape),
+    ArrayOf(Shape),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Field {
-    pub name: &'static str,
+    pub name: String,
     pub missing: Missing,
+    /// The schema allows `null`.
+    pub nullable: bool,
     pub nested: Nested,
 }
 
-pub(crate) const fn field(name: &'static str, missing: Missing, nested: Nested) -> Field {
-    Field { name, missing, nested }
+/// An object's keys in schema order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shape {
+    pub fields: Vec<Field>,
+}
+
+impl Shape {
+    #[cfg(test)]
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// The item shape of every list endpoint we serve, compiled once.
+static SHAPES: LazyLock<HashMap<Model, Shape>> = LazyLock::new(|| {
+    Model::ALL
+        .iter()
+        .map(|&model| {
+            let shape = compile::list_item_shape(openapi::kombo(), model.api_path())
+                .unwrap_or_else(|e| panic!("the vendored OpenAPI document lacks {}: {e}", model.api_path()));
+            (model, shape)
+        })
+        .collect()
+});
+
+/// The shape of one result of `GET /v1<model.api_path()>`.
+pub fn shape(model: Model) -> &'static Shape {
+    &SHAPES[&model]
 }
 
 /// Renders `source` through `shape`.
-pub fn render(shape: &'static [Field], source: &Map<String, Value>) -> Wire {
-    let mut entries = Vec::with_capacity(shape.len());
-    for field in shape {
-        let value = match (source.get(field.name), field.missing) {
-            (Some(value), _) => render_value(field.nested, value),
-            (None, Missing::Null) => Wire::Value(Value::Null),
-            (None, Missing::EmptyArray) => Wire::Array(Vec::new()),
-            (None, Missing::Omit) => continue,
+pub fn render(shape: &'static Shape, source: &Map<String, Value>) -> Wire {
+    let mut entries = Vec::with_capacity(shape.fields.len());
+    for field in &shape.fields {
+        let value = match source.get(&field.name) {
+            // An optional key that may not be null is left out rather than sent as null, which
+            // the SDK's models would reject.
+            Some(Value::Null) if !field.nullable => match field.missing {
+                Missing::EmptyArray => Wire::Array(Vec::new()),
+                Missing::Null => Wire::Value(Value::Null),
+                Missing::Omit => continue,
+            },
+            Some(value) => render_value(&field.nested, value),
+            None => match field.missing {
+                Missing::Null => Wire::Value(Value::Null),
+                Missing::EmptyArray => Wire::Array(Vec::new()),
+                Missing::Omit => continue,
+            },
         };
-        entries.push((field.name, value));
+        entries.push((field.name.as_str(), value));
     }
     Wire::Object(entries)
 }
 
-fn render_value(nested: Nested, value: &Value) -> Wire {
+fn render_value(nested: &'static Nested, value: &Value) -> Wire {
     match (nested, value) {
         (Nested::Object(shape), Value::Object(object)) => render(shape, object),
         (Nested::ArrayOf(shape), Value::Array(items)) => Wire::Array(
@@ -80,23 +125,58 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const INNER: &[Field] = &[
-        field("b", Missing::Null, Nested::Scalar),
-        field("a", Missing::Omit, Nested::Scalar),
-    ];
-    const OUTER: &[Field] = &[
-        field("z", Missing::Null, Nested::Scalar),
-        field("list", Missing::EmptyArray, Nested::ArrayOf(INNER)),
-        field("opt", Missing::Omit, Nested::Scalar),
-        field("obj", Missing::Null, Nested::Object(INNER)),
-    ];
+    fn leak(shape: Shape) -> &'static Shape {
+        Box::leak(Box::new(shape))
+    }
+
+    fn f(name: &str, missing: Missing, nullable: bool, nested: Nested) -> Field {
+        Field {
+            name: name.into(),
+            missing,
+            nullable,
+            nested,
+        }
+    }
 
     #[test]
     fn follows_the_schema_order_and_missing_rules() {
-        let source = json!({"obj": {"a": 1, "extra": 2}, "unknown": true, "list": [{"a": 3}]});
-        let out = serde_json::to_string(&render(OUTER, source.as_object().unwrap())).unwrap();
+        let inner = Shape {
+            fields: vec![
+                f("b", Missing::Null, true, Nested::Scalar),
+                f("a", Missing::Omit, false, Nested::Scalar),
+            ],
+        };
+        let outer = leak(Shape {
+            fields: vec![
+                f("z", Missing::Null, true, Nested::Scalar),
+                f("list", Missing::EmptyArray, false, Nested::ArrayOf(inner.clone())),
+                f("opt", Missing::Omit, false, Nested::Scalar),
+                f("obj", Missing::Null, true, Nested::Object(inner)),
+            ],
+        });
+        let source = json!({"obj": {"a": 1, "extra": 2}, "unknown": true, "list": [{"a": 3}], "opt": null});
+        let out = serde_json::to_string(&render(outer, source.as_object().unwrap())).unwrap();
         assert_eq!(out, r#"{"z":null,"list":[{"b":null,"a":3}],"obj":{"b":null,"a":1}}"#);
-        let out = serde_json::to_string(&render(OUTER, &Map::new())).unwrap();
+        let out = serde_json::to_string(&render(outer, &Map::new())).unwrap();
         assert_eq!(out, r#"{"z":null,"list":[],"obj":null}"#);
+    }
+
+    #[test]
+    fn every_model_has_a_shape_from_the_contract() {
+        for &model in Model::ALL {
+            let shape = shape(model);
+            for key in ["id", "remote_id", "changed_at", "remote_deleted_at"] {
+                assert!(shape.field(key).is_some(), "{model} lacks {key}");
+            }
+        }
+        let employee = shape(Model::Employees);
+        let employments = employee.field("employments").unwrap();
+        assert_eq!(employments.missing, Missing::EmptyArray);
+        assert!(matches!(&employments.nested, Nested::ArrayOf(s) if s.field("job_title").is_some()));
+        assert_eq!(employee.field("work_email").unwrap().missing, Missing::Omit);
+        assert_eq!(employee.field("first_name").unwrap().missing, Missing::Null);
+        assert!(matches!(&employee.field("manager").unwrap().nested, Nested::Object(s) if s.field("display_full_name").is_some()));
+        // Free-form objects stay scalars.
+        assert_eq!(employee.field("custom_fields").unwrap().nested, Nested::Scalar);
     }
 }

@@ -1,3 +1,0 @@
-//! The unified HRIS API (`/v1/hris/...`).
-
-pub mod employees;

@@ -1,0 +1,51 @@
+//! `GET /v1/hris/*` and `GET /v1/ats/*`: one handler for every unified model, driven by the
+//! model's [`Endpoint`] declaration.
+
+use axum::extract::State;
+
+use crate::assemble::Assembly;
+use crate::auth::IntegrationAccess;
+use crate::catalog::Endpoint;
+use crate::error::ApiError;
+use crate::list::{COMMON_PARAMS, ListQuery, fetch_page};
+use crate::params::QueryParams;
+use crate::response::{ListData, Success};
+use crate::schema::{render, shape};
+use crate::state::GatewayState;
+use crate::filters;
+
+pub async fn list(
+    endpoint: &'static Endpoint,
+    state: State<GatewayState>,
+    access: IntegrationAccess,
+    params: QueryParams,
+) -> Result<Success<ListData>, ApiError> {
+    let State(state) = state;
+    let integration = &access.integration;
+    params.only(COMMON_PARAMS.iter().copied().chain(endpoint.filters.iter().map(|f| f.param)))?;
+    let list = ListQuery::parse(&params)?;
+    let filters = filters::parse(endpoint, &params, &integration.id)?;
+    let page = fetch_page(&state, integration, endpoint.model, &list, filters).await?;
+    let assembly = Assembly {
+        state: &state,
+        integration,
+        include_deleted: list.include_deleted,
+    };
+    let sources = assembly.sources(&page.records, endpoint.joins).await?;
+    let shape = shape(endpoint.model);
+    let results = sources
+        .into_iter()
+        .map(|mut source| {
+            for (alias, of) in endpoint.aliases {
+                if let Some(value) = source.get(*of).cloned() {
+                    source.insert((*alias).to_owned(), value);
+                }
+            }
+            render(shape, &source)
+        })
+        .collect();
+    Ok(Success::new(ListData {
+        next: page.next,
+        results,
+    }))
+}
