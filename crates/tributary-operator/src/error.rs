@@ -1,13 +1,15 @@
 //! Every failure the operator API reports, in the gateway's (Kombo's) error envelope:
 //! `{"status":"error","error":{"code","title","message","log_url"}}`. Operators' scripts branch
-//! on `code`; the two codes of our own (`PLATFORM.SYNC_NOT_FOUND`, `PLATFORM.SYNC_CONFLICT`)
-//! follow Kombo's naming.
+//! on `code`; the codes of our own (`PLATFORM.SYNC_NOT_FOUND`, `PLATFORM.SYNC_CONFLICT`,
+//! `PLATFORM.INTEGRATION_ALREADY_EXISTS`, `PLATFORM.API_KEY_NOT_FOUND`) follow Kombo's naming
+//! (`PLATFORM.INTEGRATION_NOT_FOUND`, `HRIS.EMPLOYEE_ALREADY_EXISTS`).
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tributary_queue::QueueError;
 use tributary_scheduler::SchedulerError;
+use tributary_source::SourceError;
 use tributary_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,10 @@ pub enum OpsError {
     IntegrationNotFound(String),
     #[error("no sync with id `{0}` exists")]
     SyncNotFound(String),
+    #[error("no API key with id `{0}` exists")]
+    ApiKeyNotFound(String),
+    #[error("an integration with id `{0}` already exists")]
+    IntegrationExists(String),
     /// The run's state does not allow the action (it has ended, or is not paused).
     #[error("{0}")]
     Conflict(String),
@@ -34,6 +40,9 @@ pub enum OpsError {
     Store(#[source] StoreError),
     #[error("internal error")]
     Queue(#[source] QueueError),
+    /// The HTTP client a credentials check builds could not be made.
+    #[error("internal error")]
+    Source(#[source] SourceError),
 }
 
 impl OpsError {
@@ -42,10 +51,12 @@ impl OpsError {
             OpsError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             OpsError::NotConfigured => StatusCode::FORBIDDEN,
             OpsError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-            OpsError::IntegrationNotFound(_) | OpsError::SyncNotFound(_) => StatusCode::NOT_FOUND,
-            OpsError::Conflict(_) => StatusCode::CONFLICT,
+            OpsError::IntegrationNotFound(_) | OpsError::SyncNotFound(_) | OpsError::ApiKeyNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            OpsError::Conflict(_) | OpsError::IntegrationExists(_) => StatusCode::CONFLICT,
             OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            OpsError::Store(_) | OpsError::Queue(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -56,8 +67,10 @@ impl OpsError {
             OpsError::InvalidInput(_) => "PLATFORM.INPUT_INVALID",
             OpsError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
             OpsError::SyncNotFound(_) => "PLATFORM.SYNC_NOT_FOUND",
+            OpsError::ApiKeyNotFound(_) => "PLATFORM.API_KEY_NOT_FOUND",
             OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
-            OpsError::Store(_) | OpsError::Queue(_) => "PLATFORM.UNKNOWN_ERROR",
+            OpsError::IntegrationExists(_) => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
+            OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "PLATFORM.UNKNOWN_ERROR",
             OpsError::MethodNotAllowed(_) => return None,
         })
     }
@@ -70,9 +83,11 @@ impl OpsError {
             OpsError::InvalidInput(_) => "The request input is invalid.",
             OpsError::IntegrationNotFound(_) => "The integration could not be found.",
             OpsError::SyncNotFound(_) => "The sync could not be found.",
+            OpsError::ApiKeyNotFound(_) => "The API key could not be found.",
             OpsError::Conflict(_) => "The sync's state does not allow this action.",
+            OpsError::IntegrationExists(_) => "The integration already exists.",
             OpsError::MethodNotAllowed(_) => "Method not allowed.",
-            OpsError::Store(_) | OpsError::Queue(_) => "An unexpected error occurred.",
+            OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "An unexpected error occurred.",
         }
     }
 

@@ -3,7 +3,30 @@
 //! router. JSON only, every request behind `Authorization: Bearer <admin token>`
 //! (`TRIBUTARY_ADMIN_TOKEN`; with none configured every request gets 403), every error in the
 //! gateway's envelope (`{"status":"error","error":{"code","title","message","log_url"}}`),
-//! every success as `{"status":"success","data":...}`.
+//! every success as `{"status":"success","data":...}`. Bodies are read as JSON whatever their
+//! Content-Type; unknown fields in them are refused.
+//!
+//! Admin (what `tributary integration` and `tributary api-key` do, over HTTP):
+//!
+//! - `POST /ops/v1/integrations`, body `{"id": "personio:acme", "tool":
+//!   "personio"|"greenhouse"|"bamboohr", "environment", "base_url", "credentials": {...},
+//!   "scope_config": {...}}` (scope config optional): 201 with the integration; its schedules
+//!   are created due at once, so the scheduler queues its first sync at its next tick. The
+//!   credentials must have the shape the tool's connector needs; they are sealed by the store
+//!   and never returned. 409 when the id exists.
+//! - `GET /ops/v1/integrations?environment=...`: every integration (of that environment), by id,
+//!   as `{"results": [...]}`: `id`, `tool`, `environment`, `base_url`, `scope_config`,
+//!   `created_at`.
+//! - `GET /ops/v1/integrations/{integration_id}`: one, in the same shape.
+//! - `PUT /ops/v1/integrations/{integration_id}/scope-config`, body a scope config in Kombo's
+//!   `read_models` shape: replaces it; applies from the next sync.
+//! - `PUT /ops/v1/integrations/{integration_id}/source`, body `{"base_url", "credentials"}`: a
+//!   new API root and credentials; the mirror stays.
+//! - `POST /ops/v1/api-keys`, body `{"environment", "label"}`: 201 with the key (`trb_...`),
+//!   shown only here; the store keeps its hash.
+//! - `DELETE /ops/v1/api-keys/{api_key_id}`: revokes it (again: still 200).
+//!
+//! Operations:
 //!
 //! - `GET /ops/v1/queues`: the queue backend, and per sync type the queue's name, its
 //!   pending, scheduled and running jobs and the open runs by state; open runs in total.
@@ -30,15 +53,17 @@
 //!   PAUSED → CANCELLED (200); ended → 409.
 //!
 //! Codes: `PLATFORM.AUTHENTICATION_INVALID` (401, or 403 when disabled),
-//! `PLATFORM.INPUT_INVALID` (400), `PLATFORM.INTEGRATION_NOT_FOUND` and
-//! `PLATFORM.SYNC_NOT_FOUND` (404), `PLATFORM.SYNC_CONFLICT` (409), `PLATFORM.UNKNOWN_ERROR`
-//! (500).
+//! `PLATFORM.INPUT_INVALID` (400), `PLATFORM.INTEGRATION_NOT_FOUND`, `PLATFORM.SYNC_NOT_FOUND`
+//! and `PLATFORM.API_KEY_NOT_FOUND` (404), `PLATFORM.SYNC_CONFLICT` and
+//! `PLATFORM.INTEGRATION_ALREADY_EXISTS` (409), `PLATFORM.UNKNOWN_ERROR` (500).
 //!
 //! The mirror's runs are the source of truth and are always read from it; the coordinator
 //! only adds what it knows (lease holders, queued markers) and carries signals to workers.
 
 mod auth;
+mod body;
 mod error;
+mod inputs;
 mod params;
 mod routes;
 mod state;

@@ -678,6 +678,21 @@ async fn bad_input(h: Harness) {
     let open = h.store.list_open_runs(10).await.unwrap();
     assert_eq!(open.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![id.clone()]);
 
+    // Ids with a NUL are refused before the database sees them (Postgres errors on a NUL).
+    for (method, path) in [
+        (Method::GET, "/syncs/a%00b"),
+        (Method::POST, "/syncs/a%00b/pause"),
+        (Method::POST, "/syncs/a%00b/resume"),
+        (Method::POST, "/syncs/a%00b/cancel"),
+        (Method::GET, "/integrations/personio:a%00b/syncs"),
+        (Method::POST, "/integrations/personio:a%00b/syncs"),
+        (Method::GET, "/integrations/personio:a%00b/schedules"),
+        (Method::PUT, "/integrations/personio:a%00b/schedules/FULL"),
+    ] {
+        let body = (method == Method::PUT).then_some(r#"{"every_seconds": 600}"#);
+        invalid(h.call(method, path, body).await);
+    }
+
     // A wrong method answers in the envelope too.
     let (status, body) = h.call(Method::DELETE, &format!("/syncs/{id}"), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);

@@ -10,6 +10,7 @@ use tributary_scheduler::SchedulerError;
 use tributary_store::StoreError;
 
 use crate::error::OpsError;
+use crate::inputs;
 use crate::params::{RecentQuery, trigger_sync_type};
 use crate::state::OperatorState;
 use crate::view::{RunView, describe};
@@ -30,6 +31,7 @@ pub async fn recent(
     let Path(integration_id) = path?;
     let Query(query) = query?;
     let limit = query.limit()?;
+    inputs::path_id("integration", &integration_id)?;
     if state.store.get_integration(&integration_id).await?.is_none() {
         return Err(OpsError::IntegrationNotFound(integration_id));
     }
@@ -56,6 +58,7 @@ pub async fn trigger(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Success<Triggered>, OpsError> {
     let Path(integration_id) = path?;
+    inputs::path_id("integration", &integration_id)?;
     let sync_type = trigger_sync_type(&body?)?;
     let triggered = tributary_scheduler::trigger(
         state.store.as_ref(),

@@ -1,6 +1,8 @@
 //! The route table below `/ops/v1`.
 
+pub mod api_keys;
 pub mod control;
+pub mod integration_setup;
 pub mod integrations;
 pub mod queues;
 pub mod schedules;
@@ -8,7 +10,7 @@ pub mod syncs;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::error::OpsError;
 use crate::state::OperatorState;
@@ -22,6 +24,19 @@ pub fn v1() -> Router<OperatorState> {
         .route("/syncs/{sync_id}/resume", post(control::resume))
         .route("/syncs/{sync_id}/cancel", post(control::cancel))
         .route(
+            "/integrations",
+            get(integration_setup::list).post(integration_setup::create),
+        )
+        .route("/integrations/{integration_id}", get(integration_setup::show))
+        .route(
+            "/integrations/{integration_id}/scope-config",
+            put(integration_setup::set_scope),
+        )
+        .route(
+            "/integrations/{integration_id}/source",
+            put(integration_setup::set_source),
+        )
+        .route(
             "/integrations/{integration_id}/syncs",
             get(integrations::recent).post(integrations::trigger),
         )
@@ -30,6 +45,8 @@ pub fn v1() -> Router<OperatorState> {
             "/integrations/{integration_id}/schedules/{sync_type}",
             put(schedules::set),
         )
+        .route("/api-keys", post(api_keys::create))
+        .route("/api-keys/{api_key_id}", delete(api_keys::revoke))
         .method_not_allowed_fallback(method_not_allowed)
 }
 

@@ -13,6 +13,7 @@ use tributary_model::SyncType;
 use tributary_store::SyncSchedule;
 
 use crate::error::OpsError;
+use crate::inputs;
 use crate::state::OperatorState;
 
 #[derive(Debug, Serialize)]
@@ -51,6 +52,7 @@ pub struct Schedules {
 }
 
 async fn schedules_of(state: &OperatorState, integration_id: String) -> Result<Schedules, OpsError> {
+    inputs::path_id("integration", &integration_id)?;
     if state.store.get_integration(&integration_id).await?.is_none() {
         return Err(OpsError::IntegrationNotFound(integration_id));
     }

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use serde::Serialize;
 
 use crate::error::OpsError;
+use crate::inputs;
 use crate::params::SyncsQuery;
 use crate::routes::queues::OPEN_RUN_LIMIT;
 use crate::state::OperatorState;
@@ -47,6 +48,7 @@ pub async fn show(
 
 /// The run, or `PLATFORM.SYNC_NOT_FOUND`.
 pub async fn load(state: &OperatorState, id: &str) -> Result<tributary_store::SyncRun, OpsError> {
+    inputs::path_id("sync", id)?;
     state
         .store
         .get_run(id)
