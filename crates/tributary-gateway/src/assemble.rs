@@ -78,12 +78,19 @@ impl Assembly<'_> {
     ) -> BoxFuture<'s, Result<Vec<Map<String, Value>>, ApiError>> {
         Box::pin(async move {
             let loaded = try_join_all(joins.iter().map(|join| self.load(records, join))).await?;
+            let scope = &self.integration.scope_config;
             Ok(records
                 .iter()
                 .map(|record| {
                     let mut source = record_source(record);
                     for (join, found) in joins.iter().zip(&loaded) {
                         source.insert(join.field.to_owned(), found.value_for(record, join));
+                    }
+                    // A field disabled after this record was last written is still stored
+                    // until the complete sync that a scope change queues rewrites it; it is
+                    // not shown in the meantime.
+                    for field in scope.disabled_fields(record.model) {
+                        source.remove(field);
                     }
                     source
                 })

@@ -42,6 +42,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("request headers exceed {0} bytes")]
+    HeadersTooLarge(usize),
     /// Too many requests in flight on this gateway instance.
     #[error("too many concurrent requests; retry shortly")]
     ConcurrencyLimited,
@@ -65,6 +67,7 @@ impl ApiError {
             ApiError::SyncUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::ConcurrencyLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,7 +81,9 @@ impl ApiError {
         Some(match self {
             ApiError::Unauthenticated(_) => "PLATFORM.AUTHENTICATION_INVALID",
             ApiError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
-            ApiError::InvalidInput(_) | ApiError::PayloadTooLarge(_) => "PLATFORM.INPUT_INVALID",
+            ApiError::InvalidInput(_) | ApiError::PayloadTooLarge(_) | ApiError::HeadersTooLarge(_) => {
+                "PLATFORM.INPUT_INVALID"
+            }
             ApiError::ModelDisabled(_) => "INTEGRATION.MODEL_DISABLED",
             ApiError::ModelNotAvailable { .. } => "INTEGRATION.MODEL_NOT_AVAILABLE",
             ApiError::RateLimited { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
@@ -103,6 +108,7 @@ impl ApiError {
             ApiError::RouteNotFound(_) => "Not found.",
             ApiError::MethodNotAllowed(_) => "Method not allowed.",
             ApiError::PayloadTooLarge(_) => "The request body is too large.",
+            ApiError::HeadersTooLarge(_) => "The request headers are too large.",
             ApiError::ConcurrencyLimited => "Too many concurrent requests.",
             ApiError::TimedOut(_) => "The request timed out.",
             ApiError::Unavailable(_) => "The service is temporarily unavailable.",
@@ -120,6 +126,13 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Invalid(message) => ApiError::InvalidInput(message),
             StoreError::Database(ref db) if is_unavailable(db) => ApiError::Unavailable(error),
+            // Backstop for input the checks above the store missed: Postgres refusing a
+            // character or a value's form is the caller's input, not our failure.
+            StoreError::Database(sqlx::Error::Database(ref db))
+                if db.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05" | "22P02" | "22007" | "22008")) =>
+            {
+                ApiError::InvalidInput(format!("The request contains a value the mirror cannot compare: {}", db.message()))
+            }
             other => ApiError::Internal(other),
         }
     }

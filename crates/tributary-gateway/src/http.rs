@@ -54,6 +54,7 @@ pub struct Limits {
     in_flight: Arc<Semaphore>,
     timeout: Duration,
     body_limit: usize,
+    header_limit: usize,
     per_key: Option<(KeyLimiter, u32)>,
 }
 
@@ -63,6 +64,7 @@ impl Limits {
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             timeout: options.request_timeout,
             body_limit: options.body_limit,
+            header_limit: options.header_limit,
             per_key: options.rate_limit_per_second.and_then(NonZeroU32::new).map(|rate| {
                 let burst = NonZeroU32::new(options.rate_limit_burst.max(rate.get())).unwrap_or(rate);
                 let quota = Quota::per_second(rate).allow_burst(burst);
@@ -137,6 +139,14 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limits.body_limit as u64) {
         return ApiError::PayloadTooLarge(limits.body_limit).into_response();
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > limits.header_limit {
+        return ApiError::HeadersTooLarge(limits.header_limit).into_response();
     }
     let charge = charge(&limits, &request);
     if let Charge::Refused { rate, retry_after_secs } = charge {
@@ -242,6 +252,20 @@ mod tests {
         assert_eq!(code(refused).await, (429, "PLATFORM.RATE_LIMIT_EXCEEDED".into()));
         // Another key is not affected.
         assert_eq!(call("Bearer b").await.unwrap().status(), 200);
+    }
+
+    #[tokio::test]
+    async fn oversized_headers_are_refused_in_the_envelope() {
+        let app = app(GatewayOptions {
+            header_limit: 100,
+            ..GatewayOptions::default()
+        });
+        let request = Request::get("/slow")
+            .header("x-big", "y".repeat(200))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(code(response).await, (431, "PLATFORM.INPUT_INVALID".into()));
     }
 
     #[tokio::test]

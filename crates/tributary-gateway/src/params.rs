@@ -32,6 +32,10 @@ impl QueryParams {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let mut values = BTreeMap::new();
         for (name, value) in pairs {
+            // No text column can hold NUL, and no legitimate value contains one.
+            if name.contains('\0') || value.contains('\0') {
+                return Err(ApiError::invalid("Query parameters must not contain NUL characters."));
+            }
             if values.contains_key(&name) {
                 return Err(ApiError::invalid(format!(
                     "The query parameter `{name}` was given more than once; pass one comma-separated value."

@@ -43,6 +43,10 @@ pub struct GatewayOptions {
     pub max_in_flight: usize,
     /// The read API takes no bodies; anything larger than this is refused before it is read.
     pub body_limit: usize,
+    /// Headers (names and values together) larger than this are refused in the error
+    /// envelope. Far larger ones (hyper's own limits: 400 KiB, 100 headers) are refused by the
+    /// HTTP server itself with a bare 431.
+    pub header_limit: usize,
     /// Requests per second each API key may make, sustained (`None`: unlimited). Counted per
     /// gateway replica: behind a load balancer spreading keys over N replicas a key gets up to
     /// N times this.
@@ -57,6 +61,7 @@ impl Default for GatewayOptions {
             request_timeout: Duration::from_secs(30),
             max_in_flight: 512,
             body_limit: 64 * 1024,
+            header_limit: 32 * 1024,
             rate_limit_per_second: Some(100),
             rate_limit_burst: 200,
         }

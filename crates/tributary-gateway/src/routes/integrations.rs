@@ -23,6 +23,9 @@ use crate::wire::{optional_timestamp, timestamp};
 /// The integration of `{integration_id}`, if the caller's environment owns it.
 async fn owned(state: &GatewayState, caller: &Caller, path: Result<Path<String>, PathRejection>) -> Result<Integration, ApiError> {
     let Path(id) = path.map_err(|e| ApiError::invalid(format!("Invalid integration id: {}", e.body_text())))?;
+    if id.contains('\0') || id.len() > 256 {
+        return Err(ApiError::IntegrationNotFound(id.replace('\0', "\\0").chars().take(256).collect()));
+    }
     match state.store.get_integration(&id).await? {
         Some(integration) if integration.environment == caller.0.environment => Ok(integration),
         _ => Err(ApiError::IntegrationNotFound(id)),
