@@ -36,3 +36,28 @@ pub fn build(
         ToolKind::Bamboohr => Box::new(BambooHrConnector::new(base_url, credentials, ids, client)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+    use tributary_model::Model;
+    use tributary_source::ClientConfig;
+
+    use super::*;
+
+    /// The read API's `GET /v1/integrations/{id}` reports every model of a tool's category as
+    /// covered (`ToolKind::category`); this keeps that true.
+    #[test]
+    fn each_connector_syncs_every_model_of_its_category() {
+        for &tool in ToolKind::ALL {
+            let credentials = json!({"client_id": "x", "client_secret": "y", "api_key": "z"});
+            let client = SourceClient::new(ClientConfig::default()).unwrap();
+            let connector = build(tool, "http://127.0.0.1:1", &credentials, IdGen::new("t:x"), client).unwrap();
+            let synced: BTreeSet<Model> = connector.streams().iter().flat_map(|s| s.models.iter().copied()).collect();
+            let category: BTreeSet<Model> = Model::ALL.iter().copied().filter(|m| m.category() == tool.category()).collect();
+            assert_eq!(synced, category, "{tool}");
+        }
+    }
+}
