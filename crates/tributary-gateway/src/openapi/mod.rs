@@ -11,13 +11,81 @@ use indexmap::IndexMap;
 pub use node::Node;
 
 const KOMBO: &str = include_str!("../../openapi/kombo-openapi.json");
+const SDK_FIELDS: &str = include_str!("../../openapi/sdk-fields.json");
 
-static KOMBO_DOC: LazyLock<Node> =
-    LazyLock::new(|| serde_json::from_str(KOMBO).expect("the vendored OpenAPI document is valid JSON"));
+static KOMBO_DOC: LazyLock<Node> = LazyLock::new(|| {
+    let mut doc: Node = serde_json::from_str(KOMBO).expect("the vendored OpenAPI document is valid JSON");
+    let additions: Node = serde_json::from_str(SDK_FIELDS).expect("sdk-fields.json is valid JSON");
+    add_sdk_fields(&mut doc, &additions).expect("sdk-fields.json names places the document has");
+    doc
+});
 
-/// Kombo's whole document.
+/// Kombo's whole document, with the fields the official SDK requires beyond it
+/// (`openapi/sdk-fields.json` says which and why).
 pub fn kombo() -> &'static Node {
     &KOMBO_DOC
+}
+
+/// Adds each field of `additions.fields` as a required property of the list item (or of the
+/// nested object `at` names) of `GET <path>`.
+fn add_sdk_fields(doc: &mut Node, additions: &Node) -> Result<(), String> {
+    for entry in additions.get("fields").as_array().unwrap_or_default() {
+        let path = entry.get("path").as_str().ok_or("an entry without `path`")?;
+        let field = entry.get("field").as_str().ok_or("an entry without `field`")?;
+        let schema = additions.get("schemas").get(field).clone();
+        let at: Vec<&str> = entry.get("at").as_array().unwrap_or_default().iter().filter_map(Node::as_str).collect();
+        let pointer = object_pointer(doc, path, &at).ok_or_else(|| format!("GET {path} has no object at {at:?}"))?;
+        let Some(Node::Object(object)) = doc.pointer_mut(&pointer) else {
+            return Err(format!("{pointer} is not an object schema"));
+        };
+        if let Node::Object(properties) = object.entry("properties".to_owned()).or_insert_with(|| Node::Object(IndexMap::new())) {
+            properties.entry(field.to_owned()).or_insert(schema);
+        }
+        if let Node::Array(required) = object.entry("required".to_owned()).or_insert_with(|| Node::Array(Vec::new())) {
+            if !required.iter().any(|r| r.as_str() == Some(field)) {
+                required.push(Node::String(field.to_owned()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The JSON pointer of the object schema of `GET <path>`'s list items, then of the property
+/// chain `at` below them, following `$ref`s, array items and nullable unions.
+fn object_pointer(doc: &Node, path: &str, at: &[&str]) -> Option<String> {
+    let escape = |token: &str| token.replace('~', "~0").replace('/', "~1");
+    let resolve = |mut pointer: String| -> String {
+        for _ in 0..32 {
+            match doc.pointer(&pointer).get("$ref").as_str() {
+                Some(target) => pointer = target.trim_start_matches('#').to_owned(),
+                None => break,
+            }
+        }
+        pointer
+    };
+    let object_of = |pointer: String| -> Option<String> {
+        let pointer = resolve(pointer);
+        let node = doc.pointer(&pointer);
+        if let Some(options) = node.get("anyOf").as_array() {
+            let i = options.iter().position(|o| o.get("type").as_str() != Some("null"))?;
+            return Some(resolve(format!("{pointer}/anyOf/{i}")));
+        }
+        let is_array = match node.get("type") {
+            Node::String(t) => t == "array",
+            Node::Array(types) => types.iter().any(|t| t.as_str() == Some("array")),
+            _ => false,
+        };
+        Some(if is_array { resolve(format!("{pointer}/items")) } else { pointer })
+    };
+    let mut pointer = resolve(format!(
+        "/paths/{}/get/responses/200/content/application~1json/schema",
+        escape(path)
+    ));
+    pointer = resolve(format!("{pointer}/properties/data/properties/results/items"));
+    for step in at {
+        pointer = object_of(format!("{pointer}/properties/{}", escape(step)))?;
+    }
+    (!doc.pointer(&pointer).get("properties").is_null()).then_some(pointer)
 }
 
 /// The operations below `/v1` that this gateway serves, as (path, method).
@@ -150,5 +218,24 @@ mod tests {
             assert!(!doc.pointer(reference.trim_start_matches('#')).is_null(), "{reference} dangles");
         }
         assert!(doc.get("components").get("schemas").as_object().unwrap().len() < kombo().get("components").get("schemas").as_object().unwrap().len());
+    }
+
+    #[test]
+    fn the_fields_the_sdk_requires_are_added_and_required() {
+        for (model, at) in [
+            (tributary_model::Model::AbsenceTypes, None),
+            (tributary_model::Model::Absences, Some("type")),
+            (tributary_model::Model::Jobs, Some("stages")),
+            (tributary_model::Model::Applications, Some("current_stage")),
+        ] {
+            let shape = crate::schema::shape(model);
+            let shape = match at.map(|key| &shape.fields.iter().find(|f| f.name == key).unwrap().nested) {
+                None => shape,
+                Some(crate::schema::Nested::Object(inner) | crate::schema::Nested::ArrayOf(inner)) => inner,
+                Some(other) => panic!("{model}: {other:?}"),
+            };
+            let custom = shape.fields.iter().find(|f| f.name == "custom_fields").expect("custom_fields");
+            assert_eq!(custom.missing, crate::schema::Missing::Null, "{model}");
+        }
     }
 }

@@ -71,6 +71,22 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Like [`Node::pointer`], mutably; `None` when absent.
+    pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Node> {
+        let mut node = self;
+        for token in pointer.split('/').skip(1) {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            node = match node {
+                Node::Object(map) => map.get_mut(&token)?,
+                Node::Array(items) => items.get_mut(token.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+}
+
 impl From<serde_json::Value> for Node {
     fn from(value: serde_json::Value) -> Self {
         match value {
