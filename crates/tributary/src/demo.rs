@@ -1,13 +1,15 @@
 //! `tributary demo`: everything on one machine with nothing installed but Rust. Simulated
 //! tools, an embedded mirror, the read API, and syncs that keep going as the data changes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tributary_engine::{EngineConfig, Schedule, SyncEngine};
-use tributary_model::{ScopeConfig, SyncType, ToolKind};
+use tributary_model::{RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_sim::{SimConfig, Simulator};
-use tributary_store::NewIntegration;
+use tributary_gateway::{ForcedSync, SyncTrigger, TriggerError};
+use tributary_store::{NewIntegration, StoreError};
 
 use crate::cli::{DemoArgs, Global};
 use crate::commands::{cursor_key, run_with_progress, shutdown_signal};
@@ -85,7 +87,9 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     println!("\nfirst sync of each integration:");
     sync_round(&engine, &integrations, &schedule).await;
 
-    let app = tributary_gateway::router(tributary_gateway::GatewayState::new(store.clone(), cursor_key(global)));
+    let state = tributary_gateway::GatewayState::new(store.clone(), cursor_key(global))
+        .with_sync_trigger(Arc::new(DemoTrigger { engine: engine.clone() }));
+    let app = tributary_gateway::router(state);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -106,6 +110,13 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     println!(
         "  curl -s '{base}/v1/hris/employees?updated_after=2026-01-01T00:00:00.000Z' -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: personio:demo'"
     );
+    println!(
+        "  curl -s '{base}/v1/ats/candidates?page_size=2' -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: greenhouse:demo'"
+    );
+    println!(
+        "  curl -s -X POST {base}/v1/force-sync -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: personio:demo' -d '{{\"type\": \"DELTA\"}}'"
+    );
+    println!("  every endpoint, browsable: {base}/v1/docs");
     println!(
         "\nsyncing every {}s while the simulator changes its data; Ctrl-C to stop.\n",
         args.sync_every
@@ -129,6 +140,47 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     server.abort();
     sim.shutdown().await;
     Ok(())
+}
+
+/// `POST /v1/force-sync` in the demo: the run is queued in the mirror and started in the
+/// background with the demo's engine, which resumes the open run of that type, as soon as no
+/// other sync of the integration holds its lease.
+struct DemoTrigger {
+    engine: SyncEngine,
+}
+
+#[async_trait::async_trait]
+impl SyncTrigger for DemoTrigger {
+    async fn force_sync(&self, integration_id: &str, sync_type: SyncType) -> Result<ForcedSync, TriggerError> {
+        let (run, created) = self
+            .engine
+            .store()
+            .enqueue_run(integration_id, sync_type)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => TriggerError::IntegrationNotFound(integration_id.to_owned()),
+                other => TriggerError::Unavailable(other.to_string()),
+            })?;
+        if created {
+            let (engine, id) = (self.engine.clone(), integration_id.to_owned());
+            tokio::spawn(async move {
+                // Wait out a sync of the integration that is running now.
+                while let Ok(runs) = engine.store().list_runs(&id, 5).await
+                    && runs.iter().any(|r| r.state == RunState::Running)
+                {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                if let Err(e) = run_with_progress(&engine, &id, sync_type).await {
+                    println!("{id} {}: {e:#}", sync_type.as_str());
+                }
+            });
+        }
+        Ok(ForcedSync {
+            sync_id: run.id,
+            sync_type: run.sync_type,
+            already_queued: !created,
+        })
+    }
 }
 
 /// Syncs every integration once, with the type the schedule picks (FULL first, DELTA after for

@@ -350,6 +350,30 @@ async fn demo_serves_what_it_synced() {
         assert_eq!(page["data"]["results"].as_array().unwrap().len(), 5, "{page}");
         assert!(page["data"]["next"].is_string());
     }
+    let candidates: serde_json::Value = http
+        .get(format!("{base}/ats/candidates?page_size=2"))
+        .bearer_auth("demo-test-key")
+        .header("X-Integration-Id", "greenhouse:demo")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(candidates["data"]["results"].as_array().unwrap().len(), 2, "{candidates}");
+    let forced: serde_json::Value = http
+        .post(format!("{base}/force-sync"))
+        .bearer_auth("demo-test-key")
+        .header("X-Integration-Id", "greenhouse:demo")
+        .json(&serde_json::json!({"type": "DELTA"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(forced["data"]["type"], "DELTA", "{forced}");
+    assert!(forced["data"]["sync_id"].is_string(), "{forced}");
     let wrong = http
         .get(format!("{base}/check-api-key"))
         .bearer_auth("not-the-key")
