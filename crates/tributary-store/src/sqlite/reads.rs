@@ -37,9 +37,13 @@ macro_rules! field {
     };
 }
 
-macro_rules! entry {
+/// The object at `data->field` (`{}` when it is not one), whose entries are matched by key
+/// with `json_each`: a key is the caller's text (a custom field's name), and `->` would read
+/// one starting with `$` as a JSON path.
+macro_rules! object_field {
     () => {
-        "records.data -> (f.value ->> 'field') -> (f.value ->> 'key')"
+        "(CASE WHEN json_type(records.data -> (f.value ->> 'field')) = 'object' \
+         THEN records.data -> (f.value ->> 'field') ELSE '{}' END)"
     };
 }
 
@@ -60,9 +64,9 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
         // Every filter must hold (see the Postgres twin). lower() folds ASCII only, which
         // covers the enum-like values the gateway filters on; text compares bytewise.
         "AND NOT EXISTS (SELECT 1 FROM json_each(?8) f WHERE NOT coalesce(CASE f.value ->> 'kind' ",
-        "  WHEN 'entry_null' THEN coalesce(json_type(",
-        entry!(),
-        "), 'null') = 'null' ",
+        "  WHEN 'entry_null' THEN NOT EXISTS (SELECT 1 FROM json_each(",
+        object_field!(),
+        ") o WHERE o.key = (f.value ->> 'key') AND o.type <> 'null') ",
         "  WHEN 'equals_or_null' THEN ",
         scalar_text!("records.data -> (f.value ->> 'field')"),
         " IS NULL OR ",
@@ -97,12 +101,11 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
         ") = 'array' THEN ",
         field!(),
         " ELSE '[]' END) e ",
-        "      UNION ALL SELECT ",
-        scalar_text!("records.data -> (f.value ->> 'field') -> (f.value ->> 'key')"),
-        "        WHERE f.value ->> 'kind' = 'entry' ",
-        "        AND json_type(",
-        entry!(),
-        ") IN ('text', 'integer', 'real', 'true', 'false')",
+        "      UNION ALL SELECT CASE o.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ",
+        "        ELSE CAST(o.value AS TEXT) END FROM json_each(CASE WHEN f.value ->> 'kind' = 'entry' THEN ",
+        object_field!(),
+        " ELSE '{}' END) o WHERE o.key = (f.value ->> 'key') ",
+        "        AND o.type IN ('text', 'integer', 'real', 'true', 'false')",
         "      UNION ALL SELECT json_extract(e.value, '$.' || (f.value ->> 'key')) FROM json_each(CASE WHEN ",
         "        f.value ->> 'kind' = 'array_entry' AND json_type(",
         field!(),
