@@ -123,6 +123,9 @@ fn custom_field_filter(text: &str) -> Result<FieldFilter, ApiError> {
     let (Some((key, value)), None) = (entries.next(), entries.next()) else {
         return Err(invalid("it must have exactly one key"));
     };
+    if key.contains('\0') {
+        return Err(invalid("the key contains a NUL character"));
+    }
     let text = match value {
         Value::Null => {
             return Ok(FieldFilter {

@@ -24,9 +24,9 @@ mod sync;
 mod wire;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -42,7 +42,8 @@ pub fn router(state: GatewayState) -> Router {
     router_with_options(state, GatewayOptions::default())
 }
 
-pub fn router_with_options(state: GatewayState, options: GatewayOptions) -> Router {
+pub fn router_with_options(mut state: GatewayState, options: GatewayOptions) -> Router {
+    state.body_limit = options.body_limit;
     let limits = http::Limits::new(&options);
     let api = routes::v1()
         .merge(routes::v1_public())
@@ -62,9 +63,10 @@ pub fn router_with_options(state: GatewayState, options: GatewayOptions) -> Rout
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(http::REQUEST_ID))
-                // Backstop for bodies without a Content-Length; `http::guard` answers the
-                // declared ones in Kombo's envelope.
-                .layer(RequestBodyLimitLayer::new(options.body_limit)),
+                // Bodies without a Content-Length are cut off by the extractors at this limit
+                // (and answered in the envelope by the handler); `http::guard` refuses declared
+                // ones up front.
+                .layer(DefaultBodyLimit::max(options.body_limit)),
         )
         .with_state(state)
 }

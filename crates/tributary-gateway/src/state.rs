@@ -16,6 +16,8 @@ pub struct GatewayState {
     /// Queues syncs for `POST /v1/force-sync`; without one (a gateway with no fleet behind it)
     /// that endpoint answers 503.
     pub sync: Option<Arc<dyn SyncTrigger>>,
+    /// [`GatewayOptions::body_limit`], for handlers that read bodies.
+    pub(crate) body_limit: usize,
 }
 
 impl GatewayState {
@@ -24,6 +26,7 @@ impl GatewayState {
             store,
             cursor_key: cursor_key.into(),
             sync: None,
+            body_limit: GatewayOptions::default().body_limit,
         }
     }
 

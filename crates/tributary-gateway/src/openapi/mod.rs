@@ -41,11 +41,10 @@ fn add_sdk_fields(doc: &mut Node, additions: &Node) -> Result<(), String> {
         if let Node::Object(properties) = object.entry("properties".to_owned()).or_insert_with(|| Node::Object(IndexMap::new())) {
             properties.entry(field.to_owned()).or_insert(schema);
         }
-        if let Node::Array(required) = object.entry("required".to_owned()).or_insert_with(|| Node::Array(Vec::new())) {
-            if !required.iter().any(|r| r.as_str() == Some(field)) {
+        if let Node::Array(required) = object.entry("required".to_owned()).or_insert_with(|| Node::Array(Vec::new()))
+            && !required.iter().any(|r| r.as_str() == Some(field)) {
                 required.push(Node::String(field.to_owned()));
             }
-        }
     }
     Ok(())
 }

@@ -244,20 +244,39 @@ pub struct ForceSyncData {
     sync_type: &'static str,
 }
 
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 pub async fn force_sync(
     State(state): State<GatewayState>,
     access: IntegrationAccess,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Success<ForceSyncData>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid(format!("Unreadable request body: {}", e.body_text())))?;
+    let body = body.map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.body_limit),
+        _ => ApiError::invalid(format!("Unreadable request body: {}", e.body_text())),
+    })?;
+    let invalid_body = |why: String| {
+        ApiError::invalid(format!(
+            "The body must be a JSON object like {{\"type\": \"FULL\"}} or {{\"type\": \"DELTA\"}}: {why}"
+        ))
+    };
     let request: ForceSyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         ForceSyncBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::invalid(format!(
-                "The body must be a JSON object like {{\"type\": \"FULL\"}} or {{\"type\": \"DELTA\"}}: {e}"
-            ))
-        })?
+        // Parsed as a value first: serde would also read the struct from an array.
+        match serde_json::from_slice::<Value>(&body).map_err(|e| invalid_body(e.to_string()))? {
+            object @ Value::Object(_) => serde_json::from_value(object).map_err(|e| invalid_body(e.to_string()))?,
+            other => return Err(invalid_body(format!("got {}", json_kind(&other)))),
+        }
     };
     let wants_delta = match request.sync_type.as_deref() {
         None | Some("FULL") => false,
