@@ -63,6 +63,7 @@
 mod auth;
 mod body;
 mod error;
+mod fleet_trigger;
 mod inputs;
 mod params;
 mod routes;
@@ -72,6 +73,7 @@ mod view;
 use axum::Router;
 
 pub use error::OpsError;
+pub use fleet_trigger::FleetTrigger;
 pub use routes::control::CANCEL_REASON;
 pub use state::OperatorState;
 
