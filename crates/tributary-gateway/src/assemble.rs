@@ -3,15 +3,17 @@
 //! are rendered from.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::future::{BoxFuture, try_join_all};
 use serde_json::{Map, Value};
 use tributary_model::Model;
-use tributary_store::{Integration, RecordQuery, StoredRecord};
+use tributary_store::{Integration, RecordQuery, StoreError, StoredRecord};
 
 use crate::error::ApiError;
+use crate::schema::{Nested, Shape, render};
 use crate::state::GatewayState;
-use crate::wire::{optional_timestamp, timestamp};
+use crate::wire::{Wire, optional_timestamp, timestamp};
 
 /// How a nested key of a response finds its records.
 #[derive(Debug, Clone, Copy)]
@@ -39,12 +41,12 @@ pub struct Join {
 }
 
 /// A record's stored `data` with the fields the mirror keeps beside it (`id`, `remote_id`,
-/// `changed_at`, `remote_deleted_at`, `remote_created_at`, `remote_data`). Shapes pick what
-/// their schema lists.
-pub fn record_source(record: &StoredRecord) -> Map<String, Value> {
-    let mut source = record.data.clone();
-    source.insert("id".into(), Value::String(record.id.clone()));
-    source.insert("remote_id".into(), Value::String(record.remote_id.clone()));
+/// `changed_at`, `remote_deleted_at`, `remote_created_at`, `remote_data`), taken apart rather
+/// than copied. Shapes pick what their schema lists.
+pub fn record_source(record: StoredRecord) -> Map<String, Value> {
+    let mut source = record.data;
+    source.insert("id".into(), Value::String(record.id));
+    source.insert("remote_id".into(), Value::String(record.remote_id));
     source.insert("changed_at".into(), Value::String(timestamp(&record.changed_at)));
     source.insert(
         "remote_deleted_at".into(),
@@ -54,7 +56,7 @@ pub fn record_source(record: &StoredRecord) -> Map<String, Value> {
         "remote_created_at".into(),
         optional_timestamp(record.remote_created_at.as_ref()),
     );
-    source.insert("remote_data".into(), record.remote_data.clone().unwrap_or(Value::Null));
+    source.insert("remote_data".into(), record.remote_data.unwrap_or(Value::Null));
     source
 }
 
@@ -70,47 +72,74 @@ pub struct Assembly<'a> {
 }
 
 impl Assembly<'_> {
-    /// The source maps of `records`, in order, with every join filled in.
-    pub fn sources<'s>(
+    /// `records` rendered through `shape`, in order, with every join loaded (one query per
+    /// join and level) and rendered through its own part of `shape`. `aliases` repeat a key
+    /// under another name (an employee's deprecated `teams`).
+    pub fn render<'s>(
         &'s self,
-        records: &'s [StoredRecord],
+        records: Vec<StoredRecord>,
+        shape: &'static Shape,
         joins: &'static [Join],
-    ) -> BoxFuture<'s, Result<Vec<Map<String, Value>>, ApiError>> {
+        aliases: &'static [(&'static str, &'static str)],
+    ) -> BoxFuture<'s, Result<Vec<Wire>, ApiError>> {
         Box::pin(async move {
-            let loaded = try_join_all(joins.iter().map(|join| self.load(records, join))).await?;
+            let mut loaded = try_join_all(joins.iter().map(|join| self.load(&records, shape, join))).await?;
             let scope = &self.integration.scope_config;
             Ok(records
-                .iter()
+                .into_iter()
                 .map(|record| {
-                    let mut source = record_source(record);
-                    for (join, found) in joins.iter().zip(&loaded) {
-                        source.insert(join.field.to_owned(), found.value_for(record, join));
+                    let disabled = scope.disabled_fields(record.model);
+                    let mut rendered: Vec<(&'static str, Wire)> = joins
+                        .iter()
+                        .zip(loaded.iter_mut())
+                        .map(|(join, found)| (join.field, found.wire_for(&record, join)))
+                        .collect();
+                    for &(alias, of) in aliases {
+                        if let Some((_, wire)) = rendered.iter().find(|(key, _)| *key == of) {
+                            let copy = wire.clone();
+                            rendered.push((alias, copy));
+                        }
                     }
+                    let mut source = record_source(record);
                     // A field disabled after this record was last written is still stored
                     // until the complete sync that a scope change queues rewrites it; it is
                     // not shown in the meantime.
-                    for field in scope.disabled_fields(record.model) {
+                    for field in disabled {
                         source.remove(field);
+                        rendered.retain(|(key, _)| *key != field);
                     }
-                    source
+                    render(shape, source, &mut rendered)
                 })
                 .collect())
         })
     }
 
-    async fn load(&self, records: &[StoredRecord], join: &'static Join) -> Result<Loaded, ApiError> {
+    async fn load(&self, records: &[StoredRecord], shape: &'static Shape, join: &'static Join) -> Result<Loaded, ApiError> {
         // A disabled model is never stored (or is being marked deleted): nothing to nest.
         if !self.integration.scope_config.model_enabled(join.model) || records.is_empty() {
             return Ok(Loaded::default());
         }
-        let targets = match join.link {
+        let nested_shape = match shape.fields.iter().find(|f| f.name == join.field).map(|f| &f.nested) {
+            Some(Nested::Object(inner) | Nested::ArrayOf(inner)) => inner,
+            // Ruled out by the catalog's tests; an error rather than a panic all the same.
+            _ => {
+                return Err(ApiError::Internal(StoreError::Corrupt(format!(
+                    "the response schema has no nested object `{}` to join into",
+                    join.field
+                ))));
+            }
+        };
+        let mut loaded = Loaded::default();
+        match join.link {
             Link::One { by } => {
                 let ids = records.iter().filter_map(|r| reference(&r.data, by)).map(str::to_owned).collect();
-                self.by_ids(join.model, ids).await?
+                let targets = self.by_ids(join.model, ids).await?;
+                self.index(&mut loaded, targets, nested_shape, join).await?;
             }
             Link::Many { by } => {
                 let ids = records.iter().flat_map(|r| references(&r.data, by)).map(str::to_owned).collect();
-                self.by_ids(join.model, ids).await?
+                let targets = self.by_ids(join.model, ids).await?;
+                self.index(&mut loaded, targets, nested_shape, join).await?;
             }
             Link::Members { list, key } => {
                 let ids = records
@@ -119,7 +148,12 @@ impl Assembly<'_> {
                     .filter_map(|member| reference(member, key))
                     .map(str::to_owned)
                     .collect();
-                self.by_ids(join.model, ids).await?
+                // Each member is its record plus the entry's own keys (a user's roles on this
+                // job), so it is rendered per entry, from the records kept here.
+                for record in self.by_ids(join.model, ids).await? {
+                    loaded.shape = Some(nested_shape);
+                    loaded.records.insert(record.id.clone(), record_source(record));
+                }
             }
             Link::Children => {
                 let parents: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
@@ -130,24 +164,30 @@ impl Assembly<'_> {
                     .await?;
                 children.retain(|child| self.include_deleted || child.remote_deleted_at.is_none());
                 children.sort_by(|a, b| a.id.cmp(&b.id));
-                children
-            }
-        };
-        let sources = self.sources(&targets, join.nested).await?;
-        let mut loaded = Loaded::default();
-        for (record, source) in targets.iter().zip(sources) {
-            match join.link {
-                Link::Children => {
-                    if let Some(parent) = &record.parent_id {
-                        loaded.by_parent.entry(parent.clone()).or_default().push(source);
+                let parents: Vec<Option<String>> = children.iter().map(|c| c.parent_id.clone()).collect();
+                let wires = self.render(children, nested_shape, join.nested, &[]).await?;
+                for (parent, wire) in parents.into_iter().zip(wires) {
+                    if let Some(parent) = parent {
+                        loaded.by_parent.entry(parent).or_default().push(wire);
                     }
-                }
-                _ => {
-                    loaded.by_id.insert(record.id.clone(), source);
                 }
             }
         }
         Ok(loaded)
+    }
+
+    /// Renders linked `targets` once each, to be shown wherever they are referenced.
+    async fn index(
+        &self,
+        loaded: &mut Loaded,
+        targets: Vec<StoredRecord>,
+        shape: &'static Shape,
+        join: &'static Join,
+    ) -> Result<(), ApiError> {
+        let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+        let wires = self.render(targets, shape, join.nested, &[]).await?;
+        loaded.by_id = ids.into_iter().zip(wires.into_iter().map(Arc::new)).collect();
+        Ok(())
     }
 
     /// Records of `model` by unified id, deleted ones included. Ids the mirror does not hold
@@ -164,47 +204,45 @@ impl Assembly<'_> {
     }
 }
 
-/// The loaded records of one join, by what they are looked up with.
+/// The rendered records of one join, by what they are looked up with.
 #[derive(Default)]
 struct Loaded {
-    by_id: HashMap<String, Map<String, Value>>,
-    by_parent: HashMap<String, Vec<Map<String, Value>>>,
+    by_id: HashMap<String, Arc<Wire>>,
+    by_parent: HashMap<String, Vec<Wire>>,
+    /// For [`Link::Members`]: the member records' sources and the shape to render them with.
+    records: HashMap<String, Map<String, Value>>,
+    shape: Option<&'static Shape>,
 }
 
 impl Loaded {
-    fn value_for(&self, record: &StoredRecord, join: &Join) -> Value {
-        let object = |source: &Map<String, Value>| Value::Object(source.clone());
+    /// The value of `join` for `record`. A child belongs to one parent, which a page shows
+    /// once, so children are moved out rather than copied.
+    fn wire_for(&mut self, record: &StoredRecord, join: &Join) -> Wire {
         match join.link {
             Link::One { by } => reference(&record.data, by)
                 .and_then(|id| self.by_id.get(id))
-                .map_or(Value::Null, object),
-            Link::Many { by } => Value::Array(
+                .map_or(Wire::Value(Value::Null), |wire| Wire::Shared(wire.clone())),
+            Link::Many { by } => Wire::Array(
                 references(&record.data, by)
                     .filter_map(|id| self.by_id.get(id))
-                    .map(object)
+                    .map(|wire| Wire::Shared(wire.clone()))
                     .collect(),
             ),
-            Link::Members { list, key } => Value::Array(
+            Link::Members { list, key } => Wire::Array(
                 members(&record.data, list)
                     .filter_map(|member| {
-                        let mut merged = self.by_id.get(reference(member, key)?)?.clone();
+                        let shape = self.shape?;
+                        let mut merged = self.records.get(reference(member, key)?)?.clone();
                         for (k, v) in member {
                             if k != key {
                                 merged.insert(k.clone(), v.clone());
                             }
                         }
-                        Some(Value::Object(merged))
+                        Some(render(shape, merged, &mut Vec::new()))
                     })
                     .collect(),
             ),
-            Link::Children => Value::Array(
-                self.by_parent
-                    .get(&record.id)
-                    .into_iter()
-                    .flatten()
-                    .map(object)
-                    .collect(),
-            ),
+            Link::Children => Wire::Array(self.by_parent.remove(&record.id).unwrap_or_default()),
         }
     }
 }

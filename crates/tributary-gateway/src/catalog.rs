@@ -295,14 +295,23 @@ mod tests {
         }
     }
 
-    /// Every nested key we fill is one the response schema has.
+    /// Every nested key we fill is a nested object (or list of them) of the response schema,
+    /// at every level.
     #[test]
-    fn joins_fill_keys_of_the_schema() {
-        for &model in Model::ALL {
-            let shape = crate::schema::shape(model);
-            for join in endpoint(model).joins {
-                assert!(shape.field(join.field).is_some(), "{model}.{}", join.field);
+    fn joins_fill_nested_objects_of_the_schema() {
+        fn check(at: &str, shape: &crate::schema::Shape, joins: &[Join]) {
+            for join in joins {
+                let path = format!("{at}.{}", join.field);
+                match shape.field(join.field).map(|f| &f.nested) {
+                    Some(crate::schema::Nested::Object(inner) | crate::schema::Nested::ArrayOf(inner)) => {
+                        check(&path, inner, join.nested)
+                    }
+                    other => panic!("{path}: {other:?}"),
+                }
             }
+        }
+        for &model in Model::ALL {
+            check(model.as_str(), crate::schema::shape(model), endpoint(model).joins);
         }
     }
 }

@@ -37,6 +37,22 @@ pub use response::Success;
 pub use state::{GatewayOptions, GatewayState};
 pub use sync::{ForcedSync, SyncTrigger, TriggerError};
 
+/// A listener for `axum::serve` that sets TCP_NODELAY on every connection it accepts. Without
+/// it, a response written in more than one segment waits for the client's delayed ACK (40 ms
+/// on Linux) before its last bytes leave: measured, a page of employees took 57 ms instead of
+/// a few.
+pub type Listener = axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<Listener> {
+    use axum::serve::ListenerExt;
+    fn no_delay(stream: &mut tokio::net::TcpStream) {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    }
+    Ok(tokio::net::TcpListener::bind(addr).await?.tap_io(no_delay as fn(&mut tokio::net::TcpStream)))
+}
+
 /// The gateway with default limits.
 pub fn router(state: GatewayState) -> Router {
     router_with_options(state, GatewayOptions::default())

@@ -6,6 +6,8 @@
 //! `preserve_order` here would silently change every record's hash. Responses are therefore
 //! built as [`Wire`] trees, which serialize their keys in the order they were pushed.
 
+use std::sync::Arc;
+
 use chrono::SecondsFormat;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
@@ -26,6 +28,8 @@ pub enum Wire {
     Value(Value),
     Object(Vec<(&'static str, Wire)>),
     Array(Vec<Wire>),
+    /// One rendering shown in several places (a manager nested in each of their reports).
+    Shared(Arc<Wire>),
 }
 
 impl Serialize for Wire {
@@ -46,6 +50,7 @@ impl Serialize for Wire {
                 }
                 seq.end()
             }
+            Wire::Shared(wire) => wire.serialize(serializer),
         }
     }
 }

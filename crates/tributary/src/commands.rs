@@ -293,7 +293,7 @@ pub fn cursor_key(global: &Global) -> Vec<u8> {
 }
 
 pub async fn serve_gateway(listen: std::net::SocketAddr, app: axum::Router, with_ops: bool) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = tributary_gateway::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     println!("read API on http://{listen}/v1 (browse it at http://{listen}/v1/docs)");

@@ -19,7 +19,7 @@ const ENVIRONMENT: &str = "demo";
 
 pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     // Bind the API port first: a taken port should fail before any work is done.
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
+    let listener = tributary_gateway::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {} (pass --listen to use another address)",
             args.listen

@@ -176,7 +176,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let ctx = job_context(store.clone(), &fleet, &args.worker, &id);
     let pool = tokio::spawn(run_pool(ctx, fleet.take_queues()?, shutdown.clone()));
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tributary_gateway::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let app = crate::api::router(global, store, Some(&fleet), &args.limits);

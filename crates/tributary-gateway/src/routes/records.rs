@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::list::{COMMON_PARAMS, ListQuery, fetch_page};
 use crate::params::QueryParams;
 use crate::response::{ListData, Success};
-use crate::schema::{render, shape};
+use crate::schema::shape;
 use crate::state::GatewayState;
 use crate::filters;
 
@@ -31,19 +31,9 @@ pub async fn list(
         integration,
         include_deleted: list.include_deleted,
     };
-    let sources = assembly.sources(&page.records, endpoint.joins).await?;
-    let shape = shape(endpoint.model);
-    let results = sources
-        .into_iter()
-        .map(|mut source| {
-            for (alias, of) in endpoint.aliases {
-                if let Some(value) = source.get(*of).cloned() {
-                    source.insert((*alias).to_owned(), value);
-                }
-            }
-            render(shape, &source)
-        })
-        .collect();
+    let results = assembly
+        .render(page.records, shape(endpoint.model), endpoint.joins, endpoint.aliases)
+        .await?;
     Ok(Success::new(ListData {
         next: page.next,
         results,

@@ -78,45 +78,52 @@ pub fn shape(model: Model) -> &'static Shape {
     &SHAPES[&model]
 }
 
-/// Renders `source` through `shape`.
-pub fn render(shape: &'static Shape, source: &Map<String, Value>) -> Wire {
+/// Renders `source` through `shape`, moving values out of it (no copies of large values such
+/// as `remote_data`). `rendered` holds keys whose values were rendered already (nested records
+/// loaded by joins); they win over `source`.
+pub fn render(shape: &'static Shape, mut source: Map<String, Value>, rendered: &mut Vec<(&'static str, Wire)>) -> Wire {
     let mut entries = Vec::with_capacity(shape.fields.len());
     for field in &shape.fields {
-        let value = match source.get(&field.name) {
-            // An optional key that may not be null is left out rather than sent as null, which
-            // the SDK's models would reject.
-            Some(Value::Null) if !field.nullable => match field.missing {
-                Missing::EmptyArray => Wire::Array(Vec::new()),
-                Missing::Null => Wire::Value(Value::Null),
-                Missing::Omit => continue,
-            },
-            Some(value) => render_value(&field.nested, value),
-            None => match field.missing {
-                Missing::Null => Wire::Value(Value::Null),
-                Missing::EmptyArray => Wire::Array(Vec::new()),
-                Missing::Omit => continue,
-            },
+        let name = field.name.as_str();
+        let value = if let Some(at) = rendered.iter().position(|(key, _)| *key == name) {
+            rendered.swap_remove(at).1
+        } else {
+            match source.remove(name) {
+                // An optional key that may not be null is left out rather than sent as null,
+                // which the SDK's models would reject.
+                Some(Value::Null) if !field.nullable => match field.missing {
+                    Missing::EmptyArray => Wire::Array(Vec::new()),
+                    Missing::Null => Wire::Value(Value::Null),
+                    Missing::Omit => continue,
+                },
+                Some(value) => render_value(&field.nested, value),
+                None => match field.missing {
+                    Missing::Null => Wire::Value(Value::Null),
+                    Missing::EmptyArray => Wire::Array(Vec::new()),
+                    Missing::Omit => continue,
+                },
+            }
         };
-        entries.push((field.name.as_str(), value));
+        entries.push((name, value));
     }
     Wire::Object(entries)
 }
 
-fn render_value(nested: &'static Nested, value: &Value) -> Wire {
+fn render_value(nested: &'static Nested, value: Value) -> Wire {
     match (nested, value) {
-        (Nested::Object(shape), Value::Object(object)) => render(shape, object),
+        (Nested::Object(shape), Value::Object(object)) => render(shape, object, &mut Vec::new()),
         (Nested::ArrayOf(shape), Value::Array(items)) => Wire::Array(
             items
-                .iter()
+                .into_iter()
                 .map(|item| match item {
-                    Value::Object(object) => render(shape, object),
-                    other => Wire::Value(other.clone()),
+                    Value::Object(object) => render(shape, object, &mut Vec::new()),
+                    other => Wire::Value(other),
                 })
                 .collect(),
         ),
         // A stored value of an unexpected type (a connector bug) is passed through rather than
         // dropped, so the discrepancy is visible to the consumer instead of silently hidden.
-        (_, other) => Wire::Value(other.clone()),
+        (_, other) => Wire::Value(other),
     }
 }
 
@@ -155,10 +162,17 @@ mod tests {
             ],
         });
         let source = json!({"obj": {"a": 1, "extra": 2}, "unknown": true, "list": [{"a": 3}], "opt": null});
-        let out = serde_json::to_string(&render(outer, source.as_object().unwrap())).unwrap();
-        assert_eq!(out, r#"{"z":null,"list":[{"b":null,"a":3}],"obj":{"b":null,"a":1}}"#);
-        let out = serde_json::to_string(&render(outer, &Map::new())).unwrap();
+        let out = render(outer, source.as_object().unwrap().clone(), &mut Vec::new());
+        assert_eq!(
+            serde_json::to_string(&out).unwrap(),
+            r#"{"z":null,"list":[{"b":null,"a":3}],"obj":{"b":null,"a":1}}"#
+        );
+        let out = serde_json::to_string(&render(outer, Map::new(), &mut Vec::new())).unwrap();
         assert_eq!(out, r#"{"z":null,"list":[],"obj":null}"#);
+        // Pre-rendered values win.
+        let mut rendered = vec![("z", Wire::Value(json!(7)))];
+        let out = serde_json::to_string(&render(outer, source.as_object().unwrap().clone(), &mut rendered)).unwrap();
+        assert!(out.starts_with(r#"{"z":7,"#), "{out}");
     }
 
     #[test]
