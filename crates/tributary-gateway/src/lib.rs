@@ -36,6 +36,7 @@ pub use error::{ApiError, error_response};
 pub use response::Success;
 pub use state::{GatewayOptions, GatewayState};
 pub use sync::{ForcedSync, SyncTrigger, TriggerError};
+pub use wire::json_kind;
 
 /// A listener for `axum::serve` that sets TCP_NODELAY on every connection it accepts. Without
 /// it, a response written in more than one segment waits for the client's delayed ACK (40 ms

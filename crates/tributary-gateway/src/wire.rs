@@ -22,6 +22,18 @@ pub fn optional_timestamp(at: Option<&Timestamp>) -> Value {
     at.map_or(Value::Null, |at| Value::String(timestamp(at)))
 }
 
+/// What a JSON value is, for messages that must not repeat it (it may hold credentials).
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// A JSON value whose objects keep their key order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Wire {

@@ -57,17 +57,7 @@ impl ObjectBody {
     }
 }
 
-/// What a JSON value is, for messages that must not repeat it.
-pub fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub use tributary_gateway::json_kind as kind;
 
 fn fields_list(known: &[&str]) -> String {
     known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")

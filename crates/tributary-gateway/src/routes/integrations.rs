@@ -244,17 +244,6 @@ pub struct ForceSyncData {
     sync_type: &'static str,
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 pub async fn force_sync(
     State(state): State<GatewayState>,
     access: IntegrationAccess,
@@ -275,7 +264,7 @@ pub async fn force_sync(
         // Parsed as a value first: serde would also read the struct from an array.
         match serde_json::from_slice::<Value>(&body).map_err(|e| invalid_body(e.to_string()))? {
             object @ Value::Object(_) => serde_json::from_value(object).map_err(|e| invalid_body(e.to_string()))?,
-            other => return Err(invalid_body(format!("got {}", json_kind(&other)))),
+            other => return Err(invalid_body(format!("got {}", crate::wire::json_kind(&other)))),
         }
     };
     let wants_delta = match request.sync_type.as_deref() {
