@@ -331,6 +331,113 @@ pub struct DueSync {
     pub due_at: Timestamp,
 }
 
+// ---- webhooks --------------------------------------------------------------------------------
+
+/// Where an environment's outbound webhooks go. The signing secret is encrypted at rest and
+/// only [`MirrorStore::claim_deliveries`] returns it (to the deliverer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub environment: String,
+    pub url: String,
+    /// Event types sent to it (`data-changed`, `sync-finished`, `integration-created`,
+    /// `integration-deleted`, `integration-state-changed`); empty: all of them.
+    pub event_types: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWebhookEndpoint {
+    pub environment: String,
+    pub url: String,
+    pub secret: String,
+    pub event_types: Vec<String>,
+}
+
+/// One event of the outbox, in Kombo's payload shape (`{"id", "type", "data"}`); `id` is the
+/// payload's `id` and stays the same across every attempt to deliver it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub id: String,
+    pub environment: String,
+    pub integration_id: Option<String>,
+    pub event_type: String,
+    pub payload: Value,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt (`next_attempt_at`).
+    Pending,
+    Delivered,
+    /// Gave up after the retry window; redelivered only on request.
+    Dead,
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub integration_id: Option<String>,
+    pub event_type: String,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub next_attempt_at: Timestamp,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// One HTTP attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub delivery_id: String,
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    pub at: Timestamp,
+    /// The receiver's HTTP status; `None` when no response came (refused, timed out).
+    pub status: Option<i32>,
+    pub latency_ms: i64,
+    /// The start of the response body (at most 1 KiB), or why there was none.
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What became of an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Try again at this instant.
+    Retry(Timestamp),
+    /// The retry window is over: dead-lettered.
+    Dead,
+}
+
+/// A delivery handed to one deliverer, with what it needs to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery: WebhookDelivery,
+    pub event: WebhookEvent,
+    pub url: String,
+    /// The endpoint's signing secret, decrypted.
+    pub secret: String,
+}
+
+/// Filters of [`MirrorStore::list_deliveries`].
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub environment: Option<String>,
+    pub endpoint_id: Option<String>,
+    pub integration_id: Option<String>,
+    pub state: Option<DeliveryState>,
+    pub limit: i64,
+}
+
 /// The mirror. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
 #[async_trait]
 pub trait MirrorStore: Send + Sync + 'static {
@@ -477,4 +584,46 @@ pub trait MirrorStore: Send + Sync + 'static {
     async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError>;
     /// The integration's schedules, ordered by sync type name; empty when it has none.
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError>;
+
+    // ---- outbound webhooks: a transactional outbox ------------------------------------------
+    // Events are written by the mirror itself, in the transaction of the change they describe:
+    // `finish_run` writes `sync-finished` for every run and `data-changed` when the run created,
+    // updated or deleted a record (listing the models it changed); `create_integration` and
+    // `delete_integration` write `integration-created`/`-deleted`; `finish_run` writes
+    // `integration-state-changed` when the integration turns INVALID (AUTHENTICATION_FAILED) or
+    // back to ACTIVE. Each event gets one delivery per endpoint of its environment that takes
+    // its type.
+    async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError>;
+    async fn list_webhook_endpoints(&self, environment: Option<&str>) -> Result<Vec<WebhookEndpoint>, StoreError>;
+    async fn get_webhook_endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError>;
+    /// Removes the endpoint; its pending deliveries are dropped with it. `false` if absent.
+    async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError>;
+    /// Hands up to `limit` PENDING deliveries whose `next_attempt_at` has come to one caller
+    /// (oldest first; `FOR UPDATE SKIP LOCKED` on Postgres), moving their `next_attempt_at` to
+    /// `now + lease` so a deliverer that dies mid-attempt loses nothing: the delivery comes due
+    /// again. Deliveries of one integration to one endpoint are handed out in event order, one
+    /// at a time: a later event is not claimed while an earlier one is pending.
+    async fn claim_deliveries(&self, now: Timestamp, lease: Duration, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records an attempt and its outcome (attempts + 1; DELIVERED, PENDING at the retry time,
+    /// or DEAD) in one transaction.
+    async fn record_attempt(&self, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<WebhookDelivery>, StoreError>;
+    async fn get_delivery(&self, id: &str) -> Result<Option<WebhookDelivery>, StoreError>;
+    /// Oldest first.
+    async fn delivery_attempts(&self, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// A DEAD (or DELIVERED) delivery becomes PENDING, due now, with the same event (and so the
+    /// same payload `id`). `false` if absent.
+    async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError>;
+
+    // ---- inbound webhooks from source tools -------------------------------------------------
+    /// Sets (or with `None` removes) the secret the tool signs its webhooks to this integration
+    /// with, encrypted at rest, and marks its inbound webhooks active or not
+    /// ([`MirrorStore::set_webhooks_active`]).
+    async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError>;
+    /// The decrypted inbound secret; `None` when the integration takes no webhooks.
+    async fn inbound_webhook_secret(&self, integration_id: &str) -> Result<Option<String>, StoreError>;
+    /// Remembers an inbound delivery by the tool's id for it (or a digest of its body); `false`
+    /// when it was seen before (the tool retried), so it is applied once.
+    async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError>;
 }

@@ -80,3 +80,20 @@ pub(crate) fn filters_json(query: &RecordQuery) -> Value {
             .collect(),
     )
 }
+
+pub(crate) fn delivery_state_str(state: crate::DeliveryState) -> &'static str {
+    match state {
+        crate::DeliveryState::Pending => "PENDING",
+        crate::DeliveryState::Delivered => "DELIVERED",
+        crate::DeliveryState::Dead => "DEAD",
+    }
+}
+
+pub(crate) fn parse_delivery_state(s: &str) -> Result<crate::DeliveryState, StoreError> {
+    match s {
+        "PENDING" => Ok(crate::DeliveryState::Pending),
+        "DELIVERED" => Ok(crate::DeliveryState::Delivered),
+        "DEAD" => Ok(crate::DeliveryState::Dead),
+        other => Err(StoreError::Corrupt(format!("unknown delivery state {other:?}"))),
+    }
+}

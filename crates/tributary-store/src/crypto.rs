@@ -155,6 +155,21 @@ impl CredentialKey {
     }
 }
 
+impl CredentialKey {
+    /// Seals a secret string (a webhook signing secret) under the associated data `ad`.
+    pub(crate) fn seal_secret(&self, ad: &str, secret: &str) -> Result<Vec<u8>, StoreError> {
+        self.seal(ad, &Value::String(secret.to_owned()))
+    }
+
+    /// Opens what [`Self::seal_secret`] produced for the same `ad`.
+    pub(crate) fn open_secret(&self, ad: &str, stored: &[u8]) -> Result<String, StoreError> {
+        match self.open(ad, stored)? {
+            Value::String(secret) => Ok(secret),
+            _ => Err(StoreError::Crypto("sealed value is not a secret string".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

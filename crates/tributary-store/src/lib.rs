@@ -20,6 +20,7 @@ mod page;
 mod postgres;
 mod schedules;
 mod sqlite;
+mod webhook_payloads;
 #[cfg(feature = "testing")]
 pub mod testing;
 

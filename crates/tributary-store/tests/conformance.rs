@@ -11,8 +11,9 @@ use tributary_model::{
 };
 use tributary_store::testing::{self, TestDatabase, TestFile};
 use tributary_store::{
-    ChangeKind, DueSync, FieldFilter, FieldMatch, MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord,
-    RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL,
+    AttemptOutcome, ChangeKind, ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryState, DueSync, FieldFilter,
+    FieldMatch, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, PreparedRecord, RecordQuery,
+    RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
 };
 
 enum Raw {
@@ -86,6 +87,52 @@ impl Harness {
         )
     }
 
+    /// Every byte the store keeps about an endpoint or an integration's inbound webhooks, to
+    /// check that no secret is stored in clear text (I8).
+    async fn raw_webhook_secrets(&self) -> Vec<Vec<u8>> {
+        let pg = "SELECT secret_ciphertext FROM webhook_endpoints UNION ALL \
+                  SELECT inbound_webhook_secret_ciphertext FROM integrations WHERE inbound_webhook_secret_ciphertext IS NOT NULL";
+        match &self.raw {
+            Raw::Pg(pool, _) => sqlx::query_scalar(pg).fetch_all(pool).await.expect("raw read"),
+            Raw::Sqlite(pool, _) => sqlx::query_scalar(pg).fetch_all(pool).await.expect("raw read"),
+        }
+    }
+
+    /// Makes every insert into the outbox fail (a trigger), to show that the change it
+    /// describes rolls back with it.
+    async fn break_outbox(&self) {
+        match &self.raw {
+            Raw::Pg(pool, _) => {
+                for statement in [
+                    "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$",
+                    "CREATE TRIGGER refuse_event BEFORE INSERT ON webhook_events \
+                     FOR EACH ROW EXECUTE FUNCTION refuse_event()",
+                ] {
+                    sqlx::query(statement).execute(pool).await.expect("trigger");
+                }
+            }
+            Raw::Sqlite(pool, _) => {
+                sqlx::query(
+                    "CREATE TRIGGER refuse_event BEFORE INSERT ON webhook_events \
+                     BEGIN SELECT RAISE(ABORT, 'outbox refused'); END",
+                )
+                .execute(pool)
+                .await
+                .expect("trigger");
+            }
+        }
+    }
+
+    async fn event_rows(&self, integration_id: &str) -> i64 {
+        raw_one!(
+            self,
+            "SELECT count(*) FROM webhook_events WHERE integration_id = $1",
+            "SELECT count(*) FROM webhook_events WHERE integration_id = ?1",
+            integration_id
+        )
+    }
+
     async fn schedule_rows(&self, integration_id: &str) -> i64 {
         raw_one!(
             self,
@@ -139,6 +186,19 @@ conformance!(
     pause_reasons_round_trip_and_start_clears_them,
     idle_runs_are_cancelled_paused_and_resumed,
     list_open_runs_lists_open_runs_oldest_first,
+    webhook_endpoints_round_trip_with_sealed_secrets,
+    create_and_delete_integration_write_their_events,
+    finish_run_writes_sync_finished_and_data_changed_when_something_changed,
+    failed_or_fenced_finish_writes_no_event,
+    an_outbox_failure_rolls_the_change_back,
+    auth_failures_turn_the_integration_invalid_and_back,
+    events_fan_out_to_matching_endpoints_only,
+    concurrent_claimers_each_get_a_delivery_once,
+    claimed_delivery_comes_due_again_after_its_lease,
+    deliveries_of_one_integration_go_out_in_order,
+    record_attempt_outcomes_and_redeliver,
+    inbound_secret_round_trip_sets_webhooks_active,
+    inbound_deliveries_are_deduplicated,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -2052,4 +2112,914 @@ async fn list_open_runs_lists_open_runs_oldest_first(h: &Harness) {
         vec![queued.id, paused.id]
     );
     assert!(store.list_open_runs(0).await.expect("open").is_empty());
+}
+
+// ---- webhooks: the transactional outbox and inbound webhooks ----------------------------------
+
+const SECRET: &str = "whsec-very-secret-signing-key";
+
+async fn endpoint(store: &dyn MirrorStore, environment: &str, event_types: &[&str]) -> WebhookEndpoint {
+    store
+        .create_webhook_endpoint(NewWebhookEndpoint {
+            environment: environment.into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: SECRET.into(),
+            event_types: event_types.iter().map(|t| t.to_string()).collect(),
+        })
+        .await
+        .expect("endpoint created")
+}
+
+fn delivered(claimed: &ClaimedDelivery) -> DeliveryAttempt {
+    DeliveryAttempt {
+        delivery_id: claimed.delivery.id.clone(),
+        attempt: claimed.delivery.attempts + 1,
+        at: chrono::Utc::now(),
+        status: Some(200),
+        latency_ms: 5,
+        response_excerpt: Some("ok".into()),
+        error: None,
+    }
+}
+
+/// Delivers everything due, as a deliverer would, and returns what it sent in the order it
+/// sent it (claims hand out one delivery per endpoint and integration at a time).
+async fn drain(store: &dyn MirrorStore) -> Vec<ClaimedDelivery> {
+    let mut sent = Vec::new();
+    loop {
+        let claimed = store
+            .claim_deliveries(chrono::Utc::now(), Duration::from_secs(60), 100)
+            .await
+            .expect("claim");
+        if claimed.is_empty() {
+            return sent;
+        }
+        for c in claimed {
+            store
+                .record_attempt(&delivered(&c), &AttemptOutcome::Delivered)
+                .await
+                .expect("recorded");
+            sent.push(c);
+        }
+    }
+}
+
+fn types_of(sent: &[ClaimedDelivery]) -> Vec<&str> {
+    sent.iter().map(|c| c.event.event_type.as_str()).collect()
+}
+
+fn keys_of(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// `2024-05-01T00:00:00.000Z`: milliseconds and `Z`, as Kombo writes them.
+fn is_kombo_time(value: &Value) -> bool {
+    let text = value.as_str().unwrap_or_default();
+    text.len() == 24
+        && text.ends_with('Z')
+        && text.as_bytes()[19] == b'.'
+        && chrono::DateTime::parse_from_rfc3339(text).is_ok()
+}
+
+/// A finished run of `integration_id` (FULL, under a fresh lease), ending in `state`.
+async fn run_ending(store: &dyn MirrorStore, integration_id: &str, state: RunState, pages: Vec<PageWrite>) -> SyncRun {
+    let run = enqueue(store, integration_id, SyncType::Full).await;
+    let (_, write) = start_as(store, &run, "w").await;
+    for p in pages {
+        store.apply_page(&write, p).await.expect("page");
+    }
+    let ended = store.finish_run(&write, state, None).await.expect("finished");
+    store
+        .release_lease(&tributary_store::Lease {
+            integration_id: integration_id.into(),
+            owner: "w".into(),
+            fence: write.fence,
+            expires_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("released");
+    ended
+}
+
+async fn webhook_endpoints_round_trip_with_sealed_secrets(h: &Harness) {
+    let store = h.store();
+    let all = endpoint(store, "production", &[]).await;
+    let some = endpoint(store, "production", &["sync-finished", "data-changed"]).await;
+    let other = endpoint(store, "staging", &["integration-created"]).await;
+    assert_eq!(all.id.len(), 24);
+    assert_eq!(all.event_types, Vec::<String>::new());
+    assert_eq!(some.event_types, vec!["sync-finished", "data-changed"]);
+
+    assert_eq!(
+        store.list_webhook_endpoints(Some("production")).await.expect("list"),
+        vec![all.clone(), some.clone()]
+    );
+    assert_eq!(store.list_webhook_endpoints(None).await.expect("list").len(), 3);
+    assert_eq!(
+        store.get_webhook_endpoint(&other.id).await.expect("get"),
+        Some(other.clone())
+    );
+    assert_eq!(store.get_webhook_endpoint("nope").await.expect("get"), None);
+
+    let invalid = store
+        .create_webhook_endpoint(NewWebhookEndpoint {
+            environment: "production".into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: SECRET.into(),
+            event_types: vec!["data-change".into()],
+        })
+        .await;
+    assert!(matches!(invalid, Err(StoreError::Invalid(_))), "{invalid:?}");
+
+    // Sealed at rest: the raw column never holds the secret.
+    let raw = h.raw_webhook_secrets().await;
+    assert_eq!(raw.len(), 3);
+    for sealed in raw {
+        assert!(!sealed.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+    }
+
+    assert!(store.delete_webhook_endpoint(&other.id).await.expect("delete"));
+    assert!(!store.delete_webhook_endpoint(&other.id).await.expect("delete again"));
+    assert_eq!(store.list_webhook_endpoints(None).await.expect("list").len(), 2);
+}
+
+async fn create_and_delete_integration_write_their_events(h: &Harness) {
+    let store = h.store();
+    let hook = endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+
+    let sent = drain(store).await;
+    assert_eq!(types_of(&sent), ["integration-created"]);
+    let created = &sent[0];
+    assert_eq!(
+        (created.url.as_str(), created.secret.as_str()),
+        ("http://127.0.0.1:9/hook", SECRET)
+    );
+    assert_eq!(created.delivery.endpoint_id, hook.id);
+    assert_eq!(created.delivery.integration_id.as_deref(), Some(INTEGRATION));
+    assert_eq!(created.event.environment, "production");
+    let payload = &created.event.payload;
+    assert_eq!(keys_of(payload), ["data", "id", "type"]);
+    assert_eq!(payload["id"], created.event.id.as_str());
+    assert_eq!(created.event.id.len(), 24);
+    assert_eq!(payload["type"], "integration-created");
+    assert_eq!(
+        payload["data"],
+        json!({"id": INTEGRATION, "tool": "personio", "category": "HRIS",
+               "end_user": {"organization_name": "acme", "creator_email": null, "origin_id": null}})
+    );
+
+    // A duplicate create writes no second event.
+    let again = store
+        .create_integration(NewIntegration {
+            id: INTEGRATION.into(),
+            tool: ToolKind::Personio,
+            environment: "production".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            credentials: json!({}),
+            scope_config: ScopeConfig::default(),
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+    assert_eq!(h.event_rows(INTEGRATION).await, 1);
+
+    assert!(store.delete_integration(INTEGRATION).await.expect("deleted"));
+    // The event outlives the integration and still goes out.
+    let sent = drain(store).await;
+    assert_eq!(types_of(&sent), ["integration-deleted"]);
+    let data = &sent[0].event.payload["data"];
+    assert_eq!(keys_of(data), ["category", "deleted_at", "end_user", "id", "tool"]);
+    assert_eq!(data["id"], INTEGRATION);
+    assert!(is_kombo_time(&data["deleted_at"]), "{data}");
+    assert_eq!(h.event_rows(INTEGRATION).await, 2);
+    // Deleting a missing integration writes nothing.
+    assert!(!store.delete_integration(INTEGRATION).await.expect("absent"));
+    assert_eq!(h.event_rows(INTEGRATION).await, 2);
+}
+
+async fn finish_run_writes_sync_finished_and_data_changed_when_something_changed(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    drain(store).await;
+
+    // A run that changes employees, pauses, resumes and changes employments: data-changed lists
+    // both models, then sync-finished follows.
+    let first = begin_run(store, SyncType::Full, "w1", None).await;
+    store
+        .apply_page(&first, page(vec![employee("e1", "Ada")]))
+        .await
+        .expect("page");
+    store
+        .pause_run(&first, &PauseInfo::new(PauseReason::Shutdown))
+        .await
+        .expect("paused");
+    store
+        .start_run(&first.run_id, first.fence, "w1")
+        .await
+        .expect("resumed");
+    store
+        .apply_page(
+            &first,
+            page(vec![employee("e1", "Ada"), employment("m1", "e1", "Engineer")]),
+        )
+        .await
+        .expect("page");
+    let ended = store
+        .finish_run(&first, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    release(store, "w1", first.fence).await;
+
+    let sent = drain(store).await;
+    assert_eq!(types_of(&sent), ["data-changed", "sync-finished"]);
+    let changed = &sent[0].event.payload;
+    assert_eq!(keys_of(changed), ["data", "id", "type"]);
+    assert_eq!(
+        changed["data"],
+        json!({"integration_id": INTEGRATION, "integration_tool": "personio", "integration_category": "HRIS",
+               "changed_models": [{"name": "hris_employees"}, {"name": "hris_employments"}]})
+    );
+    let finished = &sent[1].event.payload["data"];
+    assert_eq!(
+        keys_of(finished),
+        [
+            "end_user",
+            "integration_category",
+            "integration_id",
+            "integration_tool",
+            "log_url",
+            "sync_duration_seconds",
+            "sync_ended_at",
+            "sync_id",
+            "sync_started_at",
+            "sync_state",
+        ]
+    );
+    assert_eq!(finished["sync_id"], ended.id.as_str());
+    assert_eq!(finished["sync_state"], "SUCCEEDED");
+    assert!(finished["sync_duration_seconds"].is_u64());
+    assert!(is_kombo_time(&finished["sync_started_at"]) && is_kombo_time(&finished["sync_ended_at"]));
+    assert_eq!(
+        finished["end_user"],
+        json!({"organization_name": "acme", "creator_email": null, "origin_id": null})
+    );
+    assert!(finished["log_url"].is_string());
+
+    // The same data again changes nothing: sync-finished only.
+    let second = begin_run(store, SyncType::Full, "w2", None).await;
+    store
+        .apply_page(
+            &second,
+            page(vec![employee("e1", "Ada"), employment("m1", "e1", "Engineer")]),
+        )
+        .await
+        .expect("page");
+    end_run(store, &second, "w2").await;
+    assert_eq!(types_of(&drain(store).await), ["sync-finished"]);
+
+    // A sweep that deletes the employment is a change of employments alone.
+    let third = begin_run(store, SyncType::Full, "w3", None).await;
+    store
+        .apply_page(&third, page(vec![employee("e1", "Ada")]))
+        .await
+        .expect("page");
+    let swept = store
+        .sweep_deletions(&third, &[Model::Employees, Model::Employments])
+        .await
+        .expect("sweep");
+    assert_eq!(swept.deleted, 1);
+    end_run(store, &third, "w3").await;
+    let sent = drain(store).await;
+    assert_eq!(types_of(&sent), ["data-changed", "sync-finished"]);
+    assert_eq!(
+        sent[0].event.payload["data"]["changed_models"],
+        json!([{"name": "hris_employments"}])
+    );
+
+    // Disabling a model deletes its rows: a change of that model.
+    let fourth = begin_run(store, SyncType::Full, "w4", None).await;
+    store
+        .delete_model(&fourth, Model::Employees)
+        .await
+        .expect("delete model");
+    store
+        .finish_run(&fourth, RunState::Failed, Some("boom"))
+        .await
+        .expect("finished");
+    release(store, "w4", fourth.fence).await;
+    let sent = drain(store).await;
+    assert_eq!(types_of(&sent), ["data-changed", "sync-finished"]);
+    assert_eq!(
+        sent[0].event.payload["data"]["changed_models"],
+        json!([{"name": "hris_employees"}])
+    );
+    assert_eq!(sent[1].event.payload["data"]["sync_state"], "FAILED");
+}
+
+async fn failed_or_fenced_finish_writes_no_event(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    drain(store).await;
+    let before = h.event_rows(INTEGRATION).await;
+
+    let stale = begin_run(store, SyncType::Full, "old", None).await;
+    store
+        .apply_page(&stale, page(vec![employee("e1", "Ada")]))
+        .await
+        .expect("page");
+    store
+        .advance_fence(INTEGRATION, stale.fence + 1)
+        .await
+        .expect("advance");
+    let fenced = store.finish_run(&stale, RunState::Succeeded, None).await;
+    assert!(matches!(fenced, Err(StoreError::Fenced { .. })), "{fenced:?}");
+    // A finish that fails inside its transaction (no such run) rolls back as well.
+    let current = RunWrite {
+        run_id: "no-such-run".into(),
+        fence: stale.fence + 1,
+        ..stale.clone()
+    };
+    let missing = store.finish_run(&current, RunState::Succeeded, None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+
+    assert_eq!(h.event_rows(INTEGRATION).await, before);
+    assert!(drain(store).await.is_empty());
+}
+
+async fn auth_failures_turn_the_integration_invalid_and_back(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &["integration-state-changed"]).await;
+    integration(store, INTEGRATION).await;
+    let states = |sent: Vec<ClaimedDelivery>| -> Vec<String> {
+        sent.iter()
+            .map(|c| {
+                let data = &c.event.payload["data"];
+                assert_eq!(
+                    keys_of(data),
+                    [
+                        "end_user",
+                        "integration_category",
+                        "integration_id",
+                        "integration_tool",
+                        "qa_status",
+                        "setup_status",
+                        "state",
+                        "updated_at"
+                    ]
+                );
+                assert!(is_kombo_time(&data["updated_at"]));
+                data["state"].as_str().expect("state").to_owned()
+            })
+            .collect()
+    };
+    assert!(drain(store).await.is_empty(), "only the endpoint's type is delivered");
+
+    run_ending(store, INTEGRATION, RunState::Succeeded, vec![]).await;
+    assert_eq!(states(drain(store).await), Vec::<String>::new());
+    run_ending(store, INTEGRATION, RunState::AuthenticationFailed, vec![]).await;
+    assert_eq!(states(drain(store).await), ["INVALID"]);
+    run_ending(store, INTEGRATION, RunState::AuthenticationFailed, vec![]).await;
+    assert_eq!(
+        states(drain(store).await),
+        Vec::<String>::new(),
+        "still invalid: no news"
+    );
+    run_ending(store, INTEGRATION, RunState::Failed, vec![]).await;
+    assert_eq!(states(drain(store).await), Vec::<String>::new());
+    // The previous ended run (FAILED) was not refused, so this refusal is a change again.
+    run_ending(store, INTEGRATION, RunState::AuthenticationFailed, vec![]).await;
+    assert_eq!(states(drain(store).await), ["INVALID"]);
+    run_ending(store, INTEGRATION, RunState::Succeeded, vec![]).await;
+    assert_eq!(states(drain(store).await), ["ACTIVE"]);
+    run_ending(store, INTEGRATION, RunState::Succeeded, vec![]).await;
+    assert_eq!(states(drain(store).await), Vec::<String>::new());
+}
+
+async fn events_fan_out_to_matching_endpoints_only(h: &Harness) {
+    let store = h.store();
+    let all = endpoint(store, "production", &[]).await;
+    let finished_only = endpoint(store, "production", &["sync-finished"]).await;
+    let elsewhere = endpoint(store, "staging", &[]).await;
+    integration(store, INTEGRATION).await;
+    run_ending(
+        store,
+        INTEGRATION,
+        RunState::Succeeded,
+        vec![page(vec![employee("e1", "Ada")])],
+    )
+    .await;
+
+    let of = |endpoint_id: &str| DeliveryFilter {
+        endpoint_id: Some(endpoint_id.into()),
+        limit: 100,
+        ..DeliveryFilter::default()
+    };
+    let types = |list: Vec<tributary_store::WebhookDelivery>| -> Vec<String> {
+        list.into_iter().rev().map(|d| d.event_type).collect()
+    };
+    assert_eq!(
+        types(store.list_deliveries(&of(&all.id)).await.expect("list")),
+        ["integration-created", "data-changed", "sync-finished"]
+    );
+    assert_eq!(
+        types(store.list_deliveries(&of(&finished_only.id)).await.expect("list")),
+        ["sync-finished"]
+    );
+    assert!(
+        store
+            .list_deliveries(&of(&elsewhere.id))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let pending = store
+        .list_deliveries(&DeliveryFilter {
+            environment: Some("production".into()),
+            integration_id: Some(INTEGRATION.into()),
+            state: Some(DeliveryState::Pending),
+            limit: 100,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(pending.len(), 4);
+    assert!(pending.iter().all(|d| d.attempts == 0 && d.last_status.is_none()));
+    // One event per change, shared by the deliveries of every endpoint.
+    let finished: Vec<_> = pending.iter().filter(|d| d.event_type == "sync-finished").collect();
+    assert_eq!(finished.len(), 2);
+    assert_eq!(finished[0].event_id, finished[1].event_id);
+    assert_ne!(finished[0].id, finished[1].id);
+    assert_eq!(h.event_rows(INTEGRATION).await, 3);
+
+    // Removing an endpoint drops its deliveries.
+    let dropped: Vec<String> = pending
+        .iter()
+        .filter(|d| d.endpoint_id == all.id)
+        .map(|d| d.id.clone())
+        .collect();
+    assert_eq!(dropped.len(), 3);
+    assert!(store.delete_webhook_endpoint(&all.id).await.expect("deleted"));
+    for id in &dropped {
+        assert_eq!(store.get_delivery(id).await.expect("get"), None);
+    }
+    assert_eq!(
+        store
+            .list_deliveries(&DeliveryFilter {
+                limit: 100,
+                ..DeliveryFilter::default()
+            })
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+async fn concurrent_claimers_each_get_a_delivery_once(h: &Harness) {
+    let store = h.store.clone();
+    endpoint(store.as_ref(), "production", &[]).await;
+    // Twenty integrations: twenty independent (endpoint, integration) pairs, all due.
+    for n in 0..20 {
+        integration(store.as_ref(), &format!("personio:d{n:02}")).await;
+    }
+    let now = chrono::Utc::now();
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let claimers = (0..2).map(|_| {
+        let store = store.clone();
+        let start = start.clone();
+        tokio::spawn(async move {
+            start.wait().await;
+            let mut mine = Vec::new();
+            let mut empty_rounds = 0;
+            while empty_rounds < 3 {
+                let got = store
+                    .claim_deliveries(now, Duration::from_secs(60), 3)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    empty_rounds += 1;
+                    tokio::task::yield_now().await;
+                }
+                mine.extend(got.into_iter().map(|c| c.delivery.id));
+            }
+            mine
+        })
+    });
+    let mut all = Vec::new();
+    for claimer in futures::future::join_all(claimers).await {
+        all.extend(claimer.expect("joined"));
+    }
+    assert_eq!(all.len(), 20, "every delivery claimed");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 20, "none claimed twice");
+}
+
+async fn claimed_delivery_comes_due_again_after_its_lease(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    let now = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let lease = Duration::from_secs(30);
+    let first = store.claim_deliveries(now, lease, 10).await.expect("claim");
+    assert_eq!(first.len(), 1);
+    let leased = store
+        .get_delivery(&first[0].delivery.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(leased.state, DeliveryState::Pending);
+    assert_eq!(leased.next_attempt_at, at(now) + chrono::TimeDelta::seconds(30));
+    // Leased: nobody else gets it meanwhile.
+    assert!(store.claim_deliveries(now, lease, 10).await.expect("claim").is_empty());
+    assert!(
+        store
+            .claim_deliveries(now + chrono::TimeDelta::seconds(29), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // The deliverer died: after the lease the same delivery (same event) comes due again.
+    let again = store
+        .claim_deliveries(now + chrono::TimeDelta::seconds(31), lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.id, first[0].delivery.id);
+    assert_eq!(again[0].event.id, first[0].event.id);
+    assert_eq!(again[0].event.payload, first[0].event.payload);
+}
+
+async fn deliveries_of_one_integration_go_out_in_order(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    run_ending(
+        store,
+        INTEGRATION,
+        RunState::Succeeded,
+        vec![page(vec![employee("e1", "Ada")])],
+    )
+    .await;
+    integration(store, "personio:other").await;
+    let now = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let lease = Duration::from_secs(60);
+
+    // One delivery per (endpoint, integration) at a time: the acme pair's oldest, and the other
+    // integration's, which acme's backlog does not hold up.
+    let first = store.claim_deliveries(now, lease, 10).await.expect("claim");
+    let first_types: Vec<(&str, &str)> = first
+        .iter()
+        .map(|c| {
+            (
+                c.delivery.integration_id.as_deref().unwrap_or(""),
+                c.event.event_type.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        first_types,
+        [
+            (INTEGRATION, "integration-created"),
+            ("personio:other", "integration-created")
+        ]
+    );
+    let acme = &first[0];
+    store
+        .record_attempt(&delivered(&first[1]), &AttemptOutcome::Delivered)
+        .await
+        .expect("recorded");
+
+    // A retry keeps the later events waiting, even once the lease is over.
+    let mut attempt = delivered(acme);
+    attempt.status = Some(500);
+    attempt.error = Some("HTTP 500".into());
+    store
+        .record_attempt(&attempt, &AttemptOutcome::Retry(now + chrono::TimeDelta::seconds(600)))
+        .await
+        .expect("recorded");
+    let later = now + chrono::TimeDelta::seconds(120);
+    assert!(
+        store
+            .claim_deliveries(later, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let retried = store
+        .claim_deliveries(now + chrono::TimeDelta::seconds(601), lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].delivery.id, acme.delivery.id);
+    store
+        .record_attempt(&delivered(&retried[0]), &AttemptOutcome::Delivered)
+        .await
+        .expect("recorded");
+
+    let rest = now + chrono::TimeDelta::seconds(700);
+    let mut order = Vec::new();
+    loop {
+        let got = store.claim_deliveries(rest, lease, 10).await.expect("claim");
+        if got.is_empty() {
+            break;
+        }
+        assert_eq!(got.len(), 1, "one at a time");
+        order.push(got[0].event.event_type.clone());
+        store
+            .record_attempt(&delivered(&got[0]), &AttemptOutcome::Delivered)
+            .await
+            .expect("recorded");
+    }
+    assert_eq!(order, ["data-changed", "sync-finished"]);
+}
+
+async fn record_attempt_outcomes_and_redeliver(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    let now = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let claimed = store
+        .claim_deliveries(now, Duration::from_secs(60), 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    let id = claimed.delivery.id.clone();
+
+    let refused = DeliveryAttempt {
+        delivery_id: id.clone(),
+        attempt: 1,
+        at: now,
+        status: None,
+        latency_ms: 3,
+        response_excerpt: None,
+        error: Some("connection refused".into()),
+    };
+    let retry_at = now + chrono::TimeDelta::seconds(30);
+    store
+        .record_attempt(&refused, &AttemptOutcome::Retry(retry_at))
+        .await
+        .expect("recorded");
+    let d = store.get_delivery(&id).await.expect("get").expect("present");
+    assert_eq!(
+        (
+            d.state,
+            d.attempts,
+            d.next_attempt_at,
+            d.last_status,
+            d.last_error.as_deref()
+        ),
+        (
+            DeliveryState::Pending,
+            1,
+            at(retry_at),
+            None,
+            Some("connection refused")
+        )
+    );
+
+    let gone = DeliveryAttempt {
+        attempt: 2,
+        at: now + chrono::TimeDelta::seconds(31),
+        status: Some(410),
+        response_excerpt: Some("gone".into()),
+        error: Some("HTTP 410".into()),
+        ..refused.clone()
+    };
+    store
+        .record_attempt(&gone, &AttemptOutcome::Dead)
+        .await
+        .expect("recorded");
+    let d = store.get_delivery(&id).await.expect("get").expect("present");
+    assert_eq!(
+        (d.state, d.attempts, d.last_status),
+        (DeliveryState::Dead, 2, Some(410))
+    );
+    assert_eq!(d.delivered_at, None);
+    // Dead letters are not claimed.
+    assert!(
+        store
+            .claim_deliveries(now + chrono::TimeDelta::seconds(3600), Duration::from_secs(60), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let attempts = store.delivery_attempts(&id).await.expect("attempts");
+    assert_eq!(
+        attempts,
+        vec![
+            DeliveryAttempt {
+                at: at(refused.at),
+                ..refused.clone()
+            },
+            DeliveryAttempt {
+                at: at(gone.at),
+                ..gone.clone()
+            }
+        ]
+    );
+
+    // Redelivery: pending, due now, the same event and so the same payload id.
+    assert!(store.redeliver(&id).await.expect("redeliver"));
+    assert!(!store.redeliver("no-such-delivery").await.expect("redeliver"));
+    let d = store.get_delivery(&id).await.expect("get").expect("present");
+    assert_eq!(d.state, DeliveryState::Pending);
+    assert!(d.next_attempt_at <= chrono::Utc::now());
+    let again = store
+        .claim_deliveries(chrono::Utc::now(), Duration::from_secs(60), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.id, id);
+    assert_eq!(again[0].event.id, claimed.event.id);
+    assert_eq!(again[0].event.payload["id"], claimed.event.payload["id"]);
+    let ok = DeliveryAttempt {
+        attempt: 3,
+        at: chrono::Utc::now(),
+        status: Some(204),
+        response_excerpt: None,
+        error: None,
+        ..refused.clone()
+    };
+    store
+        .record_attempt(&ok, &AttemptOutcome::Delivered)
+        .await
+        .expect("recorded");
+    let d = store.get_delivery(&id).await.expect("get").expect("present");
+    assert_eq!(
+        (d.state, d.attempts, d.last_status, d.last_error),
+        (DeliveryState::Delivered, 3, Some(204), None)
+    );
+    assert_eq!(d.delivered_at, Some(at(ok.at)));
+    // A late report from a deliverer whose lease ran out does not undo the delivery.
+    store
+        .record_attempt(
+            &DeliveryAttempt {
+                attempt: 3,
+                ..refused.clone()
+            },
+            &AttemptOutcome::Retry(retry_at),
+        )
+        .await
+        .expect("recorded");
+    let d = store.get_delivery(&id).await.expect("get").expect("present");
+    assert_eq!((d.state, d.attempts), (DeliveryState::Delivered, 4));
+    assert_eq!(store.delivery_attempts(&id).await.expect("attempts").len(), 4);
+
+    // Redelivering a delivered one sends it again too.
+    assert!(store.redeliver(&id).await.expect("redeliver"));
+    let d = store.get_delivery(&id).await.expect("get").expect("present");
+    assert_eq!((d.state, d.delivered_at), (DeliveryState::Pending, None));
+
+    let missing = store
+        .record_attempt(
+            &DeliveryAttempt {
+                delivery_id: "nope".into(),
+                ..refused
+            },
+            &AttemptOutcome::Dead,
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+}
+
+async fn inbound_secret_round_trip_sets_webhooks_active(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    assert_eq!(store.inbound_webhook_secret(INTEGRATION).await.expect("read"), None);
+    assert!(!schedule(store, INTEGRATION, SyncType::Delta).await.webhooks_active);
+
+    store
+        .set_inbound_webhook_secret(INTEGRATION, Some(SECRET))
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .inbound_webhook_secret(INTEGRATION)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(SECRET)
+    );
+    let delta = schedule(store, INTEGRATION, SyncType::Delta).await;
+    assert!(delta.webhooks_active);
+    assert_eq!(delta.every, WEBHOOK_POLL_INTERVAL);
+    let raw = h.raw_webhook_secrets().await;
+    assert_eq!(raw.len(), 1);
+    assert!(!raw[0].windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+    // Sealed for its purpose: the credentials' ciphertext is not accepted in its place.
+    assert_ne!(raw[0], h.raw_credentials(INTEGRATION).await);
+
+    store
+        .set_inbound_webhook_secret(INTEGRATION, None)
+        .await
+        .expect("unset");
+    assert_eq!(store.inbound_webhook_secret(INTEGRATION).await.expect("read"), None);
+    assert!(!schedule(store, INTEGRATION, SyncType::Delta).await.webhooks_active);
+    assert!(h.raw_webhook_secrets().await.is_empty());
+
+    assert!(matches!(
+        store.set_inbound_webhook_secret("personio:none", Some(SECRET)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.inbound_webhook_secret("personio:none").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn inbound_deliveries_are_deduplicated(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    integration(store, "personio:other").await;
+    assert!(
+        store
+            .record_inbound_delivery(INTEGRATION, "evt-1")
+            .await
+            .expect("first")
+    );
+    assert!(
+        !store
+            .record_inbound_delivery(INTEGRATION, "evt-1")
+            .await
+            .expect("retry")
+    );
+    assert!(
+        store
+            .record_inbound_delivery(INTEGRATION, "evt-2")
+            .await
+            .expect("another")
+    );
+    assert!(
+        store
+            .record_inbound_delivery("personio:other", "evt-1")
+            .await
+            .expect("other integration")
+    );
+    assert!(matches!(
+        store.record_inbound_delivery("personio:none", "evt-1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // They go with their integration: a re-created one starts afresh.
+    assert!(store.delete_integration(INTEGRATION).await.expect("deleted"));
+    integration(store, INTEGRATION).await;
+    assert!(
+        store
+            .record_inbound_delivery(INTEGRATION, "evt-1")
+            .await
+            .expect("fresh")
+    );
+}
+
+async fn an_outbox_failure_rolls_the_change_back(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&run, page(vec![employee("e1", "Ada")]))
+        .await
+        .expect("page");
+    h.break_outbox().await;
+
+    assert!(store.finish_run(&run, RunState::Succeeded, None).await.is_err());
+    assert_eq!(
+        run_now(store, &run.run_id).await.state,
+        RunState::Running,
+        "the finish rolled back"
+    );
+    assert!(store.delete_integration(INTEGRATION).await.is_err());
+    assert!(
+        store.get_integration(INTEGRATION).await.expect("get").is_some(),
+        "the delete rolled back"
+    );
+    assert_eq!(
+        store
+            .count_records(INTEGRATION, Model::Employees, false)
+            .await
+            .expect("count"),
+        1
+    );
+    let created = store
+        .create_integration(NewIntegration {
+            id: "personio:new".into(),
+            tool: ToolKind::Personio,
+            environment: "production".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            credentials: json!({}),
+            scope_config: ScopeConfig::default(),
+        })
+        .await;
+    assert!(created.is_err());
+    assert!(
+        store.get_integration("personio:new").await.expect("get").is_none(),
+        "the create rolled back"
+    );
 }

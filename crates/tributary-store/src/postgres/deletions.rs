@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use sqlx::{PgConnection, PgPool, Row};
 use tributary_model::{Model, Timestamp};
 
-use super::{change_log, dependents, write_lock};
+use super::{change_log, dependents, webhooks, write_lock};
 use crate::codec::parse_model;
 use crate::{ChangeKind, RunWrite, StoreError, WriteOutcome, clock};
 
@@ -145,5 +145,6 @@ async fn after_marking(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    webhooks::note_changed_models(conn, &run.run_id, &run.integration_id, &outcome.changed_models).await?;
     Ok(outcome)
 }

@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tributary_model::ScopeConfig;
 
-use super::{rows, write_lock};
+use super::{rows, webhooks, write_lock};
 use crate::{CredentialKey, Integration, NewIntegration, StoreError, clock};
 
 macro_rules! columns {
@@ -18,6 +18,8 @@ pub(super) async fn create(pool: &PgPool, key: &CredentialKey, new: NewIntegrati
         .validate()
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let ciphertext = key.seal(&new.id, &new.credentials)?;
+    let now = clock::now();
+    let mut tx = pool.begin().await?;
     let row = sqlx::query(concat!(
         "INSERT INTO integrations (id, tool, environment, base_url, credentials_ciphertext, scope_config, fence, created_at) ",
         "VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (id) DO NOTHING RETURNING ",
@@ -29,13 +31,17 @@ pub(super) async fn create(pool: &PgPool, key: &CredentialKey, new: NewIntegrati
     .bind(&new.base_url)
     .bind(ciphertext)
     .bind(serde_json::to_value(&new.scope_config)?)
-    .bind(clock::now())
-    .fetch_optional(pool)
+    .bind(now)
+    .fetch_optional(&mut *tx)
     .await?;
-    match row {
-        Some(row) => rows::integration(&row),
-        None => Err(StoreError::Conflict(format!("integration {}", new.id))),
-    }
+    let created = match row {
+        Some(row) => rows::integration(&row)?,
+        None => return Err(StoreError::Conflict(format!("integration {}", new.id))),
+    };
+    // The outbox: `integration-created` commits with the integration or not at all.
+    webhooks::emit_integration_created(&mut tx, &created.id, created.tool, &created.environment, now).await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 pub(super) async fn get(pool: &PgPool, id: &str) -> Result<Option<Integration>, StoreError> {
@@ -100,6 +106,9 @@ pub(super) async fn credentials(pool: &PgPool, key: &CredentialKey, id: &str) ->
 pub(super) async fn delete(pool: &PgPool, id: &str) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     write_lock::lock(&mut tx, id).await?;
+    // Written first, in this transaction: the event survives the integration (its outbox rows
+    // have no foreign key to it) and exists only if the delete commits.
+    webhooks::emit_integration_deleted(&mut tx, id).await?;
     for statement in [
         "DELETE FROM records WHERE integration_id = $1",
         "DELETE FROM record_deps WHERE integration_id = $1",
@@ -108,7 +117,7 @@ pub(super) async fn delete(pool: &PgPool, id: &str) -> Result<bool, StoreError> 
     ] {
         sqlx::query(statement).bind(id).execute(&mut *tx).await?;
     }
-    // leases, sync_runs and sync_schedules cascade.
+    // leases, sync_runs, sync_schedules and inbound_deliveries cascade.
     let done = sqlx::query("DELETE FROM integrations WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

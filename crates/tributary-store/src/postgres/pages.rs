@@ -157,7 +157,10 @@ async fn finish_page(
         "  ORDER BY n), ",
         "seen AS (INSERT INTO run_seen (run_id, integration_id, ids) VALUES ($1, $2, $7)) ",
         "UPDATE sync_runs SET pages_fetched = pages_fetched + 1, created_count = created_count + $3, ",
-        "updated_count = updated_count + $4, unchanged_count = unchanged_count + $5, checkpoint = $6 ",
+        "updated_count = updated_count + $4, unchanged_count = unchanged_count + $5, checkpoint = $6, ",
+        // The models this run changed, for finish_run's data-changed event (sorted, distinct).
+        "changed_models = CASE WHEN cardinality($12::text[]) = 0 THEN changed_models ELSE ",
+        "ARRAY(SELECT DISTINCT m FROM UNNEST(changed_models || $12::text[]) AS m ORDER BY m) END ",
         "WHERE id = $1 AND integration_id = $2"
     ))
     .bind(&run.run_id)
@@ -171,6 +174,7 @@ async fn finish_page(
     .bind(ids)
     .bind(kinds)
     .bind(now)
+    .bind(outcome.changed_models.iter().map(|m| m.as_str()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 {

@@ -106,6 +106,18 @@ pub(super) async fn set_interval(
 
 pub(super) async fn set_webhooks_active(pool: &PgPool, integration_id: &str, active: bool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    set_webhooks_active_in(&mut tx, integration_id, active).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_webhooks_active`] inside the caller's transaction (setting the inbound secret flips
+/// the flag atomically with it).
+pub(super) async fn set_webhooks_active_in(
+    tx: &mut sqlx::PgConnection,
+    integration_id: &str,
+    active: bool,
+) -> Result<(), StoreError> {
     let done = sqlx::query("UPDATE integrations SET webhooks_active = $2 WHERE id = $1")
         .bind(integration_id)
         .bind(active)
@@ -127,7 +139,6 @@ pub(super) async fn set_webhooks_active(pool: &PgPool, integration_id: &str, act
     .bind(webhook_poll_secs())
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

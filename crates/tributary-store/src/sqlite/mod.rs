@@ -27,6 +27,7 @@ mod reads;
 mod rows;
 mod runs;
 mod schedules;
+mod webhooks;
 mod write_lock;
 
 use std::path::Path;
@@ -41,8 +42,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
 use crate::{
-    ApiKey, Change, ClaimedRun, CredentialKey, DueSync, Integration, Lease, MirrorStore, NewIntegration, PageWrite,
-    PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
+    ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeliveryAttempt, DeliveryFilter,
+    DueSync, Integration, Lease, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery,
+    RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -309,5 +311,62 @@ impl MirrorStore for SqliteStore {
 
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
         schedules::list(&self.pool, integration_id).await
+    }
+
+    async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::create_endpoint(&self.pool, &self.key, new).await
+    }
+
+    async fn list_webhook_endpoints(&self, environment: Option<&str>) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::list_endpoints(&self.pool, environment).await
+    }
+
+    async fn get_webhook_endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
+        webhooks::get_endpoint(&self.pool, id).await
+    }
+
+    async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError> {
+        webhooks::delete_endpoint(&self.pool, id).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        webhooks::claim(&self.pool, &self.key, now, lease, limit).await
+    }
+
+    async fn record_attempt(&self, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError> {
+        webhooks::record_attempt(&self.pool, attempt, outcome).await
+    }
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<WebhookDelivery>, StoreError> {
+        webhooks::list_deliveries(&self.pool, filter).await
+    }
+
+    async fn get_delivery(&self, id: &str) -> Result<Option<WebhookDelivery>, StoreError> {
+        webhooks::get_delivery(&self.pool, id).await
+    }
+
+    async fn delivery_attempts(&self, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        webhooks::attempts(&self.pool, delivery_id).await
+    }
+
+    async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
+        webhooks::redeliver(&self.pool, delivery_id).await
+    }
+
+    async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
+        webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
+    }
+
+    async fn inbound_webhook_secret(&self, integration_id: &str) -> Result<Option<String>, StoreError> {
+        webhooks::inbound_secret(&self.pool, &self.key, integration_id).await
+    }
+
+    async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError> {
+        webhooks::record_inbound(&self.pool, integration_id, delivery_key).await
     }
 }

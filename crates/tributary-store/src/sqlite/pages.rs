@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use tributary_model::{Model, Timestamp};
 
-use super::{change_log, dependents, write_lock};
+use super::{change_log, dependents, webhooks, write_lock};
 use crate::codec::parse_model;
 use crate::page::{self, Existing};
 use crate::{ChangeKind, PageWrite, PreparedRecord, RunWrite, StoreError, WriteOutcome, clock};
@@ -49,6 +49,7 @@ pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) ->
         .execute(&mut *tx)
         .await?;
     record_progress(&mut tx, run, &plan.outcome, &page.checkpoint).await?;
+    webhooks::note_changed_models(&mut tx, &run.run_id, integration_id, &plan.outcome.changed_models).await?;
     tx.commit().await?;
     Ok(plan.outcome)
 }

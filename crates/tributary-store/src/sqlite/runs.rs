@@ -8,7 +8,7 @@
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 use tributary_model::{PauseReason, RunState, SyncType};
 
-use super::{rows, write_lock};
+use super::{rows, webhooks, write_lock};
 use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids};
 
 macro_rules! columns {
@@ -280,6 +280,8 @@ pub(super) async fn finish(
     .await?;
     let row = row.ok_or_else(|| StoreError::NotFound(format!("run {}", run.run_id)))?;
     let finished = rows::run(&row)?;
+    // The outbox, in this transaction: a fenced or failed finish writes no event.
+    webhooks::emit_run_finished(&mut tx, &finished).await?;
     tx.commit().await?;
     Ok(finished)
 }

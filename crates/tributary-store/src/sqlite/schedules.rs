@@ -97,6 +97,18 @@ pub(super) async fn set_webhooks_active(
     active: bool,
 ) -> Result<(), StoreError> {
     let mut tx = write_lock::begin(pool).await?;
+    set_webhooks_active_in(&mut tx, integration_id, active).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_webhooks_active`] inside the caller's write transaction (setting the inbound secret
+/// flips the flag atomically with it).
+pub(super) async fn set_webhooks_active_in(
+    tx: &mut SqliteConnection,
+    integration_id: &str,
+    active: bool,
+) -> Result<(), StoreError> {
     let done = sqlx::query("UPDATE integrations SET webhooks_active = ?2 WHERE id = ?1")
         .bind(integration_id)
         .bind(active)
@@ -106,14 +118,13 @@ pub(super) async fn set_webhooks_active(
         return Err(StoreError::NotFound(format!("integration {integration_id}")));
     }
     // Only a shorter interval moves anything: pull in what is now due sooner.
-    for schedule in read(&mut tx, integration_id, None).await? {
+    for schedule in read(&mut *tx, integration_id, None).await? {
         let every_secs = effective_secs(schedule.default_secs, schedule.override_secs, active);
         let next_due_at = pulled_in(schedule.next_due_at, schedule.last_claimed_at, every_secs)?;
         if next_due_at != schedule.next_due_at {
-            move_due(&mut tx, integration_id, schedule.sync_type, next_due_at).await?;
+            move_due(&mut *tx, integration_id, schedule.sync_type, next_due_at).await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 
