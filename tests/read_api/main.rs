@@ -13,6 +13,7 @@ mod errors;
 mod filters;
 mod force_sync;
 mod gap_free;
+mod inbound;
 mod integrations;
 mod lists;
 mod nesting;

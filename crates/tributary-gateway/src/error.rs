@@ -17,6 +17,9 @@ pub enum ApiError {
     /// No, a malformed, an unknown or a revoked API key.
     #[error("{0}")]
     Unauthenticated(String),
+    /// An inbound webhook without the tool's proof, with a forged one, or a replayed one.
+    #[error("{0}")]
+    SignatureInvalid(String),
     /// The integration does not exist or belongs to another environment; the two are not
     /// told apart so a key cannot probe other environments.
     #[error("no integration with id `{0}` exists in this environment")]
@@ -59,7 +62,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated(_) | ApiError::SignatureInvalid(_) => StatusCode::UNAUTHORIZED,
             ApiError::IntegrationNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
             ApiError::ModelDisabled(_) | ApiError::ModelNotAvailable { .. } => StatusCode::FORBIDDEN,
@@ -79,7 +82,7 @@ impl ApiError {
     /// allows, because no code in the spec describes them.
     pub fn code(&self) -> Option<&'static str> {
         Some(match self {
-            ApiError::Unauthenticated(_) => "PLATFORM.AUTHENTICATION_INVALID",
+            ApiError::Unauthenticated(_) | ApiError::SignatureInvalid(_) => "PLATFORM.AUTHENTICATION_INVALID",
             ApiError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
             ApiError::InvalidInput(_) | ApiError::PayloadTooLarge(_) | ApiError::HeadersTooLarge(_) => {
                 "PLATFORM.INPUT_INVALID"
@@ -99,6 +102,7 @@ impl ApiError {
     pub fn title(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated(_) => "The API key is missing or invalid.",
+            ApiError::SignatureInvalid(_) => "The webhook signature is missing or invalid.",
             ApiError::IntegrationNotFound(_) => "The integration could not be found.",
             ApiError::InvalidInput(_) => "The request input is invalid.",
             ApiError::ModelDisabled(_) => "This data model is disabled for the selected integration.",

@@ -62,9 +62,18 @@ pub fn router(state: GatewayState) -> Router {
 pub fn router_with_options(mut state: GatewayState, options: GatewayOptions) -> Router {
     state.body_limit = options.body_limit;
     let limits = http::Limits::new(&options);
+    // Inbound webhooks get the same timeout, an in-flight cap of their own, their own body limit and no
+    // per-key rate limit: they carry no API key (Personio's carry its webhook token, which
+    // must not be charged as one).
+    let inbound_limits = http::Limits::new(&GatewayOptions {
+        body_limit: routes::inbound::BODY_LIMIT,
+        rate_limit_per_second: None,
+        ..options.clone()
+    });
     let api = routes::v1()
         .merge(routes::v1_public())
-        .layer(axum::middleware::from_fn_with_state(limits, http::guard));
+        .layer(axum::middleware::from_fn_with_state(limits, http::guard))
+        .merge(routes::v1_inbound().layer(axum::middleware::from_fn_with_state(inbound_limits, http::guard)));
     Router::new()
         .route("/health", get(routes::meta::health))
         .route("/ready", get(routes::meta::ready))

@@ -18,6 +18,8 @@ pub struct GatewayState {
     pub sync: Option<Arc<dyn SyncTrigger>>,
     /// [`GatewayOptions::body_limit`], for handlers that read bodies.
     pub(crate) body_limit: usize,
+    /// Inbound webhooks waiting for a running sync to end before they queue another.
+    pub(crate) follow_ups: Arc<crate::routes::inbound::FollowUps>,
 }
 
 impl GatewayState {
@@ -27,6 +29,7 @@ impl GatewayState {
             cursor_key: cursor_key.into(),
             sync: None,
             body_limit: GatewayOptions::default().body_limit,
+            follow_ups: Arc::default(),
         }
     }
 

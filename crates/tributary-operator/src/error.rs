@@ -1,7 +1,8 @@
 //! Every failure the operator API reports, in the gateway's (Kombo's) error envelope:
 //! `{"status":"error","error":{"code","title","message","log_url"}}`. Operators' scripts branch
 //! on `code`; the codes of our own (`PLATFORM.SYNC_NOT_FOUND`, `PLATFORM.SYNC_CONFLICT`,
-//! `PLATFORM.INTEGRATION_ALREADY_EXISTS`, `PLATFORM.API_KEY_NOT_FOUND`) follow Kombo's naming
+//! `PLATFORM.INTEGRATION_ALREADY_EXISTS`, `PLATFORM.API_KEY_NOT_FOUND`,
+//! `PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND`, `PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND`) follow Kombo's naming
 //! (`PLATFORM.INTEGRATION_NOT_FOUND`, `HRIS.EMPLOYEE_ALREADY_EXISTS`).
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -29,6 +30,10 @@ pub enum OpsError {
     SyncNotFound(String),
     #[error("no API key with id `{0}` exists")]
     ApiKeyNotFound(String),
+    #[error("no webhook endpoint with id `{0}` exists")]
+    WebhookEndpointNotFound(String),
+    #[error("no webhook delivery with id `{0}` exists")]
+    DeliveryNotFound(String),
     #[error("an integration with id `{0}` already exists")]
     IntegrationExists(String),
     /// The run's state does not allow the action (it has ended, or is not paused).
@@ -51,9 +56,11 @@ impl OpsError {
             OpsError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             OpsError::NotConfigured => StatusCode::FORBIDDEN,
             OpsError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-            OpsError::IntegrationNotFound(_) | OpsError::SyncNotFound(_) | OpsError::ApiKeyNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            OpsError::IntegrationNotFound(_)
+            | OpsError::SyncNotFound(_)
+            | OpsError::ApiKeyNotFound(_)
+            | OpsError::WebhookEndpointNotFound(_)
+            | OpsError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
             OpsError::Conflict(_) | OpsError::IntegrationExists(_) => StatusCode::CONFLICT,
             OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -68,6 +75,8 @@ impl OpsError {
             OpsError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
             OpsError::SyncNotFound(_) => "PLATFORM.SYNC_NOT_FOUND",
             OpsError::ApiKeyNotFound(_) => "PLATFORM.API_KEY_NOT_FOUND",
+            OpsError::WebhookEndpointNotFound(_) => "PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND",
+            OpsError::DeliveryNotFound(_) => "PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND",
             OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
             OpsError::IntegrationExists(_) => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "PLATFORM.UNKNOWN_ERROR",
@@ -84,6 +93,8 @@ impl OpsError {
             OpsError::IntegrationNotFound(_) => "The integration could not be found.",
             OpsError::SyncNotFound(_) => "The sync could not be found.",
             OpsError::ApiKeyNotFound(_) => "The API key could not be found.",
+            OpsError::WebhookEndpointNotFound(_) => "The webhook endpoint could not be found.",
+            OpsError::DeliveryNotFound(_) => "The webhook delivery could not be found.",
             OpsError::Conflict(_) => "The sync's state does not allow this action.",
             OpsError::IntegrationExists(_) => "The integration already exists.",
             OpsError::MethodNotAllowed(_) => "Method not allowed.",

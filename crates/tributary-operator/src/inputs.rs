@@ -208,6 +208,23 @@ pub fn label(text: &str) -> Result<String, OpsError> {
     Ok(text.to_owned())
 }
 
+/// The secret a source tool signs its webhooks with (Greenhouse's secret key, BambooHR's
+/// private key) or sends verbatim (Personio's token, in the `Authorization` header). It travels
+/// in an HTTP header for Personio, so it must be visible ASCII with inner spaces at most.
+pub fn inbound_secret(text: &str) -> Result<String, OpsError> {
+    let len = text.chars().count();
+    let visible = text.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+    if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&len) || !visible || text.trim() != text {
+        return Err(OpsError::invalid(format!(
+            "The field `secret` must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} visible ASCII characters (inner spaces allowed), exactly as entered in the tool's webhook settings."
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+pub const MIN_SECRET_LEN: usize = 8;
+pub const MAX_SECRET_LEN: usize = 512;
+
 /// An id taken from the path. Ids never hold control characters, and Postgres refuses a NUL in
 /// a text parameter with an error, so such an id is a 400 rather than a lookup.
 pub fn path_id(what: &str, id: &str) -> Result<(), OpsError> {

@@ -15,6 +15,10 @@
 //! | POST | `/_control/mutate` | `{"tool":..,"kind":..,..params}` | `MutationOutcome` |
 //! | POST | `/_control/mutate/random` | `{"tool":..,"count":n,"seed":n}` | `{"mutations":[MutationOutcome]}` |
 //! | GET | `/_control/stats` | `?tool=` (optional) | `{"<tool>": CompanyStats, ..}` |
+//! | POST | `/_control/webhooks` | `WebhookTarget` (`{"tool","url","secret","duplicate"?,"max_attempts"?}`) | 204 |
+//! | GET | `/_control/webhooks` | | `{"targets":[TargetView],"in_flight":n}` |
+//! | DELETE | `/_control/webhooks` | `?tool=` (optional) | 204 |
+//! | GET | `/_control/webhooks/log` | `?tool=&since_seq=` | `{"last_seq":n,"entries":[SentWebhook]}` |
 //!
 //! Bad input is a 400 with `{"error": "<what is wrong>"}`.
 
@@ -34,6 +38,7 @@ use crate::SimState;
 use crate::faults::{FaultId, FaultRule};
 use crate::log::RequestFilter;
 use crate::mutate::{Mutation, MutationError};
+use crate::webhooks::WebhookTarget;
 
 /// Most mutations one `mutate/random` call applies; the write lock is held throughout.
 const MAX_RANDOM_MUTATIONS: usize = 100_000;
@@ -49,6 +54,11 @@ pub fn router() -> Router<SimState> {
         .route("/mutate", post(mutate))
         .route("/mutate/random", post(mutate_random))
         .route("/stats", get(stats))
+        .route(
+            "/webhooks",
+            post(register_webhook).get(webhook_targets).delete(unregister_webhook),
+        )
+        .route("/webhooks/log", get(webhook_log))
 }
 
 /// A control API failure, rendered as `{"error": "..."}`.
@@ -258,4 +268,45 @@ async fn stats(
             .filter_map(|t| state.stats(t).map(|s| (t.as_str(), s)))
             .collect(),
     ))
+}
+
+async fn register_webhook(
+    State(state): State<SimState>,
+    body: std::result::Result<Json<WebhookTarget>, JsonRejection>,
+) -> Result<StatusCode> {
+    let Json(target) = body?;
+    served(&state, target.tool)?;
+    state
+        .register_webhook(target)
+        .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn webhook_targets(State(state): State<SimState>) -> Json<serde_json::Value> {
+    Json(json!({ "targets": state.webhook_targets(), "in_flight": state.webhooks_in_flight() }))
+}
+
+async fn unregister_webhook(
+    State(state): State<SimState>,
+    query: std::result::Result<Query<ToolQuery>, QueryRejection>,
+) -> Result<StatusCode> {
+    let Query(ToolQuery { tool }) = query?;
+    state.unregister_webhook(tool);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct WebhookLogQuery {
+    tool: Option<ToolKind>,
+    #[serde(default)]
+    since_seq: u64,
+}
+
+async fn webhook_log(
+    State(state): State<SimState>,
+    query: std::result::Result<Query<WebhookLogQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>> {
+    let Query(WebhookLogQuery { tool, since_seq }) = query?;
+    let (last_seq, entries) = state.webhook_log(tool, since_seq);
+    Ok(Json(json!({ "last_seq": last_seq, "entries": entries })))
 }

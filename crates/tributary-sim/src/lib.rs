@@ -15,9 +15,11 @@ pub mod mutate;
 mod server;
 mod state;
 pub mod tools;
+pub mod webhooks;
 
 pub use faults::{FaultAction, FaultId, FaultRule, InstalledFault};
 pub use log::{LogEntry, RequestFilter};
 pub use mutate::{CandidateField, EmployeeField, EntityRef, Mutation, MutationError, MutationOutcome};
 pub use server::{SimConfig, Simulator, app, gated, generate_companies, tool_prefix};
 pub use state::{CompanyStats, SimCredentials, SimState};
+pub use webhooks::{SentWebhook, TargetView, WebhookError, WebhookTarget};

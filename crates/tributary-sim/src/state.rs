@@ -14,6 +14,7 @@ use crate::company::{Company, Id};
 use crate::faults::{FaultError, FaultId, FaultPlan, FaultRule, InstalledFault};
 use crate::log::{LogEntry, RequestFilter, RequestLog};
 use crate::mutate::{self, Category, Mutation, MutationError, MutationOutcome};
+use crate::webhooks::{SentWebhook, TargetView, WebhookError, WebhookTarget, Webhooks};
 
 /// The credentials each simulated tool accepts, as its real counterpart would issue them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +58,8 @@ struct Inner {
     log: Mutex<RequestLog>,
     /// Flips to true when the simulator stops, ending hanging faults and the mutator.
     shutdown: watch::Sender<bool>,
+    /// Where each tool sends webhooks for its changes.
+    webhooks: Webhooks,
 }
 
 impl SimState {
@@ -80,6 +83,7 @@ impl SimState {
                 faults: Mutex::new(FaultPlan::default()),
                 log: Mutex::new(RequestLog::with_capacity(log_capacity)),
                 shutdown: watch::Sender::new(false),
+                webhooks: Webhooks::default(),
             }),
         }
     }
@@ -211,7 +215,9 @@ impl SimState {
                 "{tool} is not served by this simulator"
             )));
         }
-        mutate::apply_for(&mut self.company_mut(tool), tool, mutation)
+        let outcome = mutate::apply_for(&mut self.company_mut(tool), tool, mutation)?;
+        self.notify(tool, std::slice::from_ref(&outcome));
+        Ok(outcome)
     }
 
     /// Applies `count` random mutations suited to `tool` (HRIS or ATS), deterministic for
@@ -227,12 +233,44 @@ impl SimState {
                 "{tool} is not served by this simulator"
             )));
         }
-        Ok(mutate::random(
-            &mut self.company_mut(tool),
-            Category::of(tool),
-            count,
-            seed,
-        ))
+        let outcomes = mutate::random(&mut self.company_mut(tool), Category::of(tool), count, seed);
+        self.notify(tool, &outcomes);
+        Ok(outcomes)
+    }
+
+    /// Queues `tool`'s webhooks for what the mutations did, read from the company as they
+    /// left it.
+    fn notify(&self, tool: ToolKind, outcomes: &[MutationOutcome]) {
+        if self.inner.webhooks.has_target(tool) {
+            let domain = &self.inner.credentials.bamboohr_company_domain;
+            self.inner.webhooks.notify(tool, &self.company(tool), domain, outcomes);
+        }
+    }
+
+    // --- webhooks ------------------------------------------------------------------------
+
+    /// Sends `target.tool`'s webhooks to `target.url` from now on (replacing its target).
+    pub fn register_webhook(&self, target: WebhookTarget) -> Result<(), WebhookError> {
+        self.inner.webhooks.register(target)
+    }
+
+    /// Stops sending `tool`'s webhooks (every tool's with `None`); whether any target was set.
+    pub fn unregister_webhook(&self, tool: Option<ToolKind>) -> bool {
+        self.inner.webhooks.unregister(tool)
+    }
+
+    pub fn webhook_targets(&self) -> Vec<TargetView> {
+        self.inner.webhooks.targets()
+    }
+
+    /// Webhook requests sent after `since_seq` (of one tool, or all), with the last seq.
+    pub fn webhook_log(&self, tool: Option<ToolKind>, since_seq: u64) -> (u64, Vec<SentWebhook>) {
+        self.inner.webhooks.log(tool, since_seq)
+    }
+
+    /// Webhook deliveries not yet delivered or given up.
+    pub fn webhooks_in_flight(&self) -> u64 {
+        self.inner.webhooks.in_flight()
     }
 
     /// Entity counts of `tool`'s company (None when the tool is not served).

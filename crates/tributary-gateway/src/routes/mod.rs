@@ -2,11 +2,13 @@
 //! served by [`records::list`] under `Model::api_path()`.
 
 pub mod docs;
+pub mod inbound;
 pub mod integrations;
 pub mod meta;
 pub mod records;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post};
 
@@ -20,6 +22,16 @@ pub fn v1_public() -> Router<GatewayState> {
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::page))
         .route("/tools/{tool}/{file}", get(docs::tool_asset))
+}
+
+/// Webhooks from the source tools, below `/v1`: authenticated by the tool's signature, not an
+/// API key, and taking bodies up to [`inbound::BODY_LIMIT`] (this route's own limit wins over
+/// the gateway-wide one).
+pub fn v1_inbound() -> Router<GatewayState> {
+    Router::new().route(
+        "/webhooks/{tool}/{integration_id}",
+        post(inbound::receive).layer(DefaultBodyLimit::max(inbound::BODY_LIMIT)),
+    )
 }
 
 /// Routes below `/v1`: everything that needs an API key.

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod control;
+pub mod inbound_webhook;
 pub mod integration_setup;
 pub mod integrations;
 pub mod queues;
@@ -39,6 +40,10 @@ pub fn v1() -> Router<OperatorState> {
         .route(
             "/integrations/{integration_id}/syncs",
             get(integrations::recent).post(integrations::trigger),
+        )
+        .route(
+            "/integrations/{integration_id}/inbound-webhook",
+            put(inbound_webhook::set).delete(inbound_webhook::remove),
         )
         .route("/integrations/{integration_id}/schedules", get(schedules::list))
         .route(
