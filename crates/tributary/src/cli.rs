@@ -110,6 +110,24 @@ pub struct WorkerArgs {
     /// Source requests per second per integration.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub source_rps: u32,
+    /// Outbound webhook attempts in flight at once in this process (0: this process delivers
+    /// no webhooks).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub webhook_concurrency: u16,
+    /// Seconds one webhook attempt may take (connect, response, first KiB of its body).
+    #[arg(long, default_value_t = 10.0, value_parser = positive_secs)]
+    pub webhook_timeout_secs: f64,
+    /// Milliseconds between polls of the webhook outbox while it has nothing due.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub webhook_poll_ms: u64,
+    /// Deliver webhooks to link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+    /// 169.254.169.254, ...), which are refused by default.
+    #[arg(long)]
+    pub webhook_allow_link_local: bool,
+    /// Refuse webhook targets on loopback and private networks (RFC 1918, fc00::/7, 100.64/10).
+    /// They are allowed by default, for self-hosted deployments with internal receivers.
+    #[arg(long)]
+    pub webhook_deny_private_targets: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use tributary_queue::{Coordinator, EmbeddedCoordinator, JobQueue, MemoryQueue, R
 use tributary_scheduler::{Scheduler, SchedulerConfig};
 use tributary_source::ClientConfig;
 use tributary_store::MirrorStore;
+use tributary_webhooks::{Deliverer, DelivererConfig, TargetPolicy};
 use tributary_worker::{JobContext, Queues, RunningRuns, WorkerConfig, run_pool};
 
 use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
@@ -117,6 +118,38 @@ fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, wo
     })
 }
 
+/// Starts the outbound webhook deliverer of a `worker` or `serve` process; `None` when
+/// `--webhook-concurrency 0` leaves delivery to other processes. It stops when `shutdown`
+/// turns true, after recording the attempts it has in flight.
+fn spawn_deliverer(
+    store: Arc<dyn MirrorStore>,
+    args: &WorkerArgs,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if args.webhook_concurrency == 0 {
+        tracing::info!("webhook delivery is off in this process (--webhook-concurrency 0)");
+        return Ok(None);
+    }
+    let concurrency = usize::from(args.webhook_concurrency);
+    let request_timeout = secs(args.webhook_timeout_secs);
+    let config = DelivererConfig {
+        concurrency,
+        batch: concurrency,
+        // A killed process's claims come due again after this; well past one attempt's timeout
+        // so a slow attempt is never sent twice at once.
+        lease: request_timeout * 2 + Duration::from_secs(40),
+        request_timeout,
+        poll_interval: Duration::from_millis(args.webhook_poll_ms),
+        targets: TargetPolicy {
+            allow_private_targets: !args.webhook_deny_private_targets,
+            allow_link_local: args.webhook_allow_link_local,
+        },
+        ..DelivererConfig::default()
+    };
+    let deliverer = Arc::new(Deliverer::new(store, config).context("cannot start the webhook deliverer")?);
+    Ok(Some(tokio::spawn(deliverer.run(shutdown))))
+}
+
 /// A watch that turns true on SIGTERM or Ctrl-C.
 fn shutdown_watch() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
@@ -147,12 +180,16 @@ pub async fn worker(global: &Global, args: WorkerArgs) -> anyhow::Result<()> {
     let store = open_store(global).await?;
     let mut fleet = Fleet::open(global, &store).await?;
     let worker_id = tributary_lease_owner("worker");
-    let ctx = job_context(store, &fleet, &args, &worker_id);
     let shutdown = shutdown_watch();
+    let deliverer = spawn_deliverer(store.clone(), &args, shutdown.clone())?;
+    let ctx = job_context(store, &fleet, &args, &worker_id);
     run_pool(ctx, fleet.take_queues()?, shutdown.clone()).await?;
     if !*shutdown.borrow() {
         // The monitor gave up (its backend kept failing): exit so the orchestrator restarts us.
         bail!("the worker pool stopped without being asked to");
+    }
+    if let Some(deliverer) = deliverer {
+        deliverer.await.context("webhook deliverer panicked")?;
     }
     Ok(())
 }
@@ -175,6 +212,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     });
     let ctx = job_context(store.clone(), &fleet, &args.worker, &id);
     let pool = tokio::spawn(run_pool(ctx, fleet.take_queues()?, shutdown.clone()));
+    let deliverer = spawn_deliverer(store.clone(), &args.worker, shutdown.clone())?;
 
     let listener = tributary_gateway::bind(args.listen)
         .await
@@ -198,6 +236,9 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     pool.await.context("worker pool panicked")??;
     scheduler.await.context("scheduler panicked")?;
+    if let Some(deliverer) = deliverer {
+        deliverer.await.context("webhook deliverer panicked")?;
+    }
     Ok(())
 }
 
