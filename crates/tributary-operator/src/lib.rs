@@ -19,12 +19,21 @@
 //!   `created_at`.
 //! - `GET /ops/v1/integrations/{integration_id}`: one, in the same shape.
 //! - `PUT /ops/v1/integrations/{integration_id}/scope-config`, body a scope config in Kombo's
-//!   `read_models` shape: replaces it; applies from the next sync.
+//!   `read_models` shape: replaces it and queues a complete sync that applies it.
 //! - `PUT /ops/v1/integrations/{integration_id}/source`, body `{"base_url", "credentials"}`: a
 //!   new API root and credentials; the mirror stays.
 //! - `POST /ops/v1/api-keys`, body `{"environment", "label"}`: 201 with the key (`trb_...`),
 //!   shown only here; the store keeps its hash.
 //! - `DELETE /ops/v1/api-keys/{api_key_id}`: revokes it (again: still 200).
+//! - `PUT /ops/v1/integrations/{integration_id}/inbound-webhook`, body `{"secret"}`: the secret
+//!   the tool signs its webhooks with (encrypted); polling drops to every 24 h. `DELETE` stops.
+//! - `POST /ops/v1/webhooks/endpoints`, body `{"environment", "url", "secret"?, "event_types"?}`:
+//!   201 with the signing secret (generated unless given), shown only here.
+//!   `GET /ops/v1/webhooks/endpoints?environment=`, `DELETE /ops/v1/webhooks/endpoints/{id}`.
+//! - `GET /ops/v1/webhooks/deliveries?environment=&endpoint_id=&integration_id=&state=pending|delivered|dead&limit=50`:
+//!   deliveries, newest first; `GET /ops/v1/webhooks/deliveries/{id}`: one with every attempt
+//!   (status, latency, response excerpt, error); `POST …/{id}/redeliver`: sent again, same
+//!   event id.
 //!
 //! Operations:
 //!
@@ -54,7 +63,8 @@
 //!
 //! Codes: `PLATFORM.AUTHENTICATION_INVALID` (401, or 403 when disabled),
 //! `PLATFORM.INPUT_INVALID` (400), `PLATFORM.INTEGRATION_NOT_FOUND`, `PLATFORM.SYNC_NOT_FOUND`
-//! and `PLATFORM.API_KEY_NOT_FOUND` (404), `PLATFORM.SYNC_CONFLICT` and
+//! `PLATFORM.API_KEY_NOT_FOUND`, `PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND` and
+//! `PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND` (404), `PLATFORM.SYNC_CONFLICT` and
 //! `PLATFORM.INTEGRATION_ALREADY_EXISTS` (409), `PLATFORM.UNKNOWN_ERROR` (500).
 //!
 //! The mirror's runs are the source of truth and are always read from it; the coordinator

@@ -745,6 +745,94 @@ async fn admin_token_is_required(h: Harness) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
+async fn webhook_endpoints_and_deliveries(h: Harness) {
+    // The secret is generated and shown once; the event types are checked.
+    let created = h
+        .ok(
+            Method::POST,
+            "/webhooks/endpoints",
+            Some(r#"{"environment": "production", "url": "http://127.0.0.1:9/hooks"}"#),
+            StatusCode::CREATED,
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{created}");
+    let endpoint_id = created["id"].as_str().unwrap().to_owned();
+    let listed = h
+        .ok(Method::GET, "/webhooks/endpoints?environment=production", None, StatusCode::OK)
+        .await;
+    assert_eq!(results(&listed).len(), 1);
+    assert!(!listed.to_string().contains(&secret), "listing shows the secret: {listed}");
+
+    for (body, field) in [
+        (r#"{"environment": "production", "url": "ftp://x.example"}"#, "url"),
+        (r#"{"environment": "production", "url": "http://169.254.169.254/latest"}"#, "url"),
+        (r#"{"environment": "production", "url": "http://u:p@x.example/"}"#, "url"),
+        (r#"{"environment": "production", "url": "https://x.example", "event_types": ["nope"]}"#, "event_types"),
+        (r#"{"environment": "production", "url": "https://x.example", "secret": "short"}"#, "secret"),
+        (r#"{"environment": "production", "url": "https://x.example", "extra": 1}"#, "extra"),
+    ] {
+        let message = assert_error(
+            h.call(Method::POST, "/webhooks/endpoints", Some(body)).await,
+            StatusCode::BAD_REQUEST,
+            "PLATFORM.INPUT_INVALID",
+        );
+        assert!(message.contains(field), "{body}: {message}");
+    }
+
+    // Creating an integration writes `integration-created`, one delivery to the endpoint.
+    h.create(personio("personio:acme", "production")).await;
+    let deliveries = h
+        .ok(Method::GET, "/webhooks/deliveries?environment=production", None, StatusCode::OK)
+        .await;
+    let deliveries = results(&deliveries);
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0]["event_type"], "integration-created");
+    assert_eq!(deliveries[0]["state"], "PENDING");
+    let delivery_id = deliveries[0]["id"].as_str().unwrap().to_owned();
+    let detail = h
+        .ok(Method::GET, &format!("/webhooks/deliveries/{delivery_id}"), None, StatusCode::OK)
+        .await;
+    assert_eq!(detail["attempts"], json!([]));
+    let redelivered = h
+        .ok(
+            Method::POST,
+            &format!("/webhooks/deliveries/{delivery_id}/redeliver"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(redelivered["state"], "PENDING");
+    assert_error(
+        h.call(Method::GET, "/webhooks/deliveries?state=lost", None).await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    assert_error(
+        h.call(Method::POST, "/webhooks/deliveries/nope/redeliver", None).await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND",
+    );
+
+    // Removing the endpoint drops its deliveries.
+    h.ok(
+        Method::DELETE,
+        &format!("/webhooks/endpoints/{endpoint_id}"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_error(
+        h.call(Method::DELETE, &format!("/webhooks/endpoints/{endpoint_id}"), None).await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND",
+    );
+    let deliveries = h
+        .ok(Method::GET, "/webhooks/deliveries?environment=production", None, StatusCode::OK)
+        .await;
+    assert!(results(&deliveries).is_empty(), "{deliveries}");
+}
+
 // ---- one suite, two backends ------------------------------------------------------------------
 
 macro_rules! backends {
@@ -776,4 +864,5 @@ backends!(
     bad_integrations_are_refused,
     api_keys_work_until_revoked,
     admin_token_is_required,
+    webhook_endpoints_and_deliveries,
 );

@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod queues;
 pub mod schedules;
 pub mod syncs;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::Method;
@@ -50,6 +51,14 @@ pub fn v1() -> Router<OperatorState> {
             "/integrations/{integration_id}/schedules/{sync_type}",
             put(schedules::set),
         )
+        .route(
+            "/webhooks/endpoints",
+            get(webhooks::list_endpoints).post(webhooks::create_endpoint),
+        )
+        .route("/webhooks/endpoints/{endpoint_id}", delete(webhooks::delete_endpoint))
+        .route("/webhooks/deliveries", get(webhooks::list_deliveries))
+        .route("/webhooks/deliveries/{delivery_id}", get(webhooks::show_delivery))
+        .route("/webhooks/deliveries/{delivery_id}/redeliver", post(webhooks::redeliver))
         .route("/api-keys", post(api_keys::create))
         .route("/api-keys/{api_key_id}", delete(api_keys::revoke))
         .method_not_allowed_fallback(method_not_allowed)
