@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tributary_gateway::{GatewayOptions, GatewayState, generate_api_key, hash_api_key, router_with_options};
-use tributary_operator::FleetTrigger;
 use tributary_model::{Model, RunState, SyncType, ToolKind};
+use tributary_operator::FleetTrigger;
 use tributary_queue::{EmbeddedCoordinator, MemoryQueue};
 use tributary_store::{MirrorStore, NewIntegration};
 

@@ -55,14 +55,16 @@ fn check(doc: &Value, value: &Value, schema: &Value, path: &str, out: &mut Vec<S
         return;
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value) {
-            out.push(format!("{path}: {value} is not one of {allowed:?}"));
-        }
+        && !allowed.contains(value)
+    {
+        out.push(format!("{path}: {value} is not one of {allowed:?}"));
+    }
     if schema.get("format").and_then(Value::as_str) == Some("date-time")
         && let Some(text) = value.as_str()
-            && chrono::DateTime::parse_from_rfc3339(text).is_err() {
-                out.push(format!("{path}: {text} is not a date-time"));
-            }
+        && chrono::DateTime::parse_from_rfc3339(text).is_err()
+    {
+        out.push(format!("{path}: {text} is not a date-time"));
+    }
     for all in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
         check(doc, value, all, path, out);
     }

@@ -55,8 +55,16 @@ mod tests {
             let credentials = json!({"client_id": "x", "client_secret": "y", "api_key": "z"});
             let client = SourceClient::new(ClientConfig::default()).unwrap();
             let connector = build(tool, "http://127.0.0.1:1", &credentials, IdGen::new("t:x"), client).unwrap();
-            let synced: BTreeSet<Model> = connector.streams().iter().flat_map(|s| s.models.iter().copied()).collect();
-            let category: BTreeSet<Model> = Model::ALL.iter().copied().filter(|m| m.category() == tool.category()).collect();
+            let synced: BTreeSet<Model> = connector
+                .streams()
+                .iter()
+                .flat_map(|s| s.models.iter().copied())
+                .collect();
+            let category: BTreeSet<Model> = Model::ALL
+                .iter()
+                .copied()
+                .filter(|m| m.category() == tool.category())
+                .collect();
             assert_eq!(synced, category, "{tool}");
         }
     }

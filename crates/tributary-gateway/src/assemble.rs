@@ -114,7 +114,12 @@ impl Assembly<'_> {
         })
     }
 
-    async fn load(&self, records: &[StoredRecord], shape: &'static Shape, join: &'static Join) -> Result<Loaded, ApiError> {
+    async fn load(
+        &self,
+        records: &[StoredRecord],
+        shape: &'static Shape,
+        join: &'static Join,
+    ) -> Result<Loaded, ApiError> {
         // A disabled model is never stored (or is being marked deleted): nothing to nest.
         if !self.integration.scope_config.model_enabled(join.model) || records.is_empty() {
             return Ok(Loaded::default());
@@ -132,12 +137,20 @@ impl Assembly<'_> {
         let mut loaded = Loaded::default();
         match join.link {
             Link::One { by } => {
-                let ids = records.iter().filter_map(|r| reference(&r.data, by)).map(str::to_owned).collect();
+                let ids = records
+                    .iter()
+                    .filter_map(|r| reference(&r.data, by))
+                    .map(str::to_owned)
+                    .collect();
                 let targets = self.by_ids(join.model, ids).await?;
                 self.index(&mut loaded, targets, nested_shape, join).await?;
             }
             Link::Many { by } => {
-                let ids = records.iter().flat_map(|r| references(&r.data, by)).map(str::to_owned).collect();
+                let ids = records
+                    .iter()
+                    .flat_map(|r| references(&r.data, by))
+                    .map(str::to_owned)
+                    .collect();
                 let targets = self.by_ids(join.model, ids).await?;
                 self.index(&mut loaded, targets, nested_shape, join).await?;
             }

@@ -117,20 +117,65 @@ pub static ENDPOINTS: &[Endpoint] = &[
             join("time_off_balances", Model::TimeOffBalances, Link::Children, NONE),
             join("manager", Model::Employees, Link::One { by: "manager_id" }, NONE),
             join("groups", Model::Groups, Link::Many { by: "group_ids" }, NONE),
-            join("legal_entity", Model::LegalEntities, Link::One { by: "legal_entity_id" }, NONE),
-            join("work_location", Model::Locations, Link::One { by: "work_location_id" }, NONE),
+            join(
+                "legal_entity",
+                Model::LegalEntities,
+                Link::One { by: "legal_entity_id" },
+                NONE,
+            ),
+            join(
+                "work_location",
+                Model::Locations,
+                Link::One { by: "work_location_id" },
+                NONE,
+            ),
         ],
         filters: &[
             // The deprecated singular form still works; given together, both must hold.
-            filter("employment_status", FilterKind::Enum(EMPLOYMENT_STATUSES), "employment_status", "employment_status"),
-            filter("employment_statuses", FilterKind::Enum(EMPLOYMENT_STATUSES), "employment_status", "employment_status"),
+            filter(
+                "employment_status",
+                FilterKind::Enum(EMPLOYMENT_STATUSES),
+                "employment_status",
+                "employment_status",
+            ),
+            filter(
+                "employment_statuses",
+                FilterKind::Enum(EMPLOYMENT_STATUSES),
+                "employment_status",
+                "employment_status",
+            ),
             filter("group_ids", FilterKind::ArrayContainsAny, "group_ids", "groups"),
-            filter("legal_entity_ids", FilterKind::AnyOf, "legal_entity_id", "legal_entity_id"),
-            filter("work_location_ids", FilterKind::AnyOf, "work_location_id", "work_location_id"),
+            filter(
+                "legal_entity_ids",
+                FilterKind::AnyOf,
+                "legal_entity_id",
+                "legal_entity_id",
+            ),
+            filter(
+                "work_location_ids",
+                FilterKind::AnyOf,
+                "work_location_id",
+                "work_location_id",
+            ),
             // "The format of the emails is case-insensitive."
-            filter("work_emails", FilterKind::AnyOfCaseInsensitive, "work_email", "work_email"),
-            filter("personal_emails", FilterKind::AnyOfCaseInsensitive, "personal_email", "personal_email"),
-            filter("custom_fields", FilterKind::CustomField, "custom_fields", "custom_fields"),
+            filter(
+                "work_emails",
+                FilterKind::AnyOfCaseInsensitive,
+                "work_email",
+                "work_email",
+            ),
+            filter(
+                "personal_emails",
+                FilterKind::AnyOfCaseInsensitive,
+                "personal_email",
+                "personal_email",
+            ),
+            filter(
+                "custom_fields",
+                FilterKind::CustomField,
+                "custom_fields",
+                "custom_fields",
+            ),
         ],
         // The spec marks `teams` deprecated and says it "includes the same data" as `groups`.
         aliases: &[("teams", "groups")],
@@ -188,9 +233,24 @@ pub static ENDPOINTS: &[Endpoint] = &[
             filter("post_url", FilterKind::Exact, "post_url", "post_url"),
             filter("status", FilterKind::Enum(JOB_STATUSES), "status", "status"),
             filter("statuses", FilterKind::Enum(JOB_STATUSES), "status", "status"),
-            filter("employment_types", FilterKind::Enum(JOB_EMPLOYMENT_TYPES), "employment_type", "employment_type"),
-            filter("visibilities", FilterKind::Enum(JOB_VISIBILITIES), "visibility", "visibility"),
-            filter("remote_created_after", FilterKind::RemoteCreatedAfter, "remote_created_at", "remote_created_at"),
+            filter(
+                "employment_types",
+                FilterKind::Enum(JOB_EMPLOYMENT_TYPES),
+                "employment_type",
+                "employment_type",
+            ),
+            filter(
+                "visibilities",
+                FilterKind::Enum(JOB_VISIBILITIES),
+                "visibility",
+                "visibility",
+            ),
+            filter(
+                "remote_created_after",
+                FilterKind::RemoteCreatedAfter,
+                "remote_created_at",
+                "remote_created_at",
+            ),
             filter("name_contains", FilterKind::Contains, "name", "name"),
         ],
         ..plain(Model::Jobs)
@@ -202,16 +262,36 @@ pub static ENDPOINTS: &[Endpoint] = &[
                 Model::Applications,
                 Link::Children,
                 &[
-                    join("current_stage", Model::ApplicationStages, Link::One { by: "current_stage_id" }, NONE),
+                    join(
+                        "current_stage",
+                        Model::ApplicationStages,
+                        Link::One { by: "current_stage_id" },
+                        NONE,
+                    ),
                     join("job", Model::Jobs, Link::One { by: "job_id" }, NONE),
                 ],
             ),
             join("tags", Model::Tags, Link::Many { by: "tag_ids" }, NONE),
         ],
         filters: &[
-            filter("email", FilterKind::ArrayEntryCaseInsensitive("email_address"), "email_addresses", "email_addresses"),
-            filter("job_ids", FilterKind::ChildHas(Model::Applications), "job_id", "applications"),
-            filter("first_name", FilterKind::ExactCaseInsensitive, "first_name", "first_name"),
+            filter(
+                "email",
+                FilterKind::ArrayEntryCaseInsensitive("email_address"),
+                "email_addresses",
+                "email_addresses",
+            ),
+            filter(
+                "job_ids",
+                FilterKind::ChildHas(Model::Applications),
+                "job_id",
+                "applications",
+            ),
+            filter(
+                "first_name",
+                FilterKind::ExactCaseInsensitive,
+                "first_name",
+                "first_name",
+            ),
             filter("last_name", FilterKind::ExactCaseInsensitive, "last_name", "last_name"),
         ],
         ..plain(Model::Candidates)
@@ -224,7 +304,12 @@ pub static ENDPOINTS: &[Endpoint] = &[
                 Link::One { by: "candidate_id" },
                 &[join("tags", Model::Tags, Link::Many { by: "tag_ids" }, NONE)],
             ),
-            join("current_stage", Model::ApplicationStages, Link::One { by: "current_stage_id" }, NONE),
+            join(
+                "current_stage",
+                Model::ApplicationStages,
+                Link::One { by: "current_stage_id" },
+                NONE,
+            ),
             join("job", Model::Jobs, Link::One { by: "job_id" }, NONE),
             join("interviews", Model::Interviews, Link::Children, NONE),
             join("offers", Model::Offers, Link::Children, NONE),
@@ -233,9 +318,24 @@ pub static ENDPOINTS: &[Endpoint] = &[
             filter("outcome", FilterKind::Enum(OUTCOMES), "outcome", "outcome"),
             filter("outcomes", FilterKind::Enum(OUTCOMES), "outcome", "outcome"),
             filter("job_ids", FilterKind::AnyOf, "job_id", "job_id"),
-            filter("job_remote_ids", FilterKind::RemoteIdsOf(Model::Jobs), "job_id", "job_id"),
-            filter("current_stage_ids", FilterKind::AnyOf, "current_stage_id", "current_stage_id"),
-            filter("remote_created_after", FilterKind::RemoteCreatedAfter, "remote_created_at", "remote_created_at"),
+            filter(
+                "job_remote_ids",
+                FilterKind::RemoteIdsOf(Model::Jobs),
+                "job_id",
+                "job_id",
+            ),
+            filter(
+                "current_stage_ids",
+                FilterKind::AnyOf,
+                "current_stage_id",
+                "current_stage_id",
+            ),
+            filter(
+                "remote_created_after",
+                FilterKind::RemoteCreatedAfter,
+                "remote_created_at",
+                "remote_created_at",
+            ),
         ],
         ..plain(Model::Applications)
     },
@@ -248,13 +348,28 @@ pub static ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         joins: &[
             join("users", Model::Users, Link::Many { by: "user_ids" }, NONE),
-            join("application", Model::Applications, Link::One { by: "application_id" }, APPLICATION_SUMMARY),
+            join(
+                "application",
+                Model::Applications,
+                Link::One { by: "application_id" },
+                APPLICATION_SUMMARY,
+            ),
         ],
-        filters: &[filter("job_ids", FilterKind::ReferenceHas("application_id"), "job_id", "application_id")],
+        filters: &[filter(
+            "job_ids",
+            FilterKind::ReferenceHas("application_id"),
+            "job_id",
+            "application_id",
+        )],
         ..plain(Model::Interviews)
     },
     Endpoint {
-        joins: &[join("application", Model::Applications, Link::One { by: "application_id" }, APPLICATION_SUMMARY)],
+        joins: &[join(
+            "application",
+            Model::Applications,
+            Link::One { by: "application_id" },
+            APPLICATION_SUMMARY,
+        )],
         ..plain(Model::Offers)
     },
     plain(Model::RejectionReasons),
@@ -279,7 +394,11 @@ mod tests {
     fn filters_match_the_contract() {
         for &model in Model::ALL {
             let endpoint = endpoint(model);
-            let parameters = openapi::kombo().get("paths").get(model.api_path()).get("get").get("parameters");
+            let parameters = openapi::kombo()
+                .get("paths")
+                .get(model.api_path())
+                .get("get")
+                .get("parameters");
             let mut documented: Vec<String> = parameters
                 .as_array()
                 .unwrap()

@@ -133,9 +133,14 @@ impl From<StoreError> for ApiError {
             // Backstop for input the checks above the store missed: Postgres refusing a
             // character or a value's form is the caller's input, not our failure.
             StoreError::Database(sqlx::Error::Database(ref db))
-                if db.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05" | "22P02" | "22007" | "22008")) =>
+                if db
+                    .code()
+                    .is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05" | "22P02" | "22007" | "22008")) =>
             {
-                ApiError::InvalidInput(format!("The request contains a value the mirror cannot compare: {}", db.message()))
+                ApiError::InvalidInput(format!(
+                    "The request contains a value the mirror cannot compare: {}",
+                    db.message()
+                ))
             }
             other => ApiError::Internal(other),
         }

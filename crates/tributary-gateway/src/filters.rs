@@ -44,7 +44,9 @@ pub fn parse(endpoint: &Endpoint, params: &QueryParams, integration_id: &str) ->
                     }
                 })
             }
-            FilterKind::Exact => params.text(name).map(|value| FieldFilter::equals(field, vec![value.to_owned()])),
+            FilterKind::Exact => params
+                .text(name)
+                .map(|value| FieldFilter::equals(field, vec![value.to_owned()])),
             FilterKind::AnyOfCaseInsensitive => params.list(name).map(|values| FieldFilter {
                 case_insensitive: true,
                 ..FieldFilter::equals(field, values)
@@ -61,18 +63,13 @@ pub fn parse(endpoint: &Endpoint, params: &QueryParams, integration_id: &str) ->
                 case_insensitive: true,
                 ..matching(FieldMatch::Contains, vec![value.to_owned()])
             }),
-            FilterKind::ArrayContainsAny => params
-                .list(name)
-                .map(|ids| matching(FieldMatch::ArrayContainsAny, ids)),
+            FilterKind::ArrayContainsAny => params.list(name).map(|ids| matching(FieldMatch::ArrayContainsAny, ids)),
             FilterKind::ChildHas(model) => params
                 .list(name)
                 .map(|ids| matching(FieldMatch::ChildHas { model }, ids)),
-            FilterKind::ReferenceHas(via) => params.list(name).map(|ids| {
-                matching(
-                    FieldMatch::ReferenceHas { via: via.to_owned() },
-                    ids,
-                )
-            }),
+            FilterKind::ReferenceHas(via) => params
+                .list(name)
+                .map(|ids| matching(FieldMatch::ReferenceHas { via: via.to_owned() }, ids)),
             FilterKind::RemoteIdsOf(model) => params.list(name).map(|remote_ids| {
                 // Unified ids derive from (integration, model, remote id), so the remote ids
                 // translate without a lookup.
@@ -169,7 +166,14 @@ mod tests {
         assert_eq!(f.any_of, vec!["true".to_string()]);
         let f = custom_field_filter(r#"{"x": null}"#).unwrap();
         assert_eq!(f.matching, FieldMatch::EntryIsNull("x".into()));
-        for bad in [r#"{}"#, r#"{"a":1,"b":2}"#, r#"{"a":[1]}"#, r#"{"a":{"b":1}}"#, "[1]", "nope"] {
+        for bad in [
+            r#"{}"#,
+            r#"{"a":1,"b":2}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{"b":1}}"#,
+            "[1]",
+            "nope",
+        ] {
             assert!(custom_field_filter(bad).is_err(), "{bad}");
         }
     }
@@ -178,7 +182,10 @@ mod tests {
     fn builds_each_kind() {
         let groups = parse(endpoint(Model::Groups), &params(&[("types", "TEAM,null")]), "i").unwrap();
         let f = &groups.requested[0].filter;
-        assert_eq!((f.matching.clone(), f.any_of.clone()), (FieldMatch::EqualsOrNull, vec!["TEAM".into()]));
+        assert_eq!(
+            (f.matching.clone(), f.any_of.clone()),
+            (FieldMatch::EqualsOrNull, vec!["TEAM".into()])
+        );
         assert!(parse(endpoint(Model::Groups), &params(&[("types", "SQUAD")]), "i").is_err());
 
         let absences = parse(
@@ -197,7 +204,10 @@ mod tests {
             "greenhouse:x",
         )
         .unwrap();
-        assert_eq!(apps.requested[0].filter.any_of, vec![record_id("greenhouse:x", Model::Jobs, "7")]);
+        assert_eq!(
+            apps.requested[0].filter.any_of,
+            vec![record_id("greenhouse:x", Model::Jobs, "7")]
+        );
         assert!(apps.remote_created_after.is_some());
     }
 }

@@ -81,8 +81,14 @@ impl Limits {
 enum Charge {
     /// No limit applies (limiting is off, or the request carries no key).
     Free,
-    Allowed { rate: u32, remaining: u32 },
-    Refused { rate: u32, retry_after_secs: u64 },
+    Allowed {
+        rate: u32,
+        remaining: u32,
+    },
+    Refused {
+        rate: u32,
+        retry_after_secs: u64,
+    },
 }
 
 impl Charge {
@@ -106,8 +112,12 @@ impl Charge {
 /// Charges one request to the caller's key. Requests without a key are not limited here: they
 /// fail authentication without touching the database.
 fn charge(limits: &Limits, request: &Request) -> Charge {
-    let Some((limiter, rate)) = &limits.per_key else { return Charge::Free };
-    let Some(credential) = request.headers().get(AUTHORIZATION) else { return Charge::Free };
+    let Some((limiter, rate)) = &limits.per_key else {
+        return Charge::Free;
+    };
+    let Some(credential) = request.headers().get(AUTHORIZATION) else {
+        return Charge::Free;
+    };
     let mut key = [0u8; 16];
     key.copy_from_slice(&Sha256::digest(credential.as_bytes())[..16]);
     if limiter.len() > LIMITER_TRIM_AT {
@@ -239,8 +249,12 @@ mod tests {
                 guard,
             ));
         let call = |key: &'static str| {
-            app.clone()
-                .oneshot(Request::get("/fast").header(AUTHORIZATION, key).body(Body::empty()).unwrap())
+            app.clone().oneshot(
+                Request::get("/fast")
+                    .header(AUTHORIZATION, key)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
         };
         let first = call("Bearer a").await.unwrap();
         assert_eq!(first.status(), 200);

@@ -51,7 +51,9 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<Listener> {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     }
-    Ok(tokio::net::TcpListener::bind(addr).await?.tap_io(no_delay as fn(&mut tokio::net::TcpStream)))
+    Ok(tokio::net::TcpListener::bind(addr)
+        .await?
+        .tap_io(no_delay as fn(&mut tokio::net::TcpStream)))
 }
 
 /// The gateway with default limits.

@@ -49,7 +49,11 @@ impl QueryParams {
     /// Refuses parameters outside `allowed`: a misspelt filter silently ignored would return
     /// unfiltered data the caller believes filtered.
     pub fn only<'a>(&self, allowed: impl Iterator<Item = &'a str> + Clone) -> Result<(), ApiError> {
-        match self.values.keys().find(|name| !allowed.clone().any(|a| a == name.as_str())) {
+        match self
+            .values
+            .keys()
+            .find(|name| !allowed.clone().any(|a| a == name.as_str()))
+        {
             None => Ok(()),
             Some(unknown) => Err(ApiError::invalid(format!(
                 "Unknown query parameter `{}`. This endpoint accepts: {}.",

@@ -20,27 +20,105 @@ const FOREIGN: &str = "personio:elsewhere";
 
 /// Every parameter name some endpoint knows, plus names none does.
 const NAMES: &[&str] = &[
-    "cursor", "page_size", "updated_after", "include_deleted", "ignore_unsupported_filters", "ids",
-    "remote_ids", "employment_status", "employment_statuses", "group_ids", "legal_entity_ids",
-    "work_location_ids", "work_emails", "personal_emails", "custom_fields", "types", "name_contains",
-    "date_from", "date_until", "type_ids", "employee_id", "time_from", "time_until", "job_codes",
-    "post_url", "status", "statuses", "employment_types", "visibilities", "remote_created_after",
-    "email", "job_ids", "first_name", "last_name", "outcome", "outcomes", "job_remote_ids",
-    "current_stage_ids", "emails", "limit", "offset", "", "page_size[]", "ids[0]",
+    "cursor",
+    "page_size",
+    "updated_after",
+    "include_deleted",
+    "ignore_unsupported_filters",
+    "ids",
+    "remote_ids",
+    "employment_status",
+    "employment_statuses",
+    "group_ids",
+    "legal_entity_ids",
+    "work_location_ids",
+    "work_emails",
+    "personal_emails",
+    "custom_fields",
+    "types",
+    "name_contains",
+    "date_from",
+    "date_until",
+    "type_ids",
+    "employee_id",
+    "time_from",
+    "time_until",
+    "job_codes",
+    "post_url",
+    "status",
+    "statuses",
+    "employment_types",
+    "visibilities",
+    "remote_created_after",
+    "email",
+    "job_ids",
+    "first_name",
+    "last_name",
+    "outcome",
+    "outcomes",
+    "job_remote_ids",
+    "current_stage_ids",
+    "emails",
+    "limit",
+    "offset",
+    "",
+    "page_size[]",
+    "ids[0]",
 ];
 
 const TRICKY: &[&str] = &[
-    "'; DROP TABLE records; --", "%", "_", "\\", "null", "NULL", "true", "false", "0", "-1", "251",
-    "9999999999999999999999", "1e3", "2024-02-30", "2024-13-01T00:00:00Z", "2024-05-01T25:61:00Z",
-    "0000-00-00", "+275760-09-13T00:00:00Z", "2024-05-01T00:00:00.000+14:00", "{}", "{\"a\":1,\"b\":2}",
-    "{\"a\":[1]}", "[1,2]", ",,,", " , ", "ACTIVE,", "ACTIVE,INACTIVE,LEAVE,PENDING", "TEAM,null",
-    "ß‍👩‍💻", "\u{202e}abc", "a\u{0}b", "eyJ2IjoxfQ", "😀,😀",
+    "'; DROP TABLE records; --",
+    "%",
+    "_",
+    "\\",
+    "null",
+    "NULL",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "251",
+    "9999999999999999999999",
+    "1e3",
+    "2024-02-30",
+    "2024-13-01T00:00:00Z",
+    "2024-05-01T25:61:00Z",
+    "0000-00-00",
+    "+275760-09-13T00:00:00Z",
+    "2024-05-01T00:00:00.000+14:00",
+    "{}",
+    "{\"a\":1,\"b\":2}",
+    "{\"a\":[1]}",
+    "[1,2]",
+    ",,,",
+    " , ",
+    "ACTIVE,",
+    "ACTIVE,INACTIVE,LEAVE,PENDING",
+    "TEAM,null",
+    "ß‍👩‍💻",
+    "\u{202e}abc",
+    "a\u{0}b",
+    "eyJ2IjoxfQ",
+    "😀,😀",
 ];
 
 /// Values some parameter accepts.
 const VALID: &[&str] = &[
-    "ACTIVE", "TEAM", "OPEN", "PENDING", "FULL_TIME", "PUBLIC", "true", "false", "10", "250",
-    "2024-05-01", "2024-05-01T00:00:00.000Z", "Name", "ada@example.com", "{\"level\": 1}",
+    "ACTIVE",
+    "TEAM",
+    "OPEN",
+    "PENDING",
+    "FULL_TIME",
+    "PUBLIC",
+    "true",
+    "false",
+    "10",
+    "250",
+    "2024-05-01",
+    "2024-05-01T00:00:00.000Z",
+    "Name",
+    "ada@example.com",
+    "{\"level\": 1}",
 ];
 
 fn value() -> impl Strategy<Value = String> {
@@ -103,19 +181,14 @@ fn case() -> impl Strategy<Value = Case> {
             .prop_map(|bytes| Some(bytes.iter().map(|b| format!("%{b:02X}")).collect::<String>())),
         1 => "[ -~]{0,60}".prop_map(|s| Some(s.replace(['#', ' '], "+"))),
     ];
-    let model_and_params = proptest::sample::select(Model::ALL).prop_flat_map(|model| {
-        (
-            Just(model),
-            proptest::collection::vec((name(model), value()), 0..5),
-        )
-    });
-    (model_and_params, integration, raw)
-        .prop_map(|((model, params), integration, raw_query)| Case {
-            model,
-            integration,
-            params,
-            raw_query,
-        })
+    let model_and_params = proptest::sample::select(Model::ALL)
+        .prop_flat_map(|model| (Just(model), proptest::collection::vec((name(model), value()), 0..5)));
+    (model_and_params, integration, raw).prop_map(|((model, params), integration, raw_query)| Case {
+        model,
+        integration,
+        params,
+        raw_query,
+    })
 }
 
 fn record(integration: &str, model: Model, remote_id: &str, parent: Option<String>, data: Value) -> PreparedRecord {
@@ -218,8 +291,16 @@ async fn start(store: Arc<dyn MirrorStore>) -> (String, String) {
             .await
             .unwrap();
     }
-    let hris: Vec<Model> = Model::ALL.iter().copied().filter(|m| m.category() == ToolKind::Personio.category()).collect();
-    let ats: Vec<Model> = Model::ALL.iter().copied().filter(|m| m.category() == ToolKind::Greenhouse.category()).collect();
+    let hris: Vec<Model> = Model::ALL
+        .iter()
+        .copied()
+        .filter(|m| m.category() == ToolKind::Personio.category())
+        .collect();
+    let ats: Vec<Model> = Model::ALL
+        .iter()
+        .copied()
+        .filter(|m| m.category() == ToolKind::Greenhouse.category())
+        .collect();
     seed(&*store, HRIS, &hris).await;
     seed(&*store, ATS, &ats).await;
 
@@ -246,11 +327,15 @@ async fn check(http: &reqwest::Client, base: &str, key: &str, case: &Case) -> Re
     if let Some(integration) = &case.integration {
         request = request.header("X-Integration-Id", integration.as_str());
     }
-    let response = request.send().await.map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     prop_assert!(!status.is_server_error(), "{url} -> {status}: {text}");
-    let body: Value = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{url} -> {status}, not JSON ({e}): {text}")))?;
+    let body: Value = serde_json::from_str(&text)
+        .map_err(|e| TestCaseError::fail(format!("{url} -> {status}, not JSON ({e}): {text}")))?;
     if status.is_success() {
         prop_assert_eq!(&body["status"], "success", "{} -> {}", url, text);
         prop_assert!(body["data"]["results"].is_array(), "{} -> {}", url, text);
@@ -259,7 +344,12 @@ async fn check(http: &reqwest::Client, base: &str, key: &str, case: &Case) -> Re
         prop_assert!(status.is_client_error(), "{url} -> {status}");
         prop_assert_eq!(&body["status"], "error", "{} -> {}", url, text);
         prop_assert!(body["error"]["code"].is_string(), "{} -> {}", url, text);
-        prop_assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{} -> {}", url, text);
+        prop_assert!(
+            body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{} -> {}",
+            url,
+            text
+        );
     }
     Ok(())
 }
@@ -277,7 +367,11 @@ fn fuzz(runtime: &tokio::runtime::Runtime, store: Arc<dyn MirrorStore>) {
     let http = reqwest::Client::new();
     // The known-nasty inputs, each on every endpoint, before the random search.
     for &model in Model::ALL {
-        let integration = if model.category() == ToolKind::Personio.category() { HRIS } else { ATS };
+        let integration = if model.category() == ToolKind::Personio.category() {
+            HRIS
+        } else {
+            ATS
+        };
         for name in documented_params(model.api_path()) {
             for value in TRICKY {
                 let case = Case {
@@ -292,7 +386,10 @@ fn fuzz(runtime: &tokio::runtime::Runtime, store: Arc<dyn MirrorStore>) {
             }
         }
     }
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
@@ -306,7 +403,9 @@ fn fuzz(runtime: &tokio::runtime::Runtime, store: Arc<dyn MirrorStore>) {
 #[test]
 fn query_strings_never_cause_server_errors_postgres() {
     let runtime = runtime();
-    let Some((store, _db)) = runtime.block_on(pg_store_or_skip()) else { return };
+    let Some((store, _db)) = runtime.block_on(pg_store_or_skip()) else {
+        return;
+    };
     fuzz(&runtime, store);
 }
 

@@ -28,7 +28,9 @@ impl SyncTrigger for FleetTrigger {
         )
         .await
         .map_err(|e| match e {
-            SchedulerError::Store(StoreError::NotFound(_)) => TriggerError::IntegrationNotFound(integration_id.to_owned()),
+            SchedulerError::Store(StoreError::NotFound(_)) => {
+                TriggerError::IntegrationNotFound(integration_id.to_owned())
+            }
             other => TriggerError::Unavailable(other.to_string()),
         })?;
         Ok(ForcedSync {

@@ -759,18 +759,41 @@ async fn webhook_endpoints_and_deliveries(h: Harness) {
     assert!(secret.starts_with("whsec_") && secret.len() > 40, "{created}");
     let endpoint_id = created["id"].as_str().unwrap().to_owned();
     let listed = h
-        .ok(Method::GET, "/webhooks/endpoints?environment=production", None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/webhooks/endpoints?environment=production",
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(results(&listed).len(), 1);
-    assert!(!listed.to_string().contains(&secret), "listing shows the secret: {listed}");
+    assert!(
+        !listed.to_string().contains(&secret),
+        "listing shows the secret: {listed}"
+    );
 
     for (body, field) in [
         (r#"{"environment": "production", "url": "ftp://x.example"}"#, "url"),
-        (r#"{"environment": "production", "url": "http://169.254.169.254/latest"}"#, "url"),
-        (r#"{"environment": "production", "url": "http://u:p@x.example/"}"#, "url"),
-        (r#"{"environment": "production", "url": "https://x.example", "event_types": ["nope"]}"#, "event_types"),
-        (r#"{"environment": "production", "url": "https://x.example", "secret": "short"}"#, "secret"),
-        (r#"{"environment": "production", "url": "https://x.example", "extra": 1}"#, "extra"),
+        (
+            r#"{"environment": "production", "url": "http://169.254.169.254/latest"}"#,
+            "url",
+        ),
+        (
+            r#"{"environment": "production", "url": "http://u:p@x.example/"}"#,
+            "url",
+        ),
+        (
+            r#"{"environment": "production", "url": "https://x.example", "event_types": ["nope"]}"#,
+            "event_types",
+        ),
+        (
+            r#"{"environment": "production", "url": "https://x.example", "secret": "short"}"#,
+            "secret",
+        ),
+        (
+            r#"{"environment": "production", "url": "https://x.example", "extra": 1}"#,
+            "extra",
+        ),
     ] {
         let message = assert_error(
             h.call(Method::POST, "/webhooks/endpoints", Some(body)).await,
@@ -783,7 +806,12 @@ async fn webhook_endpoints_and_deliveries(h: Harness) {
     // Creating an integration writes `integration-created`, one delivery to the endpoint.
     h.create(personio("personio:acme", "production")).await;
     let deliveries = h
-        .ok(Method::GET, "/webhooks/deliveries?environment=production", None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/webhooks/deliveries?environment=production",
+            None,
+            StatusCode::OK,
+        )
         .await;
     let deliveries = results(&deliveries);
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
@@ -791,7 +819,12 @@ async fn webhook_endpoints_and_deliveries(h: Harness) {
     assert_eq!(deliveries[0]["state"], "PENDING");
     let delivery_id = deliveries[0]["id"].as_str().unwrap().to_owned();
     let detail = h
-        .ok(Method::GET, &format!("/webhooks/deliveries/{delivery_id}"), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            &format!("/webhooks/deliveries/{delivery_id}"),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(detail["attempts"], json!([]));
     let redelivered = h
@@ -823,12 +856,18 @@ async fn webhook_endpoints_and_deliveries(h: Harness) {
     )
     .await;
     assert_error(
-        h.call(Method::DELETE, &format!("/webhooks/endpoints/{endpoint_id}"), None).await,
+        h.call(Method::DELETE, &format!("/webhooks/endpoints/{endpoint_id}"), None)
+            .await,
         StatusCode::NOT_FOUND,
         "PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND",
     );
     let deliveries = h
-        .ok(Method::GET, "/webhooks/deliveries?environment=production", None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/webhooks/deliveries?environment=production",
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert!(results(&deliveries).is_empty(), "{deliveries}");
 }

@@ -603,7 +603,12 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// `now + lease` so a deliverer that dies mid-attempt loses nothing: the delivery comes due
     /// again. Deliveries of one integration to one endpoint are handed out in event order, one
     /// at a time: a later event is not claimed while an earlier one is pending.
-    async fn claim_deliveries(&self, now: Timestamp, lease: Duration, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// Records an attempt and its outcome (attempts + 1; DELIVERED, PENDING at the retry time,
     /// or DEAD) in one transaction.
     async fn record_attempt(&self, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError>;

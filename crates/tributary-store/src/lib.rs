@@ -20,9 +20,9 @@ mod page;
 mod postgres;
 mod schedules;
 mod sqlite;
-mod webhook_payloads;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhook_payloads;
 
 pub use api::*;
 pub use crypto::{CredentialKey, KeyError};

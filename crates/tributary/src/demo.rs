@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tributary_engine::{EngineConfig, Schedule, SyncEngine};
+use tributary_gateway::{ForcedSync, SyncTrigger, TriggerError};
 use tributary_model::{RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_sim::{SimConfig, Simulator};
-use tributary_gateway::{ForcedSync, SyncTrigger, TriggerError};
 use tributary_store::{NewIntegration, StoreError};
 
 use crate::cli::{DemoArgs, Global};

@@ -360,7 +360,11 @@ async fn demo_serves_what_it_synced() {
         .json()
         .await
         .unwrap();
-    assert_eq!(candidates["data"]["results"].as_array().unwrap().len(), 2, "{candidates}");
+    assert_eq!(
+        candidates["data"]["results"].as_array().unwrap().len(),
+        2,
+        "{candidates}"
+    );
     let forced: serde_json::Value = http
         .post(format!("{base}/force-sync"))
         .bearer_auth("demo-test-key")

@@ -33,18 +33,30 @@ fn add_sdk_fields(doc: &mut Node, additions: &Node) -> Result<(), String> {
         let path = entry.get("path").as_str().ok_or("an entry without `path`")?;
         let field = entry.get("field").as_str().ok_or("an entry without `field`")?;
         let schema = additions.get("schemas").get(field).clone();
-        let at: Vec<&str> = entry.get("at").as_array().unwrap_or_default().iter().filter_map(Node::as_str).collect();
+        let at: Vec<&str> = entry
+            .get("at")
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
         let pointer = object_pointer(doc, path, &at).ok_or_else(|| format!("GET {path} has no object at {at:?}"))?;
         let Some(Node::Object(object)) = doc.pointer_mut(&pointer) else {
             return Err(format!("{pointer} is not an object schema"));
         };
-        if let Node::Object(properties) = object.entry("properties".to_owned()).or_insert_with(|| Node::Object(IndexMap::new())) {
+        if let Node::Object(properties) = object
+            .entry("properties".to_owned())
+            .or_insert_with(|| Node::Object(IndexMap::new()))
+        {
             properties.entry(field.to_owned()).or_insert(schema);
         }
-        if let Node::Array(required) = object.entry("required".to_owned()).or_insert_with(|| Node::Array(Vec::new()))
-            && !required.iter().any(|r| r.as_str() == Some(field)) {
-                required.push(Node::String(field.to_owned()));
-            }
+        if let Node::Array(required) = object
+            .entry("required".to_owned())
+            .or_insert_with(|| Node::Array(Vec::new()))
+            && !required.iter().any(|r| r.as_str() == Some(field))
+        {
+            required.push(Node::String(field.to_owned()));
+        }
     }
     Ok(())
 }
@@ -74,7 +86,11 @@ fn object_pointer(doc: &Node, path: &str, at: &[&str]) -> Option<String> {
             Node::Array(types) => types.iter().any(|t| t.as_str() == Some("array")),
             _ => false,
         };
-        Some(if is_array { resolve(format!("{pointer}/items")) } else { pointer })
+        Some(if is_array {
+            resolve(format!("{pointer}/items"))
+        } else {
+            pointer
+        })
     };
     let mut pointer = resolve(format!(
         "/paths/{}/get/responses/200/content/application~1json/schema",
@@ -126,7 +142,9 @@ fn served_document(kombo: &Node, served: &[(&str, &str)]) -> Node {
         if operation.is_null() {
             continue;
         }
-        let Node::Object(item) = paths.entry((*path).to_owned()).or_insert_with(|| Node::Object(IndexMap::new()))
+        let Node::Object(item) = paths
+            .entry((*path).to_owned())
+            .or_insert_with(|| Node::Object(IndexMap::new()))
         else {
             unreachable!("path items are objects")
         };
@@ -150,7 +168,9 @@ fn served_document(kombo: &Node, served: &[(&str, &str)]) -> Node {
             let Some(entries) = entries.as_object() else { continue };
             let kept: IndexMap<String, Node> = entries
                 .iter()
-                .filter(|(name, _)| group == "securitySchemes" || reached.contains(&format!("#/components/{group}/{name}")))
+                .filter(|(name, _)| {
+                    group == "securitySchemes" || reached.contains(&format!("#/components/{group}/{name}"))
+                })
                 .map(|(name, node)| (name.clone(), node.clone()))
                 .collect();
             if !kept.is_empty() {
@@ -160,7 +180,10 @@ fn served_document(kombo: &Node, served: &[(&str, &str)]) -> Node {
     }
 
     let mut info = kombo.get("info").as_object().cloned().unwrap_or_default();
-    info.insert("title".into(), Node::String("tributary read API (Kombo-compatible)".into()));
+    info.insert(
+        "title".into(),
+        Node::String("tributary read API (Kombo-compatible)".into()),
+    );
     info.insert(
         "description".into(),
         Node::String(
@@ -214,9 +237,15 @@ mod tests {
         collect_refs(doc, &mut refs);
         assert!(!refs.is_empty());
         for reference in refs {
-            assert!(!doc.pointer(reference.trim_start_matches('#')).is_null(), "{reference} dangles");
+            assert!(
+                !doc.pointer(reference.trim_start_matches('#')).is_null(),
+                "{reference} dangles"
+            );
         }
-        assert!(doc.get("components").get("schemas").as_object().unwrap().len() < kombo().get("components").get("schemas").as_object().unwrap().len());
+        assert!(
+            doc.get("components").get("schemas").as_object().unwrap().len()
+                < kombo().get("components").get("schemas").as_object().unwrap().len()
+        );
     }
 
     #[test]
@@ -233,7 +262,11 @@ mod tests {
                 Some(crate::schema::Nested::Object(inner) | crate::schema::Nested::ArrayOf(inner)) => inner,
                 Some(other) => panic!("{model}: {other:?}"),
             };
-            let custom = shape.fields.iter().find(|f| f.name == "custom_fields").expect("custom_fields");
+            let custom = shape
+                .fields
+                .iter()
+                .find(|f| f.name == "custom_fields")
+                .expect("custom_fields");
             assert_eq!(custom.missing, crate::schema::Missing::Null, "{model}");
         }
     }

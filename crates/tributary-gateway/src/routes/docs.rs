@@ -14,7 +14,10 @@ pub async fn openapi_json() -> Response {
     static BODY: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| serde_json::to_string_pretty(openapi::served()).expect("the document serialises"));
     (
-        [(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "public, max-age=300")],
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
         BODY.as_str(),
     )
         .into_response()
@@ -55,5 +58,12 @@ pub async fn tool_asset(Path((tool, file)): Path<(String, String)>) -> Result<Re
         ),
         other => return Err(ApiError::RouteNotFound(format!("/v1/tools/{}/{other}", tool.as_str()))),
     };
-    Ok(([(CONTENT_TYPE, "image/svg+xml"), (CACHE_CONTROL, "public, max-age=86400")], svg).into_response())
+    Ok((
+        [
+            (CONTENT_TYPE, "image/svg+xml"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        svg,
+    )
+        .into_response())
 }

@@ -21,10 +21,16 @@ use crate::sync::TriggerError;
 use crate::wire::{optional_timestamp, timestamp};
 
 /// The integration of `{integration_id}`, if the caller's environment owns it.
-async fn owned(state: &GatewayState, caller: &Caller, path: Result<Path<String>, PathRejection>) -> Result<Integration, ApiError> {
+async fn owned(
+    state: &GatewayState,
+    caller: &Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Integration, ApiError> {
     let Path(id) = path.map_err(|e| ApiError::invalid(format!("Invalid integration id: {}", e.body_text())))?;
     if id.contains('\0') || id.len() > 256 {
-        return Err(ApiError::IntegrationNotFound(id.replace('\0', "\\0").chars().take(256).collect()));
+        return Err(ApiError::IntegrationNotFound(
+            id.replace('\0', "\\0").chars().take(256).collect(),
+        ));
     }
     match state.store.get_integration(&id).await? {
         Some(integration) if integration.environment == caller.0.environment => Ok(integration),
@@ -306,6 +312,10 @@ pub async fn force_sync(
         already_queued: forced.already_queued,
         sync_id: forced.sync_id,
         // Kombo knows FULL and DELTA; a DEFAULT sync is the complete kind.
-        sync_type: if forced.sync_type == SyncType::Delta { "DELTA" } else { "FULL" },
+        sync_type: if forced.sync_type == SyncType::Delta {
+            "DELTA"
+        } else {
+            "FULL"
+        },
     }))
 }

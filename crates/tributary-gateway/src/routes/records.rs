@@ -7,12 +7,12 @@ use crate::assemble::Assembly;
 use crate::auth::IntegrationAccess;
 use crate::catalog::Endpoint;
 use crate::error::ApiError;
+use crate::filters;
 use crate::list::{COMMON_PARAMS, ListQuery, fetch_page};
 use crate::params::QueryParams;
 use crate::response::{ListData, Success};
 use crate::schema::shape;
 use crate::state::GatewayState;
-use crate::filters;
 
 pub async fn list(
     endpoint: &'static Endpoint,
@@ -22,7 +22,12 @@ pub async fn list(
 ) -> Result<Success<ListData>, ApiError> {
     let State(state) = state;
     let integration = &access.integration;
-    params.only(COMMON_PARAMS.iter().copied().chain(endpoint.filters.iter().map(|f| f.param)))?;
+    params.only(
+        COMMON_PARAMS
+            .iter()
+            .copied()
+            .chain(endpoint.filters.iter().map(|f| f.param)),
+    )?;
     let list = ListQuery::parse(&params)?;
     let filters = filters::parse(endpoint, &params, &integration.id)?;
     let page = fetch_page(&state, integration, endpoint.model, &list, filters).await?;

@@ -189,7 +189,9 @@ mod tests {
         assert!(matches!(&employments.nested, Nested::ArrayOf(s) if s.field("job_title").is_some()));
         assert_eq!(employee.field("work_email").unwrap().missing, Missing::Omit);
         assert_eq!(employee.field("first_name").unwrap().missing, Missing::Null);
-        assert!(matches!(&employee.field("manager").unwrap().nested, Nested::Object(s) if s.field("display_full_name").is_some()));
+        assert!(
+            matches!(&employee.field("manager").unwrap().nested, Nested::Object(s) if s.field("display_full_name").is_some())
+        );
         // Free-form objects stay scalars.
         assert_eq!(employee.field("custom_fields").unwrap().nested, Nested::Scalar);
     }

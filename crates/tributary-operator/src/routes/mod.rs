@@ -58,7 +58,10 @@ pub fn v1() -> Router<OperatorState> {
         .route("/webhooks/endpoints/{endpoint_id}", delete(webhooks::delete_endpoint))
         .route("/webhooks/deliveries", get(webhooks::list_deliveries))
         .route("/webhooks/deliveries/{delivery_id}", get(webhooks::show_delivery))
-        .route("/webhooks/deliveries/{delivery_id}/redeliver", post(webhooks::redeliver))
+        .route(
+            "/webhooks/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/api-keys", post(api_keys::create))
         .route("/api-keys/{api_key_id}", delete(api_keys::revoke))
         .method_not_allowed_fallback(method_not_allowed)

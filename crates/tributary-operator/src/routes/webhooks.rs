@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_gateway::Success;
 use tributary_model::Timestamp;
+use tributary_store::{
+    DeliveryAttempt, DeliveryFilter, DeliveryState, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
+};
 use tributary_webhooks::TargetPolicy;
-use tributary_store::{DeliveryAttempt, DeliveryFilter, DeliveryState, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint};
 
 use crate::body::{ObjectBody, kind};
 use crate::error::OpsError;
@@ -46,7 +48,11 @@ pub async fn create_endpoint(
     State(state): State<OperatorState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OpsError> {
-    let mut body = ObjectBody::parse(&body?, &["environment", "url", "secret", "event_types"], ENDPOINT_EXAMPLE)?;
+    let mut body = ObjectBody::parse(
+        &body?,
+        &["environment", "url", "secret", "event_types"],
+        ENDPOINT_EXAMPLE,
+    )?;
     let environment = inputs::environment(&body.string("environment")?)?;
     // The address checks are repeated at every delivery attempt (DNS can change); this refuses
     // what can never be delivered.
@@ -57,7 +63,12 @@ pub async fn create_endpoint(
         None => generate_secret(),
         Some(Value::String(secret)) if secret.len() >= 16 && secret.len() <= 512 => secret,
         Some(Value::String(_)) => return Err(OpsError::invalid("`secret` must be 16 to 512 characters.")),
-        Some(other) => return Err(OpsError::invalid(format!("`secret` must be a string, got {}.", kind(&other)))),
+        Some(other) => {
+            return Err(OpsError::invalid(format!(
+                "`secret` must be a string, got {}.",
+                kind(&other)
+            )));
+        }
     };
     let event_types = match body.optional("event_types") {
         None => Vec::new(),
@@ -67,7 +78,11 @@ pub async fn create_endpoint(
                 Value::String(t) if EVENT_TYPES.contains(&t.as_str()) => Ok(t),
                 other => Err(OpsError::invalid(format!(
                     "`event_types` takes {}; got {}.",
-                    EVENT_TYPES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
+                    EVENT_TYPES
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     match &other {
                         Value::String(t) => format!("`{}`", t.chars().take(64).collect::<String>()),
                         other => kind(other).to_owned(),
