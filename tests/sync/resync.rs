@@ -1,6 +1,8 @@
-//! Invariant I2: an identical re-sync writes nothing and moves no `changed_at`.
+//! Invariant I2: an identical re-sync writes nothing, moves no `changed_at`, and sends no
+//! `data-changed` webhook (only its `sync-finished`).
 
 use tributary_model::{Model, RunState, SyncType, ToolKind};
+use tributary_store::{DeliveryFilter, NewWebhookEndpoint};
 
 use crate::support::{Backend, Harness};
 
@@ -8,6 +10,16 @@ async fn identical_resync(backend: Backend, tool: ToolKind, sync_type: SyncType,
     let Some(h) = Harness::start(backend, &[tool], 60).await else {
         return;
     };
+    let endpoint = h
+        .store
+        .create_webhook_endpoint(NewWebhookEndpoint {
+            environment: "test".into(),
+            url: "http://127.0.0.1:9/hooks".into(),
+            secret: "resync-webhook-secret".into(),
+            event_types: Vec::new(),
+        })
+        .await
+        .expect("endpoint");
     let id = h.connect(tool).await;
 
     let first = h.sync(&id, sync_type).await;
@@ -39,6 +51,25 @@ async fn identical_resync(backend: Backend, tool: ToolKind, sync_type: SyncType,
         h.change_log_len(&id).await,
         changes_before,
         "nothing appended to the change log"
+    );
+
+    let mut events: Vec<String> = h
+        .store
+        .list_deliveries(&DeliveryFilter {
+            endpoint_id: Some(endpoint.id.clone()),
+            limit: 100,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    events.reverse();
+    assert_eq!(
+        events,
+        ["integration-created", "data-changed", "sync-finished", "sync-finished"],
+        "the identical re-sync announces its end but no change"
     );
 }
 

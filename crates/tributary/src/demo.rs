@@ -8,7 +8,7 @@ use anyhow::Context;
 use tributary_engine::{EngineConfig, Schedule, SyncEngine};
 use tributary_gateway::{ForcedSync, SyncTrigger, TriggerError};
 use tributary_model::{RunState, ScopeConfig, SyncType, ToolKind};
-use tributary_sim::{SimConfig, Simulator};
+use tributary_sim::{SimConfig, Simulator, WebhookTarget};
 use tributary_store::{NewIntegration, StoreError};
 
 use crate::cli::{DemoArgs, Global};
@@ -87,6 +87,22 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     println!("\nfirst sync of each integration:");
     sync_round(&engine, &integrations, &schedule).await;
 
+    // The simulated tools send their webhooks to the demo's gateway, signed as the real tools
+    // sign them: every change the simulator makes reaches the mirror within a second through a
+    // DELTA (a DEFAULT for BambooHR), between the scheduled rounds.
+    for (tool, id) in ToolKind::ALL.iter().zip(&integrations) {
+        let secret = format!("demo-webhook-secret-{}", tool.as_str());
+        store.set_inbound_webhook_secret(id, Some(&secret)).await?;
+        sim.state
+            .register_webhook(WebhookTarget {
+                tool: *tool,
+                url: format!("http://{}/v1/webhooks/{}/{id}", args.listen, tool.as_str()),
+                secret,
+                duplicate: false,
+                max_attempts: 5,
+            })
+            .context("cannot point the simulator's webhooks at the demo")?;
+    }
     let state = tributary_gateway::GatewayState::new(store.clone(), cursor_key(global))
         .with_sync_trigger(Arc::new(DemoTrigger { engine: engine.clone() }));
     let app = tributary_gateway::router(state);
@@ -117,6 +133,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         "  curl -s -X POST {base}/v1/force-sync -H 'Authorization: Bearer {api_key}' -H 'X-Integration-Id: personio:demo' -d '{{\"type\": \"DELTA\"}}'"
     );
     println!("  every endpoint, browsable: {base}/v1/docs");
+    println!("the simulated tools send webhooks for their changes: each reaches the mirror in about a second");
     println!(
         "\nsyncing every {}s while the simulator changes its data; Ctrl-C to stop.\n",
         args.sync_every
