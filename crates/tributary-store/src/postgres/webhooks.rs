@@ -353,13 +353,16 @@ pub(super) async fn record_attempt(
         AttemptOutcome::Retry(when) => (DeliveryState::Pending, Some(clock::truncate(*when))),
         AttemptOutcome::Dead => (DeliveryState::Dead, None),
     };
-    let mut tx = pool.begin().await?;
+    // One statement (atomic on its own): the deliverer records every attempt, so this is on
+    // the outbox's hot path and costs one round trip instead of four.
     let done = sqlx::query(concat!(
-        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, last_error = $3, ",
+        "WITH updated AS (UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, last_error = $3, ",
         "state = CASE WHEN state = 'DELIVERED' THEN state ELSE $4 END, ",
         "next_attempt_at = CASE WHEN state = 'DELIVERED' THEN next_attempt_at ELSE COALESCE($5, next_attempt_at) END, ",
         "delivered_at = CASE WHEN state = 'DELIVERED' THEN delivered_at WHEN $4 = 'DELIVERED' THEN $6 ELSE NULL END ",
-        "WHERE id = $1"
+        "WHERE id = $1 RETURNING id) ",
+        "INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, response_excerpt, error) ",
+        "SELECT id, $7, $6, $2, $8, $9, $3 FROM updated"
     ))
     .bind(&attempt.delivery_id)
     .bind(attempt.status)
@@ -367,7 +370,10 @@ pub(super) async fn record_attempt(
     .bind(delivery_state_str(state))
     .bind(next_attempt_at)
     .bind(at)
-    .execute(&mut *tx)
+    .bind(attempt.attempt)
+    .bind(attempt.latency_ms)
+    .bind(&attempt.response_excerpt)
+    .execute(pool)
     .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!(
@@ -375,20 +381,6 @@ pub(super) async fn record_attempt(
             attempt.delivery_id
         )));
     }
-    sqlx::query(concat!(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, response_excerpt, error) ",
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    ))
-    .bind(&attempt.delivery_id)
-    .bind(attempt.attempt)
-    .bind(at)
-    .bind(attempt.status)
-    .bind(attempt.latency_ms)
-    .bind(&attempt.response_excerpt)
-    .bind(&attempt.error)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 
