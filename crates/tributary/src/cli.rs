@@ -117,6 +117,11 @@ pub struct WorkerArgs {
     /// Seconds one webhook attempt may take (connect, response, first KiB of its body).
     #[arg(long, default_value_t = 10.0, value_parser = positive_secs)]
     pub webhook_timeout_secs: f64,
+    /// Seconds a claimed webhook delivery stays this process's: the deliveries a killed
+    /// process was sending are sent again after this long. At least a second more than
+    /// --webhook-timeout-secs (default: twice that timeout plus 40 s).
+    #[arg(long, value_parser = positive_secs)]
+    pub webhook_lease_secs: Option<f64>,
     /// Milliseconds between polls of the webhook outbox while it has nothing due.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub webhook_poll_ms: u64,

@@ -135,9 +135,12 @@ fn spawn_deliverer(
     let config = DelivererConfig {
         concurrency,
         batch: concurrency,
-        // A killed process's claims come due again after this; well past one attempt's timeout
-        // so a slow attempt is never sent twice at once.
-        lease: request_timeout * 2 + Duration::from_secs(40),
+        // A killed process's claims come due again after this; by default well past one
+        // attempt's timeout so a slow attempt is never sent twice at once. The deliverer
+        // refuses a lease that does not outlast the timeout.
+        lease: args
+            .webhook_lease_secs
+            .map_or(request_timeout * 2 + Duration::from_secs(40), secs),
         request_timeout,
         poll_interval: Duration::from_millis(args.webhook_poll_ms),
         targets: TargetPolicy {

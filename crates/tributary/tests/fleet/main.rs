@@ -9,3 +9,4 @@ mod preemption;
 mod scale;
 mod schedulers;
 mod serve;
+mod webhooks;

@@ -436,3 +436,52 @@ impl Stack {
             .flatten()
     }
 }
+
+impl Stack {
+    /// Starts `tributary gateway` (with REDIS_URL, so force-sync and inbound webhooks reach the
+    /// fleet) on a free port of 127.0.0.1 and waits until it answers; its base URL.
+    pub async fn gateway(&mut self, name: &str) -> (Proc, String) {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("its address").port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let proc = self.spawn("gateway", name, &["--listen", &format!("127.0.0.1:{port}")]);
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = client.get(format!("{base}/v1/openapi.json")).send().await
+                && r.status().is_success()
+            {
+                return (proc, base);
+            }
+            if let Some(status) = self.child(&proc).try_wait().expect("try_wait") {
+                panic!("{name} exited ({status}) before answering\n{}", self.log(&proc));
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{name} did not answer on {base} within 20 s\n{}",
+                self.log(&proc)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls `check` every 50 ms until it holds; fails naming `what`, with every process's log,
+    /// after `within`.
+    pub async fn wait_until<F, Fut>(&self, within: Duration, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !check().await {
+            assert!(
+                start.elapsed() < within,
+                "{what}: not within {within:?}\n{}",
+                self.all_logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
