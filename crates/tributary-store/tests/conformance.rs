@@ -2333,6 +2333,12 @@ async fn finish_run_writes_sync_finished_and_data_changed_when_something_changed
         .expect("finished");
     release(store, "w1", first.fence).await;
 
+    // Finishing the ended run again (a retried call) announces nothing a second time.
+    store
+        .finish_run(&first, RunState::Succeeded, None)
+        .await
+        .expect("finished again");
+
     let sent = drain(store).await;
     assert_eq!(types_of(&sent), ["data-changed", "sync-finished"]);
     let changed = &sent[0].event.payload;
