@@ -16,6 +16,7 @@ mod codec;
 mod crypto;
 mod error;
 mod ids;
+mod joins;
 mod page;
 mod postgres;
 mod schedules;

@@ -5,14 +5,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tributary_model::Model;
 
-use crate::clock;
 use crate::{ChangeKind, PreparedRecord, WriteOutcome};
+use crate::{clock, joins};
 
 /// What the mirror already holds for one of the page's ids.
 #[derive(Debug)]
 pub(crate) struct Existing {
     pub hash: Vec<u8>,
     pub deleted: bool,
+    /// `records.join_digest`; `None` is NULL, "unknown" (see joins.rs).
+    pub join_digest: Option<String>,
 }
 
 /// One "changes of `source` move `dependent`'s updated_at" edge, declared by `declared_by`.
@@ -30,6 +32,11 @@ pub(crate) struct PagePlan {
     pub seen_ids: Vec<String>,
     /// The records to upsert, with the change they make.
     pub writes: Vec<(PreparedRecord, ChangeKind)>,
+    /// The join digest to store with each write (parallel to `writes`): computed here, once,
+    /// so both backends store the same text.
+    pub join_digests: Vec<Option<String>>,
+    /// The join tables the writes change (sorted, distinct), for the run's `changed_joins`.
+    pub changed_joins: Vec<&'static str>,
     pub outcome: WriteOutcome,
 }
 
@@ -68,14 +75,18 @@ pub(crate) fn dedupe(records: Vec<PreparedRecord>) -> Vec<PreparedRecord> {
 pub(crate) fn plan(records: Vec<PreparedRecord>, existing: &HashMap<(Model, String), Existing>) -> PagePlan {
     let mut seen_ids = Vec::with_capacity(records.len());
     let mut writes = Vec::new();
+    let mut join_digests = Vec::new();
     let mut outcome = WriteOutcome::default();
     let mut models = BTreeSet::new();
+    let mut changed_joins = BTreeSet::new();
     for record in records {
         seen_ids.push(record.id.clone());
-        let kind = match existing.get(&(record.model, record.id.clone())) {
+        let old = existing.get(&(record.model, record.id.clone()));
+        let kind = match old {
             None => ChangeKind::Created,
             Some(old) if old.deleted || old.hash != record.hash => ChangeKind::Updated,
             Some(_) => {
+                // Same content hash, same data: the memberships cannot have changed either.
                 outcome.unchanged += 1;
                 continue;
             }
@@ -85,12 +96,20 @@ pub(crate) fn plan(records: Vec<PreparedRecord>, existing: &HashMap<(Model, Stri
             _ => outcome.updated += 1,
         }
         models.insert(record.model);
+        let digest = joins::digest(&record);
+        // A reappearing record had its memberships reported gone with its deletion: it adds
+        // them again like a new one.
+        let before = old.filter(|o| !o.deleted).map(|o| o.join_digest.as_deref());
+        changed_joins.extend(joins::changed(before, digest.as_deref()));
+        join_digests.push(digest);
         writes.push((record, kind));
     }
     outcome.changed_models = models.into_iter().collect();
     PagePlan {
         seen_ids,
         writes,
+        join_digests,
+        changed_joins: changed_joins.into_iter().collect(),
         outcome,
     }
 }
@@ -159,6 +178,7 @@ mod tests {
             Existing {
                 hash: vec![2; 16],
                 deleted: false,
+                join_digest: None,
             },
         );
         existing.insert(
@@ -166,6 +186,7 @@ mod tests {
             Existing {
                 hash: vec![1; 16],
                 deleted: false,
+                join_digest: None,
             },
         );
         existing.insert(
@@ -173,6 +194,7 @@ mod tests {
             Existing {
                 hash: vec![1; 16],
                 deleted: true,
+                join_digest: None,
             },
         );
         let plan = plan(
@@ -186,6 +208,56 @@ mod tests {
             (1, 2, 1)
         );
         assert_eq!(plan.outcome.changed_models, vec![Model::Employments]);
+        assert_eq!(plan.join_digests, vec![None, None, None], "employments have no joins");
+        assert!(plan.changed_joins.is_empty());
+    }
+
+    fn employee(id: &str, groups: &[&str], hash: u8) -> PreparedRecord {
+        PreparedRecord {
+            model: Model::Employees,
+            parent_id: None,
+            depends_on: Vec::new(),
+            data: serde_json::json!({"group_ids": groups})
+                .as_object()
+                .expect("object")
+                .clone(),
+            ..rec(id, hash)
+        }
+    }
+
+    #[test]
+    fn join_changes_follow_memberships_and_null_is_unknown() {
+        let stored = |groups: &[&str], digest: bool, deleted: bool| Existing {
+            hash: vec![0; 16],
+            deleted,
+            join_digest: if digest {
+                joins::digest(&employee("x", groups, 0))
+            } else {
+                None
+            },
+        };
+        let mut existing = HashMap::new();
+        existing.insert((Model::Employees, "same".to_string()), stored(&["g1"], true, false));
+        existing.insert((Model::Employees, "unknown".to_string()), stored(&[], false, false));
+        let plan = plan(
+            vec![employee("same", &["g1"], 1), employee("unknown", &["g2"], 1)],
+            &existing,
+        );
+        assert_eq!(plan.outcome.updated, 2);
+        assert!(plan.changed_joins.is_empty(), "{:?}", plan.changed_joins);
+        assert!(plan.join_digests.iter().all(Option::is_some));
+
+        existing.insert((Model::Employees, "gone".to_string()), stored(&["g1"], true, true));
+        let moved = super::plan(vec![employee("same", &["g2"], 1)], &existing);
+        assert_eq!(moved.changed_joins, ["hris_join_employees_teams"]);
+        let back = super::plan(vec![employee("gone", &["g1"], 0)], &existing);
+        assert_eq!(
+            back.changed_joins,
+            ["hris_join_employees_teams"],
+            "reappearing adds memberships"
+        );
+        let fresh = super::plan(vec![employee("new", &[], 1)], &existing);
+        assert!(fresh.changed_joins.is_empty(), "created without members");
     }
 
     #[test]

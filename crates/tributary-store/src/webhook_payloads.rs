@@ -88,8 +88,16 @@ pub(crate) fn run_log_url(run_id: &str) -> String {
 }
 
 /// `data-changed`, or `None` when the run changed nothing: Kombo never sends an empty one.
-pub(crate) fn data_changed(subject: &Subject<'_>, models: &[Model], at: Timestamp) -> Option<NewEvent> {
+/// `joins` are the join tables whose memberships the run changed (joins.rs), already in Kombo's
+/// names (`hris_join_employees_teams`); they are listed among the models, sorted by name.
+pub(crate) fn data_changed(
+    subject: &Subject<'_>,
+    models: &[Model],
+    joins: &[String],
+    at: Timestamp,
+) -> Option<NewEvent> {
     let mut names: Vec<&str> = models.iter().map(|m| changed_model_name(*m)).collect();
+    names.extend(joins.iter().map(String::as_str));
     names.sort_unstable();
     names.dedup();
     if names.is_empty() {
@@ -197,11 +205,12 @@ pub(crate) fn run_finished(
     subject: &Subject<'_>,
     run: &SyncRun,
     changed_models: &[Model],
+    changed_joins: &[String],
     previous: Option<RunState>,
 ) -> Vec<NewEvent> {
     let at = run.ended_at.unwrap_or(run.created_at);
     let mut events = Vec::with_capacity(3);
-    events.extend(data_changed(subject, changed_models, at));
+    events.extend(data_changed(subject, changed_models, changed_joins, at));
     events.push(sync_finished(subject, run));
     if let Some(state) = state_transition(previous, run.state) {
         events.push(integration_state_changed(subject, state, at));
@@ -373,10 +382,11 @@ mod tests {
 
     #[test]
     fn data_changed_lists_distinct_kombo_model_names_and_is_skipped_when_empty() {
-        assert!(data_changed(&subject(), &[], at(0, 0, 0)).is_none());
+        assert!(data_changed(&subject(), &[], &[], at(0, 0, 0)).is_none());
         let event = data_changed(
             &subject(),
             &[Model::Employments, Model::Employees, Model::Employees, Model::Groups],
+            &[],
             at(0, 0, 0),
         )
         .expect("something changed");
@@ -393,6 +403,19 @@ mod tests {
             event.payload["data"]["changed_models"],
             json!([{"name": "hris_employees"}, {"name": "hris_employments"}, {"name": "hris_teams"}])
         );
+        // Joins are listed among the models, sorted; joins alone make the event too.
+        let joined = data_changed(
+            &subject(),
+            &[Model::Groups, Model::Employees],
+            &["hris_join_employees_teams".into()],
+            at(0, 0, 0),
+        )
+        .expect("something changed");
+        assert_eq!(
+            joined.payload["data"]["changed_models"],
+            json!([{"name": "hris_employees"}, {"name": "hris_join_employees_teams"}, {"name": "hris_teams"}])
+        );
+        assert!(data_changed(&subject(), &[], &["ats_join_jobs_users".into()], at(0, 0, 0)).is_some());
     }
 
     #[test]
@@ -440,11 +463,12 @@ mod tests {
             &subject(),
             &run(RunState::Succeeded),
             &[Model::Employees],
+            &[],
             Some(RunState::AuthenticationFailed),
         );
         let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
         assert_eq!(types, [DATA_CHANGED, SYNC_FINISHED, INTEGRATION_STATE_CHANGED]);
-        let quiet = run_finished(&subject(), &run(RunState::Failed), &[], None);
+        let quiet = run_finished(&subject(), &run(RunState::Failed), &[], &[], None);
         assert_eq!(quiet.iter().map(|e| e.event_type).collect::<Vec<_>>(), [SYNC_FINISHED]);
     }
 

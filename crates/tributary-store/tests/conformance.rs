@@ -124,6 +124,19 @@ impl Harness {
         }
     }
 
+    /// Makes every record look written before migration 0005 (join digest NULL, "unknown").
+    async fn forget_join_digests(&self) {
+        let sql = "UPDATE records SET join_digest = NULL";
+        match &self.raw {
+            Raw::Pg(pool, _) => {
+                sqlx::query(sql).execute(pool).await.expect("raw write");
+            }
+            Raw::Sqlite(pool, _) => {
+                sqlx::query(sql).execute(pool).await.expect("raw write");
+            }
+        }
+    }
+
     async fn event_rows(&self, integration_id: &str) -> i64 {
         raw_one!(
             self,
@@ -189,6 +202,7 @@ conformance!(
     webhook_endpoints_round_trip_with_sealed_secrets,
     create_and_delete_integration_write_their_events,
     finish_run_writes_sync_finished_and_data_changed_when_something_changed,
+    data_changed_lists_the_joins_whose_memberships_changed,
     failed_or_fenced_finish_writes_no_event,
     an_outbox_failure_rolls_the_change_back,
     auth_failures_turn_the_integration_invalid_and_back,
@@ -2423,6 +2437,180 @@ async fn finish_run_writes_sync_finished_and_data_changed_when_something_changed
         json!([{"name": "hris_employees"}])
     );
     assert_eq!(sent[1].event.payload["data"]["sync_state"], "FAILED");
+}
+
+fn member(model: Model, remote_id: &str, data: Value) -> SourceRecord {
+    SourceRecord::new(model, remote_id, obj(data))
+}
+
+fn grouped(remote_id: &str, name: &str, groups: &[&str]) -> SourceRecord {
+    let groups: Vec<String> = groups.iter().map(|g| ids().id(Model::Groups, g)).collect();
+    member(
+        Model::Employees,
+        remote_id,
+        json!({"first_name": name, "group_ids": groups}),
+    )
+}
+
+fn tagged(remote_id: &str, tags: &[&str]) -> SourceRecord {
+    let tags: Vec<String> = tags.iter().map(|t| ids().id(Model::Tags, t)).collect();
+    member(
+        Model::Candidates,
+        remote_id,
+        json!({"first_name": remote_id, "tag_ids": tags}),
+    )
+}
+
+fn stage(remote_id: &str, job: &str, name: &str) -> SourceRecord {
+    member(Model::ApplicationStages, remote_id, json!({"name": name})).with_parent(Model::Jobs, job)
+}
+
+/// Runs one FULL run of `pages` (then sweeps `sweep`, then deletes `delete`) and returns the
+/// names its `data-changed` listed, or `None` when it sent sync-finished alone.
+async fn changed_names(
+    store: &dyn MirrorStore,
+    owner: &str,
+    pages: Vec<Vec<SourceRecord>>,
+    sweep: &[Model],
+    delete: Option<Model>,
+) -> Option<Vec<String>> {
+    let run = begin_run(store, SyncType::Full, owner, None).await;
+    for p in pages {
+        store.apply_page(&run, page(p)).await.expect("page");
+    }
+    if !sweep.is_empty() {
+        store.sweep_deletions(&run, sweep).await.expect("sweep");
+    }
+    if let Some(model) = delete {
+        store.delete_model(&run, model).await.expect("delete model");
+    }
+    end_run(store, &run, owner).await;
+    let sent = drain(store).await;
+    match types_of(&sent)[..] {
+        ["sync-finished"] => None,
+        ["data-changed", "sync-finished"] => Some(
+            sent[0].event.payload["data"]["changed_models"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|m| m["name"].as_str().expect("name").to_owned())
+                .collect(),
+        ),
+        ref other => panic!("unexpected events {other:?}"),
+    }
+}
+
+async fn data_changed_lists_the_joins_whose_memberships_changed(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    drain(store).await;
+    let names = |n: &[&str]| Some(n.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+
+    // New employees: one with groups adds memberships, one without adds none.
+    let first = vec![grouped("e1", "Ada", &["g1", "g2"]), grouped("e2", "Bo", &[])];
+    assert_eq!(
+        changed_names(store, "w1", vec![first.clone()], &[], None).await,
+        names(&["hris_employees", "hris_join_employees_teams"])
+    );
+    // The same again: nothing changed, no data-changed at all.
+    assert_eq!(changed_names(store, "w2", vec![first], &[], None).await, None);
+    // A new name and the same groups in another order: the employee changed, its teams not.
+    assert_eq!(
+        changed_names(
+            store,
+            "w3",
+            vec![vec![grouped("e1", "Ada L.", &["g2", "g1"]), grouped("e2", "Bo", &[])]],
+            &[],
+            None
+        )
+        .await,
+        names(&["hris_employees"])
+    );
+    // A group removed from e1, one added to e2: the join changed.
+    assert_eq!(
+        changed_names(
+            store,
+            "w4",
+            vec![vec![grouped("e1", "Ada L.", &["g2"]), grouped("e2", "Bo", &["g1"])]],
+            &[],
+            None
+        )
+        .await,
+        names(&["hris_employees", "hris_join_employees_teams"])
+    );
+
+    // Rows written before the digest existed are unknown: changing their groups reports the
+    // employee but no join (no flood after the upgrade); from then on the digest is known.
+    h.forget_join_digests().await;
+    assert_eq!(
+        changed_names(store, "w5", vec![vec![grouped("e1", "Ada L.", &["g3"])]], &[], None).await,
+        names(&["hris_employees"])
+    );
+    assert_eq!(
+        changed_names(store, "w6", vec![vec![grouped("e1", "Ada L.", &["g1"])]], &[], None).await,
+        names(&["hris_employees", "hris_join_employees_teams"])
+    );
+
+    // A new candidate with tags lists the candidates-tags join; one without tags does not.
+    assert_eq!(
+        changed_names(store, "w7", vec![vec![tagged("c1", &["t1"])]], &[], None).await,
+        names(&["ats_candidates", "ats_join_candidates_tags"])
+    );
+    assert_eq!(
+        changed_names(store, "w8", vec![vec![tagged("c2", &[])]], &[], None).await,
+        names(&["ats_candidates"])
+    );
+
+    // Stages: created, renamed (no membership change), swept away.
+    assert_eq!(
+        changed_names(
+            store,
+            "w9",
+            vec![vec![stage("s1", "j1", "Screen"), stage("s2", "j1", "Offer")]],
+            &[],
+            None
+        )
+        .await,
+        names(&["ats_application_stages", "ats_join_jobs_application_stages"])
+    );
+    assert_eq!(
+        changed_names(
+            store,
+            "w10",
+            vec![vec![stage("s1", "j1", "Phone screen"), stage("s2", "j1", "Offer")]],
+            &[],
+            None
+        )
+        .await,
+        names(&["ats_application_stages"])
+    );
+    assert_eq!(
+        changed_names(
+            store,
+            "w11",
+            vec![vec![stage("s1", "j1", "Phone screen")]],
+            &[Model::ApplicationStages],
+            None
+        )
+        .await,
+        names(&["ats_application_stages", "ats_join_jobs_application_stages"])
+    );
+
+    // Disabling candidates deletes c1 (tagged) and c2 (untagged): the tags join changed.
+    assert_eq!(
+        changed_names(store, "w12", vec![], &[], Some(Model::Candidates)).await,
+        names(&["ats_candidates", "ats_join_candidates_tags"])
+    );
+    // A sweep of an untagged candidate alone is no join change.
+    assert_eq!(
+        changed_names(store, "w13", vec![vec![tagged("c3", &[])]], &[], None).await,
+        names(&["ats_candidates"])
+    );
+    assert_eq!(
+        changed_names(store, "w14", vec![vec![]], &[Model::Candidates], None).await,
+        names(&["ats_candidates"])
+    );
 }
 
 async fn failed_or_fenced_finish_writes_no_event(h: &Harness) {

@@ -14,7 +14,7 @@ use tributary_model::{Model, Timestamp};
 
 use super::{dependents, write_lock};
 use crate::codec::{kind_str, parse_model};
-use crate::page::{self, Existing};
+use crate::page::{self, Existing, PagePlan};
 use crate::{ChangeKind, PageWrite, PreparedRecord, RunWrite, StoreError, WriteOutcome, clock};
 
 pub(super) async fn apply(pool: &PgPool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
@@ -30,25 +30,11 @@ pub(super) async fn apply(pool: &PgPool, run: &RunWrite, page: PageWrite) -> Res
     let plan = page::plan(records, &existing);
 
     if !plan.writes.is_empty() {
-        upsert(&mut tx, integration_id, &plan.writes, now).await?;
+        upsert(&mut tx, integration_id, &plan.writes, &plan.join_digests, now).await?;
         let changed = plan.written_ids();
         dependents::replace_and_bump(&mut tx, integration_id, &changed, &plan.new_edges(), now).await?;
     }
-    let entries: Vec<(Model, &str, ChangeKind)> = plan
-        .writes
-        .iter()
-        .map(|(r, kind)| (r.model, r.id.as_str(), *kind))
-        .collect();
-    finish_page(
-        &mut tx,
-        run,
-        &plan.seen_ids,
-        &entries,
-        &plan.outcome,
-        &page.checkpoint,
-        now,
-    )
-    .await?;
+    finish_page(&mut tx, run, &plan, &page.checkpoint, now).await?;
     tx.commit().await?;
     Ok(plan.outcome)
 }
@@ -59,7 +45,7 @@ async fn existing(
     ids: &[&str],
 ) -> Result<HashMap<(Model, String), Existing>, StoreError> {
     let found = sqlx::query(concat!(
-        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted FROM records ",
+        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest FROM records ",
         "WHERE integration_id = $1 AND id = ANY($2)"
     ))
     .bind(integration_id)
@@ -74,6 +60,7 @@ async fn existing(
             Existing {
                 hash: row.try_get("content_hash")?,
                 deleted: row.try_get("deleted")?,
+                join_digest: row.try_get("join_digest")?,
             },
         );
     }
@@ -81,11 +68,13 @@ async fn existing(
 }
 
 /// One statement for the whole batch; `changed_at = updated_at = now`, and a reappearing record
-/// is undeleted.
+/// is undeleted. `join_digests` (parallel to `writes`) replace the stored ones: the join change
+/// was already decided from the digests the existing read returned.
 async fn upsert(
     conn: &mut PgConnection,
     integration_id: &str,
     writes: &[(PreparedRecord, ChangeKind)],
+    join_digests: &[Option<String>],
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let n = writes.len();
@@ -111,15 +100,17 @@ async fn upsert(
     }
     sqlx::query(concat!(
         "INSERT INTO records (integration_id, model, id, remote_id, parent_id, data, remote_data, content_hash, ",
-        "remote_created_at, changed_at, updated_at, remote_deleted_at) ",
+        "remote_created_at, changed_at, updated_at, remote_deleted_at, join_digest) ",
         "SELECT $1::text, u.model, u.id, u.remote_id, u.parent_id, u.data, u.remote_data, u.content_hash, ",
-        "u.remote_created_at, $2, $2, NULL ",
+        "u.remote_created_at, $2, $2, NULL, u.join_digest ",
         "FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::bytea[], ",
-        "$10::timestamptz[]) AS u(model, id, remote_id, parent_id, data, remote_data, content_hash, remote_created_at) ",
+        "$10::timestamptz[], $11::text[]) ",
+        "AS u(model, id, remote_id, parent_id, data, remote_data, content_hash, remote_created_at, join_digest) ",
         "ON CONFLICT (integration_id, model, id) DO UPDATE SET remote_id = EXCLUDED.remote_id, ",
         "parent_id = EXCLUDED.parent_id, data = EXCLUDED.data, remote_data = EXCLUDED.remote_data, ",
         "content_hash = EXCLUDED.content_hash, remote_created_at = EXCLUDED.remote_created_at, ",
-        "changed_at = EXCLUDED.changed_at, updated_at = EXCLUDED.updated_at, remote_deleted_at = NULL"
+        "changed_at = EXCLUDED.changed_at, updated_at = EXCLUDED.updated_at, remote_deleted_at = NULL, ",
+        "join_digest = EXCLUDED.join_digest"
     ))
     .bind(integration_id)
     .bind(now)
@@ -131,25 +122,25 @@ async fn upsert(
     .bind(remote_data)
     .bind(hashes)
     .bind(created)
+    .bind(join_digests)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// The page's bookkeeping in one statement: its change-log entries, its seen ids (one row for
-/// the whole page) and the run's counters and checkpoint.
+/// the whole page) and the run's counters, changed models and joins, and checkpoint.
 async fn finish_page(
     conn: &mut PgConnection,
     run: &RunWrite,
-    seen_ids: &[String],
-    entries: &[(Model, &str, ChangeKind)],
-    outcome: &WriteOutcome,
+    plan: &PagePlan,
     checkpoint: &Value,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let models: Vec<&str> = entries.iter().map(|(m, _, _)| m.as_str()).collect();
-    let ids: Vec<&str> = entries.iter().map(|(_, id, _)| *id).collect();
-    let kinds: Vec<&str> = entries.iter().map(|(_, _, k)| kind_str(*k)).collect();
+    let outcome = &plan.outcome;
+    let models: Vec<&str> = plan.writes.iter().map(|(r, _)| r.model.as_str()).collect();
+    let ids: Vec<&str> = plan.writes.iter().map(|(r, _)| r.id.as_str()).collect();
+    let kinds: Vec<&str> = plan.writes.iter().map(|(_, k)| kind_str(*k)).collect();
     let done = sqlx::query(concat!(
         "WITH logged AS (",
         "  INSERT INTO changes (integration_id, model, record_id, kind, run_id, at) ",
@@ -160,7 +151,10 @@ async fn finish_page(
         "updated_count = updated_count + $4, unchanged_count = unchanged_count + $5, checkpoint = $6, ",
         // The models this run changed, for finish_run's data-changed event (sorted, distinct).
         "changed_models = CASE WHEN cardinality($12::text[]) = 0 THEN changed_models ELSE ",
-        "ARRAY(SELECT DISTINCT m FROM UNNEST(changed_models || $12::text[]) AS m ORDER BY m) END ",
+        "ARRAY(SELECT DISTINCT m FROM UNNEST(changed_models || $12::text[]) AS m ORDER BY m) END, ",
+        // The join tables whose memberships it changed, likewise.
+        "changed_joins = CASE WHEN cardinality($13::text[]) = 0 THEN changed_joins ELSE ",
+        "ARRAY(SELECT DISTINCT j FROM UNNEST(changed_joins || $13::text[]) AS j ORDER BY j) END ",
         "WHERE id = $1 AND integration_id = $2"
     ))
     .bind(&run.run_id)
@@ -169,12 +163,13 @@ async fn finish_page(
     .bind(outcome.updated)
     .bind(outcome.unchanged)
     .bind(checkpoint)
-    .bind(seen_ids)
+    .bind(&plan.seen_ids)
     .bind(models)
     .bind(ids)
     .bind(kinds)
     .bind(now)
     .bind(outcome.changed_models.iter().map(|m| m.as_str()).collect::<Vec<_>>())
+    .bind(&plan.changed_joins)
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 {

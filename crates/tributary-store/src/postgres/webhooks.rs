@@ -144,10 +144,11 @@ pub(super) async fn emit_run_finished(conn: &mut PgConnection, run: &SyncRun) ->
     let facts = integration_facts(conn, &run.integration_id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("integration {}", run.integration_id)))?;
-    let changed: Vec<String> = sqlx::query_scalar("SELECT changed_models FROM sync_runs WHERE id = $1")
-        .bind(&run.id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (changed, changed_joins): (Vec<String>, Vec<String>) =
+        sqlx::query_as("SELECT changed_models, changed_joins FROM sync_runs WHERE id = $1")
+            .bind(&run.id)
+            .fetch_one(&mut *conn)
+            .await?;
     let changed: Vec<Model> = changed.iter().map(|m| parse_model(m)).collect::<Result<_, _>>()?;
     let previous: Option<String> = sqlx::query_scalar(concat!(
         "SELECT state FROM sync_runs WHERE integration_id = $1 AND id <> $2 AND ended_at IS NOT NULL ",
@@ -163,27 +164,35 @@ pub(super) async fn emit_run_finished(conn: &mut PgConnection, run: &SyncRun) ->
         tool: facts.tool,
         environment: &facts.environment,
     };
-    emit(conn, &payloads::run_finished(&subject, run, &changed, previous)).await
+    emit(
+        conn,
+        &payloads::run_finished(&subject, run, &changed, &changed_joins, previous),
+    )
+    .await
 }
 
-/// Adds the models a write changed to its run's `changed_models` (kept sorted and distinct).
+/// Adds the models and join tables a write changed to its run's `changed_models` and
+/// `changed_joins` (each kept sorted and distinct).
 pub(super) async fn note_changed_models(
     conn: &mut PgConnection,
     run_id: &str,
     integration_id: &str,
     models: &[Model],
+    joins: &[&str],
 ) -> Result<(), StoreError> {
-    if models.is_empty() {
+    if models.is_empty() && joins.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
     sqlx::query(concat!(
         "UPDATE sync_runs SET changed_models = ARRAY(SELECT DISTINCT m FROM UNNEST(changed_models || $3::text[]) AS m ",
-        "ORDER BY m) WHERE id = $1 AND integration_id = $2"
+        "ORDER BY m), changed_joins = ARRAY(SELECT DISTINCT j FROM UNNEST(changed_joins || $4::text[]) AS j ",
+        "ORDER BY j) WHERE id = $1 AND integration_id = $2"
     ))
     .bind(run_id)
     .bind(integration_id)
     .bind(&names)
+    .bind(joins)
     .execute(conn)
     .await?;
     Ok(())

@@ -8,7 +8,7 @@ use tributary_model::{Model, Timestamp};
 
 use super::{change_log, dependents, webhooks, write_lock};
 use crate::codec::parse_model;
-use crate::{ChangeKind, RunWrite, StoreError, WriteOutcome, clock};
+use crate::{ChangeKind, RunWrite, StoreError, WriteOutcome, clock, joins};
 
 pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
     let integration_id = run.integration_id.as_str();
@@ -27,7 +27,7 @@ pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, models: &[Model]) -
         "UPDATE records SET remote_deleted_at = ?5, changed_at = ?5, updated_at = ?5 ",
         "WHERE integration_id = ?1 AND model IN (SELECT value FROM json_each(?4)) ",
         "AND remote_deleted_at IS NULL AND changed_at < ?3 AND id NOT IN (SELECT id FROM seen) ",
-        "RETURNING model, id"
+        "RETURNING model, id, join_digest"
     ))
     .bind(integration_id)
     .bind(&run.run_id)
@@ -38,7 +38,13 @@ pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, models: &[Model]) -
     .await?;
     let deleted = marked
         .iter()
-        .map(|row| Ok((parse_model(row.try_get("model")?)?, row.try_get::<String, _>("id")?)))
+        .map(|row| {
+            Ok((
+                parse_model(row.try_get("model")?)?,
+                row.try_get::<String, _>("id")?,
+                row.try_get::<Option<String>, _>("join_digest")?,
+            ))
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let outcome = after_marking(&mut tx, run, deleted, now).await?;
 
@@ -58,16 +64,16 @@ pub(super) async fn delete_model(pool: &SqlitePool, run: &RunWrite, model: Model
     let integration_id = run.integration_id.as_str();
     let mut tx = write_lock::begin_fenced(pool, integration_id, run.fence).await?;
     let now = clock::now();
-    let ids: Vec<String> = sqlx::query_scalar(concat!(
+    let marked: Vec<(String, Option<String>)> = sqlx::query_as(concat!(
         "UPDATE records SET remote_deleted_at = ?3, changed_at = ?3, updated_at = ?3 ",
-        "WHERE integration_id = ?1 AND model = ?2 AND remote_deleted_at IS NULL RETURNING id"
+        "WHERE integration_id = ?1 AND model = ?2 AND remote_deleted_at IS NULL RETURNING id, join_digest"
     ))
     .bind(integration_id)
     .bind(model.as_str())
     .bind(clock::to_text(now))
     .fetch_all(&mut *tx)
     .await?;
-    let deleted = ids.into_iter().map(|id| (model, id)).collect();
+    let deleted = marked.into_iter().map(|(id, digest)| (model, id, digest)).collect();
     let outcome = after_marking(&mut tx, run, deleted, now).await?;
     tx.commit().await?;
     Ok(outcome)
@@ -93,7 +99,7 @@ async fn run_started_at(conn: &mut SqliteConnection, run: &RunWrite) -> Result<T
 async fn after_marking(
     conn: &mut SqliteConnection,
     run: &RunWrite,
-    deleted: Vec<(Model, String)>,
+    deleted: Vec<(Model, String, Option<String>)>,
     now: Timestamp,
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome {
@@ -103,13 +109,13 @@ async fn after_marking(
     if deleted.is_empty() {
         return Ok(outcome);
     }
-    let ids: Vec<String> = deleted.iter().map(|(_, id)| id.clone()).collect();
+    let ids: Vec<String> = deleted.iter().map(|(_, id, _)| id.clone()).collect();
     let dependents = dependents::of(conn, &run.integration_id, &ids).await?;
     let bump = crate::page::dependents_to_bump(&ids, dependents, &[]);
     dependents::bump(conn, &run.integration_id, &bump, now).await?;
     let entries: Vec<(Model, &str, ChangeKind)> = deleted
         .iter()
-        .map(|(m, id)| (*m, id.as_str(), ChangeKind::Deleted))
+        .map(|(m, id, _)| (*m, id.as_str(), ChangeKind::Deleted))
         .collect();
     change_log::append(conn, &run.integration_id, &run.run_id, &entries, now).await?;
     sqlx::query("UPDATE sync_runs SET deleted_count = deleted_count + ?3 WHERE id = ?1 AND integration_id = ?2")
@@ -120,10 +126,17 @@ async fn after_marking(
         .await?;
     outcome.changed_models = deleted
         .iter()
-        .map(|(m, _)| *m)
+        .map(|(m, _, _)| *m)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    webhooks::note_changed_models(conn, &run.run_id, &run.integration_id, &outcome.changed_models).await?;
+    // A deleted row with members removes them from its joins (a NULL digest is unknown).
+    let joins: Vec<&str> = deleted
+        .iter()
+        .flat_map(|(_, _, digest)| joins::removed(digest.as_deref()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    webhooks::note_changed_models(conn, &run.run_id, &run.integration_id, &outcome.changed_models, &joins).await?;
     Ok(outcome)
 }

@@ -25,8 +25,8 @@ pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) ->
     let plan = page::plan(records, &existing);
 
     if !plan.writes.is_empty() {
-        for (record, _) in &plan.writes {
-            upsert(&mut tx, integration_id, record, now).await?;
+        for ((record, _), digest) in plan.writes.iter().zip(&plan.join_digests) {
+            upsert(&mut tx, integration_id, record, digest.as_deref(), now).await?;
         }
         let changed = plan.written_ids();
         let new_edges = plan.new_edges();
@@ -49,7 +49,14 @@ pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) ->
         .execute(&mut *tx)
         .await?;
     record_progress(&mut tx, run, &plan.outcome, &page.checkpoint).await?;
-    webhooks::note_changed_models(&mut tx, &run.run_id, integration_id, &plan.outcome.changed_models).await?;
+    webhooks::note_changed_models(
+        &mut tx,
+        &run.run_id,
+        integration_id,
+        &plan.outcome.changed_models,
+        &plan.changed_joins,
+    )
+    .await?;
     tx.commit().await?;
     Ok(plan.outcome)
 }
@@ -60,7 +67,7 @@ async fn existing(
     ids: &[&str],
 ) -> Result<HashMap<(Model, String), Existing>, StoreError> {
     let found = sqlx::query(concat!(
-        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted FROM records ",
+        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest FROM records ",
         "WHERE integration_id = ?1 AND id IN (SELECT value FROM json_each(?2))"
     ))
     .bind(integration_id)
@@ -75,6 +82,7 @@ async fn existing(
             Existing {
                 hash: row.try_get("content_hash")?,
                 deleted: row.try_get("deleted")?,
+                join_digest: row.try_get("join_digest")?,
             },
         );
     }
@@ -85,17 +93,19 @@ async fn upsert(
     conn: &mut SqliteConnection,
     integration_id: &str,
     r: &PreparedRecord,
+    join_digest: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now = clock::to_text(now);
     sqlx::query(concat!(
         "INSERT INTO records (integration_id, model, id, remote_id, parent_id, data, remote_data, content_hash, ",
-        "remote_created_at, changed_at, updated_at, remote_deleted_at) ",
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL) ",
+        "remote_created_at, changed_at, updated_at, remote_deleted_at, join_digest) ",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11) ",
         "ON CONFLICT (integration_id, model, id) DO UPDATE SET remote_id = excluded.remote_id, ",
         "parent_id = excluded.parent_id, data = excluded.data, remote_data = excluded.remote_data, ",
         "content_hash = excluded.content_hash, remote_created_at = excluded.remote_created_at, ",
-        "changed_at = excluded.changed_at, updated_at = excluded.updated_at, remote_deleted_at = NULL"
+        "changed_at = excluded.changed_at, updated_at = excluded.updated_at, remote_deleted_at = NULL, ",
+        "join_digest = excluded.join_digest"
     ))
     .bind(integration_id)
     .bind(r.model.as_str())
@@ -107,6 +117,7 @@ async fn upsert(
     .bind(r.hash.to_vec())
     .bind(r.remote_created_at.map(clock::to_text))
     .bind(now)
+    .bind(join_digest)
     .execute(conn)
     .await?;
     Ok(())

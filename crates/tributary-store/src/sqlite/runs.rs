@@ -267,11 +267,12 @@ pub(super) async fn finish(
         )));
     }
     let mut tx = write_lock::begin_fenced(pool, &run.integration_id, run.fence).await?;
-    let previous: Option<String> = sqlx::query_scalar("SELECT state FROM sync_runs WHERE id = ?1 AND integration_id = ?2")
-        .bind(&run.run_id)
-        .bind(&run.integration_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT state FROM sync_runs WHERE id = ?1 AND integration_id = ?2")
+            .bind(&run.run_id)
+            .bind(&run.integration_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let row = sqlx::query(concat!(
         "UPDATE sync_runs SET state = ?3, error = ?4, ended_at = ?5 WHERE id = ?1 AND integration_id = ?2 RETURNING ",
         columns!()
@@ -287,7 +288,10 @@ pub(super) async fn finish(
     let finished = rows::run(&row)?;
     // The outbox, in this transaction: a fenced or failed finish writes no event, and a run
     // that had ended already announced its end then (a repeated finish sends nothing twice).
-    let had_ended = previous.as_deref().and_then(RunState::parse).is_some_and(RunState::is_terminal);
+    let had_ended = previous
+        .as_deref()
+        .and_then(RunState::parse)
+        .is_some_and(RunState::is_terminal);
     if !had_ended {
         webhooks::emit_run_finished(&mut tx, &finished).await?;
     }

@@ -107,11 +107,13 @@ pub(super) async fn emit_run_finished(conn: &mut SqliteConnection, run: &SyncRun
     let facts = integration_facts(conn, &run.integration_id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("integration {}", run.integration_id)))?;
-    let changed: String = sqlx::query_scalar("SELECT changed_models FROM sync_runs WHERE id = ?1")
-        .bind(&run.id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (changed, changed_joins): (String, String) =
+        sqlx::query_as("SELECT changed_models, changed_joins FROM sync_runs WHERE id = ?1")
+            .bind(&run.id)
+            .fetch_one(&mut *conn)
+            .await?;
     let changed: Vec<String> = serde_json::from_str(&changed)?;
+    let changed_joins: Vec<String> = serde_json::from_str(&changed_joins)?;
     let changed: Vec<Model> = changed.iter().map(|m| parse_model(m)).collect::<Result<_, _>>()?;
     let previous: Option<String> = sqlx::query_scalar(concat!(
         "SELECT state FROM sync_runs WHERE integration_id = ?1 AND id <> ?2 AND ended_at IS NOT NULL ",
@@ -127,28 +129,37 @@ pub(super) async fn emit_run_finished(conn: &mut SqliteConnection, run: &SyncRun
         tool: facts.tool,
         environment: &facts.environment,
     };
-    emit(conn, &payloads::run_finished(&subject, run, &changed, previous)).await
+    emit(
+        conn,
+        &payloads::run_finished(&subject, run, &changed, &changed_joins, previous),
+    )
+    .await
 }
 
-/// Adds the models a write changed to its run's `changed_models` (a sorted, distinct JSON array).
+/// Adds the models and join tables a write changed to its run's `changed_models` and
+/// `changed_joins` (each a sorted, distinct JSON array).
 pub(super) async fn note_changed_models(
     conn: &mut SqliteConnection,
     run_id: &str,
     integration_id: &str,
     models: &[Model],
+    joins: &[&str],
 ) -> Result<(), StoreError> {
-    if models.is_empty() {
+    if models.is_empty() && joins.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
     sqlx::query(concat!(
         "UPDATE sync_runs SET changed_models = (SELECT json_group_array(value) FROM (",
-        "SELECT value FROM json_each(sync_runs.changed_models) UNION SELECT value FROM json_each(?3) ORDER BY value)) ",
+        "SELECT value FROM json_each(sync_runs.changed_models) UNION SELECT value FROM json_each(?3) ORDER BY value)), ",
+        "changed_joins = (SELECT json_group_array(value) FROM (",
+        "SELECT value FROM json_each(sync_runs.changed_joins) UNION SELECT value FROM json_each(?4) ORDER BY value)) ",
         "WHERE id = ?1 AND integration_id = ?2"
     ))
     .bind(run_id)
     .bind(integration_id)
     .bind(serde_json::to_string(&names)?)
+    .bind(serde_json::to_string(joins)?)
     .execute(conn)
     .await?;
     Ok(())
