@@ -27,9 +27,14 @@ pub fn hash_api_key(key: &str) -> Vec<u8> {
 /// A new API key: `trb_` and 32 random bytes in URL-safe base64. The prefix lets secret
 /// scanners and humans recognise a leaked key.
 pub fn generate_api_key() -> String {
+    generate_secret(KEY_PREFIX)
+}
+
+/// `prefix` and 32 random bytes in URL-safe base64: API keys, webhook signing secrets.
+pub fn generate_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The caller's live API key.

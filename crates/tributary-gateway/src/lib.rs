@@ -31,7 +31,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use auth::{generate_api_key, hash_api_key};
+pub use auth::{generate_api_key, generate_secret, hash_api_key};
 pub use error::{ApiError, error_response};
 pub use response::Success;
 pub use state::{GatewayOptions, GatewayState};

@@ -7,12 +7,9 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tributary_gateway::Success;
+use tributary_gateway::{Success, generate_secret};
 use tributary_model::Timestamp;
 use tributary_store::{
     DeliveryAttempt, DeliveryFilter, DeliveryState, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
@@ -60,7 +57,7 @@ pub async fn create_endpoint(
         .map_err(|e| OpsError::invalid(format!("`url`: {e}.")))?
         .to_string();
     let secret = match body.optional("secret") {
-        None => generate_secret(),
+        None => generate_secret("whsec_"),
         Some(Value::String(secret)) if secret.len() >= 16 && secret.len() <= 512 => secret,
         Some(Value::String(_)) => return Err(OpsError::invalid("`secret` must be 16 to 512 characters.")),
         Some(other) => {
@@ -108,13 +105,6 @@ pub async fn create_endpoint(
         .await?;
     tracing::info!(endpoint_id = %endpoint.id, environment = %endpoint.environment, "operator added a webhook endpoint");
     Ok((StatusCode::CREATED, Success::new(CreatedEndpoint { endpoint, secret })).into_response())
-}
-
-/// `whsec_` and 32 random bytes, base64url.
-fn generate_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 #[derive(Debug, Deserialize)]
