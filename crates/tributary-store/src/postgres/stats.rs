@@ -8,10 +8,18 @@
 //! turns quadratic. Analyzing each time the rows this store created have doubled costs a
 //! logarithmic number of sampled passes (ANALYZE reads a fixed-size sample) and keeps plans
 //! index-driven.
+//!
+//! Only the columns that statements filter, join or sort on are analyzed: statistics of the
+//! JSON payloads (`data`, `remote_data`) and hashes would mean detoasting and comparing every
+//! sampled document, about half of each ANALYZE's time on a mirror of Personio employees
+//! (185 → 86 ms at 20,000 rows), for numbers no plan uses.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::PgPool;
+
+const ANALYZE: &str = "ANALYZE records (integration_id, model, id, remote_id, parent_id, \
+    remote_created_at, changed_at, updated_at, remote_deleted_at), record_deps";
 
 /// Rows created before the first refresh: below this every plan is cheap anyway.
 const FIRST_REFRESH: u64 = 1_000;
@@ -54,7 +62,7 @@ impl StatsRefresh {
         let pool = pool.clone();
         tokio::spawn(async move {
             // Best effort: stale statistics make writes slower, never wrong.
-            if let Err(e) = sqlx::query("ANALYZE records, record_deps").execute(&pool).await {
+            if let Err(e) = sqlx::query(ANALYZE).execute(&pool).await {
                 tracing::warn!(error = %e, "could not refresh planner statistics");
             }
         });
