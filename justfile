@@ -28,8 +28,10 @@ sim *ARGS:
 migrate:
     cargo run --release -- migrate
 
-# Benchmarks, e.g. `just bench ingest --employees 100000` (FULL sync + identical re-sync) or
-# `just bench enqueue --integrations 10000` (a scheduler tick with every integration due) or
-# `just bench dispatch --jobs 10000` (no-op jobs through one worker process).
+# Benchmarks; each starts its own stack (Postgres, Redis, the simulator, tributary processes),
+# measures a peer and the machine's limit in the same run and writes Markdown, JSON and PNG plots
+# to crates/tributary-bench/results. Scenarios: ingest, delta, gateway, fleet, webhooks, smoke;
+# e.g. `just bench ingest --sizes 10000,100000` or `just bench gateway --clients 1,32`.
 bench *ARGS:
-    cargo run --release -p tributary-bench -- {{ARGS}}
+    cargo build --release -p tributary -p tributary-bench
+    target/release/tributary-bench {{ARGS}}
