@@ -45,6 +45,16 @@ impl PagePlan {
         self.writes.iter().map(|(r, _)| r.id.clone()).collect()
     }
 
+    /// Written records that existed before: only they can have edges stored to replace, since
+    /// a record's edges and its row are only ever removed together (with the integration).
+    pub fn replaced_ids(&self) -> Vec<String> {
+        self.writes
+            .iter()
+            .filter(|(_, kind)| *kind != ChangeKind::Created)
+            .map(|(r, _)| r.id.clone())
+            .collect()
+    }
+
     /// The edges the written records declare now (their old ones get replaced).
     pub fn new_edges(&self) -> Vec<Edge> {
         self.writes.iter().flat_map(|(r, _)| declared_edges(r)).collect()

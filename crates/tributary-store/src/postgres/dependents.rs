@@ -47,11 +47,13 @@ pub(super) async fn bump(
 /// apply_page's edge work in one statement: moves `updated_at` of every dependent of `changed`
 /// under the old edges (read from the statement's snapshot, i.e. before the delete) or the new
 /// ones, except the changed records themselves; and makes the edges `changed` declare exactly
-/// `new_edges`.
+/// `new_edges`. Only the `replaced` ones among them (which existed before) can have stored
+/// edges to drop; in a first FULL that is none, and the delete probes nothing.
 pub(super) async fn replace_and_bump(
     conn: &mut PgConnection,
     integration_id: &str,
     changed: &[String],
+    replaced: &[String],
     new_edges: &[Edge],
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -69,7 +71,7 @@ pub(super) async fn replace_and_bump(
         // would lose it (the insert sees the old row and skips), so only edges that are no
         // longer declared are deleted, and the insert skips those that stay.
         "WITH declared AS (SELECT * FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(d, p, s)), ",
-        "dropped AS (DELETE FROM record_deps r WHERE r.integration_id = $1 AND r.declared_by = ANY($2) ",
+        "dropped AS (DELETE FROM record_deps r WHERE r.integration_id = $1 AND r.declared_by = ANY($8) ",
         "  AND NOT EXISTS (SELECT 1 FROM declared WHERE d = r.declared_by AND p = r.dependent_id AND s = r.source_id)), ",
         "added AS (INSERT INTO record_deps (integration_id, declared_by, dependent_id, source_id) ",
         "  SELECT $1, d, p, s FROM declared ON CONFLICT DO NOTHING) ",
@@ -87,6 +89,7 @@ pub(super) async fn replace_and_bump(
     .bind(source)
     .bind(new_dependents)
     .bind(now)
+    .bind(replaced)
     .execute(conn)
     .await?;
     Ok(())

@@ -32,7 +32,8 @@ pub(super) async fn apply(pool: &PgPool, run: &RunWrite, page: PageWrite) -> Res
     if !plan.writes.is_empty() {
         upsert(&mut tx, integration_id, &plan.writes, &plan.join_digests, now).await?;
         let changed = plan.written_ids();
-        dependents::replace_and_bump(&mut tx, integration_id, &changed, &plan.new_edges(), now).await?;
+        let replaced = plan.replaced_ids();
+        dependents::replace_and_bump(&mut tx, integration_id, &changed, &replaced, &plan.new_edges(), now).await?;
     }
     finish_page(&mut tx, run, &plan, &page.checkpoint, now).await?;
     tx.commit().await?;

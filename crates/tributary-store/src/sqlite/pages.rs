@@ -31,7 +31,7 @@ pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) ->
         let changed = plan.written_ids();
         let new_edges = plan.new_edges();
         let old_dependents = dependents::of(&mut tx, integration_id, &changed).await?;
-        dependents::replace(&mut tx, integration_id, &changed, &new_edges).await?;
+        dependents::replace(&mut tx, integration_id, &plan.replaced_ids(), &new_edges).await?;
         let bump = page::dependents_to_bump(&changed, old_dependents, &new_edges);
         dependents::bump(&mut tx, integration_id, &bump, now).await?;
         let entries: Vec<(Model, &str, ChangeKind)> = plan
