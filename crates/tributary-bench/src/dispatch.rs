@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use tokio::task::JoinSet;
-use tributary_model::{ScopeConfig, SyncType, ToolKind};
+use tributary_model::SyncType;
 use tributary_queue::{JobQueue, SyncJob};
-use tributary_store::NewIntegration;
 
 use crate::report::{self, Report};
 use crate::stack::Stack;
@@ -33,14 +32,7 @@ pub async fn measure(
     let mut stack = Stack::start("fleet-dispatch").await?;
     stack
         .store
-        .create_integration(NewIntegration {
-            id: "personio:bench".into(),
-            tool: ToolKind::Personio,
-            environment: "bench".into(),
-            base_url: "http://127.0.0.1:1".into(),
-            credentials: serde_json::json!({"client_id": "x", "client_secret": "y"}),
-            scope_config: ScopeConfig::default(),
-        })
+        .create_integration(crate::stack::idle_integration("personio:bench".to_owned(), "bench"))
         .await?;
     // One ended run; every job points at it.
     let (run, _) = stack.store.enqueue_run("personio:bench", SyncType::Full).await?;

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use tokio::task::JoinSet;
 use tributary_engine::default_intervals;
-use tributary_model::{ScopeConfig, ToolKind};
+use tributary_model::ToolKind;
 use tributary_queue::{Coordinator, JobQueue, SyncJob};
 use tributary_scheduler::{Scheduler, SchedulerConfig};
-use tributary_store::{MirrorStore, NewIntegration, SyncRun};
+use tributary_store::{MirrorStore, SyncRun};
 
 use crate::report::{self, Report};
 use crate::stack::Stack;
@@ -150,14 +150,7 @@ async fn create_due(store: &Arc<dyn MirrorStore>, n: usize) -> anyhow::Result<()
             for i in (lane..n).step_by(8) {
                 let id = format!("personio:c{i:06}");
                 store
-                    .create_integration(NewIntegration {
-                        id: id.clone(),
-                        tool: ToolKind::Personio,
-                        environment: "bench".into(),
-                        base_url: "http://127.0.0.1:1".into(),
-                        credentials: serde_json::json!({"client_id": "x", "client_secret": "y"}),
-                        scope_config: ScopeConfig::default(),
-                    })
+                    .create_integration(crate::stack::idle_integration(id.clone(), "bench"))
                     .await?;
                 store
                     .ensure_schedules(&id, &default_intervals(ToolKind::Personio, false))

@@ -124,14 +124,8 @@ async fn preemption(report: &mut Report, args: &Args) -> anyhow::Result<()> {
     // A first FULL at full speed, so the DELTAs have a "since".
     let first = stack.trigger(&id, SyncType::Full).await?;
     let first = stack
-        .wait_ended(&first, Duration::from_secs(300), Duration::from_millis(50))
+        .wait_succeeded(&first, Duration::from_secs(300), Duration::from_millis(50))
         .await?;
-    ensure!(
-        first.state == RunState::Succeeded,
-        "the first FULL ended {:?}: {:?}",
-        first.state,
-        first.error
-    );
     let pages = first.counts.pages_fetched;
     ensure!(
         pages >= 4,
@@ -199,15 +193,9 @@ async fn preemption(report: &mut Report, args: &Args) -> anyhow::Result<()> {
         let in_flight_left = in_flight_remaining(&sim, t0_wall);
         // Let the FULL finish at full speed before the next round.
         sim.state.set_latency(ToolKind::Personio, 0);
-        let full = stack
-            .wait_ended(&full, Duration::from_secs(300), Duration::from_millis(20))
+        stack
+            .wait_succeeded(&full, Duration::from_secs(300), Duration::from_millis(20))
             .await?;
-        ensure!(
-            full.state == RunState::Succeeded,
-            "the FULL ended {:?}: {:?}",
-            full.state,
-            full.error
-        );
         let sample = Sample {
             paused: paused.context("paused")?,
             in_flight_left,

@@ -21,6 +21,7 @@ use tributary_store::SyncRun;
 
 use crate::dlt::{DltRun, Venv};
 use crate::plot::{self, Chart, Series};
+use crate::report::cpu;
 use crate::report::memory::{mib, peak_rss, reset_peak};
 use crate::report::{Report, load_average, rate, ratio, secs, thousands};
 use crate::stack::{self, Proc, Stack};
@@ -60,6 +61,50 @@ pub struct Timed {
     pub run: SyncRun,
     pub wall: Duration,
     pub peak_rss: Option<u64>,
+    pub cpu: CpuSeconds,
+}
+
+/// CPU seconds spent during a run, where the time went on this 2-core machine.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CpuSeconds {
+    /// The worker process: fetching, parsing, mapping, hashing, planning the writes.
+    pub worker: f64,
+    /// Every `postgres` process: the mirror's writes and their upkeep.
+    pub postgres: f64,
+    /// The benchmark's own process, i.e. mostly the simulator rendering pages.
+    pub simulator: f64,
+}
+
+/// What [`CpuSeconds`] is measured from.
+struct CpuMark {
+    worker: f64,
+    postgres: std::collections::HashMap<u32, u64>,
+    simulator: f64,
+}
+
+impl CpuMark {
+    fn now(worker: u32) -> CpuMark {
+        CpuMark {
+            worker: cpu::seconds(worker).unwrap_or(0.0),
+            postgres: cpu::postgres_snapshot(),
+            simulator: cpu::seconds(std::process::id()).unwrap_or(0.0),
+        }
+    }
+
+    fn elapsed(&self, worker: u32) -> CpuSeconds {
+        CpuSeconds {
+            worker: cpu::seconds(worker).unwrap_or(0.0) - self.worker,
+            postgres: cpu::postgres_seconds_since(&self.postgres),
+            simulator: cpu::seconds(std::process::id()).unwrap_or(0.0) - self.simulator,
+        }
+    }
+}
+
+impl CpuSeconds {
+    /// `worker / Postgres / simulator` in seconds.
+    pub fn cell(&self) -> String {
+        format!("{:.1} / {:.1} / {:.1}", self.worker, self.postgres, self.simulator)
+    }
 }
 
 impl Timed {
@@ -91,8 +136,10 @@ pub async fn timed_sync(
     within: Duration,
 ) -> anyhow::Result<Timed> {
     reset_peak(worker.pid);
+    let cpu_mark = CpuMark::now(worker.pid);
     let run_id = stack.trigger(integration, sync_type).await?;
     let run = stack.wait_ended(&run_id, within, Duration::from_millis(50)).await?;
+    let cpu = cpu_mark.elapsed(worker.pid);
     if run.state != RunState::Succeeded {
         bail!(
             "the {sync_type:?} run {run_id} ended {}: {}{}",
@@ -109,6 +156,7 @@ pub async fn timed_sync(
         run,
         wall,
         peak_rss: peak_rss(worker.pid),
+        cpu,
     })
 }
 
@@ -144,6 +192,7 @@ struct RunNumbers {
     records: i64,
     written: i64,
     peak_rss_bytes: Option<u64>,
+    cpu_seconds: CpuSeconds,
 }
 
 impl From<&Timed> for RunNumbers {
@@ -154,6 +203,7 @@ impl From<&Timed> for RunNumbers {
             records: t.records(),
             written: t.written(),
             peak_rss_bytes: t.peak_rss,
+            cpu_seconds: t.cpu,
         }
     }
 }
@@ -171,7 +221,8 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         "tributary: one `tributary worker` process (--concurrency 1), simulator in the benchmark's \
          process at zero latency, Personio only, scope config with absences, time-off balances and \
          absence types DISABLED; wall is the run's started_at → ended_at; peak RSS is the worker's \
-         VmHWM, reset before each run.",
+         VmHWM, reset before each run; CPU s is the CPU time the worker, every postgres process \
+         and the benchmark's own process (the simulator) used during the run.",
     );
     report.note(
         "COPY: the rows tributary's FULL wrote, exported with COPY (SELECT * FROM records WHERE \
@@ -303,6 +354,7 @@ fn table(report: &mut Report, r: &SizeResult) {
             "rows written",
             "rows written/s",
             "peak RSS",
+            "CPU s: worker / Postgres / sim",
             "× tributary",
         ],
     );
@@ -325,6 +377,7 @@ fn table(report: &mut Report, r: &SizeResult) {
                 rate(per_sec(x.written as f64, x.seconds))
             },
             mib(x.peak_rss_bytes),
+            x.cpu_seconds.cell(),
             ratio(eps, reference),
         ]
     };
@@ -350,6 +403,7 @@ fn table(report: &mut Report, r: &SizeResult) {
                     mib(Some(d.maxrss_self_kib * 1024)),
                     mib(Some(d.maxrss_children_kib * 1024))
                 ),
+                "—".to_owned(),
                 ratio(eps, reference),
             ]);
         }
@@ -362,6 +416,7 @@ fn table(report: &mut Report, r: &SizeResult) {
         "—".to_owned(),
         thousands(r.copy.rows as i64),
         rate(copy_rps),
+        "—".to_owned(),
         "—".to_owned(),
         ratio(copy_rps, full_wps),
     ]);

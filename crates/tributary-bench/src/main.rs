@@ -32,11 +32,12 @@ use clap::{Parser, Subcommand};
     about = "Benchmarks of tributary against a peer and the machine's limit"
 )]
 struct Cli {
-    /// Log filter for the benchmark's own process (the engine's logs would drown the numbers).
+    /// Log filter for the benchmark's own process (the engine's logs would drown the numbers;
+    /// a manual trigger's "no schedule" and sqlx's slow-statement warnings are expected here).
     #[arg(
         long,
         env = "TRIBUTARY_LOG",
-        default_value = "warn,tributary_scheduler=error",
+        default_value = "warn,tributary_scheduler=error,sqlx=error",
         global = true
     )]
     log: String,

@@ -289,6 +289,70 @@ pub mod memory {
     }
 }
 
+/// CPU time spent by processes, from `/proc/<pid>/stat` (utime + stime, in the kernel's
+/// USER_HZ ticks, 100 a second on Linux's mainstream architectures).
+pub mod cpu {
+    const TICKS_PER_SECOND: f64 = 100.0;
+
+    /// Seconds of CPU `pid` has used so far.
+    pub fn seconds(pid: u32) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        ticks(&stat).map(|t| t as f64 / TICKS_PER_SECOND)
+    }
+
+    /// CPU ticks used so far by each process named `postgres` (the server's backends, WAL
+    /// writer, checkpointer, autovacuum…), by pid.
+    pub fn postgres_snapshot() -> std::collections::HashMap<u32, u64> {
+        let mut out = std::collections::HashMap::new();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        for entry in dir.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
+                && stat.contains("(postgres)")
+                && let Some(t) = ticks(&stat)
+            {
+                out.insert(pid, t);
+            }
+        }
+        out
+    }
+
+    /// Seconds of CPU the `postgres` processes used since `before`: on a machine that runs
+    /// nothing else against the server, the database's cost of what happened in between.
+    /// Processes that exited in between (autovacuum workers, closed connections) are missed.
+    pub fn postgres_seconds_since(before: &std::collections::HashMap<u32, u64>) -> f64 {
+        let total: u64 = postgres_snapshot()
+            .into_iter()
+            .map(|(pid, t)| t.saturating_sub(before.get(&pid).copied().unwrap_or(0)))
+            .sum();
+        total as f64 / TICKS_PER_SECOND
+    }
+
+    /// utime + stime: fields 14 and 15, counted after the `(comm)` field, which may hold spaces.
+    fn ticks(stat: &str) -> Option<u64> {
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // `rest` starts at field 3 (state), so field n is at index n - 3.
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(utime + stime)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn reads_utime_and_stime() {
+            let stat = "1234 (tokio rt) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0";
+            assert_eq!(super::ticks(stat), Some(300));
+            assert!(super::seconds(std::process::id()).is_some());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 use tokio::process::{Child, Command};
-use tributary_model::{Model, ScopeConfig, SyncType, ToolKind};
+use tributary_model::{Model, RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_queue::{ConnectionManager, RedisCoordinator, RedisQueue};
 use tributary_scheduler::trigger;
 use tributary_sim::{SimConfig, Simulator};
@@ -263,6 +263,22 @@ impl Stack {
         Ok(triggered.run.id)
     }
 
+    /// Waits for the run to end and requires it to have succeeded (else the error names its
+    /// state, its error and the roles' log tails).
+    pub async fn wait_succeeded(&self, run_id: &str, within: Duration, poll: Duration) -> anyhow::Result<SyncRun> {
+        let run = self.wait_ended(run_id, within, poll).await?;
+        if run.state != RunState::Succeeded {
+            bail!(
+                "run {run_id} ({:?}) ended {}: {}{}",
+                run.sync_type,
+                run.state.as_str(),
+                run.error.as_deref().unwrap_or("no error"),
+                self.log_tails()
+            );
+        }
+        Ok(run)
+    }
+
     /// Polls the run every `poll` until it has ended; fails with the roles' logs after `within`.
     pub async fn wait_ended(&self, run_id: &str, within: Duration, poll: Duration) -> anyhow::Result<SyncRun> {
         let started = Instant::now();
@@ -332,6 +348,19 @@ pub async fn simulator(tools: &[ToolKind], employees: usize, seed: u64) -> anyho
         started.elapsed().as_secs_f64()
     );
     Ok(sim)
+}
+
+/// An integration that is never synced (the fleet and outbox parts only need its row): a
+/// Personio integration pointing at a closed port.
+pub fn idle_integration(id: String, environment: &str) -> NewIntegration {
+    NewIntegration {
+        id,
+        tool: ToolKind::Personio,
+        environment: environment.into(),
+        base_url: "http://127.0.0.1:1".into(),
+        credentials: json!({"client_id": "unused", "client_secret": "unused"}),
+        scope_config: ScopeConfig::default(),
+    }
 }
 
 pub fn only_employees_scope() -> ScopeConfig {

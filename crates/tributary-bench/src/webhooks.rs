@@ -22,9 +22,9 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tributary_engine::default_intervals;
-use tributary_model::{RunState, ScopeConfig, SyncType, ToolKind};
+use tributary_model::{RunState, SyncType, ToolKind};
 use tributary_sim::{CandidateField, Mutation, WebhookTarget};
-use tributary_store::{NewIntegration, NewWebhookEndpoint};
+use tributary_store::NewWebhookEndpoint;
 
 use crate::plot::{self, Chart, Series};
 use crate::report::{self, Report};
@@ -214,15 +214,9 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
     // The mirror, filled by a first FULL, its events delivered.
     let before = inbox.len();
     let full = stack.trigger(&id, SyncType::Full).await?;
-    let run = stack
-        .wait_ended(&full, Duration::from_secs(300), Duration::from_millis(50))
+    stack
+        .wait_succeeded(&full, Duration::from_secs(300), Duration::from_millis(50))
         .await?;
-    ensure!(
-        run.state == RunState::Succeeded,
-        "the first FULL ended {:?}: {:?}",
-        run.state,
-        run.error
-    );
     inbox.wait(before, "sync-finished", &id).await?;
 
     sim.state
@@ -402,14 +396,7 @@ async fn outbox(report: &mut Report, args: &Args) -> anyhow::Result<()> {
         lanes.spawn(async move {
             for i in (lane..n).step_by(8) {
                 store
-                    .create_integration(NewIntegration {
-                        id: format!("personio:o{i:06}"),
-                        tool: ToolKind::Personio,
-                        environment: "outbox".into(),
-                        base_url: "http://127.0.0.1:1".into(),
-                        credentials: serde_json::json!({"client_id": "x", "client_secret": "y"}),
-                        scope_config: ScopeConfig::default(),
-                    })
+                    .create_integration(stack::idle_integration(format!("personio:o{i:06}"), "outbox"))
                     .await?;
             }
             anyhow::Ok(())
