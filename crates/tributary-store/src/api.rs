@@ -333,6 +333,15 @@ pub struct DueSync {
 
 // ---- webhooks --------------------------------------------------------------------------------
 
+/// See [`MirrorStore::outbox_listener`].
+#[async_trait]
+pub trait OutboxListener: Send {
+    /// Returns once deliveries may have been queued since the last call: on a notification,
+    /// or when the signal's connection was lost and re-established (notifications sent
+    /// meanwhile are gone, so the caller should look). Polling remains the backstop.
+    async fn changed(&mut self) -> Result<(), StoreError>;
+}
+
 /// Where an environment's outbound webhooks go. The signing secret is encrypted at rest and
 /// only [`MirrorStore::claim_deliveries`] returns it (to the deliverer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -620,6 +629,11 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// A DEAD (or DELIVERED) delivery becomes PENDING, due now, with the same event (and so the
     /// same payload `id`). `false` if absent.
     async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError>;
+    /// A signal that deliveries were queued, so a deliverer sends them at once instead of at
+    /// its next poll. `None` where the backend has none (SQLite): the deliverer polls.
+    async fn outbox_listener(&self) -> Result<Option<Box<dyn OutboxListener>>, StoreError> {
+        Ok(None)
+    }
 
     // ---- inbound webhooks from source tools -------------------------------------------------
     /// Sets (or with `None` removes) the secret the tool signs its webhooks to this integration

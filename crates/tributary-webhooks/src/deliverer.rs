@@ -10,7 +10,7 @@ use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tributary_store::{AttemptOutcome, ClaimedDelivery, DeliveryAttempt, MirrorStore, StoreError};
+use tributary_store::{AttemptOutcome, ClaimedDelivery, DeliveryAttempt, MirrorStore, OutboxListener, StoreError};
 
 use crate::WebhookError;
 use crate::backoff::RetryPolicy;
@@ -169,8 +169,9 @@ impl Deliverer {
     }
 
     /// Claims and delivers until `shutdown` turns true. Keeps up to `concurrency` attempts in
-    /// flight, claiming as slots free up; polls every `poll_interval` while idle, and claims
-    /// again at once after a claim that came back full.
+    /// flight, claiming as slots free up; claims when the store signals queued deliveries
+    /// (Postgres LISTEN/NOTIFY), when an attempt ends, and every `poll_interval` while idle,
+    /// and again at once after a claim that came back full.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let cfg = &self.config;
         tracing::info!(
@@ -190,6 +191,7 @@ impl Deliverer {
         let mut last_claim = Instant::now();
         let mut last_report = Instant::now();
         let mut reported = DeliveryStats::default();
+        let mut queued = self.outbox_listener().await;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -234,7 +236,15 @@ impl Deliverer {
             }
             tokio::select! {
                 _ = shutdown.changed() => {}
-                Some(done) = in_flight.join_next(), if busy => log_panic(done),
+                // A finished attempt frees a slot and may unblock the pair's next event.
+                Some(done) = in_flight.join_next() => log_panic(done),
+                woken = wait_queued(&mut queued) => {
+                    if let Err(e) = woken {
+                        // Back to polling alone; the next start listens again.
+                        tracing::warn!(error = %e, "the outbox signal failed; polling only");
+                        queued = None;
+                    }
+                }
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
             }
         }
@@ -246,6 +256,17 @@ impl Deliverer {
             log_panic(done);
         }
         tracing::info!(stats = ?self.stats(), "webhook deliverer stopped");
+    }
+
+    /// The store's signal of queued deliveries, if it has one and it can be had now.
+    async fn outbox_listener(&self) -> Option<Box<dyn OutboxListener>> {
+        match self.store.outbox_listener().await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for queued webhooks; polling only");
+                None
+            }
+        }
     }
 
     async fn claim(&self, want: usize) -> Result<Vec<ClaimedDelivery>, StoreError> {
@@ -460,6 +481,14 @@ fn log_panic(done: Result<(), tokio::task::JoinError>) {
         && e.is_panic()
     {
         tracing::error!(error = %e, "a webhook delivery task panicked");
+    }
+}
+
+/// Waits for the outbox signal; never returns without one, so `select!` falls to the poll.
+async fn wait_queued(listener: &mut Option<Box<dyn OutboxListener>>) -> Result<(), StoreError> {
+    match listener {
+        Some(l) => l.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -683,6 +683,35 @@ async fn lease_must_outlast_the_request_timeout() {
 
 /// The embedded mode (`tributary serve` without DATABASE_URL) delivers from SQLite the same
 /// way: a failure is retried, then every event arrives signed.
+/// Postgres notifies deliverers when deliveries are queued: with a poll interval of a minute,
+/// each event still arrives within seconds of its commit (and keeps arriving after the first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_events_go_out_without_waiting_for_a_poll() {
+    let Some((store, _db)) = pg().await else { return };
+    let receiver = Receiver::start().await;
+    endpoint(store.as_ref(), &receiver.url).await;
+    let running = start(
+        &store,
+        DelivererConfig {
+            poll_interval: Duration::from_secs(60),
+            ..fast_config()
+        },
+    );
+    // Past the deliverer's first claim: from here on only the signal (or a minute) wakes it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (n, id) in ["personio:woken-1", "personio:woken-2"].into_iter().enumerate() {
+        let queued = Instant::now();
+        create_integration(store.as_ref(), id).await;
+        wait_for(Duration::from_secs(5), "the event to arrive without a poll", || {
+            let arrived = receiver.accepted().len() == n + 1;
+            async move { arrived }
+        })
+        .await;
+        println!("{id}: integration-created arrived {:?} after its commit", queued.elapsed());
+    }
+    running.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_sqlite_mirror_delivers_too() {
     let (store, _file) = fresh_sqlite_store().await.expect("sqlite store");

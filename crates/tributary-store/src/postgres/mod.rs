@@ -17,6 +17,7 @@ mod dependents;
 mod integrations;
 mod leases;
 mod nodelay;
+mod outbox_signal;
 mod pages;
 mod reads;
 mod rows;
@@ -325,6 +326,10 @@ impl MirrorStore for PgStore {
 
     async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         webhooks::delete_endpoint(&self.pool, id).await
+    }
+
+    async fn outbox_listener(&self) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
+        Ok(Some(Box::new(outbox_signal::listen(&self.pool).await?)))
     }
 
     async fn claim_deliveries(
