@@ -334,7 +334,7 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
     let p50 = |s: &[Duration]| report::quantile(s, 0.5).as_secs_f64();
     let p99 = |s: &[Duration]| report::quantile(s, 0.99).as_secs_f64();
     report.note(format!(
-        "In → out: target p99 ≤ 1 s; this run p99 {}. The webhook path takes {} (p50) and {} (p99) of the sync's own cost (a directly triggered DELTA until its run ended). Whatever reaches the receiver waits for the worker's outbox poll (`--webhook-poll-ms`, default 200 ms; the deliverer claims again only after a claim that found less than a batch), so those times gather near multiples of it once the DELTA has ended; the receiver stamps each request on arrival.",
+        "In → out: target p99 ≤ 1 s; this run p99 {}. The webhook path takes {} (p50) and {} (p99) of the sync's own cost (a directly triggered DELTA until its run ended). The outbox notifies the worker's deliverer when the DELTA's events commit (Postgres LISTEN/NOTIFY; its 200 ms poll is only the backstop), so the rest is the POST itself; the receiver stamps each request on arrival.",
         report::ms(report::quantile(&via_webhook, 0.99)),
         report::ratio(p50(&via_webhook), p50(&direct_ended)),
         report::ratio(p99(&via_webhook), p99(&direct_ended)),
