@@ -10,7 +10,8 @@ use crate::{Change, RecordQuery, StoreError, StoredRecord};
 
 macro_rules! columns {
     () => {
-        "model, id, remote_id, parent_id, data, remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+        // `remote_data` as text: it is passed through unparsed (see `RawJson`).
+        "model, id, remote_id, parent_id, data, remote_data::text AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
     };
 }
 
