@@ -90,7 +90,10 @@ mod tests {
         let wire = Wire::Object(vec![
             ("zeta", Wire::Value(json!(1))),
             ("alpha", Wire::Array(vec![Wire::Value(json!(null))])),
-            ("raw", Wire::Raw(RawJson::from_text(r#"{"b": [2, 1], "a": "x"}"#).unwrap())),
+            (
+                "raw",
+                Wire::Raw(RawJson::from_text(r#"{"b": [2, 1], "a": "x"}"#).unwrap()),
+            ),
         ]);
         assert_eq!(
             serde_json::to_string(&wire).unwrap(),

@@ -261,6 +261,9 @@ pub struct RecordQuery {
     /// Keyset cursor: only ids greater than this.
     pub after_id: Option<String>,
     pub limit: i64,
+    /// Whether to read `remote_data`. Without it records come back with `None`: a caller that
+    /// does not show it (a nested employee summary) skips the largest column.
+    pub with_remote_data: bool,
 }
 
 impl RecordQuery {
@@ -276,6 +279,7 @@ impl RecordQuery {
             remote_created_after: None,
             after_id: None,
             limit: 100,
+            with_remote_data: true,
         }
     }
 }

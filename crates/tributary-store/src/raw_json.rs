@@ -55,8 +55,7 @@ impl From<Value> for RawJson {
 /// Equal when the JSON values are: Postgres `jsonb` reorders keys and respaces the text.
 impl PartialEq for RawJson {
     fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get()
-            || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
+        self.get() == other.get() || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
     }
 }
 
@@ -74,30 +73,40 @@ impl fmt::Debug for RawJson {
 
 /// `text` with whitespace outside strings removed. Only whitespace is dropped, so valid JSON
 /// stays valid and means the same; invalid JSON is left for the caller's check to reject.
+/// Strings, most of the bytes, are copied whole.
 fn compact(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut start = 0;
-    for (at, &byte) in bytes.iter().enumerate() {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'"' => {
+                let end = string_end(bytes, at + 1);
+                out.extend_from_slice(&bytes[at..end]);
+                at = end;
             }
-        } else if byte == b'"' {
-            in_string = true;
-        } else if matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
-            out.extend_from_slice(&bytes[start..at]);
-            start = at + 1;
+            b' ' | b'\n' | b'\r' | b'\t' => at += 1,
+            _ => {
+                out.push(byte);
+                at += 1;
+            }
         }
     }
-    out.extend_from_slice(&bytes[start..]);
-    // Only ASCII whitespace bytes were removed, never part of a multi-byte character.
+    // Whole strings and single ASCII bytes were copied, never part of a character.
     String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+/// Where the string whose contents start at `from` ends: just past its closing quote (or the
+/// end of the text, for an unterminated one).
+fn string_end(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(found) = bytes.get(from..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+        if bytes[from + found] == b'"' {
+            return from + found + 1;
+        }
+        // An escape: skip the escaped character (`\"` does not end the string).
+        from += found + 2;
+    }
+    bytes.len()
 }
 
 #[cfg(test)]
@@ -112,6 +121,12 @@ mod tests {
         assert_eq!(raw, json!({"a": [1, 2], "b c": "x, y: \" z", "é": {"d": null}}));
         assert!(RawJson::from_text("{\"a\": }").is_err());
         assert!(RawJson::from_text(" null ").unwrap().is_null());
+        // A string ending in an escaped backslash ends at the next quote.
+        assert_eq!(
+            RawJson::from_text(r#"[ "a\\", "\\ " , 1 ]"#).unwrap().get(),
+            r#"["a\\","\\ ",1]"#
+        );
+        assert!(RawJson::from_text(r#"{"a": "x\\"#).is_err());
     }
 
     #[test]
@@ -120,7 +135,10 @@ mod tests {
         let other = RawJson::from_text(r#"{"a": [true], "b": 1}"#).unwrap();
         assert_eq!(raw, other);
         assert_ne!(raw, RawJson::from(json!({"b": 2})));
-        assert_eq!(serde_json::to_string(&json!({"x": raw})).unwrap(), r#"{"x":{"a":[true],"b":1}}"#);
+        assert_eq!(
+            serde_json::to_string(&json!({"x": raw})).unwrap(),
+            r#"{"x":{"a":[true],"b":1}}"#
+        );
         let back: RawJson = serde_json::from_str(r#"{"a": [true], "b": 1}"#).unwrap();
         assert_eq!(back, other);
     }

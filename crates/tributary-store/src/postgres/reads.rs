@@ -8,10 +8,15 @@ use super::{rows, write_lock};
 use crate::codec::filters_json;
 use crate::{Change, RecordQuery, StoreError, StoredRecord};
 
+/// The columns `rows::record` reads, `remote_data` given as an expression: it is read as text
+/// and passed through unparsed (see `RawJson`).
 macro_rules! columns {
-    () => {
-        // `remote_data` as text: it is passed through unparsed (see `RawJson`).
-        "model, id, remote_id, parent_id, data, remote_data::text AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+    ($remote_data:literal) => {
+        concat!(
+            "model, id, remote_id, parent_id, data, ",
+            $remote_data,
+            " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+        )
     };
 }
 
@@ -20,7 +25,7 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
     write_lock::lock_shared(&mut tx, &query.integration_id).await?;
     let found = sqlx::query(concat!(
         "SELECT ",
-        columns!(),
+        columns!("CASE WHEN $11 THEN remote_data::text END"),
         " FROM records WHERE integration_id = $1 AND model = $2 ",
         "AND ($3::timestamptz IS NULL OR updated_at > $3) ",
         "AND ($4 OR remote_deleted_at IS NULL) ",
@@ -70,6 +75,7 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
     .bind(filters_json(query))
     .bind(query.limit.max(0))
     .bind(query.remote_created_after)
+    .bind(query.with_remote_data)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -89,7 +95,7 @@ pub(super) async fn by_parent(
     write_lock::lock_shared(&mut tx, integration_id).await?;
     let found = sqlx::query(concat!(
         "SELECT ",
-        columns!(),
+        columns!("remote_data::text"),
         " FROM records WHERE integration_id = $1 AND model = $2 AND parent_id = ANY($3) ORDER BY parent_id, id"
     ))
     .bind(integration_id)
