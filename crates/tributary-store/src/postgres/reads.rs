@@ -21,8 +21,11 @@ macro_rules! columns {
 }
 
 pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
+    if let Some(ids) = ids_only(query) {
+        return by_ids(pool, query, ids).await;
+    }
     let mut tx = pool.begin().await?;
-    write_lock::lock_shared(&mut tx, &query.integration_id).await?;
+    write_lock::lock_shared_custom_plans(&mut tx, &query.integration_id).await?;
     let found = sqlx::query(concat!(
         "SELECT ",
         columns!("CASE WHEN $11 THEN remote_data::text END"),
@@ -75,6 +78,47 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
     .bind(filters_json(query))
     .bind(query.limit.max(0))
     .bind(query.remote_created_after)
+    .bind(query.with_remote_data)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    found.iter().map(rows::record).collect()
+}
+
+/// The ids of a query that names its records by id and asks nothing else (the gateway's
+/// joins: a page's managers, groups, locations).
+fn ids_only(query: &RecordQuery) -> Option<&[String]> {
+    match query {
+        RecordQuery {
+            ids: Some(ids),
+            updated_after: None,
+            remote_ids: None,
+            filters,
+            remote_created_after: None,
+            after_id: None,
+            ..
+        } if filters.is_empty() => Some(ids),
+        _ => None,
+    }
+}
+
+/// [`query`] for [`ids_only`] queries: a statement without optional predicates, whose generic
+/// plan is as good as a custom one, so it is not planned again on every execution (planning
+/// the general statement was a fifth of Postgres' time serving a page of employees).
+async fn by_ids(pool: &PgPool, query: &RecordQuery, ids: &[String]) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut tx = pool.begin().await?;
+    write_lock::lock_shared(&mut tx, &query.integration_id).await?;
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        columns!("CASE WHEN $6 THEN remote_data::text END"),
+        " FROM records WHERE integration_id = $1 AND model = $2 AND id = ANY($3) ",
+        "AND ($4 OR remote_deleted_at IS NULL) ORDER BY id LIMIT $5"
+    ))
+    .bind(&query.integration_id)
+    .bind(query.model.as_str())
+    .bind(ids)
+    .bind(query.include_deleted)
+    .bind(query.limit.max(0))
     .bind(query.with_remote_data)
     .fetch_all(&mut *tx)
     .await?;
