@@ -1062,7 +1062,8 @@ async fn remote_data_round_trips_and_is_read_only_when_asked(h: &Harness) {
 
     let mut query = RecordQuery::new(INTEGRATION, Model::Employees);
     let read = store.query_records(&query).await.expect("query");
-    let stored = read[0].remote_data.as_ref().expect("stored remote_data");
+    let by_remote_id = |remote_id: &str| read.iter().find(|r| r.remote_id == remote_id).expect("read");
+    let stored = by_remote_id("e1").remote_data.as_ref().expect("stored remote_data");
     assert_eq!(*stored, raw);
     // Compact: as long as serde_json's own text (Postgres may order the keys differently).
     assert_eq!(
@@ -1070,13 +1071,14 @@ async fn remote_data_round_trips_and_is_read_only_when_asked(h: &Harness) {
         serde_json::to_string(&raw).expect("serializes").len(),
         "{stored:?}"
     );
-    assert_eq!(read[1].remote_data, None);
+    assert_eq!(by_remote_id("e2").remote_data, None);
 
     query.with_remote_data = false;
     let read = store.query_records(&query).await.expect("query");
     assert_eq!(read.len(), 2);
     assert!(read.iter().all(|r| r.remote_data.is_none()));
-    assert_eq!(read[0].data.get("n"), Some(&json!(1)));
+    let e1 = read.iter().find(|r| r.remote_id == "e1").expect("read");
+    assert_eq!(e1.data.get("n"), Some(&json!(1)));
 }
 
 /// A read issued while a writer holds the integration's write lock waits for it (I3).
