@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::future::{BoxFuture, try_join_all};
 use serde_json::{Map, Value};
 use tributary_model::Model;
-use tributary_store::{Integration, RecordQuery, StoreError, StoredRecord};
+use tributary_store::{Integration, RawJson, RecordQuery, StoreError, StoredRecord};
 
 use crate::error::ApiError;
 use crate::schema::{Nested, Shape, render};
@@ -40,24 +40,79 @@ pub struct Join {
     pub nested: &'static [Join],
 }
 
-/// A record's stored `data` with the fields the mirror keeps beside it (`id`, `remote_id`,
-/// `changed_at`, `remote_deleted_at`, `remote_created_at`, `remote_data`), taken apart rather
-/// than copied. Shapes pick what their schema lists.
-pub fn record_source(record: StoredRecord) -> Map<String, Value> {
-    let mut source = record.data;
-    source.insert("id".into(), Value::String(record.id));
-    source.insert("remote_id".into(), Value::String(record.remote_id));
-    source.insert("changed_at".into(), Value::String(timestamp(&record.changed_at)));
-    source.insert(
+const REMOTE_DATA: &str = "remote_data";
+
+/// A record taken apart for rendering: its stored `data` with the fields the mirror keeps
+/// beside it (`id`, `remote_id`, `changed_at`, `remote_deleted_at`, `remote_created_at`),
+/// moved rather than copied, and its `remote_data` still the stored JSON text, which is
+/// written out without ever being parsed (it is about half of a response). Shapes pick what
+/// their schema lists.
+#[derive(Clone)]
+pub struct Source {
+    fields: Map<String, Value>,
+    remote_data: Option<RawJson>,
+}
+
+pub fn record_source(record: StoredRecord) -> Source {
+    let mut fields = record.data;
+    fields.insert("id".into(), Value::String(record.id));
+    fields.insert("remote_id".into(), Value::String(record.remote_id));
+    fields.insert("changed_at".into(), Value::String(timestamp(&record.changed_at)));
+    fields.insert(
         "remote_deleted_at".into(),
         optional_timestamp(record.remote_deleted_at.as_ref()),
     );
-    source.insert(
+    fields.insert(
         "remote_created_at".into(),
         optional_timestamp(record.remote_created_at.as_ref()),
     );
-    source.insert("remote_data".into(), record.remote_data.unwrap_or(Value::Null));
-    source
+    // A stored JSON `null` is no remote data, as an absent one is: the shape decides.
+    let remote_data = record.remote_data.filter(|raw| !raw.is_null());
+    if remote_data.is_none() {
+        fields.insert(REMOTE_DATA.into(), Value::Null);
+    }
+    Source { fields, remote_data }
+}
+
+impl Source {
+    /// Drops a field (one the scope config disables).
+    fn remove(&mut self, field: &str) {
+        self.fields.remove(field);
+        if field == REMOTE_DATA {
+            self.remote_data = None;
+        }
+    }
+
+    /// Sets a field over what the record holds (a member entry's own keys).
+    fn insert(&mut self, field: String, value: Value) {
+        if field == REMOTE_DATA {
+            self.remote_data = None;
+        }
+        self.fields.insert(field, value);
+    }
+
+    /// Renders through `shape` (see [`render`]).
+    fn render(self, shape: &'static Shape, rendered: &mut Vec<(&'static str, Wire)>) -> Wire {
+        let Source {
+            mut fields,
+            remote_data,
+        } = self;
+        if let Some(raw) = remote_data {
+            match shape.fields.iter().find(|f| f.name == REMOTE_DATA).map(|f| &f.nested) {
+                // Free-form in every schema: passed through as stored.
+                Some(Nested::Scalar) => rendered.push((REMOTE_DATA, Wire::Raw(raw))),
+                // A schema that shaped it would need the tree.
+                Some(_) => match raw.to_value() {
+                    Ok(value) => {
+                        fields.insert(REMOTE_DATA.into(), value);
+                    }
+                    Err(_) => rendered.push((REMOTE_DATA, Wire::Raw(raw))),
+                },
+                None => {}
+            }
+        }
+        render(shape, fields, rendered)
+    }
 }
 
 /// What every level of a page's assembly shares.
@@ -108,7 +163,7 @@ impl Assembly<'_> {
                         source.remove(field);
                         rendered.retain(|(key, _)| *key != field);
                     }
-                    render(shape, source, &mut rendered)
+                    source.render(shape, &mut rendered)
                 })
                 .collect())
         })
@@ -142,7 +197,7 @@ impl Assembly<'_> {
                     .filter_map(|r| reference(&r.data, by))
                     .map(str::to_owned)
                     .collect();
-                let targets = self.by_ids(join.model, ids).await?;
+                let targets = self.by_ids(join.model, ids, nested_shape).await?;
                 self.index(&mut loaded, targets, nested_shape, join).await?;
             }
             Link::Many { by } => {
@@ -151,7 +206,7 @@ impl Assembly<'_> {
                     .flat_map(|r| references(&r.data, by))
                     .map(str::to_owned)
                     .collect();
-                let targets = self.by_ids(join.model, ids).await?;
+                let targets = self.by_ids(join.model, ids, nested_shape).await?;
                 self.index(&mut loaded, targets, nested_shape, join).await?;
             }
             Link::Members { list, key } => {
@@ -163,7 +218,7 @@ impl Assembly<'_> {
                     .collect();
                 // Each member is its record plus the entry's own keys (a user's roles on this
                 // job), so it is rendered per entry, from the records kept here.
-                for record in self.by_ids(join.model, ids).await? {
+                for record in self.by_ids(join.model, ids, nested_shape).await? {
                     loaded.shape = Some(nested_shape);
                     loaded.records.insert(record.id.clone(), record_source(record));
                 }
@@ -203,14 +258,17 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    /// Records of `model` by unified id, deleted ones included. Ids the mirror does not hold
-    /// (not synced yet) are simply absent.
-    async fn by_ids(&self, model: Model, ids: BTreeSet<String>) -> Result<Vec<StoredRecord>, ApiError> {
+    /// Records of `model` by unified id, deleted ones included, to be rendered through `shape`.
+    /// Ids the mirror does not hold (not synced yet) are simply absent.
+    async fn by_ids(&self, model: Model, ids: BTreeSet<String>, shape: &Shape) -> Result<Vec<StoredRecord>, ApiError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut query = RecordQuery::new(&self.integration.id, model);
         query.include_deleted = true;
+        // Summaries (an employee's manager) do not show it, and it is the largest column: a
+        // page of 100 employees nests ~96 managers with ~4.5 KB of it each.
+        query.with_remote_data = shape.fields.iter().any(|f| f.name == REMOTE_DATA);
         query.limit = i64::try_from(ids.len()).unwrap_or(i64::MAX);
         query.ids = Some(ids.into_iter().collect());
         Ok(self.state.store.query_records(&query).await?)
@@ -223,7 +281,7 @@ struct Loaded {
     by_id: HashMap<String, Arc<Wire>>,
     by_parent: HashMap<String, Vec<Wire>>,
     /// For [`Link::Members`]: the member records' sources and the shape to render them with.
-    records: HashMap<String, Map<String, Value>>,
+    records: HashMap<String, Source>,
     shape: Option<&'static Shape>,
 }
 
@@ -251,7 +309,7 @@ impl Loaded {
                                 merged.insert(k.clone(), v.clone());
                             }
                         }
-                        Some(render(shape, merged, &mut Vec::new()))
+                        Some(merged.render(shape, &mut Vec::new()))
                     })
                     .collect(),
             ),

@@ -166,6 +166,7 @@ pub async fn fetch_page(
         after_id,
         // One extra row tells whether another page exists without a COUNT.
         limit: list.page_size + 1,
+        with_remote_data: true,
     };
     let mut records = state.store.query_records(&query).await?;
     let page_size = usize::try_from(list.page_size).unwrap_or(usize::MAX);

@@ -12,6 +12,7 @@ use chrono::SecondsFormat;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 use tributary_model::Timestamp;
+use tributary_store::RawJson;
 
 /// `2024-05-01T00:00:00.000Z`: milliseconds and `Z`, as Kombo's `Date.toISOString()` writes.
 pub fn timestamp(at: &Timestamp) -> String {
@@ -42,6 +43,8 @@ pub enum Wire {
     Array(Vec<Wire>),
     /// One rendering shown in several places (a manager nested in each of their reports).
     Shared(Arc<Wire>),
+    /// JSON text written out as it is (a record's `remote_data`).
+    Raw(RawJson),
 }
 
 impl Serialize for Wire {
@@ -63,6 +66,7 @@ impl Serialize for Wire {
                 seq.end()
             }
             Wire::Shared(wire) => wire.serialize(serializer),
+            Wire::Raw(raw) => raw.serialize(serializer),
         }
     }
 }
@@ -86,7 +90,14 @@ mod tests {
         let wire = Wire::Object(vec![
             ("zeta", Wire::Value(json!(1))),
             ("alpha", Wire::Array(vec![Wire::Value(json!(null))])),
+            (
+                "raw",
+                Wire::Raw(RawJson::from_text(r#"{"b": [2, 1], "a": "x"}"#).unwrap()),
+            ),
         ]);
-        assert_eq!(serde_json::to_string(&wire).unwrap(), r#"{"zeta":1,"alpha":[null]}"#);
+        assert_eq!(
+            serde_json::to_string(&wire).unwrap(),
+            r#"{"zeta":1,"alpha":[null],"raw":{"b":[2,1],"a":"x"}}"#
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tributary_model::{Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType, Timestamp, ToolKind};
 
-use crate::StoreError;
+use crate::{RawJson, StoreError};
 
 /// A connected tool instance, e.g. `personio:acme`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,7 +175,8 @@ pub struct StoredRecord {
     pub remote_id: String,
     pub parent_id: Option<String>,
     pub data: Map<String, Value>,
-    pub remote_data: Option<Value>,
+    /// As stored, unparsed: reads only pass it through (see [`RawJson`]).
+    pub remote_data: Option<RawJson>,
     pub remote_created_at: Option<Timestamp>,
     /// Moves only when the record's own content hash changes (invariant I2).
     pub changed_at: Timestamp,
@@ -260,6 +261,9 @@ pub struct RecordQuery {
     /// Keyset cursor: only ids greater than this.
     pub after_id: Option<String>,
     pub limit: i64,
+    /// Whether to read `remote_data`. Without it records come back with `None`: a caller that
+    /// does not show it (a nested employee summary) skips the largest column.
+    pub with_remote_data: bool,
 }
 
 impl RecordQuery {
@@ -275,6 +279,7 @@ impl RecordQuery {
             remote_created_after: None,
             after_id: None,
             limit: 100,
+            with_remote_data: true,
         }
     }
 }

@@ -19,6 +19,7 @@ mod ids;
 mod joins;
 mod page;
 mod postgres;
+mod raw_json;
 mod schedules;
 mod sqlite;
 #[cfg(feature = "testing")]
@@ -29,4 +30,5 @@ pub use api::*;
 pub use crypto::{CredentialKey, KeyError};
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use raw_json::RawJson;
 pub use sqlite::SqliteStore;

@@ -182,6 +182,7 @@ conformance!(
     reappearing_record_is_undeleted,
     fenced_writes_are_rejected,
     query_filters_keyset_and_updated_after,
+    remote_data_round_trips_and_is_read_only_when_asked,
     read_waits_for_in_flight_writer,
     concurrent_read_sees_none_or_all_of_a_page,
     delete_model_and_delete_integration,
@@ -1048,6 +1049,36 @@ async fn query_filters_keyset_and_updated_after(h: &Harness) {
     let mut with_deleted = RecordQuery::new(INTEGRATION, Model::Employees);
     with_deleted.include_deleted = true;
     assert_eq!(store.query_records(&with_deleted).await.expect("query").len(), 25);
+}
+
+async fn remote_data_round_trips_and_is_read_only_when_asked(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    let raw = json!({"/v1/x": {"id": 1, "note": "a, b: \"c\"", "nested": [{"z": null, "a": 1.5}]}});
+    let with = SourceRecord::new(Model::Employees, "e1", obj(json!({"n": 1}))).with_remote_data(raw.clone());
+    let without = SourceRecord::new(Model::Employees, "e2", obj(json!({"n": 2})));
+    store.apply_page(&run, page(vec![with, without])).await.expect("page");
+
+    let mut query = RecordQuery::new(INTEGRATION, Model::Employees);
+    let read = store.query_records(&query).await.expect("query");
+    let by_remote_id = |remote_id: &str| read.iter().find(|r| r.remote_id == remote_id).expect("read");
+    let stored = by_remote_id("e1").remote_data.as_ref().expect("stored remote_data");
+    assert_eq!(*stored, raw);
+    // Compact: as long as serde_json's own text (Postgres may order the keys differently).
+    assert_eq!(
+        serde_json::to_string(stored).expect("serializes").len(),
+        serde_json::to_string(&raw).expect("serializes").len(),
+        "{stored:?}"
+    );
+    assert_eq!(by_remote_id("e2").remote_data, None);
+
+    query.with_remote_data = false;
+    let read = store.query_records(&query).await.expect("query");
+    assert_eq!(read.len(), 2);
+    assert!(read.iter().all(|r| r.remote_data.is_none()));
+    let e1 = read.iter().find(|r| r.remote_id == "e1").expect("read");
+    assert_eq!(e1.data.get("n"), Some(&json!(1)));
 }
 
 /// A read issued while a writer holds the integration's write lock waits for it (I3).

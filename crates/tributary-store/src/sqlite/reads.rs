@@ -9,9 +9,14 @@ use super::{rows, write_lock};
 use crate::codec::filters_json;
 use crate::{Change, RecordQuery, StoreError, StoredRecord, clock};
 
+/// The columns `rows::record` reads, `remote_data` given as an expression.
 macro_rules! columns {
-    () => {
-        "model, id, remote_id, parent_id, data, remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+    ($remote_data:literal) => {
+        concat!(
+            "model, id, remote_id, parent_id, data, ",
+            $remote_data,
+            " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+        )
     };
 }
 
@@ -53,7 +58,7 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
     let mut tx = write_lock::begin(pool).await?;
     let found = sqlx::query(concat!(
         "SELECT ",
-        columns!(),
+        columns!("CASE WHEN ?11 THEN remote_data END"),
         " FROM records WHERE integration_id = ?1 AND model = ?2 ",
         "AND (?3 IS NULL OR updated_at > ?3) ",
         "AND (?4 OR remote_deleted_at IS NULL) ",
@@ -127,6 +132,7 @@ pub(super) async fn query(pool: &SqlitePool, query: &RecordQuery) -> Result<Vec<
     .bind(serde_json::to_string(&filters_json(query))?)
     .bind(query.limit.max(0))
     .bind(query.remote_created_after.map(clock::to_text))
+    .bind(query.with_remote_data)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -145,7 +151,7 @@ pub(super) async fn by_parent(
     let mut tx = write_lock::begin(pool).await?;
     let found = sqlx::query(concat!(
         "SELECT ",
-        columns!(),
+        columns!("remote_data"),
         " FROM records WHERE integration_id = ?1 AND model = ?2 ",
         "AND parent_id IN (SELECT value FROM json_each(?3)) ORDER BY parent_id, id"
     ))

@@ -10,7 +10,7 @@ use crate::codec::{
     into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type, parse_tool,
 };
 use crate::schedules::ScheduleColumns;
-use crate::{ApiKey, Change, Integration, StoreError, StoredRecord, SyncRun, SyncSchedule};
+use crate::{ApiKey, Change, Integration, RawJson, StoreError, StoredRecord, SyncRun, SyncSchedule};
 
 fn json(text: &str) -> Result<Value, StoreError> {
     Ok(serde_json::from_str(text)?)
@@ -80,7 +80,10 @@ pub(super) fn record(row: &SqliteRow) -> Result<StoredRecord, StoreError> {
         remote_id: row.try_get("remote_id")?,
         parent_id: row.try_get("parent_id")?,
         data: into_object(json(row.try_get("data")?)?)?,
-        remote_data: opt_json(row.try_get("remote_data")?)?,
+        remote_data: row
+            .try_get::<Option<&str>, _>("remote_data")?
+            .map(RawJson::from_text)
+            .transpose()?,
         remote_created_at: opt_from_text(row.try_get("remote_created_at")?)?,
         changed_at: from_text(row.try_get("changed_at")?)?,
         updated_at: from_text(row.try_get("updated_at")?)?,
