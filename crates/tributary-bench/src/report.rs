@@ -62,7 +62,14 @@ impl Machine {
                 .to_owned(),
             commit: output(
                 "git",
-                &["-C", env!("CARGO_MANIFEST_DIR"), "describe", "--always", "--dirty", "--abbrev=7"],
+                &[
+                    "-C",
+                    env!("CARGO_MANIFEST_DIR"),
+                    "describe",
+                    "--always",
+                    "--dirty",
+                    "--abbrev=7",
+                ],
             ),
             release_build: !cfg!(debug_assertions),
         }
