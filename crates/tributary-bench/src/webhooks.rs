@@ -246,7 +246,9 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
 
     let load_webhook = report::load_average();
     let mut via_webhook = Vec::new();
+    let mut budget = SourceBudget::new(&sim);
     for i in 0..args.samples {
+        budget.pace(&sim).await;
         let before = inbox.len();
         let mutated = Instant::now();
         sim.state
@@ -275,7 +277,9 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
     sim.state.unregister_webhook(Some(ToolKind::Greenhouse));
     let load_direct = report::load_average();
     let (mut direct_ended, mut direct_changed) = (Vec::new(), Vec::new());
+    let mut budget = SourceBudget::new(&sim);
     for i in 0..args.samples {
+        budget.pace(&sim).await;
         let before = inbox.len();
         let mutated = Instant::now();
         sim.state
@@ -334,7 +338,7 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
     let p50 = |s: &[Duration]| report::quantile(s, 0.5).as_secs_f64();
     let p99 = |s: &[Duration]| report::quantile(s, 0.99).as_secs_f64();
     report.note(format!(
-        "In → out: target p99 ≤ 1 s; this run p99 {}. The webhook path takes {} (p50) and {} (p99) of the sync's own cost (a directly triggered DELTA until its run ended). The outbox notifies the worker's deliverer when the DELTA's events commit (Postgres LISTEN/NOTIFY; its 200 ms poll is only the backstop), so the rest is the POST itself; the receiver stamps each request on arrival.",
+        "In → out: target p99 ≤ 1 s; this run p99 {}. The webhook path takes {} (p50) and {} (p99) of the sync's own cost (a directly triggered DELTA until its run ended). The outbox notifies the worker's deliverer when the DELTA's events commit (Postgres LISTEN/NOTIFY; its 200 ms poll is only the backstop), so the rest is the POST itself; the receiver stamps each request on arrival. Samples are paced to 80 % of the simulated Greenhouse's rate budget (500 requests per 10 s, announced in X-RateLimit-Remaining): unpaced, 3 of 200 samples waited 4–5 s for the window to reset, the client honouring the tool's quota.",
         report::ms(report::quantile(&via_webhook, 0.99)),
         report::ratio(p50(&via_webhook), p50(&direct_ended)),
         report::ratio(p99(&via_webhook), p99(&direct_ended)),
@@ -368,6 +372,33 @@ async fn quiet(stack: &Stack, integration: &str, finished: &Seen) -> anyhow::Res
             bail!("{integration} still has open runs {SAMPLE_TIMEOUT:?} after its DELTA reported");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Keeps the samples within the simulated Greenhouse's rate budget. Like Harvest, it
+/// announces `X-RateLimit-Remaining` per 10-second window (500 requests), and our client waits
+/// for the window to reset when it reaches 0: back-to-back samples (each DELTA asks for every
+/// Greenhouse stream) would then measure the tool's quota, seconds at a time, not tributary.
+/// The samples start no faster than 40 requests a second on average, 80 % of the budget.
+struct SourceBudget {
+    started: Instant,
+    first_seq: u64,
+}
+
+impl SourceBudget {
+    const REQUESTS_PER_SECOND: f64 = 40.0;
+
+    fn new(sim: &tributary_sim::Simulator) -> Self {
+        SourceBudget {
+            started: Instant::now(),
+            first_seq: sim.state.last_request_seq(),
+        }
+    }
+
+    async fn pace(&mut self, sim: &tributary_sim::Simulator) {
+        let used = sim.state.last_request_seq().saturating_sub(self.first_seq) as f64;
+        let due = self.started + Duration::from_secs_f64(used / Self::REQUESTS_PER_SECOND);
+        tokio::time::sleep_until(due.into()).await;
     }
 }
 
