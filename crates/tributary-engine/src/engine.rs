@@ -8,7 +8,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
-use tributary_store::{Integration, Lease, MirrorStore, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, SyncRun};
+use tributary_store::{
+    Integration, Lease, MirrorStore, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, SyncRun,
+};
 
 use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};

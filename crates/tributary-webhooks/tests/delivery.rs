@@ -707,7 +707,10 @@ async fn queued_events_go_out_without_waiting_for_a_poll() {
             async move { arrived }
         })
         .await;
-        println!("{id}: integration-created arrived {:?} after its commit", queued.elapsed());
+        println!(
+            "{id}: integration-created arrived {:?} after its commit",
+            queued.elapsed()
+        );
     }
     running.stop().await;
 }
