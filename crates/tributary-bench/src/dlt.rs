@@ -30,7 +30,8 @@ pub struct DltRun {
     pub maxrss_self_kib: u64,
     pub maxrss_children_kib: u64,
     pub settings: serde_json::Value,
-    #[serde(default, skip_deserializing)]
+    /// Measured by the benchmark around the process (absent from the script's line).
+    #[serde(default)]
     pub wall_seconds: f64,
 }
 

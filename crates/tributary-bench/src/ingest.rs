@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tokio::io::AsyncWriteExt;
 use tributary_model::{Model, RunCounts, RunState, SyncType, ToolKind};
@@ -43,6 +43,10 @@ pub struct Args {
     /// Keep the mirror databases afterwards (their names are printed).
     #[arg(long)]
     keep_database: bool,
+    /// Measure nothing: redraw `ingest.png` from the `ingest.json` an earlier run left in
+    /// `--out` (a 1M-employee run takes a quarter of an hour).
+    #[arg(long)]
+    replot: bool,
 }
 
 /// The worker's flags in these benchmarks: one sync at a time, no webhook delivery loop.
@@ -65,7 +69,7 @@ pub struct Timed {
 }
 
 /// CPU seconds spent during a run, where the time went on this 2-core machine.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct CpuSeconds {
     /// The worker process: fetching, parsing, mapping, hashing, planning the writes.
     pub worker: f64,
@@ -167,7 +171,7 @@ pub fn full_timeout(employees: usize) -> Duration {
 }
 
 /// `COPY records_copy FROM STDIN` of the rows a FULL wrote.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct CopyLimit {
     rows: u64,
     bytes: u64,
@@ -175,7 +179,7 @@ struct CopyLimit {
 }
 
 /// The numbers of one size, for the JSON and the plot.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct SizeResult {
     employees: usize,
     full: RunNumbers,
@@ -185,7 +189,7 @@ struct SizeResult {
     load_average: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct RunNumbers {
     seconds: f64,
     counts: RunCounts,
@@ -231,6 +235,9 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
          machine's limit for writing those rows. Its \"× tributary\" compares rows/s with tributary's \
          FULL rows written/s; the other rows compare employees/s with tributary's run of the same kind.",
     );
+    if args.replot {
+        return replot(out);
+    }
     let mut venv = None;
     let mut results = Vec::new();
     for &employees in &args.sizes {
@@ -438,6 +445,17 @@ fn table(report: &mut Report, r: &SizeResult) {
             None => String::new(),
         }
     ));
+}
+
+/// Redraws the plot from a saved `ingest.json`.
+fn replot(out: &Path) -> anyhow::Result<()> {
+    let path = out.join("ingest.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let saved: serde_json::Value = serde_json::from_str(&text)?;
+    let results: Vec<SizeResult> = serde_json::from_value(saved["data"]["sizes"].clone())
+        .with_context(|| format!("{} holds no ingest results", path.display()))?;
+    let mut report = Report::new("ingest");
+    plot(&mut report, &results, out)
 }
 
 fn plot(report: &mut Report, results: &[SizeResult], out: &Path) -> anyhow::Result<()> {

@@ -91,10 +91,11 @@ pub fn line_chart(path: &Path, chart: &Chart, series: &[Series]) -> anyhow::Resu
     } else {
         (0.0, x_max * 1.05 + 1e-9)
     };
+    // The upper part stays free for the legend.
     let (y_lo, y_hi) = if chart.log_y {
-        (y_min / 2.0, y_max * 2.0)
+        (y_min / 2.0, y_max * 8.0)
     } else {
-        (0.0, y_max * 1.15 + 1e-9)
+        (0.0, y_max * 1.6 + 1e-9)
     };
 
     if let Some(dir) = path.parent() {
