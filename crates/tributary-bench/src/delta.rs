@@ -17,7 +17,7 @@ use tributary_sim::company::Id;
 use tributary_sim::{EmployeeField, Mutation, Simulator};
 
 use crate::ingest::{Timed, WORKER_ARGS, full_timeout, timed_sync};
-use crate::plot::{self, Chart, Series};
+use crate::plot::{Chart, Series};
 use crate::report::{Report, load_average, ms, ratio, secs, thousands};
 use crate::stack::{self, Stack};
 
@@ -272,10 +272,9 @@ fn plot(report: &mut Report, mirrors: &[Mirror], out: &Path) -> anyhow::Result<(
             )
         })
         .collect();
-    let file = "delta.png";
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let drawn = plot::line_chart(
-        &out.join(file),
+    report.plot(
+        out,
+        "delta.png",
         &Chart {
             title: "DELTA sync: wall time by number of changed employees",
             x_label: "changed employees",
@@ -284,9 +283,5 @@ fn plot(report: &mut Report, mirrors: &[Mirror], out: &Path) -> anyhow::Result<(
             log_y: true,
         },
         &series,
-    )?;
-    if drawn {
-        report.plots.push(file.to_owned());
-    }
-    Ok(())
+    )
 }

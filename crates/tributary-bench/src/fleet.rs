@@ -14,7 +14,7 @@ use tributary_engine::default_intervals;
 use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
 use tributary_sim::RequestFilter;
 
-use crate::plot::{self, Chart, Series};
+use crate::plot::{Chart, Series};
 use crate::report::{self, Report};
 use crate::stack::{self, Stack};
 use crate::{dispatch, enqueue};
@@ -66,10 +66,9 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     }
     if !skip("dispatch") {
         let levels = dispatch::measure(&mut report, &args.workers, args.jobs, args.concurrency).await?;
-        let path = out.join("dispatch.png");
-        std::fs::create_dir_all(out)?;
-        if plot::line_chart(
-            &path,
+        report.plot(
+            out,
+            "dispatch.png",
             &Chart {
                 title: "Dispatch of no-op jobs",
                 x_label: "worker processes",
@@ -87,9 +86,7 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
                     levels.iter().map(|l| (l.workers as f64, l.raw_per_s)).collect(),
                 ),
             ],
-        )? {
-            report.plots.push("dispatch.png".into());
-        }
+        )?;
     }
     if !skip("preemption") && args.preemptions > 0 {
         preemption(&mut report, &args).await?;

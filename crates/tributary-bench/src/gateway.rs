@@ -18,7 +18,7 @@ use anyhow::{Context, bail, ensure};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tributary_model::{SyncType, ToolKind};
 
-use crate::plot::{self, Chart, Series};
+use crate::plot::{Chart, Series};
 use crate::report::{self, Report};
 use crate::stack::{self, Stack};
 
@@ -232,8 +232,9 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
             points(&pg, |l| l.per_second),
         ));
     }
-    if plot::line_chart(
-        &out.join("gateway.png"),
+    report.plot(
+        out,
+        "gateway.png",
         &Chart {
             title: "Gateway throughput vs its own SQL in pgbench",
             x_label: "concurrent clients",
@@ -242,15 +243,14 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
             log_y: false,
         },
         &series,
-    )? {
-        report.plots.push("gateway.png".into());
-    }
+    )?;
     let mut series = vec![Series::new("tributary gateway p99 (ms)", points(&gw, |l| l.p99_ms))];
     if !pg.is_empty() {
         series.push(Series::new("pgbench p99 (ms)", points(&pg, |l| l.p99_ms)));
     }
-    if plot::line_chart(
-        &out.join("gateway-p99.png"),
+    report.plot(
+        out,
+        "gateway-p99.png",
         &Chart {
             title: "Gateway p99 latency vs its own SQL in pgbench",
             x_label: "concurrent clients",
@@ -259,9 +259,7 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
             log_y: true,
         },
         &series,
-    )? {
-        report.plots.push("gateway-p99.png".into());
-    }
+    )?;
     report.write(out)?;
     sim.shutdown().await;
     Ok(())
@@ -487,11 +485,7 @@ async fn max_connections(db_url: &str) -> anyhow::Result<usize> {
 }
 
 fn which(program: &str) -> anyhow::Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-        .with_context(|| format!("`{program}` is not on PATH"))
+    which::which(program).with_context(|| format!("`{program}` is not on PATH"))
 }
 
 /// `wrk` at `clients` connections for `seconds`; fails on any error or non-2xx answer.

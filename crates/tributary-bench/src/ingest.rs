@@ -20,7 +20,7 @@ use tributary_model::{Model, RunCounts, RunState, SyncType, ToolKind};
 use tributary_store::SyncRun;
 
 use crate::dlt::{DltRun, Venv};
-use crate::plot::{self, Chart, Series};
+use crate::plot::{Chart, Series};
 use crate::report::cpu;
 use crate::report::memory::{mib, peak_rss, reset_peak};
 use crate::report::{Report, load_average, rate, ratio, secs, thousands};
@@ -483,10 +483,9 @@ fn plot(report: &mut Report, results: &[SizeResult], out: &Path) -> anyhow::Resu
         ),
     ];
     all.retain(|s| !s.points.is_empty());
-    let file = "ingest.png";
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let drawn = plot::line_chart(
-        &out.join(file),
+    report.plot(
+        out,
+        "ingest.png",
         &Chart {
             title: "Ingest: Personio employees into Postgres",
             x_label: "employees",
@@ -495,11 +494,7 @@ fn plot(report: &mut Report, results: &[SizeResult], out: &Path) -> anyhow::Resu
             log_y: false,
         },
         &all,
-    )?;
-    if drawn {
-        report.plots.push(file.to_owned());
-    }
-    Ok(())
+    )
 }
 
 /// The limit: `COPY FROM STDIN` of the rows the FULL wrote, into an empty table with the same

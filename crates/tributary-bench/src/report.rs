@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::plot::{Chart, Series, line_chart};
+
 /// Where results go unless `--out` says otherwise: beside the benchmark's sources, so a rerun
 /// updates what BENCHMARKS.md shows.
 pub fn default_out_dir() -> PathBuf {
@@ -193,6 +195,15 @@ impl Report {
             key.to_owned(),
             serde_json::to_value(value).expect("benchmark data serialises"),
         );
+    }
+
+    /// Draws `file` into `out` and lists it under the report (unless no font was found, in
+    /// which case the chart is skipped with a line, never the run).
+    pub fn plot(&mut self, out: &Path, file: &str, chart: &Chart, series: &[Series]) -> anyhow::Result<()> {
+        if line_chart(&out.join(file), chart, series)? {
+            self.plots.push(file.to_owned());
+        }
+        Ok(())
     }
 
     /// Writes `<scenario>.json` and `<scenario>.md` into `out`.

@@ -22,11 +22,11 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tributary_engine::default_intervals;
-use tributary_model::{RunState, SyncType, ToolKind};
+use tributary_model::{SyncType, ToolKind};
 use tributary_sim::{CandidateField, Mutation, WebhookTarget};
 use tributary_store::NewWebhookEndpoint;
 
-use crate::plot::{self, Chart, Series};
+use crate::plot::{Chart, Series};
 use crate::report::{self, Report};
 use crate::stack::{self, Stack};
 
@@ -73,9 +73,9 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
             .map(|(i, v)| (*v, 100.0 * (i + 1) as f64 / n))
             .collect::<Vec<_>>()
     };
-    std::fs::create_dir_all(out)?;
-    if plot::line_chart(
-        &out.join("webhooks.png"),
+    report.plot(
+        out,
+        "webhooks.png",
         &Chart {
             title: "Source change → data-changed at the receiver (CDF)",
             x_label: "ms after the mutation",
@@ -91,9 +91,7 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
             Series::new("DELTA triggered directly: run ended", cdf(&direct_ended)),
             Series::new("DELTA triggered directly: data-changed received", cdf(&direct_changed)),
         ],
-    )? {
-        report.plots.push("webhooks.png".into());
-    }
+    )?;
     report.write(out)
 }
 
@@ -238,32 +236,22 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
         .copied()
         .collect();
     ensure!(!candidates.is_empty(), "the simulated Greenhouse has no candidates");
-    let edit = |i: usize, tag: &str| Mutation::EditCandidate {
-        candidate_id: candidates[i % candidates.len()],
-        field: CandidateField::LastName,
-        value: Some(format!("{tag}{i}")),
-    };
 
+    let sampler = Sampler {
+        stack: &stack,
+        sim: &sim,
+        inbox: &inbox,
+        integration: &id,
+        candidates: &candidates,
+    };
     let load_webhook = report::load_average();
     let mut via_webhook = Vec::new();
     let mut budget = SourceBudget::new(&sim);
     for i in 0..args.samples {
-        budget.pace(&sim).await;
-        let before = inbox.len();
-        let mutated = Instant::now();
-        sim.state
-            .mutate(ToolKind::Greenhouse, &edit(i, "Webhook"))
-            .map_err(|e| anyhow::anyhow!("simulator mutation: {e}"))?;
-        let changed = inbox
-            .wait(before, "data-changed", &id)
-            .await
-            .with_context(|| format!("sample {}{}", i + 1, stack.log_tails()))?;
-        via_webhook.push(changed.at - mutated);
-        if (i + 1).is_multiple_of(10) || i + 1 == args.samples {
-            println!("  {} of {} webhook samples", i + 1, args.samples);
-        }
-        let finished = inbox.wait(before, "sync-finished", &id).await?;
-        quiet(&stack, &id, &finished).await?;
+        // The simulator's webhook reaches the gateway, which queues the DELTA.
+        let (changed, _) = sampler.sample(&mut budget, i, "Webhook", false).await?;
+        via_webhook.push(changed);
+        progress(i, args.samples, "webhook samples");
     }
     let sent = sim.state.webhook_log(Some(ToolKind::Greenhouse), 0).1;
     let accepted = sent.iter().filter(|w| w.status == Some(202)).count();
@@ -279,30 +267,11 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
     let (mut direct_ended, mut direct_changed) = (Vec::new(), Vec::new());
     let mut budget = SourceBudget::new(&sim);
     for i in 0..args.samples {
-        budget.pace(&sim).await;
-        let before = inbox.len();
-        let mutated = Instant::now();
-        sim.state
-            .mutate(ToolKind::Greenhouse, &edit(i, "Direct"))
-            .map_err(|e| anyhow::anyhow!("simulator mutation: {e}"))?;
-        let run = stack.trigger(&id, SyncType::Delta).await?;
-        let ended = stack.wait_ended(&run, SAMPLE_TIMEOUT, Duration::from_millis(1)).await?;
-        direct_ended.push(mutated.elapsed());
-        ensure!(
-            ended.state == RunState::Succeeded,
-            "the DELTA ended {:?}: {:?}",
-            ended.state,
-            ended.error
-        );
-        let changed = inbox.wait(before, "data-changed", &id).await?;
-        direct_changed.push(changed.at - mutated);
-        if (i + 1).is_multiple_of(10) || i + 1 == args.samples {
-            println!("  {} of {} direct DELTA samples", i + 1, args.samples);
-        }
-        let finished = inbox.wait(before, "sync-finished", &id).await?;
-        quiet(&stack, &id, &finished).await?;
+        let (changed, ended) = sampler.sample(&mut budget, i, "Direct", true).await?;
+        direct_changed.push(changed);
+        direct_ended.extend(ended);
+        progress(i, args.samples, "direct DELTA samples");
     }
-
     let table = report.table(
         &format!(
             "Source change → `data-changed` at a local receiver ({} samples, one after the other; Greenhouse, {} employees)",
@@ -356,6 +325,64 @@ async fn in_to_out(report: &mut Report, args: &Args) -> anyhow::Result<(Vec<Dura
 
 /// Waits until the run `finished` reports and every other run of the integration has ended,
 /// so the next sample starts on an idle integration.
+/// What one in → out sample needs.
+struct Sampler<'a> {
+    stack: &'a Stack,
+    sim: &'a tributary_sim::Simulator,
+    inbox: &'a Inbox,
+    integration: &'a str,
+    candidates: &'a [tributary_sim::company::Id],
+}
+
+impl Sampler<'_> {
+    /// Sample `i`: within the source's budget, renames a candidate, and (`direct`) triggers a
+    /// DELTA itself; the time until `data-changed` reached the receiver and (`direct`) until the
+    /// run ended. Returns once the run has ended and reported, so samples do not overlap.
+    async fn sample(
+        &self,
+        budget: &mut SourceBudget,
+        i: usize,
+        tag: &str,
+        direct: bool,
+    ) -> anyhow::Result<(Duration, Option<Duration>)> {
+        budget.pace(self.sim).await;
+        let before = self.inbox.len();
+        let mutated = Instant::now();
+        let change = Mutation::EditCandidate {
+            candidate_id: self.candidates[i % self.candidates.len()],
+            field: CandidateField::LastName,
+            value: Some(format!("{tag}{i}")),
+        };
+        self.sim
+            .state
+            .mutate(ToolKind::Greenhouse, &change)
+            .map_err(|e| anyhow::anyhow!("simulator mutation: {e}"))?;
+        let ended = if direct {
+            let run = self.stack.trigger(self.integration, SyncType::Delta).await?;
+            self.stack
+                .wait_succeeded(&run, SAMPLE_TIMEOUT, Duration::from_millis(1))
+                .await?;
+            Some(mutated.elapsed())
+        } else {
+            None
+        };
+        let changed = self
+            .inbox
+            .wait(before, "data-changed", self.integration)
+            .await
+            .with_context(|| format!("{tag} sample {}{}", i + 1, self.stack.log_tails()))?;
+        let finished = self.inbox.wait(before, "sync-finished", self.integration).await?;
+        quiet(self.stack, self.integration, &finished).await?;
+        Ok((changed.at - mutated, ended))
+    }
+}
+
+fn progress(i: usize, of: usize, what: &str) {
+    if (i + 1).is_multiple_of(10) || i + 1 == of {
+        println!("  {} of {of} {what}", i + 1);
+    }
+}
+
 async fn quiet(stack: &Stack, integration: &str, finished: &Seen) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
