@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
-    Integration, Lease, MirrorStore, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, SyncRun,
+    Integration, Lease, MirrorStore, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun,
 };
 
 use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
@@ -59,9 +59,20 @@ pub struct SyncEngine {
     clients: Arc<std::sync::Mutex<std::collections::HashMap<String, SourceClient>>>,
 }
 
-enum StreamEnd {
+pub(crate) enum StreamEnd {
     Done,
     Stopped(Signal),
+}
+
+/// Why a stream is being listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// The run's own listing of the stream at this index: every page advances the checkpoint.
+    Listing { index: usize },
+    /// A second listing that confirms deletion candidates after every stream was listed. Its
+    /// pages keep the run's checkpoint where it is: a run paused or killed during it resumes
+    /// by confirming again, and whatever this pass already saw no longer needs confirming.
+    Verify,
 }
 
 enum FetchEnd {
@@ -324,7 +335,7 @@ impl SyncEngine {
                     write,
                     &connector,
                     stream,
-                    index,
+                    Pass::Listing { index },
                     cursor,
                     stream_mode,
                     &mut checkpoint,
@@ -380,12 +391,43 @@ impl SyncEngine {
             if run.sync_type.is_complete() {
                 let models: BTreeSet<Model> = streams
                     .iter()
+                    .filter(|s| enabled(s))
                     .flat_map(|s| s.models.iter().copied())
                     .filter(|m| scope.model_enabled(*m))
                     .collect();
                 let models: Vec<Model> = models.into_iter().collect();
-                let swept = self.store.sweep_deletions(write, &models).await?;
-                tracing::info!(run_id = %run.id, deleted = swept.deleted, "deletion sweep done");
+                let enabled_streams: Vec<Stream> = streams.iter().filter(|s| enabled(s)).cloned().collect();
+                let confirmation = match self
+                    .confirm_deletions(
+                        integration,
+                        write,
+                        &connector,
+                        &enabled_streams,
+                        &models,
+                        &mut checkpoint,
+                        &mut counts,
+                        control,
+                    )
+                    .await?
+                {
+                    Ok(confirmation) => confirmation,
+                    Err(signal) => {
+                        if lost.load(Ordering::SeqCst) {
+                            return Err(EngineError::LeaseLost(format!(
+                                "run {} stopped while confirming deletions",
+                                run.id
+                            )));
+                        }
+                        return self.stop(write, signal, control).await;
+                    }
+                };
+                let sweep = Sweep {
+                    models: &models,
+                    confirmed: &confirmation.confirmed,
+                    unconfirmed: confirmation.unconfirmed,
+                };
+                let swept = self.store.sweep_deletions(write, &sweep).await?;
+                tracing::info!(run_id = %run.id, deleted = swept.deleted, unconfirmed = confirmation.unconfirmed, "deletion sweep done");
             }
             let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
             tracing::info!(run_id = %run.id, created = run.counts.created, updated = run.counts.updated,
@@ -415,7 +457,12 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn stop(&self, write: &RunWrite, signal: Signal, control: &RunControl) -> Result<RunOutcome, EngineError> {
+    pub(crate) async fn stop(
+        &self,
+        write: &RunWrite,
+        signal: Signal,
+        control: &RunControl,
+    ) -> Result<RunOutcome, EngineError> {
         match signal {
             Signal::Pause => {
                 let request = control.pause_reason();
@@ -448,13 +495,13 @@ impl SyncEngine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn sync_stream(
+    pub(crate) async fn sync_stream(
         &self,
         integration: &Integration,
         write: &RunWrite,
         connector: &Arc<dyn Connector>,
         stream: &Stream,
-        index: usize,
+        pass: Pass,
         cursor: Option<Value>,
         mode: FetchMode,
         checkpoint: &mut Checkpoint,
@@ -484,18 +531,20 @@ impl SyncEngine {
                 }
             };
             let PreparedPage { records, next } = page;
-            *checkpoint = match next {
-                Some(cursor) => Checkpoint {
-                    stream: index,
-                    cursor: Some(cursor),
-                    failed_streams: checkpoint.failed_streams.clone(),
-                },
-                None => Checkpoint {
-                    stream: index + 1,
-                    cursor: None,
-                    failed_streams: checkpoint.failed_streams.clone(),
-                },
-            };
+            if let Pass::Listing { index } = pass {
+                *checkpoint = match next {
+                    Some(cursor) => Checkpoint {
+                        stream: index,
+                        cursor: Some(cursor),
+                        failed_streams: checkpoint.failed_streams.clone(),
+                    },
+                    None => Checkpoint {
+                        stream: index + 1,
+                        cursor: None,
+                        failed_streams: checkpoint.failed_streams.clone(),
+                    },
+                };
+            }
             let out = self
                 .store
                 .apply_page(
@@ -519,6 +568,7 @@ impl SyncEngine {
                 updated: out.updated,
                 deleted: out.deleted,
                 unchanged: out.unchanged,
+                unconfirmed: 0,
             });
             control.report(Progress {
                 stream: stream.name.to_owned(),

@@ -2,11 +2,12 @@
 //!
 //! Per page: scope filter → ids and content hash → one fenced transaction that upserts only
 //! what changed, records what the run saw and commits the checkpoint. At the end of a complete
-//! (FULL or DEFAULT) run that saw every stream through, the deletion sweep marks what the
-//! source no longer has. A [`RunControl`] is checked at every page boundary, so a run can be
+//! (FULL or DEFAULT) run that saw every stream through, the records it did not see are
+//! confirmed absent at the source (`confirm.rs`) and the deletion sweep marks those. A [`RunControl`] is checked at every page boundary, so a run can be
 //! paused (preempted by a delta) or cancelled without losing a committed page.
 
 mod checkpoint;
+mod confirm;
 mod control;
 mod engine;
 mod error;

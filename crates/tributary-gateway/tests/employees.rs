@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use tributary_gateway::{GatewayState, generate_api_key, hash_api_key, router};
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp, ToolKind, record_id};
+use tributary_store::testing::sweep_unseen;
 use tributary_store::{MirrorStore, NewIntegration, PageWrite, PreparedRecord, RunWrite};
 
 const ACME: &str = "personio:acme";
@@ -302,7 +303,7 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
         )
         .await
         .unwrap();
-    store.sweep_deletions(&run, &[Model::Employees]).await.unwrap();
+    sweep_unseen(store, &run, &[Model::Employees]).await.unwrap();
     store.finish_run(&run, RunState::Succeeded, None).await.unwrap();
     between
 }

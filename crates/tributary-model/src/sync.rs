@@ -128,6 +128,11 @@ pub struct RunCounts {
     pub updated: i64,
     pub deleted: i64,
     pub unchanged: i64,
+    /// Live records this complete run did not see but could not confirm absent at the source
+    /// (a lookup failed or the tool stayed unavailable). They stay live: not being seen is no
+    /// proof of deletion (invariant I1); a later complete run tries again.
+    #[serde(default)]
+    pub unconfirmed: i64,
 }
 
 impl RunCounts {
@@ -137,6 +142,7 @@ impl RunCounts {
         self.updated += other.updated;
         self.deleted += other.deleted;
         self.unchanged += other.unchanged;
+        self.unconfirmed += other.unconfirmed;
     }
 }
 

@@ -71,6 +71,11 @@ pub enum FaultAction {
     EmptyBody,
     /// Serve the previous successful response to the same path again.
     RepeatPage,
+    /// Not a failure: the world moving. The mutations are applied to the tool's company as the
+    /// request arrives, then the request is served from the changed data — so a test can delete,
+    /// insert or reorder records exactly between two pages of a listing (`skip` picks the page).
+    /// A mutation that no longer applies (its record already gone) is skipped.
+    Mutate { mutations: Vec<crate::Mutation> },
 }
 
 impl FaultAction {
@@ -83,6 +88,7 @@ impl FaultAction {
             FaultAction::Malformed => "malformed",
             FaultAction::EmptyBody => "empty_body",
             FaultAction::RepeatPage => "repeat_page",
+            FaultAction::Mutate { .. } => "mutate",
         }
     }
 }
@@ -465,6 +471,14 @@ pub async fn middleware(State(gate): State<ToolGate>, request: Request, next: Ne
         )
             .into_response(),
         FaultAction::EmptyBody => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "").into_response(),
+        FaultAction::Mutate { mutations } => {
+            for mutation in &mutations {
+                if let Err(e) = state.mutate(tool, mutation) {
+                    tracing::debug!(%tool, error = %e, "mutation on request skipped");
+                }
+            }
+            next.run(request).await
+        }
         FaultAction::RepeatPage => match decision.replay {
             Some(r) => {
                 let mut response = Response::new(Body::from(r.body));

@@ -35,6 +35,20 @@ pub struct Page {
     pub next: Option<Value>,
 }
 
+/// A deletion candidate as the connector sees it: a record of `model` with the tool's id.
+pub type RecordRef = (Model, String);
+
+/// What looking deletion candidates up one by one found.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    /// Every record mapped from the source objects that still exist. The engine writes them
+    /// like a page: a candidate among them was skipped by the listing, not deleted.
+    pub found: Vec<SourceRecord>,
+    /// Candidates this tool offers no single-record (or id-filtered) endpoint for; the engine
+    /// confirms them with another listing pass instead.
+    pub unchecked: Vec<RecordRef>,
+}
+
 /// A source tool, mapped to the unified model.
 #[async_trait]
 pub trait Connector: Send + Sync {
@@ -46,6 +60,19 @@ pub trait Connector: Send + Sync {
 
     /// Fetches one page of `stream`, starting at `cursor` (`None`: the first page).
     async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, mode: FetchMode) -> Result<Page, SourceError>;
+
+    /// Looks deletion candidates of `stream` up at the source, by the tool's single-record or
+    /// id-filtered endpoints (invariant I1: a record the listing did not return is deleted only
+    /// on proof). A candidate that is neither among the found records nor unchecked is
+    /// confirmed absent: the tool answered that it does not exist. Default: the tool has no
+    /// such endpoint, so every candidate is left to another listing pass.
+    async fn lookup(&self, stream: &Stream, candidates: &[RecordRef]) -> Result<Lookup, SourceError> {
+        let _ = stream;
+        Ok(Lookup {
+            found: Vec::new(),
+            unchecked: candidates.to_vec(),
+        })
+    }
 
     /// JSON pointers (RFC 6901) into a record's `remote_data` that carry the given unified
     /// field, so the engine can strip a scope-disabled field from the raw payload too.

@@ -11,6 +11,6 @@ mod error;
 mod secret;
 
 pub use client::{BodyVerdict, ClientConfig, SourceClient, SourceResponse};
-pub use connector::{Connector, FetchMode, Page, Stream};
+pub use connector::{Connector, FetchMode, Lookup, Page, RecordRef, Stream};
 pub use error::SourceError;
 pub use secret::Secret;

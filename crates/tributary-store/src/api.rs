@@ -167,6 +167,27 @@ pub struct WriteOutcome {
     pub changed_models: Vec<Model>,
 }
 
+/// A live record that a complete run did not see: deleted at the source, or skipped by a
+/// listing that shifted while the run paged through it (offset and page-number paging skip
+/// live records when earlier ones are deleted). The engine confirms which before the sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletionCandidate {
+    pub model: Model,
+    pub id: String,
+    pub remote_id: String,
+}
+
+/// What a deletion sweep may mark: only candidates the engine confirmed absent at the source.
+#[derive(Debug, Clone, Copy)]
+pub struct Sweep<'a> {
+    pub models: &'a [Model],
+    /// Record ids confirmed absent. The sweep still marks only those that remain candidates
+    /// when it commits (unseen by this run and by every run started after it, unchanged since).
+    pub confirmed: &'a [String],
+    /// Candidates that could not be confirmed and stay live; stored on the run's counts.
+    pub unconfirmed: i64,
+}
+
 /// A record as the mirror holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRecord {
@@ -540,9 +561,14 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// saw for the deletion sweep, logs changes, moves dependents' `updated_at`, adds to the
     /// run's counts and stores the checkpoint — atomically.
     async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError>;
-    /// Marks deleted every live record of `models` that neither this run nor any run started
-    /// after it saw, and that nothing changed since this run started (invariant I1).
-    async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError>;
+    /// The live records of `models` that neither this run nor any run started after it saw,
+    /// and that nothing changed since this run started: what the sweep would mark if the
+    /// source confirms them absent.
+    async fn deletion_candidates(&self, run: &RunWrite, models: &[Model])
+    -> Result<Vec<DeletionCandidate>, StoreError>;
+    /// Marks deleted the confirmed ids that are still candidates (invariant I1: only on proof),
+    /// and stores how many candidates stayed unconfirmed.
+    async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError>;
     /// Marks every live record of a model deleted (the model was disabled by scope).
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError>;
 

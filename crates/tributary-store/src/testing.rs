@@ -192,3 +192,29 @@ pub async fn pg_store_concrete_or_skip() -> Option<(PgStore, TestDatabase)> {
         Err(e) => skip_or_fail(e).map(|never| match never {}),
     }
 }
+
+/// Sweeps as if the source had confirmed every candidate absent: for tests of the store's own
+/// rules (which records are candidates, what a sweep marks), apart from the engine's
+/// confirmation at the source.
+pub async fn sweep_unseen<S: MirrorStore + ?Sized>(
+    store: &S,
+    run: &crate::RunWrite,
+    models: &[tributary_model::Model],
+) -> Result<crate::WriteOutcome, StoreError> {
+    let confirmed: Vec<String> = store
+        .deletion_candidates(run, models)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    store
+        .sweep_deletions(
+            run,
+            &crate::Sweep {
+                models,
+                confirmed: &confirmed,
+                unconfirmed: 0,
+            },
+        )
+        .await
+}

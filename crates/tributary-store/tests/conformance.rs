@@ -9,11 +9,12 @@ use serde_json::{Map, Value, json};
 use tributary_model::{
     IdGen, Model, PauseReason, RunState, ScopeConfig, SourceRecord, SyncType, ToolKind, content_hash,
 };
-use tributary_store::testing::{self, TestDatabase, TestFile};
+use tributary_store::testing::{self, TestDatabase, TestFile, sweep_unseen};
 use tributary_store::{
-    AttemptOutcome, ChangeKind, ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryState, DueSync, FieldFilter,
-    FieldMatch, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, PreparedRecord, RecordQuery,
-    RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
+    AttemptOutcome, ChangeKind, ClaimedDelivery, DeletionCandidate, DeliveryAttempt, DeliveryFilter, DeliveryState,
+    DueSync, FieldFilter, FieldMatch, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo,
+    PreparedRecord, RecordQuery, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule,
+    WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
 };
 
 enum Raw {
@@ -179,6 +180,7 @@ conformance!(
     child_change_moves_parent_updated_at_not_changed_at,
     linked_record_change_moves_dependent,
     sweep_deletes_only_what_nobody_saw,
+    sweep_marks_only_confirmed_candidates,
     reappearing_record_is_undeleted,
     fenced_writes_are_rejected,
     query_filters_keyset_and_updated_after,
@@ -729,7 +731,7 @@ async fn sweep_deletes_only_what_nobody_saw(h: &Harness) {
 
     let full = begin_run(store, SyncType::Full, "w", Some(&full.run_id)).await;
     let b_parent_before = get(store, Model::Employees, "b").await;
-    let outcome = store.sweep_deletions(&full, &[Model::Employees]).await.expect("sweep");
+    let outcome = sweep_unseen(store, &full, &[Model::Employees]).await.expect("sweep");
     assert_eq!(outcome.deleted, 1);
     assert_eq!(outcome.changed_models, vec![Model::Employees]);
     let b = get(store, Model::Employees, "b").await;
@@ -769,10 +771,7 @@ async fn sweep_deletes_only_what_nobody_saw(h: &Harness) {
 
     // The employment sweep: job-b's deletion moves its employee's marker.
     let before = get(store, Model::Employees, "a").await;
-    let outcome = store
-        .sweep_deletions(&full, &[Model::Employments])
-        .await
-        .expect("sweep");
+    let outcome = sweep_unseen(store, &full, &[Model::Employments]).await.expect("sweep");
     assert_eq!(outcome.deleted, 1);
     assert_eq!(get(store, Model::Employees, "a").await, before);
     let b_after = get(store, Model::Employees, "b").await;
@@ -792,6 +791,78 @@ async fn sweep_deletes_only_what_nobody_saw(h: &Harness) {
     assert_eq!(h.run_seen_rows(&full.run_id).await, 1);
 }
 
+/// Invariant I1: not being seen is no proof. The store lists what the run did not see; the sweep
+/// marks only the ids the engine confirmed absent at the source, and only while they are still
+/// candidates when it commits; the rest stay live and are counted on the run.
+async fn sweep_marks_only_confirmed_candidates(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let first = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(
+            &first,
+            page(["a", "b", "c", "d"].iter().map(|id| employee(id, id)).collect()),
+        )
+        .await
+        .expect("page");
+    end_run(store, &first, "w").await;
+    tick().await;
+
+    let full = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(&full, page(vec![employee("a", "a")]))
+        .await
+        .expect("page");
+    let candidates = store
+        .deletion_candidates(&full, &[Model::Employees])
+        .await
+        .expect("candidates");
+    let id = |remote: &str| ids().id(Model::Employees, remote);
+    let mut expected: Vec<DeletionCandidate> = ["b", "c", "d"]
+        .iter()
+        .map(|r| DeletionCandidate {
+            model: Model::Employees,
+            id: id(r),
+            remote_id: (*r).to_owned(),
+        })
+        .collect();
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(candidates, expected);
+    // Listing candidates writes nothing.
+    assert!(get(store, Model::Employees, "b").await.remote_deleted_at.is_none());
+
+    // The confirmation wrote c (the listing had skipped it): no longer a candidate.
+    store
+        .apply_page(&full, page(vec![employee("c", "c")]))
+        .await
+        .expect("page");
+    let confirmed = vec![id("b"), id("c"), id("unknown")];
+    let swept = store
+        .sweep_deletions(
+            &full,
+            &Sweep {
+                models: &[Model::Employees],
+                confirmed: &confirmed,
+                unconfirmed: 1,
+            },
+        )
+        .await
+        .expect("sweep");
+    assert_eq!(swept.deleted, 1, "only b: c was seen, d was not confirmed");
+    assert!(get(store, Model::Employees, "b").await.remote_deleted_at.is_some());
+    for live in ["a", "c", "d"] {
+        assert!(
+            get(store, Model::Employees, live).await.remote_deleted_at.is_none(),
+            "{live} stays live"
+        );
+    }
+    let finished = store
+        .finish_run(&full, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    assert_eq!((finished.counts.deleted, finished.counts.unconfirmed), (1, 1));
+}
+
 async fn reappearing_record_is_undeleted(h: &Harness) {
     let store = h.store();
     integration(store, INTEGRATION).await;
@@ -808,8 +879,7 @@ async fn reappearing_record_is_undeleted(h: &Harness) {
         .await
         .expect("page");
     assert_eq!(
-        store
-            .sweep_deletions(&second, &[Model::Employees])
+        sweep_unseen(store, &second, &[Model::Employees])
             .await
             .expect("sweep")
             .deleted,
@@ -830,8 +900,7 @@ async fn reappearing_record_is_undeleted(h: &Harness) {
     assert!(back.remote_deleted_at.is_none());
     assert!(back.changed_at > deleted.changed_at);
     assert_eq!(
-        store
-            .sweep_deletions(&third, &[Model::Employees])
+        sweep_unseen(store, &third, &[Model::Employees])
             .await
             .expect("sweep")
             .deleted,
@@ -861,7 +930,7 @@ async fn fenced_writes_are_rejected(h: &Harness) {
             .map(|_| ())
     ));
     assert!(fenced(
-        store.sweep_deletions(&stale, &[Model::Employees]).await.map(|_| ())
+        sweep_unseen(store, &stale, &[Model::Employees]).await.map(|_| ())
     ));
     assert!(fenced(store.delete_model(&stale, Model::Employees).await.map(|_| ())));
     assert!(fenced(
@@ -2437,8 +2506,7 @@ async fn finish_run_writes_sync_finished_and_data_changed_when_something_changed
         .apply_page(&third, page(vec![employee("e1", "Ada")]))
         .await
         .expect("page");
-    let swept = store
-        .sweep_deletions(&third, &[Model::Employees, Model::Employments])
+    let swept = sweep_unseen(store, &third, &[Model::Employees, Model::Employments])
         .await
         .expect("sweep");
     assert_eq!(swept.deleted, 1);
@@ -2510,7 +2578,7 @@ async fn changed_names(
         store.apply_page(&run, page(p)).await.expect("page");
     }
     if !sweep.is_empty() {
-        store.sweep_deletions(&run, sweep).await.expect("sweep");
+        sweep_unseen(store, &run, sweep).await.expect("sweep");
     }
     if let Some(model) = delete {
         store.delete_model(&run, model).await.expect("delete model");

@@ -38,7 +38,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell};
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_source::{
-    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+    BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
+    Stream,
 };
 use url::Url;
 
@@ -63,6 +64,10 @@ const EP_EMPLOYEES: &str = "GET /v1/company/employees";
 const EP_TYPES: &str = "GET /v1/company/time-off-types";
 const EP_TIME_OFFS: &str = "GET /v1/company/time-offs";
 const EP_BALANCE: &str = "GET /v1/company/employees/{id}/absences/balance";
+const EP_EMPLOYEE: &str = "GET /v1/company/employees/{id}";
+const EP_TIME_OFF: &str = "GET /v1/company/time-offs/{id}";
+/// Deletion candidates looked up at once.
+const LOOKUP_CONCURRENCY: usize = 8;
 
 pub struct PersonioConnector {
     /// Base URL without a trailing slash; paths start with `/v1`.
@@ -342,6 +347,43 @@ impl PersonioConnector {
             .collect()
     }
 
+    /// Fetches one record by id: `None` when Personio answers that it does not exist.
+    async fn one(&self, endpoint: &str, path: &str) -> Result<Option<Value>, SourceError> {
+        match self.get(endpoint, path, &[]).await {
+            Ok(response) => Ok(Some(response.json::<wire::One>()?.data)),
+            Err(SourceError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The records an employee still existing at the source maps to (none when it is gone).
+    async fn employee_records(&self, employee_id: String) -> Result<Vec<SourceRecord>, SourceError> {
+        let path = format!("{}/{employee_id}", map::EMPLOYEES_PATH);
+        let Some(raw) = self.one(EP_EMPLOYEE, &path).await? else {
+            return Ok(Vec::new());
+        };
+        let parsed: wire::Employee = item(EP_EMPLOYEE, &raw)?;
+        let id = parsed.attributes.id.value;
+        let out = map::employee(&self.ids, &raw, parsed)
+            .map_err(|e| SourceError::malformed(EP_EMPLOYEE, format!("employee {id}: {e}")))?
+            .with_raw(raw);
+        let mut records = vec![out.employee, out.employment];
+        records.extend(out.org_units);
+        Ok(records)
+    }
+
+    async fn time_off_records(&self, time_off_id: String) -> Result<Vec<SourceRecord>, SourceError> {
+        let path = format!("{}/{time_off_id}", map::TIME_OFFS_PATH);
+        let Some(raw) = self.one(EP_TIME_OFF, &path).await? else {
+            return Ok(Vec::new());
+        };
+        let parsed: wire::TimeOff = item(EP_TIME_OFF, &raw)?;
+        let id = parsed.attributes.id;
+        let record = map::absence(&self.ids, raw, parsed)
+            .map_err(|e| SourceError::malformed(EP_TIME_OFF, format!("time-off {id}: {e}")))?;
+        Ok(vec![record])
+    }
+
     async fn absence_units(&self) -> Result<&HashMap<String, &'static str>, SourceError> {
         self.absence_units
             .get_or_try_init(|| async {
@@ -410,6 +452,43 @@ impl Connector for PersonioConnector {
             STREAM_BALANCES => self.balances_page(read_cursor(stream, cursor)?).await,
             other => Err(SourceError::Config(format!("Personio has no stream `{other}`"))),
         }
+    }
+
+    /// Employees (and their employments, which share the employee's id) and time-offs have
+    /// single-record endpoints; org units, absence types and balances have none.
+    async fn lookup(&self, stream: &Stream, candidates: &[RecordRef]) -> Result<Lookup, SourceError> {
+        let mut targets: Vec<String> = Vec::new();
+        let mut unchecked = Vec::new();
+        for (model, remote_id) in candidates {
+            let checkable = match stream.name {
+                STREAM_EMPLOYEES => matches!(model, Model::Employees | Model::Employments),
+                STREAM_ABSENCES => *model == Model::Absences,
+                _ => false,
+            };
+            if checkable {
+                targets.push(remote_id.clone());
+            } else {
+                unchecked.push((*model, remote_id.clone()));
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        let absences = stream.name == STREAM_ABSENCES;
+        let found: Vec<Vec<SourceRecord>> = futures::stream::iter(targets)
+            .map(|id| async move {
+                if absences {
+                    self.time_off_records(id).await
+                } else {
+                    self.employee_records(id).await
+                }
+            })
+            .buffer_unordered(LOOKUP_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(Lookup {
+            found: map::dedup(found.into_iter().flatten().collect()),
+            unchecked,
+        })
     }
 
     fn remote_paths(&self, model: Model, field: &str) -> Vec<String> {

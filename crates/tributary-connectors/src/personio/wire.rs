@@ -34,6 +34,12 @@ pub struct AuthData {
     pub token: String,
 }
 
+/// A single-record response (`GET …/{id}`): the item as a list would carry it.
+#[derive(Debug, Deserialize)]
+pub struct One {
+    pub data: Value,
+}
+
 /// A list response. Items stay raw JSON: each is kept verbatim as `remote_data` and parsed into
 /// its typed shape separately, so one bad item names itself in the error.
 #[derive(Debug, Deserialize)]

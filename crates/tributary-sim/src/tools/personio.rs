@@ -23,6 +23,12 @@
 //!   <https://developer.personio.de/discuss/671a7913da6f41002a153c10>).
 //! - `GET /v1/company/time-off-types` returns `id, name, category, unit, approval_required`
 //!   (<https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types>).
+//! - `GET /v1/company/employees/{employee_id}` ("Show employee by ID") and
+//!   `GET /v1/company/time-offs/{id}` answer one record in the list's item shape under `data`;
+//!   an unknown id is a 404 in the error envelope (Personnel Data OpenAPI 1.0, operations
+//!   listed at <https://developer.personio.de/v1.0/reference/get_company-employees-employee-id>
+//!   and <https://developer.personio.de/v1.0/reference/get_company-time-offs-id>, read
+//!   2026-12-06). tributary uses them to confirm deletions one by one.
 //! - `GET /v1/company/employees/{id}/absences/balance` returns `[{id, name, category, balance}]`
 //!   per absence type (<https://developer.personio.de/changelog/employee-api-absence-balance>).
 //! - Errors are `{"success":false,"error":{"code":..,"message":..}}`; GET employees is limited to
@@ -69,12 +75,14 @@ pub fn router() -> Router<SimState> {
     Router::new()
         .route("/v1/auth", post(auth))
         .route("/v1/company/employees", get(list_employees))
+        .route("/v1/company/employees/{employee_id}", get(show_employee))
         .route(
             "/v1/company/employees/{employee_id}/absences/balance",
             get(absence_balance),
         )
         .route("/v1/company/time-off-types", get(list_time_off_types))
         .route("/v1/company/time-offs", get(list_time_offs))
+        .route("/v1/company/time-offs/{id}", get(show_time_off))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let window = window.clone();
             async move { window.stamp(next.run(req).await) }
@@ -741,6 +749,34 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
         Ok(axum::Json(body).into_response())
     };
     render().unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn show_employee(State(state): State<SimState>, Path(employee_id): Path<String>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let Ok(employee_id) = employee_id.parse::<Id>() else {
+        return bad_request("The employee_id must be an integer.");
+    };
+    let company = state.company(TOOL);
+    match company.hris.employees.get(&employee_id) {
+        Some(e) => axum::Json(json!({"success": true, "data": employee_out(&company, e, None)})).into_response(),
+        None => error(StatusCode::NOT_FOUND, 404, "Employee not found"),
+    }
+}
+
+async fn show_time_off(State(state): State<SimState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let Ok(id) = id.parse::<Id>() else {
+        return bad_request("The id must be an integer.");
+    };
+    let company = state.company(TOOL);
+    match company.hris.absences.get(&id) {
+        Some(a) => axum::Json(json!({"success": true, "data": time_off_json(&company, a)})).into_response(),
+        None => error(StatusCode::NOT_FOUND, 404, "Time-off period not found"),
+    }
 }
 
 async fn absence_balance(

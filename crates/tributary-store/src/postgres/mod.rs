@@ -37,9 +37,10 @@ use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
 use crate::{
-    ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeliveryAttempt, DeliveryFilter,
-    DueSync, Integration, Lease, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery,
-    RunWrite, StoreError, StoredRecord, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
+    ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
+    DeliveryFilter, DueSync, Integration, Lease, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo,
+    RecordQuery, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint,
+    WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -241,8 +242,16 @@ impl MirrorStore for PgStore {
         Ok(outcome)
     }
 
-    async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
-        deletions::sweep(&self.pool, run, models).await
+    async fn deletion_candidates(
+        &self,
+        run: &RunWrite,
+        models: &[Model],
+    ) -> Result<Vec<DeletionCandidate>, StoreError> {
+        deletions::candidates(&self.pool, run, models).await
+    }
+
+    async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError> {
+        deletions::sweep(&self.pool, run, sweep).await
     }
 
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {

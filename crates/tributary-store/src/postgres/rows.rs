@@ -49,6 +49,7 @@ pub(super) fn run(row: &PgRow) -> Result<SyncRun, StoreError> {
             updated: row.try_get("updated_count")?,
             deleted: row.try_get("deleted_count")?,
             unchanged: row.try_get("unchanged_count")?,
+            unconfirmed: row.try_get("unconfirmed_deletions")?,
         },
         checkpoint: row.try_get("checkpoint")?,
         error: row.try_get("error")?,

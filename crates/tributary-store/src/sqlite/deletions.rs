@@ -8,31 +8,83 @@ use tributary_model::{Model, Timestamp};
 
 use super::{change_log, dependents, webhooks, write_lock};
 use crate::codec::parse_model;
-use crate::{ChangeKind, RunWrite, StoreError, WriteOutcome, clock, joins};
+use crate::{ChangeKind, DeletionCandidate, RunWrite, StoreError, Sweep, WriteOutcome, clock, joins};
 
-pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
+/// The seen set of this run and of every run started after it, then the unseen live records;
+/// `?5` narrows them to the confirmed ids when the sweep marks (NULL: every record).
+/// MATERIALIZED + NOT IN: SQLite builds the seen set once, as an ephemeral index, instead of
+/// re-running json_each per record.
+macro_rules! unseen {
+    () => {
+        concat!(
+            "WITH seen(id) AS MATERIALIZED (",
+            "  SELECT DISTINCT j.value FROM run_seen s JOIN sync_runs r ON r.id = s.run_id, json_each(s.ids) j ",
+            "  WHERE s.integration_id = ?1 AND (s.run_id = ?2 OR r.started_at >= ?3)",
+            ") "
+        )
+    };
+}
+
+macro_rules! unseen_records {
+    () => {
+        concat!(
+            "integration_id = ?1 AND model IN (SELECT value FROM json_each(?4)) ",
+            "AND remote_deleted_at IS NULL AND changed_at < ?3 AND id NOT IN (SELECT id FROM seen) ",
+            "AND (?5 IS NULL OR id IN (SELECT value FROM json_each(?5))) "
+        )
+    };
+}
+
+pub(super) async fn candidates(
+    pool: &SqlitePool,
+    run: &RunWrite,
+    models: &[Model],
+) -> Result<Vec<DeletionCandidate>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let started_at = run_started_at(&mut conn, run).await?;
+    let model_names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
+    let rows = sqlx::query(concat!(
+        unseen!(),
+        "SELECT model, id, remote_id FROM records WHERE ",
+        unseen_records!(),
+        "ORDER BY model, id"
+    ))
+    .bind(&run.integration_id)
+    .bind(&run.run_id)
+    .bind(clock::to_text(started_at))
+    .bind(serde_json::to_string(&model_names)?)
+    .bind(None::<String>)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DeletionCandidate {
+                model: parse_model(row.try_get("model")?)?,
+                id: row.try_get("id")?,
+                remote_id: row.try_get("remote_id")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError> {
     let integration_id = run.integration_id.as_str();
     let mut tx = write_lock::begin_fenced(pool, integration_id, run.fence).await?;
     let now = clock::now();
     let started_at = run_started_at(&mut tx, run).await?;
-    let model_names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
+    let model_names: Vec<&str> = sweep.models.iter().map(|m| m.as_str()).collect();
 
-    // MATERIALIZED + NOT IN: SQLite builds the seen set once, as an ephemeral index, instead of
-    // re-running json_each per record.
     let marked = sqlx::query(concat!(
-        "WITH seen(id) AS MATERIALIZED (",
-        "  SELECT DISTINCT j.value FROM run_seen s JOIN sync_runs r ON r.id = s.run_id, json_each(s.ids) j ",
-        "  WHERE s.integration_id = ?1 AND (s.run_id = ?2 OR r.started_at >= ?3)",
-        ") ",
-        "UPDATE records SET remote_deleted_at = ?5, changed_at = ?5, updated_at = ?5 ",
-        "WHERE integration_id = ?1 AND model IN (SELECT value FROM json_each(?4)) ",
-        "AND remote_deleted_at IS NULL AND changed_at < ?3 AND id NOT IN (SELECT id FROM seen) ",
+        unseen!(),
+        "UPDATE records SET remote_deleted_at = ?6, changed_at = ?6, updated_at = ?6 WHERE ",
+        unseen_records!(),
         "RETURNING model, id, join_digest"
     ))
     .bind(integration_id)
     .bind(&run.run_id)
     .bind(clock::to_text(started_at))
     .bind(serde_json::to_string(&model_names)?)
+    .bind(serde_json::to_string(sweep.confirmed)?)
     .bind(clock::to_text(now))
     .fetch_all(&mut *tx)
     .await?;
@@ -47,6 +99,12 @@ pub(super) async fn sweep(pool: &SqlitePool, run: &RunWrite, models: &[Model]) -
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let outcome = after_marking(&mut tx, run, deleted, now).await?;
+    sqlx::query("UPDATE sync_runs SET unconfirmed_deletions = ?3 WHERE id = ?1 AND integration_id = ?2")
+        .bind(&run.run_id)
+        .bind(integration_id)
+        .bind(sweep.unconfirmed)
+        .execute(&mut *tx)
+        .await?;
 
     sqlx::query(concat!(
         "DELETE FROM run_seen WHERE integration_id = ?1 AND run_id <> ?2 AND run_id IN ",

@@ -58,6 +58,7 @@ pub(super) fn run(row: &SqliteRow) -> Result<SyncRun, StoreError> {
             updated: row.try_get("updated_count")?,
             deleted: row.try_get("deleted_count")?,
             unchanged: row.try_get("unchanged_count")?,
+            unconfirmed: row.try_get("unconfirmed_deletions")?,
         },
         checkpoint: opt_json(row.try_get("checkpoint")?)?,
         error: row.try_get("error")?,
