@@ -1,0 +1,316 @@
+//! Invariant I1 while the source moves: records deleted behind the cursor shift every later
+//! record of an offset- or page-numbered listing up, so a complete listing skips live records.
+//! A FULL (DEFAULT) must never mark those deleted, and must still mark every real deletion —
+//! in the same run when it never saw the record, at worst in the next run when it saw it
+//! before it went.
+//!
+//! The simulator's `mutate` fault changes the tool's data exactly as a chosen page request
+//! arrives, so each case places deletions (behind the cursor: the lowest ids, which the
+//! id-ordered listings return first) and insertions (ahead of it: new records get the highest
+//! ids) at every page boundary of a stream, one FULL after another.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use tributary_model::{Model, RunState, SyncType, ToolKind};
+use tributary_sim::FaultAction;
+
+use crate::support::{Backend, Harness};
+
+/// Remote ids of the records of `model` the mirror holds: (live, marked deleted).
+async fn mirrored(h: &Harness, integration: &str, model: Model) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (deleted, live): (Vec<_>, Vec<_>) = h
+        .records(integration, model)
+        .await
+        .into_iter()
+        .partition(|r| r.remote_deleted_at.is_some());
+    (
+        live.into_iter().map(|r| r.remote_id).collect(),
+        deleted.into_iter().map(|r| r.remote_id).collect(),
+    )
+}
+
+fn personio_employees(h: &Harness) -> BTreeSet<String> {
+    h.sim
+        .state
+        .company(ToolKind::Personio)
+        .hris
+        .employees
+        .keys()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+fn personio_absences(h: &Harness) -> BTreeSet<String> {
+    h.sim
+        .state
+        .company(ToolKind::Personio)
+        .hris
+        .absences
+        .keys()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+fn greenhouse_candidates(h: &Harness) -> BTreeSet<String> {
+    h.sim
+        .state
+        .company(ToolKind::Greenhouse)
+        .ats
+        .candidates
+        .keys()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+fn greenhouse_applications(h: &Harness) -> BTreeSet<String> {
+    h.sim
+        .state
+        .company(ToolKind::Greenhouse)
+        .ats
+        .applications
+        .keys()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+fn bamboohr_employees(h: &Harness) -> BTreeSet<String> {
+    h.sim
+        .state
+        .company(ToolKind::Bamboohr)
+        .hris
+        .employees
+        .keys()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// The `n` lowest ids of `ids`: what an id-ordered listing has already returned.
+fn lowest(ids: &BTreeSet<String>, n: usize) -> Vec<u64> {
+    let mut numeric: Vec<u64> = ids.iter().map(|id| id.parse().expect("numeric id")).collect();
+    numeric.sort_unstable();
+    numeric.truncate(n);
+    numeric
+}
+
+/// Asserts no record live at the source is marked deleted in the mirror (a false deletion)
+/// and — once `settled` — that the mirror's live records are exactly the source's. A record
+/// created ahead of the cursor after the run passed may be missing until the next run; that
+/// is not a deletion.
+async fn assert_mirrors(what: &str, h: &Harness, integration: &str, case: &Case, settled: bool) {
+    let source = (case.source)(h);
+    let (live, deleted) = mirrored(h, integration, case.model).await;
+    let falsely_deleted: Vec<&String> = source.intersection(&deleted).collect();
+    assert!(
+        falsely_deleted.is_empty(),
+        "{what}: live at the source but marked deleted in the mirror: {falsely_deleted:?}"
+    );
+    if settled {
+        assert_eq!(live, source, "{what}: the mirror's live records are the source's");
+    }
+}
+
+/// One stream of one tool, with the page requests where the world moves.
+struct Case {
+    tool: ToolKind,
+    model: Model,
+    /// Per page boundary: the request's path and what its query contains.
+    boundaries: Vec<(&'static str, String)>,
+    source: fn(&Harness) -> BTreeSet<String>,
+    /// The mutations applied as that page is requested, from the source as it is then.
+    moves: fn(&Harness) -> Vec<Value>,
+}
+
+async fn run_case(h: &Harness, integration: &str, case: &Case) {
+    let first = h.sync(integration, SyncType::Full).await;
+    assert_eq!(first.state, RunState::Succeeded, "{first:?}");
+    assert_mirrors("after the first FULL", h, integration, case, true).await;
+    // Each boundary twice: the second FULL moves the world again while the first one's
+    // deletions are still to be marked.
+    for round in 0..2 {
+        for (path, boundary) in &case.boundaries {
+            let mutations: Vec<tributary_sim::Mutation> = (case.moves)(h)
+                .into_iter()
+                .map(|m| serde_json::from_value(m).expect("mutation"))
+                .collect();
+            h.fault(
+                case.tool,
+                path,
+                Some(boundary),
+                0,
+                Some(1),
+                FaultAction::Mutate { mutations },
+            );
+            let run = h.sync(integration, SyncType::Full).await;
+            assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+            assert_eq!(run.counts.unconfirmed, 0, "{run:?}");
+            let what = format!("{} round {round}, world moved at `{path}?{boundary}`", case.model);
+            assert_mirrors(&what, h, integration, case, false).await;
+        }
+    }
+    // The next run marks what the moving runs saw before it went.
+    let settle = h.sync(integration, SyncType::Full).await;
+    assert_eq!(settle.state, RunState::Succeeded, "{settle:?}");
+    assert_mirrors("after a FULL of a still source", h, integration, case, true).await;
+}
+
+async fn personio_employees_shift(b: Backend) {
+    // 250 employees: three pages of 100.
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], 250).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Personio).await;
+    run_case(
+        &h,
+        &id,
+        &Case {
+            tool: ToolKind::Personio,
+            model: Model::Employees,
+            boundaries: vec![
+                ("/v1/company/employees", "offset=100".into()),
+                ("/v1/company/employees", "offset=200".into()),
+            ],
+            source: personio_employees,
+            moves: |h| {
+                let mut moves: Vec<Value> = lowest(&personio_employees(h), 3)
+                    .into_iter()
+                    .map(|e| json!({"kind": "delete_employee", "employee_id": e}))
+                    .collect();
+                moves.push(json!({"kind": "hire"}));
+                moves
+            },
+        },
+    )
+    .await;
+    // Confirmation looked the skipped employees up one by one (Personio has the endpoint).
+    let lookups = h
+        .requests(ToolKind::Personio, "/v1/company/employees/")
+        .into_iter()
+        .filter(|r| !r.path.contains("/absences/"))
+        .count();
+    assert!(lookups > 0, "skipped employees were confirmed by single-record lookups");
+}
+
+async fn personio_absences_shift(b: Backend) {
+    // Absences page by page number, 200 a page; 400 employees make three pages of them.
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], 400).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Personio).await;
+    let pages = personio_absences(&h).len().div_ceil(200);
+    assert!(pages >= 2, "the company has {pages} page(s) of time-offs");
+    run_case(
+        &h,
+        &id,
+        &Case {
+            tool: ToolKind::Personio,
+            model: Model::Absences,
+            boundaries: (1..pages)
+                .map(|p| ("/v1/company/time-offs", format!("offset={p}")))
+                .collect(),
+            source: personio_absences,
+            moves: |h| {
+                lowest(&personio_absences(h), 4)
+                    .into_iter()
+                    .map(|a| json!({"kind": "delete_absence", "absence_id": a}))
+                    .collect()
+            },
+        },
+    )
+    .await;
+}
+
+async fn greenhouse_candidates_shift(b: Backend) {
+    // 1,100 candidates: three pages of 500.
+    let Some(h) = Harness::start(b, &[ToolKind::Greenhouse], 1_100).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Greenhouse).await;
+    run_case(
+        &h,
+        &id,
+        &Case {
+            tool: ToolKind::Greenhouse,
+            model: Model::Candidates,
+            boundaries: vec![("/v1/candidates", "page=2".into()), ("/v1/candidates", "page=3".into())],
+            source: greenhouse_candidates,
+            moves: |h| {
+                let mut moves: Vec<Value> = lowest(&greenhouse_candidates(h), 3)
+                    .into_iter()
+                    .map(|c| json!({"kind": "delete_candidate", "candidate_id": c}))
+                    .collect();
+                moves.push(json!({"kind": "new_candidate"}));
+                moves
+            },
+        },
+    )
+    .await;
+}
+
+async fn greenhouse_applications_shift(b: Backend) {
+    let Some(h) = Harness::start(b, &[ToolKind::Greenhouse], 1_100).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Greenhouse).await;
+    run_case(
+        &h,
+        &id,
+        &Case {
+            tool: ToolKind::Greenhouse,
+            model: Model::Applications,
+            boundaries: vec![
+                ("/v1/applications", "page=2".into()),
+                ("/v1/applications", "page=3".into()),
+            ],
+            source: greenhouse_applications,
+            // Deleting the oldest candidates removes the oldest applications, behind the cursor.
+            moves: |h| {
+                lowest(&greenhouse_candidates(h), 3)
+                    .into_iter()
+                    .map(|c| json!({"kind": "delete_candidate", "candidate_id": c}))
+                    .collect()
+            },
+        },
+    )
+    .await;
+}
+
+async fn bamboohr_employees_move(b: Backend) {
+    let Some(h) = Harness::start(b, &[ToolKind::Bamboohr], 120).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Bamboohr).await;
+    run_case(
+        &h,
+        &id,
+        &Case {
+            tool: ToolKind::Bamboohr,
+            model: Model::Employees,
+            // The employee report is one response: the world moves as it is asked for (the
+            // deleted employees are never seen), and again as the job-info table that follows
+            // it is (they were seen; the next run marks them).
+            boundaries: vec![
+                ("/v1/reports/custom", String::new()),
+                ("/v1/employees/all/tables/jobInfo", String::new()),
+            ],
+            source: bamboohr_employees,
+            moves: |h| {
+                let mut moves: Vec<Value> = lowest(&bamboohr_employees(h), 2)
+                    .into_iter()
+                    .map(|e| json!({"kind": "delete_employee", "employee_id": e}))
+                    .collect();
+                moves.push(json!({"kind": "hire"}));
+                moves
+            },
+        },
+    )
+    .await;
+}
+
+crate::on_both_backends!(
+    personio_employees_shift,
+    personio_absences_shift,
+    greenhouse_candidates_shift,
+    greenhouse_applications_shift,
+    bamboohr_employees_move
+);
