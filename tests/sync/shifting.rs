@@ -307,7 +307,146 @@ async fn bamboohr_employees_move(b: Backend) {
     .await;
 }
 
+/// Employees deleted behind the cursor: the next page skips as many live ones.
+fn delete_lowest_employees(h: &Harness, tool: ToolKind, n: usize) -> Vec<tributary_sim::Mutation> {
+    let ids = match tool {
+        ToolKind::Greenhouse => greenhouse_candidates(h),
+        _ => personio_employees(h),
+    };
+    lowest(&ids, n)
+        .into_iter()
+        .map(|id| {
+            let m = match tool {
+                ToolKind::Greenhouse => json!({"kind": "delete_candidate", "candidate_id": id}),
+                _ => json!({"kind": "delete_employee", "employee_id": id}),
+            };
+            serde_json::from_value(m).expect("mutation")
+        })
+        .collect()
+}
+
+/// A run whose candidates the source cannot answer for deletes none of them and says so; the
+/// next run, with the source answering again, marks only the real deletions.
+async fn unconfirmable_candidates_stay_live(b: Backend) {
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], 250).await else {
+        return;
+    };
+    // Balances ask a path under each employee too; keep them out of the way of the lookup fault.
+    let scope: tributary_model::ScopeConfig = serde_json::from_value(json!({"read_models": [
+        {"id": "hris_time_off_balances", "scope_config_setting": "DISABLED"}
+    ]}))
+    .unwrap();
+    let id = h.connect_with_scope(ToolKind::Personio, scope).await;
+    assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
+    let before = personio_employees(&h);
+
+    let mutations = delete_lowest_employees(&h, ToolKind::Personio, 3);
+    h.fault(
+        ToolKind::Personio,
+        "/v1/company/employees",
+        Some("offset=100"),
+        0,
+        Some(1),
+        FaultAction::Mutate { mutations },
+    );
+    // Every single-record request fails: the tool is down for lookups.
+    h.fault(
+        ToolKind::Personio,
+        "/v1/company/employees/",
+        None,
+        0,
+        None,
+        crate::support::status(503),
+    );
+    let run = h.sync(&id, SyncType::Full).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    assert!(
+        run.counts.unconfirmed >= 3,
+        "the skipped employees are counted: {run:?}"
+    );
+    let (live, deleted) = mirrored(&h, &id, Model::Employees).await;
+    assert!(deleted.is_empty(), "no employee deleted without proof: {deleted:?}");
+    assert_eq!(live, before, "every employee the mirror had stays live");
+
+    h.sim.state.clear_faults(None);
+    let next = h.sync(&id, SyncType::Full).await;
+    assert_eq!(next.state, RunState::Succeeded, "{next:?}");
+    assert_eq!(next.counts.unconfirmed, 0, "{next:?}");
+    let (live, deleted) = mirrored(&h, &id, Model::Employees).await;
+    assert_eq!(live, personio_employees(&h));
+    assert_eq!(deleted.len(), 3, "exactly the three real deletions: {deleted:?}");
+}
+
+/// A run paused during its confirmation listing keeps its checkpoint past the last stream: it
+/// resumes by confirming what is still a candidate, without listing the other streams again.
+async fn paused_while_confirming_resumes_there(b: Backend) {
+    let Some(h) = Harness::start(b, &[ToolKind::Greenhouse], 1_100).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Greenhouse).await;
+    let first = h.sync(&id, SyncType::Full).await;
+    assert_eq!(first.state, RunState::Succeeded, "{first:?}");
+
+    // Deletions behind the cursor as page 3 of candidates is asked for: three live candidates
+    // are skipped, and the run confirms by listing candidates again.
+    let mutations = delete_lowest_employees(&h, ToolKind::Greenhouse, 3);
+    h.fault(
+        ToolKind::Greenhouse,
+        "/v1/candidates",
+        Some("page=3"),
+        0,
+        Some(1),
+        FaultAction::Mutate { mutations },
+    );
+    // The confirmation listing's pages (after the run's own three) come slowly enough for a
+    // pause to land between them.
+    h.fault(
+        ToolKind::Greenhouse,
+        "/v1/candidates",
+        None,
+        3,
+        None,
+        FaultAction::Latency { ms: 400 },
+    );
+    let (control, task) = h.spawn_sync(&id, SyncType::Full);
+    crate::support::wait_for_pages(&control, first.counts.pages_fetched + 1).await;
+    control.pause();
+    let paused = task.await.unwrap().expect("a clean pause").run;
+    assert_eq!(paused.state, RunState::Paused, "{paused:?}");
+    assert!(
+        paused.counts.pages_fetched > first.counts.pages_fetched,
+        "paused in the confirmation listing, after every stream: {paused:?}"
+    );
+    assert_eq!(
+        paused.checkpoint, first.checkpoint,
+        "the confirmation listing keeps the checkpoint past the last stream"
+    );
+    let (_, deleted) = mirrored(&h, &id, Model::Candidates).await;
+    assert!(deleted.is_empty(), "a paused run deletes nothing: {deleted:?}");
+
+    h.sim.state.clear_faults(None);
+    h.sim.state.clear_requests();
+    let resumed = h.sync(&id, SyncType::Full).await;
+    assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
+    assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
+    // The resumed run only confirms (candidates, and the applications that went with the
+    // deleted candidates); streams without candidates are not listed again.
+    for stream in ["/v1/users", "/v1/jobs", "/v1/tags/candidate", "/v1/rejection_reasons"] {
+        assert!(
+            !h.requests(ToolKind::Greenhouse, stream)
+                .iter()
+                .any(|r| r.path == stream),
+            "the resumed run listed {stream} again"
+        );
+    }
+    let (_, deleted) = mirrored(&h, &id, Model::Candidates).await;
+    let source = greenhouse_candidates(&h);
+    assert!(source.is_disjoint(&deleted), "no false deletion: {deleted:?}");
+}
+
 crate::on_both_backends!(
+    unconfirmable_candidates_stay_live,
+    paused_while_confirming_resumes_there,
     personio_employees_shift,
     personio_absences_shift,
     greenhouse_candidates_shift,

@@ -133,6 +133,12 @@ pub fn summary(label: &str, run: &SyncRun, took: Duration) -> String {
         c.deleted,
         c.unchanged
     );
+    if c.unconfirmed > 0 {
+        line.push_str(&format!(
+            ", {} not seen but kept: the source could not confirm them gone",
+            c.unconfirmed
+        ));
+    }
     if let Some(e) = &run.error {
         line.push_str(&format!(" — {e}"));
     }

@@ -21,6 +21,11 @@
 //! 4. `time_off_balances` — a page of employee ids, then
 //!    `GET /v1/company/employees/{id}/absences/balance` for each, eight at a time.
 //!
+//! Deletion candidates (records a FULL did not see) are looked up one by one before the sweep:
+//! `GET /v1/company/employees/{id}` for employees and their employments, `GET
+//! /v1/company/time-offs/{id}` for absences; a 404 confirms the deletion. Org units, time-off
+//! types and balances have no such endpoint and are confirmed by a second listing.
+//!
 //! Personio answers some failures with HTTP 200 and `{"success": false, "error": {..}}`; those are
 //! classified by the error code inside.
 
