@@ -5,9 +5,11 @@
 //! before it went.
 //!
 //! The simulator's `mutate` fault changes the tool's data exactly as a chosen page request
-//! arrives, so each case places deletions (behind the cursor: the lowest ids, which the
-//! id-ordered listings return first) and insertions (ahead of it: new records get the highest
-//! ids) at every page boundary of a stream, one FULL after another.
+//! arrives, so each case places deletions behind the cursor (the lowest ids, which the
+//! id-ordered listings return first), a deletion ahead of it (the highest id) and insertions
+//! (new records get the highest ids) at every page boundary of a stream, one FULL after
+//! another. The simulated listings order by immutable ids, so records cannot be reordered
+//! under the cursor here; confirmation does not depend on why a record was skipped.
 
 use std::collections::BTreeSet;
 
@@ -85,11 +87,15 @@ fn bamboohr_employees(h: &Harness) -> BTreeSet<String> {
         .collect()
 }
 
-/// The `n` lowest ids of `ids`: what an id-ordered listing has already returned.
+/// The `n` lowest ids of `ids` (what an id-ordered listing has already returned: deleting them
+/// shifts the rest up) and the highest (not yet returned: deleting it is a deletion ahead of
+/// the cursor, which the run should mark at once).
 fn lowest(ids: &BTreeSet<String>, n: usize) -> Vec<u64> {
     let mut numeric: Vec<u64> = ids.iter().map(|id| id.parse().expect("numeric id")).collect();
     numeric.sort_unstable();
+    let highest = numeric.last().copied();
     numeric.truncate(n);
+    numeric.extend(highest);
     numeric
 }
 
@@ -315,6 +321,7 @@ fn delete_lowest_employees(h: &Harness, tool: ToolKind, n: usize) -> Vec<tributa
     };
     lowest(&ids, n)
         .into_iter()
+        .take(n)
         .map(|id| {
             let m = match tool {
                 ToolKind::Greenhouse => json!({"kind": "delete_candidate", "candidate_id": id}),
