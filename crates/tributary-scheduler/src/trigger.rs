@@ -1,8 +1,8 @@
 //! Manual syncs: an operator's trigger, and later Kombo's `POST /force-sync`.
 
+use std::time::Duration;
 use tributary_engine::{Schedule, pick_sync_type};
 use tributary_model::{RunState, SyncType};
-use std::time::Duration;
 
 use tributary_queue::{Coordinator, JobQueue, QueueError, dispatch};
 use tributary_store::{MirrorStore, StoreError, SyncRun};
@@ -100,7 +100,9 @@ async fn push(queue: &dyn JobQueue, coordinator: &dyn Coordinator, run: &SyncRun
             // it be another dispatcher's, the run is pushed twice, which is harmless: the worker
             // drops the job for a run that is executing or ended.
             coordinator.unmark_queued(&run.id).await?;
-            dispatch(queue, coordinator, std::slice::from_ref(run)).await.map(|_| ())
+            dispatch(queue, coordinator, std::slice::from_ref(run))
+                .await
+                .map(|_| ())
         }
         Err(e) => Err(e),
     }

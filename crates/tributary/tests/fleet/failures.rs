@@ -223,9 +223,13 @@ async fn a_redelivered_job_for_a_run_in_execution_is_dropped() {
 
     let log = s.log(&w1);
     assert!(!log.contains("fenced off"), "no execution was fenced off:\n{log}");
-    assert!(!log.contains("lease lost"), "the lease stayed with the execution:\n{log}");
+    assert!(
+        !log.contains("lease lost"),
+        "the lease stayed with the execution:\n{log}"
+    );
     assert_eq!(
-        log.matches("job for a run this worker is executing already; dropped").count(),
+        log.matches("job for a run this worker is executing already; dropped")
+            .count(),
         2,
         "each duplicate dropped with its reason:\n{log}"
     );

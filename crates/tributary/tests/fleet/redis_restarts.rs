@@ -78,12 +78,17 @@ async fn every_redis_key_is_under_the_prefix() {
     })
     .await;
     let full = s.store.open_run(&id, SyncType::Full).await.unwrap().unwrap();
-    s.wait_run(&full.id, Duration::from_secs(60), "fetched 2 pages", |r| r.counts.pages_fetched >= 2)
-        .await;
+    s.wait_run(&full.id, Duration::from_secs(60), "fetched 2 pages", |r| {
+        r.counts.pages_fetched >= 2
+    })
+    .await;
     let (status, body) = force_sync(&base, &key, &id, "DELTA").await;
     assert_eq!(status, 200, "{body}");
     let delta = body["data"]["sync_id"].as_str().expect("sync_id").to_owned();
-    assert_eq!(s.wait_ended(&full.id, Duration::from_secs(120)).await.state, RunState::Succeeded);
+    assert_eq!(
+        s.wait_ended(&full.id, Duration::from_secs(120)).await.state,
+        RunState::Succeeded
+    );
     s.wait_ended(&delta, Duration::from_secs(60)).await;
 
     let keys = all_keys(&redis).await;
@@ -104,7 +109,9 @@ async fn every_redis_key_is_under_the_prefix() {
 /// reconnected connection pushes the job), and the run executes: no 503 for a run that exists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn force_sync_after_a_redis_restart_answers_with_its_run() {
-    let Some(mut redis) = OwnRedis::start().await else { return };
+    let Some(mut redis) = OwnRedis::start().await else {
+        return;
+    };
     let Some(mut s) = Stack::start_on(&[ToolKind::Personio], 200, &redis.url()).await else {
         return;
     };
@@ -117,7 +124,10 @@ async fn force_sync_after_a_redis_restart_answers_with_its_run() {
     let (status, body) = force_sync(&base, &key, &id, "FULL").await;
     assert_eq!(status, 200, "{body}");
     let full = body["data"]["sync_id"].as_str().expect("sync_id").to_owned();
-    assert_eq!(s.wait_ended(&full, Duration::from_secs(60)).await.state, RunState::Succeeded);
+    assert_eq!(
+        s.wait_ended(&full, Duration::from_secs(60)).await.state,
+        RunState::Succeeded
+    );
 
     for round in 0..4 {
         redis.restart().await;
