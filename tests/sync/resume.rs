@@ -160,8 +160,121 @@ async fn resumed_full_still_sweeps(b: Backend) {
     assert_eq!(deleted, vec![gone], "exactly the removed employee was swept");
 }
 
+/// Greenhouse's list endpoints, in stream order.
+const GREENHOUSE_LISTS: &[&str] = &[
+    "/v1/users",
+    "/v1/tags/candidate",
+    "/v1/rejection_reasons",
+    "/v1/jobs",
+    "/v1/job_stages",
+    "/v1/candidates",
+    "/v1/applications",
+    "/v1/scheduled_interviews",
+    "/v1/offers",
+];
+
+/// A request for one record, made to look something up: what a resumed run must not make.
+fn single_record_lookup(path: &str) -> bool {
+    path.starts_with("/v1/applications/") || (path.starts_with("/v1/jobs/") && path.ends_with("/stages"))
+}
+
+/// Greenhouse requests since `since`, by path.
+fn greenhouse_requests(h: &Harness, since: u64) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for r in h
+        .sim
+        .state
+        .requests(&tributary_sim::RequestFilter::tool(ToolKind::Greenhouse).since(since))
+    {
+        *out.entry(r.path).or_default() += 1;
+    }
+    out
+}
+
+/// A paused Greenhouse FULL, at every stream, resumes without per-record lookups: the run's
+/// lookups (candidate tags by name, the job stage of each interview step) were lost with the
+/// connector and used to be rebuilt one record at a time (3,984-6,134 extra requests to
+/// `/v1/applications/{id}` and `/v1/jobs/{id}/stages` in the probe of issue 12). Resuming costs
+/// what the remaining pages cost, plus one listing of the tags and of the stages.
+async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
+    let Some(reference) = Harness::start(b, &[ToolKind::Greenhouse], 2000).await else {
+        return;
+    };
+    let reference_id = reference.connect(ToolKind::Greenhouse).await;
+    assert_eq!(
+        reference.sync(&reference_id, SyncType::Full).await.state,
+        RunState::Succeeded
+    );
+    let uninterrupted = greenhouse_requests(&reference, 0);
+    assert!(
+        uninterrupted.keys().all(|p| !single_record_lookup(p)),
+        "an uninterrupted FULL looks nothing up record by record: {uninterrupted:?}"
+    );
+    assert!(
+        uninterrupted.get("/v1/scheduled_interviews").is_some_and(|n| *n >= 1),
+        "{uninterrupted:?}"
+    );
+    let lookup_lists = uninterrupted["/v1/job_stages"] + uninterrupted["/v1/tags/candidate"];
+
+    let h = Harness::start(b, &[ToolKind::Greenhouse], 2000).await.unwrap();
+    let id = h.connect(ToolKind::Greenhouse).await;
+    for (at, list) in GREENHOUSE_LISTS.iter().enumerate() {
+        h.sim.state.set_latency(ToolKind::Greenhouse, 30);
+        let started = h.sim.state.last_request_seq();
+        let (control, task) = h.spawn_sync(&id, SyncType::Full);
+        let filter = tributary_sim::RequestFilter::tool(ToolKind::Greenhouse)
+            .path(*list)
+            .since(started);
+        let waited = std::time::Instant::now();
+        while h.sim.state.request_count(&filter) == 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the FULL never reached {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        control.pause();
+        let paused = task.await.unwrap().expect("pause is a clean stop").run;
+        h.sim.state.set_latency(ToolKind::Greenhouse, 0);
+        if paused.state != RunState::Paused {
+            // The last page was in flight: nothing left to resume.
+            assert_eq!(paused.state, RunState::Succeeded, "paused at {list}: {paused:?}");
+            assert_eq!(at, GREENHOUSE_LISTS.len() - 1, "only the last stream can end first");
+            continue;
+        }
+
+        let resumed_from = h.sim.state.last_request_seq();
+        let resumed = h.sync(&id, SyncType::Full).await;
+        assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
+        assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
+        let requests = greenhouse_requests(&h, resumed_from);
+        let singles: Vec<_> = requests.iter().filter(|(p, _)| single_record_lookup(p)).collect();
+        assert!(
+            singles.is_empty(),
+            "paused at {list}: the resumed run looked records up one by one: {} requests, e.g. {:?}",
+            singles.iter().map(|(_, n)| **n).sum::<usize>(),
+            singles.iter().take(3).collect::<Vec<_>>()
+        );
+        // At most the pages of the streams from the paused one on, the page in flight at the
+        // pause again, and one listing of each lookup.
+        let remaining: usize = GREENHOUSE_LISTS[at..].iter().map(|p| uninterrupted[*p]).sum();
+        let made: usize = requests.values().sum();
+        assert!(
+            made <= remaining + lookup_lists + 1,
+            "paused at {list}: the resumed run made {made} requests where its remaining pages are {remaining} \
+             and its lookups {lookup_lists}: {requests:?}"
+        );
+    }
+    crate::support::assert_same_snapshot(
+        &content(&h, &id).await,
+        &content(&reference, &reference_id).await,
+        "interviews resolved to the same stages as in an uninterrupted run",
+    );
+}
+
 crate::on_both_backends!(
     paused_full_resumes_without_refetching,
     crashed_full_resumes_from_checkpoint,
-    resumed_full_still_sweeps
+    resumed_full_still_sweeps,
+    resumed_greenhouse_full_makes_no_single_lookups
 );
