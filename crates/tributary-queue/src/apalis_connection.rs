@@ -37,8 +37,15 @@ impl ApalisConnection {
     }
 }
 
-/// The keys and arguments of an `EVALSHA` of apalis-redis's registration script.
-fn register_worker_call(cmd: &Cmd) -> Option<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+/// The keys and arguments of one script call.
+#[derive(Debug, PartialEq, Eq)]
+struct ScriptCall {
+    keys: Vec<Vec<u8>>,
+    argv: Vec<Vec<u8>>,
+}
+
+/// The call, if `cmd` is an `EVALSHA` of apalis-redis's registration script.
+fn register_worker_call(cmd: &Cmd) -> Option<ScriptCall> {
     let mut args = cmd.args_iter().map(|a| match a {
         Arg::Simple(bytes) => Some(bytes),
         _ => None,
@@ -53,13 +60,16 @@ fn register_worker_call(cmd: &Cmd) -> Option<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
         return None;
     }
     let (keys, argv) = rest.split_at(numkeys);
-    Some((keys.to_vec(), argv.to_vec()))
+    Some(ScriptCall {
+        keys: keys.to_vec(),
+        argv: argv.to_vec(),
+    })
 }
 
 impl ConnectionLike for ApalisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match register_worker_call(cmd) {
-            Some((keys, argv)) => Box::pin(async move {
+            Some(ScriptCall { keys, argv }) => Box::pin(async move {
                 let mut call = REGISTER_WORKER.prepare_invoke();
                 for key in &keys {
                     call.key(key.as_slice());
@@ -101,7 +111,7 @@ mod tests {
             .arg("p:sync-full:workers:metadata:w")
             .arg(17)
             .arg("w");
-        let (keys, argv) = register_worker_call(&call).expect("recognised");
+        let ScriptCall { keys, argv } = register_worker_call(&call).expect("recognised");
         assert_eq!(
             keys,
             vec![
