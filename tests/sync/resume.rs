@@ -272,9 +272,125 @@ async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
     );
 }
 
+/// Pauses a complete sync of `tool` as it reaches each stream (the first request whose path
+/// contains `streams[i]`), resumes it, and checks that the resumed run made no more requests
+/// than an uninterrupted run makes from that stream on, plus one listing of each lookup a run
+/// builds (`lookups`: paths whose every request the resumed run may repeat once) and slack for
+/// the page in flight and a new token.
+async fn resume_costs_what_remains(
+    b: Backend,
+    tool: ToolKind,
+    sync_type: SyncType,
+    streams: &[&str],
+    lookups: &[&str],
+) {
+    let Some(reference) = Harness::start(b, &[tool], EMPLOYEES).await else {
+        return;
+    };
+    let reference_id = reference.connect(tool).await;
+    assert_eq!(
+        reference.sync(&reference_id, sync_type).await.state,
+        RunState::Succeeded
+    );
+    let log = reference.sim.state.requests(&tributary_sim::RequestFilter::tool(tool));
+    let lookup_cost = log
+        .iter()
+        .filter(|r| lookups.iter().any(|l| r.path.contains(l)))
+        .count();
+
+    let h = Harness::start(b, &[tool], EMPLOYEES).await.unwrap();
+    let id = h.connect(tool).await;
+    for (at, stream) in streams.iter().enumerate() {
+        let first = log
+            .iter()
+            .find(|r| r.path.contains(stream))
+            .unwrap_or_else(|| panic!("the uninterrupted run requested {stream}"))
+            .seq;
+        let remaining = log.iter().filter(|r| r.seq >= first).count();
+        h.sim.state.set_latency(tool, 30);
+        let started = h.sim.state.last_request_seq();
+        let (control, task) = h.spawn_sync(&id, sync_type);
+        let filter = tributary_sim::RequestFilter::tool(tool).path(*stream).since(started);
+        let waited = std::time::Instant::now();
+        while h.sim.state.request_count(&filter) == 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the sync never reached {stream}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        control.pause();
+        let paused = task.await.unwrap().expect("pause is a clean stop").run;
+        h.sim.state.set_latency(tool, 0);
+        if paused.state != RunState::Paused {
+            assert_eq!(paused.state, RunState::Succeeded, "paused at {stream}: {paused:?}");
+            assert_eq!(at, streams.len() - 1, "only the last stream can end first");
+            continue;
+        }
+        let resumed_from = h.sim.state.last_request_seq();
+        let resumed = h.sync(&id, sync_type).await;
+        assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
+        assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
+        let made = h
+            .sim
+            .state
+            .request_count(&tributary_sim::RequestFilter::tool(tool).since(resumed_from));
+        assert!(
+            made <= remaining + lookup_cost + 2,
+            "{tool:?} paused at {stream}: the resumed run made {made} requests where an uninterrupted \
+             run makes {remaining} from there and its lookups cost {lookup_cost}"
+        );
+    }
+}
+
+/// Personio's one lookup, absence type units for balances, is a listing of the types.
+async fn resumed_personio_full_costs_what_remains(b: Backend) {
+    resume_costs_what_remains(
+        b,
+        ToolKind::Personio,
+        SyncType::Full,
+        &[
+            "/v1/company/employees",
+            "/v1/company/time-off-types",
+            "/v1/company/time-offs",
+            "/absences/balance",
+        ],
+        &["/v1/company/time-off-types"],
+    )
+    .await;
+}
+
+/// BambooHR's snapshots are bulk reads a resumed run repeats once, as the stream's own first
+/// page does.
+async fn resumed_bamboohr_default_costs_what_remains(b: Backend) {
+    resume_costs_what_remains(
+        b,
+        ToolKind::Bamboohr,
+        SyncType::Default,
+        &[
+            "/v1/meta/lists",
+            "/v1/hris/org/locations",
+            "/v1/reports/custom",
+            "/tables/compensation",
+            "/v1/meta/time_off/types",
+            "/v1/time_off/requests",
+            "/time_off/calculator",
+        ],
+        &[
+            "/v1/meta/lists",
+            "/v1/meta/fields",
+            "/v1/meta/time_off/types",
+            "/v1/reports/custom",
+        ],
+    )
+    .await;
+}
+
 crate::on_both_backends!(
     paused_full_resumes_without_refetching,
     crashed_full_resumes_from_checkpoint,
     resumed_full_still_sweeps,
-    resumed_greenhouse_full_makes_no_single_lookups
+    resumed_greenhouse_full_makes_no_single_lookups,
+    resumed_personio_full_costs_what_remains,
+    resumed_bamboohr_default_costs_what_remains
 );
