@@ -1,9 +1,9 @@
 //! Manual syncs: an operator's trigger, and later Kombo's `POST /force-sync`.
 
 use std::time::Duration;
+
 use tributary_engine::{Schedule, pick_sync_type};
 use tributary_model::{RunState, SyncType};
-
 use tributary_queue::{Coordinator, JobQueue, QueueError, dispatch};
 use tributary_store::{MirrorStore, StoreError, SyncRun};
 

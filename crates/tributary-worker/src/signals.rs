@@ -25,8 +25,8 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct RunningRuns {
     runs: Arc<Mutex<HashMap<String, Entry>>>,
-    /// Runs a job of this process is handling, from the moment it picked the job up until it
-    /// is done with it (lease, execution, hand-over). A second job for one of them is a
+    /// Runs a job of this process is handling, from the moment it picked the job up until its
+    /// execution is over and its lease released. A second job for one of them is a
     /// re-delivery: apalis re-enqueues a job whose worker it took for dead, and a dispatcher
     /// may push a run twice. The lease cannot tell the two apart, as its owner names the
     /// worker and the run, not the execution: the second would take the lease over with a
