@@ -31,6 +31,8 @@ pub struct Api {
     pub personio: String,
     pub greenhouse: String,
     pub bamboohr: String,
+    /// The gateway's state, for what it counts.
+    pub state: GatewayState,
 }
 
 /// A response: status, headers and the JSON body.
@@ -95,8 +97,9 @@ impl Api {
             .create_api_key(ENVIRONMENT, "read api tests", &hash_api_key(&key))
             .await
             .unwrap();
-        let base = serve(h.store.clone(), options, with_trigger).await;
+        let (base, state) = serve_with_state(h.store.clone(), options, with_trigger).await;
         Some(Api {
+            state,
             h,
             base,
             http: reqwest::Client::new(),
@@ -221,6 +224,15 @@ impl Api {
 
 /// The gateway over `store` on a fresh port; its base URL.
 pub async fn serve(store: Arc<dyn MirrorStore>, options: GatewayOptions, with_trigger: bool) -> String {
+    serve_with_state(store, options, with_trigger).await.0
+}
+
+/// [`serve`], with the gateway's state.
+pub async fn serve_with_state(
+    store: Arc<dyn MirrorStore>,
+    options: GatewayOptions,
+    with_trigger: bool,
+) -> (String, GatewayState) {
     let mut state = GatewayState::new(store.clone(), CURSOR_KEY.to_vec());
     if with_trigger {
         state = state.with_sync_trigger(Arc::new(FleetTrigger {
@@ -231,9 +243,9 @@ pub async fn serve(store: Arc<dyn MirrorStore>, options: GatewayOptions, with_tr
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router_with_options(state, options);
+    let app = router_with_options(state.clone(), options);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    (base, state)
 }
 
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {

@@ -273,6 +273,53 @@ async fn inbound_webhooks_update_the_mirror(b: Backend) {
         "a duplicate queues nothing"
     );
 
+    // The same signed body under a new Greenhouse-Event-ID (the header is not signed) is the
+    // same delivery: a replay, applied once.
+    let renamed: Vec<(&str, String)> = replay
+        .iter()
+        .map(|(k, v)| {
+            if k.eq_ignore_ascii_case("greenhouse-event-id") {
+                (*k, format!("{v}-replayed"))
+            } else {
+                (*k, v.clone())
+            }
+        })
+        .collect();
+    assert!(
+        renamed
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("greenhouse-event-id")),
+        "the simulator sends an event id: {renamed:?}"
+    );
+    for attempt in 0..3 {
+        let mut headers = renamed.clone();
+        for (k, v) in &mut headers {
+            if k.eq_ignore_ascii_case("greenhouse-event-id") {
+                v.push_str(&attempt.to_string());
+            }
+        }
+        let reply = post_raw(
+            &api,
+            &hook_url(&api, ToolKind::Greenhouse, &gh),
+            &headers,
+            sent[0].body.clone().into_bytes(),
+        )
+        .await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (
+                StatusCode::OK,
+                &json!({"status": "success", "data": {"duplicate": true}})
+            ),
+            "a replay under a new event id"
+        );
+    }
+    assert_eq!(
+        runs(&api, &gh).await.len(),
+        runs_before + 1,
+        "replays under new event ids queue nothing"
+    );
+
     // The simulator duplicating on purpose: the first copy queues a run, the second is a duplicate.
     register(&api, ToolKind::Greenhouse, &gh, GREENHOUSE_SECRET, true).await;
     let since = last_seq(&api);
@@ -582,7 +629,99 @@ async fn webhooks_during_a_running_delta_queue_a_follow_up(b: Backend) {
     );
 }
 
+/// A flood of forged deliveries: refusals beyond the integration's budget get 429 in Kombo's
+/// envelope with `Retry-After` ≥ 1, the log gets a bounded number of lines (not one WARN per
+/// forgery), and a delivery the tool signed still goes through in the middle of the flood.
+async fn forged_floods_are_rate_limited_and_sampled(b: Backend) {
+    use tributary_gateway::inbound_rejections::{BURST, PER_SECOND};
+
+    let Some(api) = Api::start(b).await else {
+        return;
+    };
+    let ops = operator(&api).await;
+    let gh = api.greenhouse.clone();
+    set_secret(&api, &ops, &gh, GREENHOUSE_SECRET).await;
+    let url = hook_url(&api, ToolKind::Greenhouse, &gh);
+    let body = br#"{"action":"update_candidate","payload":{"candidate":{"id":1}}}"#.to_vec();
+    let forged = [("signature", format!("sha256 {}", hmac_hex("not the secret", &[&body])))];
+    let runs_before = runs(&api, &gh).await.len();
+
+    const FLOOD: usize = 200;
+    let started = Instant::now();
+    let (mut refused, mut limited) = (0, 0);
+    for i in 0..FLOOD {
+        let reply = post_raw(&api, &url, &forged, body.clone()).await;
+        match reply.status.as_u16() {
+            401 => {
+                reply.assert_error(401, "PLATFORM.AUTHENTICATION_INVALID");
+                refused += 1;
+            }
+            429 => {
+                let retry_after: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!(retry_after >= 1, "Retry-After {retry_after}");
+                reply.assert_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED");
+                limited += 1;
+            }
+            other => panic!("forgery {i}: {other} {:#}", reply.body),
+        }
+        if i == FLOOD / 2 {
+            // The tool's own delivery, signed, amid the flood.
+            let signed = br#"{"action":"update_candidate","payload":{"candidate":{"id":2}}}"#.to_vec();
+            let reply = post_raw(
+                &api,
+                &url,
+                &[(
+                    "signature",
+                    format!("sha256 {}", hmac_hex(GREENHOUSE_SECRET, &[&signed])),
+                )],
+                signed,
+            )
+            .await;
+            assert_eq!(reply.status, 202, "a signed delivery is not refused: {:#}", reply.body);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // The budget: a burst, then PER_SECOND for every second the flood took.
+    let budget = BURST as usize + (elapsed * f64::from(PER_SECOND)).ceil() as usize + 1;
+    assert!(
+        refused <= budget,
+        "{refused} forgeries answered 401 where the budget is {budget}"
+    );
+    assert_eq!(refused + limited, FLOOD);
+    assert!(limited > 0, "the flood went beyond the budget");
+
+    // Unknown integrations share a budget of their own.
+    let unknown = api.url("/v1/webhooks/greenhouse/greenhouse:nobody");
+    let mut unknown_limited = 0;
+    for _ in 0..(BURST as usize + 30) {
+        let reply = post_raw(&api, &unknown, &forged, body.clone()).await;
+        match reply.status.as_u16() {
+            404 => reply.assert_error(404, "PLATFORM.INTEGRATION_NOT_FOUND"),
+            429 => unknown_limited += 1,
+            other => panic!("{other} {:#}", reply.body),
+        }
+    }
+    assert!(unknown_limited > 0);
+
+    let stats = api.state.inbound_rejection_stats();
+    assert_eq!(stats.limited as usize, limited + unknown_limited, "{stats:?}");
+    // One line per refusal within the budget, and one a minute per budget beyond it (two
+    // budgets here): far fewer than refusals.
+    let total = FLOOD + BURST as usize + 30;
+    assert!(
+        stats.logged <= stats.refused + 2 && (stats.logged as usize) < total / 2,
+        "{} log lines for {total} refusals: {stats:?}",
+        stats.logged
+    );
+    assert_eq!(
+        runs(&api, &gh).await.len(),
+        runs_before + 1,
+        "the signed delivery queued its sync, the forgeries nothing"
+    );
+}
+
 crate::on_both_backends!(
     inbound_webhooks_update_the_mirror,
-    webhooks_during_a_running_delta_queue_a_follow_up
+    webhooks_during_a_running_delta_queue_a_follow_up,
+    forged_floods_are_rate_limited_and_sampled
 );

@@ -160,8 +160,237 @@ async fn resumed_full_still_sweeps(b: Backend) {
     assert_eq!(deleted, vec![gone], "exactly the removed employee was swept");
 }
 
+/// Greenhouse's list endpoints, in stream order.
+const GREENHOUSE_LISTS: &[&str] = &[
+    "/v1/users",
+    "/v1/tags/candidate",
+    "/v1/rejection_reasons",
+    "/v1/jobs",
+    "/v1/job_stages",
+    "/v1/candidates",
+    "/v1/applications",
+    "/v1/scheduled_interviews",
+    "/v1/offers",
+];
+
+/// A request for one record, made to look something up: what a resumed run must not make.
+fn single_record_lookup(path: &str) -> bool {
+    path.starts_with("/v1/applications/") || (path.starts_with("/v1/jobs/") && path.ends_with("/stages"))
+}
+
+/// Greenhouse requests since `since`, by path.
+fn greenhouse_requests(h: &Harness, since: u64) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for r in h
+        .sim
+        .state
+        .requests(&tributary_sim::RequestFilter::tool(ToolKind::Greenhouse).since(since))
+    {
+        *out.entry(r.path).or_default() += 1;
+    }
+    out
+}
+
+/// A paused Greenhouse FULL, at every stream, resumes without per-record lookups: the run's
+/// lookups (candidate tags by name, the job stage of each interview step) were lost with the
+/// connector and used to be rebuilt one record at a time (3,984-6,134 extra requests to
+/// `/v1/applications/{id}` and `/v1/jobs/{id}/stages` in the probe of issue 12). Resuming costs
+/// what the remaining pages cost, plus one listing of the tags and of the stages.
+async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
+    let Some(reference) = Harness::start(b, &[ToolKind::Greenhouse], 2000).await else {
+        return;
+    };
+    let reference_id = reference.connect(ToolKind::Greenhouse).await;
+    assert_eq!(
+        reference.sync(&reference_id, SyncType::Full).await.state,
+        RunState::Succeeded
+    );
+    let uninterrupted = greenhouse_requests(&reference, 0);
+    assert!(
+        uninterrupted.keys().all(|p| !single_record_lookup(p)),
+        "an uninterrupted FULL looks nothing up record by record: {uninterrupted:?}"
+    );
+    assert!(
+        uninterrupted.get("/v1/scheduled_interviews").is_some_and(|n| *n >= 1),
+        "{uninterrupted:?}"
+    );
+    let lookup_lists = uninterrupted["/v1/job_stages"] + uninterrupted["/v1/tags/candidate"];
+
+    let h = Harness::start(b, &[ToolKind::Greenhouse], 2000).await.unwrap();
+    let id = h.connect(ToolKind::Greenhouse).await;
+    for (at, list) in GREENHOUSE_LISTS.iter().enumerate() {
+        h.sim.state.set_latency(ToolKind::Greenhouse, 30);
+        let started = h.sim.state.last_request_seq();
+        let (control, task) = h.spawn_sync(&id, SyncType::Full);
+        let filter = tributary_sim::RequestFilter::tool(ToolKind::Greenhouse)
+            .path(*list)
+            .since(started);
+        let waited = std::time::Instant::now();
+        while h.sim.state.request_count(&filter) == 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the FULL never reached {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        control.pause();
+        let paused = task.await.unwrap().expect("pause is a clean stop").run;
+        h.sim.state.set_latency(ToolKind::Greenhouse, 0);
+        if paused.state != RunState::Paused {
+            // The last page was in flight: nothing left to resume.
+            assert_eq!(paused.state, RunState::Succeeded, "paused at {list}: {paused:?}");
+            assert_eq!(at, GREENHOUSE_LISTS.len() - 1, "only the last stream can end first");
+            continue;
+        }
+
+        let resumed_from = h.sim.state.last_request_seq();
+        let resumed = h.sync(&id, SyncType::Full).await;
+        assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
+        assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
+        let requests = greenhouse_requests(&h, resumed_from);
+        let singles: Vec<_> = requests.iter().filter(|(p, _)| single_record_lookup(p)).collect();
+        assert!(
+            singles.is_empty(),
+            "paused at {list}: the resumed run looked records up one by one: {} requests, e.g. {:?}",
+            singles.iter().map(|(_, n)| **n).sum::<usize>(),
+            singles.iter().take(3).collect::<Vec<_>>()
+        );
+        // At most the pages of the streams from the paused one on, the page in flight at the
+        // pause again, and one listing of each lookup.
+        let remaining: usize = GREENHOUSE_LISTS[at..].iter().map(|p| uninterrupted[*p]).sum();
+        let made: usize = requests.values().sum();
+        assert!(
+            made <= remaining + lookup_lists + 1,
+            "paused at {list}: the resumed run made {made} requests where its remaining pages are {remaining} \
+             and its lookups {lookup_lists}: {requests:?}"
+        );
+    }
+    crate::support::assert_same_snapshot(
+        &content(&h, &id).await,
+        &content(&reference, &reference_id).await,
+        "interviews resolved to the same stages as in an uninterrupted run",
+    );
+}
+
+/// Pauses a complete sync of `tool` as it reaches each stream (the first request whose path
+/// contains `streams[i]`), resumes it, and checks that the resumed run made no more requests
+/// than an uninterrupted run makes from that stream on, plus one listing of each lookup a run
+/// builds (`lookups`: paths whose every request the resumed run may repeat once) and slack for
+/// the page in flight and a new token.
+async fn resume_costs_what_remains(
+    b: Backend,
+    tool: ToolKind,
+    sync_type: SyncType,
+    streams: &[&str],
+    lookups: &[&str],
+) {
+    let Some(reference) = Harness::start(b, &[tool], EMPLOYEES).await else {
+        return;
+    };
+    let reference_id = reference.connect(tool).await;
+    assert_eq!(
+        reference.sync(&reference_id, sync_type).await.state,
+        RunState::Succeeded
+    );
+    let log = reference.sim.state.requests(&tributary_sim::RequestFilter::tool(tool));
+    let lookup_cost = log
+        .iter()
+        .filter(|r| lookups.iter().any(|l| r.path.contains(l)))
+        .count();
+
+    let h = Harness::start(b, &[tool], EMPLOYEES).await.unwrap();
+    let id = h.connect(tool).await;
+    for (at, stream) in streams.iter().enumerate() {
+        let first = log
+            .iter()
+            .find(|r| r.path.contains(stream))
+            .unwrap_or_else(|| panic!("the uninterrupted run requested {stream}"))
+            .seq;
+        let remaining = log.iter().filter(|r| r.seq >= first).count();
+        h.sim.state.set_latency(tool, 30);
+        let started = h.sim.state.last_request_seq();
+        let (control, task) = h.spawn_sync(&id, sync_type);
+        let filter = tributary_sim::RequestFilter::tool(tool).path(*stream).since(started);
+        let waited = std::time::Instant::now();
+        while h.sim.state.request_count(&filter) == 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the sync never reached {stream}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        control.pause();
+        let paused = task.await.unwrap().expect("pause is a clean stop").run;
+        h.sim.state.set_latency(tool, 0);
+        if paused.state != RunState::Paused {
+            assert_eq!(paused.state, RunState::Succeeded, "paused at {stream}: {paused:?}");
+            assert_eq!(at, streams.len() - 1, "only the last stream can end first");
+            continue;
+        }
+        let resumed_from = h.sim.state.last_request_seq();
+        let resumed = h.sync(&id, sync_type).await;
+        assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
+        assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
+        let made = h
+            .sim
+            .state
+            .request_count(&tributary_sim::RequestFilter::tool(tool).since(resumed_from));
+        assert!(
+            made <= remaining + lookup_cost + 2,
+            "{tool:?} paused at {stream}: the resumed run made {made} requests where an uninterrupted \
+             run makes {remaining} from there and its lookups cost {lookup_cost}"
+        );
+    }
+}
+
+/// Personio's one lookup, absence type units for balances, is a listing of the types.
+async fn resumed_personio_full_costs_what_remains(b: Backend) {
+    resume_costs_what_remains(
+        b,
+        ToolKind::Personio,
+        SyncType::Full,
+        &[
+            "/v1/company/employees",
+            "/v1/company/time-off-types",
+            "/v1/company/time-offs",
+            "/absences/balance",
+        ],
+        &["/v1/company/time-off-types"],
+    )
+    .await;
+}
+
+/// BambooHR's snapshots are bulk reads a resumed run repeats once, as the stream's own first
+/// page does.
+async fn resumed_bamboohr_default_costs_what_remains(b: Backend) {
+    resume_costs_what_remains(
+        b,
+        ToolKind::Bamboohr,
+        SyncType::Default,
+        &[
+            "/v1/meta/lists",
+            "/v1/hris/org/locations",
+            "/v1/reports/custom",
+            "/tables/compensation",
+            "/v1/meta/time_off/types",
+            "/v1/time_off/requests",
+            "/time_off/calculator",
+        ],
+        &[
+            "/v1/meta/lists",
+            "/v1/meta/fields",
+            "/v1/meta/time_off/types",
+            "/v1/reports/custom",
+        ],
+    )
+    .await;
+}
+
 crate::on_both_backends!(
     paused_full_resumes_without_refetching,
     crashed_full_resumes_from_checkpoint,
-    resumed_full_still_sweeps
+    resumed_full_still_sweeps,
+    resumed_greenhouse_full_makes_no_single_lookups,
+    resumed_personio_full_costs_what_remains,
+    resumed_bamboohr_default_costs_what_remains
 );

@@ -34,6 +34,7 @@ use tracing::Level;
 pub use auth::{generate_api_key, generate_secret, hash_api_key};
 pub use error::{ApiError, error_response};
 pub use response::Success;
+pub use routes::inbound_rejections::{self, RejectionStats};
 pub use state::{GatewayOptions, GatewayState};
 pub use sync::{ForcedSync, SyncTrigger, TriggerError};
 pub use wire::json_kind;

@@ -20,6 +20,8 @@ pub struct GatewayState {
     pub(crate) body_limit: usize,
     /// Inbound webhooks waiting for a running sync to end before they queue another.
     pub(crate) follow_ups: Arc<crate::routes::inbound::FollowUps>,
+    /// Refused inbound webhooks: their budget per integration, and counts.
+    pub(crate) inbound_rejections: Arc<crate::routes::inbound_rejections::InboundRejections>,
 }
 
 impl GatewayState {
@@ -30,7 +32,13 @@ impl GatewayState {
             sync: None,
             body_limit: GatewayOptions::default().body_limit,
             follow_ups: Arc::default(),
+            inbound_rejections: Arc::default(),
         }
+    }
+
+    /// How many inbound webhooks this gateway refused, rate-limited and logged.
+    pub fn inbound_rejection_stats(&self) -> crate::routes::inbound_rejections::RejectionStats {
+        self.inbound_rejections.stats()
     }
 
     pub fn with_sync_trigger(mut self, trigger: Arc<dyn SyncTrigger>) -> Self {

@@ -782,6 +782,20 @@ async fn webhook_endpoints_and_deliveries(h: Harness) {
             r#"{"environment": "production", "url": "http://u:p@x.example/"}"#,
             "url",
         ),
+        // IPv6 forms of metadata and link-local addresses, and site-local (issue 12).
+        (
+            r#"{"environment": "production", "url": "http://[::169.254.169.254]/latest"}"#,
+            "url",
+        ),
+        (
+            r#"{"environment": "production", "url": "http://[64:ff9b::a9fe:a9fe]/"}"#,
+            "url",
+        ),
+        (
+            r#"{"environment": "production", "url": "http://[2002:a9fe:a9fe::1]/"}"#,
+            "url",
+        ),
+        (r#"{"environment": "production", "url": "http://[fec0::1]/"}"#, "url"),
         (
             r#"{"environment": "production", "url": "https://x.example", "event_types": ["nope"]}"#,
             "event_types",

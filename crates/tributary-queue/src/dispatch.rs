@@ -45,7 +45,7 @@ pub async fn dispatch(
         match delay {
             Some(d) => {
                 if let Err(e) = queue.push(vec![SyncJob::for_run(run)], Some(d)).await {
-                    coordinator.unmark_queued(&run.id).await?;
+                    unmark_after_failed_push(coordinator, &run.id).await;
                     return Err(e);
                 }
                 pushed += 1;
@@ -60,11 +60,19 @@ pub async fn dispatch(
     if let Err(e) = queue.push(jobs, None).await {
         // Unmark so the next reconcile pushes them; the error goes to the caller.
         for run in &immediate {
-            coordinator.unmark_queued(&run.id).await?;
+            unmark_after_failed_push(coordinator, &run.id).await;
         }
         return Err(e);
     }
     Ok(pushed + immediate.len())
+}
+
+/// Takes a failed push's marker back. Failing that too (Redis is away), the marker expires on
+/// its own; the caller hears about the push, which is what failed.
+async fn unmark_after_failed_push(coordinator: &dyn Coordinator, run_id: &str) {
+    if let Err(e) = coordinator.unmark_queued(run_id).await {
+        tracing::warn!(run_id, error = %e, "could not take back the queued marker of a failed push");
+    }
 }
 
 /// The open runs among `runs` that nobody is working on and that no one will hand on: no

@@ -15,6 +15,17 @@ pub enum QueueError {
     AlreadyTaken(&'static str),
 }
 
+impl QueueError {
+    /// Whether Redis failed the operation (a dropped connection, a restart, a timeout), so
+    /// trying again on the reconnected connection may succeed.
+    pub fn is_redis(&self) -> bool {
+        matches!(
+            self,
+            QueueError::Redis(_) | QueueError::Push(_) | QueueError::Lease(LeaseError::Redis(_))
+        )
+    }
+}
+
 impl From<LeaseError> for QueueError {
     fn from(e: LeaseError) -> Self {
         match e {

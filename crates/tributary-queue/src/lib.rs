@@ -15,6 +15,7 @@
 //! or wedging a sync; at worst a job runs twice, which the worker notices (the run has ended,
 //! or its lease is held) and which fencing makes harmless anyway (invariant I4).
 
+mod apalis_connection;
 mod coordinator;
 mod dispatch;
 mod embedded;
@@ -25,6 +26,7 @@ mod queue;
 mod redis_coordinator;
 mod redis_queue;
 
+pub use apalis_connection::ApalisConnection;
 pub use coordinator::{Coordinator, Grant, RunSignal, WatchedRun, WatchedSignals};
 pub use dispatch::{dispatch, stranded, wants_worker};
 pub use embedded::EmbeddedCoordinator;

@@ -11,6 +11,7 @@ use redis::Script;
 use tributary_lease::ConnectOptions;
 use tributary_model::SyncType;
 
+use crate::ApalisConnection;
 use crate::job::{ALL_TYPES, queue_suffix};
 use crate::{JobQueue, QueueDepth, QueueError, SyncJob};
 
@@ -36,6 +37,9 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, QueueError> {
 #[derive(Clone)]
 pub struct RedisQueue {
     conn: ConnectionManager,
+    /// What apalis-redis itself talks through: `conn`, keeping its one global key under the
+    /// prefix.
+    apalis: ApalisConnection,
     configs: BTreeMap<&'static str, Config>,
 }
 
@@ -72,7 +76,11 @@ impl RedisQueue {
                 (suffix, config)
             })
             .collect();
-        Self { conn, configs }
+        Self {
+            apalis: ApalisConnection::new(conn.clone(), prefix),
+            conn,
+            configs,
+        }
     }
 
     fn config(&self, sync_type: SyncType) -> &Config {
@@ -80,8 +88,8 @@ impl RedisQueue {
     }
 
     /// The apalis backend a worker consumes `sync_type`'s queue through.
-    pub fn storage(&self, sync_type: SyncType) -> RedisStorage<SyncJob> {
-        RedisStorage::new(self.conn.clone()).with_config(self.config(sync_type).clone())
+    pub fn storage(&self, sync_type: SyncType) -> RedisStorage<SyncJob, ApalisConnection> {
+        RedisStorage::new(self.apalis.clone()).with_config(self.config(sync_type).clone())
     }
 
     pub fn connection(&self) -> ConnectionManager {

@@ -1,8 +1,10 @@
 //! Manual syncs: an operator's trigger, and later Kombo's `POST /force-sync`.
 
+use std::time::Duration;
+
 use tributary_engine::{Schedule, pick_sync_type};
 use tributary_model::{RunState, SyncType};
-use tributary_queue::{Coordinator, JobQueue, dispatch};
+use tributary_queue::{Coordinator, JobQueue, QueueError, dispatch};
 use tributary_store::{MirrorStore, StoreError, SyncRun};
 
 use crate::SchedulerError;
@@ -18,8 +20,16 @@ pub struct Triggered {
 
 /// Queues a sync of `integration_id` now. Without a type, the engine's rule picks it (DEFAULT
 /// for tools without deltas; FULL when no complete sync succeeded within the full interval,
-/// DELTA otherwise). The type's schedule is made due too, so the scheduler's next claim
-/// restarts its cadence from now instead of syncing again soon after.
+/// DELTA otherwise).
+///
+/// The schedule is left as it was. (Making it due, as this once did to restart the cadence,
+/// let the scheduler's claim create a second, unrequested run whenever the forced one had
+/// ended before the scheduler's next tick.)
+///
+/// Once the run exists in the mirror, the answer is that run, whatever Redis does: a push
+/// that fails is tried again once on the reconnected connection (a restarted Redis breaks the
+/// pooled connection, and only its first command fails), and a push that fails twice is left
+/// to the scheduler's reconcile, which pushes every open run that has no job.
 pub async fn trigger(
     store: &dyn MirrorStore,
     queue: &dyn JobQueue,
@@ -59,15 +69,41 @@ pub async fn trigger(
     // Pushed unless a job for it is queued already (its marker). Not only when the integration
     // is free: a DELTA must reach a worker to preempt a running FULL, and a FULL pushed while
     // another run holds the lease just steps aside until that run hands the integration on.
-    if run.state != RunState::Running {
-        dispatch(queue, coordinator, std::slice::from_ref(&run)).await?;
-    }
-    if let Err(e) = store.force_sync(integration_id, sync_type, chrono::Utc::now()).await {
-        // The run is queued; only the cadence is not restarted.
-        tracing::warn!(integration_id, error = %e, "could not move the schedule forward");
+    if run.state != RunState::Running
+        && let Err(e) = push(queue, coordinator, &run).await
+    {
+        tracing::warn!(
+            integration_id,
+            run_id = %run.id,
+            error = %e,
+            "the run is queued in the mirror but its job could not be pushed; the scheduler's reconcile pushes it"
+        );
     }
     Ok(Triggered {
         run,
         already_queued: !created,
     })
+}
+
+/// How long a failed push waits before its one retry: time for the Redis connection manager to
+/// notice the broken connection and reconnect.
+const PUSH_RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// Pushes the run's job; once more after [`PUSH_RETRY_AFTER`] if Redis failed it.
+async fn push(queue: &dyn JobQueue, coordinator: &dyn Coordinator, run: &SyncRun) -> Result<(), QueueError> {
+    match dispatch(queue, coordinator, std::slice::from_ref(run)).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_redis() => {
+            tracing::info!(run_id = %run.id, error = %e, "pushing the run's job failed; trying once more");
+            tokio::time::sleep(PUSH_RETRY_AFTER).await;
+            // A marker the failed attempt may have left would make the retry push nothing. Should
+            // it be another dispatcher's, the run is pushed twice, which is harmless: the worker
+            // drops the job for a run that is executing or ended.
+            coordinator.unmark_queued(&run.id).await?;
+            dispatch(queue, coordinator, std::slice::from_ref(run))
+                .await
+                .map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
 }

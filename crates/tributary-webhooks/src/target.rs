@@ -7,8 +7,8 @@
 //!   and the operator API, and is never how a receiver should authenticate us: the signature is).
 //! - **Always refused:** unspecified (`0.0.0.0`, `::`, which Linux connects to the local host),
 //!   multicast and broadcast addresses. Nothing legitimate listens there.
-//! - **Refused unless `allow_link_local`:** link-local (`169.254.0.0/16`, `fe80::/10`) and cloud
-//!   metadata services (`169.254.169.254`, `fd00:ec2::254`, `100.100.100.200`,
+//! - **Refused unless `allow_link_local`:** link-local (`169.254.0.0/16`, `fe80::/10`), the
+//!   deprecated site-local `fec0::/10`, and cloud metadata services (`169.254.169.254`, `fd00:ec2::254`, `100.100.100.200`,
 //!   `metadata.google.internal`), which hand out the host's cloud credentials.
 //! - **Allowed unless `allow_private_targets` is off:** loopback, RFC 1918, unique-local
 //!   (`fc00::/7`) and carrier-grade NAT (`100.64.0.0/10`). Self-hosted deployments deliver to
@@ -19,8 +19,11 @@
 //! connection is made to those very addresses: the HTTP client's DNS resolver is
 //! [`GuardedResolver`], which drops refused addresses, so a name that re-binds to a metadata
 //! address between a check and the connect still cannot reach it. IP-literal hosts never reach
-//! a resolver and are checked by [`check_url`] before sending. IPv4-mapped IPv6 addresses
-//! (`::ffff:a.b.c.d`) are judged as the IPv4 address they carry. The client uses no proxy and
+//! a resolver and are checked by [`check_url`] before sending. IPv6 addresses that deliver to
+//! an IPv4 address are judged as that IPv4 address: IPv4-mapped (`::ffff:a.b.c.d`),
+//! IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`) and 6to4
+//! (`2002::/16`), so `[::169.254.169.254]`, `[64:ff9b::a9fe:a9fe]` or `[2002:a9fe:a9fe::1]`
+//! reach no metadata service. The client uses no proxy and
 //! follows no redirects, either of which would send the request somewhere unchecked.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -68,6 +71,25 @@ pub enum AddressClass {
     Unspecified,
     Multicast,
     Broadcast,
+    /// Site-local `fec0::/10` (deprecated by RFC 3879 but still routed by some networks as
+    /// their private space): judged like link-local.
+    SiteLocal,
+}
+
+impl AddressClass {
+    /// How much harm a connection to it could do, to pick the worst of several readings.
+    fn danger(self) -> u8 {
+        match self {
+            AddressClass::Public => 0,
+            AddressClass::Private => 1,
+            AddressClass::Loopback => 2,
+            AddressClass::SiteLocal => 3,
+            AddressClass::LinkLocal => 4,
+            AddressClass::Metadata => 5,
+            AddressClass::Multicast | AddressClass::Broadcast => 6,
+            AddressClass::Unspecified => 7,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,15 +114,74 @@ pub enum TargetError {
     Resolve { host: String, reason: String },
 }
 
-/// Judges an address, after unwrapping IPv4-mapped IPv6.
+/// Judges an address; an IPv6 address that carries an IPv4 address is judged as the IPv4
+/// address it reaches (see [`embedded_v4`]).
 pub fn classify(ip: IpAddr) -> AddressClass {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => classify_v4(v4),
-            None => classify_v6(v6),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Embedded::None => classify_v6(v6),
+            Embedded::One(v4) => classify_v4(v4),
+            // Refused as the most dangerous of them: which one a translator uses is its
+            // configuration, not ours to guess.
+            Embedded::Any(candidates) => candidates
+                .iter()
+                .map(|v4| classify_v4(*v4))
+                .max_by_key(|class| class.danger())
+                .unwrap_or(AddressClass::Unspecified),
         },
     }
+}
+
+/// The IPv4 address(es) an IPv6 address delivers to, through the host's own stack or through
+/// a translator on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Embedded {
+    None,
+    One(Ipv4Addr),
+    /// Several positions are possible (a local-use NAT64 prefix of unknown length).
+    Any(Vec<Ipv4Addr>),
+}
+
+/// IPv4 addresses inside IPv6 ones:
+/// - IPv4-mapped `::ffff:a.b.c.d` (RFC 4291 2.5.5.2), which the host's dual stack connects
+///   to over IPv4;
+/// - IPv4-compatible `::a.b.c.d` (RFC 4291 2.5.5.1, deprecated), which some stacks still
+///   route to the IPv4 address (`::` and `::1` excluded: unspecified and loopback);
+/// - NAT64's well-known prefix `64:ff9b::/96` (RFC 6052), translated to the IPv4 address in
+///   the last 32 bits, and the local-use prefix `64:ff9b:1::/48` (RFC 8215), whose operator
+///   may use any RFC 6052 prefix length from /48 to /96 inside it;
+/// - 6to4 `2002:AABB:CCDD::/48` (RFC 3056), relayed to `A.B.C.D`.
+fn embedded_v4(ip: Ipv6Addr) -> Embedded {
+    let s = ip.segments();
+    let o = ip.octets();
+    let tail = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Embedded::One(v4);
+    }
+    if s[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback() {
+        return Embedded::One(tail);
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Embedded::One(tail);
+    }
+    if s[..3] == [0x64, 0xff9b, 1] {
+        // RFC 6052 2.2: the IPv4 bits skip bits 64-71 (the "u" octet).
+        let at = |bytes: [usize; 4]| Ipv4Addr::new(o[bytes[0]], o[bytes[1]], o[bytes[2]], o[bytes[3]]);
+        let candidates: Vec<Ipv4Addr> = [at([6, 7, 9, 10]), at([7, 9, 10, 11]), at([9, 10, 11, 12]), tail]
+            .into_iter()
+            // 0.0.0.0/8 there is the zero padding around an address at another position.
+            .filter(|v4| v4.octets()[0] != 0)
+            .collect();
+        return match candidates.len() {
+            0 => Embedded::One(Ipv4Addr::UNSPECIFIED),
+            _ => Embedded::Any(candidates),
+        };
+    }
+    if s[0] == 0x2002 {
+        return Embedded::One(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    Embedded::None
 }
 
 fn classify_v4(ip: Ipv4Addr) -> AddressClass {
@@ -135,6 +216,8 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         AddressClass::Multicast
     } else if first & 0xffc0 == 0xfe80 {
         AddressClass::LinkLocal
+    } else if first & 0xffc0 == 0xfec0 {
+        AddressClass::SiteLocal
     } else if ip.is_loopback() {
         AddressClass::Loopback
     } else if first & 0xfe00 == 0xfc00 {
@@ -151,7 +234,7 @@ impl TargetPolicy {
         let allowed = match class {
             AddressClass::Public => true,
             AddressClass::Loopback | AddressClass::Private => self.allow_private_targets,
-            AddressClass::LinkLocal | AddressClass::Metadata => self.allow_link_local,
+            AddressClass::LinkLocal | AddressClass::SiteLocal | AddressClass::Metadata => self.allow_link_local,
             AddressClass::Unspecified | AddressClass::Multicast | AddressClass::Broadcast => false,
         };
         if allowed { Ok(()) } else { Err(class) }
@@ -278,6 +361,69 @@ mod tests {
         for (addr, class) in cases {
             assert_eq!(classify(ip(addr)), class, "{addr}");
         }
+    }
+
+    /// The forms that got past the check (issue 12): IPv6 spellings of the metadata address
+    /// and of link-local space, and site-local.
+    #[test]
+    fn ipv6_forms_carrying_ipv4_are_judged_as_the_ipv4_address() {
+        let cases = [
+            ("::169.254.169.254", AddressClass::Metadata),
+            ("::a9fe:a9fe", AddressClass::Metadata),
+            ("::127.0.0.1", AddressClass::Loopback),
+            ("::10.0.0.1", AddressClass::Private),
+            ("::8.8.8.8", AddressClass::Public),
+            ("64:ff9b::a9fe:a9fe", AddressClass::Metadata),
+            ("64:ff9b::169.254.1.1", AddressClass::LinkLocal),
+            ("64:ff9b::8.8.8.8", AddressClass::Public),
+            ("64:ff9b::7f00:1", AddressClass::Loopback),
+            // Local-use NAT64 at /96 and at /48 (the "u" octet skipped).
+            ("64:ff9b:1::a9fe:a9fe", AddressClass::Metadata),
+            ("64:ff9b:1:a9fe:a9:fea9::", AddressClass::Metadata),
+            ("64:ff9b:1::", AddressClass::Unspecified),
+            ("64:ff9b:1::808:808", AddressClass::Public),
+            ("64:ff9b:1:808:8:808::", AddressClass::Public),
+            ("2002:a9fe:a9fe::1", AddressClass::Metadata),
+            ("2002:a9fe:1::", AddressClass::LinkLocal),
+            ("2002:7f00:1::", AddressClass::Loopback),
+            ("2002:808:808::1", AddressClass::Public),
+            ("fec0::1", AddressClass::SiteLocal),
+            ("feff::1", AddressClass::SiteLocal),
+            ("::1", AddressClass::Loopback),
+            ("::", AddressClass::Unspecified),
+        ];
+        for (addr, class) in cases {
+            assert_eq!(classify(ip(addr)), class, "{addr}");
+        }
+        let p = TargetPolicy::default();
+        for hostile in [
+            "http://[::169.254.169.254]/latest/meta-data/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[fec0::1]/",
+            "http://[::ffff:a9fe:a9fe]/",
+        ] {
+            assert!(
+                matches!(check_url(hostile, &p), Err(TargetError::RefusedAddress { .. })),
+                "{hostile} must be refused: {:?}",
+                check_url(hostile, &p)
+            );
+        }
+        // Still open where the operator opened link-local; public NAT64 and 6to4 stay allowed.
+        let open = TargetPolicy {
+            allow_private_targets: true,
+            allow_link_local: true,
+        };
+        assert!(check_url("http://[fec0::1]/", &open).is_ok());
+        assert!(check_url("http://[64:ff9b::808:808]/", &p).is_ok());
+        assert!(check_url("http://[2002:808:808::1]/", &p).is_ok());
+        let strict = TargetPolicy {
+            allow_private_targets: false,
+            allow_link_local: false,
+        };
+        assert!(check_url("http://[::127.0.0.1]/", &strict).is_err());
+        assert!(check_url("http://[64:ff9b::a00:1]/", &strict).is_err());
     }
 
     #[test]

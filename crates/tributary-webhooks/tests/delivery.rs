@@ -557,6 +557,60 @@ async fn link_local_targets_are_refused_and_recorded() {
     assert_eq!(stats.delivered, 1, "{stats:?}");
 }
 
+/// (d'') IPv6 spellings that reach a metadata or link-local IPv4 address (IPv4-compatible,
+/// NAT64, 6to4) and site-local addresses are refused at delivery time too, for endpoints that
+/// were stored before the check knew them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ipv6_forms_of_refused_addresses_are_refused() {
+    let Some((store, _db)) = pg().await else { return };
+    let receiver = Receiver::start().await;
+    let good = endpoint(store.as_ref(), &receiver.url).await;
+    let mut hostile = Vec::new();
+    for url in [
+        "http://[::169.254.169.254]/latest/meta-data/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[fec0::1]:8080/hook",
+    ] {
+        hostile.push(endpoint(store.as_ref(), url).await);
+    }
+    create_integration(store.as_ref(), "personio:refused-v6").await;
+
+    let config = DelivererConfig {
+        retry: RetryPolicy {
+            base: Duration::from_secs(600),
+            cap: Duration::from_secs(600),
+            window: Duration::from_secs(3600),
+        },
+        ..fast_config()
+    };
+    let running = start(&store, config);
+    wait_for(Duration::from_secs(15), "the good endpoint's delivery", || {
+        all_in_state(store.as_ref(), &good, 1, DeliveryState::Delivered)
+    })
+    .await;
+    for ep in &hostile {
+        wait_for(Duration::from_secs(15), "an attempt on each hostile target", || async {
+            deliveries(store.as_ref(), ep).await.iter().all(|d| d.attempts >= 1)
+        })
+        .await;
+    }
+    let stats = running.deliverer.stats();
+    running.stop().await;
+
+    for ep in &hostile {
+        let ds = deliveries(store.as_ref(), ep).await;
+        assert_eq!(ds.len(), 1);
+        let recorded = attempts(store.as_ref(), &ds[0]).await;
+        assert_eq!(recorded.len(), 1);
+        let error = recorded[0].error.as_deref().unwrap_or_default();
+        assert!(error.contains("refused target"), "{} -> {error}", ep.url);
+        assert_eq!(recorded[0].status, None);
+    }
+    assert_eq!(stats.refused, 4, "{stats:?}");
+    assert_eq!(stats.delivered, 1, "{stats:?}");
+}
+
 /// (d') With private targets denied, a host name that resolves to loopback is refused at
 /// resolution: the receiver listening there never sees a request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

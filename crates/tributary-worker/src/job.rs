@@ -9,7 +9,11 @@ use tributary_model::{PauseReason, RunState, SyncType};
 use tributary_queue::{Coordinator, Grant, JobQueue, SyncJob, dispatch, stranded};
 use tributary_store::{MirrorStore, SyncRun};
 
+use crate::signals::Claim;
 use crate::{RunningRuns, WorkerConfig, WorkerError};
+
+/// Why a re-delivered job for a run this process is executing is dropped.
+pub const ALREADY_EXECUTING: &str = "this worker is executing the run already (a re-delivered job)";
 
 /// Everything a job needs; one per worker process, shared by all its jobs.
 pub struct JobContext {
@@ -26,13 +30,22 @@ pub struct JobContext {
 pub enum JobEnd {
     /// The run was executed until it ended or paused in this state.
     Executed(RunState),
-    /// Nothing to do: the run ended, waits for an operator or its retry time, or another
-    /// worker has it.
+    /// Nothing to do: the run ended, waits for an operator or its retry time, another
+    /// worker has it, or this process is executing it already (a re-delivered job).
     Skipped(&'static str),
 }
 
 impl JobContext {
     pub async fn handle(&self, job: SyncJob) -> Result<JobEnd, WorkerError> {
+        // Held until this job is done with the run and its lease, whatever becomes of it.
+        let Some(claim) = self.running.claim(&job.run_id) else {
+            // A queued marker now is this duplicate's own (the executing job removed the one it
+            // came with when it started): left behind, it would keep the run's next push (a
+            // retry, a resumption) from being made.
+            self.coordinator.unmark_queued(&job.run_id).await?;
+            tracing::info!(run_id = %job.run_id, "job for a run this worker is executing already; dropped");
+            return Ok(JobEnd::Skipped(ALREADY_EXECUTING));
+        };
         let started = Instant::now();
         let mut asked = false;
         let grant = loop {
@@ -80,7 +93,7 @@ impl JobContext {
                 }
             }
         };
-        self.execute(&job, grant).await
+        self.execute(&job, grant, claim).await
     }
 
     /// Why the run needs no worker now, if so.
@@ -178,7 +191,7 @@ impl JobContext {
         Ok(false)
     }
 
-    async fn execute(&self, job: &SyncJob, grant: Grant) -> Result<JobEnd, WorkerError> {
+    async fn execute(&self, job: &SyncJob, grant: Grant, claim: Claim) -> Result<JobEnd, WorkerError> {
         let run_id = job.run_id.as_str();
         self.coordinator.unmark_queued(run_id).await?;
         if job.sync_type == SyncType::Delta {
@@ -192,6 +205,9 @@ impl JobContext {
         if let Err(e) = self.coordinator.release(&grant).await {
             tracing::warn!(run_id, error = %e, "could not release the lease; it expires");
         }
+        // The execution is over and its lease released: a job pushed for the run from here on
+        // (its retry, its resumption after a shutdown) is a new one, which this process may take.
+        drop(claim);
         let end = match result {
             Ok(run) => {
                 if run.state == RunState::Paused

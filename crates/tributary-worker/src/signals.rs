@@ -5,7 +5,7 @@
 //! preemption request on its integration), and tells the run's [`RunControl`]. The engine acts
 //! on it at the next page boundary.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,11 +25,47 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct RunningRuns {
     runs: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Runs a job of this process is handling, from the moment it picked the job up until its
+    /// execution is over and its lease released. A second job for one of them is a
+    /// re-delivery: apalis re-enqueues a job whose worker it took for dead, and a dispatcher
+    /// may push a run twice. The lease cannot tell the two apart, as its owner names the
+    /// worker and the run, not the execution: the second would take the lease over with a
+    /// newer fence and get the first fenced off mid-run.
+    claimed: Arc<Mutex<HashSet<String>>>,
+}
+
+/// A run claimed by one job of this process; released on drop, however the job ends.
+pub(crate) struct Claim {
+    run_id: String,
+    claimed: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.run_id);
+    }
 }
 
 impl RunningRuns {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claims `run_id` for one job of this process; `None` while another job of this process
+    /// has it.
+    pub(crate) fn claim(&self, run_id: &str) -> Option<Claim> {
+        let fresh = self
+            .claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.to_owned());
+        fresh.then(|| Claim {
+            run_id: run_id.to_owned(),
+            claimed: self.claimed.clone(),
+        })
     }
 
     pub(crate) fn insert(&self, run_id: &str, integration_id: &str, sync_type: SyncType, control: RunControl) {

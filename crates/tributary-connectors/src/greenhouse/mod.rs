@@ -34,6 +34,11 @@ const PER_PAGE: u32 = 500;
 /// list, and a guard against a link chain that never ends.
 const MAX_LOOKUP_PAGES: usize = 10_000;
 
+/// Unknown interview steps a DELTA resolves one by one (the interview's application, then its
+/// job's plan: two requests each) before it reads the whole stage list instead. A FULL reads
+/// the list at its first unknown step: it meets thousands.
+const SINGLE_STEP_LOOKUPS: usize = 10;
+
 /// The streams of a sync, in order: reference lists first, so a consumer reading mid-sync
 /// finds what candidates and applications point at.
 const STREAMS: &[(&str, &str, &[Model], Option<&str>)] = &[
@@ -80,12 +85,35 @@ pub struct GreenhouseConnector {
     ids: IdGen,
     client: SourceClient,
     /// Candidate tag name → tag id. Harvest lists a candidate's tags by name only.
-    tags: Mutex<HashMap<String, u64>>,
+    tags: Mutex<TagLookup>,
     /// Interview step id → job stage id. A scheduled interview names its interview step,
     /// which belongs to exactly one stage of its job's plan.
-    stage_of_step: Mutex<HashMap<u64, u64>>,
-    /// Jobs whose plan has been read into `stage_of_step` on demand.
-    plans_read: Mutex<HashSet<u64>>,
+    steps: Mutex<StepLookup>,
+}
+
+/// Lookup state lives in the connector, which a run builds afresh: a run resumed after a pause
+/// or a crash starts with none of it. Each table is therefore rebuilt in bulk, by listing its
+/// endpoint once, never record by record, so resuming costs about what the remaining pages do.
+#[derive(Debug, Default)]
+struct TagLookup {
+    by_name: HashMap<String, u64>,
+    /// Names still unknown after the list was last read: not worth reading it again for.
+    absent: HashSet<String>,
+}
+
+#[derive(Debug, Default)]
+struct StepLookup {
+    stage_of_step: HashMap<u64, u64>,
+    /// The whole stage list is in `stage_of_step`: its stream was read from its first page to
+    /// its last in this run, or it was listed for the lookup.
+    complete: bool,
+    /// The `job_stages` stream started at its first page in this run (not resumed mid-way).
+    stream_from_start: bool,
+    /// Jobs whose plan was read for a single step.
+    plans_read: HashSet<u64>,
+    /// Steps no stage holds, even after their job's plan was read.
+    absent: HashSet<u64>,
+    single_lookups: usize,
 }
 
 impl GreenhouseConnector {
@@ -113,9 +141,8 @@ impl GreenhouseConnector {
             api_key,
             ids,
             client,
-            tags: Mutex::new(HashMap::new()),
-            stage_of_step: Mutex::new(HashMap::new()),
-            plans_read: Mutex::new(HashSet::new()),
+            tags: Mutex::new(TagLookup::default()),
+            steps: Mutex::new(StepLookup::default()),
         })
     }
 
@@ -177,41 +204,85 @@ impl GreenhouseConnector {
         })
     }
 
-    fn remember_tags(&self, tags: impl IntoIterator<Item = (String, u64)>) {
-        self.tags.lock().unwrap_or_else(|p| p.into_inner()).extend(tags);
+    fn tags(&self) -> std::sync::MutexGuard<'_, TagLookup> {
+        self.tags.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn remember_steps(&self, steps: impl IntoIterator<Item = (u64, u64)>) {
-        self.stage_of_step
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(steps);
+    fn steps(&self) -> std::sync::MutexGuard<'_, StepLookup> {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember_steps(&self, stages: &[wire::JobStage]) {
+        self.steps().stage_of_step.extend(
+            stages
+                .iter()
+                .flat_map(|s| s.interviews.iter().map(move |i| (i.id, s.id))),
+        );
     }
 
     /// Unified tag ids of the named tags, re-reading the tag list once if a name is unknown
-    /// (a tag created since the list was read, or a run resumed past the tags stream).
+    /// (a tag created since the list was read, or a run resumed past the tags stream). A name
+    /// the fresh list lacks too is not looked for again.
     async fn resolve_tags(&self, names: &[&str]) -> Result<HashMap<String, u64>, SourceError> {
         let missing = {
-            let known = self.tags.lock().unwrap_or_else(|p| p.into_inner());
-            names.iter().any(|n| !known.contains_key(*n))
+            let tags = self.tags();
+            names
+                .iter()
+                .any(|n| !tags.by_name.contains_key(*n) && !tags.absent.contains(*n))
         };
         if missing {
             let rows = self.get_all(map::TAGS).await?;
-            let tags = rows
+            let listed = rows
                 .iter()
                 .map(|r| parse::<wire::Tag>(r, map::TAGS).map(|t| (t.name, t.id)))
                 .collect::<Result<Vec<_>, _>>()?;
-            self.remember_tags(tags);
+            let mut tags = self.tags();
+            tags.by_name.extend(listed);
+            let absent: Vec<String> = names
+                .iter()
+                .filter(|n| !tags.by_name.contains_key(**n))
+                .map(|n| (*n).to_owned())
+                .collect();
+            tags.absent.extend(absent);
         }
-        Ok(self.tags.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        Ok(self.tags().by_name.clone())
     }
 
-    /// The job stage of each interview step, reading the plan of the interview's job when the
-    /// step is unknown (a delta that did not see the stage, or a resumed run).
-    async fn resolve_step(&self, step: u64, application_id: u64) -> Result<Option<u64>, SourceError> {
-        if let Some(stage) = self.stage_of_step.lock().unwrap_or_else(|p| p.into_inner()).get(&step) {
-            return Ok(Some(*stage));
+    /// Reads the whole stage list into the step lookup: one request per 500 stages.
+    async fn list_all_stages(&self) -> Result<(), SourceError> {
+        let rows = self.get_all(map::JOB_STAGES).await?;
+        let stages = rows
+            .iter()
+            .map(|r| parse::<wire::JobStage>(r, map::JOB_STAGES))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.remember_steps(&stages);
+        self.steps().complete = true;
+        Ok(())
+    }
+
+    /// The job stage of each interview step. An unknown step (a run resumed past the stages
+    /// stream, a delta that did not see the stage) has the whole stage list read in bulk, at
+    /// once in a FULL and after [`SINGLE_STEP_LOOKUPS`] steps in a DELTA, which meets few;
+    /// until then, and for a stage created since the list was read, the interview's
+    /// application and its job's plan are read.
+    async fn resolve_step(&self, step: u64, application_id: u64, mode: FetchMode) -> Result<Option<u64>, SourceError> {
+        let bulk = {
+            let steps = self.steps();
+            if let Some(stage) = steps.stage_of_step.get(&step) {
+                return Ok(Some(*stage));
+            }
+            if steps.absent.contains(&step) {
+                return Ok(None);
+            }
+            !steps.complete && (mode == FetchMode::Full || steps.single_lookups >= SINGLE_STEP_LOOKUPS)
+        };
+        if bulk {
+            self.list_all_stages().await?;
+            if let Some(stage) = self.steps().stage_of_step.get(&step) {
+                return Ok(Some(*stage));
+            }
         }
+        self.steps().single_lookups += 1;
         let path = format!("/v1/applications/{application_id}");
         let resp = match self.get("GET /v1/applications/{id}", &self.url(&path)?).await {
             Ok(r) => r,
@@ -223,26 +294,33 @@ impl GreenhouseConnector {
         let Some(job) = app.jobs.first().map(|j| j.id) else {
             return Ok(None);
         };
-        if self.plans_read.lock().unwrap_or_else(|p| p.into_inner()).insert(job) {
+        let first_read = self.steps().plans_read.insert(job);
+        if first_read {
             let path = format!("/v1/jobs/{job}/stages");
             match self.get("GET /v1/jobs/{id}/stages", &self.url(&path)?).await {
                 Ok(resp) => {
                     let stages: Vec<wire::JobStage> = resp.json()?;
-                    self.remember_steps(stages.iter().flat_map(|s| s.interviews.iter().map(|i| (i.id, s.id))));
+                    self.remember_steps(&stages);
                 }
                 Err(SourceError::Rejected { status: 404, .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(self
-            .stage_of_step
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&step)
-            .copied())
+        let mut steps = self.steps();
+        let found = steps.stage_of_step.get(&step).copied();
+        if found.is_none() {
+            steps.absent.insert(step);
+        }
+        Ok(found)
     }
 
-    async fn map_page(&self, stream: &str, rows: Vec<Value>, path: &str) -> Result<Vec<SourceRecord>, SourceError> {
+    async fn map_page(
+        &self,
+        stream: &str,
+        rows: Vec<Value>,
+        path: &str,
+        mode: FetchMode,
+    ) -> Result<Vec<SourceRecord>, SourceError> {
         let ids = &self.ids;
         let mut out = Vec::with_capacity(rows.len());
         match stream {
@@ -254,7 +332,7 @@ impl GreenhouseConnector {
             "candidate_tags" => {
                 for raw in rows {
                     let tag: wire::Tag = parse(&raw, path)?;
-                    self.remember_tags([(tag.name.clone(), tag.id)]);
+                    self.tags().by_name.insert(tag.name.clone(), tag.id);
                     out.push(map::tag(tag, raw));
                 }
             }
@@ -271,7 +349,7 @@ impl GreenhouseConnector {
             "job_stages" => {
                 for raw in rows {
                     let stage: wire::JobStage = parse(&raw, path)?;
-                    self.remember_steps(stage.interviews.iter().map(|i| (i.id, stage.id)));
+                    self.remember_steps(std::slice::from_ref(&stage));
                     out.push(map::job_stage(stage, raw));
                 }
             }
@@ -309,7 +387,7 @@ impl GreenhouseConnector {
                 for raw in rows {
                     let interview: wire::ScheduledInterview = parse(&raw, path)?;
                     let stage = match interview.interview.as_ref().map(|s| s.id) {
-                        Some(step) => self.resolve_step(step, interview.application_id).await?,
+                        Some(step) => self.resolve_step(step, interview.application_id, mode).await?,
                         None => None,
                     };
                     out.push(map::scheduled_interview(ids, interview, raw, stage));
@@ -384,10 +462,18 @@ impl Connector for GreenhouseConnector {
                 paging::check_target(&self.base_url, self.url(path)?.path(), &cursor.url, &label)?
             }
         };
+        if name == "job_stages" && cursor.is_none() {
+            self.steps().stream_from_start = mode == FetchMode::Full;
+        }
         let (rows, links) = self.get_list(&label, &url).await?;
         let n = rows.len();
         let next = paging::next_cursor(&self.base_url, &url, links, n, &label)?;
-        let records = self.map_page(name, rows, path).await?;
+        let records = self.map_page(name, rows, path, mode).await?;
+        if name == "job_stages" && next.is_none() {
+            let mut steps = self.steps();
+            // Read whole, first page to last: every step is known.
+            steps.complete |= steps.stream_from_start;
+        }
         Ok(Page {
             records,
             next: next.map(|c| c.to_value()),

@@ -9,7 +9,7 @@
 //!
 //! | tool | authenticity | replay window | delivery id |
 //! |---|---|---|---|
-//! | Greenhouse | `Signature: sha256 <hex HMAC-SHA256 of the raw body>` | none sent | `Greenhouse-Event-ID` |
+//! | Greenhouse | `Signature: sha256 <hex HMAC-SHA256 of the raw body>` | none sent | SHA-256 of the body (the `Greenhouse-Event-ID` header is not signed) |
 //! | BambooHR | `X-BambooHR-Signature: <hex HMAC-SHA256 of the raw body followed by the X-BambooHR-Timestamp value>` | `X-BambooHR-Timestamp` within 5 minutes | none: SHA-256 of the body |
 //! | Personio (API v2) | `Authorization: <token>`, the webhook's static token, verbatim | none sent | none: SHA-256 of the body |
 //!
@@ -26,9 +26,10 @@
 //!
 //! The flow: the integration (404 when unknown, of another tool, or taking no webhooks, all
 //! alike so the route reveals nothing more), the tool's proof checked in constant time (401
-//! `PLATFORM.AUTHENTICATION_INVALID` when missing, forged or stale; nothing else happens), the
-//! delivery remembered by its id so a retried delivery is applied once (200 with
-//! `"duplicate": true`), then a DELTA (DEFAULT for BambooHR, which has no deltas) asked of the
+//! `PLATFORM.AUTHENTICATION_INVALID` when missing, forged or stale; nothing else happens; past
+//! a per-integration budget of refusals, 429: see [`super::inbound_rejections`]), the
+//! delivery remembered by a digest of what its proof covers so a retried or replayed delivery
+//! is applied once (200 with `"duplicate": true`), then a DELTA (DEFAULT for BambooHR, which has no deltas) asked of the
 //! fleet and 202 at once.
 //!
 //! Design choice: the event is applied by a sync, not from its payload. A DELTA goes through
@@ -56,6 +57,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tributary_model::{RunState, SyncType, ToolKind};
 
+use super::inbound_rejections::tool_label;
 use crate::error::ApiError;
 use crate::response::Success;
 use crate::state::GatewayState;
@@ -73,7 +75,6 @@ const FOLLOW_UP_WAIT: Duration = Duration::from_secs(30 * 60);
 const FOLLOW_UP_POLL: Duration = Duration::from_millis(200);
 
 const GREENHOUSE_SIGNATURE: &str = "signature";
-const GREENHOUSE_EVENT_ID: &str = "greenhouse-event-id";
 const BAMBOOHR_SIGNATURE: &str = "x-bamboohr-signature";
 const BAMBOOHR_TIMESTAMP: &str = "x-bamboohr-timestamp";
 const PERSONIO_TOKEN: &str = "authorization";
@@ -125,14 +126,36 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path((tool, id)) = path.map_err(|e| ApiError::invalid(format!("Invalid webhook path: {}", e.body_text())))?;
+    let tool = ToolKind::parse(&tool);
+    let mut taking = None;
+    match accept(&state, tool, &id, &headers, body, &mut taking).await {
+        // Refusals are counted against a budget and logged at a sampled rate (see
+        // `inbound_rejections`): anyone may send them.
+        Err(error @ (ApiError::SignatureInvalid(_) | ApiError::IntegrationNotFound(_))) => Ok(state
+            .inbound_rejections
+            .answer(taking.as_deref(), tool_label(tool), error)),
+        other => other,
+    }
+}
+
+/// The delivery checked and acted on. `taking` is set to the integration once it is known to
+/// take the tool's webhooks, so a refusal is counted against its budget.
+async fn accept(
+    state: &GatewayState,
+    tool: Option<ToolKind>,
+    id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    taking: &mut Option<String>,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::IntegrationNotFound(id.replace('\0', "\\0").chars().take(256).collect());
     if id.contains('\0') || id.len() > 256 {
         return Err(not_found());
     }
-    let tool = ToolKind::parse(&tool).ok_or_else(not_found)?;
+    let tool = tool.ok_or_else(not_found)?;
     let integration = state
         .store
-        .get_integration(&id)
+        .get_integration(id)
         .await?
         .filter(|i| i.tool == tool)
         .ok_or_else(not_found)?;
@@ -142,14 +165,13 @@ pub async fn receive(
         .inbound_webhook_secret(&integration.id)
         .await?
         .ok_or_else(not_found)?;
+    *taking = Some(integration.id.clone());
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(BODY_LIMIT),
         _ => ApiError::invalid(format!("Unreadable request body: {}", e.body_text())),
     })?;
-    let delivery = verify(tool, &secret, &headers, &body, Utc::now()).map_err(|rejected| {
-        tracing::warn!(integration_id = %integration.id, tool = tool.as_str(), reason = %rejected, "inbound webhook refused");
-        ApiError::SignatureInvalid(rejected.to_string())
-    })?;
+    let delivery = verify(tool, &secret, headers, &body, Utc::now())
+        .map_err(|rejected| ApiError::SignatureInvalid(rejected.to_string()))?;
     let event: Value = serde_json::from_slice(&body)
         .ok()
         .filter(Value::is_object)
@@ -172,7 +194,7 @@ pub async fn receive(
     } else {
         SyncType::Default
     };
-    let queued = queue(&state, &integration.id, sync_type).await?;
+    let queued = queue(state, &integration.id, sync_type).await?;
     tracing::info!(
         integration_id = %integration.id,
         delivery = %delivery.key,
@@ -300,17 +322,11 @@ pub fn verify(
             mac(secret, &[body])
                 .verify_slice(&digest)
                 .map_err(|_| Rejected::Forged)?;
-            let event_id = headers
-                .get(GREENHOUSE_EVENT_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.len() <= 200);
-            Ok(Delivery {
-                key: match event_id {
-                    Some(id) => format!("greenhouse-event-id:{id}"),
-                    None => body_key(body),
-                },
-            })
+            // Keyed by what the signature covers. `Greenhouse-Event-ID` is not signed: anyone
+            // holding one signed delivery could replay it under fresh ids, and each would
+            // count as new. Greenhouse sends no timestamp to bound a replay by, and its
+            // payloads carry the objects' own `updated_at`, so two real events differ.
+            Ok(Delivery { key: body_key(body) })
         }
         ToolKind::Bamboohr => {
             let signature = header(headers, BAMBOOHR_SIGNATURE)?;
@@ -435,9 +451,19 @@ mod tests {
             ("signature", format!("sha256 {}", sign(&[BODY]))),
             ("greenhouse-event-id", "evt-1".into()),
         ]);
+        // Keyed by the signed body: the unsigned event id changes nothing.
         assert_eq!(
             verify(ToolKind::Greenhouse, SECRET, &good, BODY, now).unwrap().key,
-            "greenhouse-event-id:evt-1"
+            body_key(BODY)
+        );
+        let renamed = headers(&[
+            ("signature", format!("sha256 {}", sign(&[BODY]))),
+            ("greenhouse-event-id", "evt-2".into()),
+        ]);
+        assert_eq!(
+            verify(ToolKind::Greenhouse, SECRET, &renamed, BODY, now).unwrap().key,
+            body_key(BODY),
+            "a replay under a new event id is the same delivery"
         );
         // Upper-case hex and algorithm are the same signature; no event id keys by the body.
         let upper = headers(&[("signature", format!("SHA256 {}", sign(&[BODY]).to_uppercase()))]);

@@ -3,6 +3,7 @@
 
 pub mod docs;
 pub mod inbound;
+pub mod inbound_rejections;
 pub mod integrations;
 pub mod meta;
 pub mod records;

@@ -184,3 +184,58 @@ async fn a_retry_resumes_from_the_checkpoint_and_succeeds() {
     assert_eq!(fetched.len(), 10);
     s.assert_mirror_equals_source(&id).await;
 }
+
+/// apalis re-delivers a job whose worker it took for dead (two missed heartbeats), and a
+/// dispatcher may push a run twice: a job for a run this worker is executing is dropped, so
+/// the run executes once, nothing is fenced off and no page is fetched twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_job_for_a_run_in_execution_is_dropped() {
+    use tributary_queue::{JobQueue, SyncJob};
+
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 2000).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    s.sim.state.set_latency(ToolKind::Personio, 100);
+    let w1 = s.worker("w1", &[]);
+    let full = s.trigger(&id, SyncType::Full).await.run;
+    let running = s
+        .wait_run(&full.id, Duration::from_secs(60), "fetched 3 pages", |r| {
+            r.counts.pages_fetched >= 3
+        })
+        .await;
+    assert_eq!(running.state, RunState::Running);
+
+    // The same job, twice more, while the run executes.
+    for _ in 0..2 {
+        s.queue
+            .push(vec![SyncJob::for_run(&full)], None)
+            .await
+            .expect("push the job again");
+    }
+    s.wait_until(Duration::from_secs(30), "both duplicates dropped", || {
+        let log = s.log(&w1);
+        async move { log.matches(tributary_worker::ALREADY_EXECUTING).count() >= 2 }
+    })
+    .await;
+    let done = s.wait_ended(&full.id, Duration::from_secs(120)).await;
+    assert_eq!(done.state, RunState::Succeeded, "{:?}", done.error);
+
+    let log = s.log(&w1);
+    assert!(!log.contains("fenced off"), "no execution was fenced off:\n{log}");
+    assert!(
+        !log.contains("lease lost"),
+        "the lease stayed with the execution:\n{log}"
+    );
+    assert_eq!(
+        log.matches("job for a run this worker is executing already; dropped")
+            .count(),
+        2,
+        "each duplicate dropped with its reason:\n{log}"
+    );
+    let fetched = employee_pages(&s, 0);
+    let twice: Vec<_> = fetched.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "the run executed once: pages fetched twice {twice:?}");
+    assert_eq!(fetched.len(), 20, "every page read");
+    s.assert_mirror_equals_source(&id).await;
+}

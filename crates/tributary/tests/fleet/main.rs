@@ -6,6 +6,7 @@ mod support;
 
 mod failures;
 mod preemption;
+mod redis_restarts;
 mod scale;
 mod schedulers;
 mod serve;

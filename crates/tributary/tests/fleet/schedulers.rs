@@ -122,3 +122,60 @@ async fn a_redis_flush_mid_sync_loses_nothing_and_leaves_nothing_stuck() {
     assert!(delta.created_at > done.created_at);
     s.assert_mirror_equals_source(&id).await;
 }
+
+/// A forced DELTA runs once and leaves the schedule as it was: forcing used to make the
+/// schedule due, so the scheduler's next claim created a second, unrequested run whenever the
+/// forced one had ended by then (9 of 53 forced syncs in the probe of issue 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_delta_runs_once_and_leaves_the_schedule_alone() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 100).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    s.scheduler("s1");
+    s.worker("w1", &[]);
+    // The first FULL, which the scheduler queues for a new integration at once.
+    s.wait_until(Duration::from_secs(60), "the first FULL succeeds", || async {
+        let runs = s.store.list_runs(&id, 100).await.expect("runs");
+        runs.iter()
+            .any(|r| r.sync_type == SyncType::Full && r.state == RunState::Succeeded)
+            && runs.iter().all(|r| r.state.is_terminal())
+    })
+    .await;
+    let schedules = |s: &Stack| {
+        let (store, id) = (s.store.clone(), id.clone());
+        async move {
+            store
+                .list_schedules(&id)
+                .await
+                .expect("schedules")
+                .into_iter()
+                .map(|x| (x.sync_type, x.next_due_at, x.last_claimed_at))
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = schedules(&s).await;
+    let runs_before = s.store.list_runs(&id, 1000).await.expect("runs").len();
+
+    const FORCES: usize = 12;
+    let mut forced = Vec::new();
+    for _ in 0..FORCES {
+        let triggered = s.trigger(&id, SyncType::Delta).await;
+        assert!(!triggered.already_queued, "nothing else was open");
+        let run = s.wait_ended(&triggered.run.id, Duration::from_secs(60)).await;
+        assert_eq!(run.state, RunState::Succeeded, "{:?}", run.error);
+        forced.push(run.id);
+        // Several scheduler ticks (0.2 s) with the forced run ended: time for a claim.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    let runs = s.store.list_runs(&id, 1000).await.expect("runs");
+    let unrequested: Vec<_> = runs
+        .iter()
+        .take(runs.len() - runs_before)
+        .filter(|r| !forced.contains(&r.id))
+        .collect();
+    assert!(unrequested.is_empty(), "runs nobody asked for: {unrequested:#?}");
+    assert_eq!(runs.len(), runs_before + FORCES, "one run per force");
+    assert_eq!(schedules(&s).await, before, "the schedules are as they were");
+}

@@ -130,3 +130,151 @@ async fn serve_embedded_schedules_syncs_and_serves() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The embedded mode (SQLite, in-memory queues, scheduler in the same process): a DELTA forced
+/// through `POST /v1/force-sync` runs once and leaves the schedules as they were, however often
+/// it is forced (the Postgres fleet's twin is in `schedulers.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_embedded_forced_delta_runs_once_and_leaves_the_schedule_alone() {
+    let sim = Simulator::start(
+        SimConfig {
+            employees: 50,
+            tools: vec![ToolKind::Personio],
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("simulator");
+    let dir = std::env::temp_dir().join(format!("tributary-serve-forced-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let created = tributary(&dir)
+        .args(["integration", "create", "personio:acme", "--base-url"])
+        .arg(sim.base_url(ToolKind::Personio))
+        .arg("--credentials")
+        .arg(sim.integration_credentials(ToolKind::Personio).to_string())
+        .output()
+        .await
+        .expect("create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = tributary(&dir).args(["api-key", "create"]).output().await.expect("key");
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _serve = tributary(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tick-secs", "0.2"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("serve.err")).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let ops = |path: &str| {
+        let request = client
+            .get(format!("{base}/ops/v1/integrations/personio:acme/{path}"))
+            .bearer_auth("admin-secret");
+        async move {
+            match request.send().await {
+                Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),
+                _ => None,
+            }
+        }
+    };
+    let runs = || async {
+        ops("syncs?limit=100")
+            .await
+            .and_then(|v| v["data"]["results"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let ended = |r: &serde_json::Value| {
+        [
+            "SUCCEEDED",
+            "FAILED",
+            "CANCELLED",
+            "PARTIALLY_FAILED",
+            "AUTHENTICATION_FAILED",
+        ]
+        .contains(&r["state"].as_str().unwrap_or(""))
+    };
+
+    // The first FULL, scheduled at once for the new integration.
+    let start = Instant::now();
+    loop {
+        let all = runs().await;
+        if all
+            .iter()
+            .any(|r| r["sync_type"] == "FULL" && r["state"] == "SUCCEEDED")
+            && all.iter().all(ended)
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no FULL succeeded: {all:?}\n{}",
+            std::fs::read_to_string(dir.join("serve.err")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let schedules = || async {
+        ops("schedules").await.expect("schedules")["data"]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|s| {
+                (
+                    s["sync_type"].clone(),
+                    s["next_due_at"].clone(),
+                    s["last_claimed_at"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = schedules().await;
+    let runs_before = runs().await.len();
+
+    const FORCES: usize = 8;
+    let mut forced = Vec::new();
+    for i in 0..FORCES {
+        let reply: serde_json::Value = client
+            .post(format!("{base}/v1/force-sync"))
+            .bearer_auth(&key)
+            .header("X-Integration-Id", "personio:acme")
+            .json(&serde_json::json!({"type": "DELTA"}))
+            .send()
+            .await
+            .expect("force-sync")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(reply["data"]["already_queued"], false, "force {i}: {reply}");
+        let id = reply["data"]["sync_id"].as_str().expect("sync_id").to_owned();
+        let start = Instant::now();
+        loop {
+            let all = runs().await;
+            if all.iter().any(|r| r["id"] == id.as_str() && r["state"] == "SUCCEEDED") {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "forced DELTA {id} never succeeded: {all:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        forced.push(id);
+        // Several scheduler ticks with the forced run ended: time for a claim.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let all = runs().await;
+    let unrequested: Vec<_> = all
+        .iter()
+        .take(all.len() - runs_before)
+        .filter(|r| !forced.iter().any(|f| r["id"] == f.as_str()))
+        .collect();
+    assert!(unrequested.is_empty(), "runs nobody asked for: {unrequested:#?}");
+    assert_eq!(all.len(), runs_before + FORCES, "one run per force");
+    assert_eq!(schedules().await, before, "the schedules are as they were");
+    let _ = std::fs::remove_dir_all(&dir);
+}

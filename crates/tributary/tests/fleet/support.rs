@@ -21,6 +21,7 @@ use tributary_store::{CredentialKey, MirrorStore, NewIntegration, PgStore, Recor
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 pub struct Stack {
+    pub redis_url: String,
     pub store: Arc<dyn MirrorStore>,
     pub sim: Simulator,
     pub prefix: String,
@@ -42,14 +43,19 @@ pub struct Proc {
 impl Stack {
     /// `None` (test skipped) without Postgres or Redis, unless TRIBUTARY_REQUIRE_SERVICES is set.
     pub async fn start(tools: &[ToolKind], employees: usize) -> Option<Stack> {
+        Self::start_on(tools, employees, REDIS_URL).await
+    }
+
+    /// [`Stack::start`] on the Redis at `redis_url`.
+    pub async fn start_on(tools: &[ToolKind], employees: usize, redis_url: &str) -> Option<Stack> {
         let (pg, db) = match fresh_pg_store_concrete().await {
             Ok(found) => found,
             Err(e) => return skip(&format!("no Postgres: {e}")),
         };
         drop(pg);
-        let redis = match tributary_queue::connect(REDIS_URL).await {
+        let redis = match tributary_queue::connect(redis_url).await {
             Ok(c) => c,
-            Err(e) => return skip(&format!("no Redis at {REDIS_URL}: {e}")),
+            Err(e) => return skip(&format!("no Redis at {redis_url}: {e}")),
         };
         let key = CredentialKey::generate();
         let key_b64 = key.to_base64();
@@ -70,6 +76,7 @@ impl Stack {
         let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(&prefix);
         std::fs::create_dir_all(&logs).expect("log dir");
         Some(Stack {
+            redis_url: redis_url.to_owned(),
             store,
             sim,
             prefix,
@@ -117,7 +124,7 @@ impl Stack {
             .arg(role)
             .args(args)
             .env("DATABASE_URL", self.db.url())
-            .env("REDIS_URL", REDIS_URL)
+            .env("REDIS_URL", &self.redis_url)
             .env("TRIBUTARY_REDIS_PREFIX", &self.prefix)
             .env("TRIBUTARY_SECRET_KEY", &self.key)
             .env("TRIBUTARY_LOG", "info,tributary_worker=debug")
@@ -367,8 +374,9 @@ impl Drop for Stack {
             let _ = child.start_kill();
         }
         let prefix = self.prefix.clone();
+        let url = self.redis_url.clone();
         let _ = std::thread::spawn(move || {
-            let Ok(client) = redis::Client::open(REDIS_URL) else {
+            let Ok(client) = redis::Client::open(url.as_str()) else {
                 return;
             };
             let Ok(mut conn) = client.get_connection() else { return };
@@ -483,5 +491,83 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// A `redis-server` of the test's own on a free port of 127.0.0.1, to restart at will (the
+/// shared one on 6379 serves every other test). No persistence: a restart loses everything,
+/// like a Redis without a volume.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// `None` (test skipped) without `redis-server`, unless TRIBUTARY_REQUIRE_SERVICES is set.
+    pub async fn start() -> Option<OwnRedis> {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("its address").port()
+        };
+        let mut redis = OwnRedis { port, child: None };
+        if let Err(e) = redis.spawn().await {
+            return skip(&format!("cannot start redis-server: {e}"));
+        }
+        Some(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) -> Result<(), String> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(client) = redis::Client::open(self.url().as_str())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+            {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!("redis-server on port {} did not answer within 10 s", self.port));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server and starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await.expect("redis-server restarts");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
