@@ -41,6 +41,10 @@ pub enum OpsError {
     Conflict(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// This client sent too many wrong admin tokens; it is refused, right token or not, until
+    /// the wait is over.
+    #[error("too many failed admin-token attempts from this address; retry after {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
     #[error("internal error")]
     Store(#[source] StoreError),
     #[error("internal error")]
@@ -63,15 +67,18 @@ impl OpsError {
             | OpsError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
             OpsError::Conflict(_) | OpsError::IntegrationExists(_) => StatusCode::CONFLICT,
             OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            OpsError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The error code; routing errors have none, as in the gateway.
+    /// The error code; every error has one (an unknown method is the caller's input, as in
+    /// the gateway).
     pub fn code(&self) -> Option<&'static str> {
         Some(match self {
             OpsError::Unauthenticated(_) | OpsError::NotConfigured => "PLATFORM.AUTHENTICATION_INVALID",
-            OpsError::InvalidInput(_) => "PLATFORM.INPUT_INVALID",
+            OpsError::InvalidInput(_) | OpsError::MethodNotAllowed(_) => "PLATFORM.INPUT_INVALID",
+            OpsError::TooManyFailures { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
             OpsError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
             OpsError::SyncNotFound(_) => "PLATFORM.SYNC_NOT_FOUND",
             OpsError::ApiKeyNotFound(_) => "PLATFORM.API_KEY_NOT_FOUND",
@@ -80,7 +87,6 @@ impl OpsError {
             OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
             OpsError::IntegrationExists(_) => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "PLATFORM.UNKNOWN_ERROR",
-            OpsError::MethodNotAllowed(_) => return None,
         })
     }
 
@@ -98,6 +104,7 @@ impl OpsError {
             OpsError::Conflict(_) => "The sync's state does not allow this action.",
             OpsError::IntegrationExists(_) => "The integration already exists.",
             OpsError::MethodNotAllowed(_) => "Method not allowed.",
+            OpsError::TooManyFailures { .. } => "Too many failed authentication attempts.",
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "An unexpected error occurred.",
         }
     }
@@ -162,6 +169,13 @@ impl IntoResponse for OpsError {
             let cause = std::error::Error::source(&self).map(ToString::to_string);
             tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "operator request failed");
         }
-        tributary_gateway::error_response(status, self.code(), self.title(), &self.to_string())
+        let mut response = tributary_gateway::error_response(status, self.code(), self.title(), &self.to_string());
+        if let OpsError::TooManyFailures { retry_after_secs } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
     }
 }
