@@ -14,8 +14,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,8 +32,7 @@ pub struct ServeOptions {
     /// balancer that keeps connections to the gateway open must close them sooner.
     pub header_read_timeout: Duration,
     /// A connection on which no byte moves, in or out, for this long is closed, whatever it is
-    /// doing: a client that stopped reading its response, a stalled body, an idle HTTP/2
-    /// connection. Keep it above the request timeout, or slow reads lose their connection
+    /// doing: a client that stopped reading its response, a stalled body. Keep it above the request timeout, or slow reads lose their connection
     /// before their answer.
     pub idle_timeout: Duration,
 }
@@ -63,12 +62,11 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only, as `axum::serve` with axum's default features served it.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -98,7 +96,7 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
-        let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
+        let connection = graceful.watch(builder.serve_connection(io, service));
         let idle_timeout = options.idle_timeout;
         tokio::spawn(async move {
             tokio::select! {
