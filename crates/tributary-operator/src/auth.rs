@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::error::OpsError;
 use crate::state::OperatorState;
 
-/// Wrong admin tokens one client may send at once before it must wait.
+/// Wrong admin tokens one client may send at once before it must wait (requests without a
+/// bearer token guess nothing and are not counted).
 const FAILURE_BURST: u32 = 10;
 /// After the burst, one more wrong token every this long: ten a minute. A person who mistyped
 /// the token is not held up; a guesser gets 14,400 guesses a day against a token that should
@@ -171,8 +172,10 @@ fn digest(token: &str) -> Vec<u8> {
 }
 
 /// Lets a request through only with the admin token. With none configured every request is
-/// refused (403), whatever it carries. Wrong tokens are charged to the client ([`Failures`]):
-/// past its budget it gets 429 with `Retry-After`, and every failure is logged, sampled.
+/// refused (403), whatever it carries. Wrong bearer tokens are charged to the client
+/// ([`Failures`]): past its budget it gets 429 with `Retry-After`. A request with no bearer
+/// token at all is refused without a charge (it guesses nothing). Every failure is logged,
+/// sampled.
 pub(crate) async fn require_admin(State(state): State<OperatorState>, request: Request, next: Next) -> Response {
     if !state.admin.configured() {
         return OpsError::NotConfigured.into_response();
@@ -185,13 +188,19 @@ pub(crate) async fn require_admin(State(state): State<OperatorState>, request: R
         state.failures.log(client, request.uri().path(), &error, true);
         return error.into_response();
     }
-    match bearer_token(request.headers()).and_then(|token| state.admin.check(token)) {
+    let token = match bearer_token(request.headers()) {
+        Ok(token) => token,
+        // No token, or not a bearer one: it cannot be right, so it is no guess to charge.
+        Err(error) => {
+            state.failures.log(client, request.uri().path(), &error, false);
+            return error.into_response();
+        }
+    };
+    match state.admin.check(token) {
         Ok(()) => next.run(request).await,
         Err(error) => {
             let limited = state.failures.charge(client);
-            state
-                .failures
-                .log(client, request.uri().path(), &error, limited.is_some());
+            state.failures.log(client, request.uri().path(), &error, limited.is_some());
             match limited {
                 Some(wait) => OpsError::TooManyFailures {
                     retry_after_secs: tributary_gateway::retry_after_secs(wait),
