@@ -78,29 +78,18 @@ async fn connect_pg(global: &Global, url: &str, settings: PgPoolSettings) -> any
 }
 
 /// The embedded mode's data directory, created readable by its owner only whatever the umask:
-/// it holds the credential key and the mirror. An existing directory is left as it is (it may
-/// be shared on purpose), with a warning when others can read it; the files in it are 0600
-/// either way.
+/// it holds the credential key and the mirror. An existing directory is left as it is: it may
+/// be shared on purpose, and the files in it are 0600 either way (a warning would go to the
+/// stdout that `tributary runs` prints JSON lines on).
 fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        if dir.is_dir() {
-            let mode = std::fs::metadata(dir)
-                .with_context(|| format!("cannot read data directory {}", dir.display()))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    "data directory {} is accessible to other users (mode {:o}); `chmod 700` it",
-                    dir.display(),
-                    mode & 0o777
-                );
-            }
-            return Ok(());
-        }
         builder.mode(0o700);
         builder
             .create(dir)
