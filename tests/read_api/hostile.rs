@@ -184,7 +184,10 @@ async fn a_neighbours_huge_filters_do_not_slow_another_tenant(backend: Backend) 
     };
     let cap_times: Vec<Duration> = cap_replies.iter().filter(|r| r.0 == 200).map(|r| r.1).collect();
 
-    println!("hostile-neighbour [{label}] tenant B page (100 employees), quiet: {}", summary(quiet));
+    println!(
+        "hostile-neighbour [{label}] tenant B page (100 employees), quiet: {}",
+        summary(quiet)
+    );
     println!(
         "hostile-neighbour [{label}] tenant B page while {NEIGHBOURS} x 12,000 group_ids from tenant A: {}",
         summary(under_huge)

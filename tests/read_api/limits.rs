@@ -74,7 +74,9 @@ async fn every_list_parameter_is_capped(b: Backend) {
         (Model::Employees, "work_emails", long_ids.as_str()),
         (Model::Groups, "name_contains", oversized_name.as_str()),
     ] {
-        let reply = api.get(model.api_path(), api.integration_for(model), &[(param, value)]).await;
+        let reply = api
+            .get(model.api_path(), api.integration_for(model), &[(param, value)])
+            .await;
         reply.assert_error(400, "PLATFORM.INPUT_INVALID");
         let message = reply.body["error"]["message"].as_str().unwrap();
         assert!(
@@ -96,7 +98,6 @@ async fn every_list_parameter_is_capped(b: Backend) {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "PLATFORM.INPUT_INVALID", "{body:#}");
 }
-
 
 /// Issue 12, item 5: route-not-found errors carried `code: null`.
 async fn routing_errors_carry_a_code(b: Backend) {

@@ -75,7 +75,6 @@ async fn each_key_is_limited_on_its_own(b: Backend) {
     assert_eq!(call(&api.key).await.status, 200);
 }
 
-
 /// Issue 12, item 4: `bearer  KEY`, `BEARER KEY` ... each got a fresh bucket, so 600 requests
 /// went through where 210 should have. Every spelling authentication accepts is one key, with
 /// one budget.
@@ -141,7 +140,10 @@ async fn spellings_of_one_key_share_its_budget(b: Backend) {
         unknown_replies.push(call(spelling).await);
     }
     let unauthenticated = unknown_replies.iter().filter(|r| r.status == 401).count();
-    assert!((3..=5).contains(&unauthenticated), "{unauthenticated} of 6 reached authentication");
+    assert!(
+        (3..=5).contains(&unauthenticated),
+        "{unauthenticated} of 6 reached authentication"
+    );
     for reply in &unknown_replies {
         match reply.status.as_u16() {
             401 => reply.assert_error(401, "PLATFORM.AUTHENTICATION_INVALID"),

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
-use tributary_gateway::{GatewayOptions, GatewayState, ServeOptions, generate_api_key, hash_api_key, router_with_options};
+use tributary_gateway::{
+    GatewayOptions, GatewayState, ServeOptions, generate_api_key, hash_api_key, router_with_options,
+};
 use tributary_model::{ScopeConfig, ToolKind};
 use tributary_store::testing::{hold_pg_write_lock, pg_store_concrete_or_skip};
 use tributary_store::{CredentialKey, MirrorStore, NewIntegration, PgPoolSettings, PgStore, SqliteStore};
@@ -39,13 +41,21 @@ async fn serve(store: Arc<dyn MirrorStore>, options: GatewayOptions, serve_optio
     let listener = tributary_gateway::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router_with_options(GatewayState::new(store, CURSOR_KEY.to_vec()), options);
-    tokio::spawn(tributary_gateway::serve(listener, app, serve_options, std::future::pending()));
+    tokio::spawn(tributary_gateway::serve(
+        listener,
+        app,
+        serve_options,
+        std::future::pending(),
+    ));
     base
 }
 
 /// A client that gives up after 10 s: every answer below must come before that.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 async fn get(http: &reqwest::Client, url: String, key: &str) -> (u16, Value) {
@@ -89,7 +99,10 @@ async fn a_read_cancelled_by_the_statement_timeout_is_a_504() {
     let reply = get(&http, url.clone(), &key).await;
     assert_error(&reply, 504, "PLATFORM.TASK_TIMED_OUT");
     assert!(
-        reply.1["error"]["message"].as_str().unwrap().contains("statement timeout"),
+        reply.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("statement timeout"),
         "{:#}",
         reply.1
     );
@@ -116,7 +129,9 @@ impl Proxy {
         let (down_, open_) = (down.clone(), open.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else { continue };
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
                 let blackholed = *down_.lock().unwrap();
                 let upstream = upstream.clone();
                 let task = tokio::spawn(async move {
@@ -251,7 +266,8 @@ async fn sockets_that_trickle_their_headers_are_closed() {
             let socket = TcpStream::connect(&addr).await.unwrap();
             let (mut reader, mut writer) = socket.into_split();
             let trickle = tokio::spawn(async move {
-                let head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+                let head =
+                    b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
                 for byte in head.iter().cycle() {
                     if writer.write_all(&[*byte]).await.is_err() {
                         return;
@@ -279,7 +295,10 @@ async fn sockets_that_trickle_their_headers_are_closed() {
             still_open += 1;
         }
     }
-    assert_eq!(still_open, 0, "{still_open} of 200 trickling sockets were still open after 10 s");
+    assert_eq!(
+        still_open, 0,
+        "{still_open} of 200 trickling sockets were still open after 10 s"
+    );
 
     // A client that sends its request whole is served as before.
     let mut socket = TcpStream::connect(&addr).await.unwrap();
@@ -288,7 +307,11 @@ async fn sockets_that_trickle_their_headers_are_closed() {
         .await
         .unwrap();
     let reply = read_until_closed(&mut socket, Duration::from_secs(10)).await;
-    assert!(reply.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
 }
 
 /// A kept-alive connection that says nothing after its response is closed: by the header-read
@@ -304,9 +327,16 @@ async fn idle_connections_are_closed() {
         .await;
         let addr = base.trim_start_matches("http://").to_owned();
         let mut socket = TcpStream::connect(&addr).await.unwrap();
-        socket.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        socket
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         let reply = read_until_closed(&mut socket, Duration::from_secs(10)).await;
-        assert!(reply.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply));
+        assert!(
+            reply.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 
     // Only the idle timeout can close this one: its request head arrived whole, and then the
@@ -326,5 +356,9 @@ async fn idle_connections_are_closed() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let got = read_until_closed(&mut socket, Duration::from_secs(10)).await;
-    assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got[..got.len().min(200)]));
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got[..got.len().min(200)])
+    );
 }

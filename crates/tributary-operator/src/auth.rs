@@ -200,7 +200,9 @@ pub(crate) async fn require_admin(State(state): State<OperatorState>, request: R
         Ok(()) => next.run(request).await,
         Err(error) => {
             let limited = state.failures.charge(client);
-            state.failures.log(client, request.uri().path(), &error, limited.is_some());
+            state
+                .failures
+                .log(client, request.uri().path(), &error, limited.is_some());
             match limited {
                 Some(wait) => OpsError::TooManyFailures {
                     retry_after_secs: tributary_gateway::retry_after_secs(wait),

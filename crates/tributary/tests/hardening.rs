@@ -23,7 +23,11 @@ impl Drop for Serve {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `tributary serve` under umask 000, so every file it creates would be world-writable unless
@@ -72,10 +76,18 @@ async fn serve_is_owner_only_and_its_operator_api_is_hardened() {
     let port = free_port();
     let _serve = spawn_serve(&data_dir, port);
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let mut up = false;
     for _ in 0..120 {
-        if http.get(format!("{base}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
+        if http
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             up = true;
             break;
         }
@@ -95,14 +107,25 @@ async fn serve_is_owner_only_and_its_operator_api_is_hardened() {
     assert_eq!(status, 200, "{body:#}");
     assert!(headers.contains_key("x-request-id"), "{headers:?}");
     let (status, headers, body) = call(ops("/syncs/no-such-run").bearer_auth(ADMIN_TOKEN)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("PLATFORM.SYNC_NOT_FOUND")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("PLATFORM.SYNC_NOT_FOUND"))
+    );
     assert!(headers.contains_key("x-request-id"));
     // Unknown routes and methods below /ops answer in the envelope with a code.
     let (status, headers, body) = call(ops("/no-such-route").bearer_auth(ADMIN_TOKEN)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("PLATFORM.INPUT_INVALID")), "{body:#}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("PLATFORM.INPUT_INVALID")),
+        "{body:#}"
+    );
     assert!(headers.contains_key("x-request-id"));
     let (status, _, body) = call(http.delete(format!("{base}/ops/v1/queues")).bearer_auth(ADMIN_TOKEN)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("PLATFORM.INPUT_INVALID")), "{body:#}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (405, Some("PLATFORM.INPUT_INVALID")),
+        "{body:#}"
+    );
 
     // Wrong admin tokens: refused, then limited, with Retry-After of at least a second; while
     // limited, even the right token is refused (a guesser must not learn it guessed right).
@@ -124,7 +147,10 @@ async fn serve_is_owner_only_and_its_operator_api_is_hardened() {
         }
     }
     let refused = statuses.iter().filter(|s| **s == 401).count();
-    assert!((10..=12).contains(&refused), "{refused} wrong tokens were checked: {statuses:?}");
+    assert!(
+        (10..=12).contains(&refused),
+        "{refused} wrong tokens were checked: {statuses:?}"
+    );
     assert!(limited.is_some(), "never limited: {statuses:?}");
     let (status, _, body) = call(ops("/queues").bearer_auth(ADMIN_TOKEN)).await;
     assert_eq!(status, 429, "{body:#}");
