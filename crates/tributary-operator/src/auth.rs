@@ -99,13 +99,13 @@ impl Failures {
     }
 
     /// A WARN line for this failure, unless one was written less than [`LOG_EVERY`] ago; then
-    /// it is counted into the next line.
-    fn log(&self, client: IpAddr, path: &str, error: &OpsError, limited: bool) {
+    /// it is counted into the next line. Whether a line was written.
+    fn log(&self, client: IpAddr, path: &str, error: &OpsError, limited: bool) -> bool {
         let mut sample = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if sample.last.is_some_and(|last| now.duration_since(last) < LOG_EVERY) {
             sample.unlogged += 1;
-            return;
+            return false;
         }
         let unlogged = std::mem::take(&mut sample.unlogged);
         sample.last = Some(now);
@@ -117,6 +117,7 @@ impl Failures {
             also_failed_since_last_line = unlogged,
             "operator API: failed admin-token attempt: {error}"
         );
+        true
     }
 }
 
@@ -257,6 +258,18 @@ mod tests {
         assert!(failures.blocked(guesser).is_some());
         assert_eq!(failures.blocked(bystander), None);
         assert_eq!(failures.charge(bystander), None);
+    }
+
+    #[test]
+    fn a_flood_of_failures_is_logged_sampled() {
+        let failures = Failures::default();
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        let error = OpsError::Unauthenticated("The admin token is wrong.".into());
+        let written = (0..1000)
+            .filter(|_| failures.log(client, "/ops/v1/queues", &error, false))
+            .count();
+        assert_eq!(written, 1, "1,000 failures within a second make one line");
+        assert_eq!(failures.log.lock().unwrap().unlogged, 999);
     }
 
     #[test]
