@@ -45,6 +45,10 @@ pub enum OpsError {
     /// the wait is over.
     #[error("too many failed admin-token attempts from this address; retry after {retry_after_secs} s")]
     TooManyFailures { retry_after_secs: u64 },
+    /// The mirror database does not answer (the API's pool found no connection in time);
+    /// retrying later may help.
+    #[error("the data store is unavailable")]
+    Unavailable(#[source] StoreError),
     #[error("internal error")]
     Store(#[source] StoreError),
     #[error("internal error")]
@@ -68,6 +72,7 @@ impl OpsError {
             OpsError::Conflict(_) | OpsError::IntegrationExists(_) => StatusCode::CONFLICT,
             OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             OpsError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OpsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,7 +91,9 @@ impl OpsError {
             OpsError::DeliveryNotFound(_) => "PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND",
             OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
             OpsError::IntegrationExists(_) => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
-            OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "PLATFORM.UNKNOWN_ERROR",
+            OpsError::Unavailable(_) | OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => {
+                "PLATFORM.UNKNOWN_ERROR"
+            }
         })
     }
 
@@ -105,6 +112,7 @@ impl OpsError {
             OpsError::IntegrationExists(_) => "The integration already exists.",
             OpsError::MethodNotAllowed(_) => "Method not allowed.",
             OpsError::TooManyFailures { .. } => "Too many failed authentication attempts.",
+            OpsError::Unavailable(_) => "The service is temporarily unavailable.",
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "An unexpected error occurred.",
         }
     }
@@ -118,6 +126,11 @@ impl From<StoreError> for OpsError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Invalid(message) => OpsError::InvalidInput(message),
+            // As the read API: the database not answering in time is a 503 worth retrying,
+            // not our bug.
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed,
+            ) => OpsError::Unavailable(error),
             other => OpsError::Store(other),
         }
     }
@@ -177,5 +190,21 @@ impl IntoResponse for OpsError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503() {
+        let error = OpsError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (error.status(), error.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("PLATFORM.UNKNOWN_ERROR"))
+        );
+        let error = OpsError::from(StoreError::Database(sqlx::Error::RowNotFound));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
