@@ -75,4 +75,81 @@ async fn each_key_is_limited_on_its_own(b: Backend) {
     assert_eq!(call(&api.key).await.status, 200);
 }
 
-crate::on_both_backends!(each_key_is_limited_on_its_own);
+/// Issue 12, item 4: `bearer  KEY`, `BEARER KEY` ... each got a fresh bucket, so 600 requests
+/// went through where 210 should have. Every spelling authentication accepts is one key, with
+/// one budget.
+async fn spellings_of_one_key_share_its_budget(b: Backend) {
+    let options = GatewayOptions {
+        rate_limit_per_second: Some(1),
+        rate_limit_burst: 3,
+        ..GatewayOptions::default()
+    };
+    let Some(api) = Api::start_with(b, options, true).await else {
+        return;
+    };
+    let key = api.key.as_str();
+    let spellings = [
+        format!("Bearer {key}"),
+        format!("bearer {key}"),
+        format!("BEARER {key}"),
+        format!("bEaReR {key}"),
+        format!("Bearer  {key}"),
+        format!("Bearer {key} "),
+        format!("Bearer \t{key}"),
+        format!("bearer   {key}  "),
+    ];
+    let call = |authorization: String| {
+        send(
+            api.http
+                .get(api.url("/v1/hris/employees"))
+                .header("Authorization", authorization)
+                .header("X-Integration-Id", &api.personio)
+                .query(&[("page_size", "1")]),
+        )
+    };
+    // Three rounds of every spelling at once: 24 requests within well under a second.
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.extend(futures::future::join_all(spellings.iter().cloned().map(call)).await);
+    }
+    let allowed = replies.iter().filter(|r| r.status == 200).count();
+    for refused in replies.iter().filter(|r| r.status != 200) {
+        refused.assert_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED");
+        let retry: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry >= 1, "Retry-After {retry}");
+    }
+    // The burst of 3, plus at most one refill per second the rounds took on a slow machine.
+    assert!(
+        (3..=5).contains(&allowed),
+        "{allowed} of {} requests went through; the budget is 3 (+1/s)",
+        replies.len()
+    );
+
+    // A key no live key matches shares its budget across spellings too (it is refused with
+    // 401 while it has budget, and 429 after).
+    let unknown = "trb_not_a_key";
+    let mut unknown_replies = Vec::new();
+    for spelling in [
+        format!("Bearer {unknown}"),
+        format!("BEARER {unknown}"),
+        format!("bearer  {unknown}"),
+        format!("Bearer {unknown} "),
+        format!("bearer {unknown}"),
+        format!("BeArEr {unknown}"),
+    ] {
+        unknown_replies.push(call(spelling).await);
+    }
+    let unauthenticated = unknown_replies.iter().filter(|r| r.status == 401).count();
+    assert!(
+        (3..=5).contains(&unauthenticated),
+        "{unauthenticated} of 6 reached authentication"
+    );
+    for reply in &unknown_replies {
+        match reply.status.as_u16() {
+            401 => reply.assert_error(401, "PLATFORM.AUTHENTICATION_INVALID"),
+            _ => reply.assert_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED"),
+        }
+    }
+}
+
+crate::on_both_backends!(each_key_is_limited_on_its_own, spellings_of_one_key_share_its_budget);

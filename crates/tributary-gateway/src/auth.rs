@@ -41,12 +41,21 @@ pub fn generate_secret(prefix: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Caller(pub ApiKey);
 
+/// What [`crate::http::guard`] found the request's key to be when it charged the key's rate
+/// limit, so the handler does not look it up a second time. `None`: no live key has it.
+#[derive(Debug, Clone)]
+pub(crate) struct LookedUp(pub Option<ApiKey>);
+
 impl FromRequestParts<GatewayState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, ApiError> {
         let key = bearer_token(&parts.headers)?;
-        match state.store.find_api_key(&hash_api_key(key)).await? {
+        let found = match parts.extensions.get::<LookedUp>() {
+            Some(LookedUp(found)) => found.clone(),
+            None => state.store.find_api_key(&hash_api_key(key)).await?,
+        };
+        match found {
             Some(api_key) => Ok(Caller(api_key)),
             None => Err(ApiError::Unauthenticated(
                 "The API key is invalid or has been revoked.".into(),
@@ -55,7 +64,8 @@ impl FromRequestParts<GatewayState> for Caller {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+/// The key of an `Authorization: Bearer <key>` header, however the scheme is spelt.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthenticated("Missing `Authorization: Bearer <API key>` header.".into()))?;

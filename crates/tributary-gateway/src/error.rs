@@ -52,6 +52,12 @@ pub enum ApiError {
     ConcurrencyLimited,
     #[error("the request did not finish within {0} seconds")]
     TimedOut(u64),
+    /// The database cancelled the read at the gateway's per-request statement timeout
+    /// (`--read-statement-timeout-secs`).
+    #[error(
+        "the database did not finish this read within the gateway's statement timeout; narrow the filters or retry"
+    )]
+    StatementTimedOut(#[source] StoreError),
     /// The mirror database does not answer; retrying later may help.
     #[error("the data store is unavailable")]
     Unavailable(#[source] StoreError),
@@ -72,29 +78,31 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::ConcurrencyLimited => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::TimedOut(_) | ApiError::StatementTimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// Kombo's error code. Routing errors have none, as Kombo's "minimal error response"
-    /// allows, because no code in the spec describes them.
+    /// Kombo's error code; every error has one. Kombo's document has no code for an unknown
+    /// route or method, so those say `PLATFORM.INPUT_INVALID` (the path or method is the
+    /// caller's input) with HTTP 404/405 telling them apart.
     pub fn code(&self) -> Option<&'static str> {
         Some(match self {
             ApiError::Unauthenticated(_) | ApiError::SignatureInvalid(_) => "PLATFORM.AUTHENTICATION_INVALID",
             ApiError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
-            ApiError::InvalidInput(_) | ApiError::PayloadTooLarge(_) | ApiError::HeadersTooLarge(_) => {
-                "PLATFORM.INPUT_INVALID"
-            }
+            ApiError::InvalidInput(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::HeadersTooLarge(_)
+            | ApiError::RouteNotFound(_)
+            | ApiError::MethodNotAllowed(_) => "PLATFORM.INPUT_INVALID",
             ApiError::ModelDisabled(_) => "INTEGRATION.MODEL_DISABLED",
             ApiError::ModelNotAvailable { .. } => "INTEGRATION.MODEL_NOT_AVAILABLE",
             ApiError::RateLimited { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
             ApiError::SyncUnavailable(_) => "PLATFORM.UNKNOWN_ERROR",
             ApiError::ConcurrencyLimited => "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
-            ApiError::TimedOut(_) => "PLATFORM.TASK_TIMED_OUT",
+            ApiError::TimedOut(_) | ApiError::StatementTimedOut(_) => "PLATFORM.TASK_TIMED_OUT",
             ApiError::Unavailable(_) | ApiError::Internal(_) => "PLATFORM.UNKNOWN_ERROR",
-            ApiError::RouteNotFound(_) | ApiError::MethodNotAllowed(_) => return None,
         })
     }
 
@@ -114,7 +122,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "The request body is too large.",
             ApiError::HeadersTooLarge(_) => "The request headers are too large.",
             ApiError::ConcurrencyLimited => "Too many concurrent requests.",
-            ApiError::TimedOut(_) => "The request timed out.",
+            ApiError::TimedOut(_) | ApiError::StatementTimedOut(_) => "The request timed out.",
             ApiError::Unavailable(_) => "The service is temporarily unavailable.",
             ApiError::Internal(_) => "An unexpected error occurred.",
         }
@@ -130,6 +138,10 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Invalid(message) => ApiError::InvalidInput(message),
             StoreError::Database(ref db) if is_unavailable(db) => ApiError::Unavailable(error),
+            // 57014 query_canceled: the read's `statement_timeout` fired.
+            StoreError::Database(sqlx::Error::Database(ref db)) if db.code().as_deref() == Some("57014") => {
+                ApiError::StatementTimedOut(error)
+            }
             // Backstop for input the checks above the store missed: Postgres refusing a
             // character or a value's form is the caller's input, not our failure.
             StoreError::Database(sqlx::Error::Database(ref db))
@@ -195,12 +207,24 @@ pub fn error_response(status: StatusCode, code: Option<&'static str>, title: &'s
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, ApiError::StatementTimedOut(_)) {
             // The envelope deliberately says little about internals; the log keeps the cause.
             let cause = std::error::Error::source(&self).map(ToString::to_string);
             tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "request failed");
         }
-        error_response(status, self.code(), self.title(), &self.to_string())
+        if let ApiError::StatementTimedOut(_) = self {
+            // The caller's own query was too heavy: worth a line, not an error report.
+            tracing::warn!("read cancelled at the statement timeout");
+        }
+        let mut response = error_response(status, self.code(), self.title(), &self.to_string());
+        if let ApiError::ConcurrencyLimited = self {
+            // A slot frees as soon as any request ends; one second is the least `Retry-After`
+            // can say (never 0).
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(1));
+        }
+        response
     }
 }
 

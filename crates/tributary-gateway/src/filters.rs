@@ -28,7 +28,7 @@ pub fn parse(endpoint: &Endpoint, params: &QueryParams, integration_id: &str) ->
             ..FieldFilter::equals(field, any_of)
         };
         let filter = match spec.kind {
-            FilterKind::AnyOf => params.list(name).map(|ids| FieldFilter::equals(field, ids)),
+            FilterKind::AnyOf => params.list(name)?.map(|ids| FieldFilter::equals(field, ids)),
             FilterKind::Enum(allowed) => params
                 .enum_list(name, allowed)?
                 .map(|values| FieldFilter::equals(field, values)),
@@ -47,7 +47,7 @@ pub fn parse(endpoint: &Endpoint, params: &QueryParams, integration_id: &str) ->
             FilterKind::Exact => params
                 .text(name)
                 .map(|value| FieldFilter::equals(field, vec![value.to_owned()])),
-            FilterKind::AnyOfCaseInsensitive => params.list(name).map(|values| FieldFilter {
+            FilterKind::AnyOfCaseInsensitive => params.list(name)?.map(|values| FieldFilter {
                 case_insensitive: true,
                 ..FieldFilter::equals(field, values)
             }),
@@ -63,14 +63,16 @@ pub fn parse(endpoint: &Endpoint, params: &QueryParams, integration_id: &str) ->
                 case_insensitive: true,
                 ..matching(FieldMatch::Contains, vec![value.to_owned()])
             }),
-            FilterKind::ArrayContainsAny => params.list(name).map(|ids| matching(FieldMatch::ArrayContainsAny, ids)),
+            FilterKind::ArrayContainsAny => params
+                .list(name)?
+                .map(|ids| matching(FieldMatch::ArrayContainsAny, ids)),
             FilterKind::ChildHas(model) => params
-                .list(name)
+                .list(name)?
                 .map(|ids| matching(FieldMatch::ChildHas { model }, ids)),
             FilterKind::ReferenceHas(via) => params
-                .list(name)
+                .list(name)?
                 .map(|ids| matching(FieldMatch::ReferenceHas { via: via.to_owned() }, ids)),
-            FilterKind::RemoteIdsOf(model) => params.list(name).map(|remote_ids| {
+            FilterKind::RemoteIdsOf(model) => params.list(name)?.map(|remote_ids| {
                 // Unified ids derive from (integration, model, remote id), so the remote ids
                 // translate without a lookup.
                 let ids = remote_ids.iter().map(|r| record_id(integration_id, model, r)).collect();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
+use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, Request as HttpRequest};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,9 @@ use tokio::sync::Semaphore;
 use tower_http::request_id::RequestId;
 use tracing::{Level, Span};
 
+use tributary_store::MirrorStore;
+
+use crate::auth::{LookedUp, bearer_token, hash_api_key};
 use crate::error::ApiError;
 use crate::state::GatewayOptions;
 
@@ -26,7 +29,7 @@ const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
-/// Per-key limiter: GCRA, keyed by a digest of the presented credential.
+/// Per-key limiter: GCRA, keyed by a digest of the authenticated key's id (see [`charge`]).
 type KeyLimiter = DefaultKeyedRateLimiter<[u8; 16], StateInformationMiddleware>;
 /// Forget idle keys once the map holds this many, so garbage keys cannot grow it forever.
 const LIMITER_TRIM_AT: usize = 10_000;
@@ -77,6 +80,30 @@ impl Limits {
     }
 }
 
+/// The state of [`guard`]: the limits, and on the routes that take an API key the store that
+/// knows the keys. The per-key budget is charged to the key the store authenticates, not to
+/// the header's bytes: `Bearer K`, `bearer  K` and `BEARER K` are one key with one budget.
+#[derive(Clone)]
+pub struct Guard {
+    limits: Arc<Limits>,
+    keys: Option<Arc<dyn MirrorStore>>,
+}
+
+impl Guard {
+    /// For routes that take an API key: authenticated and charged per key.
+    pub fn keyed(limits: Arc<Limits>, store: Arc<dyn MirrorStore>) -> Self {
+        Self {
+            limits,
+            keys: Some(store),
+        }
+    }
+
+    /// For routes without an API key (the contract, inbound webhooks): no per-key charge.
+    pub fn open(limits: Arc<Limits>) -> Self {
+        Self { limits, keys: None }
+    }
+}
+
 /// What charging a request to its key's budget decided.
 enum Charge {
     /// No limit applies (limiting is off, or the request carries no key).
@@ -109,39 +136,54 @@ impl Charge {
     }
 }
 
-/// Charges one request to the caller's key. Requests without a key are not limited here: they
-/// fail authentication without touching the database.
-fn charge(limits: &Limits, request: &Request) -> Charge {
-    let Some((limiter, rate)) = &limits.per_key else {
-        return Charge::Free;
+/// Whole seconds to wait, rounded up and at least one: `Retry-After: 0` invites an immediate
+/// retry that the limiter refuses again.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// Authenticates the request's key and charges one request to it. The key is looked up here,
+/// before the handler, because the budget belongs to the key; the handler reuses the lookup
+/// ([`LookedUp`]). A request without a well-formed `Bearer` header is not charged: it fails
+/// authentication without touching the database. A key no live key matches is charged under
+/// its token, trimmed as authentication trims it, so its spellings share one budget too.
+async fn charge(guard: &Guard, request: &mut Request) -> Result<Charge, ApiError> {
+    let (Some((limiter, rate)), Some(store)) = (&guard.limits.per_key, &guard.keys) else {
+        return Ok(Charge::Free);
     };
-    let Some(credential) = request.headers().get(AUTHORIZATION) else {
-        return Charge::Free;
+    let Ok(token) = bearer_token(request.headers()) else {
+        return Ok(Charge::Free);
     };
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&Sha256::digest(credential.as_bytes())[..16]);
+    let found = store.find_api_key(&hash_api_key(token)).await?;
+    let mut digest = Sha256::new();
+    match &found {
+        Some(key) => digest.update(format!("key\0{}", key.id)),
+        None => digest.update(format!("token\0{token}")),
+    }
+    let mut bucket = [0u8; 16];
+    bucket.copy_from_slice(&digest.finalize()[..16]);
+    request.extensions_mut().insert(LookedUp(found));
     if limiter.len() > LIMITER_TRIM_AT {
         limiter.retain_recent();
     }
-    match limiter.check_key(&key) {
+    Ok(match limiter.check_key(&bucket) {
         Ok(state) => Charge::Allowed {
             rate: *rate,
             remaining: state.remaining_burst_capacity(),
         },
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Charge::Refused {
-                rate: *rate,
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            }
-        }
-    }
+        Err(not_until) => Charge::Refused {
+            rate: *rate,
+            retry_after_secs: retry_after_secs(not_until.wait_time_from(DefaultClock::default().now())),
+        },
+    })
 }
 
-/// Refuses oversized bodies up front, charges the caller's key its rate limit, sheds load
-/// beyond the in-flight cap, and bounds how long a request may run. Done here rather than with tower-http's timeout and limit layers because
-/// those answer with bare status codes, and every error must come out in Kombo's envelope.
-pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+/// Refuses oversized bodies up front, sheds load beyond the in-flight cap, charges the
+/// caller's key its rate limit, and bounds how long a request may run. Done here rather than
+/// with tower-http's timeout and limit layers because those answer with bare status codes,
+/// and every error must come out in Kombo's envelope.
+pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    let limits = &guard.limits;
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -158,25 +200,32 @@ pub async fn guard(State(limits): State<Arc<Limits>>, request: Request, next: Ne
     if header_bytes > limits.header_limit {
         return ApiError::HeadersTooLarge(limits.header_limit).into_response();
     }
-    let charge = charge(&limits, &request);
-    if let Charge::Refused { rate, retry_after_secs } = charge {
-        let mut response = ApiError::RateLimited {
-            limit: rate,
-            retry_after_secs,
-        }
-        .into_response();
-        response.headers_mut().extend(charge.headers());
-        return response;
-    }
+    // The permit comes before the key's lookup, so the cap bounds database work too.
     let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
         return ApiError::ConcurrencyLimited.into_response();
     };
-    let mut response = match tokio::time::timeout(limits.timeout, next.run(request)).await {
+    let run = async {
+        let charge = match charge(&guard, &mut request).await {
+            Ok(charge) => charge,
+            Err(e) => return e.into_response(),
+        };
+        if let Charge::Refused { rate, retry_after_secs } = charge {
+            let mut response = ApiError::RateLimited {
+                limit: rate,
+                retry_after_secs,
+            }
+            .into_response();
+            response.headers_mut().extend(charge.headers());
+            return response;
+        }
+        let mut response = next.run(request).await;
+        response.headers_mut().extend(charge.headers());
+        response
+    };
+    match tokio::time::timeout(limits.timeout, run).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut(limits.timeout.as_secs()).into_response(),
-    };
-    response.headers_mut().extend(charge.headers());
-    response
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +233,7 @@ mod tests {
     use super::*;
     use axum::Router;
     use axum::body::Body;
+    use axum::http::header::AUTHORIZATION;
     use axum::routing::get;
     use tower::ServiceExt;
 
@@ -193,7 +243,10 @@ mod tests {
                 "/slow",
                 get(|| async { tokio::time::sleep(Duration::from_secs(60)).await }),
             )
-            .layer(axum::middleware::from_fn_with_state(Limits::new(&options), guard))
+            .layer(axum::middleware::from_fn_with_state(
+                Guard::open(Limits::new(&options)),
+                guard,
+            ))
     }
 
     async fn code(response: Response) -> (u16, serde_json::Value) {
@@ -229,6 +282,7 @@ mod tests {
             .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
             .await
             .unwrap();
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
         assert_eq!(
             code(response).await,
             (429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED".into())
@@ -236,16 +290,32 @@ mod tests {
         first.abort();
     }
 
+    #[test]
+    fn retry_after_is_whole_seconds_and_never_zero() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_nanos(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+    }
+
     #[tokio::test]
     async fn each_key_has_its_own_rate_limit_with_headers() {
+        // Keys the store does not know are charged under their token.
+        let store = tributary_store::SqliteStore::in_memory(tributary_store::CredentialKey::generate())
+            .await
+            .unwrap();
+        tributary_store::MirrorStore::migrate(&store).await.unwrap();
         let app = Router::new()
             .route("/fast", get(|| async {}))
             .layer(axum::middleware::from_fn_with_state(
-                Limits::new(&GatewayOptions {
-                    rate_limit_per_second: Some(1),
-                    rate_limit_burst: 2,
-                    ..GatewayOptions::default()
-                }),
+                Guard::keyed(
+                    Limits::new(&GatewayOptions {
+                        rate_limit_per_second: Some(1),
+                        rate_limit_burst: 2,
+                        ..GatewayOptions::default()
+                    }),
+                    Arc::new(store),
+                ),
                 guard,
             ));
         let call = |key: &'static str| {

@@ -48,8 +48,8 @@ impl ListQuery {
             updated_after: params.datetime("updated_after")?,
             include_deleted: params.flag("include_deleted", false)?,
             ignore_unsupported_filters: params.flag("ignore_unsupported_filters", false)?,
-            ids: params.list("ids"),
-            remote_ids: params.list("remote_ids"),
+            ids: params.list("ids")?,
+            remote_ids: params.list("remote_ids")?,
         })
     }
 
@@ -167,6 +167,7 @@ pub async fn fetch_page(
         // One extra row tells whether another page exists without a COUNT.
         limit: list.page_size + 1,
         with_remote_data: true,
+        statement_timeout: state.read_statement_timeout,
     };
     let mut records = state.store.query_records(&query).await?;
     let page_size = usize::try_from(list.page_size).unwrap_or(usize::MAX);

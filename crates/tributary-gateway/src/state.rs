@@ -22,6 +22,10 @@ pub struct GatewayState {
     pub(crate) follow_ups: Arc<crate::routes::inbound::FollowUps>,
     /// Refused inbound webhooks: their budget per integration, and counts.
     pub(crate) inbound_rejections: Arc<crate::routes::inbound_rejections::InboundRejections>,
+    /// [`GatewayOptions::read_statement_timeout`], for the list endpoints' reads.
+    pub(crate) read_statement_timeout: Option<Duration>,
+    /// [`GatewayOptions::ready_timeout`].
+    pub(crate) ready_timeout: Duration,
 }
 
 impl GatewayState {
@@ -33,6 +37,8 @@ impl GatewayState {
             body_limit: GatewayOptions::default().body_limit,
             follow_ups: Arc::default(),
             inbound_rejections: Arc::default(),
+            read_statement_timeout: GatewayOptions::default().read_statement_timeout,
+            ready_timeout: GatewayOptions::default().ready_timeout,
         }
     }
 
@@ -67,6 +73,15 @@ pub struct GatewayOptions {
     pub rate_limit_per_second: Option<u32>,
     /// Requests a key may make at once above the sustained rate after a quiet spell.
     pub rate_limit_burst: u32,
+    /// How long the database may work on one list page before it cancels the read (Postgres
+    /// `statement_timeout`, set per read transaction; waiting for a sync's page write counts).
+    /// A cancelled read answers 504 `PLATFORM.TASK_TIMED_OUT`. It keeps one tenant's heavy
+    /// filters from holding database time that another tenant's reads need. `None`: the
+    /// database's own setting. SQLite has no statement timeout; there only `request_timeout`
+    /// bounds a read (the client gets its answer, the statement runs to its end).
+    pub read_statement_timeout: Option<Duration>,
+    /// `GET /ready` answers 503 when the mirror has not answered a ping within this long.
+    pub ready_timeout: Duration,
 }
 
 impl Default for GatewayOptions {
@@ -78,6 +93,8 @@ impl Default for GatewayOptions {
             header_limit: 32 * 1024,
             rate_limit_per_second: Some(100),
             rate_limit_burst: 200,
+            read_statement_timeout: Some(Duration::from_secs(10)),
+            ready_timeout: Duration::from_secs(1),
         }
     }
 }

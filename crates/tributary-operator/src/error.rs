@@ -41,6 +41,14 @@ pub enum OpsError {
     Conflict(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// This client sent too many wrong admin tokens; it is refused, right token or not, until
+    /// the wait is over.
+    #[error("too many failed admin-token attempts from this address; retry after {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
+    /// The mirror database does not answer (the API's pool found no connection in time);
+    /// retrying later may help.
+    #[error("the data store is unavailable")]
+    Unavailable(#[source] StoreError),
     #[error("internal error")]
     Store(#[source] StoreError),
     #[error("internal error")]
@@ -63,15 +71,19 @@ impl OpsError {
             | OpsError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
             OpsError::Conflict(_) | OpsError::IntegrationExists(_) => StatusCode::CONFLICT,
             OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            OpsError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OpsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The error code; routing errors have none, as in the gateway.
+    /// The error code; every error has one (an unknown method is the caller's input, as in
+    /// the gateway).
     pub fn code(&self) -> Option<&'static str> {
         Some(match self {
             OpsError::Unauthenticated(_) | OpsError::NotConfigured => "PLATFORM.AUTHENTICATION_INVALID",
-            OpsError::InvalidInput(_) => "PLATFORM.INPUT_INVALID",
+            OpsError::InvalidInput(_) | OpsError::MethodNotAllowed(_) => "PLATFORM.INPUT_INVALID",
+            OpsError::TooManyFailures { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
             OpsError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
             OpsError::SyncNotFound(_) => "PLATFORM.SYNC_NOT_FOUND",
             OpsError::ApiKeyNotFound(_) => "PLATFORM.API_KEY_NOT_FOUND",
@@ -79,8 +91,9 @@ impl OpsError {
             OpsError::DeliveryNotFound(_) => "PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND",
             OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
             OpsError::IntegrationExists(_) => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
-            OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "PLATFORM.UNKNOWN_ERROR",
-            OpsError::MethodNotAllowed(_) => return None,
+            OpsError::Unavailable(_) | OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => {
+                "PLATFORM.UNKNOWN_ERROR"
+            }
         })
     }
 
@@ -98,6 +111,8 @@ impl OpsError {
             OpsError::Conflict(_) => "The sync's state does not allow this action.",
             OpsError::IntegrationExists(_) => "The integration already exists.",
             OpsError::MethodNotAllowed(_) => "Method not allowed.",
+            OpsError::TooManyFailures { .. } => "Too many failed authentication attempts.",
+            OpsError::Unavailable(_) => "The service is temporarily unavailable.",
             OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => "An unexpected error occurred.",
         }
     }
@@ -111,6 +126,11 @@ impl From<StoreError> for OpsError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Invalid(message) => OpsError::InvalidInput(message),
+            // As the read API: the database not answering in time is a 503 worth retrying,
+            // not our bug.
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed,
+            ) => OpsError::Unavailable(error),
             other => OpsError::Store(other),
         }
     }
@@ -162,6 +182,29 @@ impl IntoResponse for OpsError {
             let cause = std::error::Error::source(&self).map(ToString::to_string);
             tracing::error!(error = %self, cause = cause.as_deref().unwrap_or(""), "operator request failed");
         }
-        tributary_gateway::error_response(status, self.code(), self.title(), &self.to_string())
+        let mut response = tributary_gateway::error_response(status, self.code(), self.title(), &self.to_string());
+        if let OpsError::TooManyFailures { retry_after_secs } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503() {
+        let error = OpsError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (error.status(), error.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("PLATFORM.UNKNOWN_ERROR"))
+        );
+        let error = OpsError::from(StoreError::Database(sqlx::Error::RowNotFound));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -65,7 +65,9 @@
 //! `PLATFORM.INPUT_INVALID` (400), `PLATFORM.INTEGRATION_NOT_FOUND`, `PLATFORM.SYNC_NOT_FOUND`
 //! `PLATFORM.API_KEY_NOT_FOUND`, `PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND` and
 //! `PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND` (404), `PLATFORM.SYNC_CONFLICT` and
-//! `PLATFORM.INTEGRATION_ALREADY_EXISTS` (409), `PLATFORM.UNKNOWN_ERROR` (500).
+//! `PLATFORM.INTEGRATION_ALREADY_EXISTS` (409), `PLATFORM.RATE_LIMIT_EXCEEDED` (429, too many
+//! wrong admin tokens from one client), `PLATFORM.UNKNOWN_ERROR` (500, or 503 when the database
+//! does not answer).
 //!
 //! The mirror's runs are the source of truth and are always read from it; the coordinator
 //! only adds what it knows (lease holders, queued markers) and carries signals to workers.

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tributary_queue::{Coordinator, JobQueue};
 use tributary_store::MirrorStore;
 
-use crate::auth::AdminToken;
+use crate::auth::{AdminToken, Failures};
 
 /// What every operator handler shares: the mirror (the source of truth for runs), the queues
 /// and the coordinator (leases, queued markers, signals), and the admin token.
@@ -13,6 +13,8 @@ pub struct OperatorState {
     pub queue: Arc<dyn JobQueue>,
     pub coordinator: Arc<dyn Coordinator>,
     pub(crate) admin: Arc<AdminToken>,
+    /// Wrong admin tokens per client, shared by every request.
+    pub(crate) failures: Arc<Failures>,
 }
 
 impl OperatorState {
@@ -29,6 +31,7 @@ impl OperatorState {
             queue,
             coordinator,
             admin: Arc::new(AdminToken::new(admin_token.as_deref())),
+            failures: Arc::default(),
         }
     }
 }

@@ -285,6 +285,11 @@ pub struct RecordQuery {
     /// Whether to read `remote_data`. Without it records come back with `None`: a caller that
     /// does not show it (a nested employee summary) skips the largest column.
     pub with_remote_data: bool,
+    /// How long the database may work on this read before cancelling it (Postgres:
+    /// `statement_timeout` for the read's transaction, lock waits included; a cancelled read
+    /// fails with SQLSTATE 57014). `None`: the server's own setting. SQLite has no statement
+    /// timeout and ignores it.
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 impl RecordQuery {
@@ -301,6 +306,7 @@ impl RecordQuery {
             after_id: None,
             limit: 100,
             with_remote_data: true,
+            statement_timeout: None,
         }
     }
 }

@@ -29,6 +29,6 @@ mod webhook_payloads;
 pub use api::*;
 pub use crypto::{CredentialKey, KeyError};
 pub use error::StoreError;
-pub use postgres::PgStore;
+pub use postgres::{PgPoolSettings, PgStore};
 pub use raw_json::RawJson;
 pub use sqlite::SqliteStore;

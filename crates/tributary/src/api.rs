@@ -12,7 +12,8 @@ use crate::cli::{ApiLimitArgs, Global};
 use crate::commands::cursor_key;
 use crate::fleet::Fleet;
 
-/// The read API, plus the operator API when a fleet is there to operate.
+/// The read API, plus the operator API when a fleet is there to operate. `store` should be the
+/// API's own (see `setup::open_api_store`).
 pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet>, limits: &ApiLimitArgs) -> Router {
     let mut state = GatewayState::new(store.clone(), cursor_key(global));
     if let Some(fleet) = fleet {
@@ -22,14 +23,16 @@ pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet
             coordinator: fleet.coordinator.clone(),
         }));
     }
-    let app = tributary_gateway::router_with_options(state, limits.options());
-    match fleet {
-        Some(fleet) => app.merge(tributary_operator::router(tributary_operator::OperatorState::new(
+    // The operator API goes beneath the gateway's layers, so its responses carry request ids
+    // and its requests trace spans, like every other.
+    let operator = match fleet {
+        Some(fleet) => tributary_operator::router(tributary_operator::OperatorState::new(
             store,
             fleet.queue.clone(),
             fleet.coordinator.clone(),
             global.admin_token.clone(),
-        ))),
-        None => app,
-    }
+        )),
+        None => Router::new(),
+    };
+    tributary_gateway::router_with(state, limits.options(), operator)
 }

@@ -288,15 +288,61 @@ pub struct ApiLimitArgs {
     /// Seconds a read API request may take before it answers PLATFORM.TASK_TIMED_OUT.
     #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
     pub request_timeout_secs: f64,
+    /// Seconds Postgres may work on one list page before it cancels the read (504
+    /// PLATFORM.TASK_TIMED_OUT); 0 leaves the database's own `statement_timeout`. No effect on
+    /// SQLite.
+    #[arg(long, env = "TRIBUTARY_READ_STATEMENT_TIMEOUT", default_value_t = 10.0, value_parser = secs_or_zero)]
+    pub read_statement_timeout_secs: f64,
+    /// Seconds an API request waits for a Postgres connection (to come free, or to be made)
+    /// before it answers 503 PLATFORM.UNKNOWN_ERROR: how fast reads fail while the database is
+    /// unreachable.
+    #[arg(long, env = "TRIBUTARY_DB_ACQUIRE_TIMEOUT", default_value_t = 2.0, value_parser = positive_secs)]
+    pub db_acquire_timeout_secs: f64,
+    /// Seconds `GET /ready` waits for the mirror to answer before it says 503.
+    #[arg(long, env = "TRIBUTARY_READY_TIMEOUT", default_value_t = 1.0, value_parser = positive_secs)]
+    pub ready_timeout_secs: f64,
+    /// Seconds a client has to send a complete request head, counted from when the server
+    /// waits for one (so also the longest a kept-alive connection may idle between requests).
+    #[arg(long, env = "TRIBUTARY_HEADER_READ_TIMEOUT", default_value_t = 10.0, value_parser = positive_secs)]
+    pub header_read_timeout_secs: f64,
+    /// Seconds without a byte moving either way after which a connection is closed.
+    #[arg(long, env = "TRIBUTARY_IDLE_TIMEOUT", default_value_t = 60.0, value_parser = positive_secs)]
+    pub idle_timeout_secs: f64,
 }
 
 impl ApiLimitArgs {
     pub fn options(&self) -> tributary_gateway::GatewayOptions {
+        use std::time::Duration;
         tributary_gateway::GatewayOptions {
             rate_limit_per_second: (self.rate_limit > 0).then_some(self.rate_limit),
             rate_limit_burst: self.rate_limit_burst,
-            request_timeout: std::time::Duration::from_secs_f64(self.request_timeout_secs),
+            request_timeout: Duration::from_secs_f64(self.request_timeout_secs),
+            read_statement_timeout: (self.read_statement_timeout_secs > 0.0)
+                .then(|| Duration::from_secs_f64(self.read_statement_timeout_secs)),
+            ready_timeout: Duration::from_secs_f64(self.ready_timeout_secs),
             ..tributary_gateway::GatewayOptions::default()
         }
+    }
+
+    pub fn serve_options(&self) -> tributary_gateway::ServeOptions {
+        tributary_gateway::ServeOptions {
+            header_read_timeout: std::time::Duration::from_secs_f64(self.header_read_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs_f64(self.idle_timeout_secs),
+        }
+    }
+
+    /// The API's own Postgres pool: it fails fast rather than wait out an outage.
+    pub fn pool_settings(&self) -> tributary_store::PgPoolSettings {
+        tributary_store::PgPoolSettings {
+            acquire_timeout: std::time::Duration::from_secs_f64(self.db_acquire_timeout_secs),
+            ..tributary_store::PgPoolSettings::default()
+        }
+    }
+}
+
+fn secs_or_zero(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v == 0.0 => Ok(v),
+        _ => positive_secs(s),
     }
 }

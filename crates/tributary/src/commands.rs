@@ -279,8 +279,9 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         Some(_) => Some(crate::fleet::Fleet::open(global, &store).await?),
         None => None,
     };
-    let app = crate::api::router(global, store, fleet.as_ref(), &args.limits);
-    serve_gateway(args.listen, app, fleet.is_some()).await
+    let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
+    let app = crate::api::router(global, api_store, fleet.as_ref(), &args.limits);
+    serve_gateway(args.listen, app, args.limits.serve_options(), fleet.is_some()).await
 }
 
 /// The key that signs pagination cursors: derived from the credential key so every gateway
@@ -298,7 +299,12 @@ pub fn cursor_key(global: &Global) -> Vec<u8> {
         .to_vec()
 }
 
-pub async fn serve_gateway(listen: std::net::SocketAddr, app: axum::Router, with_ops: bool) -> anyhow::Result<()> {
+pub async fn serve_gateway(
+    listen: std::net::SocketAddr,
+    app: axum::Router,
+    options: tributary_gateway::ServeOptions,
+    with_ops: bool,
+) -> anyhow::Result<()> {
     let listener = tributary_gateway::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -306,9 +312,7 @@ pub async fn serve_gateway(listen: std::net::SocketAddr, app: axum::Router, with
     if with_ops {
         println!("operator API on http://{listen}/ops/v1");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tributary_gateway::serve(listener, app, options, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -106,11 +106,12 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let state = tributary_gateway::GatewayState::new(store.clone(), cursor_key(global))
         .with_sync_trigger(Arc::new(DemoTrigger { engine: engine.clone() }));
     let app = tributary_gateway::router(state);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let server = tokio::spawn(tributary_gateway::serve(
+        listener,
+        app,
+        tributary_gateway::ServeOptions::default(),
+        shutdown_signal(),
+    ));
 
     let base = format!("http://{}", args.listen);
     println!("\nread API on {base}/v1 — try:");

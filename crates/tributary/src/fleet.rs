@@ -220,7 +220,8 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tributary_gateway::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let app = crate::api::router(global, store, Some(&fleet), &args.limits);
+    let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
+    let app = crate::api::router(global, api_store, Some(&fleet), &args.limits);
     println!(
         "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
         args.listen,
@@ -232,11 +233,10 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         }
     );
     let mut gateway_shutdown = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = gateway_shutdown.wait_for(|s| *s).await;
-        })
-        .await?;
+    tributary_gateway::serve(listener, app, args.limits.serve_options(), async move {
+        let _ = gateway_shutdown.wait_for(|s| *s).await;
+    })
+    .await?;
     pool.await.context("worker pool panicked")??;
     scheduler.await.context("scheduler panicked")?;
     if let Some(deliverer) = deliverer {

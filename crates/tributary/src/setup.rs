@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tributary_store::{CredentialKey, MirrorStore, PgStore, SqliteStore};
+use tributary_store::{CredentialKey, MirrorStore, PgPoolSettings, PgStore, SqliteStore};
 
-use crate::cli::Global;
+use crate::cli::{ApiLimitArgs, Global};
 
 pub fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
@@ -27,20 +27,10 @@ pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>>
             if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
                 bail!("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded mode)");
             }
-            let key = match &global.secret_key {
-                Some(k) => CredentialKey::from_base64(k).context("TRIBUTARY_SECRET_KEY is not base64 of 32 bytes")?,
-                None => bail!(
-                    "TRIBUTARY_SECRET_KEY is required with DATABASE_URL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
-                ),
-            };
-            let store = PgStore::connect(url, key)
-                .await
-                .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))?;
-            Arc::new(store)
+            Arc::new(connect_pg(global, url, PgPoolSettings::default()).await?)
         }
         None => {
-            std::fs::create_dir_all(&global.data_dir)
-                .with_context(|| format!("cannot create data directory {}", global.data_dir.display()))?;
+            create_data_dir(&global.data_dir)?;
             let key = match &global.secret_key {
                 Some(k) => CredentialKey::from_base64(k).context("TRIBUTARY_SECRET_KEY is not base64 of 32 bytes")?,
                 None => CredentialKey::load_or_create(&global.data_dir.join("secret.key"))
@@ -55,6 +45,64 @@ pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>>
     };
     store.migrate().await.context("cannot apply database migrations")?;
     Ok(store)
+}
+
+/// The store the HTTP API (read and operator API) uses. On Postgres a pool of its own, with
+/// the API's short acquire timeout: while the database is unreachable requests fail fast with
+/// 503 instead of waiting out the outage, and a busy API cannot starve the sync workers of
+/// connections (nor they it). The embedded mode shares `store`: there is no server to lose.
+pub async fn open_api_store(
+    global: &Global,
+    store: &Arc<dyn MirrorStore>,
+    limits: &ApiLimitArgs,
+) -> anyhow::Result<Arc<dyn MirrorStore>> {
+    match &global.database_url {
+        Some(url) => Ok(Arc::new(connect_pg(global, url, limits.pool_settings()).await?)),
+        None => Ok(store.clone()),
+    }
+}
+
+async fn connect_pg(global: &Global, url: &str, settings: PgPoolSettings) -> anyhow::Result<PgStore> {
+    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        bail!("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded mode)");
+    }
+    let key = match &global.secret_key {
+        Some(k) => CredentialKey::from_base64(k).context("TRIBUTARY_SECRET_KEY is not base64 of 32 bytes")?,
+        None => bail!(
+            "TRIBUTARY_SECRET_KEY is required with DATABASE_URL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+        ),
+    };
+    PgStore::connect_with(url, key, settings)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))
+}
+
+/// The embedded mode's data directory, created readable by its owner only whatever the umask:
+/// it holds the credential key and the mirror. An existing directory is left as it is: it may
+/// be shared on purpose, and the files in it are 0600 either way (a warning would go to the
+/// stdout that `tributary runs` prints JSON lines on).
+fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        // `mode` is filtered by the umask; the directory must be 0700 regardless.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict data directory {}", dir.display()))?;
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
 /// A URL with its password replaced, fit for an error message.

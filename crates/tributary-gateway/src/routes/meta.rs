@@ -9,6 +9,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::response::Success;
 use crate::state::GatewayState;
+use tributary_store::StoreError;
 
 /// The process answers; says nothing about its dependencies, so an orchestrator does not
 /// restart a healthy gateway because the database blipped.
@@ -16,10 +17,21 @@ pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The mirror answers; load balancers stop routing here while it does not.
+/// The mirror answers within [`crate::GatewayOptions::ready_timeout`]; load balancers stop
+/// routing here while it does not. Bounded here rather than by the pool: during an outage a
+/// ping waits for a connection until the pool's acquire timeout, and a probe that hangs
+/// tells an orchestrator nothing until its own timeout.
 pub async fn ready(State(state): State<GatewayState>) -> Result<Json<Value>, ApiError> {
-    state.store.ping().await.map_err(ApiError::Unavailable)?;
-    Ok(Json(json!({"status": "ok", "store": state.store.backend()})))
+    match tokio::time::timeout(state.ready_timeout, state.store.ping()).await {
+        Ok(Ok(())) => Ok(Json(json!({"status": "ok", "store": state.store.backend()}))),
+        Ok(Err(e)) => Err(ApiError::Unavailable(e)),
+        Err(_) => Err(ApiError::Unavailable(StoreError::Database(sqlx::Error::Io(
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer to a ping within {:?}", state.ready_timeout),
+            ),
+        )))),
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -73,10 +73,41 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// How a [`PgStore`]'s pool waits for the database.
+#[derive(Debug, Clone, Copy)]
+pub struct PgPoolSettings {
+    pub max_connections: u32,
+    /// The longest a caller waits for a connection: for one to come free, or for a new one to
+    /// be made (TCP connect and start-up included). While the database is unreachable every
+    /// store call fails with [`sqlx::Error::PoolTimedOut`] after this long instead of waiting
+    /// out the outage.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgPoolSettings {
+    /// The background roles' pool (scheduler, workers): they can afford to wait for a
+    /// connection under load rather than fail a page.
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 impl PgStore {
-    /// Connects a pool to `database_url` (`postgres://...`). Call [`MirrorStore::migrate`]
-    /// before first use.
+    /// Connects a pool to `database_url` (`postgres://...`) with the default
+    /// [`PgPoolSettings`]. Call [`MirrorStore::migrate`] before first use.
     pub async fn connect(database_url: &str, key: CredentialKey) -> Result<Self, StoreError> {
+        Self::connect_with(database_url, key, PgPoolSettings::default()).await
+    }
+
+    /// [`PgStore::connect`] with its own pool settings (the API's pool fails fast).
+    pub async fn connect_with(
+        database_url: &str,
+        key: CredentialKey,
+        settings: PgPoolSettings,
+    ) -> Result<Self, StoreError> {
         // One direct connection first: a pool only reports "timed out" after its acquire
         // timeout, while this fails at once with the real cause (refused, unknown host, bad
         // password) for the start-up error line.
@@ -86,8 +117,8 @@ impl PgStore {
             .map_err(|_| StoreError::Invalid("no answer from the database within 10 s".into()))??;
         sqlx::Connection::close(probe).await?;
         let pool = pool_options()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect(database_url)
             .await?;
         Ok(Self::from_pool(pool, key))

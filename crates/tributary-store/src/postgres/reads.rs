@@ -90,6 +90,7 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
         record_query!(filter_clause!())
     };
     let mut tx = pool.begin().await?;
+    statement_timeout(&mut tx, query).await?;
     write_lock::lock_shared_custom_plans(&mut tx, &query.integration_id).await?;
     let found = sqlx::query(statement)
         .bind(&query.integration_id)
@@ -107,6 +108,21 @@ pub(super) async fn query(pool: &PgPool, query: &RecordQuery) -> Result<Vec<Stor
         .await?;
     tx.commit().await?;
     found.iter().map(rows::record).collect()
+}
+
+/// Bounds every later statement of the read's transaction, the wait for the shared lock
+/// included, by the query's [`RecordQuery::statement_timeout`]. Its own statement because a
+/// setting changed inside a statement does not bound that statement.
+async fn statement_timeout(conn: &mut sqlx::PgConnection, query: &RecordQuery) -> Result<(), StoreError> {
+    if let Some(timeout) = query.statement_timeout {
+        // Whole milliseconds, at least one: `0` would switch the timeout off.
+        let millis = timeout.as_millis().clamp(1, i32::MAX as u128).to_string();
+        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+            .bind(millis)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The ids of a query that names its records by id and asks nothing else (the gateway's
@@ -131,6 +147,7 @@ fn ids_only(query: &RecordQuery) -> Option<&[String]> {
 /// the general statement was a fifth of Postgres' time serving a page of employees).
 async fn by_ids(pool: &PgPool, query: &RecordQuery, ids: &[String]) -> Result<Vec<StoredRecord>, StoreError> {
     let mut tx = pool.begin().await?;
+    statement_timeout(&mut tx, query).await?;
     write_lock::lock_shared(&mut tx, &query.integration_id).await?;
     let found = sqlx::query(concat!(
         "SELECT ",

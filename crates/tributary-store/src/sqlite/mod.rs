@@ -52,6 +52,37 @@ use crate::{
 /// a large deletion sweep.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Makes the database file (and its `-wal`/`-shm` files, if any) readable by its owner only,
+/// creating it empty if missing, whatever the process's umask: it holds sealed credentials,
+/// personal data and API key digests. SQLite creates the WAL and shared-memory files with the
+/// database file's permissions, so they follow (see `robust_open` and `findCreateFileMode` in
+/// SQLite's `os_unix.c`).
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |e: std::io::Error| StoreError::Database(sqlx::Error::Io(e));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other.map_err(io)?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// The SQLite mirror. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -69,6 +100,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`. Call [`MirrorStore::migrate`]
     /// before first use.
     pub async fn open(path: &Path, key: CredentialKey) -> Result<Self, StoreError> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
