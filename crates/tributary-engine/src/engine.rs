@@ -212,10 +212,19 @@ impl SyncEngine {
             Ok(c) => c,
             Err(e) => return self.finish(&write, &e).await,
         };
-        match self
-            .run_streams(&integration, &run, &write, connector, control, lost)
-            .await
-        {
+        let (mut integration, mut run) = (integration, run);
+        let result = loop {
+            match self
+                .run_streams(&integration, &run, &write, connector.clone(), control, lost)
+                .await
+            {
+                Err(EngineError::Store(StoreError::ScopeChanged { prepared, current, .. })) => {
+                    (integration, run) = self.rescope(&write, prepared, current).await?;
+                }
+                other => break other,
+            }
+        };
+        match result {
             Ok(end) => Ok(end),
             Err(e) => {
                 if lost.load(Ordering::SeqCst) || matches!(e, EngineError::Store(StoreError::Fenced { .. })) {
@@ -252,6 +261,42 @@ impl SyncEngine {
         let connector =
             tributary_connectors::build(integration.tool, &integration.base_url, &credentials, ids, client)?;
         Ok(Arc::from(connector))
+    }
+
+    /// The scope changed under the run (the store refused a page, or a complete run's end,
+    /// prepared under an older scope version): re-reads the scope, and for a complete run starts
+    /// the pass again from the first stream, so every record is rewritten under the new scope
+    /// (the records it wrote already included). A delta goes on from its last committed page.
+    /// The refused page was not written; it is fetched again and prepared under the new scope.
+    async fn rescope(&self, write: &RunWrite, prepared: i64, current: i64) -> Result<(Integration, SyncRun), EngineError> {
+        let integration = loop {
+            let integration = self
+                .store
+                .get_integration(&write.integration_id)
+                .await?
+                .ok_or_else(|| EngineError::IntegrationNotFound(write.integration_id.clone()))?;
+            if !write.sync_type.is_complete() {
+                break integration;
+            }
+            let run = self.reload(&write.run_id).await?.run;
+            let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
+            checkpoint.stream = 0;
+            checkpoint.cursor = None;
+            match self
+                .store
+                .restart_pass(write, &checkpoint.to_value(), integration.scope_version)
+                .await
+            {
+                Ok(()) => break integration,
+                // The scope moved again between the read and the restart: read it again.
+                Err(StoreError::ScopeChanged { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        tracing::info!(run_id = %write.run_id, prepared, current, now = integration.scope_version,
+            restart = write.sync_type.is_complete(), "scope changed during the run; preparing under the new scope");
+        let run = self.reload(&write.run_id).await?.run;
+        Ok((integration, run))
     }
 
     /// Ends the run for a source failure that stopped it as a whole.
@@ -503,6 +548,9 @@ impl SyncEngine {
                     PageWrite {
                         records,
                         checkpoint: checkpoint.to_value(),
+                        // The version `records` were prepared under: the store refuses the page
+                        // if the scope changed since.
+                        scope_version: integration.scope_version,
                     },
                 )
                 .await;

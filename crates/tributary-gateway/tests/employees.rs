@@ -279,6 +279,7 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
             PageWrite {
                 records,
                 checkpoint: json!({"page": 1}),
+                scope_version: 1,
             },
         )
         .await
@@ -298,6 +299,7 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
             PageWrite {
                 records,
                 checkpoint: json!({"page": 1}),
+                scope_version: 1,
             },
         )
         .await
@@ -321,6 +323,7 @@ async fn seed_scoped(store: &dyn MirrorStore) {
             PageWrite {
                 records: vec![rec],
                 checkpoint: json!({}),
+                scope_version: 1,
             },
         )
         .await

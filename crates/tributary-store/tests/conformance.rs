@@ -319,6 +319,7 @@ fn page(records: Vec<SourceRecord>) -> PageWrite {
     PageWrite {
         records: records.into_iter().map(prepared).collect(),
         checkpoint: json!({"offset": 0}),
+        scope_version: 1,
     }
 }
 

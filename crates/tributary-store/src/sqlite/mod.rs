@@ -137,7 +137,7 @@ impl MirrorStore for SqliteStore {
         integrations::list(&self.pool).await
     }
 
-    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<(), StoreError> {
+    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError> {
         integrations::set_scope_config(&self.pool, id, scope).await
     }
 
@@ -236,6 +236,10 @@ impl MirrorStore for SqliteStore {
 
     async fn last_succeeded_run(&self, integration_id: &str) -> Result<Option<SyncRun>, StoreError> {
         runs::last_succeeded(&self.pool, integration_id).await
+    }
+
+    async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
+        runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
     }
 
     async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
