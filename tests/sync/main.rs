@@ -10,3 +10,4 @@ mod property;
 mod resume;
 mod resync;
 mod scope;
+mod scope_traces;

@@ -268,7 +268,12 @@ impl SyncEngine {
     /// the pass again from the first stream, so every record is rewritten under the new scope
     /// (the records it wrote already included). A delta goes on from its last committed page.
     /// The refused page was not written; it is fetched again and prepared under the new scope.
-    async fn rescope(&self, write: &RunWrite, prepared: i64, current: i64) -> Result<(Integration, SyncRun), EngineError> {
+    async fn rescope(
+        &self,
+        write: &RunWrite,
+        prepared: i64,
+        current: i64,
+    ) -> Result<(Integration, SyncRun), EngineError> {
         let integration = loop {
             let integration = self
                 .store

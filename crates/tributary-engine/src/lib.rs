@@ -18,5 +18,5 @@ pub use control::{PauseRequest, Progress, RunControl, Signal};
 pub use engine::{EngineConfig, RunOutcome, SyncEngine};
 pub use error::EngineError;
 pub use prepare::prepare_record;
-pub use tributary_model::strip_pointer;
 pub use schedule::{DELTA_OVERLAP, Schedule, default_intervals, pick_sync_type};
+pub use tributary_model::strip_pointer;

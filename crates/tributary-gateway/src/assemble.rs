@@ -218,7 +218,9 @@ impl Assembly<'_> {
                 let mut stale = Stale::default();
                 for record in self.by_ids(join.model, ids, nested_shape).await? {
                     loaded.shape = Some(nested_shape);
-                    loaded.records.insert(record.id.clone(), self.source(record, &mut stale));
+                    loaded
+                        .records
+                        .insert(record.id.clone(), self.source(record, &mut stale));
                 }
             }
             Link::Children => {

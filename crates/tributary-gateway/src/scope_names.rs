@@ -127,7 +127,13 @@ mod tests {
         let fields: Vec<&str> = err.fields.iter().map(|(_, f)| f.as_str()).collect();
         assert_eq!(fields, vec!["dateOfBirth", "ssn ", "home_address.city"]);
         let message = err.to_string();
-        for name in ["\"dateOfBirth\"", "\"ssn \"", "\"home_address.city\"", "\"ats_jobs\"", "date_of_birth"] {
+        for name in [
+            "\"dateOfBirth\"",
+            "\"ssn \"",
+            "\"home_address.city\"",
+            "\"ats_jobs\"",
+            "date_of_birth",
+        ] {
             assert!(message.contains(name), "{name} in {message}");
         }
 
@@ -137,7 +143,10 @@ mod tests {
             {"id": "home_address", "scope_config_setting": "DISABLED"}
         ]}]}));
         assert_eq!(check_scope_names(ToolKind::Personio, &good), Ok(()));
-        assert!(check_scope_names(ToolKind::Greenhouse, &good).is_err(), "an HRIS model of an ATS");
+        assert!(
+            check_scope_names(ToolKind::Greenhouse, &good).is_err(),
+            "an HRIS model of an ATS"
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub fn strip_pointer(value: &mut Value, pointer: &str) {
 /// Whether `value` holds anything at `pointer` (with the same wildcards as [`strip_pointer`]):
 /// what the read API checks before it pays for stripping a row.
 pub fn has_pointer(value: &Value, pointer: &str) -> bool {
-    let Some(rest) = pointer.strip_prefix('/') else { return false };
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return false;
+    };
     let tokens: Vec<String> = rest
         .split('/')
         .map(|t| t.replace("~1", "/").replace("~0", "~"))
@@ -41,9 +43,7 @@ fn holds(value: &Value, tokens: &[String]) -> bool {
     match value {
         Value::Object(map) if first == "*" => map.values().any(|v| holds(v, rest)),
         Value::Object(map) => match prefix_of(first) {
-            Some(prefix) => map
-                .iter()
-                .any(|(k, v)| k.starts_with(prefix) && holds(v, rest)),
+            Some(prefix) => map.iter().any(|(k, v)| k.starts_with(prefix) && holds(v, rest)),
             None => map.get(first.as_str()).is_some_and(|v| holds(v, rest)),
         },
         Value::Array(items) if first == "*" => items.iter().any(|v| holds(v, rest)),

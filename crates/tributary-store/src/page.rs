@@ -147,7 +147,11 @@ pub(crate) fn check_scope(run: &RunWrite, prepared: i64, current: i64, pass: Opt
     if prepared != current || pass_stale {
         return Err(StoreError::ScopeChanged {
             integration_id: run.integration_id.clone(),
-            prepared: if prepared != current { prepared } else { pass.unwrap_or(prepared) },
+            prepared: if prepared != current {
+                prepared
+            } else {
+                pass.unwrap_or(prepared)
+            },
             current,
         });
     }

@@ -191,8 +191,8 @@ pub async fn integration(global: &Global, cmd: IntegrationCommand) -> anyhow::Re
         }
         IntegrationCommand::Scope { integration, file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
             let store = open_store(global).await?;
             let Some(found) = store.get_integration(&integration).await? else {
                 bail!("integration `{integration}` not found");

@@ -659,8 +659,7 @@ fn check_body(resp: &SourceResponse) -> BodyVerdict {
 /// fields are matched by their `custom…` alias prefix (`/v1/meta/fields` names them so), so the
 /// read API strips them from rows stored before a scope change exactly as a sync would.
 pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
-    let paths =
-        |endpoint: &str, fields: &[&[&str]]| fields.iter().map(|p| pointer(endpoint, p)).collect::<Vec<_>>();
+    let paths = |endpoint: &str, fields: &[&[&str]]| fields.iter().map(|p| pointer(endpoint, p)).collect::<Vec<_>>();
     match model {
         Model::Employees => {
             let aliases: &[&str] = match field {
@@ -727,6 +726,7 @@ pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
             "employee_note" => paths(endpoint::TIME_OFF_REQUESTS, &[&["notes", "employee"]]),
             "remote_updated_at" => paths(endpoint::TIME_OFF_REQUESTS, &[&["status", "lastChanged"]]),
             "type_id" | "type" => paths(endpoint::TIME_OFF_REQUESTS, &[&["type"]]),
+            "employee_id" | "employee" => paths(endpoint::TIME_OFF_REQUESTS, &[&["employeeId"], &["name"]]),
             _ => Vec::new(),
         },
         Model::TimeOffBalances => match field {

@@ -16,8 +16,8 @@ use crate::auth::{Caller, IntegrationAccess};
 use crate::error::ApiError;
 use crate::response::Success;
 use crate::schema::{Nested, shape};
-use crate::state::GatewayState;
 use crate::scope_names::NOT_DATA_POINTS;
+use crate::state::GatewayState;
 use crate::sync::TriggerError;
 use crate::wire::{optional_timestamp, timestamp};
 
@@ -106,7 +106,6 @@ fn setting_label(setting: ScopeSetting) -> &'static str {
         ScopeSetting::Optional => "OPTIONAL",
     }
 }
-
 
 pub async fn details(
     State(state): State<GatewayState>,

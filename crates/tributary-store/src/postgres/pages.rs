@@ -45,7 +45,15 @@ pub(super) async fn apply(pool: &PgPool, run: &RunWrite, page: PageWrite) -> Res
             .await?;
     }
     if !plan.writes.is_empty() {
-        upsert(&mut tx, integration_id, &plan.writes, &plan.join_digests, page.scope_version, now).await?;
+        upsert(
+            &mut tx,
+            integration_id,
+            &plan.writes,
+            &plan.join_digests,
+            page.scope_version,
+            now,
+        )
+        .await?;
         let changed = plan.written_ids();
         let replaced = plan.replaced_ids();
         dependents::replace_and_bump(&mut tx, integration_id, &changed, &replaced, &plan.new_edges(), now).await?;

@@ -46,7 +46,15 @@ pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) ->
     }
     if !plan.writes.is_empty() {
         for ((record, _), digest) in plan.writes.iter().zip(&plan.join_digests) {
-            upsert(&mut tx, integration_id, record, digest.as_deref(), page.scope_version, now).await?;
+            upsert(
+                &mut tx,
+                integration_id,
+                record,
+                digest.as_deref(),
+                page.scope_version,
+                now,
+            )
+            .await?;
         }
         let changed = plan.written_ids();
         let new_edges = plan.new_edges();

@@ -305,7 +305,12 @@ pub(super) async fn finish(
             .fetch_optional(&mut *tx)
             .await?;
     let (previous, pass) = previous.map_or((None, None), |(state, pass)| (Some(state), pass));
-    if state == RunState::Succeeded && !previous.as_deref().and_then(RunState::parse).is_some_and(RunState::is_terminal) {
+    if state == RunState::Succeeded
+        && !previous
+            .as_deref()
+            .and_then(RunState::parse)
+            .is_some_and(RunState::is_terminal)
+    {
         // See the Postgres twin: SUCCEEDED only for a pass under the scope in force now.
         page::check_scope(run, scope_version, scope_version, pass)?;
     }
