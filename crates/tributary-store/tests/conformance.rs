@@ -582,7 +582,12 @@ fn scope_without(field: &str) -> ScopeConfig {
 async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
     let store = h.store();
     integration(store, INTEGRATION).await;
-    let v1 = store.get_integration(INTEGRATION).await.expect("get").expect("present").scope_version;
+    let v1 = store
+        .get_integration(INTEGRATION)
+        .await
+        .expect("get")
+        .expect("present")
+        .scope_version;
     let run = begin_run(store, SyncType::Full, "w", None).await;
     store
         .apply_page(&run, page_under(vec![employee("1", "Ada"), employee("2", "Grace")], v1))
@@ -591,14 +596,25 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
     assert_eq!(get(store, Model::Employees, "1").await.scope_version, v1);
 
     // The same config again is no change: the version stays.
-    assert_eq!(store.set_scope_config(INTEGRATION, &ScopeConfig::default()).await.expect("set"), v1);
+    assert_eq!(
+        store
+            .set_scope_config(INTEGRATION, &ScopeConfig::default())
+            .await
+            .expect("set"),
+        v1
+    );
     let v2 = store
         .set_scope_config(INTEGRATION, &scope_without("first_name"))
         .await
         .expect("set");
     assert_eq!(v2, v1 + 1);
     assert_eq!(
-        store.get_integration(INTEGRATION).await.expect("get").expect("present").scope_version,
+        store
+            .get_integration(INTEGRATION)
+            .await
+            .expect("get")
+            .expect("present")
+            .scope_version,
         v2
     );
 
@@ -613,7 +629,11 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
     );
     let mut q = RecordQuery::new(INTEGRATION, Model::Employees);
     q.include_deleted = true;
-    assert_eq!(store.query_records(&q).await.expect("query").len(), 2, "the refused page wrote nothing");
+    assert_eq!(
+        store.query_records(&q).await.expect("query").len(),
+        2,
+        "the refused page wrote nothing"
+    );
     assert_eq!(
         store.changes_since(INTEGRATION, 0, 100).await.expect("changes").len(),
         changes_before
@@ -624,7 +644,9 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
     // Prepared under v2, it is still refused: this complete run's pass began under v1, and the
     // rows it wrote then were prepared under the old scope.
     assert!(matches!(
-        store.apply_page(&run, page_under(vec![employee("3", "Edsger")], v2)).await,
+        store
+            .apply_page(&run, page_under(vec![employee("3", "Edsger")], v2))
+            .await,
         Err(StoreError::ScopeChanged { .. })
     ));
     // Nor may it end SUCCEEDED (the change came between its last page and its end).
@@ -646,7 +668,12 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
         .await
         .expect("restarted under the current scope");
     assert_eq!(
-        store.get_run(&run.run_id).await.expect("get").expect("present").checkpoint,
+        store
+            .get_run(&run.run_id)
+            .await
+            .expect("get")
+            .expect("present")
+            .checkpoint,
         Some(json!({"stream": 0}))
     );
 
@@ -680,20 +707,31 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
 
     // A fenced-off writer learns it is fenced, not that the scope moved.
     let run2 = begin_run(store, SyncType::Full, "w2", None).await;
-    let stale = RunWrite { fence: run2.fence - 1, ..run2.clone() };
+    let stale = RunWrite {
+        fence: run2.fence - 1,
+        ..run2.clone()
+    };
     assert!(matches!(
         store.apply_page(&stale, page_under(vec![], v1)).await,
         Err(StoreError::Fenced { .. })
     ));
     // A run that ended may end again as before (the check only guards a first SUCCEEDED end).
-    store.finish_run(&run2, RunState::Failed, Some("x")).await.expect("failed end");
+    store
+        .finish_run(&run2, RunState::Failed, Some("x"))
+        .await
+        .expect("failed end");
 }
 
 /// A delta is no complete pass: a scope change only makes it prepare its next page again.
 async fn delta_pages_need_only_the_current_scope(h: &Harness) {
     let store = h.store();
     integration(store, INTEGRATION).await;
-    let v1 = store.get_integration(INTEGRATION).await.expect("get").expect("present").scope_version;
+    let v1 = store
+        .get_integration(INTEGRATION)
+        .await
+        .expect("get")
+        .expect("present")
+        .scope_version;
     let run = begin_run(store, SyncType::Delta, "w", None).await;
     store
         .apply_page(&run, page_under(vec![employee("1", "Ada")], v1))
@@ -704,7 +742,9 @@ async fn delta_pages_need_only_the_current_scope(h: &Harness) {
         .await
         .expect("set");
     assert!(matches!(
-        store.apply_page(&run, page_under(vec![employee("2", "Grace")], v1)).await,
+        store
+            .apply_page(&run, page_under(vec![employee("2", "Grace")], v1))
+            .await,
         Err(StoreError::ScopeChanged { .. })
     ));
     store
