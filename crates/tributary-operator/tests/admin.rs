@@ -383,7 +383,10 @@ async fn scope_config_is_replaced(h: Harness) {
     );
     assert!(message.contains("read_models"), "{message}");
     let stored = h.store.get_integration("personio:acme").await.unwrap().unwrap();
-    assert!(!stored.scope_config.model_enabled(Model::Absences), "`{{}}` reset nothing");
+    assert!(
+        !stored.scope_config.model_enabled(Model::Absences),
+        "`{{}}` reset nothing"
+    );
     assert_eq!(stored.scope_version, version);
     // Names the tool does not have disable nothing, so they are refused, each named.
     let message = assert_error(
@@ -416,9 +419,17 @@ async fn scope_config_is_replaced(h: Harness) {
         StatusCode::BAD_REQUEST,
         "PLATFORM.INPUT_INVALID",
     );
-    assert!(message.contains("ats_jobs") && message.contains("hris_employees"), "{message}");
+    assert!(
+        message.contains("ats_jobs") && message.contains("hris_employees"),
+        "{message}"
+    );
     assert_eq!(
-        h.store.get_integration("personio:acme").await.unwrap().unwrap().scope_version,
+        h.store
+            .get_integration("personio:acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .scope_version,
         version,
         "a refused config changes nothing"
     );
