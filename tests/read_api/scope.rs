@@ -334,8 +334,64 @@ async fn scope_change_after_the_last_page(b: Backend) {
     scope_change_during_a_full(b, Phase::AfterLastPage).await;
 }
 
+/// Records nested as members (a job's hiring team: users with their roles) are shown without
+/// what the scope disables too, also while the stored users still hold it (written before
+/// the change, not yet rewritten).
+async fn nested_members_of_an_older_scope_are_stripped(b: Backend) {
+    let Some(h) = crate::support::Harness::start(b, &[ToolKind::Greenhouse], 40).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Greenhouse).await;
+    assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
+    let emails: Vec<String> = h
+        .live(&id, Model::Users)
+        .await
+        .iter()
+        .filter_map(|u| u.data.get("email").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    assert!(!emails.is_empty());
+    let scope: ScopeConfig = serde_json::from_value(json!({"read_models": [
+        {"id": "ats_users", "fields": [{"id": "email", "scope_config_setting": "DISABLED"}]}
+    ]}))
+    .unwrap();
+    h.store.set_scope_config(&id, &scope).await.unwrap();
+    let key = tributary_gateway::generate_api_key();
+    h.store
+        .create_api_key(ENVIRONMENT, "scope members", &tributary_gateway::hash_api_key(&key))
+        .await
+        .unwrap();
+    let base = crate::gateway::serve(h.store.clone(), tributary_gateway::GatewayOptions::default(), false).await;
+    let api = Api {
+        h,
+        base,
+        http: reqwest::Client::new(),
+        key,
+        personio: String::new(),
+        greenhouse: id.clone(),
+        bamboohr: String::new(),
+    };
+    let mut members = 0;
+    for job in api.all(Model::Jobs, &id, &[]).await {
+        for user in job["hiring_team"].as_array().unwrap() {
+            members += 1;
+            assert!(user["email"].is_null(), "a disabled email is nested: {user}");
+        }
+    }
+    assert!(members > 0, "no job has a hiring team");
+    for user in api.all(Model::Users, &id, &[]).await {
+        assert!(user["email"].is_null(), "{user}");
+        let text = user["remote_data"].to_string();
+        assert!(
+            emails.iter().all(|e| !text.contains(e.as_str())),
+            "a disabled email is in remote_data: {text}"
+        );
+        assert!(!user["remote_data"].is_null(), "the rest of remote_data is served");
+    }
+}
+
 crate::on_both_backends!(
     scope_config_governs_filters_and_nesting,
+    nested_members_of_an_older_scope_are_stripped,
     scope_change_before_the_first_page,
     scope_change_between_pages,
     scope_change_after_the_last_page
