@@ -140,7 +140,7 @@ impl Assembly<'_> {
         Box::pin(async move {
             let mut loaded = try_join_all(joins.iter().map(|join| self.load(&records, shape, join))).await?;
             let scope = &self.integration.scope_config;
-            let mut stale = Stale::default();
+            let mut pointers = DisabledPointers::default();
             Ok(records
                 .into_iter()
                 .map(|record| {
@@ -156,7 +156,7 @@ impl Assembly<'_> {
                             rendered.push((alias, copy));
                         }
                     }
-                    let source = self.source(record, &mut stale);
+                    let source = self.source(record, &mut pointers);
                     for field in disabled {
                         rendered.retain(|(key, _)| *key != field);
                     }
@@ -215,12 +215,12 @@ impl Assembly<'_> {
                     .collect();
                 // Each member is its record plus the entry's own keys (a user's roles on this
                 // job), so it is rendered per entry, from the records kept here.
-                let mut stale = Stale::default();
+                let mut pointers = DisabledPointers::default();
                 for record in self.by_ids(join.model, ids, nested_shape).await? {
                     loaded.shape = Some(nested_shape);
                     loaded
                         .records
-                        .insert(record.id.clone(), self.source(record, &mut stale));
+                        .insert(record.id.clone(), self.source(record, &mut pointers));
                 }
             }
             Link::Children => {
@@ -264,12 +264,12 @@ impl Assembly<'_> {
     /// removed here, from `data` and, through the tool's JSON pointers, from `remote_data`.
     /// Only a row older than the integration's scope version pays for parsing its
     /// `remote_data`: a current one was stripped when it was written.
-    fn source(&self, mut record: StoredRecord, stale: &mut Stale) -> Source {
+    fn source(&self, mut record: StoredRecord, pointers: &mut DisabledPointers) -> Source {
         let model = record.model;
         if record.scope_version < self.integration.scope_version
             && let Some(raw) = &record.remote_data
         {
-            let pointers = stale.pointers(self.integration, record.model);
+            let pointers = pointers.of(self.integration, record.model);
             if !pointers.is_empty() {
                 record.remote_data = Some(strip(raw, pointers));
             }
@@ -300,12 +300,12 @@ impl Assembly<'_> {
 
 /// The JSON pointers of the fields the scope disables, per model, looked up once per page.
 #[derive(Default)]
-struct Stale {
+struct DisabledPointers {
     pointers: HashMap<Model, Vec<String>>,
 }
 
-impl Stale {
-    fn pointers(&mut self, integration: &Integration, model: Model) -> &[String] {
+impl DisabledPointers {
+    fn of(&mut self, integration: &Integration, model: Model) -> &[String] {
         self.pointers.entry(model).or_insert_with(|| {
             integration
                 .scope_config
