@@ -208,6 +208,24 @@ async fn scope_change_during_a_full(b: Backend, phase: Phase) {
         !ssns.is_empty() && h.database_contains(&ssns[0]).await,
         "stored before the change"
     );
+    // One employee (with an SSN, managing nobody) leaves the tool: the pass does not see it
+    // again, yet its stored row must lose the disabled values too.
+    let gone = {
+        let c = h.sim.state.company(ToolKind::Personio);
+        let managers: std::collections::HashSet<u64> =
+            c.hris.employees.values().filter_map(|e| e.supervisor_id).collect();
+        *c.hris
+            .employees
+            .iter()
+            .rev()
+            .find(|(id, e)| !managers.contains(id) && e.ssn.is_some())
+            .expect("a leaf employee with an SSN")
+            .0
+    };
+    h.mutate(
+        ToolKind::Personio,
+        json!({"kind": "delete_employee", "employee_id": gone}),
+    );
 
     let key = tributary_gateway::generate_api_key();
     h.store
@@ -294,7 +312,14 @@ async fn scope_change_during_a_full(b: Backend, phase: Phase) {
             );
         }
     }
-    for r in h.records(&id, Model::Employees).await {
+    let employees = h.records(&id, Model::Employees).await;
+    assert!(
+        employees
+            .iter()
+            .any(|r| r.remote_id == gone.to_string() && r.remote_deleted_at.is_some()),
+        "the employee who left is marked deleted"
+    );
+    for r in employees {
         for field in ["ssn", "date_of_birth", "custom_fields"] {
             assert!(!r.data.contains_key(field), "{phase:?}: `{field}` stored in data");
         }

@@ -225,7 +225,12 @@ impl SyncEngine {
             }
         };
         match result {
-            Ok(end) => Ok(end),
+            Ok(end) => {
+                if end.run.state == RunState::Succeeded && end.run.sync_type.is_complete() {
+                    self.restrip_unlisted(&write, &integration, connector.as_ref()).await;
+                }
+                Ok(end)
+            }
             Err(e) => {
                 if lost.load(Ordering::SeqCst) || matches!(e, EngineError::Store(StoreError::Fenced { .. })) {
                     // Someone else owns the integration now; any write of ours would be
@@ -302,6 +307,72 @@ impl SyncEngine {
             restart = write.sync_type.is_complete(), "scope changed during the run; preparing under the new scope");
         let run = self.reload(&write.run_id).await?.run;
         Ok((integration, run))
+    }
+
+    /// After a complete pass under the current scope, the rows it did not rewrite (records the
+    /// tool no longer lists: deleted ones, or swept by this run) still hold what older scopes
+    /// let through. They are stripped here, so a disabled value is not kept in the mirror
+    /// either. Best effort: the read API strips such rows anyway, and the next complete run
+    /// tries again.
+    async fn restrip_unlisted(&self, write: &RunWrite, integration: &Integration, connector: &dyn Connector) {
+        const BATCH: i64 = 500;
+        let scope = &integration.scope_config;
+        let version = integration.scope_version;
+        let mut after: Option<String> = None;
+        let mut rewritten = 0;
+        loop {
+            let found = match self
+                .store
+                .records_before_scope(&integration.id, version, after.as_deref(), BATCH)
+                .await
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration.id, error = %e, "could not read rows of an older scope");
+                    return;
+                }
+            };
+            let Some(last) = found.last() else { break };
+            after = Some(last.id.clone());
+            let full = found.len() as i64 == BATCH;
+            let stripped: Vec<_> = found
+                .into_iter()
+                .map(|mut record| {
+                    for field in scope.disabled_fields(record.model) {
+                        record.data.remove(field);
+                    }
+                    let pointers: Vec<String> = scope
+                        .disabled_fields(record.model)
+                        .into_iter()
+                        .flat_map(|f| connector.remote_paths(record.model, f))
+                        .collect();
+                    if let Some(raw) = record.remote_data.as_ref().filter(|_| !pointers.is_empty()) {
+                        let value = raw.to_value().map(|mut value| {
+                            for pointer in &pointers {
+                                tributary_model::strip_pointer(&mut value, pointer);
+                            }
+                            value
+                        });
+                        // Unreadable raw JSON is dropped rather than kept unstripped.
+                        record.remote_data = Some(value.map(Into::into).unwrap_or_else(|_| Value::Null.into()));
+                    }
+                    record
+                })
+                .collect();
+            match self.store.restrip_records(write, version, &stripped).await {
+                Ok(n) => rewritten += n,
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration.id, error = %e, "could not strip rows of an older scope");
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        if rewritten > 0 {
+            tracing::info!(integration_id = %integration.id, rewritten, scope_version = version, "rows the tool no longer lists stripped under the current scope");
+        }
     }
 
     /// Ends the run for a source failure that stopped it as a whole.

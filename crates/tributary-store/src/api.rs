@@ -563,6 +563,27 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// refused with [`StoreError::ScopeChanged`] unless that is the integration's version): a
     /// complete run does this when the scope changed under it.
     async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError>;
+    /// Records (deleted ones included) written under a scope version older than
+    /// `scope_version`, by id after `after_id`: what a complete pass under it did not rewrite,
+    /// because the tool no longer lists them. Read with `remote_data`.
+    async fn records_before_scope(
+        &self,
+        integration_id: &str,
+        scope_version: i64,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Replaces `data` and `remote_data` of `records` (read by
+    /// [`MirrorStore::records_before_scope`]) with what the config of `scope_version` leaves of
+    /// them and stamps them with it (fenced; refused with [`StoreError::ScopeChanged`] unless it
+    /// is the integration's version). No change: no change-log entry, `changed_at` and
+    /// `updated_at` stay. Returns how many rows it rewrote.
+    async fn restrip_records(
+        &self,
+        run: &RunWrite,
+        scope_version: i64,
+        records: &[StoredRecord],
+    ) -> Result<u64, StoreError>;
     /// Marks deleted every live record of `models` that neither this run nor any run started
     /// after it saw, and that nothing changed since this run started (invariant I1).
     async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError>;

@@ -590,7 +590,13 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
         .scope_version;
     let run = begin_run(store, SyncType::Full, "w", None).await;
     store
-        .apply_page(&run, page_under(vec![employee("1", "Ada"), employee("2", "Grace")], v1))
+        .apply_page(
+            &run,
+            page_under(
+                vec![employee("1", "Ada"), employee("2", "Grace"), employee("9", "Gone")],
+                v1,
+            ),
+        )
         .await
         .expect("page under the current scope");
     assert_eq!(get(store, Model::Employees, "1").await.scope_version, v1);
@@ -631,7 +637,7 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
     q.include_deleted = true;
     assert_eq!(
         store.query_records(&q).await.expect("query").len(),
-        2,
+        3,
         "the refused page wrote nothing"
     );
     assert_eq!(
@@ -702,6 +708,48 @@ async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
         .finish_run(&run, RunState::Succeeded, None)
         .await
         .expect("a pass under the current scope ends SUCCEEDED");
+
+    // "9" was not listed again: it is what the pass left under the old scope, and is rewritten
+    // stripped, as no change.
+    let older = store
+        .records_before_scope(INTEGRATION, v2, None, 100)
+        .await
+        .expect("older rows");
+    assert_eq!(
+        older.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        vec!["9"]
+    );
+    let mut stripped = older.clone();
+    stripped[0].data.remove("first_name");
+    stripped[0].remote_data = Some(json!({"/v1/company/employees": {"id": "9"}}).into());
+    assert!(matches!(
+        store.restrip_records(&run, v1, &stripped).await,
+        Err(StoreError::ScopeChanged { .. })
+    ));
+    assert_eq!(store.restrip_records(&run, v2, &stripped).await.expect("restrip"), 1);
+    let nine = get(store, Model::Employees, "9").await;
+    assert_eq!(nine.scope_version, v2);
+    assert!(!nine.data.contains_key("first_name"));
+    assert_eq!(
+        nine.remote_data.expect("raw").to_value().expect("json"),
+        json!({"/v1/company/employees": {"id": "9"}})
+    );
+    assert_eq!(
+        (nine.changed_at, nine.updated_at),
+        (older[0].changed_at, older[0].updated_at)
+    );
+    assert!(
+        store
+            .records_before_scope(INTEGRATION, v2, None, 100)
+            .await
+            .expect("older rows")
+            .is_empty()
+    );
+    assert_eq!(
+        store.restrip_records(&run, v2, &stripped).await.expect("restrip"),
+        0,
+        "a row of the current version is left alone"
+    );
 
     release(store, "w", run.fence).await;
 

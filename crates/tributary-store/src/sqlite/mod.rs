@@ -27,6 +27,7 @@ mod reads;
 mod rows;
 mod runs;
 mod schedules;
+mod scope_rows;
 mod webhooks;
 mod write_lock;
 
@@ -248,6 +249,25 @@ impl MirrorStore for SqliteStore {
 
     async fn sweep_deletions(&self, run: &RunWrite, models: &[Model]) -> Result<WriteOutcome, StoreError> {
         deletions::sweep(&self.pool, run, models).await
+    }
+
+    async fn records_before_scope(
+        &self,
+        integration_id: &str,
+        scope_version: i64,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        scope_rows::before_scope(&self.pool, integration_id, scope_version, after_id, limit).await
+    }
+
+    async fn restrip_records(
+        &self,
+        run: &RunWrite,
+        scope_version: i64,
+        records: &[StoredRecord],
+    ) -> Result<u64, StoreError> {
+        scope_rows::restrip(&self.pool, run, scope_version, records).await
     }
 
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
