@@ -10,4 +10,5 @@ mod property;
 mod resume;
 mod resync;
 mod scope;
+mod scope_traces;
 mod shifting;

@@ -10,7 +10,7 @@ pub use greenhouse::GreenhouseConnector;
 pub use personio::PersonioConnector;
 
 use serde_json::Value;
-use tributary_model::{IdGen, ToolKind};
+use tributary_model::{IdGen, Model, ToolKind};
 use tributary_source::{Connector, SourceClient, SourceError};
 use url::Url;
 
@@ -35,6 +35,18 @@ pub fn build(
         ToolKind::Greenhouse => Box::new(GreenhouseConnector::new(base_url, credentials, ids, client)?),
         ToolKind::Bamboohr => Box::new(BambooHrConnector::new(base_url, credentials, ids, client)?),
     })
+}
+
+/// JSON pointers (RFC 6901, with the wildcards of [`tributary_model::strip_pointer`]) into a
+/// `remote_data` of `tool` that carry the unified `field` of `model`: what the engine strips
+/// before storing a record whose field the scope disables, and what the read API strips from
+/// rows stored before the field was disabled. Needs no credentials (the read API has none).
+pub fn remote_paths(tool: ToolKind, model: Model, field: &str) -> Vec<String> {
+    match tool {
+        ToolKind::Personio => personio::remote_paths(model, field),
+        ToolKind::Greenhouse => greenhouse::remote_paths(model, field),
+        ToolKind::Bamboohr => bamboohr::remote_paths(model, field),
+    }
 }
 
 #[cfg(test)]

@@ -227,6 +227,7 @@ impl SyncEngine {
                 PageWrite {
                     records,
                     checkpoint: checkpoint.to_value(),
+                    scope_version: integration.scope_version,
                 },
             )
             .await?;

@@ -223,11 +223,25 @@ impl SyncEngine {
             Ok(c) => c,
             Err(e) => return self.finish(&write, &e).await,
         };
-        match self
-            .run_streams(&integration, &run, &write, connector, control, lost)
-            .await
-        {
-            Ok(end) => Ok(end),
+        let (mut integration, mut run) = (integration, run);
+        let result = loop {
+            match self
+                .run_streams(&integration, &run, &write, connector.clone(), control, lost)
+                .await
+            {
+                Err(EngineError::Store(StoreError::ScopeChanged { prepared, current, .. })) => {
+                    (integration, run) = self.rescope(&write, prepared, current).await?;
+                }
+                other => break other,
+            }
+        };
+        match result {
+            Ok(end) => {
+                if end.run.state == RunState::Succeeded && end.run.sync_type.is_complete() {
+                    self.restrip_unlisted(&write, &integration, connector.as_ref()).await;
+                }
+                Ok(end)
+            }
             Err(e) => {
                 if lost.load(Ordering::SeqCst) || matches!(e, EngineError::Store(StoreError::Fenced { .. })) {
                     // Someone else owns the integration now; any write of ours would be
@@ -263,6 +277,113 @@ impl SyncEngine {
         let connector =
             tributary_connectors::build(integration.tool, &integration.base_url, &credentials, ids, client)?;
         Ok(Arc::from(connector))
+    }
+
+    /// The scope changed under the run (the store refused a page, or a complete run's end,
+    /// prepared under an older scope version): re-reads the scope, and for a complete run starts
+    /// the pass again from the first stream, so every record is rewritten under the new scope
+    /// (the records it wrote already included). A delta goes on from its last committed page.
+    /// The refused page was not written; it is fetched again and prepared under the new scope.
+    async fn rescope(
+        &self,
+        write: &RunWrite,
+        prepared: i64,
+        current: i64,
+    ) -> Result<(Integration, SyncRun), EngineError> {
+        let integration = loop {
+            let integration = self
+                .store
+                .get_integration(&write.integration_id)
+                .await?
+                .ok_or_else(|| EngineError::IntegrationNotFound(write.integration_id.clone()))?;
+            if !write.sync_type.is_complete() {
+                break integration;
+            }
+            let run = self.reload(&write.run_id).await?.run;
+            let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
+            checkpoint.stream = 0;
+            checkpoint.cursor = None;
+            match self
+                .store
+                .restart_pass(write, &checkpoint.to_value(), integration.scope_version)
+                .await
+            {
+                Ok(()) => break integration,
+                // The scope moved again between the read and the restart: read it again.
+                Err(StoreError::ScopeChanged { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        tracing::info!(run_id = %write.run_id, prepared, current, now = integration.scope_version,
+            restart = write.sync_type.is_complete(), "scope changed during the run; preparing under the new scope");
+        let run = self.reload(&write.run_id).await?.run;
+        Ok((integration, run))
+    }
+
+    /// After a complete pass under the current scope, the rows it did not rewrite (records the
+    /// tool no longer lists: deleted ones, or swept by this run) still hold what older scopes
+    /// let through. They are stripped here, so a disabled value is not kept in the mirror
+    /// either. Best effort: the read API strips such rows anyway, and the next complete run
+    /// tries again.
+    async fn restrip_unlisted(&self, write: &RunWrite, integration: &Integration, connector: &dyn Connector) {
+        const BATCH: i64 = 500;
+        let scope = &integration.scope_config;
+        let version = integration.scope_version;
+        let mut after: Option<String> = None;
+        let mut rewritten = 0;
+        loop {
+            let found = match self
+                .store
+                .records_before_scope(&integration.id, version, after.as_deref(), BATCH)
+                .await
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration.id, error = %e, "could not read rows of an older scope");
+                    return;
+                }
+            };
+            let Some(last) = found.last() else { break };
+            after = Some(last.id.clone());
+            let full = found.len() as i64 == BATCH;
+            let stripped: Vec<_> = found
+                .into_iter()
+                .map(|mut record| {
+                    for field in scope.disabled_fields(record.model) {
+                        record.data.remove(field);
+                    }
+                    let pointers: Vec<String> = scope
+                        .disabled_fields(record.model)
+                        .into_iter()
+                        .flat_map(|f| connector.remote_paths(record.model, f))
+                        .collect();
+                    if let Some(raw) = record.remote_data.as_ref().filter(|_| !pointers.is_empty()) {
+                        let value = raw.to_value().map(|mut value| {
+                            for pointer in &pointers {
+                                tributary_model::strip_pointer(&mut value, pointer);
+                            }
+                            value
+                        });
+                        // Unreadable raw JSON is dropped rather than kept unstripped.
+                        record.remote_data = Some(value.map(Into::into).unwrap_or_else(|_| Value::Null.into()));
+                    }
+                    record
+                })
+                .collect();
+            match self.store.restrip_records(write, version, &stripped).await {
+                Ok(n) => rewritten += n,
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration.id, error = %e, "could not strip rows of an older scope");
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        if rewritten > 0 {
+            tracing::info!(integration_id = %integration.id, rewritten, scope_version = version, "rows the tool no longer lists stripped under the current scope");
+        }
     }
 
     /// Ends the run for a source failure that stopped it as a whole.
@@ -552,6 +673,9 @@ impl SyncEngine {
                     PageWrite {
                         records,
                         checkpoint: checkpoint.to_value(),
+                        // The version `records` were prepared under: the store refuses the page
+                        // if the scope changed since.
+                        scope_version: integration.scope_version,
                     },
                 )
                 .await;

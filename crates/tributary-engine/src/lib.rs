@@ -18,5 +18,6 @@ pub use checkpoint::Checkpoint;
 pub use control::{PauseRequest, Progress, RunControl, Signal};
 pub use engine::{EngineConfig, RunOutcome, SyncEngine};
 pub use error::EngineError;
-pub use prepare::{prepare_record, strip_pointer};
+pub use prepare::prepare_record;
 pub use schedule::{DELTA_OVERLAP, Schedule, default_intervals, pick_sync_type};
+pub use tributary_model::strip_pointer;

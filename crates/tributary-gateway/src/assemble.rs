@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::future::{BoxFuture, try_join_all};
 use serde_json::{Map, Value};
-use tributary_model::Model;
+use tributary_model::{Model, has_pointer, strip_pointer};
 use tributary_store::{Integration, RawJson, RecordQuery, StoreError, StoredRecord};
 
 use crate::error::ApiError;
@@ -140,6 +140,7 @@ impl Assembly<'_> {
         Box::pin(async move {
             let mut loaded = try_join_all(joins.iter().map(|join| self.load(&records, shape, join))).await?;
             let scope = &self.integration.scope_config;
+            let mut pointers = DisabledPointers::default();
             Ok(records
                 .into_iter()
                 .map(|record| {
@@ -155,12 +156,8 @@ impl Assembly<'_> {
                             rendered.push((alias, copy));
                         }
                     }
-                    let mut source = record_source(record);
-                    // A field disabled after this record was last written is still stored
-                    // until the complete sync that a scope change queues rewrites it; it is
-                    // not shown in the meantime.
+                    let source = self.source(record, &mut pointers);
                     for field in disabled {
-                        source.remove(field);
                         rendered.retain(|(key, _)| *key != field);
                     }
                     source.render(shape, &mut rendered)
@@ -218,9 +215,12 @@ impl Assembly<'_> {
                     .collect();
                 // Each member is its record plus the entry's own keys (a user's roles on this
                 // job), so it is rendered per entry, from the records kept here.
+                let mut pointers = DisabledPointers::default();
                 for record in self.by_ids(join.model, ids, nested_shape).await? {
                     loaded.shape = Some(nested_shape);
-                    loaded.records.insert(record.id.clone(), record_source(record));
+                    loaded
+                        .records
+                        .insert(record.id.clone(), self.source(record, &mut pointers));
                 }
             }
             Link::Children => {
@@ -258,6 +258,29 @@ impl Assembly<'_> {
         Ok(())
     }
 
+    /// `record` taken apart for rendering, without what the scope config disables now. A field
+    /// disabled after the record was last written is still stored until the complete pass that
+    /// the scope change forces has rewritten it (see `MirrorStore::finish_run`); meanwhile it is
+    /// removed here, from `data` and, through the tool's JSON pointers, from `remote_data`.
+    /// Only a row older than the integration's scope version pays for parsing its
+    /// `remote_data`: a current one was stripped when it was written.
+    fn source(&self, mut record: StoredRecord, pointers: &mut DisabledPointers) -> Source {
+        let model = record.model;
+        if record.scope_version < self.integration.scope_version
+            && let Some(raw) = &record.remote_data
+        {
+            let pointers = pointers.of(self.integration, record.model);
+            if !pointers.is_empty() {
+                record.remote_data = Some(strip(raw, pointers));
+            }
+        }
+        let mut source = record_source(record);
+        for field in self.integration.scope_config.disabled_fields(model) {
+            source.remove(field);
+        }
+        source
+    }
+
     /// Records of `model` by unified id, deleted ones included, to be rendered through `shape`.
     /// Ids the mirror does not hold (not synced yet) are simply absent.
     async fn by_ids(&self, model: Model, ids: BTreeSet<String>, shape: &Shape) -> Result<Vec<StoredRecord>, ApiError> {
@@ -273,6 +296,40 @@ impl Assembly<'_> {
         query.ids = Some(ids.into_iter().collect());
         Ok(self.state.store.query_records(&query).await?)
     }
+}
+
+/// The JSON pointers of the fields the scope disables, per model, looked up once per page.
+#[derive(Default)]
+struct DisabledPointers {
+    pointers: HashMap<Model, Vec<String>>,
+}
+
+impl DisabledPointers {
+    fn of(&mut self, integration: &Integration, model: Model) -> &[String] {
+        self.pointers.entry(model).or_insert_with(|| {
+            integration
+                .scope_config
+                .disabled_fields(model)
+                .into_iter()
+                .flat_map(|field| tributary_connectors::remote_paths(integration.tool, model, field))
+                .collect()
+        })
+    }
+}
+
+/// `raw` without what `pointers` reach. JSON the store returned always parses; were it not to,
+/// nothing of it is served rather than something disabled.
+fn strip(raw: &RawJson, pointers: &[String]) -> RawJson {
+    let Ok(mut value) = raw.to_value() else {
+        return RawJson::from(Value::Null);
+    };
+    if !pointers.iter().any(|p| has_pointer(&value, p)) {
+        return raw.clone();
+    }
+    for pointer in pointers {
+        strip_pointer(&mut value, pointer);
+    }
+    RawJson::from(value)
 }
 
 /// The rendered records of one join, by what they are looked up with.

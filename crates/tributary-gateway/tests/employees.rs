@@ -280,6 +280,7 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
             PageWrite {
                 records,
                 checkpoint: json!({"page": 1}),
+                scope_version: 1,
             },
         )
         .await
@@ -299,6 +300,7 @@ async fn seed(store: &dyn MirrorStore) -> Timestamp {
             PageWrite {
                 records,
                 checkpoint: json!({"page": 1}),
+                scope_version: 1,
             },
         )
         .await
@@ -322,6 +324,7 @@ async fn seed_scoped(store: &dyn MirrorStore) {
             PageWrite {
                 records: vec![rec],
                 checkpoint: json!({}),
+                scope_version: 1,
             },
         )
         .await

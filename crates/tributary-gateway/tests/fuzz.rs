@@ -264,6 +264,7 @@ async fn seed(store: &dyn MirrorStore, integration: &str, models: &[Model]) {
             PageWrite {
                 records,
                 checkpoint: json!({}),
+                scope_version: 1,
             },
         )
         .await

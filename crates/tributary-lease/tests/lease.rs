@@ -406,5 +406,6 @@ fn page(remote_id: &str) -> PageWrite {
             hash: [remote_id.as_bytes()[0]; 16],
         }],
         checkpoint: json!({"offset": remote_id}),
+        scope_version: 1,
     }
 }

@@ -4,12 +4,14 @@
 
 mod id;
 mod model;
+mod pointer;
 mod record;
 mod scope;
 mod sync;
 
 pub use id::{IdGen, record_id};
 pub use model::{Category, Model};
+pub use pointer::{has_pointer, strip_pointer};
 pub use record::{SourceRecord, content_hash};
 pub use scope::{FieldScope, ModelScope, ScopeConfig, ScopeSetting};
 pub use sync::{PauseReason, RunCounts, RunState, SyncType, ToolKind};

@@ -169,6 +169,23 @@ pub fn scope_config(value: Value) -> Result<ScopeConfig, OpsError> {
     Ok(scope)
 }
 
+/// [`scope_config`] for an integration of `tool`: it must also say what it sets (`{}` is
+/// refused: replacing a config with it would quietly turn every model and field back on; an
+/// explicit `{"read_models": []}` does that), and every model and field it names must be a
+/// read model of the tool and a field of that model.
+pub fn tool_scope_config(tool: ToolKind, value: Value) -> Result<ScopeConfig, OpsError> {
+    let names_models = value.get("read_models").is_some();
+    let scope = scope_config(value)?;
+    if !names_models {
+        return Err(OpsError::invalid(format!(
+            "Invalid scope config: `read_models` is missing. An empty config is not a reset; send {{\"read_models\": []}} to enable every model and field, e.g. {SCOPE_EXAMPLE}."
+        )));
+    }
+    tributary_gateway::check_scope_names(tool, &scope)
+        .map_err(|e| OpsError::invalid(format!("Invalid scope config: {e}.")))?;
+    Ok(scope)
+}
+
 /// The first place where `input` holds a key, or a nesting, that `canonical` (the same value
 /// after a round trip through its type) does not.
 fn stray(input: &Value, canonical: &Value, path: &str) -> Option<String> {

@@ -10,7 +10,7 @@
 //!
 //! - `POST /ops/v1/integrations`, body `{"id": "personio:acme", "tool":
 //!   "personio"|"greenhouse"|"bamboohr", "environment", "base_url", "credentials": {...},
-//!   "scope_config": {...}}` (scope config optional): 201 with the integration; its schedules
+//!   "scope_config": {...}}` (scope config optional, checked as for `PUT …/scope-config`): 201 with the integration; its schedules
 //!   are created due at once, so the scheduler queues its first sync at its next tick. The
 //!   credentials must have the shape the tool's connector needs; they are sealed by the store
 //!   and never returned. 409 when the id exists.
@@ -19,7 +19,9 @@
 //!   `created_at`.
 //! - `GET /ops/v1/integrations/{integration_id}`: one, in the same shape.
 //! - `PUT /ops/v1/integrations/{integration_id}/scope-config`, body a scope config in Kombo's
-//!   `read_models` shape: replaces it and queues a complete sync that applies it.
+//!   `read_models` shape: replaces it, moves the integration's scope version and queues a
+//!   complete sync that applies it (an open complete run restarts its pass under it). Every
+//!   model and field it names must be the tool's, and `{}` is no reset: 400 naming them.
 //! - `PUT /ops/v1/integrations/{integration_id}/source`, body `{"base_url", "credentials"}`: a
 //!   new API root and credentials; the mirror stays.
 //! - `POST /ops/v1/api-keys`, body `{"environment", "label"}`: 201 with the key (`trb_...`),
@@ -86,6 +88,8 @@ use axum::Router;
 
 pub use error::OpsError;
 pub use fleet_trigger::FleetTrigger;
+/// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
+pub use inputs::tool_scope_config;
 pub use routes::control::CANCEL_REASON;
 pub use state::OperatorState;
 

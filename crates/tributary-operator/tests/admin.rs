@@ -373,18 +373,80 @@ async fn scope_config_is_replaced(h: Harness) {
         .expect("a FULL run is queued for the new scope");
     assert_eq!(open.state, RunState::Queued);
 
-    // Replaced as a whole: an empty config turns everything back on.
+    let version = stored.scope_version;
+    // An empty body is no reset (issue 12): it would quietly turn everything back on.
+    let message = assert_error(
+        h.call(Method::PUT, "/integrations/personio:acme/scope-config", Some("{}"))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    assert!(message.contains("read_models"), "{message}");
+    let stored = h.store.get_integration("personio:acme").await.unwrap().unwrap();
+    assert!(
+        !stored.scope_config.model_enabled(Model::Absences),
+        "`{{}}` reset nothing"
+    );
+    assert_eq!(stored.scope_version, version);
+    // Names the tool does not have disable nothing, so they are refused, each named.
+    let message = assert_error(
+        h.call(
+            Method::PUT,
+            "/integrations/personio:acme/scope-config",
+            Some(
+                &json!({"read_models": [{"id": "hris_employees", "fields": [
+                    {"id": "dateOfBirth", "scope_config_setting": "DISABLED"},
+                    {"id": "ssn ", "scope_config_setting": "DISABLED"},
+                    {"id": "home_address.city", "scope_config_setting": "DISABLED"}
+                ]}]})
+                .to_string(),
+            ),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    for name in ["\"dateOfBirth\"", "\"ssn \"", "\"home_address.city\"", "date_of_birth"] {
+        assert!(message.contains(name), "{name} in {message}");
+    }
+    let message = assert_error(
+        h.call(
+            Method::PUT,
+            "/integrations/personio:acme/scope-config",
+            Some(r#"{"read_models": [{"id": "ats_jobs", "scope_config_setting": "DISABLED"}]}"#),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    assert!(
+        message.contains("ats_jobs") && message.contains("hris_employees"),
+        "{message}"
+    );
+    assert_eq!(
+        h.store
+            .get_integration("personio:acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .scope_version,
+        version,
+        "a refused config changes nothing"
+    );
+
+    // Replaced as a whole: naming no model turns everything back on, and moves the version.
     let data = h
         .ok(
             Method::PUT,
             "/integrations/personio:acme/scope-config",
-            Some("{}"),
+            Some(r#"{"read_models": []}"#),
             StatusCode::OK,
         )
         .await;
     assert_eq!(data["scope_config"], json!({"read_models": []}));
     let stored = h.store.get_integration("personio:acme").await.unwrap().unwrap();
     assert!(stored.scope_config.model_enabled(Model::Absences));
+    assert_eq!(stored.scope_version, version + 1);
 
     for (body, says) in [
         ("", "scope config as JSON"),
@@ -553,6 +615,15 @@ async fn bad_integrations_are_refused(h: Harness) {
             "hris_employes",
         ),
         (with("scope_config", json!([])).to_string(), "got an array"),
+        (
+            with(
+                "scope_config",
+                json!({"read_models": [{"id": "hris_employees", "fields": [{"id": "dateOfBirth", "scope_config_setting": "DISABLED"}]}]}),
+            )
+            .to_string(),
+            "\"dateOfBirth\"",
+        ),
+        (with("scope_config", json!({})).to_string(), "`read_models` is missing"),
         (with("credential", json!({})).to_string(), "Unknown field `credential`"),
         (with("fence", json!(3)).to_string(), "Unknown field `fence`"),
     ];

@@ -462,6 +462,7 @@ async fn syncs_listing(h: Harness) {
             PageWrite {
                 records: vec![record],
                 checkpoint: json!({"stream": 2, "cursor": "page-3"}),
+                scope_version: 1,
             },
         )
         .await

@@ -23,6 +23,10 @@ pub struct Integration {
     /// The tool's API root, e.g. `https://api.personio.de` or the simulator's URL.
     pub base_url: String,
     pub scope_config: ScopeConfig,
+    /// Moves with every change of `scope_config`. Pages are prepared under one version and
+    /// refused once it is not the current one; records remember the version they were written
+    /// under (see [`StoredRecord::scope_version`]).
+    pub scope_version: i64,
     /// Incremented by every lease acquisition; writes carrying an older token are rejected
     /// (invariant I4).
     pub fence: i64,
@@ -154,6 +158,10 @@ pub struct PageWrite {
     pub records: Vec<PreparedRecord>,
     /// The checkpoint to store once this page is committed (the next page's cursor).
     pub checkpoint: Value,
+    /// The integration's scope version the records were prepared (stripped) under. The write
+    /// is refused with [`StoreError::ScopeChanged`] unless it is the current one — and, for a
+    /// complete run, the one its pass started under.
+    pub scope_version: i64,
 }
 
 /// What writing a page (or a sweep) did.
@@ -205,6 +213,9 @@ pub struct StoredRecord {
     /// filters on it.
     pub updated_at: Timestamp,
     pub remote_deleted_at: Option<Timestamp>,
+    /// The integration's scope version `data` and `remote_data` were prepared under. Older
+    /// than the integration's: a field disabled since may still be in `remote_data`.
+    pub scope_version: i64,
 }
 
 /// `data->>field` equals any of `any_of` (compared case-insensitively when asked); `matching`
@@ -496,7 +507,10 @@ pub trait MirrorStore: Send + Sync + 'static {
     async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError>;
     async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError>;
     async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError>;
-    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<(), StoreError>;
+    /// Replaces the scope config and, when it differs from the stored one, moves the
+    /// integration's scope version on, under the integration's write lock: a page prepared under
+    /// the old config either committed before or is refused. Returns the scope version now.
+    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError>;
     /// Points the integration at another API root with new credentials (rotated keys, a moved
     /// tenant). The mirrored data stays.
     async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError>;
@@ -555,7 +569,10 @@ pub trait MirrorStore: Send + Sync + 'static {
     /// An operator's resume: a PAUSED run loses its pause reason (and `resume_at`), so the
     /// scheduler queues it again. `false` unless PAUSED.
     async fn resume_paused_run(&self, run_id: &str) -> Result<bool, StoreError>;
-    /// A terminal state with an optional error (fenced).
+    /// A terminal state with an optional error (fenced). SUCCEEDED for a complete run (FULL or
+    /// DEFAULT) is refused with [`StoreError::ScopeChanged`] when the run's pass started under
+    /// an older scope version than the integration's: that pass did not rewrite every record
+    /// under the current scope.
     async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError>;
     /// Newest first.
     async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError>;
@@ -565,8 +582,35 @@ pub trait MirrorStore: Send + Sync + 'static {
     // ---- mirror writes: fenced, one transaction each ----------------------------------------
     /// Upserts the page's records whose hash (or deletion state) changed, records the ids it
     /// saw for the deletion sweep, logs changes, moves dependents' `updated_at`, adds to the
-    /// run's counts and stores the checkpoint — atomically.
+    /// run's counts and stores the checkpoint — atomically. Records unchanged but written under
+    /// an older scope version only have their version moved (their content already is what the
+    /// current scope makes of it, or their hash would differ).
     async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError>;
+    /// Starts the run's pass again from `checkpoint` under scope version `scope_version` (fenced;
+    /// refused with [`StoreError::ScopeChanged`] unless that is the integration's version): a
+    /// complete run does this when the scope changed under it.
+    async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError>;
+    /// Records (deleted ones included) written under a scope version older than
+    /// `scope_version`, by id after `after_id`: what a complete pass under it did not rewrite,
+    /// because the tool no longer lists them. Read with `remote_data`.
+    async fn records_before_scope(
+        &self,
+        integration_id: &str,
+        scope_version: i64,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Replaces `data` and `remote_data` of `records` (read by
+    /// [`MirrorStore::records_before_scope`]) with what the config of `scope_version` leaves of
+    /// them and stamps them with it (fenced; refused with [`StoreError::ScopeChanged`] unless it
+    /// is the integration's version). No change: no change-log entry, `changed_at` and
+    /// `updated_at` stay. Returns how many rows it rewrote.
+    async fn restrip_records(
+        &self,
+        run: &RunWrite,
+        scope_version: i64,
+        records: &[StoredRecord],
+    ) -> Result<u64, StoreError>;
     /// The live records of `models` that neither this run nor any run started after it saw,
     /// and that nothing changed since this run started: what the sweep would mark if the
     /// source confirms them absent.

@@ -15,6 +15,17 @@ pub enum StoreError {
         held: i64,
         current: i64,
     },
+    /// The write was prepared under an older scope config than the integration's now (or, for
+    /// a complete run, its pass started under one): nothing was written. The engine re-reads
+    /// the scope and prepares again (a complete run starts its pass again).
+    #[error(
+        "scope changed: integration {integration_id} is at scope version {current}, this write was prepared under {prepared}"
+    )]
+    ScopeChanged {
+        integration_id: String,
+        prepared: i64,
+        current: i64,
+    },
     #[error("credentials cannot be decrypted: {0}")]
     Crypto(String),
     /// A stored value the store itself wrote no longer parses (an unknown model name, a

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tributary_model::Model;
 
-use crate::{ChangeKind, PreparedRecord, WriteOutcome};
+use crate::{ChangeKind, PreparedRecord, RunWrite, StoreError, WriteOutcome};
 use crate::{clock, joins};
 
 /// What the mirror already holds for one of the page's ids.
@@ -15,6 +15,8 @@ pub(crate) struct Existing {
     pub deleted: bool,
     /// `records.join_digest`; `None` is NULL, "unknown" (see joins.rs).
     pub join_digest: Option<String>,
+    /// `records.scope_version`: the scope version the row was prepared under.
+    pub scope_version: i64,
 }
 
 /// One "changes of `source` move `dependent`'s updated_at" edge, declared by `declared_by`.
@@ -37,6 +39,9 @@ pub(crate) struct PagePlan {
     pub join_digests: Vec<Option<String>>,
     /// The join tables the writes change (sorted, distinct), for the run's `changed_joins`.
     pub changed_joins: Vec<&'static str>,
+    /// Unchanged rows written under an older scope version: the same hash means the same
+    /// (already stripped) content, so only their version moves to the page's.
+    pub restamped: Vec<String>,
     pub outcome: WriteOutcome,
 }
 
@@ -82,8 +87,13 @@ pub(crate) fn dedupe(records: Vec<PreparedRecord>) -> Vec<PreparedRecord> {
 
 /// Splits a (deduplicated) page into writes and unchanged records. A record is written when it
 /// is new, its hash differs, or it was marked deleted and has reappeared (invariant I1).
-pub(crate) fn plan(records: Vec<PreparedRecord>, existing: &HashMap<(Model, String), Existing>) -> PagePlan {
+pub(crate) fn plan(
+    records: Vec<PreparedRecord>,
+    existing: &HashMap<(Model, String), Existing>,
+    scope_version: i64,
+) -> PagePlan {
     let mut seen_ids = Vec::with_capacity(records.len());
+    let mut restamped = Vec::new();
     let mut writes = Vec::new();
     let mut join_digests = Vec::new();
     let mut outcome = WriteOutcome::default();
@@ -95,9 +105,12 @@ pub(crate) fn plan(records: Vec<PreparedRecord>, existing: &HashMap<(Model, Stri
         let kind = match old {
             None => ChangeKind::Created,
             Some(old) if old.deleted || old.hash != record.hash => ChangeKind::Updated,
-            Some(_) => {
+            Some(old) => {
                 // Same content hash, same data: the memberships cannot have changed either.
                 outcome.unchanged += 1;
+                if old.scope_version != scope_version {
+                    restamped.push(record.id);
+                }
                 continue;
             }
         };
@@ -120,8 +133,29 @@ pub(crate) fn plan(records: Vec<PreparedRecord>, existing: &HashMap<(Model, Stri
         writes,
         join_digests,
         changed_joins: changed_joins.into_iter().collect(),
+        restamped,
         outcome,
     }
+}
+
+/// Whether a page prepared under `prepared` may be written by `run`: only under the
+/// integration's `current` scope version, and for a complete run only if its pass started
+/// under that version too (`pass`; `None` for a run started before versions existed, which
+/// counts as started under the current one).
+pub(crate) fn check_scope(run: &RunWrite, prepared: i64, current: i64, pass: Option<i64>) -> Result<(), StoreError> {
+    let pass_stale = run.sync_type.is_complete() && pass.is_some_and(|p| p != current);
+    if prepared != current || pass_stale {
+        return Err(StoreError::ScopeChanged {
+            integration_id: run.integration_id.clone(),
+            prepared: if prepared != current {
+                prepared
+            } else {
+                pass.unwrap_or(prepared)
+            },
+            current,
+        });
+    }
+    Ok(())
 }
 
 /// A nested record moves its parent (dependent = parent, source = itself); a linked record
@@ -189,6 +223,7 @@ mod tests {
                 hash: vec![2; 16],
                 deleted: false,
                 join_digest: None,
+                scope_version: 1,
             },
         );
         existing.insert(
@@ -197,6 +232,7 @@ mod tests {
                 hash: vec![1; 16],
                 deleted: false,
                 join_digest: None,
+                scope_version: 1,
             },
         );
         existing.insert(
@@ -205,11 +241,13 @@ mod tests {
                 hash: vec![1; 16],
                 deleted: true,
                 join_digest: None,
+                scope_version: 1,
             },
         );
         let plan = plan(
             dedupe(vec![rec("a", 1), rec("b", 1), rec("c", 1), rec("d", 1), rec("a", 1)]),
             &existing,
+            1,
         );
         assert_eq!(plan.seen_ids, vec!["b", "c", "d", "a"]);
         assert_eq!(plan.written_ids(), vec!["b", "d", "a"]);
@@ -245,6 +283,7 @@ mod tests {
             } else {
                 None
             },
+            scope_version: 1,
         };
         let mut existing = HashMap::new();
         existing.insert((Model::Employees, "same".to_string()), stored(&["g1"], true, false));
@@ -252,22 +291,43 @@ mod tests {
         let plan = plan(
             vec![employee("same", &["g1"], 1), employee("unknown", &["g2"], 1)],
             &existing,
+            1,
         );
         assert_eq!(plan.outcome.updated, 2);
         assert!(plan.changed_joins.is_empty(), "{:?}", plan.changed_joins);
         assert!(plan.join_digests.iter().all(Option::is_some));
 
         existing.insert((Model::Employees, "gone".to_string()), stored(&["g1"], true, true));
-        let moved = super::plan(vec![employee("same", &["g2"], 1)], &existing);
+        let moved = super::plan(vec![employee("same", &["g2"], 1)], &existing, 1);
         assert_eq!(moved.changed_joins, ["hris_join_employees_teams"]);
-        let back = super::plan(vec![employee("gone", &["g1"], 0)], &existing);
+        let back = super::plan(vec![employee("gone", &["g1"], 0)], &existing, 1);
         assert_eq!(
             back.changed_joins,
             ["hris_join_employees_teams"],
             "reappearing adds memberships"
         );
-        let fresh = super::plan(vec![employee("new", &[], 1)], &existing);
+        let fresh = super::plan(vec![employee("new", &[], 1)], &existing, 1);
         assert!(fresh.changed_joins.is_empty(), "created without members");
+    }
+
+    #[test]
+    fn unchanged_rows_of_an_older_scope_version_are_restamped() {
+        let mut existing = HashMap::new();
+        for (id, version) in [("old", 1), ("current", 2)] {
+            existing.insert(
+                (Model::Employments, id.to_string()),
+                Existing {
+                    hash: vec![1; 16],
+                    deleted: false,
+                    join_digest: None,
+                    scope_version: version,
+                },
+            );
+        }
+        let plan = plan(vec![rec("old", 1), rec("current", 1), rec("new", 1)], &existing, 2);
+        assert_eq!(plan.restamped, vec!["old"]);
+        assert_eq!(plan.written_ids(), vec!["new"]);
+        assert_eq!(plan.outcome.unchanged, 2, "a restamp is no change");
     }
 
     #[test]

@@ -216,6 +216,8 @@ conformance!(
     record_attempt_outcomes_and_redeliver,
     inbound_secret_round_trip_sets_webhooks_active,
     inbound_deliveries_are_deduplicated,
+    scope_changes_fence_pages_and_complete_passes,
+    delta_pages_need_only_the_current_scope,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -321,6 +323,7 @@ fn page(records: Vec<SourceRecord>) -> PageWrite {
     PageWrite {
         records: records.into_iter().map(prepared).collect(),
         checkpoint: json!({"offset": 0}),
+        scope_version: 1,
     }
 }
 
@@ -558,6 +561,254 @@ async fn identical_page_twice_writes_nothing(h: &Harness) {
     );
     let counts = store.get_run(&run.run_id).await.expect("get").expect("present").counts;
     assert_eq!((counts.pages_fetched, counts.created, counts.unchanged), (2, 3, 3));
+}
+
+fn page_under(records: Vec<SourceRecord>, scope_version: i64) -> PageWrite {
+    PageWrite {
+        scope_version,
+        ..page(records)
+    }
+}
+
+fn scope_without(field: &str) -> ScopeConfig {
+    serde_json::from_value(json!({"read_models": [{"id": "hris_employees", "fields": [
+        {"id": field, "scope_config_setting": "DISABLED"}
+    ]}]}))
+    .expect("scope")
+}
+
+/// Issue 12: a scope change moves the scope version; a page prepared under an older version is
+/// refused whole, in the transaction that would write it; a complete run whose pass began
+/// under an older version can neither write nor end SUCCEEDED until it restarts its pass; an
+/// unchanged row of an older version is restamped without counting as a change.
+async fn scope_changes_fence_pages_and_complete_passes(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let v1 = store
+        .get_integration(INTEGRATION)
+        .await
+        .expect("get")
+        .expect("present")
+        .scope_version;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_page(
+            &run,
+            page_under(
+                vec![employee("1", "Ada"), employee("2", "Grace"), employee("9", "Gone")],
+                v1,
+            ),
+        )
+        .await
+        .expect("page under the current scope");
+    assert_eq!(get(store, Model::Employees, "1").await.scope_version, v1);
+
+    // The same config again is no change: the version stays.
+    assert_eq!(
+        store
+            .set_scope_config(INTEGRATION, &ScopeConfig::default())
+            .await
+            .expect("set"),
+        v1
+    );
+    let v2 = store
+        .set_scope_config(INTEGRATION, &scope_without("first_name"))
+        .await
+        .expect("set");
+    assert_eq!(v2, v1 + 1);
+    assert_eq!(
+        store
+            .get_integration(INTEGRATION)
+            .await
+            .expect("get")
+            .expect("present")
+            .scope_version,
+        v2
+    );
+
+    // A page prepared under v1 is refused, and nothing of it is written.
+    let changes_before = store.changes_since(INTEGRATION, 0, 100).await.expect("changes").len();
+    let refused = store
+        .apply_page(&run, page_under(vec![employee("3", "Edsger")], v1))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ScopeChanged { prepared, current, .. }) if prepared == v1 && current == v2),
+        "{refused:?}"
+    );
+    let mut q = RecordQuery::new(INTEGRATION, Model::Employees);
+    q.include_deleted = true;
+    assert_eq!(
+        store.query_records(&q).await.expect("query").len(),
+        3,
+        "the refused page wrote nothing"
+    );
+    assert_eq!(
+        store.changes_since(INTEGRATION, 0, 100).await.expect("changes").len(),
+        changes_before
+    );
+    let counts = store.get_run(&run.run_id).await.expect("get").expect("present").counts;
+    assert_eq!(counts.pages_fetched, 1);
+
+    // Prepared under v2, it is still refused: this complete run's pass began under v1, and the
+    // rows it wrote then were prepared under the old scope.
+    assert!(matches!(
+        store
+            .apply_page(&run, page_under(vec![employee("3", "Edsger")], v2))
+            .await,
+        Err(StoreError::ScopeChanged { .. })
+    ));
+    // Nor may it end SUCCEEDED (the change came between its last page and its end).
+    assert!(matches!(
+        store.finish_run(&run, RunState::Succeeded, None).await,
+        Err(StoreError::ScopeChanged { .. })
+    ));
+    assert_eq!(
+        store.get_run(&run.run_id).await.expect("get").expect("present").state,
+        RunState::Running
+    );
+    // Restarting the pass under an old version is refused too; under v2 it takes.
+    assert!(matches!(
+        store.restart_pass(&run, &json!({"stream": 0}), v1).await,
+        Err(StoreError::ScopeChanged { .. })
+    ));
+    store
+        .restart_pass(&run, &json!({"stream": 0}), v2)
+        .await
+        .expect("restarted under the current scope");
+    assert_eq!(
+        store
+            .get_run(&run.run_id)
+            .await
+            .expect("get")
+            .expect("present")
+            .checkpoint,
+        Some(json!({"stream": 0}))
+    );
+
+    // The pass again: "2" prepared as before (its hash is the same) is restamped, not
+    // rewritten; "1" now without its first name is updated.
+    let before = get(store, Model::Employees, "2").await;
+    tick().await;
+    let mut stripped = employee("1", "Ada");
+    stripped.data.remove("first_name");
+    let out = store
+        .apply_page(&run, page_under(vec![stripped, employee("2", "Grace")], v2))
+        .await
+        .expect("page of the new pass");
+    assert_eq!((out.created, out.updated, out.unchanged), (0, 1, 1));
+    let after = get(store, Model::Employees, "2").await;
+    assert_eq!(after.scope_version, v2, "restamped");
+    assert_eq!(
+        (after.changed_at, after.updated_at, &after.data),
+        (before.changed_at, before.updated_at, &before.data),
+        "a restamp is no change"
+    );
+    let one = get(store, Model::Employees, "1").await;
+    assert_eq!(one.scope_version, v2);
+    assert!(!one.data.contains_key("first_name"));
+    store
+        .finish_run(&run, RunState::Succeeded, None)
+        .await
+        .expect("a pass under the current scope ends SUCCEEDED");
+
+    // "9" was not listed again: it is what the pass left under the old scope, and is rewritten
+    // stripped, as no change.
+    let older = store
+        .records_before_scope(INTEGRATION, v2, None, 100)
+        .await
+        .expect("older rows");
+    assert_eq!(
+        older.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        vec!["9"]
+    );
+    let mut stripped = older.clone();
+    stripped[0].data.remove("first_name");
+    stripped[0].remote_data = Some(json!({"/v1/company/employees": {"id": "9"}}).into());
+    assert!(matches!(
+        store.restrip_records(&run, v1, &stripped).await,
+        Err(StoreError::ScopeChanged { .. })
+    ));
+    assert_eq!(store.restrip_records(&run, v2, &stripped).await.expect("restrip"), 1);
+    let nine = get(store, Model::Employees, "9").await;
+    assert_eq!(nine.scope_version, v2);
+    assert!(!nine.data.contains_key("first_name"));
+    assert_eq!(
+        nine.remote_data.expect("raw").to_value().expect("json"),
+        json!({"/v1/company/employees": {"id": "9"}})
+    );
+    assert_eq!(
+        (nine.changed_at, nine.updated_at),
+        (older[0].changed_at, older[0].updated_at)
+    );
+    assert!(
+        store
+            .records_before_scope(INTEGRATION, v2, None, 100)
+            .await
+            .expect("older rows")
+            .is_empty()
+    );
+    assert_eq!(
+        store.restrip_records(&run, v2, &stripped).await.expect("restrip"),
+        0,
+        "a row of the current version is left alone"
+    );
+
+    release(store, "w", run.fence).await;
+
+    // A fenced-off writer learns it is fenced, not that the scope moved.
+    let run2 = begin_run(store, SyncType::Full, "w2", None).await;
+    let stale = RunWrite {
+        fence: run2.fence - 1,
+        ..run2.clone()
+    };
+    assert!(matches!(
+        store.apply_page(&stale, page_under(vec![], v1)).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    // A run that ended may end again as before (the check only guards a first SUCCEEDED end).
+    store
+        .finish_run(&run2, RunState::Failed, Some("x"))
+        .await
+        .expect("failed end");
+}
+
+/// A delta is no complete pass: a scope change only makes it prepare its next page again.
+async fn delta_pages_need_only_the_current_scope(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let v1 = store
+        .get_integration(INTEGRATION)
+        .await
+        .expect("get")
+        .expect("present")
+        .scope_version;
+    let run = begin_run(store, SyncType::Delta, "w", None).await;
+    store
+        .apply_page(&run, page_under(vec![employee("1", "Ada")], v1))
+        .await
+        .expect("page");
+    let v2 = store
+        .set_scope_config(INTEGRATION, &scope_without("first_name"))
+        .await
+        .expect("set");
+    assert!(matches!(
+        store
+            .apply_page(&run, page_under(vec![employee("2", "Grace")], v1))
+            .await,
+        Err(StoreError::ScopeChanged { .. })
+    ));
+    store
+        .apply_page(&run, page_under(vec![employee("2", "Grace")], v2))
+        .await
+        .expect("prepared again under the new scope");
+    store
+        .finish_run(&run, RunState::Succeeded, None)
+        .await
+        .expect("a delta ends as usual");
+    assert!(matches!(
+        store.set_scope_config("personio:nobody", &ScopeConfig::default()).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn one_changed_field_moves_only_that_record(h: &Harness) {

@@ -56,6 +56,7 @@ async fn pass(store: &dyn MirrorStore, run: &RunWrite, ids: &IdGen, generation: 
                 .map(|i| record(ids, p * PAGE_SIZE + i, generation))
                 .collect(),
             checkpoint: Value::from(p),
+            scope_version: 1,
         })
         .collect();
     let started = Instant::now();

@@ -221,7 +221,8 @@ pub enum IntegrationCommand {
     Create(CreateIntegrationArgs),
     /// List integrations (credentials are never shown).
     List,
-    /// Replace an integration's scope config with a JSON file in Kombo's `read_models` shape.
+    /// Replace an integration's scope config with a JSON file in Kombo's `read_models` shape
+    /// (checked against the tool's models and fields), and make a complete sync due.
     Scope {
         integration: String,
         #[arg(long)]

@@ -197,12 +197,33 @@ pub async fn integration(global: &Global, cmd: IntegrationCommand) -> anyhow::Re
         }
         IntegrationCommand::Scope { integration, file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let scope: ScopeConfig =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a scope config", file.display()))?;
-            scope.validate()?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
             let store = open_store(global).await?;
-            store.set_scope_config(&integration, &scope).await?;
-            println!("scope config of {integration} replaced; it applies from the next sync");
+            let Some(found) = store.get_integration(&integration).await? else {
+                bail!("integration `{integration}` not found");
+            };
+            // The admin API's checks, so both refuse the same configs with the same words.
+            let scope = tributary_operator::tool_scope_config(found.tool, value)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let version = store.set_scope_config(&integration, &scope).await?;
+            // As `PUT …/scope-config` does: a complete pass under the new scope is due now (an
+            // open complete run starts its pass again; see `MirrorStore::finish_run`).
+            let complete = if found.tool.supports_delta() {
+                SyncType::Full
+            } else {
+                SyncType::Default
+            };
+            let due = match store.force_sync(&integration, complete, chrono::Utc::now()).await {
+                Ok(()) => "is due now",
+                // Never scheduled (created without a scheduler): its first sync is complete anyway.
+                Err(tributary_store::StoreError::NotFound(_)) => "runs with the first scheduled sync",
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "scope config of {integration} replaced (scope version {version}); a {} pass that rewrites every record under it {due}, and the read API hides disabled fields until then",
+                complete.as_str()
+            );
             Ok(())
         }
         IntegrationCommand::Delete { integration } => {

@@ -270,6 +270,68 @@ async fn connect_sync_and_list_runs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `integration scope` refuses what the admin API refuses, in one line naming the bad names
+/// (issue 12: `dateOfBirth`, `"ssn "`, `home_address.city` disabled nothing; `{}` reset all).
+#[test]
+fn scope_configs_are_checked_against_the_tool() {
+    let dir = temp_dir("scope");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = tributary(
+        &dir,
+        &[
+            "integration",
+            "create",
+            "personio:acme",
+            "--base-url",
+            "https://api.personio.example",
+            "--credentials",
+            r#"{"client_id": "a", "client_secret": "b"}"#,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scope = |name: &str, body: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, body).unwrap();
+        tributary(
+            &dir,
+            &[
+                "integration",
+                "scope",
+                "personio:acme",
+                "--file",
+                file.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+    let unknown = r#"{"read_models": [{"id": "hris_employees", "fields": [
+        {"id": "dateOfBirth", "scope_config_setting": "DISABLED"},
+        {"id": "ssn ", "scope_config_setting": "DISABLED"},
+        {"id": "home_address.city", "scope_config_setting": "DISABLED"}]}]}"#;
+    let out = scope("unknown.json", unknown);
+    assert_one_line_error(out, "\"dateOfBirth\", \"ssn \", \"home_address.city\"");
+    assert_one_line_error(scope("empty.json", "{}"), "`read_models` is missing");
+    assert_one_line_error(
+        scope(
+            "ats.json",
+            r#"{"read_models": [{"id": "ats_jobs", "scope_config_setting": "DISABLED"}]}"#,
+        ),
+        "no read model \"ats_jobs\"",
+    );
+    assert_one_line_error(scope("broken.json", "{"), "is not JSON");
+    let out = scope(
+        "good.json",
+        r#"{"read_models": [{"id": "hris_employees", "fields": [{"id": "date_of_birth", "scope_config_setting": "DISABLED"}]}]}"#,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("scope version 2"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The README's first command: the demo syncs all three simulated tools, serves the read API
 /// with the key it was given, prints the commands to try, and keeps syncing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

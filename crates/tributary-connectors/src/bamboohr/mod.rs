@@ -30,7 +30,7 @@ mod api;
 mod map;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{Days, Utc};
@@ -199,8 +199,6 @@ pub struct BambooHrConnector {
     ids: IdGen,
     client: SourceClient,
     snapshots: Mutex<HashMap<&'static str, Arc<Snapshot>>>,
-    /// The custom-field aliases the last employee fetch requested, for `remote_paths`.
-    custom_aliases: StdMutex<Vec<String>>,
 }
 
 impl BambooHrConnector {
@@ -223,7 +221,6 @@ impl BambooHrConnector {
             ids,
             client,
             snapshots: Mutex::new(HashMap::new()),
-            custom_aliases: StdMutex::new(Vec::new()),
         })
     }
 
@@ -355,7 +352,6 @@ impl BambooHrConnector {
                 let rows = with_ids(endpoint::REPORT, rows, |raw| {
                     serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
                 })?;
-                *self.custom_aliases.lock().unwrap_or_else(|p| p.into_inner()) = custom.clone();
                 let today = Utc::now().date_naive();
                 (rows, Context::Employees(map::EmployeeContext { org, custom, today }))
             }
@@ -659,6 +655,90 @@ fn check_body(resp: &SourceResponse) -> BodyVerdict {
     }
 }
 
+/// JSON pointers into `remote_data` for a unified field. Needs no credentials or fetch: custom
+/// fields are matched by their `custom…` alias prefix (`/v1/meta/fields` names them so), so the
+/// read API strips them from rows stored before a scope change exactly as a sync would.
+pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
+    let paths = |endpoint: &str, fields: &[&[&str]]| fields.iter().map(|p| pointer(endpoint, p)).collect::<Vec<_>>();
+    match model {
+        Model::Employees => {
+            let aliases: &[&str] = match field {
+                "employee_number" => &["employeeNumber"],
+                "first_name" => &["firstName"],
+                "last_name" => &["lastName"],
+                "display_full_name" => &["displayName", "preferredName"],
+                "nationality" => &["nationality"],
+                "job_title" => &["jobTitle"],
+                "work_email" => &["workEmail"],
+                "personal_email" => &["homeEmail"],
+                "mobile_phone_number" => &["mobilePhone"],
+                "ssn" => &["ssn"],
+                "gender" => &["gender"],
+                "ethnicity" => &["ethnicity"],
+                "marital_status" => &["maritalStatus"],
+                "employment_status" => &["status", "employmentHistoryStatus"],
+                "employment_type" => &["employmentHistoryStatus"],
+                "weekly_hours" => &["standardHoursPerWeek"],
+                "work_location_id" | "work_location" => &["location"],
+                "legal_entity_id" | "legal_entity" => &["division"],
+                "manager_id" | "manager" => &["supervisorEId"],
+                "group_ids" | "groups" | "teams" => &["department"],
+                "home_address" => &["address1", "address2", "city", "state", "zipcode", "country"],
+                "date_of_birth" => &["dateOfBirth"],
+                "start_date" => &["hireDate"],
+                "termination_date" => &["terminationDate"],
+                "custom_fields" => &["custom*"],
+                _ => &[],
+            };
+            aliases.iter().map(|a| pointer(endpoint::REPORT, &[a])).collect()
+        }
+        Model::Employments => match field {
+            "job_title" => paths(endpoint::JOB_INFO, &[&["jobTitle"]]),
+            "pay_rate" => paths(endpoint::COMPENSATION, &[&["rate", "value"]]),
+            "pay_currency" => paths(endpoint::COMPENSATION, &[&["rate", "currency"]]),
+            "pay_period" => paths(endpoint::COMPENSATION, &[&["paidPer"]]),
+            "pay_frequency" => paths(endpoint::COMPENSATION, &[&["paySchedule"], &["payPeriod"]]),
+            "employment_type" => paths(endpoint::EMPLOYMENT_STATUS, &[&["employmentStatus"]]),
+            "effective_date" => paths(endpoint::COMPENSATION, &[&["startDate"]]),
+            _ => Vec::new(),
+        },
+        Model::Groups | Model::LegalEntities => match field {
+            "name" => paths(endpoint::LISTS, &[&["name"]]),
+            _ => Vec::new(),
+        },
+        Model::Locations => match field {
+            "name" => paths(endpoint::LOCATIONS, &[&["label"]]),
+            "address" => paths(endpoint::LOCATIONS, &[&["address"]]),
+            _ => Vec::new(),
+        },
+        Model::AbsenceTypes => match field {
+            "name" => paths(endpoint::TIME_OFF_TYPES, &[&["name"]]),
+            "unit" => paths(endpoint::TIME_OFF_TYPES, &[&["units"]]),
+            _ => Vec::new(),
+        },
+        Model::Absences => match field {
+            "start_date" => paths(endpoint::TIME_OFF_REQUESTS, &[&["start"]]),
+            "end_date" => paths(endpoint::TIME_OFF_REQUESTS, &[&["end"]]),
+            "start_half_day" | "end_half_day" => paths(endpoint::TIME_OFF_REQUESTS, &[&["dates"]]),
+            "amount" => paths(endpoint::TIME_OFF_REQUESTS, &[&["amount", "amount"]]),
+            "unit" => paths(endpoint::TIME_OFF_REQUESTS, &[&["amount", "unit"]]),
+            "status" => paths(endpoint::TIME_OFF_REQUESTS, &[&["status", "status"]]),
+            "employee_note" => paths(endpoint::TIME_OFF_REQUESTS, &[&["notes", "employee"]]),
+            "remote_updated_at" => paths(endpoint::TIME_OFF_REQUESTS, &[&["status", "lastChanged"]]),
+            "type_id" | "type" => paths(endpoint::TIME_OFF_REQUESTS, &[&["type"]]),
+            "employee_id" | "employee" => paths(endpoint::TIME_OFF_REQUESTS, &[&["employeeId"], &["name"]]),
+            _ => Vec::new(),
+        },
+        Model::TimeOffBalances => match field {
+            "balance" => paths(endpoint::CALCULATOR, &[&["balance"]]),
+            "used" => paths(endpoint::CALCULATOR, &[&["usedYearToDate"]]),
+            "balance_unit" | "used_unit" => paths(endpoint::CALCULATOR, &[&["units"]]),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// An RFC 6901 pointer into `remote_data`: the endpoint key, then the path inside its object.
 fn pointer(endpoint: &str, path: &[&str]) -> String {
     let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
@@ -717,87 +797,7 @@ impl Connector for BambooHrConnector {
     }
 
     fn remote_paths(&self, model: Model, field: &str) -> Vec<String> {
-        let paths =
-            |endpoint: &str, fields: &[&[&str]]| fields.iter().map(|p| pointer(endpoint, p)).collect::<Vec<_>>();
-        match model {
-            Model::Employees => {
-                let aliases: &[&str] = match field {
-                    "employee_number" => &["employeeNumber"],
-                    "first_name" => &["firstName"],
-                    "last_name" => &["lastName"],
-                    "display_full_name" => &["displayName", "preferredName"],
-                    "nationality" => &["nationality"],
-                    "job_title" => &["jobTitle"],
-                    "work_email" => &["workEmail"],
-                    "personal_email" => &["homeEmail"],
-                    "mobile_phone_number" => &["mobilePhone"],
-                    "ssn" => &["ssn"],
-                    "gender" => &["gender"],
-                    "ethnicity" => &["ethnicity"],
-                    "marital_status" => &["maritalStatus"],
-                    "employment_status" => &["status", "employmentHistoryStatus"],
-                    "employment_type" => &["employmentHistoryStatus"],
-                    "weekly_hours" => &["standardHoursPerWeek"],
-                    "work_location_id" | "work_location" => &["location"],
-                    "legal_entity_id" | "legal_entity" => &["division"],
-                    "manager_id" | "manager" => &["supervisorEId"],
-                    "group_ids" | "groups" | "teams" => &["department"],
-                    "home_address" => &["address1", "address2", "city", "state", "zipcode", "country"],
-                    "date_of_birth" => &["dateOfBirth"],
-                    "start_date" => &["hireDate"],
-                    "termination_date" => &["terminationDate"],
-                    "custom_fields" => {
-                        let custom = self.custom_aliases.lock().unwrap_or_else(|p| p.into_inner());
-                        return custom.iter().map(|a| pointer(endpoint::REPORT, &[a])).collect();
-                    }
-                    _ => &[],
-                };
-                aliases.iter().map(|a| pointer(endpoint::REPORT, &[a])).collect()
-            }
-            Model::Employments => match field {
-                "job_title" => paths(endpoint::JOB_INFO, &[&["jobTitle"]]),
-                "pay_rate" => paths(endpoint::COMPENSATION, &[&["rate", "value"]]),
-                "pay_currency" => paths(endpoint::COMPENSATION, &[&["rate", "currency"]]),
-                "pay_period" => paths(endpoint::COMPENSATION, &[&["paidPer"]]),
-                "pay_frequency" => paths(endpoint::COMPENSATION, &[&["paySchedule"], &["payPeriod"]]),
-                "employment_type" => paths(endpoint::EMPLOYMENT_STATUS, &[&["employmentStatus"]]),
-                "effective_date" => paths(endpoint::COMPENSATION, &[&["startDate"]]),
-                _ => Vec::new(),
-            },
-            Model::Groups | Model::LegalEntities => match field {
-                "name" => paths(endpoint::LISTS, &[&["name"]]),
-                _ => Vec::new(),
-            },
-            Model::Locations => match field {
-                "name" => paths(endpoint::LOCATIONS, &[&["label"]]),
-                "address" => paths(endpoint::LOCATIONS, &[&["address"]]),
-                _ => Vec::new(),
-            },
-            Model::AbsenceTypes => match field {
-                "name" => paths(endpoint::TIME_OFF_TYPES, &[&["name"]]),
-                "unit" => paths(endpoint::TIME_OFF_TYPES, &[&["units"]]),
-                _ => Vec::new(),
-            },
-            Model::Absences => match field {
-                "start_date" => paths(endpoint::TIME_OFF_REQUESTS, &[&["start"]]),
-                "end_date" => paths(endpoint::TIME_OFF_REQUESTS, &[&["end"]]),
-                "start_half_day" | "end_half_day" => paths(endpoint::TIME_OFF_REQUESTS, &[&["dates"]]),
-                "amount" => paths(endpoint::TIME_OFF_REQUESTS, &[&["amount", "amount"]]),
-                "unit" => paths(endpoint::TIME_OFF_REQUESTS, &[&["amount", "unit"]]),
-                "status" => paths(endpoint::TIME_OFF_REQUESTS, &[&["status", "status"]]),
-                "employee_note" => paths(endpoint::TIME_OFF_REQUESTS, &[&["notes", "employee"]]),
-                "remote_updated_at" => paths(endpoint::TIME_OFF_REQUESTS, &[&["status", "lastChanged"]]),
-                "type_id" | "type" => paths(endpoint::TIME_OFF_REQUESTS, &[&["type"]]),
-                _ => Vec::new(),
-            },
-            Model::TimeOffBalances => match field {
-                "balance" => paths(endpoint::CALCULATOR, &[&["balance"]]),
-                "used" => paths(endpoint::CALCULATOR, &[&["usedYearToDate"]]),
-                "balance_unit" | "used_unit" => paths(endpoint::CALCULATOR, &[&["units"]]),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        }
+        remote_paths(model, field)
     }
 }
 

@@ -399,7 +399,8 @@ pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Jobs, "closed_at") => (JOBS, &["closed_at"]),
         (Model::Jobs, "remote_updated_at") => (JOBS, &["updated_at"]),
         (Model::Jobs, "contact_id" | "hiring_team") => (JOBS, &["hiring_team"]),
-        (Model::ApplicationStages, "name") => (JOB_STAGES, &["name"]),
+        // A stage's interviews are commonly named after it ("Phone Screen"): they go with it.
+        (Model::ApplicationStages, "name") => (JOB_STAGES, &["name", "interviews/*/name"]),
         (Model::Candidates, "first_name") => (CANDIDATES, &["first_name"]),
         (Model::Candidates, "last_name") => (CANDIDATES, &["last_name"]),
         (Model::Candidates, "company") => (CANDIDATES, &["company"]),
@@ -429,10 +430,12 @@ pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Interviews, "application_id") => (SCHEDULED_INTERVIEWS, &["application_id"]),
         (Model::Interviews, "stage_id") => (SCHEDULED_INTERVIEWS, &["interview/id"]),
         (Model::Interviews, "users") => (SCHEDULED_INTERVIEWS, &["interviewers", "organizer"]),
+        (Model::Interviews, "remote_updated_at") => (SCHEDULED_INTERVIEWS, &["updated_at"]),
         (Model::Offers, "status") => (OFFERS, &["status"]),
         (Model::Offers, "employment_start_date") => (OFFERS, &["starts_at"]),
         (Model::Offers, "application_id") => (OFFERS, &["application_id"]),
         (Model::Offers, "custom_fields") => (OFFERS, &["custom_fields", "keyed_custom_fields"]),
+        (Model::Offers, "remote_updated_at") => (OFFERS, &["updated_at"]),
         _ => return Vec::new(),
     };
     raw.iter().map(|f| pointer(path, f)).collect()

@@ -25,6 +25,7 @@ use tributary_source::{
 };
 use url::Url;
 
+pub(crate) use map::remote_paths;
 use paging::{Cursor, Links};
 
 /// "Must be an integer between 1 and 500."

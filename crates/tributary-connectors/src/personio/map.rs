@@ -446,9 +446,12 @@ pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Employees, "employment_type") => &["employment_type"],
         (Model::Employees, "weekly_hours") => &["weekly_working_hours"],
         (Model::Employees, "avatar") => &["profile_picture"],
-        (Model::Employees, "work_location_id") => &["office"],
-        (Model::Employees, "legal_entity_id") => &["subcompany"],
-        (Model::Employees, "manager_id") => &["supervisor"],
+        (Model::Employees, "work_location_id" | "work_location") => &["office"],
+        (Model::Employees, "legal_entity_id" | "legal_entity") => &["subcompany"],
+        (Model::Employees, "manager_id" | "manager") => &["supervisor"],
+        (Model::Employees, "group_ids" | "groups" | "teams") => &["department", "team"],
+        // Custom attributes are `dynamic_<n>` keys, numbered per company: matched by prefix.
+        (Model::Employees, "custom_fields") => &["dynamic_*"],
         (Model::Employees, "home_address") => {
             &["address_street", "address_city", "address_zip_code", "address_country"]
         }

@@ -32,6 +32,8 @@
 mod map;
 mod wire;
 
+pub(crate) use map::remote_paths;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;

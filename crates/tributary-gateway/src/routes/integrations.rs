@@ -16,6 +16,7 @@ use crate::auth::{Caller, IntegrationAccess};
 use crate::error::ApiError;
 use crate::response::Success;
 use crate::schema::{Nested, shape};
+use crate::scope_names::NOT_DATA_POINTS;
 use crate::state::GatewayState;
 use crate::sync::TriggerError;
 use crate::wire::{optional_timestamp, timestamp};
@@ -105,10 +106,6 @@ fn setting_label(setting: ScopeSetting) -> &'static str {
         ScopeSetting::Optional => "OPTIONAL",
     }
 }
-
-/// Fields a record carries for bookkeeping or that every model has; not data points a scope
-/// config switches.
-const NOT_DATA_POINTS: &[&str] = &["id", "remote_id", "changed_at", "remote_deleted_at", "remote_data"];
 
 pub async fn details(
     State(state): State<GatewayState>,

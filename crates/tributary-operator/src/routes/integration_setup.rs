@@ -60,7 +60,7 @@ pub async fn create(
     let base_url = inputs::base_url(&body.string("base_url")?)?;
     let credentials = inputs::credentials(tool, &id, &base_url, body.required("credentials")?)?;
     let scope_config = match body.optional("scope_config") {
-        Some(value) => inputs::scope_config(value)?,
+        Some(value) => inputs::tool_scope_config(tool, value)?,
         None => ScopeConfig::default(),
     };
     let created = state
@@ -132,18 +132,22 @@ pub async fn show(
     Ok(Success::new(load(&state, &id).await?.into()))
 }
 
-/// `PUT /integrations/{id}/scope-config`: the whole config is replaced, and a complete sync
-/// (FULL, or DEFAULT for tools without deltas) is queued at once: a sync stops fetching
-/// disabled models and marks their rows deleted, and strips disabled fields from every record
-/// it writes, but only a complete sync rewrites every record. Until it has run, the read API
-/// hides newly disabled fields itself.
+/// `PUT /integrations/{id}/scope-config`: the whole config is replaced (every model and field
+/// it names must be the tool's; `{}` is refused), the integration's scope version moves on,
+/// and a complete sync (FULL, or DEFAULT for tools without deltas) is queued at once: a sync
+/// stops fetching disabled models and marks their rows deleted, and strips disabled fields
+/// from every record it writes, but only a complete pass rewrites every record. When a
+/// complete run is already open (queued, running or paused), that run is the one: its pass
+/// began under the old scope, so the store refuses its next page (and its SUCCEEDED end) and
+/// it starts its pass again under the new one. Until the pass is done, the read API strips
+/// newly disabled fields from `data` and `remote_data` of every row written before the change.
 pub async fn set_scope(
     State(state): State<OperatorState>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Success<IntegrationView>, OpsError> {
     let Path(id) = path?;
-    inputs::path_id("integration", &id)?;
+    let integration = load(&state, &id).await?;
     let body = body?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(OpsError::invalid(
@@ -151,14 +155,13 @@ pub async fn set_scope(
         ));
     }
     let value = serde_json::from_slice(&body).map_err(|e| OpsError::invalid(format!("The body is not JSON: {e}.")))?;
-    let scope = inputs::scope_config(value)?;
-    state
+    let scope = inputs::tool_scope_config(integration.tool, value)?;
+    let scope_version = state
         .store
         .set_scope_config(&id, &scope)
         .await
         .map_err(|e| not_found_as(e, &id))?;
-    tracing::info!(integration_id = %id, "operator replaced a scope config");
-    let integration = load(&state, &id).await?;
+    tracing::info!(integration_id = %id, scope_version, "operator replaced a scope config");
     let complete = if integration.tool.supports_delta() {
         SyncType::Full
     } else {

@@ -9,7 +9,7 @@ use crate::{CredentialKey, Integration, NewIntegration, StoreError, clock};
 
 macro_rules! columns {
     () => {
-        "id, tool, environment, base_url, scope_config, fence, created_at"
+        "id, tool, environment, base_url, scope_config, scope_version, fence, created_at"
     };
 }
 
@@ -59,17 +59,23 @@ pub(super) async fn list(pool: &PgPool) -> Result<Vec<Integration>, StoreError> 
     found.iter().map(rows::integration).collect()
 }
 
-pub(super) async fn set_scope_config(pool: &PgPool, id: &str, scope: &ScopeConfig) -> Result<(), StoreError> {
+pub(super) async fn set_scope_config(pool: &PgPool, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError> {
     scope.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let done = sqlx::query("UPDATE integrations SET scope_config = $2 WHERE id = $1")
-        .bind(id)
-        .bind(serde_json::to_value(scope)?)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!("integration {id}")));
-    }
-    Ok(())
+    let mut tx = pool.begin().await?;
+    // Under the write lock: a page write holding it read the old version and commits before
+    // this; any later one reads the new version and is refused if prepared under the old.
+    write_lock::lock(&mut tx, id).await?;
+    let version: Option<i64> = sqlx::query_scalar(concat!(
+        "UPDATE integrations SET scope_version = scope_version + CASE WHEN scope_config = $2 THEN 0 ELSE 1 END, ",
+        "scope_config = $2 WHERE id = $1 RETURNING scope_version"
+    ))
+    .bind(id)
+    .bind(serde_json::to_value(scope)?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let version = version.ok_or_else(|| StoreError::NotFound(format!("integration {id}")))?;
+    tx.commit().await?;
+    Ok(version)
 }
 
 pub(super) async fn update_source(

@@ -21,16 +21,39 @@ pub(super) async fn apply(pool: &PgPool, run: &RunWrite, page: PageWrite) -> Res
     let records = page::dedupe(page.records);
     let integration_id = run.integration_id.as_str();
     let mut tx = pool.begin().await?;
-    write_lock::lock_fenced(&mut tx, integration_id, run.fence).await?;
+    let current = write_lock::lock_fenced_scope(&mut tx, integration_id, run.fence).await?;
+    // Under the lock, in this transaction: a scope change cannot slip between check and write.
+    let pass: Option<i64> = sqlx::query_scalar("SELECT scope_version FROM sync_runs WHERE id = $1")
+        .bind(&run.run_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+    page::check_scope(run, page.scope_version, current, pass)?;
     // Only now, holding the lock, is the write's instant taken (invariant I3).
     let now = clock::now();
 
     let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
     let existing = existing(&mut tx, integration_id, &ids).await?;
-    let plan = page::plan(records, &existing);
+    let plan = page::plan(records, &existing, page.scope_version);
 
+    if !plan.restamped.is_empty() {
+        sqlx::query("UPDATE records SET scope_version = $3 WHERE integration_id = $1 AND id = ANY($2)")
+            .bind(integration_id)
+            .bind(&plan.restamped)
+            .bind(page.scope_version)
+            .execute(&mut *tx)
+            .await?;
+    }
     if !plan.writes.is_empty() {
-        upsert(&mut tx, integration_id, &plan.writes, &plan.join_digests, now).await?;
+        upsert(
+            &mut tx,
+            integration_id,
+            &plan.writes,
+            &plan.join_digests,
+            page.scope_version,
+            now,
+        )
+        .await?;
         let changed = plan.written_ids();
         let replaced = plan.replaced_ids();
         dependents::replace_and_bump(&mut tx, integration_id, &changed, &replaced, &plan.new_edges(), now).await?;
@@ -46,8 +69,8 @@ async fn existing(
     ids: &[&str],
 ) -> Result<HashMap<(Model, String), Existing>, StoreError> {
     let found = sqlx::query(concat!(
-        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest FROM records ",
-        "WHERE integration_id = $1 AND id = ANY($2)"
+        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest, scope_version ",
+        "FROM records WHERE integration_id = $1 AND id = ANY($2)"
     ))
     .bind(integration_id)
     .bind(ids)
@@ -62,6 +85,7 @@ async fn existing(
                 hash: row.try_get("content_hash")?,
                 deleted: row.try_get("deleted")?,
                 join_digest: row.try_get("join_digest")?,
+                scope_version: row.try_get("scope_version")?,
             },
         );
     }
@@ -76,6 +100,7 @@ async fn upsert(
     integration_id: &str,
     writes: &[(PreparedRecord, ChangeKind)],
     join_digests: &[Option<String>],
+    scope_version: i64,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let n = writes.len();
@@ -101,9 +126,9 @@ async fn upsert(
     }
     sqlx::query(concat!(
         "INSERT INTO records (integration_id, model, id, remote_id, parent_id, data, remote_data, content_hash, ",
-        "remote_created_at, changed_at, updated_at, remote_deleted_at, join_digest) ",
+        "remote_created_at, changed_at, updated_at, remote_deleted_at, join_digest, scope_version) ",
         "SELECT $1::text, u.model, u.id, u.remote_id, u.parent_id, u.data, u.remote_data, u.content_hash, ",
-        "u.remote_created_at, $2, $2, NULL, u.join_digest ",
+        "u.remote_created_at, $2, $2, NULL, u.join_digest, $12 ",
         "FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::bytea[], ",
         "$10::timestamptz[], $11::text[]) ",
         "AS u(model, id, remote_id, parent_id, data, remote_data, content_hash, remote_created_at, join_digest) ",
@@ -111,7 +136,7 @@ async fn upsert(
         "parent_id = EXCLUDED.parent_id, data = EXCLUDED.data, remote_data = EXCLUDED.remote_data, ",
         "content_hash = EXCLUDED.content_hash, remote_created_at = EXCLUDED.remote_created_at, ",
         "changed_at = EXCLUDED.changed_at, updated_at = EXCLUDED.updated_at, remote_deleted_at = NULL, ",
-        "join_digest = EXCLUDED.join_digest"
+        "join_digest = EXCLUDED.join_digest, scope_version = EXCLUDED.scope_version"
     ))
     .bind(integration_id)
     .bind(now)
@@ -124,6 +149,7 @@ async fn upsert(
     .bind(hashes)
     .bind(created)
     .bind(join_digests)
+    .bind(scope_version)
     .execute(conn)
     .await?;
     Ok(())

@@ -19,6 +19,7 @@ pub(super) fn integration(row: &PgRow) -> Result<Integration, StoreError> {
         environment: row.try_get("environment")?,
         base_url: row.try_get("base_url")?,
         scope_config: serde_json::from_value::<ScopeConfig>(scope)?,
+        scope_version: row.try_get("scope_version")?,
         fence: row.try_get("fence")?,
         created_at: row.try_get("created_at")?,
     })
@@ -80,6 +81,7 @@ pub(super) fn record(row: &PgRow) -> Result<StoredRecord, StoreError> {
         changed_at: row.try_get("changed_at")?,
         updated_at: row.try_get("updated_at")?,
         remote_deleted_at: row.try_get("remote_deleted_at")?,
+        scope_version: row.try_get("scope_version")?,
     })
 }
 

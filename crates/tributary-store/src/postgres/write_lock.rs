@@ -41,18 +41,28 @@ pub(super) async fn lock_shared_custom_plans(conn: &mut PgConnection, integratio
 /// fence (invariant I4). Reading the fence under the lock matters: lease acquisition bumps it
 /// under the same lock, so a write either commits before the new lease exists or is fenced.
 pub(super) async fn lock_fenced(conn: &mut PgConnection, integration_id: &str, held: i64) -> Result<(), StoreError> {
+    lock_fenced_scope(conn, integration_id, held).await.map(|_| ())
+}
+
+/// [`lock_fenced`], returning the integration's scope version read in the same round trip:
+/// under the lock, because `set_scope_config` moves it under the same lock.
+pub(super) async fn lock_fenced_scope(
+    conn: &mut PgConnection,
+    integration_id: &str,
+    held: i64,
+) -> Result<i64, StoreError> {
     lock(conn, integration_id).await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT fence FROM integrations WHERE id = $1")
+    let current: Option<(i64, i64)> = sqlx::query_as("SELECT fence, scope_version FROM integrations WHERE id = $1")
         .bind(integration_id)
         .fetch_optional(&mut *conn)
         .await?;
     match current {
         None => Err(StoreError::NotFound(format!("integration {integration_id}"))),
-        Some(current) if current != held => Err(StoreError::Fenced {
+        Some((current, _)) if current != held => Err(StoreError::Fenced {
             integration_id: integration_id.to_string(),
             held,
             current,
         }),
-        Some(_) => Ok(()),
+        Some((_, scope_version)) => Ok(scope_version),
     }
 }

@@ -27,6 +27,7 @@ mod reads;
 mod rows;
 mod runs;
 mod schedules;
+mod scope_rows;
 mod webhooks;
 mod write_lock;
 
@@ -170,7 +171,7 @@ impl MirrorStore for SqliteStore {
         integrations::list(&self.pool).await
     }
 
-    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<(), StoreError> {
+    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError> {
         integrations::set_scope_config(&self.pool, id, scope).await
     }
 
@@ -271,6 +272,10 @@ impl MirrorStore for SqliteStore {
         runs::last_succeeded(&self.pool, integration_id).await
     }
 
+    async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
+        runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
+    }
+
     async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
         pages::apply(&self.pool, run, page).await
     }
@@ -285,6 +290,25 @@ impl MirrorStore for SqliteStore {
 
     async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError> {
         deletions::sweep(&self.pool, run, sweep).await
+    }
+
+    async fn records_before_scope(
+        &self,
+        integration_id: &str,
+        scope_version: i64,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        scope_rows::before_scope(&self.pool, integration_id, scope_version, after_id, limit).await
+    }
+
+    async fn restrip_records(
+        &self,
+        run: &RunWrite,
+        scope_version: i64,
+        records: &[StoredRecord],
+    ) -> Result<u64, StoreError> {
+        scope_rows::restrip(&self.pool, run, scope_version, records).await
     }
 
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {

@@ -16,17 +16,45 @@ use crate::{ChangeKind, PageWrite, PreparedRecord, RunWrite, StoreError, WriteOu
 pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
     let records = page::dedupe(page.records);
     let integration_id = run.integration_id.as_str();
-    let mut tx = write_lock::begin_fenced(pool, integration_id, run.fence).await?;
+    let mut tx = write_lock::begin(pool).await?;
+    let current = write_lock::check_fence_scope(&mut tx, integration_id, run.fence).await?;
+    // Under the write lock, in this transaction: a scope change cannot slip between check and
+    // write.
+    let pass: Option<i64> = sqlx::query_scalar("SELECT scope_version FROM sync_runs WHERE id = ?1")
+        .bind(&run.run_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+    page::check_scope(run, page.scope_version, current, pass)?;
     // Only now, holding the write lock, is the write's instant taken (invariant I3).
     let now = clock::now();
 
     let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
     let existing = existing(&mut tx, integration_id, &ids).await?;
-    let plan = page::plan(records, &existing);
+    let plan = page::plan(records, &existing, page.scope_version);
 
+    if !plan.restamped.is_empty() {
+        sqlx::query(concat!(
+            "UPDATE records SET scope_version = ?3 WHERE integration_id = ?1 ",
+            "AND id IN (SELECT value FROM json_each(?2))"
+        ))
+        .bind(integration_id)
+        .bind(serde_json::to_string(&plan.restamped)?)
+        .bind(page.scope_version)
+        .execute(&mut *tx)
+        .await?;
+    }
     if !plan.writes.is_empty() {
         for ((record, _), digest) in plan.writes.iter().zip(&plan.join_digests) {
-            upsert(&mut tx, integration_id, record, digest.as_deref(), now).await?;
+            upsert(
+                &mut tx,
+                integration_id,
+                record,
+                digest.as_deref(),
+                page.scope_version,
+                now,
+            )
+            .await?;
         }
         let changed = plan.written_ids();
         let new_edges = plan.new_edges();
@@ -67,8 +95,8 @@ async fn existing(
     ids: &[&str],
 ) -> Result<HashMap<(Model, String), Existing>, StoreError> {
     let found = sqlx::query(concat!(
-        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest FROM records ",
-        "WHERE integration_id = ?1 AND id IN (SELECT value FROM json_each(?2))"
+        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest, scope_version ",
+        "FROM records WHERE integration_id = ?1 AND id IN (SELECT value FROM json_each(?2))"
     ))
     .bind(integration_id)
     .bind(serde_json::to_string(ids)?)
@@ -83,6 +111,7 @@ async fn existing(
                 hash: row.try_get("content_hash")?,
                 deleted: row.try_get("deleted")?,
                 join_digest: row.try_get("join_digest")?,
+                scope_version: row.try_get("scope_version")?,
             },
         );
     }
@@ -94,18 +123,19 @@ async fn upsert(
     integration_id: &str,
     r: &PreparedRecord,
     join_digest: Option<&str>,
+    scope_version: i64,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now = clock::to_text(now);
     sqlx::query(concat!(
         "INSERT INTO records (integration_id, model, id, remote_id, parent_id, data, remote_data, content_hash, ",
-        "remote_created_at, changed_at, updated_at, remote_deleted_at, join_digest) ",
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11) ",
+        "remote_created_at, changed_at, updated_at, remote_deleted_at, join_digest, scope_version) ",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11, ?12) ",
         "ON CONFLICT (integration_id, model, id) DO UPDATE SET remote_id = excluded.remote_id, ",
         "parent_id = excluded.parent_id, data = excluded.data, remote_data = excluded.remote_data, ",
         "content_hash = excluded.content_hash, remote_created_at = excluded.remote_created_at, ",
         "changed_at = excluded.changed_at, updated_at = excluded.updated_at, remote_deleted_at = NULL, ",
-        "join_digest = excluded.join_digest"
+        "join_digest = excluded.join_digest, scope_version = excluded.scope_version"
     ))
     .bind(integration_id)
     .bind(r.model.as_str())
@@ -118,6 +148,7 @@ async fn upsert(
     .bind(r.remote_created_at.map(clock::to_text))
     .bind(now)
     .bind(join_digest)
+    .bind(scope_version)
     .execute(conn)
     .await?;
     Ok(())

@@ -15,7 +15,7 @@ macro_rules! columns {
         concat!(
             "model, id, remote_id, parent_id, data, ",
             $remote_data,
-            " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at"
+            " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version"
         )
     };
 }

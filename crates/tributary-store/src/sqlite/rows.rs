@@ -28,6 +28,7 @@ pub(super) fn integration(row: &SqliteRow) -> Result<Integration, StoreError> {
         environment: row.try_get("environment")?,
         base_url: row.try_get("base_url")?,
         scope_config: serde_json::from_str::<ScopeConfig>(&scope)?,
+        scope_version: row.try_get("scope_version")?,
         fence: row.try_get("fence")?,
         created_at: from_text(row.try_get("created_at")?)?,
     })
@@ -89,6 +90,7 @@ pub(super) fn record(row: &SqliteRow) -> Result<StoredRecord, StoreError> {
         changed_at: from_text(row.try_get("changed_at")?)?,
         updated_at: from_text(row.try_get("updated_at")?)?,
         remote_deleted_at: opt_from_text(row.try_get("remote_deleted_at")?)?,
+        scope_version: row.try_get("scope_version")?,
     })
 }
 

@@ -9,6 +9,7 @@ use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 use tributary_model::{PauseReason, RunState, SyncType};
 
 use super::{rows, webhooks, write_lock};
+use crate::page;
 use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids};
 
 macro_rules! columns {
@@ -159,6 +160,8 @@ pub(super) async fn list_open(pool: &SqlitePool, limit: i64) -> Result<Vec<SyncR
 pub(super) async fn start(pool: &SqlitePool, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError> {
     let row = sqlx::query(concat!(
         "UPDATE sync_runs SET state = 'RUNNING', fence = ?2, started_at = COALESCE(started_at, ?3), worker_id = ?4, ",
+        // Taken once, at the first start (see the Postgres twin).
+        "scope_version = COALESCE(scope_version, (SELECT i.scope_version FROM integrations i WHERE i.id = sync_runs.integration_id)), ",
         "pause_reason = NULL, preempted_by = NULL, resume_at = NULL WHERE id = ?1 AND pause_reason IS NOT 'OPERATOR' AND ",
         open_states!(),
         " RETURNING ",
@@ -177,6 +180,33 @@ pub(super) async fn start(pool: &SqlitePool, run_id: &str, fence: i64, worker_id
             None => Err(StoreError::NotFound(format!("run {run_id}"))),
         },
     }
+}
+
+/// See [`crate::MirrorStore::restart_pass`].
+pub(super) async fn restart_pass(
+    pool: &SqlitePool,
+    run: &RunWrite,
+    checkpoint: &serde_json::Value,
+    scope_version: i64,
+) -> Result<(), StoreError> {
+    let mut tx = write_lock::begin(pool).await?;
+    let current = write_lock::check_fence_scope(&mut tx, &run.integration_id, run.fence).await?;
+    page::check_scope(run, scope_version, current, None)?;
+    let done = sqlx::query(concat!(
+        "UPDATE sync_runs SET checkpoint = ?3, scope_version = ?4 WHERE id = ?1 AND integration_id = ?2 AND ",
+        open_states!()
+    ))
+    .bind(&run.run_id)
+    .bind(&run.integration_id)
+    .bind(serde_json::to_string(checkpoint)?)
+    .bind(scope_version)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("open run {}", run.run_id)));
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// PAUSED with why; `error` becomes `info.error` (see the Postgres twin).
@@ -266,13 +296,24 @@ pub(super) async fn finish(
             state.as_str()
         )));
     }
-    let mut tx = write_lock::begin_fenced(pool, &run.integration_id, run.fence).await?;
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT state FROM sync_runs WHERE id = ?1 AND integration_id = ?2")
+    let mut tx = write_lock::begin(pool).await?;
+    let scope_version = write_lock::check_fence_scope(&mut tx, &run.integration_id, run.fence).await?;
+    let previous: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT state, scope_version FROM sync_runs WHERE id = ?1 AND integration_id = ?2")
             .bind(&run.run_id)
             .bind(&run.integration_id)
             .fetch_optional(&mut *tx)
             .await?;
+    let (previous, pass) = previous.map_or((None, None), |(state, pass)| (Some(state), pass));
+    if state == RunState::Succeeded
+        && !previous
+            .as_deref()
+            .and_then(RunState::parse)
+            .is_some_and(RunState::is_terminal)
+    {
+        // See the Postgres twin: SUCCEEDED only for a pass under the scope in force now.
+        page::check_scope(run, scope_version, scope_version, pass)?;
+    }
     let row = sqlx::query(concat!(
         "UPDATE sync_runs SET state = ?3, error = ?4, ended_at = ?5 WHERE id = ?1 AND integration_id = ?2 RETURNING ",
         columns!()

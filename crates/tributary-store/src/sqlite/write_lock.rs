@@ -16,18 +16,28 @@ pub(super) async fn check_fence(
     integration_id: &str,
     held: i64,
 ) -> Result<(), StoreError> {
-    let current: Option<i64> = sqlx::query_scalar("SELECT fence FROM integrations WHERE id = ?1")
+    check_fence_scope(conn, integration_id, held).await.map(|_| ())
+}
+
+/// [`check_fence`], returning the integration's scope version (which `set_scope_config` moves
+/// under the same write lock).
+pub(super) async fn check_fence_scope(
+    conn: &mut SqliteConnection,
+    integration_id: &str,
+    held: i64,
+) -> Result<i64, StoreError> {
+    let current: Option<(i64, i64)> = sqlx::query_as("SELECT fence, scope_version FROM integrations WHERE id = ?1")
         .bind(integration_id)
         .fetch_optional(conn)
         .await?;
     match current {
         None => Err(StoreError::NotFound(format!("integration {integration_id}"))),
-        Some(current) if current != held => Err(StoreError::Fenced {
+        Some((current, _)) if current != held => Err(StoreError::Fenced {
             integration_id: integration_id.to_string(),
             held,
             current,
         }),
-        Some(_) => Ok(()),
+        Some((_, scope_version)) => Ok(scope_version),
     }
 }
 
