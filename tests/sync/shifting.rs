@@ -32,59 +32,33 @@ async fn mirrored(h: &Harness, integration: &str, model: Model) -> (BTreeSet<Str
     )
 }
 
+/// The ids the simulated tool holds in one of its tables, as the mirror's remote ids.
+fn ids_of<V>(
+    h: &Harness,
+    tool: ToolKind,
+    table: impl Fn(&tributary_sim::company::Company) -> &std::collections::BTreeMap<u64, V>,
+) -> BTreeSet<String> {
+    table(&h.sim.state.company(tool)).keys().map(u64::to_string).collect()
+}
+
 fn personio_employees(h: &Harness) -> BTreeSet<String> {
-    h.sim
-        .state
-        .company(ToolKind::Personio)
-        .hris
-        .employees
-        .keys()
-        .map(|id| id.to_string())
-        .collect()
+    ids_of(h, ToolKind::Personio, |c| &c.hris.employees)
 }
 
 fn personio_absences(h: &Harness) -> BTreeSet<String> {
-    h.sim
-        .state
-        .company(ToolKind::Personio)
-        .hris
-        .absences
-        .keys()
-        .map(|id| id.to_string())
-        .collect()
+    ids_of(h, ToolKind::Personio, |c| &c.hris.absences)
 }
 
 fn greenhouse_candidates(h: &Harness) -> BTreeSet<String> {
-    h.sim
-        .state
-        .company(ToolKind::Greenhouse)
-        .ats
-        .candidates
-        .keys()
-        .map(|id| id.to_string())
-        .collect()
+    ids_of(h, ToolKind::Greenhouse, |c| &c.ats.candidates)
 }
 
 fn greenhouse_applications(h: &Harness) -> BTreeSet<String> {
-    h.sim
-        .state
-        .company(ToolKind::Greenhouse)
-        .ats
-        .applications
-        .keys()
-        .map(|id| id.to_string())
-        .collect()
+    ids_of(h, ToolKind::Greenhouse, |c| &c.ats.applications)
 }
 
 fn bamboohr_employees(h: &Harness) -> BTreeSet<String> {
-    h.sim
-        .state
-        .company(ToolKind::Bamboohr)
-        .hris
-        .employees
-        .keys()
-        .map(|id| id.to_string())
-        .collect()
+    ids_of(h, ToolKind::Bamboohr, |c| &c.hris.employees)
 }
 
 /// The `n` lowest ids of `ids` (what an id-ordered listing has already returned: deleting them

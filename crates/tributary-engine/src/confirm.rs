@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use tributary_model::{IdGen, Model, RunCounts};
 use tributary_source::{Connector, FetchMode, RecordRef, SourceError, Stream};
-use tributary_store::{DeletionCandidate, Integration, PageWrite, RunWrite};
+use tributary_store::{DeletionCandidate, Integration, RunWrite};
 
 use crate::engine::{Pass, StreamEnd};
 use crate::{Checkpoint, EngineError, RunControl, Signal, SyncEngine, prepare_record};
@@ -221,23 +221,8 @@ impl SyncEngine {
             .filter_map(|r| prepare_record(r, &integration.scope_config, &ids, connector))
             .collect();
         let out = self
-            .store()
-            .apply_page(
-                write,
-                PageWrite {
-                    records,
-                    checkpoint: checkpoint.to_value(),
-                    scope_version: integration.scope_version,
-                },
-            )
+            .write_page(integration, write, records, checkpoint, counts, 0)
             .await?;
-        counts.add(RunCounts {
-            created: out.created,
-            updated: out.updated,
-            deleted: out.deleted,
-            unchanged: out.unchanged,
-            ..RunCounts::default()
-        });
         tracing::info!(run_id = %write.run_id, stream = stream.name, updated = out.updated, unchanged = out.unchanged,
             "deletion candidates still exist at the source: the listing had skipped them");
         Ok(())

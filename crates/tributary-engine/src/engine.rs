@@ -10,6 +10,7 @@ use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfi
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
     Integration, Lease, MirrorStore, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun,
+    WriteOutcome,
 };
 
 use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
@@ -615,6 +616,40 @@ impl SyncEngine {
         Ok(RunOutcome { run })
     }
 
+    /// Writes prepared records as one page of the run — fenced, under the scope version they
+    /// were prepared with (the store refuses the page if the scope changed since) — with the
+    /// checkpoint, and adds what it did to `counts`.
+    pub(crate) async fn write_page(
+        &self,
+        integration: &Integration,
+        write: &RunWrite,
+        records: Vec<PreparedRecord>,
+        checkpoint: &Checkpoint,
+        counts: &mut RunCounts,
+        pages_fetched: i64,
+    ) -> Result<WriteOutcome, StoreError> {
+        let out = self
+            .store
+            .apply_page(
+                write,
+                PageWrite {
+                    records,
+                    checkpoint: checkpoint.to_value(),
+                    scope_version: integration.scope_version,
+                },
+            )
+            .await?;
+        counts.add(RunCounts {
+            pages_fetched,
+            created: out.created,
+            updated: out.updated,
+            deleted: out.deleted,
+            unchanged: out.unchanged,
+            unconfirmed: 0,
+        });
+        Ok(out)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn sync_stream(
         &self,
@@ -666,34 +701,16 @@ impl SyncEngine {
                     },
                 };
             }
-            let out = self
-                .store
-                .apply_page(
-                    write,
-                    PageWrite {
-                        records,
-                        checkpoint: checkpoint.to_value(),
-                        // The version `records` were prepared under: the store refuses the page
-                        // if the scope changed since.
-                        scope_version: integration.scope_version,
-                    },
-                )
-                .await;
-            let out = match out {
+            let out = match self
+                .write_page(integration, write, records, checkpoint, counts, 1)
+                .await
+            {
                 Ok(out) => out,
                 Err(e) => {
                     fetcher.abort();
                     return Err(e.into());
                 }
             };
-            counts.add(RunCounts {
-                pages_fetched: 1,
-                created: out.created,
-                updated: out.updated,
-                deleted: out.deleted,
-                unchanged: out.unchanged,
-                unconfirmed: 0,
-            });
             control.report(Progress {
                 stream: stream.name.to_owned(),
                 counts: *counts,
