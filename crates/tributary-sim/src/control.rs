@@ -11,6 +11,7 @@
 //! | DELETE | `/_control/faults` | `?tool=` (optional) | 204 |
 //! | DELETE | `/_control/faults/{id}` | | 204, or 404 |
 //! | POST | `/_control/latency` | `{"tool":..,"ms":n}` | 204 |
+//! | POST | `/_control/rate-limits` | `{"documented":bool}` | 204 |
 //! | POST | `/_control/revoke` | `{"tool":..,"revoked":bool}` | 204 |
 //! | POST | `/_control/mutate` | `{"tool":..,"kind":..,..params}` | `MutationOutcome` |
 //! | POST | `/_control/mutate/random` | `{"tool":..,"count":n,"seed":n}` | `{"mutations":[MutationOutcome]}` |
@@ -50,6 +51,7 @@ pub fn router() -> Router<SimState> {
         .route("/faults", post(add_fault).get(list_faults).delete(clear_faults))
         .route("/faults/{id}", delete(remove_fault))
         .route("/latency", post(set_latency))
+        .route("/rate-limits", post(set_rate_limits))
         .route("/revoke", post(revoke))
         .route("/mutate", post(mutate))
         .route("/mutate/random", post(mutate_random))
@@ -191,6 +193,22 @@ async fn set_latency(
         )));
     }
     state.set_latency(body.tool, body.ms);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitsBody {
+    documented: bool,
+}
+
+/// Every tool imposes its documented rate limit (or stops doing so).
+async fn set_rate_limits(
+    State(state): State<SimState>,
+    body: std::result::Result<Json<RateLimitsBody>, JsonRejection>,
+) -> Result<StatusCode> {
+    let Json(body) = body?;
+    state.set_documented_limits(body.documented);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -400,7 +400,7 @@ pub async fn middleware(State(gate): State<ToolGate>, request: Request, next: Ne
     let query = request.uri().query().unwrap_or("").to_string();
     // The entry is written when this future ends, also when the client hangs up mid-way
     // (then with status 499), so a timed-out request is still in the log.
-    let mut entry = PendingEntry::start(state.clone(), tool, method.as_str(), &path, &query);
+    let mut entry = PendingEntry::start(state.clone(), tool, &request);
 
     let latency = state.faults().latency(tool);
     if !latency.is_zero() && !state.pause(latency).await {

@@ -8,6 +8,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use axum::extract::Request;
+use axum::http::header;
 use axum::response::Response;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,13 @@ pub struct LogEntry {
     pub path: String,
     /// The raw query string, empty when there was none.
     pub query: String,
+    /// The scheme of the `Authorization` header (`Basic`, `Bearer`), if one was sent: contract
+    /// tests hold it against the operation's documented security scheme.
+    #[serde(default)]
+    pub auth_scheme: Option<String>,
+    /// The `Accept` header, if one was sent (BambooHR answers XML without it).
+    #[serde(default)]
+    pub accept: Option<String>,
     pub status: u16,
     /// The fault rule that acted on this request, if any.
     pub fault: Option<AppliedFault>,
@@ -173,13 +182,18 @@ pub(crate) struct PendingEntry {
 }
 
 impl PendingEntry {
-    pub(crate) fn start(state: SimState, tool: ToolKind, method: &str, path: &str, query: &str) -> Self {
+    pub(crate) fn start(state: SimState, tool: ToolKind, request: &Request) -> Self {
+        let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
         let entry = LogEntry {
             seq: 0,
             tool,
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.to_string(),
+            method: request.method().as_str().to_string(),
+            path: request.uri().path().to_string(),
+            query: request.uri().query().unwrap_or("").to_string(),
+            auth_scheme: header(header::AUTHORIZATION)
+                .and_then(|v| v.split_whitespace().next())
+                .map(str::to_string),
+            accept: header(header::ACCEPT).map(str::to_string),
             status: CLIENT_CLOSED,
             fault: None,
             at: Utc::now(),

@@ -32,6 +32,11 @@ pub struct SimConfig {
     pub mutations_per_tick: usize,
     /// Requests kept in the request log.
     pub log_capacity: usize,
+    /// Each tool imposes its documented rate limit (`SimState::set_documented_limits`).
+    pub documented_rate_limits: bool,
+    /// Latency added to every request of every tool (`SimState::set_latency`), e.g. a real
+    /// SaaS API's 300 ms.
+    pub latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -44,6 +49,8 @@ impl Default for SimConfig {
             mutate_every: None,
             mutations_per_tick: 5,
             log_capacity: crate::log::DEFAULT_CAPACITY,
+            documented_rate_limits: false,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -136,6 +143,10 @@ impl Simulator {
             .await
             .map_err(std::io::Error::other)?;
         let state = SimState::with_log_capacity(companies, config.credentials, config.log_capacity);
+        state.set_documented_limits(config.documented_rate_limits);
+        for tool in state.tools() {
+            state.set_latency(tool, config.latency.as_millis() as u64);
+        }
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel();

@@ -51,6 +51,10 @@ pub struct SimState {
 struct Inner {
     companies: HashMap<ToolKind, RwLock<Company>>,
     revoked: HashMap<ToolKind, AtomicBool>,
+    /// Whether each tool throttles at its documented rate limit (see the tool modules and
+    /// `docs/sources/<tool>.md`). Off by default: tests that are not about throttling should
+    /// not wait out a vendor's window.
+    documented_limits: AtomicBool,
     credentials: SimCredentials,
     /// Bearer tokens issued by the simulated Personio `/v1/auth`.
     issued_tokens: Mutex<HashSet<String>>,
@@ -78,6 +82,7 @@ impl SimState {
             inner: Arc::new(Inner {
                 companies: companies.into_iter().map(|(k, v)| (k, RwLock::new(v))).collect(),
                 revoked,
+                documented_limits: AtomicBool::new(false),
                 credentials,
                 issued_tokens: Mutex::new(HashSet::new()),
                 faults: Mutex::new(FaultPlan::default()),
@@ -103,6 +108,16 @@ impl SimState {
 
     pub fn credentials(&self) -> &SimCredentials {
         &self.inner.credentials
+    }
+
+    /// Whether the tools impose their documented rate limits (answering as each tool does when
+    /// one is exceeded), rather than only the limits a fault rule injects.
+    pub fn documented_limits(&self) -> bool {
+        self.inner.documented_limits.load(Ordering::Relaxed)
+    }
+
+    pub fn set_documented_limits(&self, on: bool) {
+        self.inner.documented_limits.store(on, Ordering::Relaxed);
     }
 
     /// Whether the tool's credentials were revoked through the control API: every request

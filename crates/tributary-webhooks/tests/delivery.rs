@@ -210,6 +210,19 @@ async fn attempts(store: &dyn MirrorStore, delivery: &WebhookDelivery) -> Vec<De
 // ---- deliverers -----------------------------------------------------------------------------
 
 /// Short everything, so a test takes seconds.
+/// A retry policy whose second attempt does not come within a test. The wait is drawn
+/// uniformly from `[0, ceiling]` (full jitter), so a ceiling of minutes still retries within
+/// seconds now and then (it did in CI: ten minutes gave a second attempt in under ten seconds);
+/// over a century, a retry within a minute has a chance of about 2·10⁻⁸.
+fn one_attempt_in_the_test() -> RetryPolicy {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    RetryPolicy {
+        base: CENTURY,
+        cap: CENTURY,
+        window: CENTURY * 2,
+    }
+}
+
 fn fast_config() -> DelivererConfig {
     DelivererConfig {
         concurrency: 8,
@@ -514,12 +527,7 @@ async fn link_local_targets_are_refused_and_recorded() {
     create_integration(store.as_ref(), "personio:refused").await;
 
     let config = DelivererConfig {
-        retry: RetryPolicy {
-            // One attempt within the test: the retry is far away.
-            base: Duration::from_secs(600),
-            cap: Duration::from_secs(600),
-            window: Duration::from_secs(3600),
-        },
+        retry: one_attempt_in_the_test(),
         ..fast_config()
     };
     let running = start(&store, config);
@@ -577,11 +585,7 @@ async fn ipv6_forms_of_refused_addresses_are_refused() {
     create_integration(store.as_ref(), "personio:refused-v6").await;
 
     let config = DelivererConfig {
-        retry: RetryPolicy {
-            base: Duration::from_secs(600),
-            cap: Duration::from_secs(600),
-            window: Duration::from_secs(3600),
-        },
+        retry: one_attempt_in_the_test(),
         ..fast_config()
     };
     let running = start(&store, config);
@@ -627,11 +631,7 @@ async fn denied_private_target_is_never_contacted() {
             allow_private_targets: false,
             allow_link_local: false,
         },
-        retry: RetryPolicy {
-            base: Duration::from_secs(600),
-            cap: Duration::from_secs(600),
-            window: Duration::from_secs(3600),
-        },
+        retry: one_attempt_in_the_test(),
         ..fast_config()
     };
     let running = start(&store, config);

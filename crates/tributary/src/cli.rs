@@ -189,6 +189,13 @@ pub struct SimArgs {
     /// Seconds between batches of random changes (0: never).
     #[arg(long, default_value_t = 0)]
     pub mutate_every: u64,
+    /// Each tool throttles at its documented rate limit, answering as the real tool does
+    /// (see docs/sources/).
+    #[arg(long)]
+    pub documented_rate_limits: bool,
+    /// Milliseconds added to every request, like a real SaaS API's latency.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -19,6 +19,8 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
         employees: args.employees as usize,
         seed: args.seed,
         mutate_every: (args.mutate_every > 0).then(|| Duration::from_secs(args.mutate_every)),
+        documented_rate_limits: args.documented_rate_limits,
+        latency: Duration::from_millis(args.latency_ms),
         ..SimConfig::default()
     };
     println!(
