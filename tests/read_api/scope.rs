@@ -120,9 +120,19 @@ fn disabling_personal_data() -> ScopeConfig {
     .unwrap()
 }
 
-/// Raw attribute keys the disabled fields come from.
+/// Raw attribute keys the disabled fields come from: the company's own `dynamic_<n>`
+/// attributes (custom fields) stay under `attributes`; the personal ones the connector resolved
+/// (SSN, date of birth) are under `resolved.<field>`.
 fn disabled_raw(key: &str) -> bool {
-    key == "social_security_number" || key == "birthday" || key.starts_with("dynamic_")
+    key.starts_with("dynamic_")
+}
+
+/// The disabled personal fields still present under `resolved` in a raw employee.
+fn disabled_resolved(employee: &Value) -> Vec<&str> {
+    ["ssn", "date_of_birth"]
+        .into_iter()
+        .filter(|f| employee["resolved"].get(*f).is_some())
+        .collect()
 }
 
 /// Nothing disabled anywhere in an employee as the API serves it.
@@ -145,6 +155,8 @@ fn assert_served_clean(e: &Value, ssns: &[String], when: &str) {
         keys.iter().all(|k| !disabled_raw(k)),
         "{when}: remote_data serves {keys:?}"
     );
+    let resolved = disabled_resolved(&e["remote_data"]["/v1/company/employees"]);
+    assert!(resolved.is_empty(), "{when}: remote_data serves {resolved:?}");
     let text = e.to_string();
     assert!(
         ssns.iter().all(|s| !text.contains(s.as_str())),
@@ -332,6 +344,8 @@ async fn scope_change_during_a_full(b: Backend, phase: Phase) {
             "{phase:?}: stored remote_data keeps {:?}",
             attributes.keys().filter(|k| disabled_raw(k)).collect::<Vec<_>>()
         );
+        let resolved = disabled_resolved(&raw["/v1/company/employees"]);
+        assert!(resolved.is_empty(), "{phase:?}: stored remote_data keeps {resolved:?}");
     }
     for ssn in &ssns {
         assert!(!h.database_contains(ssn).await, "{phase:?}: SSN {ssn} still stored");

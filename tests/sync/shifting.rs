@@ -172,7 +172,8 @@ async fn personio_employees_shift(b: Backend) {
 }
 
 async fn personio_absences_shift(b: Backend) {
-    // Absences page by page number, 200 a page; 400 employees make three pages of them.
+    // Absences page by page number counted from 1, 200 a page; 400 employees make three pages
+    // of them, so the boundaries are the requests for pages 2 and 3.
     let Some(h) = Harness::start(b, &[ToolKind::Personio], 400).await else {
         return;
     };
@@ -185,7 +186,7 @@ async fn personio_absences_shift(b: Backend) {
         &Case {
             tool: ToolKind::Personio,
             model: Model::Absences,
-            boundaries: (1..pages)
+            boundaries: (2..=pages)
                 .map(|p| ("/v1/company/time-offs", format!("offset={p}")))
                 .collect(),
             source: personio_absences,

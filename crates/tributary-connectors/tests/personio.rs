@@ -10,7 +10,7 @@ use tributary_model::{IdGen, Model, SourceRecord, Timestamp, ToolKind};
 use tributary_sim::company::{
     Absence, AbsenceType, Balance, Department, Employee, EmployeeStatus, Employment, Hris, LegalEntity, Office,
 };
-use tributary_sim::{SimConfig, Simulator};
+use tributary_sim::{FaultAction, FaultRule, RequestFilter, SimConfig, Simulator};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use url::Url;
 
@@ -325,10 +325,16 @@ async fn full_sync_maps_every_stream() {
     );
     assert_eq!(e.remote_created_at, Some(at(2020, 2, 15)));
     let raw = e.remote_data.as_ref().expect("raw payload");
-    assert_eq!(
-        raw.pointer("/~1v1~1company~1employees/attributes/birthday/value"),
-        Some(&json!("1990-03-15T00:00:00+00:00"))
-    );
+    // The account's `dynamic_<n>` birthday attribute, moved under `resolved` with its key.
+    let birthday = raw
+        .pointer("/~1v1~1company~1employees/resolved/date_of_birth")
+        .and_then(Value::as_object)
+        .expect("the birthday attribute, resolved");
+    assert_eq!(birthday.len(), 1);
+    let (key, attr) = birthday.iter().next().expect("one");
+    assert!(key.starts_with("dynamic_"), "{key}");
+    assert_eq!(attr["value"], "1990-03-15T00:00:00+00:00");
+    assert_eq!(attr["universal_id"], "date_of_birth");
     for path in c.remote_paths(Model::Employees, "date_of_birth") {
         assert!(raw.pointer(&path).is_some(), "{path} points into the raw employee");
     }
@@ -474,19 +480,57 @@ async fn simulator_speaks_personio() {
     let token = auth["data"]["token"].as_str().expect("token").to_owned();
     assert!(token.starts_with("papi-"));
 
+    // The same stable token for the same credentials.
+    let again: Value = http
+        .post(format!("{base}/v1/auth"))
+        .json(&creds)
+        .send()
+        .await
+        .expect("auth")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["data"]["token"], token.as_str());
+
+    // More than 100 a page is refused, in the error envelope.
     let resp = http
-        .get(format!("{base}/v1/company/employees?limit=500&offset=200"))
+        .get(format!("{base}/v1/company/employees?limit=101&offset=0"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("employees");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["success"], false);
+
+    let resp = http
+        .get(format!("{base}/v1/company/employees?limit=100&offset=200"))
         .bearer_auth(&token)
         .send()
         .await
         .expect("employees");
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers().contains_key("x-ratelimit-remaining"));
+    // The token comes back in `Authorization`; no rate-limit headers are documented.
+    assert_eq!(resp.headers()["authorization"], format!("Bearer {token}").as_str());
+    assert!(!resp.headers().contains_key("x-ratelimit-remaining"));
     let body: Value = resp.json().await.expect("json");
-    assert_eq!(body["limit"], 100, "limit is capped at 100");
+    assert_eq!(body["limit"], 100);
     assert_eq!(body["data"].as_array().map(Vec::len), Some(50));
     assert_eq!(body["metadata"]["total_elements"], EMPLOYEES);
     assert_eq!(body["metadata"]["total_pages"], 3);
+    assert_eq!(body["metadata"]["current_page"], 2);
+
+    // Without `limit`: 50 a page.
+    let body: Value = http
+        .get(format!("{base}/v1/company/employees"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("employees")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(50));
 
     let resp = http
         .get(format!("{base}/v1/company/employees"))
@@ -575,5 +619,400 @@ async fn generated_company_syncs_completely() {
             );
         }
     }
+    sim.shutdown().await;
+}
+
+async fn token(sim: &Simulator) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth", sim.base_url(TOOL)))
+        .json(&sim.integration_credentials(TOOL))
+        .send()
+        .await
+        .expect("auth")
+        .json()
+        .await
+        .expect("json");
+    body["data"]["token"].as_str().expect("token").to_owned()
+}
+
+async fn get_json(sim: &Simulator, token: &str, path_and_query: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path_and_query}", sim.base_url(TOOL)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn ids_of(body: &Value) -> Vec<u64> {
+    body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|t| t["attributes"]["id"].as_u64().expect("id"))
+        .collect()
+}
+
+/// `/company/time-offs` reads `offset` as a page number from 1, 0 as 1 too: a client paging by
+/// record offset (as on every other v1 list) skips records, one counting pages from 0 reads
+/// page 1 twice; the connector gets every time-off once.
+#[tokio::test]
+async fn time_offs_offset_is_a_one_based_page_number() {
+    let sim = start().await;
+    let token = token(&sim).await;
+    let page0 = get_json(&sim, &token, "/v1/company/time-offs?limit=200&offset=0").await;
+    let page1 = get_json(&sim, &token, "/v1/company/time-offs?limit=200&offset=1").await;
+    let page2 = get_json(&sim, &token, "/v1/company/time-offs?limit=200&offset=2").await;
+    assert_eq!(ids_of(&page0), ids_of(&page1), "0 is read as 1");
+    assert_eq!(page1["metadata"]["current_page"], 1);
+    assert_eq!(page2["metadata"]["current_page"], 2);
+    assert_eq!(page2["metadata"]["total_pages"], 3);
+    assert_eq!(ids_of(&page2)[0], 5200, "page 2 starts at the 201st time-off");
+    // Out-of-range values fall back (27 Nov 2026): limit to 200, offset to 0.
+    let fallback = get_json(&sim, &token, "/v1/company/time-offs?limit=5000&offset=-3").await;
+    assert_eq!(fallback["limit"], 200);
+    assert_eq!(ids_of(&fallback), ids_of(&page1));
+
+    // A client paging by record offset: offset 200 is page 200, empty; it stops at 200 of 450.
+    let mut naive = Vec::new();
+    let mut offset = 0;
+    loop {
+        let body = get_json(
+            &sim,
+            &token,
+            &format!("/v1/company/time-offs?limit=200&offset={offset}"),
+        )
+        .await;
+        let got = ids_of(&body);
+        if got.is_empty() {
+            break;
+        }
+        offset += got.len();
+        naive.extend(got);
+    }
+    assert_eq!(naive.len(), 200, "record offsets skip every page after the first");
+
+    let since = sim.state.last_request_seq();
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let (records, pages) = fetch_all(&c, "absences", FetchMode::Full).await.expect("absences");
+    assert_eq!(pages, 3);
+    assert_eq!(of(&records, Model::Absences).len(), ABSENCES as usize);
+    let offsets: Vec<String> = sim
+        .state
+        .requests(&RequestFilter {
+            tool: Some(TOOL),
+            path_contains: Some("/company/time-offs".into()),
+            since_seq: Some(since),
+            ..RequestFilter::default()
+        })
+        .into_iter()
+        .map(|e| e.query)
+        .collect();
+    assert_eq!(
+        offsets,
+        ["limit=200&offset=1", "limit=200&offset=2", "limit=200&offset=3"],
+        "pages 1, 2, 3"
+    );
+    sim.shutdown().await;
+}
+
+/// Personal data is in `dynamic_<n>` attributes numbered per account: a client reading fixed
+/// keys (`birthday`, `iban`) gets nothing, the connector reads them through the account's
+/// attribute definitions, in two accounts that number them differently.
+#[tokio::test]
+async fn personal_attributes_are_dynamic_per_account() {
+    let mut keys_seen = Vec::new();
+    for seed in [3, 4] {
+        let config = SimConfig {
+            employees: 40,
+            seed,
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start(config, "127.0.0.1:0".parse().expect("address"))
+            .await
+            .expect("simulator starts");
+        let token = token(&sim).await;
+        let page = get_json(&sim, &token, "/v1/company/employees?limit=100&offset=0").await;
+        for e in page["data"].as_array().expect("data") {
+            for fixed in [
+                "birthday",
+                "iban",
+                "nationality",
+                "social_security_number",
+                "address_city",
+            ] {
+                assert!(e["attributes"].get(fixed).is_none(), "fixed key `{fixed}` served");
+            }
+        }
+        let defs = get_json(&sim, &token, "/v1/company/employees/attributes").await;
+        let iban = defs["data"]
+            .as_array()
+            .expect("definitions")
+            .iter()
+            .find(|d| d["universal_id"] == "iban")
+            .expect("the IBAN attribute is described");
+        assert_eq!(iban["label"], "IBAN");
+        let key = iban["key"].as_str().expect("key").to_owned();
+        assert!(key.starts_with("dynamic_"), "{key}");
+        keys_seen.push(key);
+        // The alias answers the same.
+        assert_eq!(
+            get_json(&sim, &token, "/v1/company/employees/custom-attributes").await,
+            defs
+        );
+
+        let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+        let (records, _) = fetch_all(&c, "employees", FetchMode::Full).await.expect("employees");
+        let mapped = of(&records, Model::Employees);
+        let company = sim.state.company(TOOL);
+        for (id, e) in &company.hris.employees {
+            let d = &mapped[&id.to_string()].data;
+            let expect_date = e.birthday.map(|b| format!("{}T00:00:00.000Z", b.format("%Y-%m-%d")));
+            assert_eq!(d["date_of_birth"].as_str(), expect_date.as_deref(), "employee {id}");
+            assert_eq!(d["nationality"].as_str(), e.nationality.as_deref(), "employee {id}");
+            assert_eq!(d["ssn"].as_str(), e.ssn.as_deref(), "employee {id}");
+            assert_eq!(
+                d["bank_accounts"][0]["iban"].as_str(),
+                e.iban.as_deref(),
+                "employee {id}"
+            );
+            assert_eq!(d["home_address"]["city"].as_str(), e.city.as_deref(), "employee {id}");
+            assert_eq!(
+                d["personal_email"].as_str(),
+                e.personal_email.as_deref(),
+                "employee {id}"
+            );
+            assert_eq!(
+                d["mobile_phone_number"].as_str(),
+                e.mobile_phone.as_deref(),
+                "employee {id}"
+            );
+            // Only the company's own attributes are custom fields.
+            assert_eq!(
+                d["custom_fields"].as_object().map(|m| m.len()).unwrap_or(0),
+                e.custom.len(),
+                "employee {id}"
+            );
+        }
+        drop(company);
+        sim.shutdown().await;
+    }
+    assert_ne!(keys_seen[0], keys_seen[1], "each account numbers its attributes");
+}
+
+/// The token a response carries in `Authorization` is the one for the next request, as the
+/// documentation says (one-time tokens until Personio made them stable): against a server that
+/// rotates it, the connector follows.
+#[tokio::test]
+async fn echoed_token_is_used_for_the_next_request() {
+    use std::sync::{Arc, Mutex};
+
+    let used: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = used.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let seen = seen.clone();
+        async move {
+            use axum::response::IntoResponse;
+            let path = req.uri().path().to_owned();
+            if path.ends_with("/v1/auth") {
+                return axum::Json(json!({"success": true, "data": {"token": "papi-0"}})).into_response();
+            }
+            let sent = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim_start_matches("Bearer ")
+                .to_owned();
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(sent.clone());
+                seen.len() - 1
+            };
+            // One-time tokens: only the newest one works.
+            if sent != format!("papi-{n}") {
+                return (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"success": false, "error": {"code": 401, "message": "used"}})),
+                )
+                    .into_response();
+            }
+            let body = if path.ends_with("/attributes") {
+                json!({"success": true, "data": []})
+            } else {
+                json!({
+                    "success": true,
+                    "metadata": {"total_elements": 1, "current_page": 0, "total_pages": 1},
+                    "offset": 0, "limit": 100,
+                    "data": [{"type": "Employee", "attributes": {
+                        "id": {"label": "ID", "value": 1, "type": "integer", "universal_id": "id"}
+                    }}]
+                })
+            };
+            let mut resp = axum::Json(body).into_response();
+            resp.headers_mut().insert(
+                "authorization",
+                format!("Bearer papi-{}", n + 1).parse().expect("header"),
+            );
+            resp
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let base = Url::parse(&format!("http://{addr}")).expect("url");
+    let c = PersonioConnector::new(base, &json!({"client_id": "a", "client_secret": "b"}), ids(), client())
+        .expect("connector");
+    let (records, _) = fetch_all(&c, "employees", FetchMode::Full).await.expect("employees");
+    assert_eq!(of(&records, Model::Employees).len(), 1);
+    assert_eq!(*used.lock().unwrap(), ["papi-0", "papi-1"]);
+}
+
+/// With the documented limits on, GET employees allows bursts of 15 a second and answers 429
+/// beyond; the connector, arriving while a burst has spent the second, waits it out and gets
+/// every page.
+#[tokio::test]
+async fn documented_rate_limit_is_waited_out() {
+    let config = SimConfig {
+        employees: 1_000,
+        documented_rate_limits: true,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("simulator starts");
+    let employees = sim.state.company(TOOL).hris.employees.len();
+    let token = token(&sim).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/company/employees?limit=1&offset=0&attributes[]=id", sim.base_url(TOOL));
+    // Another client of the same account spends the burst, until Personio refuses.
+    let mut refused = None;
+    for _ in 0..200 {
+        let resp = http.get(&url).bearer_auth(&token).send().await.expect("sent");
+        if resp.status() == 429 {
+            refused = Some(resp.json::<Value>().await.expect("json"));
+            break;
+        }
+    }
+    let refused = refused.expect("15 a second at most");
+    assert_eq!(refused["success"], false, "the v1 error envelope");
+    assert_eq!(refused["error"]["code"], 429);
+
+    let since = sim.state.last_request_seq();
+    // One attempt per request: every 429 reaches the connector, which must wait the second
+    // itself (the client's own backoff may be shorter).
+    let single = SourceClient::new(ClientConfig {
+        max_attempts: 1,
+        requests_per_second: None,
+        ..ClientConfig::default()
+    })
+    .expect("client builds");
+    let base = Url::parse(&sim.base_url(TOOL)).expect("base URL");
+    let c = PersonioConnector::new(base, &sim.integration_credentials(TOOL), ids(), single).expect("connector");
+    let (records, _) = fetch_all(&c, "employees", FetchMode::Full).await.expect("waited out");
+    assert_eq!(of(&records, Model::Employees).len(), employees);
+    let log = sim.state.requests(&RequestFilter {
+        tool: Some(TOOL),
+        path_contains: Some("/company/employees".into()),
+        since_seq: Some(since),
+        ..RequestFilter::default()
+    });
+    let throttled: Vec<_> = log.iter().filter(|e| e.status == 429).collect();
+    assert!(!throttled.is_empty(), "the connector met the limit: {log:?}");
+    // Personio asks for at least a second before retrying a 429.
+    for refusal in &throttled {
+        let retry = log
+            .iter()
+            .find(|e| e.seq > refusal.seq && e.query == refusal.query)
+            .expect("retried");
+        assert!(
+            retry.at - refusal.at >= chrono::Duration::milliseconds(950),
+            "retried after {:?}",
+            retry.at - refusal.at
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// Input outside the documented contract on the new paths fails the stream with an error that
+/// names the tool, the endpoint and the field.
+#[tokio::test]
+async fn bad_attribute_input_names_tool_endpoint_and_field() {
+    let sim = start().await;
+    let definitions = sim
+        .state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 200,
+                    retry_after: None,
+                    body: Some(r#"{"success": true, "data": [{"label": "IBAN"}]}"#.to_owned()),
+                },
+            )
+            .path("/company/employees/attributes"),
+        )
+        .expect("fault");
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let err = fetch_all(&c, "employees", FetchMode::Full)
+        .await
+        .expect_err("definitions without keys");
+    let text = err.to_string();
+    assert!(
+        text.contains("Personio GET /v1/company/employees/attributes") && text.contains("key"),
+        "{text}"
+    );
+    sim.state.remove_fault(definitions);
+
+    // A personal attribute of the wrong type: the employee, the attribute and the field.
+    let iban_key = {
+        let company = sim.state.company(TOOL);
+        tributary_sim::tools::personio::Attributes::of(&company)
+            .personal
+            .iter()
+            .find(|d| d.universal_id == Some("iban"))
+            .expect("iban")
+            .key
+            .clone()
+    };
+    let body = json!({
+        "success": true,
+        "metadata": {"total_elements": 1, "current_page": 0, "total_pages": 1},
+        "offset": 0, "limit": 100,
+        "data": [{"type": "Employee", "attributes": {
+            "id": {"label": "ID", "value": 7, "type": "integer", "universal_id": "id"},
+            (iban_key.as_str()): {"label": "IBAN", "value": {"nested": true}, "type": "standard", "universal_id": "iban"}
+        }}]
+    });
+    sim.state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 200,
+                    retry_after: None,
+                    body: Some(body.to_string()),
+                },
+            )
+            .path("/company/employees")
+            .query("offset=0"),
+        )
+        .expect("fault");
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let err = fetch_all(&c, "employees", FetchMode::Full)
+        .await
+        .expect_err("an object is no IBAN");
+    let text = err.to_string();
+    assert!(
+        text.contains("Personio GET /v1/company/employees")
+            && text.contains("employee 7")
+            && text.contains(&iban_key)
+            && text.contains("bank_accounts"),
+        "{text}"
+    );
     sim.shutdown().await;
 }

@@ -12,6 +12,7 @@ use super::wire::{self, Attr, Field};
 pub const EMPLOYEES_PATH: &str = "/v1/company/employees";
 pub const TIME_OFFS_PATH: &str = "/v1/company/time-offs";
 pub const TIME_OFF_TYPES_PATH: &str = "/v1/company/time-off-types";
+pub const ATTRIBUTES_PATH: &str = "/v1/company/employees/attributes";
 /// `remote_data` key of balances: the route template, so JSON pointers into it are static.
 pub const BALANCE_PATH: &str = "/v1/company/employees/{employee_id}/absences/balance";
 
@@ -124,6 +125,154 @@ pub fn remote_data(path: &str, raw: Value) -> Value {
     Value::Object(by_path)
 }
 
+/// A unified field filled from one of the account's configured attributes. Personio keeps
+/// personal data in `dynamic_<n>` attributes numbered per account, each described by a `label`
+/// and, where Personio knows the attribute, a `universal_id` (Personnel Data OpenAPI file:
+/// `dynamic_21827` "IBAN" / `iban`, `dynamic_180883` "Birthday" / `date_of_birth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Personal {
+    DateOfBirth,
+    Nationality,
+    Ssn,
+    Iban,
+    Phone,
+    PrivateEmail,
+    Street,
+    City,
+    Zip,
+    Country,
+}
+
+impl Personal {
+    const ALL: [Personal; 10] = [
+        Personal::DateOfBirth,
+        Personal::Nationality,
+        Personal::Ssn,
+        Personal::Iban,
+        Personal::Phone,
+        Personal::PrivateEmail,
+        Personal::Street,
+        Personal::City,
+        Personal::Zip,
+        Personal::Country,
+    ];
+
+    /// The unified field it fills, which is also its key under `resolved` in `remote_data`.
+    pub fn field(self) -> &'static str {
+        match self {
+            Personal::DateOfBirth => "date_of_birth",
+            Personal::Nationality => "nationality",
+            Personal::Ssn => "ssn",
+            Personal::Iban => "bank_accounts",
+            Personal::Phone => "mobile_phone_number",
+            Personal::PrivateEmail => "personal_email",
+            Personal::Street | Personal::City | Personal::Zip | Personal::Country => "home_address",
+        }
+    }
+
+    /// Universal ids naming it. `iban` and `date_of_birth` are the documented ones; the others
+    /// follow the same naming and cost nothing when an account never sends them.
+    fn universal_ids(self) -> &'static [&'static str] {
+        match self {
+            Personal::DateOfBirth => &["date_of_birth", "birthday"],
+            Personal::Nationality => &["nationality"],
+            Personal::Ssn => &["social_security_number", "ssn"],
+            Personal::Iban => &["iban"],
+            Personal::Phone => &["phone", "mobile_phone", "phone_number"],
+            Personal::PrivateEmail => &["private_email", "personal_email"],
+            Personal::Street => &["address_street", "street"],
+            Personal::City => &["address_city", "city"],
+            Personal::Zip => &["address_zip_code", "address_postcode", "zip_code", "postcode"],
+            Personal::Country => &["address_country", "country"],
+        }
+    }
+
+    /// Labels naming it when the attribute has no universal id: the ones Personio's examples
+    /// show ("IBAN", "Birthday", "Address, postcode") and the usual English and German names of
+    /// the others, compared case-insensitively.
+    fn labels(self) -> &'static [&'static str] {
+        match self {
+            Personal::DateOfBirth => &["birthday", "date of birth", "birth date", "geburtstag", "geburtsdatum"],
+            Personal::Nationality => &["nationality", "nationalität", "staatsangehörigkeit"],
+            Personal::Ssn => &["social security number", "sozialversicherungsnummer"],
+            Personal::Iban => &["iban"],
+            Personal::Phone => &[
+                "mobile phone",
+                "phone",
+                "phone number",
+                "mobile",
+                "telefon",
+                "mobilnummer",
+            ],
+            Personal::PrivateEmail => &[
+                "private email",
+                "private e-mail",
+                "personal email",
+                "private e-mail-adresse",
+            ],
+            Personal::Street => &["address, street", "street", "straße", "adresse, straße"],
+            Personal::City => &["address, city", "city", "stadt", "ort", "adresse, stadt"],
+            Personal::Zip => &[
+                "address, postcode",
+                "address, zip code",
+                "postcode",
+                "zip code",
+                "postal code",
+                "plz",
+                "postleitzahl",
+                "adresse, plz",
+            ],
+            Personal::Country => &["address, country", "country", "land", "adresse, land"],
+        }
+    }
+
+    /// By universal id when there is one, else by label.
+    fn resolve(universal_id: Option<&str>, label: Option<&str>) -> Option<Self> {
+        if let Some(uid) = universal_id.map(str::trim).filter(|u| !u.is_empty()) {
+            return Personal::ALL.into_iter().find(|p| p.universal_ids().contains(&uid));
+        }
+        let label = label?.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        Personal::ALL.into_iter().find(|p| p.labels().contains(&label.as_str()))
+    }
+}
+
+/// What each of the account's `dynamic_<n>` attributes holds, read from
+/// `GET /company/employees/attributes` once per sync.
+#[derive(Debug, Default)]
+pub struct AttributeMap {
+    by_key: HashMap<String, Personal>,
+    known: std::collections::HashSet<String>,
+}
+
+impl AttributeMap {
+    pub fn new(definitions: &[wire::AttributeDefinition]) -> Self {
+        let mut map = AttributeMap::default();
+        for d in definitions {
+            map.known.insert(d.key.clone());
+            if let Some(p) = Personal::resolve(d.universal_id.as_deref(), d.label.as_deref()) {
+                map.by_key.insert(d.key.clone(), p);
+            }
+        }
+        map
+    }
+
+    /// The unified field the attribute `key` fills, if any. An attribute the definitions do not
+    /// list (created since they were read, or credentials that may not read them) is resolved
+    /// from the label and universal id it carries in the employee object.
+    pub fn role(&self, key: &str, attr: &Value) -> Option<Personal> {
+        if !key.starts_with("dynamic_") {
+            return None;
+        }
+        if self.known.contains(key) {
+            return self.by_key.get(key).copied();
+        }
+        Personal::resolve(
+            attr.get("universal_id").and_then(Value::as_str),
+            attr.get("label").and_then(Value::as_str),
+        )
+    }
+}
+
 /// Everything one Personio employee object yields: the employee, its current employment and the
 /// org units it references.
 pub struct EmployeeRecords {
@@ -138,14 +287,42 @@ impl EmployeeRecords {
     /// Moves the employee's raw object into its `remote_data`. It is done apart from [`employee`]
     /// because the parsed employee borrows from `raw` until the mapping is done, and moving it
     /// saves copying the largest part of every page.
-    pub fn with_raw(mut self, raw: Value) -> Self {
+    ///
+    /// The account's personal attributes move from `attributes` to `resolved.<unified field>`
+    /// (keeping their `dynamic_<n>` key): their keys differ per account, and scope stripping
+    /// needs JSON pointers that are the same for every account (see [`remote_paths`]).
+    pub fn with_raw(mut self, mut raw: Value, attrs: &AttributeMap) -> Self {
+        let mut resolved = Map::new();
+        if let Some(attributes) = raw.get_mut("attributes").and_then(Value::as_object_mut) {
+            let personal: Vec<(String, Personal)> = attributes
+                .iter()
+                .filter_map(|(k, v)| attrs.role(k, v).map(|p| (k.clone(), p)))
+                .collect();
+            for (key, p) in personal {
+                if let Some(attr) = attributes.remove(&key)
+                    && let Value::Object(slot) = resolved.entry(p.field()).or_insert_with(|| Value::Object(Map::new()))
+                {
+                    slot.insert(key, attr);
+                }
+            }
+        }
+        if !resolved.is_empty()
+            && let Some(obj) = raw.as_object_mut()
+        {
+            obj.insert("resolved".to_owned(), Value::Object(resolved));
+        }
         self.employee.remote_data = Some(remote_data(EMPLOYEES_PATH, raw));
         self
     }
 }
 
 /// Maps one employee; `raw` is the object `parsed` was read from (see [`EmployeeRecords::with_raw`]).
-pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<EmployeeRecords, Invalid> {
+pub fn employee(
+    ids: &IdGen,
+    attrs: &AttributeMap,
+    raw: &Value,
+    parsed: wire::Employee<'_>,
+) -> Result<EmployeeRecords, Invalid> {
     let a = parsed.attributes;
     let remote_id = a.id.value.to_string();
     let raw_attrs = raw.get("attributes").unwrap_or(&Value::Null);
@@ -203,13 +380,40 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<
     let kind = text(&a.employment_type);
     let hire_date = optional_date(text(&a.hire_date), "hire_date")?;
     let termination_date = optional_date(text(&a.termination_date), "termination_date")?;
-    let birthday = optional_date(text(&a.birthday), "birthday")?;
+    // Personal data, from the account's configured attributes; unknown `dynamic_<n>`
+    // attributes stay custom fields, keyed by their stable key (labels can be renamed or
+    // collide).
+    let mut personal: HashMap<Personal, String> = HashMap::new();
+    let mut custom_fields = Map::new();
+    for (key, attr) in raw_attrs.as_object().into_iter().flatten() {
+        let Some(p) = attrs.role(key, attr) else {
+            if key.starts_with("dynamic_") {
+                custom_fields.insert(key.clone(), attr.get("value").cloned().unwrap_or(Value::Null));
+            }
+            continue;
+        };
+        match attr.get("value") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) if v.trim().is_empty() => {}
+            Some(Value::String(v)) => {
+                personal.entry(p).or_insert_with(|| v.trim().to_owned());
+            }
+            Some(other) => {
+                return Err(Invalid(format!(
+                    "attributes.{key}.value ({}): expected text, got {other}",
+                    p.field()
+                )));
+            }
+        }
+    }
+    let mut take = |p: Personal| personal.remove(&p);
+    let birthday = optional_date(take(Personal::DateOfBirth), "date_of_birth")?;
     let created_at = optional_timestamp(text(&a.created_at).as_deref(), "created_at")?;
 
-    let street = text(&a.address_street);
-    let city = text(&a.address_city);
-    let zip = text(&a.address_zip_code);
-    let country = text(&a.address_country);
+    let street = take(Personal::Street);
+    let city = take(Personal::City);
+    let zip = take(Personal::Zip);
+    let country = take(Personal::Country);
     let home_address = if street.is_none() && city.is_none() && zip.is_none() && country.is_none() {
         Value::Null
     } else {
@@ -223,33 +427,29 @@ pub fn employee(ids: &IdGen, raw: &Value, parsed: wire::Employee<'_>) -> Result<
             "zip_code": zip, "country": country, "raw": parts.join(", "),
         })
     };
-    let bank_accounts = match text(&a.iban) {
+    let bank_accounts = match take(Personal::Iban) {
         Some(iban) => json!([{
             "iban": iban, "bic": null, "account_number": null, "holder_name": null,
             "bank_name": null, "domestic_bank_routing": null,
         }]),
         None => json!([]),
     };
-    // Custom attributes keyed by their stable attribute key: labels can be renamed or collide.
-    let custom_fields: Map<String, Value> = raw_attrs
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| k.starts_with("dynamic_"))
-        .map(|(k, v)| (k.clone(), v.get("value").cloned().unwrap_or(Value::Null)))
-        .collect();
+    let nationality = take(Personal::Nationality);
+    let personal_email = take(Personal::PrivateEmail);
+    let phone = take(Personal::Phone);
+    let ssn = take(Personal::Ssn);
 
     let data = json!({
         "employee_number": text(&a.employee_number),
         "first_name": first_name,
         "last_name": last_name,
-        "nationality": text(&a.nationality),
+        "nationality": nationality,
         "display_full_name": display_full_name,
         "job_title": text(&a.position),
         "work_email": text(&a.email),
-        "personal_email": text(&a.private_email),
-        "mobile_phone_number": text(&a.phone),
-        "ssn": text(&a.social_security_number),
+        "personal_email": personal_email,
+        "mobile_phone_number": phone,
+        "ssn": ssn,
         "tax_id": null,
         "gender": gender(text(&a.gender).as_deref()),
         "ethnicity": null,
@@ -435,12 +635,9 @@ pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Employees, "first_name") => &["first_name", "preferred_name"],
         (Model::Employees, "last_name") => &["last_name"],
         (Model::Employees, "display_full_name") => &["first_name", "last_name", "preferred_name"],
-        (Model::Employees, "nationality") => &["nationality"],
+
         (Model::Employees, "job_title") => &["position"],
         (Model::Employees, "work_email") => &["email"],
-        (Model::Employees, "personal_email") => &["private_email"],
-        (Model::Employees, "mobile_phone_number") => &["phone"],
-        (Model::Employees, "ssn") => &["social_security_number"],
         (Model::Employees, "gender") => &["gender"],
         (Model::Employees, "employment_status") => &["status"],
         (Model::Employees, "employment_type") => &["employment_type"],
@@ -452,11 +649,6 @@ pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Employees, "group_ids" | "groups" | "teams") => &["department", "team"],
         // Custom attributes are `dynamic_<n>` keys, numbered per company: matched by prefix.
         (Model::Employees, "custom_fields") => &["dynamic_*"],
-        (Model::Employees, "home_address") => {
-            &["address_street", "address_city", "address_zip_code", "address_country"]
-        }
-        (Model::Employees, "bank_accounts") => &["iban"],
-        (Model::Employees, "date_of_birth") => &["birthday"],
         (Model::Employees, "start_date") => &["hire_date"],
         (Model::Employees, "termination_date") => &["termination_date"],
         (Model::Employments, "job_title") => &["position"],
@@ -468,6 +660,12 @@ pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
     };
     if !attrs.is_empty() {
         return attrs.iter().map(|a| format!("{EMP}/{a}")).collect();
+    }
+    if model == Model::Employees
+        && let Some(p) = Personal::ALL.into_iter().find(|p| p.field() == field)
+    {
+        // Moved there by `EmployeeRecords::with_raw`, whatever the account numbers them.
+        return vec![format!("/~1v1~1company~1employees/resolved/{}", p.field())];
     }
     let simple = |path: &str, keys: &[&str]| keys.iter().map(|k| format!("{path}/{k}")).collect::<Vec<_>>();
     match (model, field) {

@@ -1,23 +1,32 @@
 //! Personio connector, against the v1 Public API ("Personnel Data").
 //!
-//! v1 rather than v2: v1's reference is still published and supported, and it is the API that
-//! offers employees with their org units, time-offs filtered by `updated_from`, time-off types and
-//! per-employee absence balances together; v2 splits persons and employments and does not cover
-//! balances the same way.
+//! v1 rather than v2 (decision and sources in `docs/sources/personio.md`, "Which API version"):
+//! v2 lists employments per person only, has no absence balances, and documents no rate limits,
+//! while v1 carries employees with their org units and personal attributes, time-offs filtered
+//! by update date, time-off types and balances.
 //!
 //! Credentials: `{"client_id": "...", "client_secret": "..."}`. They are exchanged at
-//! `POST /v1/auth` for a bearer token that stays valid for 24 hours
-//! (<https://developer.personio.de/reference/auth>); the token is cached, and a 401 on a cached
-//! token triggers one re-authentication before the failure counts as revoked credentials.
+//! `POST /v1/auth` for a bearer token that stays the same for 24 hours
+//! (<https://developer.personio.de/reference/auth>). Every successful response carries the token
+//! back in its `Authorization` header, and the documentation says to use that one for the next
+//! request: the connector adopts it, so it keeps working should Personio rotate tokens again
+//! (they were one-time tokens until
+//! <https://developer.personio.de/changelog/authentication-api-improved-bearer-token>). A 401 on a
+//! cached token triggers one re-authentication before the failure counts as revoked credentials.
 //!
 //! Streams, in sync order:
-//! 1. `employees` — `GET /v1/company/employees` (100 per page, the most Personio allows since its
-//!    2025 pagination enforcement; `updated_since` for deltas). Each employee also yields its
+//! 1. `employees` — `GET /v1/company/employees`: `offset` counts records, `limit` at most 100
+//!    (<https://developer.personio.de/docs/pagination-adoption-guide-for-v1-get-employees-endpoint>),
+//!    the end signalled by `metadata.current_page >= metadata.total_pages - 1`; `updated_since`
+//!    (strictly after, to the second) for deltas, paginated the same way. Personal data comes
+//!    from the account's `dynamic_<n>` attributes, resolved through
+//!    `GET /v1/company/employees/attributes` (`map::AttributeMap`). Each employee also yields its
 //!    current employment (v1 keeps no compensation history), its department and team (Groups),
 //!    office (Locations) and subcompany (LegalEntities).
-//! 2. `absence_types` — `GET /v1/company/time-off-types`.
-//! 3. `absences` — `GET /v1/company/time-offs` (200 per page; `offset` is a page number on this
-//!    endpoint only; `updated_from` is a date, so a delta re-reads the whole day of `since`).
+//! 2. `absence_types` — `GET /v1/company/time-off-types` (record offset, no metadata).
+//! 3. `absences` — `GET /v1/company/time-offs` (200 per page; `offset` is a page number counted
+//!    from 1 on this endpoint only, 0 meaning 1 as well; `updated_from` is a date, so a delta
+//!    re-reads the whole day of `since`).
 //! 4. `time_off_balances` — a page of employee ids, then
 //!    `GET /v1/company/employees/{id}/absences/balance` for each, eight at a time.
 //!
@@ -26,6 +35,9 @@
 //! /v1/company/time-offs/{id}` for absences; a 404 confirms the deletion. Org units, time-off
 //! types and balances have no such endpoint and are confirmed by a second listing.
 //!
+//! Throttled (429, documented without any header saying when to come back), a request is retried
+//! after at least a second, as Personio asks
+//! (<https://developer.personio.de/changelog/rate-limits-on-get-employees-endpoint-may-6-2024>).
 //! Personio answers some failures with HTTP 200 and `{"success": false, "error": {..}}`; those are
 //! classified by the error code inside.
 
@@ -35,10 +47,11 @@ mod wire;
 pub(crate) use map::remote_paths;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
-use reqwest::header::ACCEPT;
+use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -66,13 +79,22 @@ const STREAM_ABSENCE_TYPES: &str = "absence_types";
 const STREAM_ABSENCES: &str = "absences";
 const STREAM_BALANCES: &str = "time_off_balances";
 
-const EP_AUTH: &str = "POST /v1/auth";
-const EP_EMPLOYEES: &str = "GET /v1/company/employees";
-const EP_TYPES: &str = "GET /v1/company/time-off-types";
-const EP_TIME_OFFS: &str = "GET /v1/company/time-offs";
-const EP_BALANCE: &str = "GET /v1/company/employees/{id}/absences/balance";
-const EP_EMPLOYEE: &str = "GET /v1/company/employees/{id}";
-const EP_TIME_OFF: &str = "GET /v1/company/time-offs/{id}";
+// Endpoint names in errors name the tool too: a run's error must say where it came from.
+const EP_AUTH: &str = "Personio POST /v1/auth";
+const EP_EMPLOYEES: &str = "Personio GET /v1/company/employees";
+const EP_ATTRIBUTES: &str = "Personio GET /v1/company/employees/attributes";
+const EP_TYPES: &str = "Personio GET /v1/company/time-off-types";
+const EP_TIME_OFFS: &str = "Personio GET /v1/company/time-offs";
+const EP_BALANCE: &str = "Personio GET /v1/company/employees/{id}/absences/balance";
+const EP_EMPLOYEE: &str = "Personio GET /v1/company/employees/{id}";
+const EP_TIME_OFF: &str = "Personio GET /v1/company/time-offs/{id}";
+/// Personio asks every client to name itself (UPPER_SNAKE_CASE), to trace issues per integration
+/// (<https://developer.personio.de/v1.0/reference/include-our-headers-in-your-requests>).
+const APP_ID: &str = "TRIBUTARY";
+/// A throttled request waits at least this long before it is sent again.
+const THROTTLE_WAIT: Duration = Duration::from_secs(1);
+/// Throttled rounds before giving up: enough to wait out a whole one-minute window.
+const THROTTLE_ROUNDS: u32 = 90;
 /// Deletion candidates looked up at once.
 const LOOKUP_CONCURRENCY: usize = 8;
 
@@ -86,6 +108,8 @@ pub struct PersonioConnector {
     token: Mutex<Option<Secret>>,
     /// Absence type unit by remote id, loaded once for balances (their endpoint omits it).
     absence_units: OnceCell<HashMap<String, &'static str>>,
+    /// What the account's `dynamic_<n>` attributes hold, loaded once.
+    attributes: OnceCell<map::AttributeMap>,
 }
 
 /// Cursor of the offset-paginated lists: the next record offset, and the first id of the page
@@ -97,7 +121,9 @@ struct OffsetCursor {
     first_id: Option<String>,
 }
 
-/// Cursor of `/company/time-offs`, whose `offset` parameter is a page number.
+/// Cursor of `/company/time-offs`, whose `offset` parameter is a page number counted from 1.
+/// (Cursors written while the connector counted from 0 read one page early: a page fetched
+/// twice, never one skipped.)
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PageCursor {
     page: u64,
@@ -126,6 +152,7 @@ impl PersonioConnector {
             client,
             token: Mutex::new(None),
             absence_units: OnceCell::new(),
+            attributes: OnceCell::new(),
         })
     }
 
@@ -143,7 +170,12 @@ impl PersonioConnector {
             .client
             .send_checked(
                 EP_AUTH,
-                |http| http.post(&url).header(ACCEPT, "application/json").json(&body),
+                |http| {
+                    http.post(&url)
+                        .header(ACCEPT, "application/json")
+                        .header("X-Personio-App-ID", APP_ID)
+                        .json(&body)
+                },
                 verdict,
             )
             .await?;
@@ -165,6 +197,7 @@ impl PersonioConnector {
 
     async fn get(&self, endpoint: &str, path: &str, query: &[(&str, String)]) -> Result<SourceResponse, SourceError> {
         let url = format!("{}{}", self.base, path);
+        let mut throttled = 0;
         loop {
             let (token, fresh) = self.token().await?;
             let result = self
@@ -176,16 +209,50 @@ impl PersonioConnector {
                             .query(query)
                             .bearer_auth(token.expose())
                             .header(ACCEPT, "application/json")
+                            .header("X-Personio-App-ID", APP_ID)
                     },
                     verdict,
                 )
                 .await;
             match result {
+                Ok(response) => {
+                    self.adopt_echoed_token(&token, &response).await;
+                    return Ok(response);
+                }
                 // A cached token may have passed its 24 hours; only a fresh one failing means
                 // the credentials themselves are bad.
                 Err(SourceError::Auth { .. }) if !fresh => self.forget_token(&token).await,
-                other => return other,
+                // Throttled through every retry of the client, whose backoff may be shorter
+                // than the second Personio asks for.
+                Err(e) if throttled < THROTTLE_ROUNDS && is_throttled(&e) => {
+                    throttled += 1;
+                    tokio::time::sleep(THROTTLE_WAIT).await;
+                }
+                Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// Takes the token a response carries in `Authorization` for the next request, as the
+    /// documentation says to; with stable tokens it is the one sent, and nothing changes.
+    async fn adopt_echoed_token(&self, sent: &Secret, response: &SourceResponse) {
+        let Some(echoed) = response
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+            .filter(|v| !v.is_empty())
+        else {
+            return;
+        };
+        if echoed == sent.expose() {
+            return;
+        }
+        let mut guard = self.token.lock().await;
+        // Only the token this request used is replaced: a concurrent re-authentication wins.
+        if guard.as_ref() == Some(sent) {
+            *guard = Some(Secret::new(echoed.to_owned()));
         }
     }
 
@@ -194,25 +261,24 @@ impl PersonioConnector {
     }
 
     async fn employees_page(&self, cursor: OffsetCursor, mode: FetchMode) -> Result<Page, SourceError> {
+        let attrs = self.attribute_map().await?;
         let mut query = vec![
             ("limit", EMPLOYEES_PAGE.to_string()),
             ("offset", cursor.offset.to_string()),
         ];
         if let FetchMode::Delta { since } = mode {
-            // Documented format `2022-12-24T08:15:30`; truncating to the second widens the window.
-            query.push(("updated_since", since.format("%Y-%m-%dT%H:%M:%S").to_string()));
+            // Documented format `2022-12-24T08:15:30`, selecting employees updated *after* it:
+            // truncated to the second and one second earlier, no change at `since` is missed.
+            let from = since - chrono::Duration::seconds(1);
+            query.push(("updated_since", from.format("%Y-%m-%dT%H:%M:%S").to_string()));
         }
         let list = self.list(EP_EMPLOYEES, map::EMPLOYEES_PATH, &query).await?;
         // The cursor first, so the raw items can then be moved into their records.
         let first_id = first_employee_id(&list.data);
-        let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
+        let next = next_employee_offset(&cursor, &list, first_id)?;
         let mut records = Vec::with_capacity(list.data.len() * 3);
         for raw in list.data {
-            let parsed: wire::Employee = item(EP_EMPLOYEES, &raw)?;
-            let id = parsed.attributes.id.value;
-            let out = map::employee(&self.ids, &raw, parsed)
-                .map_err(|e| SourceError::malformed(EP_EMPLOYEES, format!("employee {id}: {e}")))?
-                .with_raw(raw);
+            let out = employee_records(&self.ids, attrs, EP_EMPLOYEES, raw)?;
             records.push(out.employee);
             records.push(out.employment);
             records.extend(out.org_units);
@@ -221,6 +287,24 @@ impl PersonioConnector {
             records: map::dedup(records),
             next,
         })
+    }
+
+    /// The account's attribute definitions, read once. Credentials that may not read them
+    /// (a 403) leave the labels and universal ids each employee object carries.
+    async fn attribute_map(&self) -> Result<&map::AttributeMap, SourceError> {
+        self.attributes
+            .get_or_try_init(|| async {
+                match self.get(EP_ATTRIBUTES, map::ATTRIBUTES_PATH, &[]).await {
+                    Ok(response) => {
+                        let list: wire::AttributeList = response.json()?;
+                        Ok(map::AttributeMap::new(&list.data))
+                    }
+                    Err(SourceError::Rejected { status: 403 | 404, .. })
+                    | Err(SourceError::Auth { status: 403, .. }) => Ok(map::AttributeMap::default()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
     }
 
     async fn absence_types_page(&self, cursor: OffsetCursor) -> Result<Page, SourceError> {
@@ -244,10 +328,9 @@ impl PersonioConnector {
     }
 
     async fn absences_page(&self, cursor: PageCursor, mode: FetchMode) -> Result<Page, SourceError> {
-        let mut query = vec![
-            ("limit", TIME_OFFS_PAGE.to_string()),
-            ("offset", cursor.page.to_string()),
-        ];
+        // Pages count from 1 here; 0 would be read as 1 too, and then page 1 again.
+        let page = cursor.page.max(1);
+        let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", page.to_string())];
         if let FetchMode::Delta { since } = mode {
             query.push(("updated_from", since.date_naive().format("%Y-%m-%d").to_string()));
         }
@@ -266,30 +349,23 @@ impl PersonioConnector {
         if first_id.is_some() && first_id == cursor.first_id {
             return Err(pagination(
                 EP_TIME_OFFS,
-                format!("page {} repeats the previous page", cursor.page),
+                format!("page {page} repeats the previous page"),
             ));
         }
-        let next_page = cursor.page + 1;
-        let more = match &list.metadata {
-            Some(meta) => {
-                check_metadata(EP_TIME_OFFS, meta)?;
-                // The first page of this endpoint reports `current_page: 1`.
-                if meta.current_page != next_page {
-                    return Err(pagination(
-                        EP_TIME_OFFS,
-                        format!(
-                            "asked for page {} (offset), got current_page {}",
-                            cursor.page, meta.current_page
-                        ),
-                    ));
-                }
-                !list.data.is_empty() && next_page < meta.total_pages
-            }
-            None => list.data.len() as u64 == TIME_OFFS_PAGE,
-        };
+        let meta = metadata(EP_TIME_OFFS, &list)?;
+        if meta.current_page != page {
+            return Err(pagination(
+                EP_TIME_OFFS,
+                format!(
+                    "asked for page {page} (offset), got metadata.current_page {}",
+                    meta.current_page
+                ),
+            ));
+        }
+        let more = !list.data.is_empty() && page < meta.total_pages;
         let next = more.then(|| {
             cursor_json(&PageCursor {
-                page: next_page,
+                page: page + 1,
                 first_id,
             })
         });
@@ -325,7 +401,7 @@ impl PersonioConnector {
             .try_collect()
             .await?;
         let first_id = first_employee_id(&list.data);
-        let next = next_offset(EP_EMPLOYEES, &cursor, &list, EMPLOYEES_PAGE, first_id)?;
+        let next = next_employee_offset(&cursor, &list, first_id)?;
         Ok(Page {
             records: records.into_iter().flatten().collect(),
             next,
@@ -365,15 +441,12 @@ impl PersonioConnector {
 
     /// The records an employee still existing at the source maps to (none when it is gone).
     async fn employee_records(&self, employee_id: String) -> Result<Vec<SourceRecord>, SourceError> {
+        let attrs = self.attribute_map().await?;
         let path = format!("{}/{employee_id}", map::EMPLOYEES_PATH);
         let Some(raw) = self.one(EP_EMPLOYEE, &path).await? else {
             return Ok(Vec::new());
         };
-        let parsed: wire::Employee = item(EP_EMPLOYEE, &raw)?;
-        let id = parsed.attributes.id.value;
-        let out = map::employee(&self.ids, &raw, parsed)
-            .map_err(|e| SourceError::malformed(EP_EMPLOYEE, format!("employee {id}: {e}")))?
-            .with_raw(raw);
+        let out = employee_records(&self.ids, attrs, EP_EMPLOYEE, raw)?;
         let mut records = vec![out.employee, out.employment];
         records.extend(out.org_units);
         Ok(records)
@@ -572,6 +645,74 @@ fn first_employee_id(data: &[Value]) -> Option<String> {
     data.first()
         .and_then(|v| v.pointer("/attributes/id/value"))
         .map(Value::to_string)
+}
+
+/// Maps one raw employee, naming the tool, endpoint, employee and field when it cannot.
+fn employee_records(
+    ids: &IdGen,
+    attrs: &map::AttributeMap,
+    endpoint: &str,
+    raw: Value,
+) -> Result<map::EmployeeRecords, SourceError> {
+    let parsed: wire::Employee = item(endpoint, &raw)?;
+    let id = parsed.attributes.id.value;
+    let out = map::employee(ids, attrs, &raw, parsed)
+        .map_err(|e| SourceError::malformed(endpoint, format!("employee {id}: {e}")))?;
+    Ok(out.with_raw(raw, attrs))
+}
+
+/// `metadata`, the documented end signal of the paginated lists: a page without it cannot be
+/// told from the last one.
+fn metadata<'a>(endpoint: &str, list: &'a wire::List) -> Result<&'a wire::Metadata, SourceError> {
+    let meta = list
+        .metadata
+        .as_ref()
+        .ok_or_else(|| SourceError::malformed(endpoint, "field `metadata` missing (the end-of-list signal)"))?;
+    check_metadata(endpoint, meta)?;
+    Ok(meta)
+}
+
+/// Whether a request failed for being throttled (429) through all of the client's retries.
+fn is_throttled(e: &SourceError) -> bool {
+    matches!(e, SourceError::Transient { message, .. } if message.starts_with("429"))
+}
+
+/// The cursor after a page of employees: records are counted by `offset`, and the list ends
+/// where the adoption guide says, at `metadata.current_page >= metadata.total_pages - 1`.
+fn next_employee_offset(
+    cursor: &OffsetCursor,
+    list: &wire::List,
+    first_id: Option<String>,
+) -> Result<Option<Value>, SourceError> {
+    let received = list.data.len() as u64;
+    if received > EMPLOYEES_PAGE {
+        return Err(pagination(
+            EP_EMPLOYEES,
+            format!("{received} records on a page of {EMPLOYEES_PAGE}"),
+        ));
+    }
+    if let Some(echoed) = list.offset
+        && echoed != cursor.offset
+    {
+        return Err(pagination(
+            EP_EMPLOYEES,
+            format!("asked for offset {}, got offset {echoed}", cursor.offset),
+        ));
+    }
+    if first_id.is_some() && first_id == cursor.first_id {
+        return Err(pagination(
+            EP_EMPLOYEES,
+            format!("page at offset {} repeats the previous page", cursor.offset),
+        ));
+    }
+    let meta = metadata(EP_EMPLOYEES, list)?;
+    if received == 0 || meta.current_page + 1 >= meta.total_pages {
+        return Ok(None);
+    }
+    // Advance by what arrived, not by what was asked: a server that caps the page size lower
+    // than requested must not make us skip records.
+    let offset = cursor.offset + received;
+    Ok(Some(cursor_json(&OffsetCursor { offset, first_id })))
 }
 
 fn check_metadata(endpoint: &str, meta: &wire::Metadata) -> Result<(), SourceError> {

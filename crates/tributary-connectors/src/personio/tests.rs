@@ -37,16 +37,36 @@ fn employee_json(id: Value) -> Value {
             "supervisor": {"label": "Supervisor", "value": null},
             "fix_salary": {"label": "Fix salary", "value": 4000, "type": "decimal", "universal_id": "fix_salary"},
             "dynamic_24407": {"label": "Titel", "value": "Dr", "type": "standard", "universal_id": null},
+            "dynamic_21827": {"label": "IBAN", "value": "DE98 8989 9898 0000 8989 00", "type": "standard", "universal_id": "iban"},
+            "dynamic_180883": {"label": "Birthday", "value": "1983-08-18", "type": "date", "universal_id": "date_of_birth"},
+            "dynamic_153804": {"label": "Address, postcode", "value": "80331", "type": "standard", "universal_id": null},
         }
     })
+}
+
+/// The definitions `GET /company/employees/attributes` gives for [`employee_json`]'s account.
+fn definitions() -> map::AttributeMap {
+    let list: wire::AttributeList = serde_json::from_value(json!({"success": true, "data": [
+        {"key": "first_name", "label": "First Name", "type": "standard", "universal_id": "first_name", "options": []},
+        {"key": "dynamic_24407", "label": "Titel", "type": "standard", "universal_id": null, "options": []},
+        {"key": "dynamic_21827", "label": "IBAN", "type": "standard", "universal_id": "iban", "options": []},
+        {"key": "dynamic_180883", "label": "Birthday", "type": "date", "universal_id": "date_of_birth", "options": []},
+        {"key": "dynamic_153804", "label": "Address, postcode", "type": "standard", "universal_id": null, "options": []},
+    ]}))
+    .expect("the documented shape");
+    map::AttributeMap::new(&list.data)
 }
 
 #[test]
 fn maps_documented_employee_example() {
     let raw = employee_json(json!(83752));
     let parsed: wire::Employee = item(EP_EMPLOYEES, &raw).expect("parses");
-    let out = map::employee(&ids(), &raw, parsed).expect("maps");
+    let out = map::employee(&ids(), &definitions(), &raw, parsed).expect("maps");
     let e = &out.employee.data;
+    // Personal data through the account's definitions: by universal id, else by label.
+    assert_eq!(e["bank_accounts"][0]["iban"], "DE98 8989 9898 0000 8989 00");
+    assert_eq!(e["date_of_birth"], "1983-08-18T00:00:00.000Z");
+    assert_eq!(e["home_address"]["zip_code"], "80331");
     assert_eq!(e["display_full_name"], "Ada Lovelace");
     assert_eq!(e["gender"], "FEMALE");
     assert_eq!(e["employment_status"], "PENDING");
@@ -87,7 +107,23 @@ fn wrong_types_are_malformed() {
     let mut raw = employee_json(json!(1));
     raw["attributes"]["hire_date"]["value"] = json!("last spring");
     let parsed: wire::Employee = item(EP_EMPLOYEES, &raw).expect("a string parses");
-    assert!(map::employee(&ids(), &raw, parsed).is_err(), "but is not a date");
+    assert!(
+        map::employee(&ids(), &definitions(), &raw, parsed).is_err(),
+        "but is not a date"
+    );
+
+    // A personal attribute of the wrong type names the attribute and the field it fills.
+    let mut raw = employee_json(json!(1));
+    raw["attributes"]["dynamic_21827"]["value"] = json!(42);
+    let parsed: wire::Employee = item(EP_EMPLOYEES, &raw).expect("parses");
+    let Err(err) = map::employee(&ids(), &definitions(), &raw, parsed) else {
+        panic!("a number is no IBAN");
+    };
+    assert!(
+        err.0.contains("dynamic_21827") && err.0.contains("bank_accounts"),
+        "{}",
+        err.0
+    );
 
     let mut raw = employee_json(json!(1));
     raw["attributes"].as_object_mut().expect("object").remove("id");
@@ -149,7 +185,7 @@ fn pagination_that_does_not_advance_is_caught() {
     let page = |offset: u64, first: u64| wire::List {
         metadata: Some(wire::Metadata {
             total_elements: 500,
-            current_page: 0,
+            current_page: offset / 100,
             total_pages: 5,
         }),
         offset: Some(offset),
@@ -161,24 +197,116 @@ fn pagination_that_does_not_advance_is_caught() {
     };
     // The tool answered offset 100 with offset 0: it ignores the parameter.
     assert!(matches!(
-        next_offset(EP_EMPLOYEES, &cursor, &page(0, 2), 100, Some("2".into())),
+        next_employee_offset(&cursor, &page(0, 2), Some("2".into())),
         Err(SourceError::Pagination { .. })
     ));
     // Same first record as the previous page.
     assert!(matches!(
-        next_offset(EP_EMPLOYEES, &cursor, &page(100, 1), 100, Some("1".into())),
+        next_employee_offset(&cursor, &page(100, 1), Some("1".into())),
         Err(SourceError::Pagination { .. })
     ));
-    let next = next_offset(EP_EMPLOYEES, &cursor, &page(100, 2), 100, Some("2".into())).expect("advances");
+    let next = next_employee_offset(&cursor, &page(100, 2), Some("2".into())).expect("advances");
     assert_eq!(next, Some(json!({"offset": 101, "first_id": "2"})));
+    // The documented end: current_page >= total_pages - 1.
+    let last = OffsetCursor {
+        offset: 400,
+        first_id: None,
+    };
+    assert_eq!(next_employee_offset(&last, &page(400, 9), None).expect("ends"), None);
+    // Without metadata there is no end signal: malformed, naming the field.
+    let mut bare = page(100, 2);
+    bare.metadata = None;
+    match next_employee_offset(&cursor, &bare, Some("2".into())) {
+        Err(SourceError::Malformed { endpoint, detail }) => {
+            assert!(endpoint.starts_with("Personio GET /v1/company/employees"), "{endpoint}");
+            assert!(detail.contains("metadata"), "{detail}");
+        }
+        other => panic!("expected malformed, got {other:?}"),
+    }
 }
 
 #[test]
 fn remote_paths_point_into_the_raw_employee() {
     assert_eq!(
         map::remote_paths(Model::Employees, "date_of_birth"),
-        vec!["/~1v1~1company~1employees/attributes/birthday".to_owned()]
+        vec!["/~1v1~1company~1employees/resolved/date_of_birth".to_owned()]
     );
-    assert!(map::remote_paths(Model::Employees, "ssn")[0].ends_with("/social_security_number"));
+    assert_eq!(
+        map::remote_paths(Model::Employees, "ssn"),
+        vec!["/~1v1~1company~1employees/resolved/ssn".to_owned()]
+    );
     assert!(map::remote_paths(Model::Employees, "tax_id").is_empty());
+
+    // The account's personal attributes move under `resolved`, where those pointers reach.
+    let raw = employee_json(json!(7));
+    let parsed: wire::Employee = item(EP_EMPLOYEES, &raw).expect("parses");
+    let attrs = definitions();
+    let out = map::employee(&ids(), &attrs, &raw, parsed)
+        .expect("maps")
+        .with_raw(raw, &attrs);
+    let stored = out.employee.remote_data.expect("raw kept");
+    for field in ["date_of_birth", "bank_accounts", "home_address"] {
+        for p in map::remote_paths(Model::Employees, field) {
+            assert!(stored.pointer(&p).is_some(), "{p}");
+        }
+    }
+    assert!(
+        stored
+            .pointer("/~1v1~1company~1employees/attributes/dynamic_21827")
+            .is_none()
+    );
+    assert_eq!(
+        stored.pointer("/~1v1~1company~1employees/resolved/bank_accounts/dynamic_21827/value"),
+        Some(&json!("DE98 8989 9898 0000 8989 00"))
+    );
+    // The company's own attribute stays where it was: a custom field.
+    assert!(
+        stored
+            .pointer("/~1v1~1company~1employees/attributes/dynamic_24407")
+            .is_some()
+    );
+}
+
+#[test]
+fn attributes_resolve_by_universal_id_before_label() {
+    let list: wire::AttributeList = serde_json::from_value(json!({"data": [
+        // A universal id wins over a misleading label.
+        {"key": "dynamic_1", "label": "Nationality", "universal_id": "iban"},
+        // A universal id that names something else is no personal field, whatever the label.
+        {"key": "dynamic_2", "label": "IBAN", "universal_id": "marital_status"},
+        {"key": "dynamic_3", "label": "  date of   BIRTH ", "universal_id": null},
+        {"key": "dynamic_4", "label": "Shoe size", "universal_id": null},
+    ]}))
+    .expect("shape");
+    let attrs = map::AttributeMap::new(&list.data);
+    let none = Value::Null;
+    assert_eq!(attrs.role("dynamic_1", &none), Some(map::Personal::Iban));
+    assert_eq!(attrs.role("dynamic_2", &none), None);
+    assert_eq!(attrs.role("dynamic_3", &none), Some(map::Personal::DateOfBirth));
+    assert_eq!(attrs.role("dynamic_4", &none), None);
+    // Not among the definitions: resolved from what the employee object says about it.
+    assert_eq!(
+        attrs.role("dynamic_9", &json!({"label": "Address, city", "universal_id": null})),
+        Some(map::Personal::City)
+    );
+    // Standard keys are never personal attributes, whatever their label.
+    assert_eq!(attrs.role("email", &json!({"label": "IBAN"})), None);
+}
+
+#[test]
+fn throttling_is_told_from_other_failures() {
+    let throttled = SourceError::Transient {
+        endpoint: EP_EMPLOYEES.to_owned(),
+        message: "429 Too Many Requests: {}".to_owned(),
+        attempts: 3,
+        retry_after: None,
+    };
+    assert!(is_throttled(&throttled));
+    let failing = SourceError::Transient {
+        endpoint: EP_EMPLOYEES.to_owned(),
+        message: "500: oops".to_owned(),
+        attempts: 3,
+        retry_after: None,
+    };
+    assert!(!is_throttled(&failing));
 }

@@ -1,7 +1,8 @@
 //! Personio v1 response shapes, as documented, so that a missing required field or a wrong type
 //! fails parsing instead of silently producing empty records.
 //!
-//! Shapes follow <https://developer.personio.de/reference/get_company-employees>,
+//! Shapes follow the Personnel Data OpenAPI file vendored in `docs/sources/specs/personio/`,
+//! <https://developer.personio.de/reference/get_company-employees>,
 //! <https://developer.personio.de/v1.0/reference/get_company-time-offs>,
 //! <https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types> and
 //! <https://developer.personio.de/changelog/employee-api-absence-balance>.
@@ -32,6 +33,21 @@ pub struct AuthResponse {
 #[derive(Debug, Deserialize)]
 pub struct AuthData {
     pub token: String,
+}
+
+/// One entry of `GET /company/employees/attributes`: how the account configured an attribute.
+#[derive(Debug, Deserialize)]
+pub struct AttributeDefinition {
+    pub key: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub universal_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AttributeList {
+    pub data: Vec<AttributeDefinition>,
 }
 
 /// A single-record response (`GET …/{id}`): the item as a list would carry it.
@@ -77,9 +93,10 @@ pub struct Employee<'a> {
     pub attributes: EmployeeAttributes<'a>,
 }
 
-/// Unknown attributes, among them the company's `dynamic_<n>` custom attributes, are read from
-/// the raw object directly: a `#[serde(flatten)]` catch-all would buffer every attribute of every
-/// employee a second time.
+/// The standard attributes, whose keys are the same in every account. Personal data (date of
+/// birth, IBAN, address, ...) is in `dynamic_<n>` attributes numbered per account and is read
+/// from the raw object through the account's attribute definitions (`map::AttributeMap`): a
+/// `#[serde(flatten)]` catch-all would buffer every attribute of every employee a second time.
 #[derive(Debug, Deserialize)]
 pub struct EmployeeAttributes<'a> {
     pub id: Attr<u64>,
@@ -124,26 +141,6 @@ pub struct EmployeeAttributes<'a> {
     pub profile_picture: Field<&'a str>,
     #[serde(borrow)]
     pub employee_number: Field<&'a str>,
-    #[serde(borrow)]
-    pub birthday: Field<&'a str>,
-    #[serde(borrow)]
-    pub nationality: Field<&'a str>,
-    #[serde(borrow)]
-    pub social_security_number: Field<&'a str>,
-    #[serde(borrow)]
-    pub iban: Field<&'a str>,
-    #[serde(borrow)]
-    pub phone: Field<&'a str>,
-    #[serde(borrow)]
-    pub private_email: Field<&'a str>,
-    #[serde(borrow)]
-    pub address_street: Field<&'a str>,
-    #[serde(borrow)]
-    pub address_city: Field<&'a str>,
-    #[serde(borrow)]
-    pub address_zip_code: Field<&'a str>,
-    #[serde(borrow)]
-    pub address_country: Field<&'a str>,
 }
 
 /// The short employee object nested in supervisors and time-offs.

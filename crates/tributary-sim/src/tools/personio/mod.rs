@@ -1,52 +1,51 @@
 //! The simulated Personio Public API, v1 ("Personnel Data").
 //!
-//! v1 is what this simulates (not v2): its reference is still published and supported, and it is
-//! the API that carries employees with their org units, time-offs with an `updated_from` filter,
-//! time-off types and per-employee absence balances in one place.
+//! v1, not v2: see `docs/sources/personio.md` ("Which API version") for the decision and its
+//! sources. Every behaviour below is listed there with its source and the test that covers it.
 //!
-//! Pages relied on (developer.personio.de):
 //! - `POST /v1/auth` takes `client_id`/`client_secret` as JSON, form or query parameters and answers
-//!   `{"success":true,"data":{"token":"papi-..."}}`; the token is a stable bearer token
+//!   `{"success":true,"data":{"token":"papi-..."}}`. The token is stable: the same one for the
+//!   same credentials for 24 hours, usable in parallel, and every successful Personnel Data
+//!   response carries it back in its `Authorization` header
 //!   (<https://developer.personio.de/reference/auth>,
-//!   <https://developer.personio.de/changelog/auth-api-moved-client_secret-and-client_id-to-post-body>,
 //!   <https://developer.personio.de/changelog/authentication-api-improved-bearer-token>).
-//! - `GET /v1/company/employees`: `limit`/`offset` (offset counts records, at most 100 per page
-//!   since the 2025 pagination enforcement), `updated_since` (ISO 8601 date-time), `attributes[]`
-//!   whitelisting; each attribute is `{label, value, type, universal_id}`
-//!   (<https://developer.personio.de/reference/get_company-employees>,
-//!   <https://developer.personio.de/changelog/pagination-enforcement-v1-employees-api>,
-//!   <https://developer.personio.de/changelog/employees-api-universal-id-is-now-exposed>).
-//! - `GET /v1/company/time-offs`: `limit` (default and max 200), `offset` *as a page number*
-//!   (unlike every other v1 list), `updated_from`/`updated_to` as dates, inclusive; the first page
-//!   reports `current_page: 1` (<https://developer.personio.de/v1.0/reference/get_company-time-offs>,
-//!   <https://developer.personio.de/discuss/64afe30907a1610058ce21ac>,
-//!   <https://developer.personio.de/discuss/671a7913da6f41002a153c10>).
-//! - `GET /v1/company/time-off-types` returns `id, name, category, unit, approval_required`
-//!   (<https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types>).
-//! - `GET /v1/company/employees/{employee_id}` ("Show employee by ID") and
-//!   `GET /v1/company/time-offs/{id}` answer one record in the list's item shape under `data`;
-//!   an unknown id is a 404 in the error envelope (Personnel Data OpenAPI 1.0, operations
-//!   listed at <https://developer.personio.de/v1.0/reference/get_company-employees-employee-id>
-//!   and <https://developer.personio.de/v1.0/reference/get_company-time-offs-id>, read
-//!   2026-12-06). tributary uses them to confirm deletions one by one.
-//! - `GET /v1/company/employees/{id}/absences/balance` returns `[{id, name, category, balance}]`
-//!   per absence type (<https://developer.personio.de/changelog/employee-api-absence-balance>).
-//! - Errors are `{"success":false,"error":{"code":..,"message":..}}`; GET employees is limited to
-//!   300 requests per minute (<https://developer.personio.de/changelog/rate-limits-on-get-employees-endpoint-may-6-2024>).
-//!
-//! Personal data that Personio keeps in company-configured attributes (birthday, nationality,
-//! IBAN, ...) is served under keys named after their universal ids; the company's free-form
-//! custom attributes are `dynamic_<n>` keys with a stable number per attribute name.
+//! - `GET /v1/company/employees`: `offset` counts records, `limit` is at most 100 (more is
+//!   refused) and 50 when absent, also with `updated_since`
+//!   (<https://developer.personio.de/docs/pagination-adoption-guide-for-v1-get-employees-endpoint>,
+//!   <https://developer.personio.de/changelog/employee-api-introduction-of-pagination-in-the-updated_since-filter-of-the-get-employees-endpoint>);
+//!   `updated_since` is `2022-12-24T08:15:30` or `YYYY-MM-DD` and selects employees updated
+//!   *after* it; `metadata.current_page` counts from 0 (Personnel Data OpenAPI file).
+//! - Personal data lives in `dynamic_<n>` attributes numbered per account (`attributes.rs`),
+//!   described by `GET /v1/company/employees/attributes` and its alias `/custom-attributes`.
+//! - `GET /v1/company/time-offs`: `offset` is a 1-based page number, 0 read as 1; `limit`
+//!   defaults to 200 and a missing, non-numeric or out-of-range `limit` (above 200) falls back
+//!   to 200, a missing or negative `offset` to 0
+//!   (<https://developer.personio.de/changelog/default-pagination-for-list-time-offs>, 27 Nov
+//!   2026; <https://developer.personio.de/discuss/64afe30907a1610058ce21ac>);
+//!   `updated_from`/`updated_to` are dates, inclusive; `metadata.current_page` is the page.
+//! - `GET /v1/company/time-off-types`: record offset, `limit` default 200, no metadata.
+//! - `GET /v1/company/employees/{employee_id}`, `GET /v1/company/time-offs/{id}` answer one
+//!   record in the list's item shape; an unknown id is a 404 in the error envelope.
+//! - `GET /v1/company/employees/{id}/absences/balance` returns `[{id, name, category, balance}]`.
+//! - Errors are `{"success":false,"error":{"code":..,"message":..}}`; documented rate limits
+//!   in `limits.rs`.
+
+mod attributes;
+mod limits;
+
+pub use attributes::Attributes;
+use attributes::Role;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -59,22 +58,34 @@ use tributary_model::ToolKind;
 use crate::SimState;
 use crate::company::{Absence, Company, Employee, EmployeeStatus, Id};
 
+use limits::{Kind, Limits};
+
 const TOOL: ToolKind = ToolKind::Personio;
-/// Largest `limit` GET employees honours since the 2025 pagination enforcement.
+/// Largest `limit` GET employees accepts since the 2025 pagination enforcement.
 const EMPLOYEES_MAX_LIMIT: usize = 100;
 /// Page size GET employees uses when the caller sends no `limit`.
 const EMPLOYEES_DEFAULT_LIMIT: usize = 50;
 /// Default (and largest) `limit` of the time-off lists.
 const TIME_OFFS_MAX_LIMIT: usize = 200;
-/// Requests per minute advertised in the rate-limit headers.
-const RATE_LIMIT_PER_MINUTE: u32 = 300;
+/// How long a token stays the same for the same credentials.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// What one simulated Personio keeps besides its company: its rate windows and the stable
+/// token it hands out.
+#[derive(Default)]
+struct Tool {
+    limits: Limits,
+    token: Mutex<Option<(String, Instant)>>,
+}
 
 /// Routes relative to the tool's base URL.
 pub fn router() -> Router<SimState> {
-    let window = Arc::new(RateWindow::default());
+    let tool = Arc::new(Tool::default());
     Router::new()
         .route("/v1/auth", post(auth))
         .route("/v1/company/employees", get(list_employees))
+        .route("/v1/company/employees/attributes", get(list_attributes))
+        .route("/v1/company/employees/custom-attributes", get(list_attributes))
         .route("/v1/company/employees/{employee_id}", get(show_employee))
         .route(
             "/v1/company/employees/{employee_id}/absences/balance",
@@ -83,14 +94,30 @@ pub fn router() -> Router<SimState> {
         .route("/v1/company/time-off-types", get(list_time_off_types))
         .route("/v1/company/time-offs", get(list_time_offs))
         .route("/v1/company/time-offs/{id}", get(show_time_off))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let window = window.clone();
-            async move { window.stamp(next.run(req).await) }
-        }))
+        .layer(middleware::from_fn(echo_token))
+        .layer(Extension(tool))
+}
+
+/// Every successful Personnel Data response carries the bearer token in its `Authorization`
+/// header (<https://developer.personio.de/reference/auth>: "you will find the same stable Bearer
+/// token in the Header of the response").
+async fn echo_token(req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .filter(|_| req.uri().path() != "/v1/auth")
+        .cloned();
+    let mut response = next.run(req).await;
+    if let Some(token) = token
+        && response.status().is_success()
+    {
+        response.headers_mut().insert(header::AUTHORIZATION, token);
+    }
+    response
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors and rate-limit headers
+// Errors, limits and authentication
 
 /// Personio's error envelope.
 fn error(status: StatusCode, code: u16, message: &str) -> Response {
@@ -109,6 +136,10 @@ fn bad_request(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, 400, message)
 }
 
+fn too_many_requests() -> Response {
+    error(StatusCode::TOO_MANY_REQUESTS, 429, "Too Many Requests")
+}
+
 /// A query parameter the API refuses, answered with a 400 in Personio's error envelope.
 struct BadParam(String);
 
@@ -118,39 +149,25 @@ impl IntoResponse for BadParam {
     }
 }
 
-/// A one-minute window of served requests, reported in `X-RateLimit-*` headers. The 429s
-/// themselves come from the simulator's fault middleware, so "remaining" never reaches zero here:
-/// a zero would make clients sleep through the window on every test.
-#[derive(Default)]
-struct RateWindow {
-    state: Mutex<Option<(Instant, u32)>>,
-}
-
-impl RateWindow {
-    fn stamp(&self, mut response: Response) -> Response {
-        let (used, reset) = {
-            let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let (start, used) = match *guard {
-                Some((start, used)) if now.duration_since(start) < Duration::from_secs(60) => (start, used + 1),
-                _ => (now, 1),
-            };
-            *guard = Some((start, used));
-            (used, 60u64.saturating_sub(now.duration_since(start).as_secs()).max(1))
-        };
-        let remaining = RATE_LIMIT_PER_MINUTE.saturating_sub(used).max(1);
-        let headers = response.headers_mut();
-        headers.insert("x-ratelimit-limit", HeaderValue::from(RATE_LIMIT_PER_MINUTE));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
-        headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
-        response
+/// The documented rate limit (when the simulator imposes them), then the bearer token: the
+/// refusal to answer with, if any.
+fn gate(state: &SimState, tool: &Tool, kind: Kind, headers: &HeaderMap) -> Option<Response> {
+    if state.documented_limits() && !tool.limits.admit(kind) {
+        return Some(too_many_requests());
     }
+    (!authorized(state, headers)).then(unauthorized)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Authentication
-
-async fn auth(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn auth(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if state.documented_limits() && !tool.limits.admit(Kind::Auth) {
+        return too_many_requests();
+    }
     let mut client_id = None;
     let mut client_secret = None;
     let mut take = |key: &str, value: String| match key {
@@ -188,9 +205,21 @@ async fn auth(State(state): State<SimState>, RawQuery(query): RawQuery, headers:
     if state.is_revoked(TOOL) || id != creds.personio_client_id || secret != creds.personio_client_secret {
         return error(StatusCode::UNAUTHORIZED, 401, "Wrong credentials");
     }
-    let token = format!("papi-{:032x}", rand::rng().random::<u128>());
-    state.issue_token(token.clone());
-    axum::Json(json!({"success": true, "data": {"token": token}})).into_response()
+    // The same token for the same credentials until it is 24 hours old (or revoked).
+    let token = {
+        let mut current = tool.token.lock().unwrap_or_else(|p| p.into_inner());
+        match current.as_ref() {
+            Some((token, issued)) if issued.elapsed() < TOKEN_LIFETIME && state.token_valid(token) => token.clone(),
+            _ => {
+                let token = format!("papi-{:032x}", rand::rng().random::<u128>());
+                state.issue_token(token.clone());
+                *current = Some((token.clone(), Instant::now()));
+                token
+            }
+        }
+    };
+    axum::Json(json!({"success": true, "data": {"token": token, "expires_in": TOKEN_LIFETIME.as_secs()}}))
+        .into_response()
 }
 
 fn authorized(state: &SimState, headers: &HeaderMap) -> bool {
@@ -281,17 +310,6 @@ fn timestamp(t: DateTime<Utc>) -> String {
 /// One attribute as Personio renders it, for the bodies still built as `Value`s.
 fn attr_json(label: &str, value: Value, kind: &str, universal_id: Option<&str>) -> Value {
     json!({"label": label, "value": value, "type": kind, "universal_id": universal_id})
-}
-
-/// A stable `dynamic_<n>` key per custom attribute name (FNV-1a), as Personio numbers custom
-/// attributes once per company rather than per employee.
-pub fn dynamic_key(name: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("dynamic_{}", 100_000 + hash % 900_000)
 }
 
 fn status_str(status: EmployeeStatus) -> &'static str {
@@ -439,7 +457,12 @@ fn employee_ref_out(company: &Company, id: Id) -> AttrValue<'_> {
 
 type EmployeeOut<'a> = Typed<BTreeMap<Cow<'a, str>, AttrOut<'a>>>;
 
-fn employee_out<'a>(company: &'a Company, e: &'a Employee, only: Option<&HashSet<&str>>) -> EmployeeOut<'a> {
+fn employee_out<'a>(
+    company: &'a Company,
+    attrs: &'a Attributes,
+    e: &'a Employee,
+    only: Option<&HashSet<&str>>,
+) -> EmployeeOut<'a> {
     let hris = &company.hris;
     let mut a = BTreeMap::new();
     let mut put = |key: Cow<'a, str>, value: AttrOut<'a>| {
@@ -621,61 +644,19 @@ fn employee_out<'a>(company: &'a Company, e: &'a Employee, only: Option<&HashSet
             Some("employee_number"),
         ),
     );
-    put(
-        "birthday".into(),
-        attr(
-            "Date of birth",
-            AttrValue::owned(e.birthday.map(date)),
-            "date",
-            Some("birthday"),
-        ),
-    );
-    put(
-        "nationality".into(),
-        attr("Nationality", text(&e.nationality), "standard", Some("nationality")),
-    );
-    put(
-        "social_security_number".into(),
-        attr(
-            "Social security number",
-            text(&e.ssn),
-            "standard",
-            Some("social_security_number"),
-        ),
-    );
-    put("iban".into(), attr("IBAN", text(&e.iban), "standard", Some("iban")));
-    put(
-        "phone".into(),
-        attr("Mobile phone", text(&e.mobile_phone), "standard", Some("phone")),
-    );
-    put(
-        "private_email".into(),
-        attr(
-            "Private email",
-            text(&e.personal_email),
-            "standard",
-            Some("private_email"),
-        ),
-    );
-    put(
-        "address_street".into(),
-        attr("Street", text(&e.street), "standard", Some("address_street")),
-    );
-    put(
-        "address_city".into(),
-        attr("City", text(&e.city), "standard", Some("address_city")),
-    );
-    put(
-        "address_zip_code".into(),
-        attr("Postcode", text(&e.zip), "standard", Some("address_zip_code")),
-    );
-    put(
-        "address_country".into(),
-        attr("Country", text(&e.country), "standard", Some("address_country")),
-    );
+    for def in &attrs.personal {
+        let value = match def.role {
+            Role::Birthday => AttrValue::owned(e.birthday.map(date)),
+            role => AttrValue::text(role.text(e)),
+        };
+        put(
+            Cow::Borrowed(def.key.as_str()),
+            attr(def.label, value, def.kind, def.universal_id),
+        );
+    }
     for (name, value) in &e.custom {
         put(
-            dynamic_key(name).into(),
+            attrs.custom_key(name).into(),
             attr(name, AttrValue::Text(value), "standard", None),
         );
     }
@@ -692,16 +673,26 @@ fn page_count(total: usize, limit: usize) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Endpoints
 
-async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
+async fn list_employees(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::ListEmployees, &headers) {
+        return refusal;
     }
     let params = Params::parse(query);
     let render = || -> Result<Response, BadParam> {
-        let limit = params
-            .number("limit", 1)?
-            .unwrap_or(EMPLOYEES_DEFAULT_LIMIT)
-            .min(EMPLOYEES_MAX_LIMIT);
+        // At most 100 since the pagination enforcement; a client asking for more gets no page
+        // (refused above the maximum, as it was above the former 200:
+        // <https://developer.personio.de/discuss/61c0817663608700549a4eb5>).
+        let limit = params.number("limit", 1)?.unwrap_or(EMPLOYEES_DEFAULT_LIMIT);
+        if limit > EMPLOYEES_MAX_LIMIT {
+            return Err(BadParam(format!(
+                "The limit may not be greater than {EMPLOYEES_MAX_LIMIT}."
+            )));
+        }
         let offset = params.number("offset", 0)?.unwrap_or(0);
         let since = params.date_time("updated_since")?;
         let email = params.one("email").filter(|e| !e.is_empty());
@@ -709,9 +700,10 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
         let only: Option<HashSet<&str>> = (!whitelist.is_empty()).then(|| whitelist.into_iter().collect());
 
         let company = state.company(TOOL);
-        // Personio ignores `email` when `updated_since` is given.
+        let attrs = Attributes::of(&company);
+        // Personio ignores `email` when `updated_since` is given; "updated after" is strict.
         let matches = |e: &&Employee| match (since, email) {
-            (Some(since), _) => e.updated_at >= since,
+            (Some(since), _) => e.updated_at > since,
             (None, Some(email)) => e.email.eq_ignore_ascii_case(email),
             (None, None) => true,
         };
@@ -720,7 +712,7 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
             let data = employees
                 .skip(offset)
                 .take(limit)
-                .map(|e| employee_out(&company, e, only.as_ref()))
+                .map(|e| employee_out(&company, &attrs, e, only.as_ref()))
                 .collect();
             (company.hris.employees.len(), data)
         } else {
@@ -728,7 +720,7 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
             let mut data = Vec::new();
             for e in employees.filter(matches) {
                 if total >= offset && data.len() < limit {
-                    data.push(employee_out(&company, e, only.as_ref()));
+                    data.push(employee_out(&company, &attrs, e, only.as_ref()));
                 }
                 total += 1;
             }
@@ -751,23 +743,94 @@ async fn list_employees(State(state): State<SimState>, RawQuery(query): RawQuery
     render().unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn show_employee(State(state): State<SimState>, Path(employee_id): Path<String>, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
+async fn show_employee(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    Path(employee_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
     }
     let Ok(employee_id) = employee_id.parse::<Id>() else {
         return bad_request("The employee_id must be an integer.");
     };
     let company = state.company(TOOL);
+    let attrs = Attributes::of(&company);
     match company.hris.employees.get(&employee_id) {
-        Some(e) => axum::Json(json!({"success": true, "data": employee_out(&company, e, None)})).into_response(),
+        Some(e) => {
+            axum::Json(json!({"success": true, "data": employee_out(&company, &attrs, e, None)})).into_response()
+        }
         None => error(StatusCode::NOT_FOUND, 404, "Employee not found"),
     }
 }
 
-async fn show_time_off(State(state): State<SimState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
+/// The standard attributes every employee object carries: (key, label, type).
+const STANDARD_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    ("id", "ID", "integer"),
+    ("first_name", "First name", "standard"),
+    ("last_name", "Last name", "standard"),
+    ("preferred_name", "Preferred name", "standard"),
+    ("email", "Email", "standard"),
+    ("gender", "Gender", "standard"),
+    ("status", "Status", "standard"),
+    ("position", "Position", "standard"),
+    ("employment_type", "Employment type", "standard"),
+    ("weekly_working_hours", "Weekly hours", "standard"),
+    ("hire_date", "Hire date", "date"),
+    ("termination_date", "Termination date", "date"),
+    ("created_at", "created_at", "date"),
+    ("last_modified_at", "Last modified", "date"),
+    ("supervisor", "Supervisor", "standard"),
+    ("department", "Department", "standard"),
+    ("office", "Office", "standard"),
+    ("subcompany", "Subcompany", "standard"),
+    ("fix_salary", "Fix salary", "decimal"),
+    ("fix_salary_interval", "Salary interval", "standard"),
+    ("hourly_salary", "Hourly salary", "decimal"),
+    ("employee_number", "Employee number", "standard"),
+];
+
+/// `GET /company/employees/attributes` (and its alias `/custom-attributes`): every attribute
+/// the credentials may read, `dynamic_<n>` ones included.
+async fn list_attributes(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
+    }
+    let company = state.company(TOOL);
+    let attrs = Attributes::of(&company);
+    let one = |key: &str, label: &str, kind: &str, universal_id: Option<&str>| json!({"key": key, "label": label, "type": kind, "universal_id": universal_id, "options": []});
+    let mut data: Vec<Value> = STANDARD_ATTRIBUTES
+        .iter()
+        .map(|(key, label, kind)| one(key, label, kind, Some(key)))
+        .collect();
+    data.extend(
+        attrs
+            .personal
+            .iter()
+            .map(|d| one(&d.key, d.label, d.kind, d.universal_id)),
+    );
+    data.extend(
+        attrs
+            .custom_of(&company)
+            .iter()
+            .map(|(name, key)| one(key, name, "standard", None)),
+    );
+    axum::Json(json!({"success": true, "data": data})).into_response()
+}
+
+async fn show_time_off(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
     }
     let Ok(id) = id.parse::<Id>() else {
         return bad_request("The id must be an integer.");
@@ -781,11 +844,12 @@ async fn show_time_off(State(state): State<SimState>, Path(id): Path<String>, he
 
 async fn absence_balance(
     State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
     Path(employee_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
     }
     let Ok(employee_id) = employee_id.parse::<Id>() else {
         return bad_request("The employee_id must be an integer.");
@@ -806,9 +870,14 @@ async fn absence_balance(
     axum::Json(json!({"success": true, "data": data})).into_response()
 }
 
-async fn list_time_off_types(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
+async fn list_time_off_types(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
     }
     let params = Params::parse(query);
     let (limit, offset) = match (params.number("limit", 1), params.number("offset", 0)) {
@@ -869,17 +938,31 @@ fn time_off_json(company: &Company, a: &Absence) -> Value {
     })
 }
 
-async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
+async fn list_time_offs(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
     }
     let params = Params::parse(query);
     let render = || -> Result<Value, BadParam> {
+        // Since 27 Nov 2026 a missing, non-numeric or out-of-range value falls back instead of
+        // being refused: `limit` to 200, `offset` to 0.
         let limit = params
-            .number("limit", 1)?
-            .unwrap_or(TIME_OFFS_MAX_LIMIT)
-            .min(TIME_OFFS_MAX_LIMIT);
-        let page = params.number("offset", 0)?.unwrap_or(0);
+            .one("limit")
+            .and_then(|l| l.trim().parse::<usize>().ok())
+            .filter(|l| (1..=TIME_OFFS_MAX_LIMIT).contains(l))
+            .unwrap_or(TIME_OFFS_MAX_LIMIT);
+        let offset = params
+            .one("offset")
+            .and_then(|o| o.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        // `offset` is a page number counted from 1 on this endpoint only; 0 is the first page
+        // too, so a client counting pages from 0 reads page 1 twice.
+        let page = offset.max(1);
         let start = params.date("start_date")?;
         let end = params.date("end_date")?;
         let updated_from = params.date("updated_from")?;
@@ -899,7 +982,7 @@ async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery
                 && updated_to.is_none_or(|d| a.updated_at.date_naive() <= d)
                 && (employees.is_empty() || employees.contains(&a.employee_id))
         };
-        let first = page.saturating_mul(limit);
+        let first = (page - 1).saturating_mul(limit);
         let unfiltered =
             start.is_none() && end.is_none() && updated_from.is_none() && updated_to.is_none() && employees.is_empty();
         let (total, data) = if unfiltered {
@@ -927,10 +1010,10 @@ async fn list_time_offs(State(state): State<SimState>, RawQuery(query): RawQuery
             "success": true,
             "metadata": {
                 "total_elements": total,
-                "current_page": page + 1,
+                "current_page": page,
                 "total_pages": page_count(total, limit),
             },
-            "offset": page,
+            "offset": offset,
             "limit": limit,
             "data": data,
         }))
@@ -957,7 +1040,12 @@ mod tests {
     /// The employee as a `Value` tree: the plain statement of the format that the borrowed
     /// structs must reproduce byte for byte.
     #[allow(clippy::too_many_lines)]
-    fn reference_employee_json(company: &Company, e: &Employee, only: Option<&HashSet<&str>>) -> Value {
+    fn reference_employee_json(
+        company: &Company,
+        attrs: &Attributes,
+        e: &Employee,
+        only: Option<&HashSet<&str>>,
+    ) -> Value {
         let hris = &company.hris;
         let mut a = Map::new();
         let mut put = |key: &str, value: Value| {
@@ -1106,55 +1194,15 @@ mod tests {
                 Some("employee_number"),
             ),
         );
-        put(
-            "birthday",
-            attr_json("Date of birth", json!(e.birthday.map(date)), "date", Some("birthday")),
-        );
-        put(
-            "nationality",
-            attr_json("Nationality", opt_str(&e.nationality), "standard", Some("nationality")),
-        );
-        put(
-            "social_security_number",
-            attr_json(
-                "Social security number",
-                opt_str(&e.ssn),
-                "standard",
-                Some("social_security_number"),
-            ),
-        );
-        put("iban", attr_json("IBAN", opt_str(&e.iban), "standard", Some("iban")));
-        put(
-            "phone",
-            attr_json("Mobile phone", opt_str(&e.mobile_phone), "standard", Some("phone")),
-        );
-        put(
-            "private_email",
-            attr_json(
-                "Private email",
-                opt_str(&e.personal_email),
-                "standard",
-                Some("private_email"),
-            ),
-        );
-        put(
-            "address_street",
-            attr_json("Street", opt_str(&e.street), "standard", Some("address_street")),
-        );
-        put(
-            "address_city",
-            attr_json("City", opt_str(&e.city), "standard", Some("address_city")),
-        );
-        put(
-            "address_zip_code",
-            attr_json("Postcode", opt_str(&e.zip), "standard", Some("address_zip_code")),
-        );
-        put(
-            "address_country",
-            attr_json("Country", opt_str(&e.country), "standard", Some("address_country")),
-        );
+        for def in &attrs.personal {
+            let value = match def.role {
+                Role::Birthday => json!(e.birthday.map(date)),
+                role => json!(role.text(e)),
+            };
+            put(&def.key, attr_json(def.label, value, def.kind, def.universal_id));
+        }
         for (name, value) in &e.custom {
-            put(&dynamic_key(name), attr_json(name, json!(value), "standard", None));
+            put(&attrs.custom_key(name), attr_json(name, json!(value), "standard", None));
         }
         json!({"type": "Employee", "attributes": a})
     }
@@ -1163,26 +1211,25 @@ mod tests {
     fn employee_pages_match_the_value_rendering() {
         let companies = generate_companies(7, 300, &[TOOL]);
         let company = &companies[&TOOL];
-        let whitelist: HashSet<&str> = ["first_name", "dynamic_1", "supervisor", "fix_salary"]
+        let attrs = Attributes::of(company);
+        let iban = attrs
+            .personal
+            .iter()
+            .find(|d| d.role == Role::Iban)
+            .expect("IBAN attribute");
+        let whitelist: HashSet<&str> = ["first_name", iban.key.as_str(), "supervisor", "fix_salary"]
             .into_iter()
             .collect();
         let mut seen_custom = false;
         for e in company.hris.employees.values() {
             seen_custom |= !e.custom.is_empty();
             for only in [None, Some(&whitelist)] {
-                let fast = serde_json::to_string(&employee_out(company, e, only)).expect("serialisable");
+                let fast = serde_json::to_string(&employee_out(company, &attrs, e, only)).expect("serialisable");
                 let reference =
-                    serde_json::to_string(&reference_employee_json(company, e, only)).expect("serialisable");
+                    serde_json::to_string(&reference_employee_json(company, &attrs, e, only)).expect("serialisable");
                 assert_eq!(fast, reference, "employee {}", e.id);
             }
         }
         assert!(seen_custom, "the company has custom attributes to compare");
-    }
-
-    #[test]
-    fn dynamic_keys_are_stable_and_distinct() {
-        assert_eq!(dynamic_key("T-shirt size"), dynamic_key("T-shirt size"));
-        assert_ne!(dynamic_key("T-shirt size"), dynamic_key("Desk"));
-        assert!(dynamic_key("Desk").starts_with("dynamic_"));
     }
 }
