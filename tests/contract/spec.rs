@@ -223,7 +223,10 @@ impl Spec {
             ),
             None => schema_pointer,
         };
-        let schema = json!({ "$ref": format!("#{schema_pointer}") });
+        // A pointer in a URI fragment is percent-encoded (RFC 6901 §6): path templates carry
+        // `{` and `}`, which a URI may not.
+        let fragment = schema_pointer.replace('{', "%7B").replace('}', "%7D");
+        let schema = json!({ "$ref": format!("#{fragment}") });
         let found = self
             .validate(&schema_pointer, op.document, &schema, body)
             .into_iter()
