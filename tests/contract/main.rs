@@ -4,4 +4,5 @@
 //! customer. One file per tool; `spec` is the harness, `harness` proves it can fail.
 
 mod harness;
+mod personio;
 mod spec;

@@ -888,7 +888,10 @@ async fn documented_rate_limit_is_waited_out() {
     let employees = sim.state.company(TOOL).hris.employees.len();
     let token = token(&sim).await;
     let http = reqwest::Client::new();
-    let url = format!("{}/v1/company/employees?limit=1&offset=0&attributes[]=id", sim.base_url(TOOL));
+    let url = format!(
+        "{}/v1/company/employees?limit=1&offset=0&attributes[]=id",
+        sim.base_url(TOOL)
+    );
     // Another client of the same account spends the burst, until Personio refuses.
     let mut refused = None;
     for _ in 0..200 {

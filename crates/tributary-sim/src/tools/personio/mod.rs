@@ -575,35 +575,47 @@ fn employee_out<'a>(
             Some("last_modified_at"),
         ),
     );
-    let supervisor = e
-        .supervisor_id
-        .filter(|id| hris.employees.contains_key(id))
-        .map_or(AttrValue::Null, |id| employee_ref_out(company, id));
-    put(
-        "supervisor".into(),
-        attr("Supervisor", supervisor, "standard", Some("supervisor")),
-    );
-    let department = e
-        .department_id
-        .and_then(|id| hris.departments.get(&id))
-        .map_or(AttrValue::Null, |d| org_unit("Department", d.id, &d.name));
-    put(
-        "department".into(),
-        attr("Department", department, "standard", Some("department")),
-    );
-    let office = e
-        .office_id
-        .and_then(|id| hris.offices.get(&id))
-        .map_or(AttrValue::Null, |o| org_unit("Office", o.id, &o.name));
-    put("office".into(), attr("Office", office, "standard", Some("office")));
-    let subcompany = e
-        .legal_entity_id
-        .and_then(|id| hris.legal_entities.get(&id))
-        .map_or(AttrValue::Null, |l| org_unit("Subcompany", l.id, &l.name));
-    put(
-        "subcompany".into(),
-        attr("Subcompany", subcompany, "standard", Some("subcompany")),
-    );
+    // The file documents these values as objects, never null: an employee without one is
+    // sent without the attribute.
+    if let Some(id) = e.supervisor_id.filter(|id| hris.employees.contains_key(id)) {
+        put(
+            "supervisor".into(),
+            attr(
+                "Supervisor",
+                employee_ref_out(company, id),
+                "standard",
+                Some("supervisor"),
+            ),
+        );
+    }
+    if let Some(d) = e.department_id.and_then(|id| hris.departments.get(&id)) {
+        put(
+            "department".into(),
+            attr(
+                "Department",
+                org_unit("Department", d.id, &d.name),
+                "standard",
+                Some("department"),
+            ),
+        );
+    }
+    if let Some(o) = e.office_id.and_then(|id| hris.offices.get(&id)) {
+        put(
+            "office".into(),
+            attr("Office", org_unit("Office", o.id, &o.name), "standard", Some("office")),
+        );
+    }
+    if let Some(l) = e.legal_entity_id.and_then(|id| hris.legal_entities.get(&id)) {
+        put(
+            "subcompany".into(),
+            attr(
+                "Subcompany",
+                org_unit("Subcompany", l.id, &l.name),
+                "standard",
+                Some("subcompany"),
+            ),
+        );
+    }
 
     // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
     // and an hourly salary side by side.
@@ -864,7 +876,7 @@ async fn absence_balance(
         .range((employee_id, Id::MIN)..=(employee_id, Id::MAX))
         .map(|((_, type_id), b)| {
             let name = company.hris.absence_types.get(type_id).map(|t| t.name.as_str());
-            json!({"id": type_id, "name": name, "category": Value::Null, "balance": b.balance})
+            json!({"id": type_id, "name": name, "category": category(name), "balance": b.balance})
         })
         .collect();
     axum::Json(json!({"success": true, "data": data})).into_response()
@@ -899,13 +911,32 @@ async fn list_time_off_types(
             json!({
                 "type": "TimeOffType",
                 "attributes": {
-                    "id": t.id, "name": t.name, "category": Value::Null,
+                    "id": t.id, "name": t.name, "category": category(Some(&t.name)),
                     "unit": unit, "approval_required": true,
                 }
             })
         })
         .collect();
     axum::Json(json!({"success": true, "data": data})).into_response()
+}
+
+/// The absence category of a type, one of the values the file's `TimeOffTypeResource` lists
+/// (as of the 2025-01-27 update of its enum); the simulated company keeps names only.
+fn category(name: Option<&str>) -> &'static str {
+    let name = name.unwrap_or("").to_ascii_lowercase();
+    if name.contains("sick") {
+        "sick_leave"
+    } else if name.contains("unpaid") {
+        "unpaid_vacation"
+    } else if name.contains("vacation") {
+        "paid_vacation"
+    } else if name.contains("parental") {
+        "maternity_parental_leave"
+    } else if name.contains("home office") || name.contains("remote") {
+        "offsite_work"
+    } else {
+        "other"
+    }
 }
 
 fn time_off_json(company: &Company, a: &Absence) -> Value {
@@ -927,7 +958,7 @@ fn time_off_json(company: &Company, a: &Absence) -> Value {
             "half_day_end": a.half_day_end,
             "time_off_type": {
                 "type": "TimeOffType",
-                "attributes": {"id": a.absence_type_id, "name": type_name, "category": Value::Null},
+                "attributes": {"id": a.absence_type_id, "name": type_name, "category": category(type_name)},
             },
             "employee": employee_ref(company, a.employee_id),
             "created_by": "API",
@@ -1129,39 +1160,45 @@ mod tests {
                 Some("last_modified_at"),
             ),
         );
-        let supervisor = e
-            .supervisor_id
-            .filter(|id| hris.employees.contains_key(id))
-            .map(|id| employee_ref(company, id))
-            .unwrap_or(Value::Null);
-        put(
-            "supervisor",
-            attr_json("Supervisor", supervisor, "standard", Some("supervisor")),
-        );
-        let department = e
-            .department_id
-            .and_then(|id| hris.departments.get(&id))
-            .map(|d| org_unit_json("Department", d.id, &d.name))
-            .unwrap_or(Value::Null);
-        put(
-            "department",
-            attr_json("Department", department, "standard", Some("department")),
-        );
-        let office = e
-            .office_id
-            .and_then(|id| hris.offices.get(&id))
-            .map(|o| org_unit_json("Office", o.id, &o.name))
-            .unwrap_or(Value::Null);
-        put("office", attr_json("Office", office, "standard", Some("office")));
-        let subcompany = e
-            .legal_entity_id
-            .and_then(|id| hris.legal_entities.get(&id))
-            .map(|l| org_unit_json("Subcompany", l.id, &l.name))
-            .unwrap_or(Value::Null);
-        put(
-            "subcompany",
-            attr_json("Subcompany", subcompany, "standard", Some("subcompany")),
-        );
+        if let Some(id) = e.supervisor_id.filter(|id| hris.employees.contains_key(id)) {
+            put(
+                "supervisor",
+                attr_json("Supervisor", employee_ref(company, id), "standard", Some("supervisor")),
+            );
+        }
+        if let Some(d) = e.department_id.and_then(|id| hris.departments.get(&id)) {
+            put(
+                "department",
+                attr_json(
+                    "Department",
+                    org_unit_json("Department", d.id, &d.name),
+                    "standard",
+                    Some("department"),
+                ),
+            );
+        }
+        if let Some(o) = e.office_id.and_then(|id| hris.offices.get(&id)) {
+            put(
+                "office",
+                attr_json(
+                    "Office",
+                    org_unit_json("Office", o.id, &o.name),
+                    "standard",
+                    Some("office"),
+                ),
+            );
+        }
+        if let Some(l) = e.legal_entity_id.and_then(|id| hris.legal_entities.get(&id)) {
+            put(
+                "subcompany",
+                attr_json(
+                    "Subcompany",
+                    org_unit_json("Subcompany", l.id, &l.name),
+                    "standard",
+                    Some("subcompany"),
+                ),
+            );
+        }
 
         // Salary comes from the newest compensation; Personio keeps a fixed salary with its interval
         // and an hourly salary side by side.
