@@ -1019,3 +1019,43 @@ async fn bad_attribute_input_names_tool_endpoint_and_field() {
     );
     sim.shutdown().await;
 }
+
+/// Attribute definitions the tool cannot serve (a 503 through every retry) leave the labels and
+/// universal ids each employee carries: personal data still arrives.
+#[tokio::test]
+async fn unavailable_definitions_fall_back_to_what_employees_carry() {
+    let sim = start().await;
+    sim.state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 503,
+                    retry_after: None,
+                    body: None,
+                },
+            )
+            .path("/company/employees/attributes"),
+        )
+        .expect("fault");
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let (records, _) = fetch_all(&c, "employees", FetchMode::Full).await.expect("employees");
+    let employees = of(&records, Model::Employees);
+    let d = &employees["1014"].data;
+    assert_eq!(d["date_of_birth"], "1990-03-15T00:00:00.000Z");
+    assert_eq!(d["bank_accounts"][0]["iban"], "DE00 1234 0014");
+    assert_eq!(d["home_address"]["zip_code"], "10115");
+    assert_eq!(d["custom_fields"].as_object().map(|m| m.len()), Some(1));
+    let refused = sim
+        .state
+        .requests(&RequestFilter {
+            tool: Some(TOOL),
+            path_contains: Some("/company/employees/attributes".into()),
+            ..RequestFilter::default()
+        })
+        .iter()
+        .filter(|e| e.status == 503)
+        .count();
+    assert_eq!(refused, 3, "asked as often as the client retries, then went on");
+    sim.shutdown().await;
+}

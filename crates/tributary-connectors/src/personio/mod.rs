@@ -122,13 +122,23 @@ struct OffsetCursor {
 }
 
 /// Cursor of `/company/time-offs`, whose `offset` parameter is a page number counted from 1.
-/// (Cursors written while the connector counted from 0 read one page early: a page fetched
-/// twice, never one skipped.)
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PageCursor {
     page: u64,
+    /// Whether `page` counts from 1. Checkpoints written while the connector counted from 0
+    /// lack it; their `page` is one lower than the page they mean.
+    #[serde(default)]
+    from_one: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_id: Option<String>,
+}
+
+impl PageCursor {
+    /// The page to ask for next, counted from 1.
+    fn page_number(&self) -> u64 {
+        let page = if self.from_one { self.page } else { self.page + 1 };
+        page.max(1)
+    }
 }
 
 impl PersonioConnector {
@@ -290,7 +300,9 @@ impl PersonioConnector {
     }
 
     /// The account's attribute definitions, read once. Credentials that may not read them
-    /// (a 403) leave the labels and universal ids each employee object carries.
+    /// (a 403), or the endpoint being down, leave the labels and universal ids each employee
+    /// object carries (the same ones the definitions hold), so a sync does not fail without
+    /// them. A body outside the documented shape still fails the stream.
     async fn attribute_map(&self) -> Result<&map::AttributeMap, SourceError> {
         self.attributes
             .get_or_try_init(|| async {
@@ -301,6 +313,10 @@ impl PersonioConnector {
                     }
                     Err(SourceError::Rejected { status: 403 | 404, .. })
                     | Err(SourceError::Auth { status: 403, .. }) => Ok(map::AttributeMap::default()),
+                    Err(e) if e.is_retryable() => {
+                        tracing::warn!(error = %e, "Personio attribute definitions unavailable; attributes resolved by the labels they carry");
+                        Ok(map::AttributeMap::default())
+                    }
                     Err(e) => Err(e),
                 }
             })
@@ -329,7 +345,7 @@ impl PersonioConnector {
 
     async fn absences_page(&self, cursor: PageCursor, mode: FetchMode) -> Result<Page, SourceError> {
         // Pages count from 1 here; 0 would be read as 1 too, and then page 1 again.
-        let page = cursor.page.max(1);
+        let page = cursor.page_number();
         let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", page.to_string())];
         if let FetchMode::Delta { since } = mode {
             query.push(("updated_from", since.date_naive().format("%Y-%m-%d").to_string()));
@@ -366,6 +382,7 @@ impl PersonioConnector {
         let next = more.then(|| {
             cursor_json(&PageCursor {
                 page: page + 1,
+                from_one: true,
                 first_id,
             })
         });

@@ -310,3 +310,14 @@ fn throttling_is_told_from_other_failures() {
     };
     assert!(!is_throttled(&failing));
 }
+
+#[test]
+fn time_off_checkpoints_from_zero_based_pages_still_resume() {
+    // Written before pages counted from 1: `page` 2 meant the third page.
+    let old: PageCursor = serde_json::from_value(json!({"page": 2, "first_id": "7"})).expect("reads");
+    assert!(!old.from_one);
+    let new: PageCursor = serde_json::from_value(json!({"page": 3, "from_one": true})).expect("reads");
+    assert!(new.from_one);
+    let fresh = PageCursor::default();
+    assert_eq!([old, new, fresh].map(|c| c.page_number()), [3, 3, 1]);
+}
