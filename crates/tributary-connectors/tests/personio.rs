@@ -767,8 +767,8 @@ async fn personal_attributes_are_dynamic_per_account() {
         let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
         let (records, _) = fetch_all(&c, "employees", FetchMode::Full).await.expect("employees");
         let mapped = of(&records, Model::Employees);
-        let company = sim.state.company(TOOL);
-        for (id, e) in &company.hris.employees {
+        let employees = sim.state.company(TOOL).hris.employees.clone();
+        for (id, e) in &employees {
             let d = &mapped[&id.to_string()].data;
             let expect_date = e.birthday.map(|b| format!("{}T00:00:00.000Z", b.format("%Y-%m-%d")));
             assert_eq!(d["date_of_birth"].as_str(), expect_date.as_deref(), "employee {id}");
@@ -797,7 +797,6 @@ async fn personal_attributes_are_dynamic_per_account() {
                 "employee {id}"
             );
         }
-        drop(company);
         sim.shutdown().await;
     }
     assert_ne!(keys_seen[0], keys_seen[1], "each account numbers its attributes");
