@@ -268,7 +268,10 @@ impl SyncEngine {
             match clients.get(&integration.id) {
                 Some(client) => client.clone(),
                 None => {
-                    let client = SourceClient::new(self.config.client.clone())?;
+                    let client = SourceClient::with_tool_limits(
+                        self.config.client.clone(),
+                        tributary_connectors::documented_limits(integration.tool),
+                    )?;
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }

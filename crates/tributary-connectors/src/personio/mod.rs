@@ -47,6 +47,7 @@ mod wire;
 pub(crate) use map::remote_paths;
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -58,8 +59,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell};
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_source::{
-    BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
-    Stream,
+    BodyVerdict, Connector, FetchMode, Lookup, Page, RateLimit, RecordRef, Secret, SourceClient, SourceError,
+    SourceResponse, Stream,
 };
 use url::Url;
 
@@ -88,6 +89,23 @@ const EP_TIME_OFFS: &str = "Personio GET /v1/company/time-offs";
 const EP_BALANCE: &str = "Personio GET /v1/company/employees/{id}/absences/balance";
 const EP_EMPLOYEE: &str = "Personio GET /v1/company/employees/{id}";
 const EP_TIME_OFF: &str = "Personio GET /v1/company/time-offs/{id}";
+
+/// Personio's documented limits per set of credentials: 300 requests a minute on the employees
+/// list (changelog "Rate Limits on GET Employees endpoint - May 6, 2024") and 60 a minute on
+/// `/v1/auth` (<https://developer.personio.de/reference/auth>). Ledger:
+/// `docs/sources/personio.md`.
+pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[
+    RateLimit {
+        endpoint: Some(EP_EMPLOYEES),
+        requests: NonZeroU32::new(300).unwrap(),
+        per: Duration::from_secs(60),
+    },
+    RateLimit {
+        endpoint: Some(EP_AUTH),
+        requests: NonZeroU32::new(60).unwrap(),
+        per: Duration::from_secs(60),
+    },
+];
 /// Personio asks every client to name itself (UPPER_SNAKE_CASE), to trace issues per integration
 /// (<https://developer.personio.de/v1.0/reference/include-our-headers-in-your-requests>).
 const APP_ID: &str = "TRIBUTARY";
