@@ -67,7 +67,6 @@ impl Spec {
     /// Loads a vendored document, relative to the repository root. `strip_prefix` is the part
     /// of the simulator's path before the spec's paths (e.g. `/v1`, or
     /// `/api/gateway.php/{companyDomain}/v1`).
-    #[allow(dead_code)] // until the first tool's contract test lands
     pub fn load(tool: &str, file: &str, strip_prefix: &str) -> Spec {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
