@@ -162,20 +162,21 @@ async fn resumed_full_still_sweeps(b: Backend) {
 
 /// Greenhouse's list endpoints, in stream order.
 const GREENHOUSE_LISTS: &[&str] = &[
-    "/v1/users",
-    "/v1/tags/candidate",
-    "/v1/rejection_reasons",
-    "/v1/jobs",
-    "/v1/job_stages",
-    "/v1/candidates",
-    "/v1/applications",
-    "/v1/scheduled_interviews",
-    "/v1/offers",
+    "/v3/users",
+    "/v3/candidate_tags",
+    "/v3/rejection_reasons",
+    "/v3/jobs",
+    "/v3/job_interview_stages",
+    "/v3/candidates",
+    "/v3/applications",
+    "/v3/interviews",
+    "/v3/offers",
 ];
 
-/// A request for one record, made to look something up: what a resumed run must not make.
+/// A request for one record (`/v3/<resource>/<id>`), made to look something up: what a
+/// resumed run must not make.
 fn single_record_lookup(path: &str) -> bool {
-    path.starts_with("/v1/applications/") || (path.starts_with("/v1/jobs/") && path.ends_with("/stages"))
+    path.trim_start_matches('/').split('/').count() > 2
 }
 
 /// Greenhouse requests since `since`, by path.
@@ -192,10 +193,11 @@ fn greenhouse_requests(h: &Harness, since: u64) -> BTreeMap<String, usize> {
 }
 
 /// A paused Greenhouse FULL, at every stream, resumes without per-record lookups: the run's
-/// lookups (candidate tags by name, the job stage of each interview step) were lost with the
-/// connector and used to be rebuilt one record at a time (3,984-6,134 extra requests to
-/// `/v1/applications/{id}` and `/v1/jobs/{id}/stages` in the probe of issue 12). Resuming costs
-/// what the remaining pages cost, plus one listing of the tags and of the stages.
+/// lookups (candidate tags by name, the stage of each interview-plan slot, names behind ids)
+/// are lost with the connector and used to be rebuilt one record at a time (3,984-6,134 extra
+/// requests in the probe of issue 12, against Harvest v1). With v3 every page resolves its ids
+/// in bulk through the lists' id filters, so resuming costs what the remaining requests of an
+/// uninterrupted run cost, plus one listing of the tags and a new token.
 async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
     let Some(reference) = Harness::start(b, &[ToolKind::Greenhouse], 2000).await else {
         return;
@@ -211,10 +213,14 @@ async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
         "an uninterrupted FULL looks nothing up record by record: {uninterrupted:?}"
     );
     assert!(
-        uninterrupted.get("/v1/scheduled_interviews").is_some_and(|n| *n >= 1),
+        uninterrupted.get("/v3/interviews").is_some_and(|n| *n >= 1),
         "{uninterrupted:?}"
     );
-    let lookup_lists = uninterrupted["/v1/job_stages"] + uninterrupted["/v1/tags/candidate"];
+    let lookup_lists = uninterrupted["/v3/candidate_tags"];
+    let reference_log = reference
+        .sim
+        .state
+        .requests(&tributary_sim::RequestFilter::tool(ToolKind::Greenhouse));
 
     let h = Harness::start(b, &[ToolKind::Greenhouse], 2000).await.unwrap();
     let id = h.connect(ToolKind::Greenhouse).await;
@@ -255,12 +261,16 @@ async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
             singles.iter().map(|(_, n)| **n).sum::<usize>(),
             singles.iter().take(3).collect::<Vec<_>>()
         );
-        // At most the pages of the streams from the paused one on, the page in flight at the
-        // pause again, and one listing of each lookup.
-        let remaining: usize = GREENHOUSE_LISTS[at..].iter().map(|p| uninterrupted[*p]).sum();
+        // At most what the uninterrupted run requested from the paused stream on, the page in
+        // flight at the pause again, a new token, and one listing of the tags.
+        let first = reference_log
+            .iter()
+            .find(|r| r.path.contains(list))
+            .map_or(u64::MAX, |r| r.seq);
+        let remaining = reference_log.iter().filter(|r| r.seq >= first).count();
         let made: usize = requests.values().sum();
         assert!(
-            made <= remaining + lookup_lists + 1,
+            made <= remaining + lookup_lists + 2,
             "paused at {list}: the resumed run made {made} requests where its remaining pages are {remaining} \
              and its lookups {lookup_lists}: {requests:?}"
         );
