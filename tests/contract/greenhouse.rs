@@ -240,7 +240,7 @@ fn v1_habits_break_the_contract() {
         ),
         (
             entry("GET", "/v3/candidates", "per_page=500", Some("Basic")),
-            "Authorization",
+            "authorization scheme `Basic`",
         ),
         (
             entry("GET", "/v1/candidates", "per_page=500", Some("Basic")),
