@@ -897,3 +897,71 @@ async fn self_looping(body: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, hits)
 }
+
+/// Deletion candidates of candidates and applications are confirmed through the lists' `ids`
+/// filter; other streams leave theirs to a second listing.
+#[tokio::test]
+async fn lookups_confirm_candidates_and_applications_by_id() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let lookup = gh
+        .lookup(
+            &stream(&gh, "candidates"),
+            &[(Model::Candidates, "30".into()), (Model::Candidates, "99".into())],
+        )
+        .await?;
+    assert_eq!(
+        lookup.found.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        ["30"],
+        "30 is there, 99 is confirmed gone"
+    );
+    assert_eq!(lookup.found[0].data["source"], "LinkedIn", "found records are whole");
+    assert!(lookup.unchecked.is_empty());
+    let lookup = gh
+        .lookup(
+            &stream(&gh, "applications"),
+            &[(Model::Applications, "51".into()), (Model::Applications, "77".into())],
+        )
+        .await?;
+    assert_eq!(lookup.found.len(), 1);
+    assert_eq!(lookup.found[0].data["rejection_reason_name"], "Lacking skills");
+    let jobs = gh.lookup(&stream(&gh, "jobs"), &[(Model::Jobs, "20".into())]).await?;
+    assert!(jobs.found.is_empty());
+    assert_eq!(jobs.unchecked, vec![(Model::Jobs, "20".to_owned())]);
+    let log = sim
+        .state
+        .requests(&RequestFilter::tool(ToolKind::Greenhouse).path("/v3/candidates"));
+    assert!(
+        log.iter()
+            .any(|e| e.query.contains("ids=30%2C99") || e.query.contains("ids=30,99")),
+        "{log:?}"
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// A related list answering outside its contract (a job owner without its `type`) fails the
+/// jobs stream, naming the endpoint and the field.
+#[tokio::test]
+async fn a_bad_related_row_fails_the_stream_naming_endpoint_and_field() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    sim.state.add_fault(
+        tributary_sim::FaultRule::new(
+            ToolKind::Greenhouse,
+            tributary_sim::FaultAction::Status {
+                code: 200,
+                retry_after: None,
+                body: Some(r#"[{"id": 1, "job_id": 20, "user_id": 2}]"#.into()),
+            },
+        )
+        .path("/v3/job_owners"),
+    )?;
+    let err = drain(&gh, "jobs", FetchMode::Full).await.unwrap_err();
+    assert!(
+        matches!(&err, SourceError::Malformed { endpoint, detail } if endpoint.contains("/v3/job_owners") && detail.contains("type")),
+        "{err}"
+    );
+    sim.shutdown().await;
+    Ok(())
+}

@@ -280,7 +280,7 @@ async fn issue_token(
     axum::Json(json!({
         "access_token": token,
         "token_type": "Bearer",
-        "expires_at": expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "expires_at": expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
     }))
     .into_response()
 }
