@@ -41,11 +41,14 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_source::{
-    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+    BodyVerdict, Connector, FetchMode, Page, RateLimit, Secret, SourceClient, SourceError, SourceResponse, Stream,
 };
 use url::Url;
 
 use api::{ErrorBody, ListField, ListOption, LocationsPage, MetaField, RemoteId, Report, ReportEmployee, TimeOffTypes};
+
+/// Rate limits this tool documents as numbers (see `tributary_connectors::documented_limits`).
+pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[];
 
 /// Endpoint labels: used in errors and logs and as the keys of `remote_data`.
 mod endpoint {

@@ -34,12 +34,20 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tributary_model::{IdGen, Model, SourceRecord, Timestamp, ToolKind};
 use tributary_source::{
-    BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, SourceClient, SourceError, SourceResponse, Stream,
+    BodyVerdict, Connector, FetchMode, Lookup, Page, RateLimit, RecordRef, SourceClient, SourceError, SourceResponse,
+    Stream,
 };
 use url::Url;
 
 pub(crate) use map::remote_paths;
 use paging::Cursor;
+
+/// Rate limits this tool documents as numbers (see `tributary_connectors::documented_limits`):
+/// none. Harvest v3's guide shows `X-RateLimit-Limit: 75` per 30-second window as an example
+/// only; the real limit is set per integration (custom and partner differ) and reported in
+/// that header, which the client honours with `X-RateLimit-Remaining`/`-Reset` and
+/// `Retry-After` (`docs/sources/greenhouse.md`).
+pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[];
 
 /// "Number of results per page": 1 to 500.
 const PER_PAGE: u32 = 500;
