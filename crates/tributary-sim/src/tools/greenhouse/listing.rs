@@ -231,7 +231,7 @@ pub(crate) struct TimeFilter {
 impl TimeFilter {
     fn parse(raw: &str) -> Option<Self> {
         let parts: Vec<&str> = raw.split('|').collect();
-        if parts.is_empty() || parts.len() % 2 != 0 {
+        if parts.is_empty() || !parts.len().is_multiple_of(2) {
             return None;
         }
         let conditions = parts

@@ -490,7 +490,7 @@ fn stages<'a>(
         .filter(|j| in_list(job_ids, j.id))
         .flat_map(|j| j.stages.iter().map(move |s| (s.id, (j, s))))
         .collect();
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|s| std::cmp::Reverse(s.0));
     all.into_iter()
 }
 
