@@ -71,29 +71,64 @@ fn request(path: &str, query: &str, auth: Option<&str>) -> LogEntry {
 fn one(errors: Vec<String>, needle: &str) {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(errors[0].contains(needle), "`{}` does not say `{needle}`", errors[0]);
-    assert!(errors[0].starts_with("acme GET "), "names tool and operation: {}", errors[0]);
+    assert!(
+        errors[0].starts_with("acme GET "),
+        "names tool and operation: {}",
+        errors[0]
+    );
 }
 
 #[test]
 fn a_request_within_the_operation_passes() {
     let spec = spec();
-    let ok = spec.check_request(&request("/v1/employees", "limit=100&status=active&ids[]=1&ids[]=2", Some("Bearer")));
+    let ok = spec.check_request(&request(
+        "/v1/employees",
+        "limit=100&status=active&ids[]=1&ids[]=2",
+        Some("Bearer"),
+    ));
     assert_eq!(ok, Vec::<String>::new());
     // Without authorization where the operation asks for none.
-    assert_eq!(spec.check_request(&request("/v1/employees/attributes/", "", None)), Vec::<String>::new());
+    assert_eq!(
+        spec.check_request(&request("/v1/employees/attributes/", "", None)),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn requests_outside_the_operation_are_named() {
     let spec = spec();
-    one(spec.check_request(&request("/v1/employees", "limit=101", Some("Bearer"))), "`limit`");
-    one(spec.check_request(&request("/v1/employees", "limit=ten", Some("Bearer"))), "`limit`");
-    one(spec.check_request(&request("/v1/employees", "status=gone", Some("Bearer"))), "`status`");
-    one(spec.check_request(&request("/v1/employees", "page=2", Some("Bearer"))), "`page` is not declared");
-    one(spec.check_request(&request("/v1/employees", "ids[]=x", Some("Bearer"))), "`ids`");
-    one(spec.check_request(&request("/v1/employees", "", Some("Basic"))), "authorization scheme `Basic`");
-    one(spec.check_request(&request("/v1/employees", "", None)), "authorization scheme `none`");
-    one(spec.check_request(&request("/v1/employees/7", "", Some("Bearer"))), "required query parameter `verbose`");
+    one(
+        spec.check_request(&request("/v1/employees", "limit=101", Some("Bearer"))),
+        "`limit`",
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "limit=ten", Some("Bearer"))),
+        "`limit`",
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "status=gone", Some("Bearer"))),
+        "`status`",
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "page=2", Some("Bearer"))),
+        "`page` is not declared",
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "ids[]=x", Some("Bearer"))),
+        "`ids`",
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "", Some("Basic"))),
+        "authorization scheme `Basic`",
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "", None)),
+        "authorization scheme `none`",
+    );
+    one(
+        spec.check_request(&request("/v1/employees/7", "", Some("Bearer"))),
+        "required query parameter `verbose`",
+    );
     // A trailing slash is part of the documented path.
     let missing = spec.check_request(&request("/v1/reports/custom", "", Some("Bearer")));
     assert!(missing[0].contains("is not an operation"), "{missing:?}");
@@ -105,22 +140,37 @@ fn requests_outside_the_operation_are_named() {
 fn literal_segments_win_over_variables() {
     let spec = spec();
     // `/employees/attributes/` is its own operation (no required `verbose`), not `/employees/{id}`.
-    assert_eq!(spec.check_request(&request("/v1/employees/attributes/", "", None)), Vec::<String>::new());
+    assert_eq!(
+        spec.check_request(&request("/v1/employees/attributes/", "", None)),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn responses_are_held_against_the_schema() {
     let spec = spec();
     let good = json!({"data": [{"id": 1, "email": null, "hired": "2024-01-31"}, {"id": 2, "email": "a@b.c"}]});
-    assert_eq!(spec.check_response("GET", "/v1/employees", 200, &good), Vec::<String>::new());
+    assert_eq!(
+        spec.check_response("GET", "/v1/employees", 200, &good),
+        Vec::<String>::new()
+    );
 
     let wrong_type = json!({"data": [{"id": "1", "email": "a@b.c"}]});
-    one(spec.check_response("GET", "/v1/employees", 200, &wrong_type), "/data/0/id");
+    one(
+        spec.check_response("GET", "/v1/employees", 200, &wrong_type),
+        "/data/0/id",
+    );
     let missing = json!({"data": [{"id": 1}]});
     one(spec.check_response("GET", "/v1/employees", 200, &missing), "/data/0");
     let bad_date = json!({"data": [{"id": 1, "email": null, "hired": "31.01.2024"}]});
-    one(spec.check_response("GET", "/v1/employees", 200, &bad_date), "/data/0/hired");
-    one(spec.check_response("GET", "/v1/employees", 418, &Value::Null), "status 418");
+    one(
+        spec.check_response("GET", "/v1/employees", 200, &bad_date),
+        "/data/0/hired",
+    );
+    one(
+        spec.check_response("GET", "/v1/employees", 418, &Value::Null),
+        "status 418",
+    );
 }
 
 #[test]
@@ -131,8 +181,14 @@ fn declared_deviations_excuse_only_what_they_name() {
         "the vendor's changelog of 2026-01-01 sends ids as strings (example)",
     );
     let wrong_type = json!({"data": [{"id": "1", "email": "a@b.c"}]});
-    assert_eq!(spec.check_response("GET", "/v1/employees", 200, &wrong_type), Vec::<String>::new());
-    one(spec.check_request(&request("/v1/employees", "limit=101", Some("Bearer"))), "`limit`");
+    assert_eq!(
+        spec.check_response("GET", "/v1/employees", 200, &wrong_type),
+        Vec::<String>::new()
+    );
+    one(
+        spec.check_request(&request("/v1/employees", "limit=101", Some("Bearer"))),
+        "`limit`",
+    );
 }
 
 #[test]
@@ -152,11 +208,29 @@ fn merged_documents_keep_their_own_prefixes_and_references() {
         "/v2",
     );
     let spec = spec().merge(other);
-    assert_eq!(spec.check_request(&request("/v2/time", "page=1", Some("Basic"))), Vec::<String>::new());
-    one(spec.check_request(&request("/v2/time", "page=0", Some("Basic"))), "`page`");
-    one(spec.check_request(&request("/v2/time", "", Some("Bearer"))), "authorization scheme");
-    assert_eq!(spec.check_response("GET", "/v2/time", 200, &json!({"at": null})), Vec::<String>::new());
-    one(spec.check_response("GET", "/v2/time", 200, &json!({})), "top level: \"at\" is a required property");
+    assert_eq!(
+        spec.check_request(&request("/v2/time", "page=1", Some("Basic"))),
+        Vec::<String>::new()
+    );
+    one(
+        spec.check_request(&request("/v2/time", "page=0", Some("Basic"))),
+        "`page`",
+    );
+    one(
+        spec.check_request(&request("/v2/time", "", Some("Bearer"))),
+        "authorization scheme",
+    );
+    assert_eq!(
+        spec.check_response("GET", "/v2/time", 200, &json!({"at": null})),
+        Vec::<String>::new()
+    );
+    one(
+        spec.check_response("GET", "/v2/time", 200, &json!({})),
+        "top level: \"at\" is a required property",
+    );
     // The first document still answers under its own prefix.
-    assert_eq!(spec.check_request(&request("/v1/employees", "", Some("Bearer"))), Vec::<String>::new());
+    assert_eq!(
+        spec.check_request(&request("/v1/employees", "", Some("Bearer"))),
+        Vec::<String>::new()
+    );
 }

@@ -181,7 +181,10 @@ impl Spec {
     /// What a response body breaks of the schema the operation documents for `status`.
     pub fn check_response(&self, method: &str, path: &str, status: u16, body: &Value) -> Vec<String> {
         let Some(op) = self.operation(method, path) else {
-            return vec![format!("{}: {method} {path} is not an operation of the specification", self.tool)];
+            return vec![format!(
+                "{}: {method} {path} is not an operation of the specification",
+                self.tool
+            )];
         };
         let doc = &self.documents[op.document];
         let operation = resolve(&doc.root, pointer(&doc.root, &op.pointer).unwrap_or(&Value::Null));
@@ -207,7 +210,12 @@ impl Spec {
             else {
                 return Vec::new();
             };
-            format!("{}/responses/{}/content/{}/schema", op.pointer, escape(key), escape(media))
+            format!(
+                "{}/responses/{}/content/{}/schema",
+                op.pointer,
+                escape(key),
+                escape(media)
+            )
         } else if response.get("schema").is_some() {
             format!("{}/responses/{}/schema", op.pointer, escape(key))
         } else {
@@ -230,10 +238,16 @@ impl Spec {
             .validate(&schema_pointer, op.document, &schema, body)
             .into_iter()
             .map(|message| {
-                let (at, message) = message.split_once('\u{0}').map_or((String::new(), message.clone()), |(a, m)| {
-                    (a.to_string(), m.to_string())
-                });
-                let place = if at.is_empty() { "the top level".to_string() } else { format!("`{at}`") };
+                let (at, message) = message
+                    .split_once('\u{0}')
+                    .map_or((String::new(), message.clone()), |(a, m)| {
+                        (a.to_string(), m.to_string())
+                    });
+                let place = if at.is_empty() {
+                    "the top level".to_string()
+                } else {
+                    format!("`{at}`")
+                };
                 Violation {
                     operation: op.name(),
                     message: format!("response {status} at {place}: {message}"),
@@ -271,7 +285,11 @@ impl Spec {
             rewrite_nullable(&mut root);
         }
         let index = self.documents.len();
-        let paths = root.get("paths").and_then(Value::as_object).cloned().unwrap_or_default();
+        let paths = root
+            .get("paths")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         for (template, item) in &paths {
             for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
                 if item.get(method).is_none() {
@@ -315,7 +333,10 @@ impl Spec {
         let doc = &self.documents[op.document];
         let item_pointer = op.pointer.rsplit_once('/').map(|(item, _)| item).unwrap_or_default();
         let mut found = HashMap::new();
-        for at in [format!("{item_pointer}/parameters"), format!("{}/parameters", op.pointer)] {
+        for at in [
+            format!("{item_pointer}/parameters"),
+            format!("{}/parameters", op.pointer),
+        ] {
             for param in pointer(&doc.root, &at).and_then(Value::as_array).into_iter().flatten() {
                 let param = resolve(&doc.root, param);
                 if param.get("in").and_then(Value::as_str) != Some("query") {
@@ -332,7 +353,10 @@ impl Spec {
     fn auth_schemes(&self, op: &Operation) -> AuthSchemes {
         let doc = &self.documents[op.document];
         let operation = pointer(&doc.root, &op.pointer)?;
-        let requirements = operation.get("security").or_else(|| doc.root.get("security"))?.as_array()?;
+        let requirements = operation
+            .get("security")
+            .or_else(|| doc.root.get("security"))?
+            .as_array()?;
         let definitions = doc
             .root
             .pointer("/components/securitySchemes")
@@ -481,7 +505,11 @@ fn pointer<'a>(root: &'a Value, at: &str) -> Option<&'a Value> {
 /// Follows a local `$ref` (repeatedly); anything else is returned as is.
 fn resolve<'a>(root: &'a Value, mut value: &'a Value) -> &'a Value {
     for _ in 0..32 {
-        match value.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        match value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+        {
             Some(at) => match root.pointer(at) {
                 Some(target) => value = target,
                 None => return value,
@@ -498,7 +526,17 @@ fn param_schema(param: &Value) -> Value {
         return schema.clone();
     }
     let mut schema = Map::new();
-    for key in ["type", "format", "enum", "minimum", "maximum", "items", "pattern", "minLength", "maxLength"] {
+    for key in [
+        "type",
+        "format",
+        "enum",
+        "minimum",
+        "maximum",
+        "items",
+        "pattern",
+        "minLength",
+        "maxLength",
+    ] {
         if let Some(v) = param.get(key) {
             schema.insert(key.into(), v.clone());
         }
@@ -540,7 +578,11 @@ fn scalar(schema: &Value, root: &Value, text: &str) -> Value {
 fn schema_type(schema: &Value) -> Option<String> {
     match schema.get("type") {
         Some(Value::String(t)) => Some(t.clone()),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null").map(str::to_string),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .map(str::to_string),
         _ => None,
     }
 }

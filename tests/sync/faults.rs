@@ -175,7 +175,7 @@ async fn malformed_json(b: Backend) {
         b,
         Case::new(
             ToolKind::Greenhouse,
-            "/v1/applications",
+            "/v3/applications",
             None,
             FaultAction::Malformed,
             "malformed",
@@ -204,7 +204,7 @@ async fn missing_required_field(b: Backend) {
         b,
         Case::new(
             ToolKind::Greenhouse,
-            "/v1/candidates",
+            "/v3/candidates",
             None,
             FaultAction::Status {
                 code: 200,

@@ -138,7 +138,10 @@ async fn crashed_full_resumes_from_checkpoint(b: Backend) {
     let config = engine_config();
     let in_flight = config.stream_concurrency * (config.prefetch + 1);
     let (pages, balances) = (repeated(false), repeated(true));
-    assert!(pages <= in_flight, "{pages} page requests repeated: more than the {in_flight} pages in flight");
+    assert!(
+        pages <= in_flight,
+        "{pages} page requests repeated: more than the {in_flight} pages in flight"
+    );
     let balance_pages: usize = got
         .iter()
         .filter(|(k, _)| k.1.contains("attributes%5B%5D=id"))
@@ -189,20 +192,21 @@ async fn resumed_full_still_sweeps(b: Backend) {
 
 /// Greenhouse's list endpoints, in stream order.
 const GREENHOUSE_LISTS: &[&str] = &[
-    "/v1/users",
-    "/v1/tags/candidate",
-    "/v1/rejection_reasons",
-    "/v1/jobs",
-    "/v1/job_stages",
-    "/v1/candidates",
-    "/v1/applications",
-    "/v1/scheduled_interviews",
-    "/v1/offers",
+    "/v3/users",
+    "/v3/candidate_tags",
+    "/v3/rejection_reasons",
+    "/v3/jobs",
+    "/v3/job_interview_stages",
+    "/v3/candidates",
+    "/v3/applications",
+    "/v3/interviews",
+    "/v3/offers",
 ];
 
-/// A request for one record, made to look something up: what a resumed run must not make.
+/// A request for one record (`/v3/<resource>/<id>`), made to look something up: what a
+/// resumed run must not make.
 fn single_record_lookup(path: &str) -> bool {
-    path.starts_with("/v1/applications/") || (path.starts_with("/v1/jobs/") && path.ends_with("/stages"))
+    path.trim_start_matches('/').split('/').count() > 2
 }
 
 /// Greenhouse requests since `since`, by path.
@@ -219,10 +223,11 @@ fn greenhouse_requests(h: &Harness, since: u64) -> BTreeMap<String, usize> {
 }
 
 /// A paused Greenhouse FULL, at every stream, resumes without per-record lookups: the run's
-/// lookups (candidate tags by name, the job stage of each interview step) were lost with the
-/// connector and used to be rebuilt one record at a time (3,984-6,134 extra requests to
-/// `/v1/applications/{id}` and `/v1/jobs/{id}/stages` in the probe of issue 12). Resuming costs
-/// what the remaining pages cost, plus one listing of the tags and of the stages.
+/// lookups (candidate tags by name, the stage of each interview-plan slot, names behind ids)
+/// are lost with the connector and used to be rebuilt one record at a time (3,984-6,134 extra
+/// requests in the probe of issue 12, against Harvest v1). With v3 every page resolves its ids
+/// in bulk through the lists' id filters, so resuming costs what the remaining requests of an
+/// uninterrupted run cost, plus each lookup once more and a new token.
 async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
     let Some(reference) = Harness::start(b, &[ToolKind::Greenhouse], 2000).await else {
         return;
@@ -238,10 +243,22 @@ async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
         "an uninterrupted FULL looks nothing up record by record: {uninterrupted:?}"
     );
     assert!(
-        uninterrupted.get("/v1/scheduled_interviews").is_some_and(|n| *n >= 1),
+        uninterrupted.get("/v3/interviews").is_some_and(|n| *n >= 1),
         "{uninterrupted:?}"
     );
-    let lookup_lists = uninterrupted["/v1/job_stages"] + uninterrupted["/v1/tags/candidate"];
+    // What a run reads to resolve ids and names rather than to list a stream.
+    let lookup_lists: usize = [
+        "/token",
+        "/v3/candidate_tags",
+        "/v3/rejection_reasons",
+        "/v3/departments",
+        "/v3/offices",
+        "/v3/sources",
+        "/v3/job_interviews",
+    ]
+    .iter()
+    .map(|p| uninterrupted.get(*p).copied().unwrap_or(0))
+    .sum();
 
     let h = Harness::start(b, &[ToolKind::Greenhouse], 2000).await.unwrap();
     let id = h.connect(ToolKind::Greenhouse).await;
@@ -285,9 +302,9 @@ async fn resumed_greenhouse_full_makes_no_single_lookups(b: Backend) {
         );
         // Streams are listed concurrently, so what remains is not "the streams from the
         // paused one on": instead, both executions together make at most what an
-        // uninterrupted run makes (a pause writes every page it fetched), plus one listing of
-        // each lookup per execution (an execution whose interviews or candidates come before
-        // the stages or tags stream lists them for its lookup).
+        // uninterrupted run makes (a pause writes every page it fetched), plus each lookup
+        // once more per execution (a new token, the tag list, and the names behind ids that
+        // the first execution had already read) and the page in flight.
         let total: usize = uninterrupted.values().sum();
         let made: usize = requests.values().sum();
         assert!(

@@ -42,11 +42,17 @@ fn derived(tool: ToolKind, model: Model, field: &str) -> bool {
             | (ToolKind::Bamboohr, Model::Groups, "type")
             | (ToolKind::Bamboohr, Model::AbsenceTypes, "half_days_supported" | "exact_times_supported")
     );
-    // A candidate's source is read from its applications, whose raw objects its own
-    // `remote_data` does not keep (they are each application's remote_data).
+    // Read from other Harvest v3 endpoints, whose objects the record's own `remote_data` does
+    // not keep: a candidate's source (its applications and `/v3/sources`), a job's hiring team
+    // (`/v3/job_owners`, `/v3/job_hiring_managers`).
     let elsewhere = matches!(
         (tool, model, field),
         (ToolKind::Greenhouse, Model::Candidates, "source")
+            | (
+                ToolKind::Greenhouse,
+                Model::Jobs,
+                "contact_id" | "hiring_team_members" | "hiring_team"
+            )
     );
     parent_ids || constants || elsewhere
 }

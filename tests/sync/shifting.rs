@@ -213,7 +213,12 @@ async fn greenhouse_candidates_shift(b: Backend) {
         &Case {
             tool: ToolKind::Greenhouse,
             model: Model::Candidates,
-            boundaries: vec![("/v1/candidates", "page=2".into()), ("/v1/candidates", "page=3".into())],
+            // Harvest v3 pages by an opaque cursor, newest id first: the world moves as the
+            // second page is asked for, and again as the next stream starts.
+            boundaries: vec![
+                ("/v3/candidates", "cursor=".into()),
+                ("/v3/applications", "per_page=".into()),
+            ],
             source: greenhouse_candidates,
             moves: |h| {
                 let mut moves: Vec<Value> = lowest(&greenhouse_candidates(h), 3)
@@ -240,11 +245,12 @@ async fn greenhouse_applications_shift(b: Backend) {
             tool: ToolKind::Greenhouse,
             model: Model::Applications,
             boundaries: vec![
-                ("/v1/applications", "page=2".into()),
-                ("/v1/applications", "page=3".into()),
+                ("/v3/applications", "cursor=".into()),
+                ("/v3/interviews", "per_page=".into()),
             ],
             source: greenhouse_applications,
-            // Deleting the oldest candidates removes the oldest applications, behind the cursor.
+            // Deleting the oldest candidates removes the oldest applications, ahead of the cursor
+            // (v3 lists newest first).
             moves: |h| {
                 lowest(&greenhouse_candidates(h), 3)
                     .into_iter()
@@ -374,9 +380,9 @@ async fn paused_while_confirming_resumes_there(b: Backend) {
     let mutations = delete_lowest_employees(&h, ToolKind::Greenhouse, 3);
     h.fault(
         ToolKind::Greenhouse,
-        "/v1/candidates",
-        Some("page=3"),
-        0,
+        "/v3/candidates",
+        Some("cursor="),
+        1,
         Some(1),
         FaultAction::Mutate { mutations },
     );
@@ -384,7 +390,7 @@ async fn paused_while_confirming_resumes_there(b: Backend) {
     // pause to land between them.
     h.fault(
         ToolKind::Greenhouse,
-        "/v1/candidates",
+        "/v3/candidates",
         None,
         3,
         None,
@@ -413,7 +419,7 @@ async fn paused_while_confirming_resumes_there(b: Backend) {
     assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
     // The resumed run only confirms (candidates, and the applications that went with the
     // deleted candidates); streams without candidates are not listed again.
-    for stream in ["/v1/users", "/v1/jobs", "/v1/tags/candidate", "/v1/rejection_reasons"] {
+    for stream in ["/v3/users", "/v3/jobs", "/v3/candidate_tags", "/v3/rejection_reasons"] {
         assert!(
             !h.requests(ToolKind::Greenhouse, stream)
                 .iter()

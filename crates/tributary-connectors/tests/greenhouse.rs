@@ -1,5 +1,5 @@
-//! The Greenhouse connector against the simulated Harvest API over real HTTP, plus a tiny
-//! hostile server for the failures the simulator never serves on its own.
+//! The Greenhouse connector against the simulated Harvest v3 API over real HTTP, plus tiny
+//! hostile servers for the failures the simulator never serves on its own.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_sim::company::{
     Application, Ats, Candidate, Interview, Job, Offer, RejectionReason, Stage, Tag, Ts, User,
 };
-use tributary_sim::{SimConfig, Simulator};
+use tributary_sim::{RequestFilter, SimConfig, SimCredentials, Simulator};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use url::Url;
 
@@ -48,7 +48,11 @@ fn connector_at(base: &str, credentials: &Value) -> Result<GreenhouseConnector, 
 }
 
 async fn start() -> Result<(Simulator, GreenhouseConnector), Box<dyn std::error::Error>> {
-    let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse()?).await?;
+    start_with(SimConfig::default()).await
+}
+
+async fn start_with(config: SimConfig) -> Result<(Simulator, GreenhouseConnector), Box<dyn std::error::Error>> {
+    let sim = Simulator::start(config, "127.0.0.1:0".parse()?).await?;
     let gh = connector_at(
         &sim.base_url(ToolKind::Greenhouse),
         &sim.integration_credentials(ToolKind::Greenhouse),
@@ -286,7 +290,7 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
             "job_stages",
             "candidates",
             "applications",
-            "scheduled_interviews",
+            "interviews",
             "offers"
         ]
     );
@@ -300,7 +304,7 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(hana.data["system_roles"][0]["unified_type"], "ADMIN");
     assert_eq!(by_remote_id(&users, "3").data["status"], "INACTIVE");
     assert_eq!(
-        hana.remote_data.as_ref().unwrap()["/v1/users"]["primary_email_address"],
+        hana.remote_data.as_ref().unwrap()["/v3/users"]["primary_email"],
         "hana@example.com"
     );
     assert!(!hana.data.contains_key("id") && !hana.data.contains_key("remote_id"));
@@ -310,7 +314,8 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
         tags.iter()
             .map(|t| t.data["name"].as_str().unwrap())
             .collect::<Vec<_>>(),
-        ["Rust", "Senior"]
+        ["Senior", "Rust"],
+        "newest id first"
     );
     let (reasons, _) = drain(&gh, "rejection_reasons", FetchMode::Full).await?;
     assert_eq!(reasons.len(), 2);
@@ -355,12 +360,9 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     );
     assert_eq!(ada.data["custom_fields"], json!({}));
     assert_eq!(ada.data["integration_fields"], json!([]));
-    let raw = &ada.remote_data.as_ref().unwrap()["/v1/candidates"];
+    let raw = &ada.remote_data.as_ref().unwrap()["/v3/candidates"];
     assert_eq!(raw["tags"], json!(["Rust", "Senior"]));
-    assert!(
-        raw.get("applications").is_none(),
-        "embedded applications are stored with the applications"
-    );
+    assert!(raw.get("applications").is_none(), "v3 embeds no applications");
 
     let (applications, _) = drain(&gh, "applications", FetchMode::Full).await?;
     assert_eq!(applications.len(), 4);
@@ -393,11 +395,13 @@ async fn full_sync_maps_every_stream_to_unified_records() -> TestResult {
     assert_eq!(by_remote_id(&applications, "53").data["outcome"], Value::Null);
     assert_eq!(by_remote_id(&applications, "53").data["current_stage_id"], Value::Null);
 
-    let (interviews, _) = drain(&gh, "scheduled_interviews", FetchMode::Full).await?;
+    let (interviews, _) = drain(&gh, "interviews", FetchMode::Full).await?;
     assert_eq!(interviews.len(), 2);
     let i60 = by_remote_id(&interviews, "60");
     assert_eq!(i60.data["application_id"], ids.id(Model::Applications, "50"));
-    // Harvest names the interview step; the connector resolves its stage through the plan.
+    assert_eq!(i60.data["title"], "Onsite");
+    // v3 names the plan slot (job interview); the connector resolves its stage through it,
+    // and the panel through /v3/interviewers.
     assert_eq!(i60.data["stage_id"], ids.id(Model::ApplicationStages, "202"));
     assert_eq!(
         i60.data["user_ids"],
@@ -441,7 +445,7 @@ async fn interview_stages_resolve_without_the_job_stages_stream() -> TestResult 
     // A delta, or a run resumed past job_stages, has not seen the plan: the connector reads it.
     let (sim, gh) = start().await?;
     sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
-    let (interviews, _) = drain(&gh, "scheduled_interviews", FetchMode::Full).await?;
+    let (interviews, _) = drain(&gh, "interviews", FetchMode::Full).await?;
     let ids = IdGen::new(INTEGRATION);
     assert_eq!(
         by_remote_id(&interviews, "61").data["stage_id"],
@@ -477,25 +481,33 @@ async fn pagination_follows_link_headers_to_the_last_page() -> TestResult {
     seen.dedup();
     assert_eq!(
         seen,
-        (1..=1203).collect::<Vec<_>>(),
-        "each candidate exactly once, in order"
+        (1..=1203).rev().collect::<Vec<_>>(),
+        "each candidate exactly once, newest first"
     );
 
-    // The sim's Link header names next and last as Harvest documents, and caps per_page.
-    let resp = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/candidates?per_page=5000",
-            sim.base_url(ToolKind::Greenhouse)
-        ))
-        .basic_auth(&sim.state.credentials().greenhouse_api_key, Some(""))
-        .send()
-        .await?;
-    assert!(resp.headers().contains_key("x-ratelimit-limit"));
-    assert!(resp.headers().contains_key("x-ratelimit-remaining"));
-    let link = resp.headers()["link"].to_str()?.to_owned();
-    assert!(link.contains("page=2&per_page=500>; rel=\"next\""), "{link}");
-    assert!(link.contains("page=3&per_page=500>; rel=\"last\""), "{link}");
-    assert_eq!(resp.json::<Vec<Value>>().await?.len(), 500);
+    // The connector sent per_page and no page on the first request, and the cursor alone after.
+    let log = sim
+        .state
+        .requests(&RequestFilter::tool(ToolKind::Greenhouse).path("/v3/candidates"));
+    let queries: Vec<&str> = log
+        .iter()
+        .filter(|e| e.query.contains("per_page") || e.query.contains("cursor"))
+        .map(|e| e.query.as_str())
+        .collect();
+    assert!(queries[0].starts_with("per_page=500"), "{queries:?}");
+    assert!(
+        queries
+            .iter()
+            .skip(1)
+            .take(2)
+            .all(|q| q.starts_with("cursor=") && !q.contains('&')),
+        "{queries:?}"
+    );
+    assert!(
+        queries.iter().all(|q| !q.contains("page=") || q.contains("per_page=")),
+        "{queries:?}"
+    );
+    assert!(log.iter().all(|e| e.auth_scheme.as_deref() == Some("Bearer")));
     sim.shutdown().await;
     Ok(())
 }
@@ -544,11 +556,16 @@ async fn delta_returns_only_what_changed_since() -> TestResult {
             .collect::<Vec<_>>(),
         [("21", json!("CLOSED"))]
     );
-    for unchanged in ["users", "job_stages", "scheduled_interviews", "offers"] {
+    for unchanged in ["users", "job_stages", "interviews", "offers"] {
         assert!(stream(&gh, unchanged).supports_since);
         assert!(drain(&gh, unchanged, delta).await?.0.is_empty(), "{unchanged}");
     }
-    // No time filter in Harvest: reference lists come whole.
+    // The delta's first request filtered in v3 syntax, inclusive of `since`.
+    let first = &sim
+        .state
+        .requests(&RequestFilter::tool(ToolKind::Greenhouse).path("/v3/candidates"))[0];
+    assert!(first.query.contains("updated_at=gte%7C"), "{}", first.query);
+    // Small reference lists are read whole.
     assert!(!stream(&gh, "candidate_tags").supports_since);
     assert_eq!(drain(&gh, "candidate_tags", delta).await?.0.len(), 2);
     sim.shutdown().await;
@@ -559,10 +576,12 @@ async fn delta_returns_only_what_changed_since() -> TestResult {
 async fn bad_or_revoked_credentials_fail_authentication() -> TestResult {
     let (sim, gh) = start().await?;
     let base = sim.base_url(ToolKind::Greenhouse);
-    let wrong = connector_at(&base, &json!({"api_key": "not-the-key"}))?;
+    let mut creds = sim.integration_credentials(ToolKind::Greenhouse);
+    creds["client_secret"] = json!("not-the-secret");
+    let wrong = connector_at(&base, &creds)?;
     let err = drain(&wrong, "users", FetchMode::Full).await.unwrap_err();
     assert!(
-        matches!(&err, SourceError::Auth { status: 401, message, .. } if message.contains("Invalid Basic Auth credentials")),
+        matches!(&err, SourceError::Auth { status: 401, message, .. } if message.contains("invalid_client")),
         "{err}"
     );
 
@@ -571,31 +590,238 @@ async fn bad_or_revoked_credentials_fail_authentication() -> TestResult {
     let err = drain(&gh, "users", FetchMode::Full).await.unwrap_err();
     assert!(err.is_auth(), "{err}");
     assert!(
-        !err.to_string().contains("sim-greenhouse-key"),
-        "errors never carry the key"
+        !err.to_string().contains("sim-greenhouse-secret"),
+        "errors never carry the secret"
     );
 
-    assert!(matches!(connector_at(&base, &json!({"key": "x"})), Err(SourceError::Config(m)) if m.contains("api_key")));
+    // A Harvest v1/v2 key: refused when the integration is built, saying what to create.
+    let err = connector_at(&base, &json!({"api_key": "x"})).err().unwrap();
+    assert!(
+        matches!(&err, SourceError::Config(m) if m.contains("31 August 2026") && m.contains("Harvest V3 (OAuth)")),
+        "{err}"
+    );
     sim.shutdown().await;
     Ok(())
 }
 
-/// Serves `body` with `link` for every request and counts the requests.
+/// Tokens: one per run while valid, a new one shortly before the old expires, none leaked.
+#[tokio::test]
+async fn tokens_are_reused_and_renewed_before_they_expire() -> TestResult {
+    let config = SimConfig {
+        credentials: SimCredentials {
+            greenhouse_token_ttl_secs: 2,
+            ..SimCredentials::default()
+        },
+        ..SimConfig::default()
+    };
+    let (sim, gh) = start_with(config).await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let tokens = || {
+        sim.state
+            .request_count(&RequestFilter::tool(ToolKind::Greenhouse).path("/token"))
+    };
+    drain(&gh, "users", FetchMode::Full).await?;
+    drain(&gh, "jobs", FetchMode::Full).await?;
+    assert_eq!(tokens(), 1, "a valid token is reused");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    drain(&gh, "users", FetchMode::Full).await?;
+    assert_eq!(tokens(), 2, "an expired token is replaced before use");
+    let refused = sim
+        .state
+        .requests(&RequestFilter::tool(ToolKind::Greenhouse))
+        .into_iter()
+        .filter(|e| e.status == 401)
+        .count();
+    assert_eq!(refused, 0, "the connector never sent an expired token");
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// The simulated Greenhouse refuses what v3 refuses: v1 paths, `page`, a cursor with company,
+/// out-of-range `per_page`, and an expired token.
+#[tokio::test]
+async fn the_simulator_holds_clients_to_v3() -> TestResult {
+    let config = SimConfig {
+        credentials: SimCredentials {
+            greenhouse_token_ttl_secs: 1,
+            ..SimCredentials::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config, "127.0.0.1:0".parse()?).await?;
+    let base = sim.base_url(ToolKind::Greenhouse);
+    let c = sim.state.credentials().clone();
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&c.greenhouse_client_id, Some(&c.greenhouse_client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(token["token_type"], "Bearer");
+    assert!(token["expires_at"].is_string());
+    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    let get = |q: String| {
+        let http = http.clone();
+        let bearer = bearer.clone();
+        async move { http.get(q).bearer_auth(bearer).send().await }
+    };
+    let v1 = get(format!("{base}/v1/candidates")).await?;
+    assert_eq!(v1.status(), 404, "Harvest v1 is gone");
+    let first = get(format!("{base}/v3/candidates?per_page=2")).await?;
+    assert_eq!(first.status(), 200);
+    for h in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
+        assert!(first.headers().contains_key(h), "{h}");
+    }
+    let link = first.headers()["link"].to_str()?.to_owned();
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    let next = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
+    assert!(next.contains("?cursor=") && !next.contains('&'), "{next}");
+    assert_eq!(get(next.clone()).await?.status(), 200);
+    for refused in [
+        format!("{next}&per_page=2"),
+        format!("{base}/v3/candidates?page=2"),
+        format!("{base}/v3/candidates?per_page=501"),
+        format!("{base}/v3/candidates?updated_after=2024-01-01"),
+        format!("{base}/v3/candidates?updated_at=2024-01-01"),
+    ] {
+        let resp = get(refused.clone()).await?;
+        assert_eq!(resp.status(), 422, "{refused}");
+        let body: Value = resp.json().await?;
+        assert!(body["errors"][0]["field"].is_string(), "{refused}: {body}");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expired = get(format!("{base}/v3/candidates")).await?;
+    assert_eq!(expired.status(), 401);
+    let body: Value = expired.json().await?;
+    assert_eq!(body["message"], "Unauthorized");
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// While the simulator plays Greenhouse's documented limit, the 76th request of a 30-second
+/// window is a 429 with `Retry-After` and the rate headers, and a connector waits it out.
+#[tokio::test]
+async fn the_documented_rate_limit_is_waited_out() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    sim.state.set_documented_limits(true);
+    let limit = tributary_sim::tools::greenhouse::DOCUMENTED_RATE_LIMIT as usize;
+    let started = sim.state.last_request_seq();
+    for _ in 0..limit + 5 {
+        let (tags, _) = drain(&gh, "candidate_tags", FetchMode::Full).await?;
+        assert_eq!(tags.len(), 2);
+    }
+    let served = sim.state.requests(
+        &RequestFilter::tool(ToolKind::Greenhouse)
+            .path("/v3/candidate_tags")
+            .since(started),
+    );
+    assert!(served.iter().filter(|e| e.status == 200).count() >= limit + 5);
+    // A client that does not wait is refused as Greenhouse documents.
+    let c = sim.state.credentials().clone();
+    let base = sim.base_url(ToolKind::Greenhouse);
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&c.greenhouse_client_id, Some(&c.greenhouse_client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let bearer = token["access_token"].as_str().unwrap();
+    let mut throttled = None;
+    for _ in 0..=limit {
+        let resp = http.get(format!("{base}/v3/users")).bearer_auth(bearer).send().await?;
+        if resp.status() == 429 {
+            throttled = Some(resp);
+            break;
+        }
+    }
+    let resp = throttled.expect("a 429 within one window's worth of requests");
+    let retry: u64 = resp.headers()["retry-after"].to_str()?.parse()?;
+    assert!((1..=30).contains(&retry), "{retry}");
+    assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(resp.headers()["x-ratelimit-limit"], limit.to_string().as_str());
+    assert!(resp.headers().contains_key("x-ratelimit-reset"));
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// A token the API refuses (rotated, revoked in Greenhouse) is replaced once; a fresh token
+/// refused too is an authentication failure, not a loop.
+#[tokio::test]
+async fn a_refused_token_is_renewed_once() -> TestResult {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let refuse_all = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (i, r) = (issued.clone(), refuse_all.clone());
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::post(move || {
+                let n = i.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    axum::Json(json!({"access_token": format!("t{n}"), "token_type": "Bearer", "expires_in": 3600}))
+                }
+            }),
+        )
+        .fallback(move |headers: axum::http::HeaderMap| {
+            let refuse_all = r.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+                if auth == "Bearer t1" || refuse_all.load(Ordering::SeqCst) {
+                    return (axum::http::StatusCode::UNAUTHORIZED, r#"{"message":"Unauthorized"}"#).into_response();
+                }
+                ([("content-type", "application/json")], r#"[{"id":1,"name":"Ruby"}]"#).into_response()
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let gh = connector_at(&format!("http://{addr}"), &hostile_creds(addr))?;
+    let (tags, _) = drain(&gh, "candidate_tags", FetchMode::Full).await?;
+    assert_eq!(tags.len(), 1);
+    assert_eq!(issued.load(Ordering::SeqCst), 2, "t1 refused, t2 used");
+    refuse_all.store(true, Ordering::SeqCst);
+    let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
+    assert!(err.is_auth(), "{err}");
+    assert_eq!(issued.load(Ordering::SeqCst), 3, "one renewal, then the failure stands");
+    Ok(())
+}
+
+use axum::response::IntoResponse;
+
+/// Credentials for a hostile server that also plays the token endpoint.
+fn hostile_creds(addr: SocketAddr) -> Value {
+    json!({"client_id": "a", "client_secret": "b", "token_url": format!("http://{addr}/token")})
+}
+
+async fn token_reply() -> axum::Json<Value> {
+    axum::Json(json!({"access_token": "t", "token_type": "Bearer", "expires_at": "2099-01-01T00:00:00Z"}))
+}
+
+/// Serves `body` with `link` for every request but the token's and counts the requests.
 async fn hostile(body: &'static str, link: Option<String>) -> (SocketAddr, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    let app = axum::Router::new().fallback(move || {
-        let counter = counter.clone();
-        let link = link.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut resp = axum::response::IntoResponse::into_response(([("content-type", "application/json")], body));
-            if let Some(link) = link {
-                resp.headers_mut().insert("link", link.parse().expect("header"));
+    let app = axum::Router::new()
+        .route("/token", axum::routing::post(token_reply))
+        .fallback(move || {
+            let counter = counter.clone();
+            let link = link.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut resp =
+                    axum::response::IntoResponse::into_response(([("content-type", "application/json")], body));
+                if let Some(link) = link {
+                    resp.headers_mut().insert("link", link.parse().expect("header"));
+                }
+                resp
             }
-            resp
-        }
-    });
+        });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -604,9 +830,8 @@ async fn hostile(body: &'static str, link: Option<String>) -> (SocketAddr, Arc<A
 
 #[tokio::test]
 async fn error_bodies_and_malformed_records_are_rejected() -> TestResult {
-    let creds = json!({"api_key": "k"});
     let (addr, _) = hostile(r#"{"message":"Something went wrong"}"#, None).await;
-    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let gh = connector_at(&format!("http://{addr}"), &hostile_creds(addr))?;
     let err = drain(&gh, "users", FetchMode::Full).await.unwrap_err();
     assert!(
         matches!(&err, SourceError::Malformed { detail, .. } if detail.contains("Something went wrong")),
@@ -614,12 +839,12 @@ async fn error_bodies_and_malformed_records_are_rejected() -> TestResult {
     );
 
     let (addr, _) = hostile(r#"[{"id":"seven","name":"Ruby"}]"#, None).await;
-    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let gh = connector_at(&format!("http://{addr}"), &hostile_creds(addr))?;
     let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
     assert!(matches!(err, SourceError::Malformed { .. }), "{err}");
 
     let (addr, _) = hostile(r#"[{"id":1,"name":"Ruby"}"#, None).await;
-    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let gh = connector_at(&format!("http://{addr}"), &hostile_creds(addr))?;
     let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
     assert!(matches!(err, SourceError::Malformed { .. }), "truncated body: {err}");
     Ok(())
@@ -627,17 +852,14 @@ async fn error_bodies_and_malformed_records_are_rejected() -> TestResult {
 
 #[tokio::test]
 async fn links_that_loop_or_leave_the_host_stop_the_stream() -> TestResult {
-    let creds = json!({"api_key": "k"});
     let tags = r#"[{"id":1,"name":"Ruby"}]"#;
     let (evil, evil_hits) = hostile(tags, None).await;
     let (addr, _) = hostile(
         tags,
-        Some(format!(
-            "<http://{evil}/v1/tags/candidate?page=2&per_page=500>; rel=\"next\""
-        )),
+        Some(format!("<http://{evil}/v3/candidate_tags?cursor=abc>; rel=\"next\"")),
     )
     .await;
-    let gh = connector_at(&format!("http://{addr}"), &creds)?;
+    let gh = connector_at(&format!("http://{addr}"), &hostile_creds(addr))?;
     let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
     assert!(matches!(err, SourceError::Pagination { .. }), "{err}");
     assert_eq!(
@@ -646,30 +868,100 @@ async fn links_that_loop_or_leave_the_host_stop_the_stream() -> TestResult {
         "credentials never went to the foreign host"
     );
 
-    // A server whose next link always points to page 2 loops: caught on the second page.
+    // A server whose next link always points at the same cursor loops: caught on the second page.
     let (self_addr, self_hits) = self_looping(tags).await;
-    let gh = connector_at(&format!("http://{self_addr}"), &creds)?;
+    let gh = connector_at(&format!("http://{self_addr}"), &hostile_creds(self_addr))?;
     let err = drain(&gh, "candidate_tags", FetchMode::Full).await.unwrap_err();
     assert!(matches!(err, SourceError::Pagination { .. }), "{err}");
     assert_eq!(self_hits.load(Ordering::SeqCst), 2);
     Ok(())
 }
 
-/// A server whose `next` link always points at page 2 of itself.
+/// A server whose `next` link always points at the same cursor of itself.
 async fn self_looping(body: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    let link = format!("<http://{addr}/v1/tags/candidate?page=2&per_page=500>; rel=\"next\"");
-    let app = axum::Router::new().fallback(move || {
-        let counter = counter.clone();
-        let link = link.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            ([("content-type", "application/json".to_owned()), ("link", link)], body)
-        }
-    });
+    let link = format!("<http://{addr}/v3/candidate_tags?cursor=same>; rel=\"next\"");
+    let app = axum::Router::new()
+        .route("/token", axum::routing::post(token_reply))
+        .fallback(move || {
+            let counter = counter.clone();
+            let link = link.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                ([("content-type", "application/json".to_owned()), ("link", link)], body)
+            }
+        });
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, hits)
+}
+
+/// Deletion candidates of candidates and applications are confirmed through the lists' `ids`
+/// filter; other streams leave theirs to a second listing.
+#[tokio::test]
+async fn lookups_confirm_candidates_and_applications_by_id() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let lookup = gh
+        .lookup(
+            &stream(&gh, "candidates"),
+            &[(Model::Candidates, "30".into()), (Model::Candidates, "99".into())],
+        )
+        .await?;
+    assert_eq!(
+        lookup.found.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
+        ["30"],
+        "30 is there, 99 is confirmed gone"
+    );
+    assert_eq!(lookup.found[0].data["source"], "LinkedIn", "found records are whole");
+    assert!(lookup.unchecked.is_empty());
+    let lookup = gh
+        .lookup(
+            &stream(&gh, "applications"),
+            &[(Model::Applications, "51".into()), (Model::Applications, "77".into())],
+        )
+        .await?;
+    assert_eq!(lookup.found.len(), 1);
+    assert_eq!(lookup.found[0].data["rejection_reason_name"], "Lacking skills");
+    let jobs = gh.lookup(&stream(&gh, "jobs"), &[(Model::Jobs, "20".into())]).await?;
+    assert!(jobs.found.is_empty());
+    assert_eq!(jobs.unchecked, vec![(Model::Jobs, "20".to_owned())]);
+    let log = sim
+        .state
+        .requests(&RequestFilter::tool(ToolKind::Greenhouse).path("/v3/candidates"));
+    assert!(
+        log.iter()
+            .any(|e| e.query.contains("ids=30%2C99") || e.query.contains("ids=30,99")),
+        "{log:?}"
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// A related list answering outside its contract (a job owner without its `type`) fails the
+/// jobs stream, naming the endpoint and the field.
+#[tokio::test]
+async fn a_bad_related_row_fails_the_stream_naming_endpoint_and_field() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    sim.state.add_fault(
+        tributary_sim::FaultRule::new(
+            ToolKind::Greenhouse,
+            tributary_sim::FaultAction::Status {
+                code: 200,
+                retry_after: None,
+                body: Some(r#"[{"id": 1, "job_id": 20, "user_id": 2}]"#.into()),
+            },
+        )
+        .path("/v3/job_owners"),
+    )?;
+    let err = drain(&gh, "jobs", FetchMode::Full).await.unwrap_err();
+    assert!(
+        matches!(&err, SourceError::Malformed { endpoint, detail } if endpoint.contains("/v3/job_owners") && detail.contains("type")),
+        "{err}"
+    );
+    sim.shutdown().await;
+    Ok(())
 }

@@ -121,7 +121,10 @@ mod tests {
         c.advance(1, Some(json!("b2")));
         c.advance(2, None);
         c.advance(0, Some(json!("a2")));
-        assert_eq!((c.start_of(0), c.start_of(1), c.start_of(2)), (Some(Some(json!("a2"))), Some(Some(json!("b2"))), None));
+        assert_eq!(
+            (c.start_of(0), c.start_of(1), c.start_of(2)),
+            (Some(Some(json!("a2"))), Some(Some(json!("b2"))), None)
+        );
         let stored = Checkpoint::from_value(Some(&c.to_value()));
         assert_eq!(stored, c, "round-trips through the stored JSON");
 

@@ -13,8 +13,8 @@ use tributary_store::{
     WriteOutcome,
 };
 
-use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
 use crate::listing::Listed;
+use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
 
 #[derive(Debug, Clone)]
@@ -644,8 +644,12 @@ impl SyncEngine {
                 Some(Event::Page { page: Err(e), .. }) => return Err(e.into()),
                 // Every page it fetched has been written above, so a resumed run never
                 // fetches a page twice.
-                Some(Event::End { end: FetchEnd::Done, .. }) => return Ok(StreamEnd::Done),
-                Some(Event::End { end: FetchEnd::Stopped, .. }) => return Ok(StreamEnd::Stopped(control.signal())),
+                Some(Event::End {
+                    end: FetchEnd::Done, ..
+                }) => return Ok(StreamEnd::Done),
+                Some(Event::End {
+                    end: FetchEnd::Stopped, ..
+                }) => return Ok(StreamEnd::Stopped(control.signal())),
                 None => {
                     return Err(EngineError::Source(SourceError::Config(
                         "page fetcher crashed".to_owned(),

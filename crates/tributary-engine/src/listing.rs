@@ -58,7 +58,9 @@ impl SyncEngine {
             .iter()
             .enumerate()
             .filter(|(i, s)| {
-                enabled(s) && checkpoint.start_of(*i).is_none() && !checkpoint.failed_streams.iter().any(|f| f == s.name)
+                enabled(s)
+                    && checkpoint.start_of(*i).is_none()
+                    && !checkpoint.failed_streams.iter().any(|f| f == s.name)
             })
             .count();
         let mut queue: VecDeque<(usize, Option<Value>)> = VecDeque::new();
@@ -80,7 +82,9 @@ impl SyncEngine {
         let mut stopped = false;
         loop {
             while active.len() < width && control.signal() == Signal::Continue {
-                let Some((index, cursor)) = queue.pop_front() else { break };
+                let Some((index, cursor)) = queue.pop_front() else {
+                    break;
+                };
                 let stream = streams[index].clone();
                 let stream_mode = match mode {
                     // Streams the tool cannot filter by "changed since" are small reference

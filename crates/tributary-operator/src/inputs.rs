@@ -93,7 +93,7 @@ pub fn base_url(text: &str) -> Result<String, OpsError> {
 }
 
 /// The tool's credentials: a JSON object of the shape its connector needs (Personio
-/// `client_id` and `client_secret`, Greenhouse and BambooHR `api_key`). The connector itself is
+/// and Greenhouse (Harvest v3) `client_id` and `client_secret`, BambooHR `api_key`). The connector itself is
 /// the judge: it is built, which checks the shape without contacting the tool. Its messages
 /// name the missing key, never a value.
 pub fn credentials(tool: ToolKind, id: &str, base_url: &str, credentials: Value) -> Result<Value, OpsError> {
@@ -117,8 +117,8 @@ pub fn credentials(tool: ToolKind, id: &str, base_url: &str, credentials: Value)
 
 fn credentials_example(tool: ToolKind) -> &'static str {
     match tool {
-        ToolKind::Personio => r#"{"client_id": "...", "client_secret": "..."}"#,
-        ToolKind::Greenhouse | ToolKind::Bamboohr => r#"{"api_key": "..."}"#,
+        ToolKind::Personio | ToolKind::Greenhouse => r#"{"client_id": "...", "client_secret": "..."}"#,
+        ToolKind::Bamboohr => r#"{"api_key": "..."}"#,
     }
 }
 
@@ -358,7 +358,19 @@ mod tests {
             json!({"client_id": "a", "api_key": "hunter2"}),
         ));
         assert!(got.contains("client_secret") && !got.contains("hunter2"), "{got}");
-        assert!(credentials(ToolKind::Greenhouse, "greenhouse:x", url, json!({"api_key": " "})).is_err());
+        assert!(credentials(ToolKind::Greenhouse, "greenhouse:x", url, json!({"client_id": " "})).is_err());
+        // A Harvest v1/v2 key: those APIs are gone, and the message says what to create instead.
+        let got = message(credentials(
+            ToolKind::Greenhouse,
+            "greenhouse:x",
+            "https://harvest.greenhouse.io",
+            json!({"api_key": "hunter2"}),
+        ));
+        assert!(
+            got.contains("31 August 2026") && got.contains("Harvest V3 (OAuth)") && got.contains("client_secret"),
+            "{got}"
+        );
+        assert!(!got.contains("hunter2"), "{got}");
         assert!(credentials(ToolKind::Bamboohr, "bamboohr:x", url, json!({"api_key": "k"})).is_ok());
         let got = message(credentials(ToolKind::Bamboohr, "bamboohr:x", url, json!("k")));
         assert!(got.contains("got a string") && got.contains("api_key"), "{got}");

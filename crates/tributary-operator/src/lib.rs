@@ -89,7 +89,7 @@ use axum::Router;
 pub use error::OpsError;
 pub use fleet_trigger::FleetTrigger;
 /// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
-pub use inputs::tool_scope_config;
+pub use inputs::{credentials as check_credentials, tool_scope_config};
 pub use routes::control::CANCEL_REASON;
 pub use state::OperatorState;
 

@@ -276,9 +276,29 @@ async fn integrations_are_created_listed_and_shown(h: Harness) {
         "tool": "greenhouse",
         "environment": "production",
         "base_url": "http://127.0.0.1:7070/greenhouse/",
-        "credentials": {"api_key": SECRET},
+        "credentials": {"client_id": "globex", "client_secret": SECRET},
     });
     h.create(greenhouse).await;
+    // A Harvest v1/v2 key: those APIs were switched off, and the answer says what to create.
+    let legacy = json!({
+        "id": "greenhouse:legacy",
+        "tool": "greenhouse",
+        "environment": "production",
+        "base_url": "https://harvest.greenhouse.io",
+        "credentials": {"api_key": SECRET},
+    });
+    let message = assert_error(
+        h.call(Method::POST, "/integrations", Some(&legacy.to_string())).await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    assert!(
+        message.contains("31 August 2026")
+            && message.contains("Harvest V3 (OAuth)")
+            && message.contains("client_secret"),
+        "{message}"
+    );
+    assert!(!message.contains(SECRET), "{message}");
 
     // Listed by id, all or by environment; shown one by one in the same shape.
     let all = h.ok(Method::GET, "/integrations", None, StatusCode::OK).await;

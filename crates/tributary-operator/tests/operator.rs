@@ -42,7 +42,10 @@ impl Harness {
                     tool,
                     environment: "env-a".into(),
                     base_url: "http://127.0.0.1:1".into(),
-                    credentials: json!({"api_key": "x"}),
+                    credentials: match tool {
+                        ToolKind::Bamboohr => json!({"api_key": "x"}),
+                        ToolKind::Personio | ToolKind::Greenhouse => json!({"client_id": "x", "client_secret": "y"}),
+                    },
                     scope_config: ScopeConfig::default(),
                 })
                 .await

@@ -208,7 +208,13 @@ impl Simulator {
             ToolKind::Personio => serde_json::json!({
                 "client_id": c.personio_client_id, "client_secret": c.personio_client_secret
             }),
-            ToolKind::Greenhouse => serde_json::json!({ "api_key": c.greenhouse_api_key }),
+            // Greenhouse's token endpoint lives on its own host (auth.greenhouse.io); the
+            // simulator serves it beside the API, so the integration is told where.
+            ToolKind::Greenhouse => serde_json::json!({
+                "client_id": c.greenhouse_client_id,
+                "client_secret": c.greenhouse_client_secret,
+                "token_url": format!("{}/token", self.base_url(ToolKind::Greenhouse)),
+            }),
             ToolKind::Bamboohr => serde_json::json!({ "api_key": c.bamboohr_api_key }),
         }
     }

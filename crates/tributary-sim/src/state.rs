@@ -21,7 +21,14 @@ use crate::webhooks::{SentWebhook, TargetView, WebhookError, WebhookTarget, Webh
 pub struct SimCredentials {
     pub personio_client_id: String,
     pub personio_client_secret: String,
-    pub greenhouse_api_key: String,
+    /// Harvest v3 OAuth client credentials (Dev Center > API Credential Management > "Harvest
+    /// V3 (OAuth)").
+    pub greenhouse_client_id: String,
+    pub greenhouse_client_secret: String,
+    /// Lifetime of the access tokens the simulated token endpoint issues. Greenhouse documents
+    /// one hour; tests shorten it to exercise refreshing.
+    #[serde(default = "default_greenhouse_token_ttl")]
+    pub greenhouse_token_ttl_secs: u64,
     /// BambooHR's `{companyDomain}` path segment.
     pub bamboohr_company_domain: String,
     pub bamboohr_api_key: String,
@@ -34,12 +41,19 @@ impl Default for SimCredentials {
         Self {
             personio_client_id: "sim-personio-client".into(),
             personio_client_secret: "sim-personio-secret".into(),
-            greenhouse_api_key: "sim-greenhouse-key".into(),
+            greenhouse_client_id: "sim-greenhouse-client".into(),
+            greenhouse_client_secret: "sim-greenhouse-secret".into(),
+            greenhouse_token_ttl_secs: default_greenhouse_token_ttl(),
             bamboohr_company_domain: "demo".into(),
             bamboohr_api_key: "sim-bamboohr-key".into(),
             greenhouse_webhook_secret: "sim-greenhouse-webhook-secret".into(),
         }
     }
+}
+
+/// "Access Token: 1 hour" (<https://harvestdocs.greenhouse.io/docs/harvest-partner-oauth>).
+fn default_greenhouse_token_ttl() -> u64 {
+    3600
 }
 
 /// Cheap to clone; every clone sees the same simulator.

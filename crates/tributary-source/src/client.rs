@@ -55,7 +55,6 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-
     /// Requests per second in the long run.
     pub fn per_second(&self) -> f64 {
         self.requests.get() as f64 / self.per.as_secs_f64()
@@ -130,7 +129,12 @@ impl SourceClient {
             .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
         let tool_limiters = tool_limits
             .iter()
-            .filter_map(|l| Some((l.endpoint, RateLimiter::direct(Quota::with_period(l.per / l.requests.get())?))))
+            .filter_map(|l| {
+                Some((
+                    l.endpoint,
+                    RateLimiter::direct(Quota::with_period(l.per / l.requests.get())?),
+                ))
+            })
             .collect();
         Ok(Self {
             http,
@@ -430,13 +434,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(client.tool_limiters("GET /employees").count(), 2);
-        assert_eq!(client.tool_limiters("GET /employees/{id}").count(), 1, "names match exactly");
+        assert_eq!(
+            client.tool_limiters("GET /employees/{id}").count(),
+            1,
+            "names match exactly"
+        );
         // Twenty a second, evenly: six requests span at least five intervals of 50 ms.
         let started = Instant::now();
         for _ in 0..6 {
             client.wait_for_budget("GET /employees").await;
         }
-        assert!(started.elapsed() >= Duration::from_millis(245), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(245),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -249,7 +249,7 @@ pub struct CreateIntegrationArgs {
     /// The tool's API root, e.g. https://api.personio.de.
     #[arg(long)]
     pub base_url: String,
-    /// The tool's credentials as JSON, e.g. '{"api_key": "..."}'. Prefer --credentials-file
+    /// The tool's credentials as JSON, e.g. '{"client_id": "...", "client_secret": "..."}'. Prefer --credentials-file
     /// or the TRIBUTARY_CREDENTIALS variable to keep them out of shell history.
     #[arg(
         long,

@@ -251,6 +251,10 @@ async fn create_integration(global: &Global, args: CreateIntegrationArgs) -> any
     if !credentials.is_object() {
         bail!("credentials must be a JSON object");
     }
+    // The admin API's check: the connector is built, so a credential of the wrong shape (a
+    // Greenhouse v1 key, say) is refused now, naming what the tool needs, not at the first sync.
+    let credentials = tributary_operator::check_credentials(tool, &args.id, &args.base_url, credentials)
+        .map_err(|e| anyhow!("{e}"))?;
     let store = open_store(global).await?;
     store
         .create_integration(NewIntegration {

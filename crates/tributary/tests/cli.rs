@@ -54,6 +54,33 @@ fn unknown_tool_is_named() {
     assert_one_line_error(out, "unknown tool `workday`");
 }
 
+/// Harvest v1/v2 keys stopped working on 31 August 2026: the CLI says so, and what to create.
+#[test]
+fn greenhouse_v1_keys_are_refused_with_the_way_to_v3() {
+    let dir = temp_dir("gh-v1");
+    let out = tributary(
+        &dir,
+        &[
+            "integration",
+            "create",
+            "greenhouse:acme",
+            "--base-url",
+            "https://harvest.greenhouse.io",
+            "--credentials",
+            r#"{"api_key": "hunter2"}"#,
+        ],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert_one_line_error(out, "31 August 2026");
+    assert!(
+        stderr.contains("Harvest V3 (OAuth)") && stderr.contains("client_secret"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn bad_base_url_is_named() {
     let dir = temp_dir("url");

@@ -41,8 +41,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_source::{
-    RateLimit,
-    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+    BodyVerdict, Connector, FetchMode, Page, RateLimit, Secret, SourceClient, SourceError, SourceResponse, Stream,
 };
 use url::Url;
 

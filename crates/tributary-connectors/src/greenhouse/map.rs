@@ -1,4 +1,4 @@
-//! Harvest objects → unified ATS records, in the shape of Kombo's `GetAts*PositiveResponse`
+//! Harvest v3 objects → unified ATS records, in the shape of Kombo's `GetAts*PositiveResponse`
 //! items (see /work/shared/reference/kombo-openapi.json and the data conventions): Kombo's
 //! field names and enums, ISO-8601 dates with milliseconds, references as unified ids, and
 //! nested models left to the gateway.
@@ -9,16 +9,22 @@ use tributary_model::{IdGen, Model, SourceRecord, Timestamp};
 
 use super::wire;
 
-pub(crate) const USERS: &str = "/v1/users";
-pub(crate) const TAGS: &str = "/v1/tags/candidate";
-pub(crate) const REJECTION_REASONS: &str = "/v1/rejection_reasons";
-pub(crate) const JOBS: &str = "/v1/jobs";
-pub(crate) const JOB_STAGES: &str = "/v1/job_stages";
-pub(crate) const CANDIDATES: &str = "/v1/candidates";
-pub(crate) const APPLICATIONS: &str = "/v1/applications";
-pub(crate) const SCHEDULED_INTERVIEWS: &str = "/v1/scheduled_interviews";
-pub(crate) const OFFERS: &str = "/v1/offers";
-
+pub(crate) const USERS: &str = "/v3/users";
+pub(crate) const TAGS: &str = "/v3/candidate_tags";
+pub(crate) const REJECTION_REASONS: &str = "/v3/rejection_reasons";
+pub(crate) const DEPARTMENTS: &str = "/v3/departments";
+pub(crate) const OFFICES: &str = "/v3/offices";
+pub(crate) const SOURCES: &str = "/v3/sources";
+pub(crate) const JOBS: &str = "/v3/jobs";
+pub(crate) const JOB_OWNERS: &str = "/v3/job_owners";
+pub(crate) const JOB_HIRING_MANAGERS: &str = "/v3/job_hiring_managers";
+pub(crate) const JOB_STAGES: &str = "/v3/job_interview_stages";
+pub(crate) const JOB_INTERVIEWS: &str = "/v3/job_interviews";
+pub(crate) const CANDIDATES: &str = "/v3/candidates";
+pub(crate) const APPLICATIONS: &str = "/v3/applications";
+pub(crate) const INTERVIEWS: &str = "/v3/interviews";
+pub(crate) const INTERVIEWERS: &str = "/v3/interviewers";
+pub(crate) const OFFERS: &str = "/v3/offers";
 fn ts(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| {
         Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -62,8 +68,8 @@ pub(crate) fn user(u: wire::User, raw: Value) -> SourceRecord {
     let data = json!({
         "first_name": u.first_name,
         "last_name": u.last_name,
-        "email": u.primary_email_address,
-        "status": if u.disabled { "INACTIVE" } else { "ACTIVE" },
+        "email": u.primary_email,
+        "status": if u.deactivated { "INACTIVE" } else { "ACTIVE" },
         "system_roles": system_roles,
     });
     record(Model::Users, u.id, data, USERS, raw).with_remote_created_at(u.created_at)
@@ -93,9 +99,27 @@ fn job_status(status: &str) -> Value {
     }
 }
 
+/// v3 custom fields are keyed by the field's `name_key`, each value `{name, type, value}`;
+/// the unified record keeps `name_key → value`, the shape v1 served.
+pub(crate) fn custom_values(custom: Option<&Map<String, Value>>) -> Map<String, Value> {
+    custom
+        .map(|c| {
+            c.iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        Value::Object(o) if o.contains_key("value") => o["value"].clone(),
+                        other => other.clone(),
+                    };
+                    (k.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Greenhouse's default job field "employment_type" (shown as "Time type") holds free text.
-fn employment_type(custom: Option<&Map<String, Value>>) -> Value {
-    let Some(raw) = custom.and_then(|c| c.get("employment_type")).and_then(Value::as_str) else {
+fn employment_type(custom: &Map<String, Value>) -> Value {
+    let Some(raw) = custom.get("employment_type").and_then(Value::as_str) else {
         return Value::Null;
     };
     let norm: String = raw
@@ -113,8 +137,40 @@ fn employment_type(custom: Option<&Map<String, Value>>) -> Value {
     }
 }
 
-fn hiring_team(ids: &IdGen, team: &wire::HiringTeam) -> Vec<Value> {
-    // One entry per user with every role they hold, in the order Harvest lists the roles.
+/// A job's hiring team as v3 lists it: `/v3/job_hiring_managers` and `/v3/job_owners` rows.
+#[derive(Debug, Default)]
+pub(crate) struct HiringTeam {
+    pub hiring_managers: Vec<u64>,
+    pub recruiters: Vec<u64>,
+    pub coordinators: Vec<u64>,
+    pub sourcers: Vec<u64>,
+}
+
+impl HiringTeam {
+    /// `rows` of one job: owners carry a `type`, hiring managers none. Rows are put back in
+    /// the order they were added (ids ascend with it; lists come newest first), and the
+    /// responsible recruiter or coordinator leads its role.
+    pub(crate) fn from_rows(mut rows: Vec<&wire::TeamRow>) -> Self {
+        rows.sort_by_key(|r| (!r.responsible.unwrap_or(false), r.id));
+        let mut team = HiringTeam::default();
+        for r in rows {
+            let list = match r.owner_type.as_deref() {
+                None => &mut team.hiring_managers,
+                Some("recruiter") => &mut team.recruiters,
+                Some("coordinator") => &mut team.coordinators,
+                Some("sourcer") => &mut team.sourcers,
+                Some(_) => continue,
+            };
+            if !list.contains(&r.user_id) {
+                list.push(r.user_id);
+            }
+        }
+        team
+    }
+}
+
+fn hiring_team(ids: &IdGen, team: &HiringTeam) -> Vec<Value> {
+    // One entry per user with every role they hold, in the order v1 listed the roles.
     let mut members: Vec<(u64, Vec<(&str, &str)>)> = Vec::new();
     let roles = [
         (&team.hiring_managers, "HIRING_MANAGER", "Hiring Manager"),
@@ -124,9 +180,9 @@ fn hiring_team(ids: &IdGen, team: &wire::HiringTeam) -> Vec<Value> {
     ];
     for (users, unified, label) in roles {
         for u in users {
-            match members.iter_mut().find(|(id, _)| *id == u.id) {
+            match members.iter_mut().find(|(id, _)| id == u) {
                 Some((_, r)) => r.push((unified, label)),
-                None => members.push((u.id, vec![(unified, label)])),
+                None => members.push((*u, vec![(unified, label)])),
             }
         }
     }
@@ -145,17 +201,22 @@ fn hiring_team(ids: &IdGen, team: &wire::HiringTeam) -> Vec<Value> {
         .collect()
 }
 
-pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
-    let team = j.hiring_team.unwrap_or_default();
+/// What a job's ids point at, resolved by the caller.
+pub(crate) struct JobContext<'a> {
+    pub department: Option<&'a str>,
+    /// The first office's location, or its name.
+    pub location: Option<&'a str>,
+    pub team: HiringTeam,
+}
+
+pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value, ctx: JobContext<'_>) -> SourceRecord {
+    let team = ctx.team;
     let contact = team
         .recruiters
         .first()
         .or(team.hiring_managers.first())
-        .map(|u| ids.id(Model::Users, &u.id.to_string()));
-    let office = j
-        .offices
-        .first()
-        .and_then(|o| o.location.as_ref().and_then(|l| l.name.clone()).or(o.name.clone()));
+        .map(|u| ids.id(Model::Users, &u.to_string()));
+    let custom = custom_values(j.custom_fields.as_ref());
     let data = json!({
         "name": j.name,
         "job_code": j.requisition_id,
@@ -163,12 +224,12 @@ pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
         "description": null,
         "confidential": j.confidential,
         "weekly_hours": null,
-        "employment_type": employment_type(j.custom_fields.as_ref()),
+        "employment_type": employment_type(&custom),
         "status": job_status(&j.status),
         // Harvest only knows "confidential"; public vs internal is a property of job posts.
         "visibility": if j.confidential == Some(true) { json!("CONFIDENTIAL") } else { Value::Null },
         "category": null,
-        "department": j.departments.first().and_then(|d| d.name.clone()),
+        "department": ctx.department,
         "post_url": null,
         "experience_level": null,
         "remote_work_status": null,
@@ -177,8 +238,8 @@ pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
         "salary_amount_to": null,
         "salary_currency": null,
         "salary_period": null,
-        "location": raw_location(office.as_deref()),
-        "custom_fields": j.custom_fields.unwrap_or_default(),
+        "location": raw_location(ctx.location),
+        "custom_fields": custom,
         "integration_fields": [],
         "remote_url": null,
         "opened_at": ts(j.opened_at),
@@ -198,7 +259,7 @@ pub(crate) fn job(ids: &IdGen, j: wire::Job, raw: Value) -> SourceRecord {
 /// "membership only" kind, and Harvest's job object does not list its stages, so the job
 /// cannot carry the list itself; over-reporting is the safe side (a consumer re-reads a job
 /// it did not need to, it never misses one).
-pub(crate) fn job_stage(s: wire::JobStage, raw: Value) -> SourceRecord {
+pub(crate) fn job_stage(s: wire::JobInterviewStage, raw: Value) -> SourceRecord {
     record(
         Model::ApplicationStages,
         s.id,
@@ -210,22 +271,12 @@ pub(crate) fn job_stage(s: wire::JobStage, raw: Value) -> SourceRecord {
     .with_parent(Model::Jobs, s.job_id.to_string())
 }
 
-/// `tag_ids` are resolved by the caller: Harvest names a candidate's tags, it does not id them.
-/// Kombo's `/ats/candidates` rule for `tags` is "added/removed yes, linked record no": the ids
-/// are the candidate's own data (adding or removing one changes it) and no edge runs to the
-/// tags, so renaming a tag moves no candidate.
-pub(crate) fn candidate(c: wire::Candidate, mut raw: Value, tag_ids: Vec<String>) -> SourceRecord {
-    // The embedded applications are each application's own raw object, stored with the
-    // application record; keeping a second copy here would defeat field scoping of those.
-    if let Some(obj) = raw.as_object_mut() {
-        obj.remove("applications");
-    }
-    let source = c
-        .applications
-        .iter()
-        .filter(|a| a.source.is_some())
-        .min_by_key(|a| a.applied_at)
-        .and_then(|a| a.source.as_ref()?.public_name.clone());
+/// `tag_ids` are resolved by the caller: Harvest names a candidate's tags, it does not id
+/// them; `source` is the name of the source of the candidate's first application, which v3
+/// no longer embeds in the candidate. Kombo's `/ats/candidates` rule for `tags` is
+/// "added/removed yes, linked record no": the ids are the candidate's own data (adding or
+/// removing one changes it) and no edge runs to the tags, so renaming a tag moves no candidate.
+pub(crate) fn candidate(c: wire::Candidate, raw: Value, tag_ids: Vec<String>, source: Option<&str>) -> SourceRecord {
     let typed = |list: &[wire::Typed], key: &str| -> Vec<Value> {
         list.iter().map(|t| json!({ key: t.value, "type": t.kind })).collect()
     };
@@ -234,13 +285,13 @@ pub(crate) fn candidate(c: wire::Candidate, mut raw: Value, tag_ids: Vec<String>
         "last_name": c.last_name,
         "company": c.company,
         "title": c.title,
-        "confidential": c.is_private,
+        "confidential": c.private,
         "source": source,
         "phone_numbers": typed(&c.phone_numbers, "phone_number"),
         "email_addresses": typed(&c.email_addresses, "email_address"),
         "social_media": c.social_media_addresses.iter().map(|s| json!({"link": s.value, "type": null, "username": null})).collect::<Vec<_>>(),
         "location": raw_location(c.addresses.first().map(|a| a.value.as_str())),
-        "custom_fields": c.custom_fields.unwrap_or_default(),
+        "custom_fields": custom_values(c.custom_fields.as_ref()),
         "integration_fields": [],
         "remote_url": null,
         "remote_updated_at": ts(Some(c.updated_at)),
@@ -249,11 +300,12 @@ pub(crate) fn candidate(c: wire::Candidate, mut raw: Value, tag_ids: Vec<String>
     record(Model::Candidates, c.id, data, CANDIDATES, raw).with_remote_created_at(Some(c.created_at))
 }
 
-/// Kombo's outcome enum is PENDING | HIRED | DECLINED. A `converted` application is a
-/// prospect application that became a candidate application: it is neither, so no outcome.
+/// Kombo's outcome enum is PENDING | HIRED | DECLINED. v3 answers `in_process` for an active
+/// application; a `converted` one is a prospect application that became a candidate
+/// application: neither, so no outcome.
 fn outcome(status: &str) -> Value {
     match status {
-        "active" => json!("PENDING"),
+        "in_process" | "active" => json!("PENDING"),
         "hired" => json!("HIRED"),
         "rejected" => json!("DECLINED"),
         _ => Value::Null,
@@ -265,28 +317,32 @@ fn outcome(status: &str) -> Value {
 /// the current stage are linked records whose changes move the application. The job is
 /// neither: Kombo states job changes move no application (nor, through it, any candidate), so
 /// there is no edge to it. Stage changes move the application but not its candidate, because
-/// bumps are one level deep.
-pub(crate) fn application(ids: &IdGen, a: wire::Application, raw: Value) -> SourceRecord {
-    // Candidate applications have exactly one job; prospect applications may have none.
-    let job = a.jobs.first().map(|j| j.id.to_string());
-    let stage = a.current_stage.as_ref().map(|s| s.id.to_string());
+/// bumps are one level deep. `rejection_reason_name` is resolved by the caller from the id v3
+/// gives.
+pub(crate) fn application(
+    ids: &IdGen,
+    a: wire::Application,
+    raw: Value,
+    rejection_reason_name: Option<&str>,
+) -> SourceRecord {
+    let stage = a.job_interview_stage_id.map(|s| s.to_string());
     let data = json!({
         "outcome": outcome(&a.status),
-        "rejection_reason_name": a.rejection_reason.as_ref().map(|r| r.name.clone()),
-        "rejection_reason_id": a.rejection_reason.as_ref().map(|r| ids.id(Model::RejectionReasons, &r.id.to_string())),
+        "rejection_reason_name": rejection_reason_name,
+        "rejection_reason_id": a.rejection_reason_id.map(|r| ids.id(Model::RejectionReasons, &r.to_string())),
         "rejected_at": ts(a.rejected_at),
         "current_stage_id": stage.as_deref().map(|s| ids.id(Model::ApplicationStages, s)),
-        "job_id": job.as_deref().map(|j| ids.id(Model::Jobs, j)),
+        "job_id": a.job_id.map(|j| ids.id(Model::Jobs, &j.to_string())),
         "candidate_id": ids.id(Model::Candidates, &a.candidate_id.to_string()),
         "screening_question_answers": [],
-        "custom_fields": a.custom_fields.unwrap_or_default(),
+        "custom_fields": custom_values(a.custom_fields.as_ref()),
         "integration_fields": [],
         "remote_url": null,
-        "remote_updated_at": ts(a.last_activity_at),
+        "remote_updated_at": ts(a.updated_at),
     });
     let candidate = a.candidate_id.to_string();
     let mut rec = record(Model::Applications, a.id, data, APPLICATIONS, raw)
-        .with_remote_created_at(a.applied_at)
+        .with_remote_created_at(a.created_at)
         .with_parent(Model::Candidates, candidate.clone())
         .depending_on(Model::Candidates, candidate);
     if let Some(stage) = stage {
@@ -295,58 +351,63 @@ pub(crate) fn application(ids: &IdGen, a: wire::Application, raw: Value) -> Sour
     rec
 }
 
-fn when(w: Option<&wire::When>) -> Value {
-    match w {
-        Some(wire::When { date_time: Some(t), .. }) => ts(Some(*t)),
-        Some(wire::When { date: Some(d), .. }) => date(Some(*d)),
+/// A precise `starts_at`, or the date of an all-day interview.
+fn when(at: Option<Timestamp>, all_day: Option<NaiveDate>) -> Value {
+    match (at, all_day) {
+        (Some(t), _) => ts(Some(t)),
+        (None, Some(d)) => date(Some(d)),
         _ => Value::Null,
     }
 }
 
-/// `stage_id` is resolved by the caller from the interview step (`interview.id`), which
-/// belongs to one job stage's interview plan.
-///
+/// The job interview (plan slot) an interview fulfils, resolved by the caller.
+pub(crate) struct Slot<'a> {
+    pub stage_id: Option<u64>,
+    pub name: Option<&'a str>,
+}
+
 /// Edges per Kombo's rules: `/ats/applications` lists `interviews` (added/removed and changes
 /// move the application), so the interview nests under its application; `/ats/interviews`
 /// links its `application` (changes move the interview), so it also depends on it. The
 /// application's candidate and job move no interview (bumps are one level deep), and the
 /// interviewers are ids in the interview's own data: adding or removing one changes the
 /// interview, a user's own change does not.
-pub(crate) fn scheduled_interview(
+pub(crate) fn interview(
     ids: &IdGen,
-    i: wire::ScheduledInterview,
+    i: wire::Interview,
     raw: Value,
-    stage: Option<u64>,
+    slot: Slot<'_>,
+    interviewers: &[u64],
 ) -> SourceRecord {
     let data = json!({
-        "title": i.interview.as_ref().and_then(|s| s.name.clone()),
-        "starting_at": when(i.start.as_ref()),
-        "ending_at": when(i.end.as_ref()),
+        "title": slot.name,
+        "starting_at": when(i.starts_at, i.all_day_start_on),
+        "ending_at": when(i.ends_at, i.all_day_end_on),
         "location": raw_location(i.location.as_deref()),
         "video_conferencing_url": i.video_conferencing_url,
         "application_id": ids.id(Model::Applications, &i.application_id.to_string()),
-        "stage_id": stage.map(|s| ids.id(Model::ApplicationStages, &s.to_string())),
+        "stage_id": slot.stage_id.map(|s| ids.id(Model::ApplicationStages, &s.to_string())),
         // Harvest drops cancelled interviews instead of flagging them.
         "canceled": null,
         "remote_updated_at": ts(i.updated_at),
-        "user_ids": i.interviewers.iter().map(|u| ids.id(Model::Users, &u.id.to_string())).collect::<Vec<_>>(),
+        "user_ids": interviewers.iter().map(|u| ids.id(Model::Users, &u.to_string())).collect::<Vec<_>>(),
     });
     let application = i.application_id.to_string();
-    record(Model::Interviews, i.id, data, SCHEDULED_INTERVIEWS, raw)
+    record(Model::Interviews, i.id, data, INTERVIEWS, raw)
         .with_remote_created_at(i.created_at)
         .with_parent(Model::Applications, application.clone())
         .depending_on(Model::Applications, application)
 }
 
-/// Harvest: unresolved | accepted | rejected | deprecated. Kombo: DRAFT → APPROVED → SENT →
+/// Harvest v3: Created | Accepted | Rejected | Deprecated. Kombo: DRAFT → APPROVED → SENT →
 /// ACCEPTED | DECLINED, or ABANDONED. A deprecated offer was superseded by a newer version.
 fn offer_status(status: &str, sent: bool) -> Value {
     match status {
-        "accepted" => json!("ACCEPTED"),
-        "rejected" => json!("DECLINED"),
-        "deprecated" => json!("ABANDONED"),
-        "unresolved" if sent => json!("SENT"),
-        "unresolved" => json!("DRAFT"),
+        "Accepted" => json!("ACCEPTED"),
+        "Rejected" => json!("DECLINED"),
+        "Deprecated" => json!("ABANDONED"),
+        "Created" if sent => json!("SENT"),
+        "Created" => json!("DRAFT"),
         _ => Value::Null,
     }
 }
@@ -355,10 +416,10 @@ fn offer_status(status: &str, sent: bool) -> Value {
 /// depending on it (`/ats/offers` links `application`); its candidate and job move no offer.
 pub(crate) fn offer(ids: &IdGen, o: wire::Offer, raw: Value) -> SourceRecord {
     let data = json!({
-        "status": offer_status(&o.status, o.sent_at.is_some()),
-        "employment_start_date": date(o.starts_at),
+        "status": offer_status(&o.status, o.sent_on.is_some()),
+        "employment_start_date": date(o.starts_on),
         "application_id": ids.id(Model::Applications, &o.application_id.to_string()),
-        "custom_fields": o.custom_fields.unwrap_or_default(),
+        "custom_fields": custom_values(o.custom_fields.as_ref()),
         "integration_fields": [],
         "remote_updated_at": ts(o.updated_at),
     });
@@ -379,8 +440,8 @@ pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
     let (path, raw): (&str, &[&str]) = match (model, field) {
         (Model::Users, "first_name") => (USERS, &["first_name", "name"]),
         (Model::Users, "last_name") => (USERS, &["last_name", "name"]),
-        (Model::Users, "email") => (USERS, &["primary_email_address", "emails"]),
-        (Model::Users, "status") => (USERS, &["disabled"]),
+        (Model::Users, "email") => (USERS, &["primary_email", "emails"]),
+        (Model::Users, "status") => (USERS, &["deactivated"]),
         (Model::Users, "system_roles") => (USERS, &["site_admin"]),
         (Model::Tags, "name") => (TAGS, &["name"]),
         (Model::RejectionReasons, "name") => (REJECTION_REASONS, &["name"]),
@@ -388,53 +449,53 @@ pub(crate) fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::Jobs, "job_code") => (JOBS, &["requisition_id"]),
         (Model::Jobs, "confidential" | "visibility") => (JOBS, &["confidential"]),
         (Model::Jobs, "status") => (JOBS, &["status"]),
-        (Model::Jobs, "department") => (JOBS, &["departments"]),
-        (Model::Jobs, "location") => (JOBS, &["offices"]),
-        (Model::Jobs, "employment_type") => (
-            JOBS,
-            &["custom_fields/employment_type", "keyed_custom_fields/employment_type"],
-        ),
-        (Model::Jobs, "custom_fields") => (JOBS, &["custom_fields", "keyed_custom_fields"]),
+        (Model::Jobs, "department") => (JOBS, &["department_id"]),
+        (Model::Jobs, "location") => (JOBS, &["office_ids"]),
+        (Model::Jobs, "employment_type") => (JOBS, &["custom_fields/employment_type"]),
+        (Model::Jobs, "custom_fields") => (JOBS, &["custom_fields"]),
         (Model::Jobs, "opened_at") => (JOBS, &["opened_at"]),
         (Model::Jobs, "closed_at") => (JOBS, &["closed_at"]),
         (Model::Jobs, "remote_updated_at") => (JOBS, &["updated_at"]),
-        (Model::Jobs, "contact_id" | "hiring_team") => (JOBS, &["hiring_team"]),
-        // A stage's interviews are commonly named after it ("Phone Screen"): they go with it.
-        (Model::ApplicationStages, "name") => (JOB_STAGES, &["name", "interviews/*/name"]),
-        (Model::Candidates, "first_name") => (CANDIDATES, &["first_name"]),
+        // v3 jobs carry no hiring team: it is read from job owners and hiring managers, which
+        // are not stored raw.
+        (Model::Jobs, "contact_id" | "hiring_team") => return Vec::new(),
+        (Model::ApplicationStages, "name") => (JOB_STAGES, &["name"]),
+        (Model::Candidates, "first_name") => (CANDIDATES, &["first_name", "preferred_name"]),
         (Model::Candidates, "last_name") => (CANDIDATES, &["last_name"]),
         (Model::Candidates, "company") => (CANDIDATES, &["company"]),
         (Model::Candidates, "title") => (CANDIDATES, &["title"]),
-        (Model::Candidates, "confidential") => (CANDIDATES, &["is_private"]),
+        (Model::Candidates, "confidential") => (CANDIDATES, &["private"]),
         (Model::Candidates, "phone_numbers") => (CANDIDATES, &["phone_numbers"]),
         (Model::Candidates, "email_addresses") => (CANDIDATES, &["email_addresses"]),
         (Model::Candidates, "social_media") => (CANDIDATES, &["social_media_addresses", "website_addresses"]),
         (Model::Candidates, "location") => (CANDIDATES, &["addresses"]),
-        (Model::Candidates, "custom_fields") => (CANDIDATES, &["custom_fields", "keyed_custom_fields"]),
+        (Model::Candidates, "custom_fields") => (CANDIDATES, &["custom_fields"]),
         (Model::Candidates, "tags") => (CANDIDATES, &["tags"]),
         (Model::Candidates, "remote_updated_at") => (CANDIDATES, &["updated_at"]),
         (Model::Applications, "outcome") => (APPLICATIONS, &["status"]),
-        (Model::Applications, "rejection_reason_name") => (APPLICATIONS, &["rejection_reason", "rejection_details"]),
+        (Model::Applications, "rejection_reason_name") => (APPLICATIONS, &["rejection_reason_id"]),
         (Model::Applications, "rejected_at") => (APPLICATIONS, &["rejected_at"]),
-        (Model::Applications, "current_stage_id" | "current_stage") => (APPLICATIONS, &["current_stage"]),
-        (Model::Applications, "job_id" | "job") => (APPLICATIONS, &["jobs"]),
+        (Model::Applications, "current_stage_id" | "current_stage") => {
+            (APPLICATIONS, &["job_interview_stage_id", "stage_id", "stage_name"])
+        }
+        (Model::Applications, "job_id" | "job") => (APPLICATIONS, &["job_id"]),
         (Model::Applications, "candidate_id") => (APPLICATIONS, &["candidate_id"]),
         (Model::Applications, "screening_question_answers") => (APPLICATIONS, &["answers"]),
-        (Model::Applications, "custom_fields") => (APPLICATIONS, &["custom_fields", "keyed_custom_fields"]),
-        (Model::Applications, "remote_updated_at") => (APPLICATIONS, &["last_activity_at"]),
-        (Model::Interviews, "title") => (SCHEDULED_INTERVIEWS, &["interview/name"]),
-        (Model::Interviews, "starting_at") => (SCHEDULED_INTERVIEWS, &["start"]),
-        (Model::Interviews, "ending_at") => (SCHEDULED_INTERVIEWS, &["end"]),
-        (Model::Interviews, "location") => (SCHEDULED_INTERVIEWS, &["location"]),
-        (Model::Interviews, "video_conferencing_url") => (SCHEDULED_INTERVIEWS, &["video_conferencing_url"]),
-        (Model::Interviews, "application_id") => (SCHEDULED_INTERVIEWS, &["application_id"]),
-        (Model::Interviews, "stage_id") => (SCHEDULED_INTERVIEWS, &["interview/id"]),
-        (Model::Interviews, "users") => (SCHEDULED_INTERVIEWS, &["interviewers", "organizer"]),
-        (Model::Interviews, "remote_updated_at") => (SCHEDULED_INTERVIEWS, &["updated_at"]),
+        (Model::Applications, "custom_fields") => (APPLICATIONS, &["custom_fields"]),
+        (Model::Applications, "remote_updated_at") => (APPLICATIONS, &["updated_at", "last_activity_at"]),
+        (Model::Interviews, "title") => (INTERVIEWS, &["job_interview_id"]),
+        (Model::Interviews, "starting_at") => (INTERVIEWS, &["starts_at", "all_day_start_on"]),
+        (Model::Interviews, "ending_at") => (INTERVIEWS, &["ends_at", "all_day_end_on"]),
+        (Model::Interviews, "location") => (INTERVIEWS, &["location"]),
+        (Model::Interviews, "video_conferencing_url") => (INTERVIEWS, &["video_conferencing_url"]),
+        (Model::Interviews, "application_id") => (INTERVIEWS, &["application_id"]),
+        (Model::Interviews, "stage_id") => (INTERVIEWS, &["job_interview_id"]),
+        (Model::Interviews, "users") => (INTERVIEWS, &["organizer_id"]),
+        (Model::Interviews, "remote_updated_at") => (INTERVIEWS, &["updated_at"]),
         (Model::Offers, "status") => (OFFERS, &["status"]),
-        (Model::Offers, "employment_start_date") => (OFFERS, &["starts_at"]),
+        (Model::Offers, "employment_start_date") => (OFFERS, &["starts_on"]),
         (Model::Offers, "application_id") => (OFFERS, &["application_id"]),
-        (Model::Offers, "custom_fields") => (OFFERS, &["custom_fields", "keyed_custom_fields"]),
+        (Model::Offers, "custom_fields") => (OFFERS, &["custom_fields"]),
         (Model::Offers, "remote_updated_at") => (OFFERS, &["updated_at"]),
         _ => return Vec::new(),
     };

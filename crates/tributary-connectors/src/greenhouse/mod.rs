@@ -1,141 +1,120 @@
-//! Greenhouse Harvest (v1) connector.
+//! Greenhouse Harvest (v3) connector.
 //!
-//! Credentials: `{"api_key": "<Harvest API key>"}`, sent as the Basic-auth user name with a
-//! blank password (<https://developers.greenhouse.io/harvest.html#authentication>).
+//! Harvest v1/v2 were switched off on 31 August 2026; v3 is documented at
+//! <https://harvestdocs.greenhouse.io> (read 2026-12-06; every behaviour relied on is in
+//! `docs/sources/greenhouse.md`).
 //!
-//! Every list is paged with `per_page=500` (the documented maximum) and followed through the
-//! `Link` header (see `paging`). Deltas use `updated_after` where Harvest offers it and
-//! `last_activity_after` for applications, which have no `updated_at`; candidate tags and
-//! rejection reasons have no time filter and are re-read whole.
+//! Credentials: `{"client_id", "client_secret"}` of a "Harvest V3 (OAuth)" credential, with an
+//! optional `user_id` (the token's `sub`) and `token_url` (default
+//! `https://auth.greenhouse.io/token`); see `auth`. A v1 `{"api_key"}` is refused with the way
+//! to create v3 credentials.
+//!
+//! Every list is read newest id first in pages of 500 (the maximum), following the `Link`
+//! header's cursor (see `paging`). Deltas filter `updated_at=gte|<since>`, which every list
+//! endpoint takes; candidate tags and rejection reasons are small and re-read whole.
+//!
+//! v3 objects are flat: what v1 embedded is referenced by id. The ids a page points at
+//! (departments, offices, sources, rejection reasons, interview-plan slots) and the children
+//! it needs (hiring teams, interview panels, a candidate's applications) are read for the
+//! whole page at once through the lists' id filters (at most 50 ids a request), so a page
+//! costs a bounded number of requests, and a run resumed after a pause or crash rebuilds
+//! nothing record by record.
 
+mod auth;
 mod map;
 mod paging;
 mod wire;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
+use tributary_model::{IdGen, Model, SourceRecord, Timestamp, ToolKind};
 use tributary_source::{
-    RateLimit,
-    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+    BodyVerdict, Connector, FetchMode, Lookup, Page, RateLimit, RecordRef, SourceClient, SourceError, SourceResponse,
+    Stream,
 };
 use url::Url;
 
 pub(crate) use map::remote_paths;
-use paging::{Cursor, Links};
+use paging::Cursor;
 
-/// Rate limits this tool documents as numbers (see `tributary_connectors::documented_limits`).
+/// Rate limits this tool documents as numbers (see `tributary_connectors::documented_limits`):
+/// none. Harvest v3's guide shows `X-RateLimit-Limit: 75` per 30-second window as an example
+/// only; the real limit is set per integration (custom and partner differ) and reported in
+/// that header, which the client honours with `X-RateLimit-Remaining`/`-Reset` and
+/// `Retry-After` (`docs/sources/greenhouse.md`).
 pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[];
 
-/// "Must be an integer between 1 and 500."
+/// "Number of results per page": 1 to 500.
 const PER_PAGE: u32 = 500;
 
-/// Following `next` links while filling a lookup table stops here: far beyond any real tag
+/// `ids` and every `*_ids` filter take at most 50 ids.
+const MAX_IDS: usize = 50;
+
+/// Following `next` links while reading a lookup list stops here: far beyond any real tag
 /// list, and a guard against a link chain that never ends.
 const MAX_LOOKUP_PAGES: usize = 10_000;
 
-/// Unknown interview steps a DELTA resolves one by one (the interview's application, then its
-/// job's plan: two requests each) before it reads the whole stage list instead. A FULL reads
-/// the list at its first unknown step: it meets thousands.
-const SINGLE_STEP_LOOKUPS: usize = 10;
+const STREAM_CANDIDATES: &str = "candidates";
+const STREAM_APPLICATIONS: &str = "applications";
 
 /// The streams of a sync, in order: reference lists first, so a consumer reading mid-sync
-/// finds what candidates and applications point at.
-const STREAMS: &[(&str, &str, &[Model], Option<&str>)] = &[
-    ("users", map::USERS, &[Model::Users], Some("updated_after")),
-    ("candidate_tags", map::TAGS, &[Model::Tags], None),
+/// finds what candidates and applications point at. The flag: whether DELTA filters it.
+const STREAMS: &[(&str, &str, &[Model], bool)] = &[
+    ("users", map::USERS, &[Model::Users], true),
+    ("candidate_tags", map::TAGS, &[Model::Tags], false),
     (
         "rejection_reasons",
         map::REJECTION_REASONS,
         &[Model::RejectionReasons],
-        None,
+        false,
     ),
-    ("jobs", map::JOBS, &[Model::Jobs], Some("updated_after")),
-    (
-        "job_stages",
-        map::JOB_STAGES,
-        &[Model::ApplicationStages],
-        Some("updated_after"),
-    ),
-    (
-        "candidates",
-        map::CANDIDATES,
-        &[Model::Candidates],
-        Some("updated_after"),
-    ),
-    (
-        "applications",
-        map::APPLICATIONS,
-        &[Model::Applications],
-        Some("last_activity_after"),
-    ),
-    (
-        "scheduled_interviews",
-        map::SCHEDULED_INTERVIEWS,
-        &[Model::Interviews],
-        Some("updated_after"),
-    ),
-    ("offers", map::OFFERS, &[Model::Offers], Some("updated_after")),
+    ("jobs", map::JOBS, &[Model::Jobs], true),
+    ("job_stages", map::JOB_STAGES, &[Model::ApplicationStages], true),
+    (STREAM_CANDIDATES, map::CANDIDATES, &[Model::Candidates], true),
+    (STREAM_APPLICATIONS, map::APPLICATIONS, &[Model::Applications], true),
+    ("interviews", map::INTERVIEWS, &[Model::Interviews], true),
+    ("offers", map::OFFERS, &[Model::Offers], true),
 ];
 
 pub struct GreenhouseConnector {
-    /// Always ends in `/`, so joining `v1/...` keeps any path prefix of the configured URL.
+    /// Always ends in `/`, so joining `v3/...` keeps any path prefix of the configured URL.
     base_url: Url,
-    api_key: Secret,
+    tokens: auth::Tokens,
     ids: IdGen,
     client: SourceClient,
-    /// Candidate tag name → tag id. Harvest lists a candidate's tags by name only.
-    tags: Mutex<TagLookup>,
-    /// Interview step id → job stage id. A scheduled interview names its interview step,
-    /// which belongs to exactly one stage of its job's plan.
-    steps: Mutex<StepLookup>,
+    lookups: Mutex<Lookups>,
 }
 
-/// Lookup state lives in the connector, which a run builds afresh: a run resumed after a pause
-/// or a crash starts with none of it. Each table is therefore rebuilt in bulk, by listing its
-/// endpoint once, never record by record, so resuming costs about what the remaining pages do.
+/// What a run has learnt about the ids records point at. It lives in the connector, which a
+/// run builds afresh, so a resumed run starts empty and fills it page by page again.
 #[derive(Debug, Default)]
-struct TagLookup {
-    by_name: HashMap<String, u64>,
-    /// Names still unknown after the list was last read: not worth reading it again for.
-    absent: HashSet<String>,
+struct Lookups {
+    /// Candidate tag name → tag id: v3 still lists a candidate's tags by name.
+    tag_by_name: HashMap<String, u64>,
+    /// Names still unknown after the tag list was last read: not worth reading it again for.
+    tags_absent: HashSet<String>,
+    /// Resolved names by endpoint and id; `None`: the source has no such record.
+    names: HashMap<(&'static str, u64), Option<String>>,
+    /// Interview-plan slot → (its stage, its name).
+    slots: HashMap<u64, Option<(u64, Option<String>)>>,
 }
 
-#[derive(Debug, Default)]
-struct StepLookup {
-    stage_of_step: HashMap<u64, u64>,
-    /// The whole stage list is in `stage_of_step`: its stream was read from its first page to
-    /// its last in this run, or it was listed for the lookup.
-    complete: bool,
-    /// The `job_stages` stream started at its first page in this run (not resumed mid-way).
-    stream_from_start: bool,
-    /// Jobs whose plan was read for a single step.
-    plans_read: HashSet<u64>,
-    /// Steps no stage holds, even after their job's plan was read.
-    absent: HashSet<u64>,
-    single_lookups: usize,
+/// One id list split into requests the lists accept.
+fn chunks(ids: &BTreeSet<u64>) -> Vec<String> {
+    let ids: Vec<u64> = ids.iter().copied().collect();
+    ids.chunks(MAX_IDS)
+        .map(|c| c.iter().map(u64::to_string).collect::<Vec<_>>().join(","))
+        .collect()
 }
 
 impl GreenhouseConnector {
     pub fn new(base_url: Url, credentials: &Value, ids: IdGen, client: SourceClient) -> Result<Self, SourceError> {
-        let api_key = match credentials.get("api_key") {
-            Some(Value::String(k)) if !k.trim().is_empty() => Secret::new(k.trim()),
-            Some(_) => {
-                return Err(SourceError::Config(
-                    "greenhouse credential `api_key` must be a non-empty string".into(),
-                ));
-            }
-            None => {
-                return Err(SourceError::Config(
-                    "greenhouse credentials need `api_key` (a Harvest API key from Configure > Dev Center > API Credential Management)".into(),
-                ));
-            }
-        };
+        let credentials = auth::Credentials::from_json(credentials)?;
         let mut base_url = base_url;
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());
@@ -143,11 +122,10 @@ impl GreenhouseConnector {
         }
         Ok(Self {
             base_url,
-            api_key,
+            tokens: auth::Tokens::new(credentials),
             ids,
             client,
-            tags: Mutex::new(TagLookup::default()),
-            steps: Mutex::new(StepLookup::default()),
+            lookups: Mutex::new(Lookups::default()),
         })
     }
 
@@ -157,49 +135,71 @@ impl GreenhouseConnector {
             .map_err(|e| SourceError::Config(format!("cannot build URL for {path}: {e}")))
     }
 
-    fn first_url(&self, path: &str, since_param: Option<&str>, mode: FetchMode) -> Result<Url, SourceError> {
+    /// The first page's URL: `per_page` and the filters, which later pages never repeat.
+    fn first_url(&self, path: &str, filters: &[(&str, String)]) -> Result<Url, SourceError> {
         let mut url = self.url(path)?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("per_page", &PER_PAGE.to_string());
-            if let (FetchMode::Delta { since }, Some(param)) = (mode, since_param) {
-                q.append_pair(param, &since.to_rfc3339_opts(SecondsFormat::Millis, true));
+            for (k, v) in filters {
+                q.append_pair(k, v);
             }
         }
         Ok(url)
     }
 
-    /// GETs `url` with the API key. `label` names the endpoint in errors (no credentials).
-    async fn get(&self, label: &str, url: &Url) -> Result<SourceResponse, SourceError> {
-        let key = self.api_key.expose();
-        self.client
-            .send_checked(
-                label,
-                |http| http.get(url.clone()).basic_auth(key, Some("")),
-                error_body,
-            )
-            .await
+    fn lookups(&self) -> std::sync::MutexGuard<'_, Lookups> {
+        self.lookups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One page of a list endpoint: its raw objects and its links.
-    async fn get_list(&self, label: &str, url: &Url) -> Result<(Vec<Value>, Links), SourceError> {
+    /// GETs `url` with a bearer token; a 401 (a token expired early, rotated or revoked) gets
+    /// one new token and one more try, after which the failure stands. `label` names the
+    /// endpoint in errors.
+    async fn get(&self, label: &str, url: &Url) -> Result<SourceResponse, SourceError> {
+        let mut renewed = false;
+        loop {
+            let token = self.tokens.token(&self.client).await?;
+            let result = self
+                .client
+                .send_checked(
+                    label,
+                    |http| {
+                        http.get(url.clone())
+                            .bearer_auth(token.expose())
+                            .header(reqwest::header::ACCEPT, "application/json")
+                    },
+                    error_body,
+                )
+                .await;
+            match result {
+                Err(SourceError::Auth { .. }) if !renewed => {
+                    renewed = true;
+                    self.tokens.forget(&token).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One page of a list endpoint: its raw objects and its `next` link.
+    async fn get_list(&self, label: &str, url: &Url) -> Result<(Vec<Value>, Option<String>), SourceError> {
         let resp = self.get(label, url).await?;
         let rows: Vec<Value> = resp.json()?;
-        let links = resp.header("link").map(paging::parse_link_header).unwrap_or_default();
-        Ok((rows, links))
+        let next = resp.header("link").and_then(paging::next_link);
+        Ok((rows, next))
     }
 
-    /// All pages of a small list, for lookup tables.
-    async fn get_all(&self, path: &str) -> Result<Vec<Value>, SourceError> {
+    /// Every page of a list, from its first URL.
+    async fn get_all(&self, path: &str, filters: &[(&str, String)]) -> Result<Vec<Value>, SourceError> {
         let label = format!("GET {path}");
-        let mut url = self.first_url(path, None, FetchMode::Full)?;
+        let mut url = self.first_url(path, filters)?;
         let mut all = Vec::new();
         for _ in 0..MAX_LOOKUP_PAGES {
-            let (rows, links) = self.get_list(&label, &url).await?;
+            let (rows, next) = self.get_list(&label, &url).await?;
             let n = rows.len();
             all.extend(rows);
-            match paging::next_cursor(&self.base_url, &url, links, n, &label)? {
-                Some(next) => url = paging::check_target(&self.base_url, url.path(), &next.url, &label)?,
+            match paging::next_cursor(&self.base_url, &url, next, n, &label)? {
+                Some(next) => url = Url::parse(&next.url).map_err(|e| SourceError::Config(e.to_string()))?,
                 None => return Ok(all),
             }
         }
@@ -209,20 +209,48 @@ impl GreenhouseConnector {
         })
     }
 
-    fn tags(&self) -> std::sync::MutexGuard<'_, TagLookup> {
-        self.tags.lock().unwrap_or_else(|p| p.into_inner())
+    /// Every row of `path` whose `filter` (`ids`, `job_ids`, ...) is among `ids`.
+    async fn get_by(&self, path: &str, filter: &'static str, ids: &BTreeSet<u64>) -> Result<Vec<Value>, SourceError> {
+        let mut all = Vec::new();
+        for chunk in chunks(ids) {
+            all.extend(self.get_all(path, &[(filter, chunk)]).await?);
+        }
+        Ok(all)
     }
 
-    fn steps(&self) -> std::sync::MutexGuard<'_, StepLookup> {
-        self.steps.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn remember_steps(&self, stages: &[wire::JobStage]) {
-        self.steps().stage_of_step.extend(
-            stages
-                .iter()
-                .flat_map(|s| s.interviews.iter().map(move |i| (i.id, s.id))),
-        );
+    /// Names of `ids` at `path` (departments, sources, rejection reasons), reading the
+    /// unknown ones in bulk. `field` is the name's field.
+    async fn names(&self, path: &'static str, ids: BTreeSet<u64>) -> Result<HashMap<u64, Option<String>>, SourceError> {
+        let unknown: BTreeSet<u64> = {
+            let l = self.lookups();
+            ids.iter()
+                .copied()
+                .filter(|id| !l.names.contains_key(&(path, *id)))
+                .collect()
+        };
+        if !unknown.is_empty() {
+            let rows = self.get_by(path, "ids", &unknown).await?;
+            let mut found = HashMap::new();
+            for raw in &rows {
+                if path == map::OFFICES {
+                    let office: wire::Office = parse(raw, path)?;
+                    // Kombo's location is where the office is; its name when it states none.
+                    found.insert(office.id, office.location.or(office.name));
+                } else {
+                    let named: wire::Named = parse(raw, path)?;
+                    found.insert(named.id, named.name);
+                }
+            }
+            let mut l = self.lookups();
+            for id in unknown {
+                l.names.insert((path, id), found.remove(&id).flatten());
+            }
+        }
+        let l = self.lookups();
+        Ok(ids
+            .into_iter()
+            .map(|id| (id, l.names.get(&(path, id)).cloned().flatten()))
+            .collect())
     }
 
     /// Unified tag ids of the named tags, re-reading the tag list once if a name is unknown
@@ -230,103 +258,212 @@ impl GreenhouseConnector {
     /// the fresh list lacks too is not looked for again.
     async fn resolve_tags(&self, names: &[&str]) -> Result<HashMap<String, u64>, SourceError> {
         let missing = {
-            let tags = self.tags();
+            let l = self.lookups();
             names
                 .iter()
-                .any(|n| !tags.by_name.contains_key(*n) && !tags.absent.contains(*n))
+                .any(|n| !l.tag_by_name.contains_key(*n) && !l.tags_absent.contains(*n))
         };
         if missing {
-            let rows = self.get_all(map::TAGS).await?;
+            let rows = self.get_all(map::TAGS, &[]).await?;
             let listed = rows
                 .iter()
                 .map(|r| parse::<wire::Tag>(r, map::TAGS).map(|t| (t.name, t.id)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut tags = self.tags();
-            tags.by_name.extend(listed);
+            let mut l = self.lookups();
+            l.tag_by_name.extend(listed);
             let absent: Vec<String> = names
                 .iter()
-                .filter(|n| !tags.by_name.contains_key(**n))
+                .filter(|n| !l.tag_by_name.contains_key(**n))
                 .map(|n| (*n).to_owned())
                 .collect();
-            tags.absent.extend(absent);
+            l.tags_absent.extend(absent);
         }
-        Ok(self.tags().by_name.clone())
+        Ok(self.lookups().tag_by_name.clone())
     }
 
-    /// Reads the whole stage list into the step lookup: one request per 500 stages.
-    async fn list_all_stages(&self) -> Result<(), SourceError> {
-        let rows = self.get_all(map::JOB_STAGES).await?;
-        let stages = rows
-            .iter()
-            .map(|r| parse::<wire::JobStage>(r, map::JOB_STAGES))
+    /// The stage and name of each interview-plan slot, reading the unknown ones in bulk.
+    async fn resolve_slots(&self, slots: BTreeSet<u64>) -> Result<HashMap<u64, (u64, Option<String>)>, SourceError> {
+        let unknown: BTreeSet<u64> = {
+            let l = self.lookups();
+            slots.iter().copied().filter(|id| !l.slots.contains_key(id)).collect()
+        };
+        if !unknown.is_empty() {
+            let rows = self.get_by(map::JOB_INTERVIEWS, "ids", &unknown).await?;
+            let mut found = HashMap::new();
+            for raw in &rows {
+                let slot: wire::JobInterview = parse(raw, map::JOB_INTERVIEWS)?;
+                found.insert(slot.id, (slot.job_interview_stage_id, slot.name));
+            }
+            let mut l = self.lookups();
+            for id in unknown {
+                l.slots.insert(id, found.remove(&id));
+            }
+        }
+        let l = self.lookups();
+        Ok(slots
+            .into_iter()
+            .filter_map(|id| Some((id, l.slots.get(&id).cloned().flatten()?)))
+            .collect())
+    }
+
+    async fn map_jobs(&self, rows: Vec<Value>) -> Result<Vec<SourceRecord>, SourceError> {
+        let parsed = rows
+            .into_iter()
+            .map(|raw| parse::<wire::Job>(&raw, map::JOBS).map(|j| (j, raw)))
             .collect::<Result<Vec<_>, _>>()?;
-        self.remember_steps(&stages);
-        self.steps().complete = true;
-        Ok(())
-    }
-
-    /// The job stage of each interview step. An unknown step (a run resumed past the stages
-    /// stream, a delta that did not see the stage) has the whole stage list read in bulk, at
-    /// once in a FULL and after [`SINGLE_STEP_LOOKUPS`] steps in a DELTA, which meets few;
-    /// until then, and for a stage created since the list was read, the interview's
-    /// application and its job's plan are read.
-    async fn resolve_step(&self, step: u64, application_id: u64, mode: FetchMode) -> Result<Option<u64>, SourceError> {
-        let bulk = {
-            let steps = self.steps();
-            if let Some(stage) = steps.stage_of_step.get(&step) {
-                return Ok(Some(*stage));
-            }
-            if steps.absent.contains(&step) {
-                return Ok(None);
-            }
-            !steps.complete && (mode == FetchMode::Full || steps.single_lookups >= SINGLE_STEP_LOOKUPS)
-        };
-        if bulk {
-            self.list_all_stages().await?;
-            if let Some(stage) = self.steps().stage_of_step.get(&step) {
-                return Ok(Some(*stage));
-            }
-        }
-        self.steps().single_lookups += 1;
-        let path = format!("/v1/applications/{application_id}");
-        let resp = match self.get("GET /v1/applications/{id}", &self.url(&path)?).await {
-            Ok(r) => r,
-            // Deleted since the interview list was read: nothing to resolve against.
-            Err(SourceError::Rejected { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let app: wire::Application = resp.json()?;
-        let Some(job) = app.jobs.first().map(|j| j.id) else {
-            return Ok(None);
-        };
-        let first_read = self.steps().plans_read.insert(job);
-        if first_read {
-            let path = format!("/v1/jobs/{job}/stages");
-            match self.get("GET /v1/jobs/{id}/stages", &self.url(&path)?).await {
-                Ok(resp) => {
-                    let stages: Vec<wire::JobStage> = resp.json()?;
-                    self.remember_steps(&stages);
+        let job_ids: BTreeSet<u64> = parsed.iter().map(|(j, _)| j.id).collect();
+        let departments = self
+            .names(
+                map::DEPARTMENTS,
+                parsed.iter().filter_map(|(j, _)| j.department_id).collect(),
+            )
+            .await?;
+        let offices = self
+            .names(
+                map::OFFICES,
+                parsed
+                    .iter()
+                    .filter_map(|(j, _)| j.office_ids.as_ref()?.first().copied())
+                    .collect(),
+            )
+            .await?;
+        let mut team_rows = Vec::new();
+        for path in [map::JOB_HIRING_MANAGERS, map::JOB_OWNERS] {
+            for raw in self.get_by(path, "job_ids", &job_ids).await? {
+                let mut row: wire::TeamRow = parse(&raw, path)?;
+                if path == map::JOB_HIRING_MANAGERS {
+                    row.owner_type = None;
+                } else if row.owner_type.is_none() {
+                    return Err(SourceError::malformed(
+                        format!("GET {path}"),
+                        format!("object with id {}: missing field `type`", row.id),
+                    ));
                 }
-                Err(SourceError::Rejected { status: 404, .. }) => {}
-                Err(e) => return Err(e),
+                team_rows.push(row);
             }
         }
-        let mut steps = self.steps();
-        let found = steps.stage_of_step.get(&step).copied();
-        if found.is_none() {
-            steps.absent.insert(step);
-        }
-        Ok(found)
+        Ok(parsed
+            .into_iter()
+            .map(|(j, raw)| {
+                let team = map::HiringTeam::from_rows(team_rows.iter().filter(|r| r.job_id == j.id).collect());
+                let department = j.department_id.and_then(|d| departments.get(&d).cloned().flatten());
+                let office = j.office_ids.as_ref().and_then(|o| o.first().copied());
+                let location = office.and_then(|o| offices.get(&o).cloned().flatten());
+                let ctx = map::JobContext {
+                    department: department.as_deref(),
+                    location: location.as_deref(),
+                    team,
+                };
+                map::job(&self.ids, j, raw, ctx)
+            })
+            .collect())
     }
 
-    async fn map_page(
-        &self,
-        stream: &str,
-        rows: Vec<Value>,
-        path: &str,
-        mode: FetchMode,
-    ) -> Result<Vec<SourceRecord>, SourceError> {
+    async fn map_candidates(&self, rows: Vec<Value>) -> Result<Vec<SourceRecord>, SourceError> {
+        let parsed = rows
+            .into_iter()
+            .map(|raw| parse::<wire::Candidate>(&raw, map::CANDIDATES).map(|c| (c, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let names: Vec<&str> = parsed
+            .iter()
+            .flat_map(|(c, _)| c.tags.iter().map(String::as_str))
+            .collect();
+        let tags = self.resolve_tags(&names).await?;
+        // A candidate's source is its first application's; v3 no longer embeds applications.
+        let candidate_ids: BTreeSet<u64> = parsed.iter().map(|(c, _)| c.id).collect();
+        let mut first_source: HashMap<u64, (Option<Timestamp>, u64, u64)> = HashMap::new();
+        for raw in self.get_by(map::APPLICATIONS, "candidate_ids", &candidate_ids).await? {
+            let a: wire::Application = parse(&raw, map::APPLICATIONS)?;
+            let Some(source) = a.source_id else { continue };
+            let key = (a.created_at, a.id, source);
+            first_source
+                .entry(a.candidate_id)
+                .and_modify(|k| {
+                    if (key.0, key.1) < (k.0, k.1) {
+                        *k = key;
+                    }
+                })
+                .or_insert(key);
+        }
+        let sources = self
+            .names(map::SOURCES, first_source.values().map(|(_, _, s)| *s).collect())
+            .await?;
         let ids = &self.ids;
+        Ok(parsed
+            .into_iter()
+            .map(|(c, raw)| {
+                let tag_ids = c
+                    .tags
+                    .iter()
+                    .filter_map(|name| match tags.get(name) {
+                        Some(id) => Some(ids.id(Model::Tags, &id.to_string())),
+                        None => {
+                            tracing::warn!(candidate = c.id, tag = %name, "candidate tag not in the tag list; left out");
+                            None
+                        }
+                    })
+                    .collect();
+                let source = first_source
+                    .get(&c.id)
+                    .and_then(|(_, _, s)| sources.get(s).cloned().flatten());
+                map::candidate(c, raw, tag_ids, source.as_deref())
+            })
+            .collect())
+    }
+
+    async fn map_applications(&self, rows: Vec<Value>) -> Result<Vec<SourceRecord>, SourceError> {
+        let parsed = rows
+            .into_iter()
+            .map(|raw| parse::<wire::Application>(&raw, map::APPLICATIONS).map(|a| (a, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let reasons = self
+            .names(
+                map::REJECTION_REASONS,
+                parsed.iter().filter_map(|(a, _)| a.rejection_reason_id).collect(),
+            )
+            .await?;
+        Ok(parsed
+            .into_iter()
+            .map(|(a, raw)| {
+                let reason = a.rejection_reason_id.and_then(|r| reasons.get(&r).cloned().flatten());
+                map::application(&self.ids, a, raw, reason.as_deref())
+            })
+            .collect())
+    }
+
+    async fn map_interviews(&self, rows: Vec<Value>) -> Result<Vec<SourceRecord>, SourceError> {
+        let parsed = rows
+            .into_iter()
+            .map(|raw| parse::<wire::Interview>(&raw, map::INTERVIEWS).map(|i| (i, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let slots = self
+            .resolve_slots(parsed.iter().filter_map(|(i, _)| i.job_interview_id).collect())
+            .await?;
+        let interview_ids: BTreeSet<u64> = parsed.iter().map(|(i, _)| i.id).collect();
+        let mut panels: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+        for raw in self.get_by(map::INTERVIEWERS, "interview_ids", &interview_ids).await? {
+            let row: wire::Interviewer = parse(&raw, map::INTERVIEWERS)?;
+            if let Some(user) = row.user_id {
+                panels.entry(row.interview_id).or_default().push((row.id, user));
+            }
+        }
+        Ok(parsed
+            .into_iter()
+            .map(|(i, raw)| {
+                let slot = i.job_interview_id.and_then(|s| slots.get(&s));
+                let slot = map::Slot {
+                    stage_id: slot.map(|(stage, _)| *stage),
+                    name: slot.and_then(|(_, name)| name.as_deref()),
+                };
+                let mut panel = panels.remove(&i.id).unwrap_or_default();
+                panel.sort_unstable();
+                let users: Vec<u64> = panel.into_iter().map(|(_, user)| user).collect();
+                map::interview(&self.ids, i, raw, slot, &users)
+            })
+            .collect())
+    }
+
+    async fn map_page(&self, stream: &str, rows: Vec<Value>, path: &str) -> Result<Vec<SourceRecord>, SourceError> {
         let mut out = Vec::with_capacity(rows.len());
         match stream {
             "users" => {
@@ -337,70 +474,31 @@ impl GreenhouseConnector {
             "candidate_tags" => {
                 for raw in rows {
                     let tag: wire::Tag = parse(&raw, path)?;
-                    self.tags().by_name.insert(tag.name.clone(), tag.id);
+                    self.lookups().tag_by_name.insert(tag.name.clone(), tag.id);
                     out.push(map::tag(tag, raw));
                 }
             }
             "rejection_reasons" => {
                 for raw in rows {
-                    out.push(map::rejection_reason(parse(&raw, path)?, raw));
+                    let reason: wire::RejectionReason = parse(&raw, path)?;
+                    self.lookups()
+                        .names
+                        .insert((map::REJECTION_REASONS, reason.id), Some(reason.name.clone()));
+                    out.push(map::rejection_reason(reason, raw));
                 }
             }
-            "jobs" => {
-                for raw in rows {
-                    out.push(map::job(ids, parse(&raw, path)?, raw));
-                }
-            }
+            "jobs" => return self.map_jobs(rows).await,
             "job_stages" => {
                 for raw in rows {
-                    let stage: wire::JobStage = parse(&raw, path)?;
-                    self.remember_steps(std::slice::from_ref(&stage));
-                    out.push(map::job_stage(stage, raw));
+                    out.push(map::job_stage(parse(&raw, path)?, raw));
                 }
             }
-            "candidates" => {
-                let parsed = rows
-                    .into_iter()
-                    .map(|raw| parse::<wire::Candidate>(&raw, path).map(|c| (c, raw)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let names: Vec<&str> = parsed
-                    .iter()
-                    .flat_map(|(c, _)| c.tags.iter().map(String::as_str))
-                    .collect();
-                let tags = self.resolve_tags(&names).await?;
-                for (c, raw) in parsed {
-                    let tag_ids = c
-                        .tags
-                        .iter()
-                        .filter_map(|name| match tags.get(name) {
-                            Some(id) => Some(ids.id(Model::Tags, &id.to_string())),
-                            None => {
-                                tracing::warn!(candidate = c.id, tag = %name, "candidate tag not in the tag list; left out");
-                                None
-                            }
-                        })
-                        .collect();
-                    out.push(map::candidate(c, raw, tag_ids));
-                }
-            }
-            "applications" => {
-                for raw in rows {
-                    out.push(map::application(ids, parse(&raw, path)?, raw));
-                }
-            }
-            "scheduled_interviews" => {
-                for raw in rows {
-                    let interview: wire::ScheduledInterview = parse(&raw, path)?;
-                    let stage = match interview.interview.as_ref().map(|s| s.id) {
-                        Some(step) => self.resolve_step(step, interview.application_id, mode).await?,
-                        None => None,
-                    };
-                    out.push(map::scheduled_interview(ids, interview, raw, stage));
-                }
-            }
+            STREAM_CANDIDATES => return self.map_candidates(rows).await,
+            STREAM_APPLICATIONS => return self.map_applications(rows).await,
+            "interviews" => return self.map_interviews(rows).await,
             "offers" => {
                 for raw in rows {
-                    out.push(map::offer(ids, parse(&raw, path)?, raw));
+                    out.push(map::offer(&self.ids, parse(&raw, path)?, raw));
                 }
             }
             other => return Err(SourceError::Config(format!("greenhouse has no stream `{other}`"))),
@@ -436,6 +534,11 @@ fn error_body(resp: &SourceResponse) -> BodyVerdict {
     }
 }
 
+/// v3's date-time filter, inclusive of `since` ("gte").
+fn updated_since(since: Timestamp) -> String {
+    format!("gte|{}", since.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
 #[async_trait]
 impl Connector for GreenhouseConnector {
     fn tool(&self) -> ToolKind {
@@ -448,41 +551,76 @@ impl Connector for GreenhouseConnector {
             .map(|(name, _, models, since)| Stream {
                 name,
                 models,
-                supports_since: since.is_some(),
+                supports_since: *since,
             })
             .collect()
     }
 
     async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, mode: FetchMode) -> Result<Page, SourceError> {
-        let &(name, path, _, since_param) = STREAMS
+        let &(name, path, _, filtered) = STREAMS
             .iter()
             .find(|(n, ..)| *n == stream.name)
             .ok_or_else(|| SourceError::Config(format!("greenhouse has no stream `{}`", stream.name)))?;
         let label = format!("GET {path}");
         let url = match cursor {
-            None => self.first_url(path, since_param, mode)?,
+            None => {
+                let mut filters = Vec::new();
+                if let (FetchMode::Delta { since }, true) = (mode, filtered) {
+                    filters.push(("updated_at", updated_since(since)));
+                }
+                self.first_url(path, &filters)?
+            }
             // A checkpoint is data like any other: it gets the same checks as a fresh link.
             Some(c) => {
                 let cursor = Cursor::from_value(c, &label)?;
                 paging::check_target(&self.base_url, self.url(path)?.path(), &cursor.url, &label)?
             }
         };
-        if name == "job_stages" && cursor.is_none() {
-            self.steps().stream_from_start = mode == FetchMode::Full;
-        }
-        let (rows, links) = self.get_list(&label, &url).await?;
+        let (rows, next) = self.get_list(&label, &url).await?;
         let n = rows.len();
-        let next = paging::next_cursor(&self.base_url, &url, links, n, &label)?;
-        let records = self.map_page(name, rows, path, mode).await?;
-        if name == "job_stages" && next.is_none() {
-            let mut steps = self.steps();
-            // Read whole, first page to last: every step is known.
-            steps.complete |= steps.stream_from_start;
-        }
+        let next = paging::next_cursor(&self.base_url, &url, next, n, &label)?;
+        let records = self.map_page(name, rows, path).await?;
         Ok(Page {
             records,
             next: next.map(|c| c.to_value()),
         })
+    }
+
+    /// Candidates and applications are looked up through their list's `ids` filter (50 a
+    /// request): a record the filtered list does not return is gone.
+    async fn lookup(&self, stream: &Stream, candidates: &[RecordRef]) -> Result<Lookup, SourceError> {
+        let (model, path) = match stream.name {
+            STREAM_CANDIDATES => (Model::Candidates, map::CANDIDATES),
+            STREAM_APPLICATIONS => (Model::Applications, map::APPLICATIONS),
+            _ => {
+                return Ok(Lookup {
+                    found: Vec::new(),
+                    unchecked: candidates.to_vec(),
+                });
+            }
+        };
+        let mut targets = BTreeSet::new();
+        let mut unchecked = Vec::new();
+        for (m, remote_id) in candidates {
+            match remote_id.parse::<u64>() {
+                Ok(id) if *m == model => {
+                    targets.insert(id);
+                }
+                _ => unchecked.push((*m, remote_id.clone())),
+            }
+        }
+        let rows = self.get_by(path, "ids", &targets).await?;
+        // The filter is the tool's promise; a row it was not asked for is not proof of anything.
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .filter(|r| {
+                r.get("id")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|id| targets.contains(&id))
+            })
+            .collect();
+        let found = self.map_page(stream.name, rows, path).await?;
+        Ok(Lookup { found, unchecked })
     }
 
     fn remote_paths(&self, model: Model, field: &str) -> Vec<String> {
@@ -497,8 +635,8 @@ mod tests {
 
     #[test]
     fn wrong_types_and_missing_ids_are_malformed() {
-        let bad_type = json!({"id": 1, "first_name": "A", "last_name": "B", "primary_email_address": null,
-            "disabled": "no", "site_admin": false, "created_at": null});
+        let bad_type = json!({"id": 1, "first_name": "A", "last_name": "B", "primary_email": null,
+            "deactivated": "no", "site_admin": false, "created_at": null});
         let err = parse::<wire::User>(&bad_type, map::USERS).unwrap_err();
         assert!(matches!(err, SourceError::Malformed { .. }), "{err}");
         let no_id = json!({"name": "Ruby"});
@@ -507,7 +645,7 @@ mod tests {
             Err(SourceError::Malformed { .. })
         ));
         let bad_date = json!({"id": 3, "application_id": 4, "created_at": "yesterday", "updated_at": null,
-            "sent_at": null, "starts_at": null, "status": "accepted", "custom_fields": {}});
+            "sent_on": null, "starts_on": null, "status": "Accepted", "custom_fields": {}});
         assert!(matches!(
             parse::<wire::Offer>(&bad_date, map::OFFERS),
             Err(SourceError::Malformed { .. })
@@ -517,32 +655,51 @@ mod tests {
     #[test]
     fn remote_paths_escape_the_endpoint() {
         assert_eq!(
-            map::remote_paths(Model::Candidates, "first_name"),
-            vec!["/~1v1~1candidates/first_name"]
+            map::remote_paths(Model::Candidates, "last_name"),
+            vec!["/~1v3~1candidates/last_name"]
         );
         assert_eq!(
             map::remote_paths(Model::Users, "email"),
-            vec!["/~1v1~1users/primary_email_address", "/~1v1~1users/emails"]
+            vec!["/~1v3~1users/primary_email", "/~1v3~1users/emails"]
         );
         assert!(map::remote_paths(Model::Candidates, "id").is_empty());
     }
 
     #[test]
-    fn credentials_name_the_missing_key() {
+    fn v3_credentials_build_and_v1_keys_are_refused() {
         let client = SourceClient::new(Default::default()).unwrap();
         let base = Url::parse("https://harvest.greenhouse.io").unwrap();
+        let err = GreenhouseConnector::new(base.clone(), &json!({"api_key": "k"}), IdGen::new("g"), client.clone())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("31 August 2026"), "{err}");
         let err = GreenhouseConnector::new(base.clone(), &json!({}), IdGen::new("g"), client.clone())
             .err()
             .unwrap();
-        assert!(err.to_string().contains("api_key"), "{err}");
-        let err = GreenhouseConnector::new(base.clone(), &json!({"api_key": ""}), IdGen::new("g"), client.clone())
-            .err()
-            .unwrap();
-        assert!(matches!(err, SourceError::Config(_)));
-        let ok = GreenhouseConnector::new(base, &json!({"api_key": "k"}), IdGen::new("g"), client).unwrap();
+        assert!(err.to_string().contains("client_id"), "{err}");
+        let ok = GreenhouseConnector::new(
+            base,
+            &json!({"client_id": "a", "client_secret": "b"}),
+            IdGen::new("g"),
+            client,
+        )
+        .unwrap();
         assert_eq!(
             ok.url(map::USERS).unwrap().as_str(),
-            "https://harvest.greenhouse.io/v1/users"
+            "https://harvest.greenhouse.io/v3/users"
         );
+        assert_eq!(
+            updated_since("2026-12-06T10:00:00Z".parse().unwrap()),
+            "gte|2026-12-06T10:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn id_lists_are_split_at_fifty() {
+        let ids: BTreeSet<u64> = (1..=101).collect();
+        let c = chunks(&ids);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].split(',').count(), 50);
+        assert_eq!(c[2], "101");
     }
 }

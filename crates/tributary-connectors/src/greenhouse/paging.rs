@@ -1,15 +1,16 @@
-//! Harvest's pagination: an RFC 5988 `Link` header with `next`, `prev` and `last`, and no
-//! header at all when there is a single page
-//! (<https://developers.greenhouse.io/harvest.html#pagination>). The docs ask clients to follow
-//! the links rather than count pages themselves, so the cursor is the `next` URL itself —
-//! checked before use, because the URL comes from the network and is sent our credentials.
+//! Harvest v3's cursor pagination (<https://harvestdocs.greenhouse.io/docs/pagination>, read
+//! 2026-12-06): filters and `per_page` go on the first request only; every later page is the
+//! `rel="next"` URL of the RFC 5988 `Link` header, used exactly as given (its `cursor` must be
+//! the only query parameter); no `Link` means the last page. The cursor is opaque, so the one
+//! thing checked about it is that it moves on. The URL comes from the network and is sent our
+//! bearer token, so it must stay on the configured API and endpoint.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_source::SourceError;
 use url::Url;
 
-/// The opaque cursor the engine checkpoints between pages.
+/// The opaque cursor the engine checkpoints between pages: the next page's URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Cursor {
     pub url: String,
@@ -28,48 +29,35 @@ impl Cursor {
     }
 }
 
-/// The relations of a `Link` header that paging needs.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Links {
-    pub next: Option<String>,
-    pub last: Option<String>,
-}
-
-/// Parses `<url>; rel="next", <url>; rel="last"`. Commas may appear inside the `<...>`, so
-/// the header is split on the angle brackets, not on commas.
-pub(crate) fn parse_link_header(header: &str) -> Links {
-    let mut links = Links::default();
+/// The `rel="next"` target of a `Link` header. Commas may appear inside the `<...>`, so the
+/// header is split on the angle brackets, not on commas.
+pub(crate) fn next_link(header: &str) -> Option<String> {
     let mut rest = header;
     while let Some(open) = rest.find('<') {
-        let Some(close) = rest[open..].find('>').map(|i| open + i) else {
-            break;
-        };
+        let close = rest[open..].find('>').map(|i| open + i)?;
         let target = &rest[open + 1..close];
         let params_end = rest[close..].find('<').map_or(rest.len(), |i| close + i);
-        // The comma separating this link from the next one is not part of its parameters.
         let params = rest[close + 1..params_end].trim_end().trim_end_matches(',');
-        for param in params.split(';') {
-            let Some((key, value)) = param.split_once('=') else {
-                continue;
-            };
-            if !key.trim().eq_ignore_ascii_case("rel") {
-                continue;
-            }
-            for rel in value.trim().trim_matches('"').split_whitespace() {
-                match rel.to_ascii_lowercase().as_str() {
-                    "next" => links.next = Some(target.to_owned()),
-                    "last" => links.last = Some(target.to_owned()),
-                    _ => {}
-                }
-            }
+        let is_next = params.split(';').any(|param| {
+            param.split_once('=').is_some_and(|(key, value)| {
+                key.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|rel| rel.eq_ignore_ascii_case("next"))
+            })
+        });
+        if is_next {
+            return Some(target.to_owned());
         }
         rest = &rest[params_end..];
     }
-    links
+    None
 }
 
-/// A URL the connector is about to send credentials to must stay on the configured API:
-/// same scheme, host and port, and the same endpoint path it was paging through.
+/// A URL the connector is about to send its token to: same scheme, host, port and endpoint
+/// path as the configured API, and nothing in its query but the cursor.
 pub(crate) fn check_target(base: &Url, expected_path: &str, target: &str, endpoint: &str) -> Result<Url, SourceError> {
     let broken = |detail: String| SourceError::Pagination {
         endpoint: endpoint.to_owned(),
@@ -94,57 +82,36 @@ pub(crate) fn check_target(base: &Url, expected_path: &str, target: &str, endpoi
             url.path()
         )));
     }
-    Ok(url)
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    match pairs.as_slice() {
+        [(k, v)] if k == "cursor" && !v.is_empty() => Ok(url),
+        _ => Err(broken(format!(
+            "next link carries `{}` instead of a lone cursor",
+            url.query().unwrap_or("")
+        ))),
+    }
 }
 
-fn page_number(url: &Url) -> Option<u64> {
-    url.query_pairs()
-        .find(|(k, _)| k == "page")
-        .and_then(|(_, v)| v.parse().ok())
-}
-
-/// The cursor of the page after `current`, or `None` at the end; refuses pagination that
-/// would not advance or would run past the last page the tool announced.
+/// The cursor of the page after `current`, or `None` at the end; refuses a next link that
+/// would not advance.
 pub(crate) fn next_cursor(
     base: &Url,
     current: &Url,
-    links: Links,
+    link: Option<String>,
     records_on_page: usize,
     endpoint: &str,
 ) -> Result<Option<Cursor>, SourceError> {
-    let Some(next) = links.next else { return Ok(None) };
+    let Some(next) = link else { return Ok(None) };
     let broken = |detail: String| SourceError::Pagination {
         endpoint: endpoint.to_owned(),
         detail,
     };
     let next_url = check_target(base, current.path(), &next, endpoint)?;
     if next_url == *current {
-        return Err(broken(format!(
-            "next link repeats the page just fetched ({})",
-            current.path()
-        )));
+        return Err(broken("next link repeats the page just fetched".into()));
     }
     if records_on_page == 0 {
         return Err(broken("an empty page announces a next page".into()));
-    }
-    let this_page = page_number(current).unwrap_or(1);
-    if let Some(next_page) = page_number(&next_url) {
-        if next_page <= this_page {
-            return Err(broken(format!(
-                "next link goes back from page {this_page} to page {next_page}"
-            )));
-        }
-        let last_page = links
-            .last
-            .as_deref()
-            .and_then(|l| Url::parse(l).ok())
-            .as_ref()
-            .and_then(page_number);
-        if let Some(last_page) = last_page.filter(|last| next_page > *last) {
-            return Err(broken(format!(
-                "next link to page {next_page} is past the announced last page {last_page}"
-            )));
-        }
     }
     Ok(Some(Cursor {
         url: next_url.to_string(),
@@ -160,66 +127,43 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_documented_link_header() {
-        let links = parse_link_header(
-            "<https://harvest.greenhouse.io/v1/candidates?page=2&per_page=2>; rel=\"next\",\n\
-             <https://harvest.greenhouse.io/v1/candidates?page=474&per_page=2>; rel=\"last\"",
+    fn reads_only_the_next_relation() {
+        assert_eq!(
+            next_link("<https://harvest.greenhouse.io/v3/jobs?cursor=abc>; rel=\"next\"").as_deref(),
+            Some("https://harvest.greenhouse.io/v3/jobs?cursor=abc")
         );
         assert_eq!(
-            links.next.as_deref(),
-            Some("https://harvest.greenhouse.io/v1/candidates?page=2&per_page=2")
+            next_link("<https://h/v3/jobs?cursor=a,b>; rel=\"prev\", <https://h/v3/jobs?cursor=c>; rel=\"next\"")
+                .as_deref(),
+            Some("https://h/v3/jobs?cursor=c")
         );
-        assert_eq!(
-            links.last.as_deref(),
-            Some("https://harvest.greenhouse.io/v1/candidates?page=474&per_page=2")
-        );
-        assert_eq!(parse_link_header("<https://x/a?p=1,2>; rel=\"prev\""), Links::default());
+        assert_eq!(next_link("<https://h/v3/jobs?cursor=x>; rel=\"last\""), None);
+        assert_eq!(next_link(""), None);
     }
 
     #[test]
-    fn refuses_links_to_other_hosts_ports_or_schemes() {
+    fn refuses_links_elsewhere_or_with_more_than_a_cursor() {
+        let current = Url::parse("https://harvest.greenhouse.io/v3/candidates?per_page=500").unwrap();
         for evil in [
-            "https://evil.example/v1/candidates?page=2",
-            "http://harvest.greenhouse.io/v1/candidates?page=2",
-            "https://harvest.greenhouse.io:8443/v1/candidates?page=2",
-            "https://harvest.greenhouse.io/v1/users?page=2",
+            "https://evil.example/v3/candidates?cursor=a",
+            "http://harvest.greenhouse.io/v3/candidates?cursor=a",
+            "https://harvest.greenhouse.io:8443/v3/candidates?cursor=a",
+            "https://harvest.greenhouse.io/v3/users?cursor=a",
+            "https://harvest.greenhouse.io/v3/candidates?cursor=a&per_page=500",
+            "https://harvest.greenhouse.io/v3/candidates?page=2",
+            "https://harvest.greenhouse.io/v3/candidates?cursor=",
         ] {
-            let current = Url::parse("https://harvest.greenhouse.io/v1/candidates?per_page=500").unwrap();
-            let links = Links {
-                next: Some(evil.into()),
-                last: None,
-            };
-            let err = next_cursor(&base(), &current, links, 10, "GET /v1/candidates").unwrap_err();
+            let err = next_cursor(&base(), &current, Some(evil.into()), 10, "GET /v3/candidates").unwrap_err();
             assert!(matches!(err, SourceError::Pagination { .. }), "{evil}: {err}");
         }
-    }
-
-    #[test]
-    fn refuses_pagination_that_does_not_advance() {
-        let current = Url::parse("https://harvest.greenhouse.io/v1/candidates?page=3&per_page=500").unwrap();
-        let at = |next: &str, last: Option<&str>| Links {
-            next: Some(next.into()),
-            last: last.map(Into::into),
-        };
-        let same = at("https://harvest.greenhouse.io/v1/candidates?page=3&per_page=500", None);
-        assert!(next_cursor(&base(), &current, same, 10, "e").is_err());
-        let back = at("https://harvest.greenhouse.io/v1/candidates?page=2&per_page=500", None);
-        assert!(next_cursor(&base(), &current, back, 10, "e").is_err());
-        let past_last = at(
-            "https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500",
-            Some("https://harvest.greenhouse.io/v1/candidates?page=3&per_page=500"),
-        );
-        assert!(next_cursor(&base(), &current, past_last, 10, "e").is_err());
-        let fine = at(
-            "https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500",
-            Some("https://harvest.greenhouse.io/v1/candidates?page=9&per_page=500"),
-        );
-        let empty_page = at("https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500", None);
-        assert!(next_cursor(&base(), &current, empty_page, 0, "e").is_err());
-        let cursor = next_cursor(&base(), &current, fine, 10, "e").unwrap().unwrap();
-        assert_eq!(
-            cursor.url,
-            "https://harvest.greenhouse.io/v1/candidates?page=4&per_page=500"
-        );
+        let same = Url::parse("https://harvest.greenhouse.io/v3/candidates?cursor=a").unwrap();
+        assert!(next_cursor(&base(), &same, Some(same.to_string()), 10, "e").is_err());
+        let next = "https://harvest.greenhouse.io/v3/candidates?cursor=b";
+        assert!(next_cursor(&base(), &same, Some(next.into()), 0, "e").is_err());
+        let cursor = next_cursor(&base(), &same, Some(next.into()), 10, "e")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cursor.url, next);
+        assert_eq!(next_cursor(&base(), &same, None, 10, "e").unwrap(), None);
     }
 }

@@ -1,88 +1,267 @@
-//! Paging, filters and `Link` headers shared by Harvest's list endpoints
-//! (<https://developers.greenhouse.io/harvest.html#pagination>).
+//! Harvest v3 list requests: cursor pagination, `per_page`, and the filters every list
+//! endpoint shares (<https://harvestdocs.greenhouse.io/docs/pagination>,
+//! <https://harvestdocs.greenhouse.io/docs/list-endpoints>, read 2026-12-06):
+//!
+//! - The first request carries the filters and optionally `per_page` (1 to 500, default 100).
+//!   Every later page is the `rel="next"` URL of the `Link` header, whose `cursor` "must be the
+//!   only query parameter"; `cursor` with anything else is refused. There is no `page`, no
+//!   `prev`/`last`: the last page has no `Link` header.
+//! - The cursor is "a URL-safe, Base64-encoded payload" holding the first request's filters
+//!   and page size; clients must treat it as opaque. Here it also holds the id the next page
+//!   starts below: v3 lists newest id first, so a page boundary is a keyset, not an offset.
+//! - `created_at` / `updated_at` take `op|timestamp` with `gte`, `gt`, `lte`, `lt`, several
+//!   joined by `|` (`gte|2024-01-01T00:00:00Z|lt|2024-02-01T00:00:00Z`); `ids` and parent
+//!   filters (`candidate_ids`, `job_ids`, ...) are comma lists of at most 50.
+//! - A parameter the endpoint does not declare (v1's `page`, `skip_count`, `updated_after`) is
+//!   refused with the validation error, so a client still speaking v1 fails loudly.
 
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::HarvestError;
 use crate::company::{Id, Ts};
 
-/// "Must be an integer between 1 and 500. Defaults to 100."
-const DEFAULT_PER_PAGE: usize = 100;
-const MAX_PER_PAGE: usize = 500;
+/// "Number of results per page", integer 1 to 500, "Defaults to 100".
+pub(crate) const DEFAULT_PER_PAGE: usize = 100;
+pub(crate) const MAX_PER_PAGE: usize = 500;
+/// `ids` and every `*_ids` filter: "length ≤ 50".
+pub(crate) const MAX_IDS: usize = 50;
 
-/// The decoded query string, in the order the client sent it.
-pub(crate) struct Params(Vec<(String, String)>);
+/// Parameters every list endpoint takes besides its own filters.
+const COMMON: &[&str] = &["per_page", "ids", "created_at", "updated_at", "fields"];
 
-impl Params {
-    pub(crate) fn parse(query: &str) -> Self {
-        Params(url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+/// What a cursor carries: the first request's filters, its page size, and where the next page
+/// starts. Serialized as JSON, then URL-safe base64.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CursorState {
+    #[serde(rename = "q")]
+    params: Vec<(String, String)>,
+    #[serde(rename = "n")]
+    per_page: usize,
+    #[serde(rename = "b")]
+    below: Id,
+}
+
+/// One list request, from its first page or from a cursor.
+pub(crate) struct ListRequest {
+    params: Vec<(String, String)>,
+    pub(crate) per_page: usize,
+    /// Only ids strictly below this one (the next page of a newest-first listing).
+    pub(crate) below: Option<Id>,
+    /// Absolute URL of the endpoint as the client called it, without the query.
+    endpoint_url: String,
+}
+
+impl ListRequest {
+    /// `allowed`: the endpoint's own filters, beyond the common ones.
+    pub(crate) fn parse(headers: &HeaderMap, uri: &Uri, query: &str, allowed: &[&str]) -> Result<Self, HarvestError> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let endpoint_url = format!("http://{host}{}", uri.path());
+        if let Some((_, cursor)) = pairs.iter().find(|(k, _)| k == "cursor") {
+            if pairs.len() > 1 {
+                return Err(HarvestError::validation(
+                    "cursor",
+                    "cursor must be the only query parameter; filters and per_page belong to the first request",
+                ));
+            }
+            let state = decode_cursor(cursor)?;
+            return Ok(ListRequest {
+                params: state.params,
+                per_page: state.per_page,
+                below: Some(state.below),
+                endpoint_url,
+            });
+        }
+        for (k, _) in &pairs {
+            if !COMMON.contains(&k.as_str()) && !allowed.contains(&k.as_str()) {
+                let hint = if k == "page" {
+                    "The page parameter is no longer supported; follow the Link header's next cursor"
+                } else {
+                    "is not a parameter of this endpoint"
+                };
+                return Err(HarvestError::validation_owned(k, hint));
+            }
+        }
+        let per_page = match pairs.iter().find(|(k, _)| k == "per_page") {
+            None => DEFAULT_PER_PAGE,
+            Some((_, v)) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+                .ok_or_else(|| HarvestError::validation("per_page", "must be an integer between 1 and 500"))?,
+        };
+        let params = pairs.into_iter().filter(|(k, _)| k != "per_page").collect();
+        Ok(ListRequest {
+            params,
+            per_page,
+            below: None,
+            endpoint_url,
+        })
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    pub(crate) fn id(&self, key: &'static str) -> Result<Option<Id>, HarvestError> {
-        self.get(key)
-            .map(|v| {
-                v.trim().parse().map_err(|_| HarvestError::Validation {
-                    field: key,
-                    message: "Must be an integer".into(),
-                })
-            })
-            .transpose()
-    }
-
-    fn timestamp(&self, key: &'static str) -> Result<Option<Ts>, HarvestError> {
+    /// A comma list of ids (`ids`, `candidate_ids`, ...), at most 50.
+    pub(crate) fn ids(&self, key: &'static str) -> Result<Option<Vec<Id>>, HarvestError> {
         let Some(raw) = self.get(key) else { return Ok(None) };
-        parse_iso8601(raw).map(Some).ok_or_else(|| HarvestError::Validation {
-            field: key,
-            message: format!("`{raw}` is not a valid ISO-8601 timestamp"),
-        })
+        let ids = raw
+            .split(',')
+            .map(|s| s.trim().parse::<Id>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| HarvestError::validation(key, "must be a comma separated list of integers"))?;
+        if ids.len() > MAX_IDS {
+            return Err(HarvestError::validation(key, "must have at most 50 items"));
+        }
+        Ok(Some(ids))
     }
 
-    fn date(&self, key: &'static str) -> Result<Option<NaiveDate>, HarvestError> {
-        let Some(raw) = self.get(key) else { return Ok(None) };
-        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| HarvestError::Validation {
-                field: key,
-                message: "Date must be in YYYY-MM-DD format".into(),
+    pub(crate) fn boolean(&self, key: &'static str) -> Result<Option<bool>, HarvestError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(HarvestError::validation(key, "must be true or false")),
+        }
+    }
+
+    /// `created_at` / `updated_at` (or another date-time filter) in v3's pipe syntax.
+    pub(crate) fn time(&self, key: &'static str) -> Result<TimeFilter, HarvestError> {
+        match self.get(key) {
+            None => Ok(TimeFilter::default()),
+            Some(raw) => TimeFilter::parse(raw).ok_or_else(|| {
+                HarvestError::validation(
+                    key,
+                    "must be operator|timestamp pairs (gte, gt, lte, lt), e.g. gte|2024-01-01T00:00:00Z",
+                )
+            }),
+        }
+    }
+
+    /// A page of a newest-first listing: the entries below the cursor that `keep` accepts,
+    /// one more than a page to know whether another follows.
+    pub(crate) fn window<T>(&self, iter: impl Iterator<Item = (Id, T)>, keep: impl Fn(&T) -> bool) -> Window<T> {
+        let below = self.below;
+        let mut items: Vec<(Id, T)> = iter
+            .filter(|(id, _)| below.is_none_or(|b| *id < b))
+            .filter(|(_, t)| keep(t))
+            .take(self.per_page + 1)
+            .collect();
+        let more = items.len() > self.per_page;
+        items.truncate(self.per_page);
+        Window { items, more }
+    }
+
+    /// The page as a JSON array, with a `Link: <...?cursor=...>; rel="next"` header when
+    /// another page follows.
+    pub(crate) fn respond(&self, items: Vec<Value>, next_below: Option<Id>) -> Response {
+        let mut resp = axum::Json(items).into_response();
+        if let Some(below) = next_below {
+            let cursor = encode_cursor(&CursorState {
+                params: self.params.clone(),
+                per_page: self.per_page,
+                below,
+            });
+            let link = format!("<{}?cursor={cursor}>; rel=\"next\"", self.endpoint_url);
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                resp.headers_mut().insert(header::LINK, v);
+            }
+        }
+        resp
+    }
+}
+
+pub(crate) struct Window<T> {
+    pub(crate) items: Vec<(Id, T)>,
+    pub(crate) more: bool,
+}
+
+impl<T> Window<T> {
+    /// Where the next page starts, when there is one.
+    pub(crate) fn next_below(&self) -> Option<Id> {
+        if self.more {
+            self.items.last().map(|(id, _)| *id)
+        } else {
+            None
+        }
+    }
+}
+
+fn encode_cursor(state: &CursorState) -> String {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(raw: &str) -> Result<CursorState, HarvestError> {
+    let invalid = || HarvestError::validation("cursor", "is invalid; use the Link header's next URL as given");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw.trim())
+        .map_err(|_| invalid())?;
+    let state: CursorState = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if !(1..=MAX_PER_PAGE).contains(&state.per_page) {
+        return Err(invalid());
+    }
+    Ok(state)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Gte,
+    Gt,
+    Lte,
+    Lt,
+}
+
+/// The conditions of one date-time filter, all of which must hold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimeFilter {
+    conditions: Vec<(Op, Ts)>,
+}
+
+impl TimeFilter {
+    fn parse(raw: &str) -> Option<Self> {
+        let parts: Vec<&str> = raw.split('|').collect();
+        if parts.is_empty() || !parts.len().is_multiple_of(2) {
+            return None;
+        }
+        let conditions = parts
+            .chunks(2)
+            .map(|pair| {
+                let op = match pair[0].trim() {
+                    "gte" => Op::Gte,
+                    "gt" => Op::Gt,
+                    "lte" => Op::Lte,
+                    "lt" => Op::Lt,
+                    _ => return None,
+                };
+                Some((op, parse_iso8601(pair[1])?))
             })
+            .collect::<Option<Vec<_>>>()?;
+        Some(TimeFilter { conditions })
     }
 
-    /// `*_after` is "at or after", `*_before` is "before". An empty key means "not offered".
-    pub(crate) fn time_range(&self, after: &'static str, before: &'static str) -> Result<Range<Ts>, HarvestError> {
-        Ok(Range {
-            from: if after.is_empty() { None } else { self.timestamp(after)? },
-            to: if before.is_empty() {
-                None
-            } else {
-                self.timestamp(before)?
-            },
-            inclusive_end: false,
-        })
-    }
-
-    /// Offers' date filters are inclusive at both ends.
-    pub(crate) fn date_range(
-        &self,
-        after: &'static str,
-        before: &'static str,
-    ) -> Result<Range<NaiveDate>, HarvestError> {
-        Ok(Range {
-            from: self.date(after)?,
-            to: self.date(before)?,
-            inclusive_end: true,
+    pub(crate) fn contains(&self, t: Ts) -> bool {
+        self.conditions.iter().all(|(op, at)| match op {
+            Op::Gte => t >= *at,
+            Op::Gt => t > *at,
+            Op::Lte => t <= *at,
+            Op::Lt => t < *at,
         })
     }
 }
 
-/// Harvest says "ISO-8601"; clients send RFC 3339 with `Z` or an offset, sometimes with the
-/// `+` of the offset left unescaped (and so decoded as a space), sometimes a bare date.
+/// "ISO 8601 format in UTC"; clients send RFC 3339 with `Z` or an offset, sometimes with the
+/// `+` of the offset left unescaped (and so decoded as a space).
 fn parse_iso8601(raw: &str) -> Option<Ts> {
     let raw = raw.trim().replace(' ', "+");
     if let Ok(t) = DateTime::parse_from_rfc3339(&raw) {
@@ -97,201 +276,54 @@ fn parse_iso8601(raw: &str) -> Option<Ts> {
         .map(|t| t.and_utc())
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Range<T> {
-    from: Option<T>,
-    to: Option<T>,
-    inclusive_end: bool,
-}
-
-impl<T: PartialOrd + Copy> Range<T> {
-    pub(crate) fn is_open(&self) -> bool {
-        self.from.is_none() && self.to.is_none()
-    }
-
-    pub(crate) fn inclusive_end(mut self) -> Self {
-        self.inclusive_end = true;
-        self
-    }
-
-    pub(crate) fn contains(&self, v: T) -> bool {
-        self.from.is_none_or(|f| v >= f) && self.to.is_none_or(|t| if self.inclusive_end { v <= t } else { v < t })
-    }
-
-    /// A missing value matches only when the range does not filter at all.
-    pub(crate) fn contains_opt(&self, v: Option<T>) -> bool {
-        match v {
-            Some(v) => self.contains(v),
-            None => self.is_open(),
-        }
-    }
-}
-
-/// One list request: its paging parameters, its filters and where its `Link`s point.
-pub(crate) struct ListRequest {
-    pub(crate) params: Params,
-    page: usize,
-    per_page: usize,
-    skip_count: bool,
-    /// Absolute URL of the endpoint as the client called it, without the query.
-    endpoint_url: String,
-}
-
-impl ListRequest {
-    pub(crate) fn parse(headers: &HeaderMap, uri: &Uri, query: &str) -> Result<Self, HarvestError> {
-        let params = Params::parse(query);
-        let page = match params.get("page") {
-            None => 1,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or(HarvestError::Validation {
-                    field: "page",
-                    message: "Must be a positive integer".into(),
-                })?,
-        };
-        let per_page = match params.get("per_page") {
-            None => DEFAULT_PER_PAGE,
-            // Larger values are capped at the documented maximum rather than refused.
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or(HarvestError::Validation {
-                    field: "per_page",
-                    message: "Must be an integer between 1 and 500".into(),
-                })?,
-        }
-        .min(MAX_PER_PAGE);
-        let skip_count = params.get("skip_count").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let endpoint_url = format!("http://{host}{}", uri.path());
-        Ok(ListRequest {
-            params,
-            page,
-            per_page,
-            skip_count,
-            endpoint_url,
-        })
-    }
-
-    fn offset(&self) -> usize {
-        (self.page - 1).saturating_mul(self.per_page)
-    }
-
-    /// The page as a JSON array, with the `Link` header for the pages around it.
-    pub(crate) fn respond(&self, items: Vec<Value>, total: usize) -> Response {
-        let mut resp = axum::Json(items).into_response();
-        if let Some(Ok(v)) = self.link_header(total).map(|l| HeaderValue::from_str(&l)) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
-        resp
-    }
-
-    /// "When this header is not set, there is only one page, the first page, of results."
-    fn link_header(&self, total: usize) -> Option<String> {
-        let last = total.div_ceil(self.per_page).max(1);
-        if last == 1 && self.page == 1 {
-            return None;
-        }
-        let mut links = Vec::new();
-        if self.page < last {
-            links.push(format!("<{}>; rel=\"next\"", self.page_url(self.page + 1)));
-        }
-        if self.page > 1 {
-            links.push(format!("<{}>; rel=\"prev\"", self.page_url((self.page - 1).min(last))));
-        }
-        if !self.skip_count {
-            links.push(format!("<{}>; rel=\"last\"", self.page_url(last)));
-        }
-        (!links.is_empty()).then(|| links.join(", "))
-    }
-
-    /// Same endpoint and filters, another page: `page` and `per_page` first, as Harvest's
-    /// own links are written, then every other parameter as the client sent it.
-    fn page_url(&self, page: usize) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("page", &page.to_string());
-        q.append_pair("per_page", &self.per_page.to_string());
-        for (k, v) in &self.params.0 {
-            if k != "page" && k != "per_page" {
-                q.append_pair(k, v);
-            }
-        }
-        format!("{}?{}", self.endpoint_url, q.finish())
-    }
-}
-
-/// The slice of a listing one page shows, and how many entries matched in all.
-pub(crate) struct Window<T> {
-    pub(crate) items: Vec<T>,
-    pub(crate) total: usize,
-}
-
-impl<T> Window<T> {
-    /// Without filters the total is known up front, so only the page is walked over.
-    pub(crate) fn unfiltered(iter: impl Iterator<Item = T>, total: usize, req: &ListRequest) -> Self {
-        let items = iter.skip(req.offset()).take(req.per_page).collect();
-        Window { items, total }
-    }
-
-    /// With filters one pass counts the matches and keeps the page's share of them.
-    pub(crate) fn filtered(iter: impl Iterator<Item = T>, keep: impl Fn(&T) -> bool, req: &ListRequest) -> Self {
-        let (offset, per_page) = (req.offset(), req.per_page);
-        let mut items = Vec::new();
-        let mut total = 0;
-        for item in iter.filter(|t| keep(t)) {
-            if total >= offset && items.len() < per_page {
-                items.push(item);
-            }
-            total += 1;
-        }
-        Window { items, total }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn timestamps_accept_common_iso_8601_spellings() {
-        let want = "2024-05-01T10:00:00Z".parse::<Ts>().unwrap();
-        assert_eq!(parse_iso8601("2024-05-01T10:00:00Z"), Some(want));
-        assert_eq!(parse_iso8601("2024-05-01T10:00:00.000Z"), Some(want));
-        assert_eq!(parse_iso8601("2024-05-01T12:00:00 02:00"), Some(want));
-        assert_eq!(parse_iso8601("2024-05-01T10:00:00"), Some(want));
-        assert!(parse_iso8601("yesterday").is_none());
+    fn headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:9"));
+        h
     }
 
     #[test]
-    fn links_name_next_prev_and_last() {
-        let uri: Uri = "/greenhouse/v1/candidates".parse().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:9"));
-        let req = ListRequest::parse(
-            &headers,
+    fn time_filters_take_v3_pipe_syntax() {
+        let f = TimeFilter::parse("gte|2024-05-01T10:00:00Z|lt|2024-05-02T00:00:00.000Z").unwrap();
+        let at = |s: &str| s.parse::<Ts>().unwrap();
+        assert!(f.contains(at("2024-05-01T10:00:00Z")));
+        assert!(!f.contains(at("2024-05-01T09:59:59Z")));
+        assert!(!f.contains(at("2024-05-02T00:00:00Z")));
+        assert!(TimeFilter::parse("after|2024-05-01").is_none());
+        assert!(TimeFilter::parse("gte").is_none());
+        assert!(TimeFilter::parse("2024-05-01T10:00:00Z").is_none());
+    }
+
+    #[test]
+    fn cursors_stand_alone_and_page_and_unknown_parameters_are_refused() {
+        let uri: Uri = "/greenhouse/v3/candidates".parse().unwrap();
+        let first = ListRequest::parse(
+            &headers(),
             &uri,
-            "per_page=2&page=2&updated_after=2024-01-01T00%3A00%3A00Z",
+            "per_page=2&updated_at=gte%7C2024-01-01T00%3A00%3A00Z",
+            &[],
         )
         .unwrap();
-        let link = req.link_header(5).unwrap();
-        assert_eq!(
-            link,
-            "<http://127.0.0.1:9/greenhouse/v1/candidates?page=3&per_page=2&updated_after=2024-01-01T00%3A00%3A00Z>; rel=\"next\", \
-             <http://127.0.0.1:9/greenhouse/v1/candidates?page=1&per_page=2&updated_after=2024-01-01T00%3A00%3A00Z>; rel=\"prev\", \
-             <http://127.0.0.1:9/greenhouse/v1/candidates?page=3&per_page=2&updated_after=2024-01-01T00%3A00%3A00Z>; rel=\"last\""
-        );
-        let single = ListRequest::parse(&headers, &uri, "").unwrap();
-        assert_eq!(single.link_header(3), None);
-        let capped = ListRequest::parse(&headers, &uri, "per_page=10000").unwrap();
-        assert_eq!(capped.per_page, MAX_PER_PAGE);
-        assert!(ListRequest::parse(&headers, &uri, "per_page=0").is_err());
+        assert_eq!(first.per_page, 2);
+        let window = first.window([(9, ()), (7, ()), (5, ())].into_iter(), |_| true);
+        let resp = first.respond(vec![], window.next_below());
+        let link = resp.headers()[header::LINK].to_str().unwrap().to_owned();
+        let next = link.trim_start_matches('<').split('>').next().unwrap();
+        let query = next.split_once('?').unwrap().1;
+        assert!(query.starts_with("cursor=") && !query.contains('&'), "{query}");
+        let second = ListRequest::parse(&headers(), &uri, query, &[]).unwrap();
+        assert_eq!((second.per_page, second.below), (2, Some(7)));
+        assert_eq!(second.get("updated_at"), Some("gte|2024-01-01T00:00:00Z"));
+        let with_more = format!("{query}&per_page=2");
+        assert!(ListRequest::parse(&headers(), &uri, &with_more, &[]).is_err());
+        assert!(ListRequest::parse(&headers(), &uri, "page=2", &[]).is_err());
+        assert!(ListRequest::parse(&headers(), &uri, "updated_after=2024-01-01", &[]).is_err());
+        assert!(ListRequest::parse(&headers(), &uri, "per_page=501", &[]).is_err());
+        assert!(ListRequest::parse(&headers(), &uri, "per_page=0", &[]).is_err());
+        assert!(ListRequest::parse(&headers(), &uri, "cursor=not-a-cursor", &[]).is_err());
     }
 }

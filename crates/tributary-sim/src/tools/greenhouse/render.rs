@@ -1,18 +1,24 @@
-//! Harvest's JSON objects, field for field as the docs show them
-//! (<https://developers.greenhouse.io/harvest.html>: "The user object", "The candidate tag
-//! object", "The rejection reason object", "The job object", "The job stage object", "The
-//! candidate object", "The application object", "The Scheduled Interview object", "The offer
-//! object"). Properties without a value are `null`, never left out (#general-considerations).
-//! Where the simulated company keeps less than Greenhouse shows (attachments, addresses,
-//! openings, custom fields), the field is present and empty.
+//! Harvest v3's JSON objects, field for field as the v3 reference lists them (each list
+//! operation's 200 item schema, <https://harvestdocs.greenhouse.io/reference/get_v3-...>;
+//! transcribed with its source in `docs/sources/greenhouse.md` and
+//! `docs/sources/specs/greenhouse/harvest-v3.json`). v3 is flat: parents are ids, children are
+//! not embedded ("Standardizations", "Overview and philosophy"), date-times end in `_at`,
+//! dates in `_on`. Properties without a value are `null`, never left out.
+//!
+//! The simulated company keeps less than Greenhouse shows; what it does not keep (attachments,
+//! answers, custom fields) is present and empty. Resources v3 splits out of v1 objects
+//! (departments, offices, sources, job owners, hiring managers, job interviews, interviewers)
+//! are derived here from what the company does keep, with stable ids.
+
+use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, SecondsFormat};
 use serde_json::{Value, json};
 
 use crate::company::{Application, Ats, Candidate, Id, Interview, Job, Offer, RejectionReason, Stage, Tag, Ts, User};
 
-/// Greenhouse stamps milliseconds with a `Z`: `2016-02-03T16:38:46.985Z`.
-fn ts(t: Ts) -> Value {
+/// Greenhouse stamps milliseconds with a `Z`: `2024-12-15T03:55:00.000Z` ("Standardizations").
+pub(crate) fn ts(t: Ts) -> Value {
     Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
@@ -24,16 +30,16 @@ fn date(d: Option<NaiveDate>) -> Value {
     d.map_or(Value::Null, |d| Value::String(d.format("%Y-%m-%d").to_string()))
 }
 
-/// Interview steps (the interview types of a stage's plan) have their own ids in Greenhouse.
-/// The simulated plan has one step per stage; its id is derived from the stage's so that it
-/// is stable and never equal to it (a connector must resolve it through the job stages).
-pub(crate) fn interview_step_id(stage: Id) -> Id {
+/// The job interview (the interview-plan slot, `/v3/job_interviews`) of a stage. The simulated
+/// plan has one slot per stage; its id is derived from the stage's so that it is stable and
+/// never equal to it (a connector must resolve it to its stage).
+pub(crate) fn job_interview_id(stage: Id) -> Id {
     stage + 7_000_000_000
 }
 
 /// Departments, offices and sources are named in the simulated company but have ids in
 /// Greenhouse: derive stable ones from the name (FNV-1a).
-fn name_id(name: &str) -> Id {
+pub(crate) fn name_id(name: &str) -> Id {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in name.bytes() {
         h ^= u64::from(b);
@@ -42,23 +48,11 @@ fn name_id(name: &str) -> Id {
     10_000 + h % 9_000_000
 }
 
-/// Greenhouse's application activity moves with every change to the application; the
-/// simulated company tracks edits in `updated_at` as well, so the later of the two counts.
-pub(crate) fn last_activity(a: &Application) -> Ts {
+/// An application's activity moves with every change to it; the simulated company tracks
+/// edits in `updated_at` as well, so the later of the two is both its `last_activity_at` and
+/// its `updated_at` (a change always moves `updated_at`, which DELTA filters on).
+pub(crate) fn application_updated(a: &Application) -> Ts {
     a.last_activity_at.max(a.updated_at)
-}
-
-fn user_ref(ats: &Ats, id: Id) -> Value {
-    match ats.users.get(&id) {
-        Some(u) => json!({
-            "id": u.id,
-            "first_name": u.first_name,
-            "last_name": u.last_name,
-            "name": format!("{} {}", u.first_name, u.last_name),
-            "employee_id": null,
-        }),
-        None => json!({"id": id, "first_name": null, "last_name": null, "name": null, "employee_id": null}),
-    }
 }
 
 pub(crate) fn user(u: &User) -> Value {
@@ -67,71 +61,115 @@ pub(crate) fn user(u: &User) -> Value {
         "name": format!("{} {}", u.first_name, u.last_name),
         "first_name": u.first_name,
         "last_name": u.last_name,
-        "primary_email_address": u.email,
-        "updated_at": ts(u.updated_at),
-        "created_at": ts(u.created_at),
-        "disabled": u.disabled,
-        "site_admin": u.site_admin,
+        "job_title": null,
+        "primary_email": u.email,
         "emails": [u.email],
+        "deactivated": u.disabled,
+        "site_admin": u.site_admin,
+        "agency_id": null,
         "employee_id": null,
         "linked_candidate_ids": [],
-        "offices": [],
-        "departments": [],
+        "office_ids": [],
+        "department_ids": [],
+        "interviewer_tags": [],
+        "custom_fields": {},
+        "created_at": ts(u.created_at),
+        "updated_at": ts(u.updated_at),
     })
 }
 
 pub(crate) fn tag(t: &Tag) -> Value {
-    json!({"id": t.id, "name": t.name})
+    json!({"id": t.id, "name": t.name, "created_at": ts(t.updated_at), "updated_at": ts(t.updated_at)})
 }
 
-fn rejection_type_id(name: &str) -> u32 {
+/// `type.key` is one of `WE_REJECTED_THEM | THEY_REJECTED_US | NONE_SPECIFIED |
+/// SECURITY_CONCERN` (get_v3-rejection-reasons).
+fn rejection_type(name: &str) -> (u32, &'static str) {
     match name {
-        "We rejected them" => 1,
-        "They rejected us" => 2,
-        _ => 3,
+        "We rejected them" => (1, "WE_REJECTED_THEM"),
+        "They rejected us" => (2, "THEY_REJECTED_US"),
+        _ => (3, "NONE_SPECIFIED"),
     }
 }
 
 pub(crate) fn rejection_reason(r: &RejectionReason) -> Value {
+    let (type_id, key) = rejection_type(&r.reason_type);
     json!({
         "id": r.id,
         "name": r.name,
-        "type": {"id": rejection_type_id(&r.reason_type), "name": r.reason_type},
+        "type": {"id": type_id, "key": key, "name": r.reason_type},
+        "created_at": ts(r.updated_at),
+        "updated_at": ts(r.updated_at),
     })
 }
 
-pub(crate) fn job(ats: &Ats, j: &Job) -> Value {
-    let departments: Vec<Value> = j
-        .department
-        .iter()
-        .map(|d| {
-            json!({
-                "id": name_id(d), "name": d, "parent_id": null, "parent_department_external_id": null,
-                "child_ids": [], "child_department_external_ids": [], "external_id": null,
-            })
-        })
-        .collect();
-    let offices: Vec<Value> = j
-        .office
-        .iter()
-        .map(|o| {
-            json!({
-                "id": name_id(o), "name": o, "location": {"name": o}, "primary_contact_user_id": null,
-                "parent_id": null, "parent_office_external_id": null, "child_ids": [],
-                "child_office_external_ids": [], "external_id": null,
-            })
-        })
-        .collect();
-    let recruiters: Vec<Value> = j
-        .recruiter_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let mut r = user_ref(ats, *id);
-            r["responsible"] = json!(i == 0);
-            r
-        })
-        .collect();
+/// A named dimension (department, office, source) and when it first appeared.
+#[derive(Debug, Clone)]
+pub(crate) struct Named {
+    pub name: String,
+    pub created_at: Ts,
+}
+
+fn named<'a>(names: impl Iterator<Item = (&'a str, Ts)>) -> BTreeMap<Id, Named> {
+    let mut out: BTreeMap<Id, Named> = BTreeMap::new();
+    for (name, at) in names {
+        out.entry(name_id(name))
+            .and_modify(|n| n.created_at = n.created_at.min(at))
+            .or_insert_with(|| Named {
+                name: name.to_owned(),
+                created_at: at,
+            });
+    }
+    out
+}
+
+pub(crate) fn departments(ats: &Ats) -> BTreeMap<Id, Named> {
+    named(
+        ats.jobs
+            .values()
+            .filter_map(|j| Some((j.department.as_deref()?, j.created_at))),
+    )
+}
+
+pub(crate) fn offices(ats: &Ats) -> BTreeMap<Id, Named> {
+    named(
+        ats.jobs
+            .values()
+            .filter_map(|j| Some((j.office.as_deref()?, j.created_at))),
+    )
+}
+
+pub(crate) fn sources(ats: &Ats) -> BTreeMap<Id, Named> {
+    named(
+        ats.applications
+            .values()
+            .filter_map(|a| Some((a.source.as_deref()?, a.applied_at))),
+    )
+}
+
+pub(crate) fn department(id: Id, d: &Named) -> Value {
+    json!({
+        "id": id, "name": d.name, "parent_id": null, "external_id": null,
+        "created_at": ts(d.created_at), "updated_at": ts(d.created_at),
+    })
+}
+
+pub(crate) fn office(id: Id, o: &Named) -> Value {
+    json!({
+        "id": id, "name": o.name, "location": o.name, "parent_id": null, "external_id": null,
+        "primary_in_house_contact_user_id": null,
+        "created_at": ts(o.created_at), "updated_at": ts(o.created_at),
+    })
+}
+
+pub(crate) fn source(id: Id, s: &Named) -> Value {
+    json!({
+        "id": id, "name": s.name, "type": {"id": 9, "name": "Other"},
+        "created_at": ts(s.created_at), "updated_at": ts(s.created_at),
+    })
+}
+
+pub(crate) fn job(j: &Job) -> Value {
     json!({
         "id": j.id,
         "name": j.name,
@@ -139,96 +177,146 @@ pub(crate) fn job(ats: &Ats, j: &Job) -> Value {
         "notes": j.notes,
         "confidential": j.confidential,
         "status": j.status,
-        "created_at": ts(j.created_at),
         "opened_at": opt_ts(j.opened_at),
         "closed_at": opt_ts(j.closed_at),
-        "updated_at": ts(j.updated_at),
         "is_template": false,
         "copied_from_id": null,
-        "departments": departments,
-        "offices": offices,
+        "department_id": j.department.as_deref().map(name_id),
+        "office_ids": j.office.as_deref().map(name_id).into_iter().collect::<Vec<_>>(),
         "custom_fields": {},
-        "keyed_custom_fields": {},
-        "hiring_team": {
-            "hiring_managers": j.hiring_manager_ids.iter().map(|id| user_ref(ats, *id)).collect::<Vec<_>>(),
-            "recruiters": recruiters,
-            "coordinators": [],
-            "sourcers": [],
-        },
-        "openings": [],
+        "created_at": ts(j.created_at),
+        "updated_at": ts(j.updated_at),
     })
 }
 
-pub(crate) fn job_stage(j: &Job, s: &Stage) -> Value {
+/// A member of a job's hiring team as v3 lists it: `/v3/job_owners` rows (recruiters,
+/// coordinators, sourcers) and `/v3/job_hiring_managers` rows.
+pub(crate) struct TeamRow {
+    pub id: Id,
+    pub job_id: Id,
+    pub user_id: Id,
+    /// `None` for a hiring manager; the owner `type` otherwise.
+    pub owner_type: Option<&'static str>,
+    pub responsible: bool,
+    pub at: Ts,
+}
+
+/// Hiring managers and recruiters of one job, ids derived from job and position (below the
+/// job's own id space, stable while the team is).
+pub(crate) fn team(j: &Job) -> Vec<TeamRow> {
+    let mut rows = Vec::new();
+    for (i, user) in j.hiring_manager_ids.iter().enumerate() {
+        rows.push(TeamRow {
+            id: j.id * 100 + i as Id,
+            job_id: j.id,
+            user_id: *user,
+            owner_type: None,
+            responsible: false,
+            at: j.updated_at,
+        });
+    }
+    for (i, user) in j.recruiter_ids.iter().enumerate() {
+        rows.push(TeamRow {
+            id: j.id * 100 + 50 + i as Id,
+            job_id: j.id,
+            user_id: *user,
+            owner_type: Some("recruiter"),
+            responsible: i == 0,
+            at: j.updated_at,
+        });
+    }
+    rows
+}
+
+pub(crate) fn job_owner(r: &TeamRow) -> Value {
+    json!({
+        "id": r.id, "job_id": r.job_id, "user_id": r.user_id, "type": r.owner_type,
+        "responsible": r.responsible, "created_at": ts(r.at), "updated_at": ts(r.at),
+    })
+}
+
+pub(crate) fn job_hiring_manager(r: &TeamRow) -> Value {
+    json!({
+        "id": r.id, "job_id": r.job_id, "user_id": r.user_id,
+        "created_at": ts(r.at), "updated_at": ts(r.at),
+    })
+}
+
+/// Stages are created with their job's interview plan.
+pub(crate) fn stage_created(j: &Job, s: &Stage) -> Ts {
+    j.created_at.min(s.updated_at)
+}
+
+pub(crate) fn job_interview_stage(j: &Job, s: &Stage) -> Value {
     json!({
         "id": s.id,
-        "name": s.name,
-        // Stages are created with their job's interview plan.
-        "created_at": ts(j.created_at.min(s.updated_at)),
-        "updated_at": ts(s.updated_at),
-        "active": true,
         "job_id": j.id,
-        "priority": s.priority,
-        "interviews": [{
-            "id": interview_step_id(s.id),
-            "name": s.name,
-            "schedulable": true,
-            "estimated_minutes": 45,
-            "default_interviewer_users": [],
-            "interview_kit": {"id": interview_step_id(s.id), "content": null, "questions": []},
-        }],
+        "name": s.name,
+        "sort_order": s.priority,
+        "active": true,
+        "created_at": ts(stage_created(j, s)),
+        "updated_at": ts(s.updated_at),
     })
 }
 
-fn application_stage(ats: &Ats, a: &Application) -> Value {
-    let Some(stage_id) = a.current_stage_id else {
-        return Value::Null;
-    };
-    let name = ats
-        .jobs
-        .get(&a.job_id)
-        .and_then(|j| j.stages.iter().find(|s| s.id == stage_id))
-        .map(|s| s.name.clone());
-    json!({"id": stage_id, "name": name})
+pub(crate) fn job_interview(j: &Job, s: &Stage) -> Value {
+    json!({
+        "id": job_interview_id(s.id),
+        "job_id": j.id,
+        "job_interview_stage_id": s.id,
+        "name": s.name,
+        "sort_order": 0,
+        "scheduling_type": "needs_scheduling",
+        "duration": 45,
+        "active": true,
+        "require_scorecard": true,
+        "created_at": ts(stage_created(j, s)),
+        "updated_at": ts(s.updated_at),
+    })
+}
+
+/// v3's response enum is `rejected | hired | converted | in_process` (the query says `active`
+/// for `in_process`; get_v3-applications).
+pub(crate) fn application_status(a: &Application) -> &str {
+    match a.status.as_str() {
+        "active" => "in_process",
+        other => other,
+    }
 }
 
 pub(crate) fn application(ats: &Ats, a: &Application) -> Value {
-    let job_name = ats.jobs.get(&a.job_id).map(|j| j.name.clone());
-    let rejection_reason = a
-        .rejection_reason_id
-        .and_then(|id| ats.rejection_reasons.get(&id))
-        .map_or(Value::Null, rejection_reason);
-    let rejected = a.status == "rejected";
-    let recruiter = ats
-        .candidates
-        .get(&a.candidate_id)
-        .and_then(|c| c.recruiter_id)
-        .map_or(Value::Null, |id| user_ref(ats, id));
+    let job = ats.jobs.get(&a.job_id);
+    let stage = a
+        .current_stage_id
+        .and_then(|id| job.and_then(|j| j.stages.iter().find(|s| s.id == id)));
+    let recruiter = ats.candidates.get(&a.candidate_id).and_then(|c| c.recruiter_id);
+    let updated = application_updated(a);
     json!({
         "id": a.id,
         "candidate_id": a.candidate_id,
-        "prospect": false,
-        "applied_at": ts(a.applied_at),
-        "rejected_at": opt_ts(a.rejected_at),
-        "last_activity_at": ts(last_activity(a)),
-        "location": null,
-        "source": a.source.as_ref().map_or(Value::Null, |s| json!({"id": name_id(s), "public_name": s})),
-        "credited_to": null,
-        "recruiter": recruiter,
-        "coordinator": null,
-        "rejection_reason": rejection_reason,
-        "rejection_details": if rejected { json!({"custom_fields": {}, "keyed_custom_fields": {}}) } else { Value::Null },
-        "jobs": [{"id": a.job_id, "name": job_name}],
+        "job_id": a.job_id,
         "job_post_id": null,
-        "status": a.status,
-        "current_stage": application_stage(ats, a),
+        "prospect": false,
+        "prospective_job_ids": [],
+        "status": application_status(a),
+        // The sim keeps the stage, not a stage-visit row: the visit id is the stage id.
+        "stage_id": stage.map(|s| s.id),
+        "stage_name": stage.map(|s| s.name.clone()),
+        "job_interview_stage_id": stage.map(|s| s.id),
+        "needs_decision": false,
+        "recruiter_id": recruiter,
+        "coordinator_id": null,
+        "referrer_id": null,
+        "source_id": a.source.as_deref().map(name_id),
+        "rejection_reason_id": a.rejection_reason_id,
+        "rejected_at": opt_ts(a.rejected_at),
+        "last_activity_at": ts(updated),
+        "location_address": null,
+        "agency_note_id": null,
         "answers": [],
-        "prospective_office": null,
-        "prospective_department": null,
-        "prospect_detail": {"prospect_pool": null, "prospect_stage": null, "prospect_owner": null},
         "custom_fields": {},
-        "keyed_custom_fields": {},
-        "attachments": [],
+        "created_at": ts(a.applied_at),
+        "updated_at": ts(updated),
     })
 }
 
@@ -244,81 +332,90 @@ pub(crate) fn candidate(ats: &Ats, c: &Candidate) -> Value {
         .iter()
         .map(|p| json!({"value": p, "type": "mobile"}))
         .collect();
-    // Harvest lists a candidate's tags by name, not by id.
+    // v3 still lists a candidate's tags by name.
     let tags: Vec<&str> = c
         .tag_ids
         .iter()
         .filter_map(|id| ats.tags.get(id))
         .map(|t| t.name.as_str())
         .collect();
-    let applications: Vec<Value> = c
-        .application_ids
-        .iter()
-        .filter_map(|id| ats.applications.get(id))
-        .map(|a| application(ats, a))
-        .collect();
     json!({
         "id": c.id,
         "first_name": c.first_name,
         "last_name": c.last_name,
+        "preferred_name": null,
         "company": c.company,
         "title": c.title,
-        "created_at": ts(c.created_at),
-        "updated_at": ts(c.updated_at),
-        "last_activity": ts(c.last_activity),
-        "is_private": false,
-        "photo_url": null,
-        "attachments": [],
-        "application_ids": c.application_ids,
+        "private": false,
+        "can_email": true,
+        "time_zone": null,
+        "tags": tags,
+        "linked_user_ids": [],
         "phone_numbers": phones,
         "addresses": [],
         "email_addresses": emails,
         "website_addresses": [],
         "social_media_addresses": [],
-        "recruiter": c.recruiter_id.map_or(Value::Null, |id| user_ref(ats, id)),
-        "coordinator": null,
-        "can_email": true,
-        "tags": tags,
-        "applications": applications,
-        "educations": [],
-        "employments": [],
-        "linked_user_ids": [],
         "custom_fields": {},
-        "keyed_custom_fields": {},
+        "last_activity_at": ts(c.last_activity),
+        "created_at": ts(c.created_at),
+        "updated_at": ts(c.updated_at),
     })
 }
 
-pub(crate) fn scheduled_interview(ats: &Ats, i: &Interview) -> Value {
-    let interviewers: Vec<Value> = i
-        .interviewer_ids
-        .iter()
-        .map(|id| {
-            let u = ats.users.get(id);
-            json!({
-                "id": id,
-                "employee_id": null,
-                "name": u.map(|u| format!("{} {}", u.first_name, u.last_name)),
-                "email": u.map(|u| u.email.clone()),
-                "response_status": "accepted",
-                "scorecard_id": null,
-            })
-        })
-        .collect();
+pub(crate) fn interview(ats: &Ats, i: &Interview) -> Value {
+    let job_id = ats.applications.get(&i.application_id).map(|a| a.job_id);
     json!({
         "id": i.id,
         "application_id": i.application_id,
-        "external_event_id": null,
-        "start": {"date_time": ts(i.start)},
-        "end": {"date_time": ts(i.end)},
+        "job_id": job_id,
+        "job_interview_id": i.stage_id.map(job_interview_id),
+        "starts_at": ts(i.start),
+        "ends_at": ts(i.end),
+        "all_day_start_on": null,
+        "all_day_end_on": null,
         "location": i.location,
         "video_conferencing_url": null,
+        "external_event_id": null,
         "status": i.status,
+        "organizer_id": i.organizer_id,
+        "scheduled_at": ts(i.created_at),
+        "availability_received_at": null,
         "created_at": ts(i.created_at),
         "updated_at": ts(i.updated_at),
-        "interview": i.stage_id.map_or(Value::Null, |s| json!({"id": interview_step_id(s), "name": i.title})),
-        "organizer": i.organizer_id.map_or(Value::Null, |id| user_ref(ats, id)),
-        "interviewers": interviewers,
     })
+}
+
+/// Interviewer rows of one interview, newest id first (the order lists are served in). Ids
+/// are derived from the interview's and the panel position.
+pub(crate) fn interviewers<'a>(ats: &'a Ats, i: &'a Interview) -> impl Iterator<Item = (Id, Value)> + 'a {
+    i.interviewer_ids.iter().enumerate().rev().map(move |(n, user)| {
+        let id = i.id * 32 + n as Id;
+        let email = ats.users.get(user).map(|u| u.email.clone());
+        (
+            id,
+            json!({
+                "id": id,
+                "interview_id": i.id,
+                "user_id": user,
+                "email": email,
+                "response_status": "accepted",
+                "scorecard_id": null,
+                "created_at": ts(i.created_at),
+                "updated_at": ts(i.updated_at),
+            }),
+        )
+    })
+}
+
+/// v3 capitalises offer statuses: `Created | Accepted | Rejected | Deprecated` (get_v3-offers).
+pub(crate) fn offer_status(o: &Offer) -> &'static str {
+    match o.status.as_str() {
+        "accepted" => "Accepted",
+        "rejected" => "Rejected",
+        "deprecated" => "Deprecated",
+        _ => "Created",
+    }
 }
 
 pub(crate) fn offer(o: &Offer) -> Value {
@@ -328,14 +425,13 @@ pub(crate) fn offer(o: &Offer) -> Value {
         "application_id": o.application_id,
         "job_id": o.job_id,
         "candidate_id": o.candidate_id,
-        "opening": null,
+        "opening_id": null,
+        "status": offer_status(o),
+        "sent_on": date(o.sent_at),
+        "starts_on": date(o.starts_at),
+        "resolved_at": opt_ts(o.resolved_at),
+        "custom_fields": {},
         "created_at": ts(o.created_at),
         "updated_at": ts(o.updated_at),
-        "sent_at": date(o.sent_at),
-        "resolved_at": opt_ts(o.resolved_at),
-        "starts_at": date(o.starts_at),
-        "status": o.status,
-        "custom_fields": {},
-        "keyed_custom_fields": {},
     })
 }
