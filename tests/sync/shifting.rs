@@ -375,24 +375,32 @@ async fn paused_while_confirming_resumes_there(b: Backend) {
     let first = h.sync(&id, SyncType::Full).await;
     assert_eq!(first.state, RunState::Succeeded, "{first:?}");
 
-    // Deletions behind the cursor as page 3 of candidates is asked for: three live candidates
-    // are skipped, and the run confirms by listing candidates again.
-    let mutations = delete_lowest_employees(&h, ToolKind::Greenhouse, 3);
+    // Three candidates with interviews are deleted before the run; their applications and
+    // interviews go with them. Harvest v3 looks candidates and applications up by `ids=`, but
+    // has no lookup for interviews: the run confirms those by listing the interviews again.
+    let with_interviews: Vec<u64> = {
+        let company = h.sim.state.company(ToolKind::Greenhouse);
+        let ats = &company.ats;
+        let ids: BTreeSet<u64> = ats
+            .interviews
+            .values()
+            .filter_map(|i| ats.applications.get(&i.application_id).map(|a| a.candidate_id))
+            .collect();
+        ids.into_iter().take(3).collect()
+    };
+    assert_eq!(with_interviews.len(), 3, "the company has candidates with interviews");
+    for id in with_interviews {
+        let mutation = serde_json::from_value(json!({"kind": "delete_candidate", "candidate_id": id})).expect("mutation");
+        h.sim.state.mutate(ToolKind::Greenhouse, &mutation).expect("candidate deleted");
+    }
+    // The confirmation listing's pages (after the run's own ones, as many as the first run
+    // made) come slowly enough for a pause to land between them.
+    let own_pages = h.requests(ToolKind::Greenhouse, "/v3/interviews").len() as u64;
     h.fault(
         ToolKind::Greenhouse,
-        "/v3/candidates",
-        Some("cursor="),
-        1,
-        Some(1),
-        FaultAction::Mutate { mutations },
-    );
-    // The confirmation listing's pages (after the run's own three) come slowly enough for a
-    // pause to land between them.
-    h.fault(
-        ToolKind::Greenhouse,
-        "/v3/candidates",
+        "/v3/interviews",
         None,
-        3,
+        own_pages,
         None,
         FaultAction::Latency { ms: 400 },
     );
