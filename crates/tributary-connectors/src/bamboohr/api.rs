@@ -158,6 +158,15 @@ impl ReportEmployee {
 pub struct LocationsPage {
     pub data: Vec<Value>,
     pub meta: PageMeta,
+    /// `_links`: an object or null; `next` present while pages follow.
+    #[serde(rename = "_links", default)]
+    pub links: Option<PageLinks>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageLinks {
+    #[serde(default)]
+    pub next: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,8 +40,10 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
+use futures::{StreamExt, TryStreamExt};
 use tributary_source::{
-    BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
+    BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
+    Stream,
 };
 use url::Url;
 
@@ -59,6 +61,7 @@ mod endpoint {
     pub const TIME_OFF_TYPES: &str = "/v1/meta/time_off/types";
     pub const TIME_OFF_REQUESTS: &str = "/v1/time_off/requests";
     pub const CALCULATOR: &str = "/v1/employees/{employeeId}/time_off/calculator";
+    pub const EMPLOYEE: &str = "/v1/employees/{id}";
 }
 
 /// Records handed to the engine per page.
@@ -66,6 +69,8 @@ const PAGE_SIZE: usize = 1_000;
 /// Locations per request. The endpoint documents a default of 500 and no maximum, so the
 /// connector asks for the default rather than risk a rejected request.
 const LOCATIONS_PAGE_SIZE: u64 = 500;
+/// Single-employee lookups in flight at once while confirming deletions.
+const LOOKUP_CONCURRENCY: usize = 4;
 /// Balance-calculator calls in flight at once: enough to hide latency, few enough not to trip
 /// BambooHR's throttling on its own.
 const CALCULATOR_CONCURRENCY: usize = 4;
@@ -336,24 +341,12 @@ impl BambooHrConnector {
                 (rows, Context::ListOptions(model))
             }
             Kind::Employees => {
-                let lists = self.list_fields().await?;
-                let options = |alias| -> Result<Vec<ListOption>, SourceError> {
-                    Ok(Self::list_options(&lists, alias)?.into_iter().map(|(o, _)| o).collect())
-                };
-                let org = map::OrgIndex {
-                    departments: map::OrgIndex::index(&options("department")?),
-                    divisions: map::OrgIndex::index(&options("division")?),
-                    locations: map::OrgIndex::index(&options("location")?),
-                };
-                let custom = self.custom_field_aliases().await?;
-                let mut fields: Vec<String> = map::REPORT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
-                fields.extend(custom.iter().cloned());
+                let (context, fields) = self.employee_setup().await?;
                 let rows = self.report(&fields).await?;
                 let rows = with_ids(endpoint::REPORT, rows, |raw| {
                     serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
                 })?;
-                let today = Utc::now().date_naive();
-                (rows, Context::Employees(map::EmployeeContext { org, custom, today }))
+                (rows, Context::Employees(context))
             }
             Kind::Employments => {
                 let compensation = self.table(endpoint::COMPENSATION, "compensation").await?;
@@ -412,6 +405,61 @@ impl BambooHrConnector {
         Ok(Snapshot { rows, context })
     }
 
+    /// What mapping an employee needs (list options by name, custom fields, today) and the
+    /// fields to ask for: the standard ones and the account's custom ones.
+    async fn employee_setup(&self) -> Result<(map::EmployeeContext, Vec<String>), SourceError> {
+        let lists = self.list_fields().await?;
+        let options = |alias| -> Result<Vec<ListOption>, SourceError> {
+            Ok(Self::list_options(&lists, alias)?.into_iter().map(|(o, _)| o).collect())
+        };
+        let org = map::OrgIndex {
+            departments: map::OrgIndex::index(&options("department")?),
+            divisions: map::OrgIndex::index(&options("division")?),
+            locations: map::OrgIndex::index(&options("location")?),
+        };
+        let custom = self.custom_field_aliases().await?;
+        let mut fields: Vec<String> = map::REPORT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+        fields.extend(custom.iter().cloned());
+        let today = Utc::now().date_naive();
+        Ok((map::EmployeeContext { org, custom, today }, fields))
+    }
+
+    /// `GET /v1/employees/{id}?fields=`: one employee with the report's fields, `None` when
+    /// BambooHR answers 404 ("The employee does not exist", `get-employee`).
+    async fn employee_by_id(&self, id: &str, fields: &str) -> Result<Option<Value>, SourceError> {
+        let url = self.url(&format!("/v1/employees/{id}"));
+        let key = &self.api_key;
+        let sent = self
+            .client
+            .send_checked(
+                endpoint::EMPLOYEE,
+                |http| {
+                    http.get(&url)
+                        .query(&[("fields", fields)])
+                        .basic_auth(key.expose(), Some("x"))
+                        .header(ACCEPT, "application/json")
+                },
+                check_body,
+            )
+            .await;
+        match sent {
+            Ok(resp) => {
+                let raw: Value = resp.json()?;
+                let found: ReportEmployee = serde_json::from_value(raw.clone())
+                    .map_err(|e| SourceError::malformed(endpoint::EMPLOYEE, format!("employee {id}: {e}")))?;
+                if found.id.as_str() != id {
+                    return Err(SourceError::malformed(
+                        endpoint::EMPLOYEE,
+                        format!("asked for employee {id}, got employee {}", found.id.as_str()),
+                    ));
+                }
+                Ok(Some(raw))
+            }
+            Err(SourceError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The aliases of the account's custom employee fields, capped so the report stays within
     /// BambooHR's field limit.
     async fn custom_field_aliases(&self) -> Result<Vec<String>, SourceError> {
@@ -441,13 +489,15 @@ impl BambooHrConnector {
             .await
     }
 
+    /// One page of job locations. Pages count from 0 (`page` defaults to 0 in BambooHR's
+    /// OpenAPI document, `get-locations`); the last page is the one `meta.totalPages` says is
+    /// last, which `_links.next` must agree with when present.
     async fn locations_page(&self, cursor: Option<&Value>) -> Result<Page, SourceError> {
         let page = match cursor {
-            None => 1,
+            None => 0,
             Some(c) => c
                 .get("page")
                 .and_then(Value::as_u64)
-                .filter(|p| *p >= 1)
                 .ok_or_else(|| SourceError::Pagination {
                     endpoint: endpoint::LOCATIONS.to_owned(),
                     detail: format!("unreadable cursor {c}"),
@@ -475,13 +525,24 @@ impl BambooHrConnector {
                 meta.total_pages, meta.page_size, meta.total_items
             )));
         }
-        if page > meta.total_pages.max(1) {
+        if page >= meta.total_pages.max(1) {
             return Err(broken(format!(
-                "page {page} is past the last page {}",
-                meta.total_pages
+                "page {page} is past the last page {} (pages count from 0)",
+                meta.total_pages.saturating_sub(1)
             )));
         }
-        if body.data.is_empty() && page < meta.total_pages {
+        let more = page + 1 < meta.total_pages;
+        if let Some(links) = &body.links
+            && links.next.is_some() != more
+        {
+            return Err(broken(format!(
+                "page {page} of {}: `_links.next` is {} but `meta.totalPages` says {}",
+                meta.total_pages,
+                if links.next.is_some() { "present" } else { "absent" },
+                if more { "more follow" } else { "it is the last" }
+            )));
+        }
+        if body.data.is_empty() && more {
             return Err(broken(format!("page {page} of {} is empty", meta.total_pages)));
         }
         let records = body
@@ -489,7 +550,7 @@ impl BambooHrConnector {
             .iter()
             .map(|raw| map::location(raw).map_err(|e| SourceError::malformed(endpoint::LOCATIONS, e)))
             .collect::<Result<_, _>>()?;
-        let next = (page < meta.total_pages).then(|| json!({"page": page + 1}));
+        let next = more.then(|| json!({"page": page + 1}));
         Ok(Page { records, next })
     }
 
@@ -630,6 +691,30 @@ fn history<T: api::DatedRow>(endpoint: &str, rows: Vec<Value>) -> Result<HashMap
 /// treated the same way. Only bodies that start like one are parsed twice.
 fn check_body(resp: &SourceResponse) -> BodyVerdict {
     let body = resp.body.trim_ascii_start();
+    // BambooHR answers XML to a request without `Accept: application/json`. Said plainly,
+    // rather than as a JSON syntax error at column 1.
+    if body.starts_with(b"<") {
+        // The root element: the first tag that is not the `<?xml ...?>` declaration.
+        let root: String = body
+            .windows(2)
+            .position(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
+            .map(|at| {
+                body[at + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .map(|b| char::from(*b))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return BodyVerdict::Fail(SourceError::malformed(
+            resp.endpoint.clone(),
+            format!(
+                "bamboohr answered XML (root `<{root}>`, Content-Type {}) where JSON was expected: \
+                 BambooHR answers XML unless the request sends `Accept: application/json`",
+                resp.header("content-type").unwrap_or("not given")
+            ),
+        ));
+    }
     let looks_like_error = body
         .strip_prefix(b"{")
         .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"\"error\""));
@@ -794,6 +879,40 @@ impl Connector for BambooHrConnector {
             self.snapshots.lock().await.remove(kind.name());
         }
         Ok(Page { records, next })
+    }
+
+    /// Employees are looked up one by one with `GET /v1/employees/{id}` (a 404 proves the
+    /// deletion; one that is there is mapped exactly as the report maps it). BambooHR has no
+    /// single-record endpoint for the other streams' records, so they are left to a second
+    /// listing.
+    async fn lookup(&self, stream: &Stream, candidates: &[RecordRef]) -> Result<Lookup, SourceError> {
+        let (targets, unchecked): (Vec<&RecordRef>, Vec<&RecordRef>) = candidates
+            .iter()
+            .partition(|(model, _)| stream.name == Kind::Employees.name() && *model == Model::Employees);
+        let unchecked: Vec<RecordRef> = unchecked.into_iter().cloned().collect();
+        if targets.is_empty() {
+            return Ok(Lookup {
+                found: Vec::new(),
+                unchecked,
+            });
+        }
+        let (context, fields) = self.employee_setup().await?;
+        let fields = fields.join(",");
+        let mut ids: Vec<&str> = targets.iter().map(|(_, id)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let fields = &fields;
+        let raws: Vec<Option<Value>> = futures::stream::iter(ids)
+            .map(|id| async move { self.employee_by_id(id, fields).await })
+            .buffered(LOOKUP_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let found = raws
+            .into_iter()
+            .flatten()
+            .map(|raw| map::employee(&self.ids, &raw, &context).map_err(|e| SourceError::malformed(endpoint::EMPLOYEE, e)))
+            .collect::<Result<_, _>>()?;
+        Ok(Lookup { found, unchecked })
     }
 
     fn remote_paths(&self, model: Model, field: &str) -> Vec<String> {
