@@ -33,13 +33,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{Days, Utc};
+use chrono::{Days, SecondsFormat, Utc};
 use reqwest::header::ACCEPT;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
-use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
+use tributary_model::{IdGen, Model, SourceRecord, Timestamp, ToolKind};
 use futures::{StreamExt, TryStreamExt};
 use tributary_source::{
     BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
@@ -62,6 +62,7 @@ mod endpoint {
     pub const TIME_OFF_REQUESTS: &str = "/v1/time_off/requests";
     pub const CALCULATOR: &str = "/v1/employees/{employeeId}/time_off/calculator";
     pub const EMPLOYEE: &str = "/v1/employees/{id}";
+    pub const CHANGED: &str = "/v1/employees/changed";
 }
 
 /// Records handed to the engine per page.
@@ -256,10 +257,15 @@ impl BambooHrConnector {
             .json()
     }
 
-    async fn report(&self, fields: &[String]) -> Result<Vec<Value>, SourceError> {
+    /// `POST /v1/reports/custom`: every employee (or only `only`, by the documented
+    /// `filters.employeeIds`) with `fields`.
+    async fn report(&self, fields: &[String], only: Option<&[u64]>) -> Result<Vec<Value>, SourceError> {
         let url = self.url(endpoint::REPORT);
         let key = &self.api_key;
-        let body = json!({"title": "tributary", "fields": fields});
+        let mut body = json!({"title": "tributary", "fields": fields});
+        if let Some(ids) = only {
+            body["filters"] = json!({"employeeIds": ids});
+        }
         let report: Report = self
             .client
             .send_checked(
@@ -315,17 +321,19 @@ impl BambooHrConnector {
 
     /// The stream's snapshot: the cached one while a run pages through it, a fresh one for a
     /// run's first page (or a resumed run on a fresh connector).
-    async fn snapshot(&self, kind: Kind, fresh: bool) -> Result<Arc<Snapshot>, SourceError> {
+    async fn snapshot(&self, kind: Kind, fresh: bool, since: Option<Timestamp>) -> Result<Arc<Snapshot>, SourceError> {
         let mut cache = self.snapshots.lock().await;
         if !fresh && let Some(s) = cache.get(kind.name()) {
             return Ok(s.clone());
         }
-        let snapshot = Arc::new(self.load(kind).await?);
+        let snapshot = Arc::new(self.load(kind, since).await?);
         cache.insert(kind.name(), snapshot.clone());
         Ok(snapshot)
     }
 
-    async fn load(&self, kind: Kind) -> Result<Snapshot, SourceError> {
+    /// The stream's rows; `since` (employees only) narrows them to the employees BambooHR
+    /// reports changed since then.
+    async fn load(&self, kind: Kind, since: Option<Timestamp>) -> Result<Snapshot, SourceError> {
         let (rows, context) = match kind {
             Kind::Departments | Kind::Divisions => {
                 let (alias, model) = if kind == Kind::Departments {
@@ -342,7 +350,17 @@ impl BambooHrConnector {
             }
             Kind::Employees => {
                 let (context, fields) = self.employee_setup().await?;
-                let rows = self.report(&fields).await?;
+                let rows = match since {
+                    None => self.report(&fields, None).await?,
+                    Some(since) => {
+                        let changed = self.changed_since(since).await?;
+                        if changed.is_empty() {
+                            Vec::new()
+                        } else {
+                            self.report(&fields, Some(&changed)).await?
+                        }
+                    }
+                };
                 let rows = with_ids(endpoint::REPORT, rows, |raw| {
                     serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
                 })?;
@@ -393,7 +411,7 @@ impl BambooHrConnector {
                 let types: TimeOffTypes = self
                     .get(endpoint::TIME_OFF_TYPES, endpoint::TIME_OFF_TYPES, &[])
                     .await?;
-                let employees = self.report(&["status".to_owned()]).await?;
+                let employees = self.report(&["status".to_owned()], None).await?;
                 let rows = with_ids(endpoint::REPORT, employees, |raw| {
                     serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
                 })?;
@@ -403,6 +421,43 @@ impl BambooHrConnector {
             Kind::Locations => unreachable_kind(kind)?,
         };
         Ok(Snapshot { rows, context })
+    }
+
+    /// `GET /v1/employees/changed?since=`: the ids of employees inserted or updated since
+    /// `since` ("a change in ANY individual field in the employee record, as well as any change
+    /// to the employment status, job info, or compensation tables", `get-changed-employee-ids`).
+    /// `Deleted` entries are skipped: a DELTA never deletes; the next FULL's sweep, confirmed
+    /// by employee lookups, does.
+    async fn changed_since(&self, since: Timestamp) -> Result<Vec<u64>, SourceError> {
+        // Whole seconds, rounded down: the filter can only reach further back, never skip.
+        let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let changed: api::ChangedEmployees = self
+            .get(endpoint::CHANGED, endpoint::CHANGED, &[("since", since)])
+            .await?;
+        let mut ids = Vec::new();
+        for (key, entry) in changed.employees.into_entries() {
+            if entry.id.as_str() != key {
+                return Err(SourceError::malformed(
+                    endpoint::CHANGED,
+                    format!("employees.{key}: id `{}` under another key", entry.id.as_str()),
+                ));
+            }
+            match entry.action.as_str() {
+                "Inserted" | "Updated" => ids.push(entry.id.as_str().parse::<u64>().map_err(|_| {
+                    SourceError::malformed(endpoint::CHANGED, format!("employees.{key}.id: not a numeric employee id"))
+                })?),
+                "Deleted" => {}
+                other => {
+                    return Err(SourceError::malformed(
+                        endpoint::CHANGED,
+                        format!("employees.{key}.action: `{other}` is not Inserted, Updated or Deleted"),
+                    ));
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// What mapping an employee needs (list options by name, custom fields, today) and the
@@ -847,21 +902,27 @@ impl Connector for BambooHrConnector {
             .map(|k| Stream {
                 name: k.name(),
                 models: k.models(),
-                supports_since: false,
+                // Only employees have a documented "changed since" (`/v1/employees/changed`);
+                // the engine fetches the other streams whole in a DELTA.
+                supports_since: *k == Kind::Employees,
             })
             .collect()
     }
 
-    /// Every stream is fetched whole in either mode: BambooHR has no "changed since" filter
-    /// that covers what the streams need.
-    async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, _mode: FetchMode) -> Result<Page, SourceError> {
+    /// Employees in a DELTA are the ones `/v1/employees/changed` names; every other stream,
+    /// and every stream in a FULL, is fetched whole.
+    async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, mode: FetchMode) -> Result<Page, SourceError> {
         let kind = Kind::from_name(stream.name)
             .ok_or_else(|| SourceError::Config(format!("bamboohr has no stream `{}`", stream.name)))?;
         if kind == Kind::Locations {
             return self.locations_page(cursor).await;
         }
         let position = Position::parse(stream.name, cursor)?;
-        let snapshot = self.snapshot(kind, position.is_none()).await?;
+        let since = match mode {
+            FetchMode::Delta { since } if kind == Kind::Employees => Some(since),
+            _ => None,
+        };
+        let snapshot = self.snapshot(kind, position.is_none(), since).await?;
         let start = position.as_ref().map_or(0, |p| p.start(&snapshot.rows));
         let (end, records) = match snapshot.context {
             Context::Balances { employees_per_page } => {
@@ -897,13 +958,15 @@ impl Connector for BambooHrConnector {
             });
         }
         let (context, fields) = self.employee_setup().await?;
-        let fields = fields.join(",");
-        let mut ids: Vec<&str> = targets.iter().map(|(_, id)| id.as_str()).collect();
+        let fields = Arc::new(fields.join(","));
+        let mut ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let fields = &fields;
         let raws: Vec<Option<Value>> = futures::stream::iter(ids)
-            .map(|id| async move { self.employee_by_id(id, fields).await })
+            .map(|id| {
+                let fields = fields.clone();
+                async move { self.employee_by_id(&id, &fields).await }
+            })
             .buffered(LOOKUP_CONCURRENCY)
             .try_collect()
             .await?;
