@@ -378,6 +378,9 @@ impl Spec {
                     // root `$ref` makes the validator check only the schema it names.
                     let mut root = doc.root.clone();
                     let target = match schema.get("$ref") {
+                        // A path template's braces are not allowed in a URI fragment
+                        // (`/paths/~1employees~1{id}/…`): percent-encoded, as RFC 6901 §6 says.
+                        Some(Value::String(r)) => json!(r.replace('{', "%7B").replace('}', "%7D")),
                         Some(r) => r.clone(),
                         None => {
                             root.as_object_mut()

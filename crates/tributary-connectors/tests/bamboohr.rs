@@ -893,6 +893,8 @@ async fn deletions_are_confirmed_by_employee_lookups() {
     assert_eq!(lookup.found.len(), 1);
     assert_eq!(lookup.found[0].remote_id, "110");
     assert_eq!(lookup.found[0].data, grace.data);
+    // Byte for byte, so a skipped employee found again is not a change.
+    assert_eq!(lookup.found[0].remote_data, grace.remote_data);
     assert_eq!(lookup.unchecked, vec![(Model::Employments, "1100".to_string())]);
     let asked = sim
         .state

@@ -274,7 +274,8 @@ impl BambooHrConnector {
                 // requires; any other value makes it parse the body as XML.
                 |http| {
                     http.post(&url)
-                        .query(&[("format", "JSON")])
+                        // The documented enum's spelling (the value is read case-insensitively).
+                        .query(&[("format", "json")])
                         .basic_auth(key.expose(), Some("x"))
                         .header(ACCEPT, "application/json")
                         .json(&body)

@@ -72,8 +72,8 @@ fn standard_field(requested: &str) -> Option<&'static FieldDef> {
         .find(|d| d.alias == requested || d.id.to_string() == requested)
 }
 
-/// A standard field's value for one employee. Values are strings, empty values null, as in
-/// BambooHR's report JSON.
+/// A standard field's value for one employee: a string, or null where it has none (rendered
+/// as `""`, see [`Column::value`]).
 fn standard_value(c: &Company, e: &Employee, alias: &str) -> Value {
     let s = |v: &str| Value::String(v.to_owned());
     let opt = |v: Option<&str>| v.map_or(Value::Null, s);
@@ -184,11 +184,14 @@ impl Column {
         }
     }
 
+    /// The value as reports and `GET /v1/employees/{id}` carry it: always a string, `""` when
+    /// empty (`RequestCustomReportResponse` types every value as a string).
     fn value(&self, c: &Company, e: &Employee) -> Value {
-        match self {
+        let value = match self {
             Column::Standard { def, .. } => standard_value(c, e, def.alias),
             Column::Custom { key, .. } => e.custom.get(key).map_or(Value::Null, |v| Value::String(v.clone())),
-        }
+        };
+        if value.is_null() { Value::String(String::new()) } else { value }
     }
 }
 

@@ -269,7 +269,7 @@ mod tests {
     fn other_bodies_render_ids_as_attributes() {
         let mut out = String::new();
         element("table", "row", &json!([{"id": "3", "employeeId": "7", "date": null}]), &mut out);
-        assert_eq!(out, "<table><row id=\"3\"><employeeId>7</employeeId><date/></row></table>");
+        assert_eq!(out, "<table><row id=\"3\"><date/><employeeId>7</employeeId></row></table>");
         let mut out = String::new();
         element("employees", "employee", &json!({"employees": {"7": {"id": "7"}}}), &mut out);
         assert_eq!(
