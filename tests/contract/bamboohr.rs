@@ -94,7 +94,7 @@ fn quirks(entry: &LogEntry) -> Vec<String> {
     found
 }
 
-/// What the connector sends in a complete sync and in confirming deletions, held against the
+/// What the connector sends in a complete sync, a DELTA and in confirming deletions, held against the
 /// document; then one answer of every operation it uses, fetched again, against the
 /// operation's documented response schema.
 #[tokio::test]
@@ -107,6 +107,20 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
     }
     let employees = c.streams().into_iter().find(|s| s.name == "employees").expect("employees");
     let live = *sim.state.company(TOOL).hris.employees.keys().next().expect("an employee");
+    // A DELTA: one employee changed since, so both the changed-ids call and the narrowed
+    // report are made.
+    let since = chrono::Utc::now() - chrono::Duration::seconds(5);
+    sim.state.company_mut(TOOL).hris.employees.get_mut(&live).expect("live").updated_at = chrono::Utc::now();
+    for stream in c.streams() {
+        let mode = if stream.supports_since { FetchMode::Delta { since } } else { FetchMode::Full };
+        drain(&c, &stream, mode).await;
+    }
+    assert_eq!(
+        sim.state
+            .requests(&RequestFilter::tool(TOOL).path("/v1/employees/changed"))
+            .len(),
+        1
+    );
     let lookup = c
         .lookup(
             &employees,

@@ -123,7 +123,7 @@ pub struct MetaField {
     pub deprecated: Option<bool>,
 }
 
-/// `POST /v1/reports/custom?format=JSON`.
+/// `POST /v1/reports/custom?format=json`.
 #[derive(Debug, Deserialize)]
 pub struct Report {
     pub fields: Vec<ReportField>,

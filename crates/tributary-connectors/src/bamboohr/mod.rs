@@ -6,18 +6,26 @@
 //! `Accept: application/json`. Credentials: `{"api_key": "..."}`; the company domain is part
 //! of the base URL.
 //!
-//! Its bulk endpoints do not paginate and offer no usable "changed since" filter for
-//! everything a sync needs, so every stream is DEFAULT-only (`supports_since: false`) and most
-//! are fetched whole on their first page, kept in the connector, and handed to the engine
-//! 1,000 records at a time with a cursor `{"offset": n, "after": "<last remote id>"}`. Rows are
-//! ordered by remote id, and a resumed run (a fresh connector given a cursor) refetches and
-//! continues after that id: records that came or went in between cannot shift the rest past
-//! the cursor, so none is skipped, and a skipped record would be falsely deleted.
+//! Every request sends `Accept: application/json`: BambooHR answers XML without it, and an XML
+//! answer fails the stream with an error that says so. Behaviours and their sources:
+//! `docs/sources/bamboohr.md`.
+//!
+//! Its bulk endpoints do not paginate, so most streams are fetched whole on their first page,
+//! kept in the connector, and handed to the engine 1,000 records at a time with a cursor
+//! `{"offset": n, "after": "<last remote id>"}`. Rows are ordered by remote id, and a resumed
+//! run (a fresh connector given a cursor) refetches and continues after that id: records that
+//! came or went in between cannot shift the rest past the cursor, so none is skipped, and a
+//! skipped record would be falsely deleted.
+//!
+//! Only employees have a documented "changed since" (`GET /v1/employees/changed`): in a DELTA
+//! that stream is the changed employees only; every other stream is fetched whole. Deletion
+//! candidates among employees are confirmed one by one with `GET /v1/employees/{id}`.
 //!
 //! Streams, in sync order:
 //! - `departments` → Groups, `divisions` → LegalEntities: options of the `department` and
 //!   `division` list fields (`GET /v1/meta/lists`).
-//! - `locations` → Locations: `GET /v1/hris/org/locations` (the one paginated endpoint).
+//! - `locations` → Locations: `GET /v1/hris/org/locations` (the one paginated endpoint; pages
+//!   count from 0).
 //! - `employees` → Employees: `POST /v1/reports/custom` (all employees, active or not), with
 //!   list values resolved to option ids and custom fields found in `GET /v1/meta/fields`.
 //! - `employments` → Employments: the `compensation` table of all employees, with the
