@@ -64,8 +64,13 @@ async fn start() -> Simulator {
 
 fn connector(sim: &Simulator) -> BambooHrConnector {
     let url = Url::parse(&sim.base_url(TOOL)).expect("base url");
-    BambooHrConnector::new(url, &sim.integration_credentials(TOOL), IdGen::new("bamboohr:contract"), client())
-        .expect("connector")
+    BambooHrConnector::new(
+        url,
+        &sim.integration_credentials(TOOL),
+        IdGen::new("bamboohr:contract"),
+        client(),
+    )
+    .expect("connector")
 }
 
 async fn drain(c: &BambooHrConnector, stream: &Stream, mode: FetchMode) {
@@ -105,14 +110,35 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
     for stream in c.streams() {
         drain(&c, &stream, FetchMode::Full).await;
     }
-    let employees = c.streams().into_iter().find(|s| s.name == "employees").expect("employees");
-    let live = *sim.state.company(TOOL).hris.employees.keys().next().expect("an employee");
+    let employees = c
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "employees")
+        .expect("employees");
+    let live = *sim
+        .state
+        .company(TOOL)
+        .hris
+        .employees
+        .keys()
+        .next()
+        .expect("an employee");
     // A DELTA: one employee changed since, so both the changed-ids call and the narrowed
     // report are made.
     let since = chrono::Utc::now() - chrono::Duration::seconds(5);
-    sim.state.company_mut(TOOL).hris.employees.get_mut(&live).expect("live").updated_at = chrono::Utc::now();
+    sim.state
+        .company_mut(TOOL)
+        .hris
+        .employees
+        .get_mut(&live)
+        .expect("live")
+        .updated_at = chrono::Utc::now();
     for stream in c.streams() {
-        let mode = if stream.supports_since { FetchMode::Delta { since } } else { FetchMode::Full };
+        let mode = if stream.supports_since {
+            FetchMode::Delta { since }
+        } else {
+            FetchMode::Full
+        };
         drain(&c, &stream, mode).await;
     }
     assert_eq!(
@@ -124,11 +150,18 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
     let lookup = c
         .lookup(
             &employees,
-            &[(Model::Employees, live.to_string()), (Model::Employees, "987654321".into())],
+            &[
+                (Model::Employees, live.to_string()),
+                (Model::Employees, "987654321".into()),
+            ],
         )
         .await
         .expect("lookup");
-    assert_eq!(lookup.found.len(), 1, "the live employee is found, the missing one is not");
+    assert_eq!(
+        lookup.found.len(),
+        1,
+        "the live employee is found, the missing one is not"
+    );
 
     let log = sim.state.requests(&RequestFilter::tool(TOOL));
     assert!(log.len() > 10, "the sync made its requests: {}", log.len());
@@ -136,7 +169,11 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
     errors.extend(log.iter().flat_map(quirks));
     errors.sort();
     errors.dedup();
-    assert!(errors.is_empty(), "requests outside the contract:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "requests outside the contract:\n{}",
+        errors.join("\n")
+    );
 
     // One request of every kind the connector made, asked again, its answer checked.
     let mut kinds: BTreeMap<String, &LogEntry> = BTreeMap::new();
@@ -144,7 +181,13 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
         let kind = entry
             .path
             .split('/')
-            .map(|s| if s.chars().all(|c| c.is_ascii_digit()) { "{n}" } else { s })
+            .map(|s| {
+                if s.chars().all(|c| c.is_ascii_digit()) {
+                    "{n}"
+                } else {
+                    s
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         kinds.entry(format!("{} {kind}", entry.method)).or_insert(entry);
@@ -191,9 +234,18 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
         .await
         .expect("request");
     let users_path = format!("{}/v1/meta/users", &root[base.len()..]);
-    errors.extend(spec.check_response("GET", &users_path, users.status().as_u16(), &users.json().await.expect("json")));
+    errors.extend(spec.check_response(
+        "GET",
+        &users_path,
+        users.status().as_u16(),
+        &users.json().await.expect("json"),
+    ));
     assert!(checked >= 8, "every operation kind was checked: {checked}");
-    assert!(errors.is_empty(), "answers outside the contract:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "answers outside the contract:\n{}",
+        errors.join("\n")
+    );
     sim.shutdown().await;
 }
 
@@ -228,20 +280,66 @@ fn wrong_requests_are_caught() {
     assert_eq!(spec.check_request(&good), Vec::<String>::new());
     assert!(quirks(&good).is_empty());
 
-    let slash = entry("GET", "/api/gateway.php/demo/v1/employees/directory/", "", Some("Basic"), Some("application/json"));
-    assert!(spec.check_request(&slash).iter().any(|e| e.contains("not an operation")), "trailing slash");
+    let slash = entry(
+        "GET",
+        "/api/gateway.php/demo/v1/employees/directory/",
+        "",
+        Some("Basic"),
+        Some("application/json"),
+    );
+    assert!(
+        spec.check_request(&slash)
+            .iter()
+            .any(|e| e.contains("not an operation")),
+        "trailing slash"
+    );
 
-    let paged_lists = entry("GET", "/api/gateway.php/demo/v1/meta/lists", "page=0", Some("Basic"), Some("application/json"));
-    assert!(spec.check_request(&paged_lists).iter().any(|e| e.contains("`page`")), "undeclared parameter");
+    let paged_lists = entry(
+        "GET",
+        "/api/gateway.php/demo/v1/meta/lists",
+        "page=0",
+        Some("Basic"),
+        Some("application/json"),
+    );
+    assert!(
+        spec.check_request(&paged_lists).iter().any(|e| e.contains("`page`")),
+        "undeclared parameter"
+    );
 
-    let no_since = entry("GET", "/api/gateway.php/demo/v1/employees/changed", "", Some("Basic"), Some("application/json"));
-    assert!(spec.check_request(&no_since).iter().any(|e| e.contains("`since`")), "required parameter");
+    let no_since = entry(
+        "GET",
+        "/api/gateway.php/demo/v1/employees/changed",
+        "",
+        Some("Basic"),
+        Some("application/json"),
+    );
+    assert!(
+        spec.check_request(&no_since).iter().any(|e| e.contains("`since`")),
+        "required parameter"
+    );
 
     // Basic (an API key) or an OAuth bearer token; nothing else.
-    let bearer = entry("GET", "/api/gateway.php/demo/v1/meta/fields", "", Some("Bearer"), Some("application/json"));
+    let bearer = entry(
+        "GET",
+        "/api/gateway.php/demo/v1/meta/fields",
+        "",
+        Some("Bearer"),
+        Some("application/json"),
+    );
     assert_eq!(spec.check_request(&bearer), Vec::<String>::new());
-    let anonymous = entry("GET", "/api/gateway.php/demo/v1/meta/fields", "", None, Some("application/json"));
-    assert!(spec.check_request(&anonymous).iter().any(|e| e.contains("authorization")), "auth scheme");
+    let anonymous = entry(
+        "GET",
+        "/api/gateway.php/demo/v1/meta/fields",
+        "",
+        None,
+        Some("application/json"),
+    );
+    assert!(
+        spec.check_request(&anonymous)
+            .iter()
+            .any(|e| e.contains("authorization")),
+        "auth scheme"
+    );
 
     let xml = entry("GET", "/api/gateway.php/demo/v1/meta/fields", "", Some("Basic"), None);
     assert_eq!(spec.check_request(&xml), Vec::<String>::new());
@@ -254,5 +352,8 @@ fn wrong_requests_are_caught() {
         Some("Basic"),
         Some("application/json"),
     );
-    assert!(spec.check_request(&bad_enum).iter().any(|e| e.contains("`expand`")), "enum value");
+    assert!(
+        spec.check_request(&bad_enum).iter().any(|e| e.contains("`expand`")),
+        "enum value"
+    );
 }

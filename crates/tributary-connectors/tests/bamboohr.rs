@@ -349,11 +349,7 @@ async fn every_stream_of_a_small_company_maps_to_unified_records() {
     assert_eq!(count(Model::Absences), 2);
     assert_eq!(count(Model::TimeOffBalances), 3);
     // Only employees have a documented "changed since" filter (`/v1/employees/changed`).
-    assert!(
-        c.streams()
-            .iter()
-            .all(|s| s.supports_since == (s.name == "employees"))
-    );
+    assert!(c.streams().iter().all(|s| s.supports_since == (s.name == "employees")));
 
     let groups = &all[&Model::Groups];
     assert_eq!(find(groups, "10").data["name"], json!("Engineering"));
@@ -777,17 +773,32 @@ async fn raw_get(sim: &Simulator, path: &str, accept: Option<&str>) -> reqwest::
 #[tokio::test]
 async fn the_simulator_answers_xml_unless_asked_for_json() {
     let sim = small_sim().await;
-    for path in ["/v1/meta/lists", "/v1/meta/fields", "/v1/employees/100?fields=firstName", "/v1/employees/all/tables/jobInfo"] {
+    for path in [
+        "/v1/meta/lists",
+        "/v1/meta/fields",
+        "/v1/employees/100?fields=firstName",
+        "/v1/employees/all/tables/jobInfo",
+    ] {
         let xml = raw_get(&sim, path, None).await;
         assert_eq!(xml.status(), 200, "{path}");
-        assert!(xml.headers()["content-type"].to_str().unwrap().starts_with("text/xml"), "{path}");
+        assert!(
+            xml.headers()["content-type"].to_str().unwrap().starts_with("text/xml"),
+            "{path}"
+        );
         assert!(xml.text().await.unwrap().starts_with("<?xml"), "{path}");
         let json = raw_get(&sim, path, Some("application/json")).await;
         assert!(json.json::<Value>().await.is_ok(), "{path}");
     }
     // The documented XML of the users list.
-    let users = raw_get(&sim, "/v1/meta/users", Some("text/html")).await.text().await.unwrap();
-    assert!(users.contains("<user id=\"100\" employeeId=\"100\"><firstName>Ada</firstName>"), "{users}");
+    let users = raw_get(&sim, "/v1/meta/users", Some("text/html"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        users.contains("<user id=\"100\" employeeId=\"100\"><firstName>Ada</firstName>"),
+        "{users}"
+    );
     // Endpoints documented as JSON only answer JSON whatever the Accept.
     let locations = raw_get(&sim, "/v1/hris/org/locations", None).await;
     assert!(locations.json::<Value>().await.is_ok());
@@ -826,11 +837,21 @@ async fn paths_are_served_as_documented_and_other_spellings_are_not_found() {
     let json = Some("application/json");
     // Spelled with a trailing slash in BambooHR's earlier reference, without in the current
     // document: both are served.
-    for path in ["/v1/meta/users", "/v1/meta/users/", "/v1/meta/lists/", "/v1/meta/fields/", "/v1/employees/100/"] {
+    for path in [
+        "/v1/meta/users",
+        "/v1/meta/users/",
+        "/v1/meta/lists/",
+        "/v1/meta/fields/",
+        "/v1/employees/100/",
+    ] {
         assert_eq!(raw_get(&sim, path, json).await.status(), 200, "{path}");
     }
     // Never documented with one.
-    for path in ["/v1/employees/directory/", "/v1/hris/org/locations/", "/v1/employees/changed/?since=2020-01-01T00:00:00Z"] {
+    for path in [
+        "/v1/employees/directory/",
+        "/v1/hris/org/locations/",
+        "/v1/employees/changed/?since=2020-01-01T00:00:00Z",
+    ] {
         assert_eq!(raw_get(&sim, path, json).await.status(), 404, "{path}");
     }
     sim.shutdown().await;
@@ -840,20 +861,34 @@ async fn paths_are_served_as_documented_and_other_spellings_are_not_found() {
 async fn single_employees_and_changed_ids_are_served() {
     let sim = small_sim().await;
     let json = Some("application/json");
-    let ada: Value = raw_get(&sim, "/v1/employees/100?fields=firstName,lastName,customShirtSize,nosuchfield", json)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ada: Value = raw_get(
+        &sim,
+        "/v1/employees/100?fields=firstName,lastName,customShirtSize,nosuchfield",
+        json,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(ada["id"], json!("100"));
     assert_eq!(ada["firstName"], json!("Ada"));
     assert!(ada.get("nosuchfield").is_none(), "unknown fields are left out: {ada}");
     let default: Value = raw_get(&sim, "/v1/employees/100", json).await.json().await.unwrap();
-    assert_eq!(default.as_object().unwrap().len(), 3, "id, firstName, lastName: {default}");
+    assert_eq!(
+        default.as_object().unwrap().len(),
+        3,
+        "id, firstName, lastName: {default}"
+    );
     assert_eq!(raw_get(&sim, "/v1/employees/999999", json).await.status(), 404);
 
     let since = Utc::now() - chrono::Duration::seconds(1);
-    sim.state.company_mut(TOOL).hris.employees.get_mut(&110).unwrap().updated_at = Utc::now();
+    sim.state
+        .company_mut(TOOL)
+        .hris
+        .employees
+        .get_mut(&110)
+        .unwrap()
+        .updated_at = Utc::now();
     let changed: Value = raw_get(
         &sim,
         &format!("/v1/employees/changed?since={}", since.format("%Y-%m-%dT%H:%M:%SZ")),
@@ -938,7 +973,9 @@ async fn locations_are_paged_from_zero() {
         }
     }
     let c = connector(&sim);
-    let all = fetch_all(&c, &stream(&c, "locations"), FetchMode::Full).await.expect("locations");
+    let all = fetch_all(&c, &stream(&c, "locations"), FetchMode::Full)
+        .await
+        .expect("locations");
     assert_eq!(all.len(), 601);
     let asked: Vec<String> = sim
         .state
@@ -948,7 +985,10 @@ async fn locations_are_paged_from_zero() {
         .collect();
     assert_eq!(
         asked,
-        ["page=0&pageSize=500&expand=country", "page=1&pageSize=500&expand=country"]
+        [
+            "page=0&pageSize=500&expand=country",
+            "page=1&pageSize=500&expand=country"
+        ]
     );
     // Page 1 is the second page: a client counting from 1 misses the first 500.
     let second: Value = raw_get(&sim, "/v1/hris/org/locations?page=1", Some("application/json"))
@@ -957,7 +997,10 @@ async fn locations_are_paged_from_zero() {
         .await
         .unwrap();
     assert_eq!(second["data"].as_array().unwrap().len(), 101);
-    assert!(second["_links"]["next"].is_null() && second["_links"]["prev"].is_object(), "{second}");
+    assert!(
+        second["_links"]["next"].is_null() && second["_links"]["prev"].is_object(),
+        "{second}"
+    );
     sim.shutdown().await;
 }
 
@@ -1006,7 +1049,11 @@ async fn the_documented_throttling_is_waited_out() {
             .iter()
             .find(|e| e.seq > t.seq && e.path == t.path && e.query == t.query)
             .unwrap_or_else(|| panic!("{} was not asked again", t.path));
-        assert!(again.at - t.at >= chrono::Duration::milliseconds(900), "{} asked again too soon", t.path);
+        assert!(
+            again.at - t.at >= chrono::Duration::milliseconds(900),
+            "{} asked again too soon",
+            t.path
+        );
     }
     sim.shutdown().await;
 }

@@ -42,13 +42,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{Days, SecondsFormat, Utc};
+use futures::{StreamExt, TryStreamExt};
 use reqwest::header::ACCEPT;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tributary_model::{IdGen, Model, SourceRecord, Timestamp, ToolKind};
-use futures::{StreamExt, TryStreamExt};
 use tributary_source::{
     BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
     Stream,
@@ -453,7 +453,10 @@ impl BambooHrConnector {
             }
             match entry.action.as_str() {
                 "Inserted" | "Updated" => ids.push(entry.id.as_str().parse::<u64>().map_err(|_| {
-                    SourceError::malformed(endpoint::CHANGED, format!("employees.{key}.id: not a numeric employee id"))
+                    SourceError::malformed(
+                        endpoint::CHANGED,
+                        format!("employees.{key}.id: not a numeric employee id"),
+                    )
                 })?),
                 "Deleted" => {}
                 other => {
@@ -982,7 +985,9 @@ impl Connector for BambooHrConnector {
         let found = raws
             .into_iter()
             .flatten()
-            .map(|raw| map::employee(&self.ids, &raw, &context).map_err(|e| SourceError::malformed(endpoint::EMPLOYEE, e)))
+            .map(|raw| {
+                map::employee(&self.ids, &raw, &context).map_err(|e| SourceError::malformed(endpoint::EMPLOYEE, e))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Lookup { found, unchecked })
     }

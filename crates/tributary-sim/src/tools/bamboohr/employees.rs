@@ -191,7 +191,11 @@ impl Column {
             Column::Standard { def, .. } => standard_value(c, e, def.alias),
             Column::Custom { key, .. } => e.custom.get(key).map_or(Value::Null, |v| Value::String(v.clone())),
         };
-        if value.is_null() { Value::String(String::new()) } else { value }
+        if value.is_null() {
+            Value::String(String::new())
+        } else {
+            value
+        }
     }
 }
 

@@ -49,7 +49,11 @@ pub(super) async fn users(
         );
     }
     for e in c.hris.employees.values() {
-        let status = if render::status(e) == "Active" { "enabled" } else { "disabled" };
+        let status = if render::status(e) == "Active" {
+            "enabled"
+        } else {
+            "disabled"
+        };
         if !keep(status) {
             continue;
         }

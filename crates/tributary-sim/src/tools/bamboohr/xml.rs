@@ -230,9 +230,15 @@ mod tests {
 
     #[test]
     fn endpoints_negotiate_as_documented() {
-        assert_eq!(negotiation("/api/gateway.php/demo/v1/hris/org/locations"), Negotiation::JsonOnly);
+        assert_eq!(
+            negotiation("/api/gateway.php/demo/v1/hris/org/locations"),
+            Negotiation::JsonOnly
+        );
         assert_eq!(negotiation("/api/gateway.php/demo/v1/meta/users/"), Negotiation::Users);
-        assert_eq!(negotiation("/api/gateway.php/demo/v1/reports/custom"), Negotiation::Report);
+        assert_eq!(
+            negotiation("/api/gateway.php/demo/v1/reports/custom"),
+            Negotiation::Report
+        );
         assert!(matches!(
             negotiation("/api/gateway.php/demo/v1/employees/all/tables/jobInfo"),
             Negotiation::XmlByDefault { root: "table", .. }
@@ -268,10 +274,23 @@ mod tests {
     #[test]
     fn other_bodies_render_ids_as_attributes() {
         let mut out = String::new();
-        element("table", "row", &json!([{"id": "3", "employeeId": "7", "date": null}]), &mut out);
-        assert_eq!(out, "<table><row id=\"3\"><date/><employeeId>7</employeeId></row></table>");
+        element(
+            "table",
+            "row",
+            &json!([{"id": "3", "employeeId": "7", "date": null}]),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "<table><row id=\"3\"><date/><employeeId>7</employeeId></row></table>"
+        );
         let mut out = String::new();
-        element("employees", "employee", &json!({"employees": {"7": {"id": "7"}}}), &mut out);
+        element(
+            "employees",
+            "employee",
+            &json!({"employees": {"7": {"id": "7"}}}),
+            &mut out,
+        );
         assert_eq!(
             out,
             "<employees><employees><item key=\"7\"><employee id=\"7\"></employee></item></employees></employees>"
