@@ -902,6 +902,9 @@ async fn single_employees_and_changed_ids_are_served() {
     assert_eq!(ids, ["110"], "{changed}");
     assert_eq!(changed["employees"]["110"]["action"], json!("Updated"));
     assert_eq!(raw_get(&sim, "/v1/employees/changed", json).await.status(), 400);
+    assert_eq!(raw_get(&sim, "/v1/employees/changed?since=yesterday", json).await.status(), 400);
+    let offset = raw_get(&sim, "/v1/employees/changed?since=2020-01-01T00:00:00%2B0000", json).await;
+    assert_eq!(offset.status(), 200);
     sim.shutdown().await;
 }
 

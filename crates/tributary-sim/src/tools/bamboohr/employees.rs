@@ -459,9 +459,15 @@ pub(super) async fn changed(
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
+    // ISO 8601 with an offset: `Z`, `+00:00` or `+0000` (the report's `lastChanged` documents
+    // the last two).
     let since = query
         .get("since")
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .and_then(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+                .ok()
+        })
         .map(|s| s.with_timezone(&Utc))
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "since must be an ISO 8601 timestamp"))?;
     let wanted = match query.get("type").map(String::as_str) {
