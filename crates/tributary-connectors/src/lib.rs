@@ -11,7 +11,7 @@ pub use personio::PersonioConnector;
 
 use serde_json::Value;
 use tributary_model::{IdGen, Model, ToolKind};
-use tributary_source::{Connector, SourceClient, SourceError};
+use tributary_source::{Connector, RateLimit, SourceClient, SourceError};
 use url::Url;
 
 /// The connector for `tool`, talking to `base_url` with `credentials` (the tool's JSON auth
@@ -35,6 +35,18 @@ pub fn build(
         ToolKind::Greenhouse => Box::new(GreenhouseConnector::new(base_url, credentials, ids, client)?),
         ToolKind::Bamboohr => Box::new(BambooHrConnector::new(base_url, credentials, ids, client)?),
     })
+}
+
+/// The request allowances `tool` documents per set of credentials, which every client of an
+/// integration keeps to (spaced evenly) whatever the operator's budget allows: a refused
+/// request costs its `Retry-After`, far more than waiting its turn. Empty: the tool publishes
+/// no number, and its throttling responses alone pace us. Sources: `docs/sources/<tool>.md`.
+pub fn documented_limits(tool: ToolKind) -> &'static [RateLimit] {
+    match tool {
+        ToolKind::Personio => personio::DOCUMENTED_LIMITS,
+        ToolKind::Greenhouse => greenhouse::DOCUMENTED_LIMITS,
+        ToolKind::Bamboohr => bamboohr::DOCUMENTED_LIMITS,
+    }
 }
 
 /// JSON pointers (RFC 6901, with the wildcards of [`tributary_model::strip_pointer`]) into a

@@ -23,10 +23,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use tributary_model::{IdGen, Model, RunCounts};
-use tributary_source::{Connector, FetchMode, RecordRef, SourceError, Stream};
+use tributary_source::{Connector, RecordRef, SourceError, Stream};
 use tributary_store::{DeletionCandidate, Integration, RunWrite};
 
-use crate::engine::{Pass, StreamEnd};
+use crate::engine::StreamEnd;
 use crate::{Checkpoint, EngineError, RunControl, Signal, SyncEngine, prepare_record};
 
 /// More candidates than this in one stream are confirmed by another listing first: past a
@@ -160,18 +160,7 @@ impl SyncEngine {
             // what it misses as well stays a candidate.
             tracing::info!(run_id = %write.run_id, stream = stream.name, candidates = pending.len(), "listing the stream again to confirm deletions");
             let end = self
-                .sync_stream(
-                    integration,
-                    write,
-                    connector,
-                    stream,
-                    Pass::Verify,
-                    None,
-                    FetchMode::Full,
-                    checkpoint,
-                    counts,
-                    control,
-                )
+                .relist_stream(integration, write, connector, stream, checkpoint, counts, control)
                 .await;
             match end {
                 Ok(StreamEnd::Done) => {}

@@ -14,6 +14,7 @@ use tributary_store::{
 };
 
 use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
+use crate::listing::Listed;
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
 
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct EngineConfig {
     pub prefetch: usize,
     /// A stream with more pages than this is taken to paginate endlessly.
     pub max_pages_per_stream: u64,
+    /// Streams of one run fetched at once. They share the integration's client, hence its
+    /// rate budget: a real tool's latency, not its limit, is what one stream at a time wastes.
+    pub stream_concurrency: usize,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +43,7 @@ impl Default for EngineConfig {
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             prefetch: 1,
             max_pages_per_stream: 1_000_000,
+            stream_concurrency: 4,
         }
     }
 }
@@ -65,29 +70,24 @@ pub(crate) enum StreamEnd {
     Stopped(Signal),
 }
 
-/// Why a stream is being listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pass {
-    /// The run's own listing of the stream at this index: every page advances the checkpoint.
-    Listing { index: usize },
-    /// A second listing that confirms deletion candidates after every stream was listed. Its
-    /// pages keep the run's checkpoint where it is: a run paused or killed during it resumes
-    /// by confirming again, and whatever this pass already saw no longer needs confirming.
-    Verify,
-}
-
-enum FetchEnd {
+pub(crate) enum FetchEnd {
     Done,
     Stopped,
 }
 
 /// A fetched page, already prepared for the mirror (scope applied, ids derived, hashed).
-struct PreparedPage {
-    records: Vec<PreparedRecord>,
-    next: Option<Value>,
+pub(crate) struct PreparedPage {
+    pub(crate) records: Vec<PreparedRecord>,
+    pub(crate) next: Option<Value>,
 }
 
 type Fetched = Result<PreparedPage, SourceError>;
+
+/// What a stream's fetcher tells the writer, in order: its pages, then how it ended.
+pub(crate) enum Event {
+    Page { index: usize, page: Fetched },
+    End { index: usize, end: FetchEnd },
+}
 
 impl SyncEngine {
     pub fn new(store: Arc<dyn MirrorStore>, config: EngineConfig) -> Self {
@@ -268,7 +268,10 @@ impl SyncEngine {
             match clients.get(&integration.id) {
                 Some(client) => client.clone(),
                 None => {
-                    let client = SourceClient::new(self.config.client.clone())?;
+                    let client = SourceClient::with_tool_limits(
+                        self.config.client.clone(),
+                        tributary_connectors::documented_limits(integration.tool),
+                    )?;
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }
@@ -302,8 +305,7 @@ impl SyncEngine {
             }
             let run = self.reload(&write.run_id).await?.run;
             let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
-            checkpoint.stream = 0;
-            checkpoint.cursor = None;
+            checkpoint.restart();
             match self
                 .store
                 .restart_pass(write, &checkpoint.to_value(), integration.scope_version)
@@ -424,90 +426,46 @@ impl SyncEngine {
         };
 
         let streams = connector.streams();
+        let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
         let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
         let mut counts = run.counts;
-        let mut errors: Vec<String> = checkpoint
-            .failed_streams
-            .iter()
-            .map(|s| format!("{s}: failed earlier in this run"))
-            .collect();
-        let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
-        // Streams an earlier execution of this run already finished.
-        let mut succeeded = streams
-            .iter()
-            .take(checkpoint.stream)
-            .filter(|s| enabled(s) && !checkpoint.failed_streams.iter().any(|f| f == s.name))
-            .count();
-        for (index, stream) in streams.iter().enumerate().skip(checkpoint.stream) {
-            if !enabled(stream) {
-                continue; // I6: a disabled model is never requested.
+        let listed = self
+            .list_streams(
+                integration,
+                write,
+                &connector,
+                &streams,
+                mode,
+                &mut checkpoint,
+                &mut counts,
+                control,
+            )
+            .await?;
+        let (errors, succeeded) = match listed {
+            Listed::Finished { errors, succeeded } => (errors, succeeded),
+            Listed::Stopped(signal) => {
+                if lost.load(Ordering::SeqCst) {
+                    return Err(EngineError::LeaseLost(format!(
+                        "run {} stopped at a page boundary",
+                        run.id
+                    )));
+                }
+                return self.stop(write, signal, control).await;
             }
-            let stream_mode = match mode {
-                FetchMode::Delta { .. } if !stream.supports_since => FetchMode::Full,
-                m => m,
-            };
-            let cursor = if index == checkpoint.stream {
-                checkpoint.cursor.take()
-            } else {
-                None
-            };
-            let outcome = self
-                .sync_stream(
-                    integration,
-                    write,
-                    &connector,
-                    stream,
-                    Pass::Listing { index },
-                    cursor,
-                    stream_mode,
-                    &mut checkpoint,
-                    &mut counts,
-                    control,
-                )
-                .await;
-            match outcome {
-                Ok(StreamEnd::Done) => succeeded += 1,
-                Ok(StreamEnd::Stopped(signal)) => {
-                    if lost.load(Ordering::SeqCst) {
-                        return Err(EngineError::LeaseLost(format!(
-                            "run {} stopped at a page boundary",
-                            run.id
-                        )));
-                    }
-                    return self.stop(write, signal, control).await;
-                }
-                Err(EngineError::Source(e)) if e.is_auth() => return Err(EngineError::Source(e)),
-                Err(EngineError::Source(e)) if e.is_retryable() && control.retry_after().is_some() => {
-                    // The fleet retries the run later from this stream's last committed page.
-                    let delay = control.retry_after().unwrap_or_default();
-                    let info = PauseInfo {
-                        reason: PauseReason::Retry,
-                        preempted_by: None,
-                        resume_at: Some(chrono::Utc::now() + delay),
-                        error: Some(format!("{}: {e}", stream.name)),
-                    };
-                    self.store.pause_run(write, &info).await?;
-                    tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, retry_in = ?delay, "source unavailable; run paused for a retry");
-                    return self.reload(&write.run_id).await;
-                }
-                Err(EngineError::Source(e)) if e.is_retryable() => {
-                    // The tool stayed unavailable through the whole retry budget: the next
-                    // streams would only spend theirs the same way. Stop here; a later run
-                    // resumes.
-                    tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, "source unavailable; stopping the run");
-                    errors.push(format!("{}: {e}", stream.name));
-                    checkpoint.failed_streams.push(stream.name.to_owned());
-                    break;
-                }
-                Err(EngineError::Source(e)) => {
-                    // Other streams may still succeed; the run cannot sweep deletions now.
-                    tracing::warn!(run_id = %run.id, stream = stream.name, error = %e, "stream failed");
-                    errors.push(format!("{}: {e}", stream.name));
-                    checkpoint.failed_streams.push(stream.name.to_owned());
-                }
-                Err(e) => return Err(e),
+            Listed::RetryLater { stream, error } => {
+                // The fleet retries the run later from each stream's last committed page.
+                let delay = control.retry_after().unwrap_or_default();
+                let info = PauseInfo {
+                    reason: PauseReason::Retry,
+                    preempted_by: None,
+                    resume_at: Some(chrono::Utc::now() + delay),
+                    error: Some(format!("{stream}: {error}")),
+                };
+                self.store.pause_run(write, &info).await?;
+                tracing::warn!(run_id = %run.id, stream, error = %error, retry_in = ?delay, "source unavailable; run paused for a retry");
+                return self.reload(&write.run_id).await;
             }
-        }
+        };
 
         if errors.is_empty() {
             if run.sync_type.is_complete() {
@@ -650,26 +608,28 @@ impl SyncEngine {
         Ok(out)
     }
 
+    /// Lists `stream` once more from its first page to confirm deletion candidates, after
+    /// every stream was listed. Its pages are written (what they return is seen) but keep the
+    /// run's checkpoint where it is: a run paused or killed during it resumes by confirming
+    /// again, and whatever this pass already saw no longer needs confirming.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn sync_stream(
+    pub(crate) async fn relist_stream(
         &self,
         integration: &Integration,
         write: &RunWrite,
         connector: &Arc<dyn Connector>,
         stream: &Stream,
-        pass: Pass,
-        cursor: Option<Value>,
-        mode: FetchMode,
-        checkpoint: &mut Checkpoint,
+        checkpoint: &Checkpoint,
         counts: &mut RunCounts,
         control: &RunControl,
     ) -> Result<StreamEnd, EngineError> {
-        let (tx, mut rx) = mpsc::channel::<Fetched>(self.config.prefetch.max(1));
-        let mut fetcher = AbortOnDrop(spawn_fetcher(
+        let (tx, mut rx) = mpsc::channel::<Event>(self.config.prefetch.max(1));
+        let _fetcher = AbortOnDrop(tokio::spawn(fetch_pages(
+            0,
             connector.clone(),
             stream.clone(),
-            cursor,
-            mode,
+            None,
+            FetchMode::Full,
             control.clone(),
             self.config.max_pages_per_stream,
             Preparer {
@@ -677,59 +637,30 @@ impl SyncEngine {
                 ids: IdGen::new(integration.id.clone()),
             },
             tx,
-        ));
-        while let Some(fetched) = rx.recv().await {
-            let page = match fetched {
-                Ok(page) => page,
-                Err(e) => {
-                    fetcher.abort();
-                    return Err(e.into());
+        )));
+        loop {
+            let page = match rx.recv().await {
+                Some(Event::Page { page: Ok(page), .. }) => page,
+                Some(Event::Page { page: Err(e), .. }) => return Err(e.into()),
+                // Every page it fetched has been written above, so a resumed run never
+                // fetches a page twice.
+                Some(Event::End { end: FetchEnd::Done, .. }) => return Ok(StreamEnd::Done),
+                Some(Event::End { end: FetchEnd::Stopped, .. }) => return Ok(StreamEnd::Stopped(control.signal())),
+                None => {
+                    return Err(EngineError::Source(SourceError::Config(
+                        "page fetcher crashed".to_owned(),
+                    )));
                 }
             };
-            let PreparedPage { records, next } = page;
-            if let Pass::Listing { index } = pass {
-                *checkpoint = match next {
-                    Some(cursor) => Checkpoint {
-                        stream: index,
-                        cursor: Some(cursor),
-                        failed_streams: checkpoint.failed_streams.clone(),
-                    },
-                    None => Checkpoint {
-                        stream: index + 1,
-                        cursor: None,
-                        failed_streams: checkpoint.failed_streams.clone(),
-                    },
-                };
-            }
-            let out = match self
-                .write_page(integration, write, records, checkpoint, counts, 1)
-                .await
-            {
-                Ok(out) => out,
-                Err(e) => {
-                    fetcher.abort();
-                    return Err(e.into());
-                }
-            };
+            self.write_page(integration, write, page.records, checkpoint, counts, 1)
+                .await?;
             control.report(Progress {
                 stream: stream.name.to_owned(),
                 counts: *counts,
             });
-            tracing::debug!(run_id = %write.run_id, stream = stream.name, created = out.created, updated = out.updated, unchanged = out.unchanged, "page committed");
             if control.signal() == Signal::Cancel {
-                fetcher.abort();
                 return Ok(StreamEnd::Stopped(Signal::Cancel));
             }
-        }
-        // The fetcher closed the channel: either the stream ended or it saw a signal before
-        // starting another request. Every page it fetched has been written above, so a
-        // resumed run never fetches a page twice.
-        match (&mut fetcher.0).await {
-            Ok(FetchEnd::Done) => Ok(StreamEnd::Done),
-            Ok(FetchEnd::Stopped) => Ok(StreamEnd::Stopped(control.signal())),
-            Err(join) => Err(EngineError::Source(SourceError::Config(format!(
-                "page fetcher crashed: {join}"
-            )))),
         }
     }
 }
@@ -737,30 +668,25 @@ impl SyncEngine {
 /// Aborts a spawned task when dropped, so cancelling a run cancels its helpers too.
 struct AbortOnDrop<T>(JoinHandle<T>);
 
-impl<T> AbortOnDrop<T> {
-    fn abort(&self) {
-        self.0.abort();
-    }
-}
-
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
 
-/// Fetches a stream's pages one after another into `tx`, checking the run's signal before each
-/// request, and detecting pagination that never ends.
 /// What the fetcher needs to prepare records: hashing runs there, beside the fetch, so it
 /// overlaps the previous page's write instead of adding to it (a third of the worker's CPU in
 /// a FULL of Personio employees is the content hash).
-struct Preparer {
-    scope: ScopeConfig,
-    ids: IdGen,
+pub(crate) struct Preparer {
+    pub(crate) scope: ScopeConfig,
+    pub(crate) ids: IdGen,
 }
 
+/// Fetches the pages of stream `index` one after another into `tx`, checking the run's signal
+/// before each request and detecting pagination that never ends; then says how it ended.
 #[allow(clippy::too_many_arguments)]
-fn spawn_fetcher(
+pub(crate) async fn fetch_pages(
+    index: usize,
     connector: Arc<dyn Connector>,
     stream: Stream,
     mut cursor: Option<Value>,
@@ -768,57 +694,59 @@ fn spawn_fetcher(
     control: RunControl,
     max_pages: u64,
     preparer: Preparer,
-    tx: mpsc::Sender<Fetched>,
-) -> JoinHandle<FetchEnd> {
-    tokio::spawn(async move {
-        let mut seen: HashSet<String> = HashSet::new();
-        if let Some(c) = &cursor {
-            seen.insert(c.to_string());
+    tx: mpsc::Sender<Event>,
+) {
+    let mut seen: HashSet<String> = HashSet::new();
+    if let Some(c) = &cursor {
+        seen.insert(c.to_string());
+    }
+    let mut pages = 0u64;
+    let end = loop {
+        if control.signal() != Signal::Continue {
+            break FetchEnd::Stopped;
         }
-        let mut pages = 0u64;
-        loop {
-            if control.signal() != Signal::Continue {
-                return FetchEnd::Stopped;
-            }
-            let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
-            pages += 1;
-            let result = result.and_then(|page| {
-                if let Some(next) = &page.next {
-                    if !seen.insert(next.to_string()) {
-                        return Err(SourceError::Pagination {
-                            endpoint: stream.name.to_owned(),
-                            detail: format!("cursor {next} came back a second time"),
-                        });
-                    }
-                    if pages >= max_pages {
-                        return Err(SourceError::Pagination {
-                            endpoint: stream.name.to_owned(),
-                            detail: format!("more than {max_pages} pages"),
-                        });
-                    }
+        let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
+        pages += 1;
+        let result = result.and_then(|page| {
+            if let Some(next) = &page.next {
+                if !seen.insert(next.to_string()) {
+                    return Err(SourceError::Pagination {
+                        endpoint: stream.name.to_owned(),
+                        detail: format!("cursor {next} came back a second time"),
+                    });
                 }
-                Ok(page)
-            });
-            let result = result.map(|page| PreparedPage {
-                records: page
-                    .records
-                    .into_iter()
-                    .filter_map(|r| prepare_record(r, &preparer.scope, &preparer.ids, connector.as_ref()))
-                    .collect(),
-                next: page.next,
-            });
-            let next = match &result {
-                Ok(page) => page.next.clone(),
-                Err(_) => None,
-            };
-            let failed = result.is_err();
-            if tx.send(result).await.is_err() || failed {
-                return FetchEnd::Done;
+                if pages >= max_pages {
+                    return Err(SourceError::Pagination {
+                        endpoint: stream.name.to_owned(),
+                        detail: format!("more than {max_pages} pages"),
+                    });
+                }
             }
-            match next {
-                Some(n) => cursor = Some(n),
-                None => return FetchEnd::Done,
-            }
+            Ok(page)
+        });
+        let result = result.map(|page| PreparedPage {
+            records: page
+                .records
+                .into_iter()
+                .filter_map(|r| prepare_record(r, &preparer.scope, &preparer.ids, connector.as_ref()))
+                .collect(),
+            next: page.next,
+        });
+        let next = match &result {
+            Ok(page) => page.next.clone(),
+            Err(_) => None,
+        };
+        let failed = result.is_err();
+        if tx.send(Event::Page { index, page: result }).await.is_err() {
+            return;
         }
-    })
+        if failed {
+            break FetchEnd::Done;
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break FetchEnd::Done,
+        }
+    };
+    let _ = tx.send(Event::End { index, end }).await;
 }

@@ -11,10 +11,11 @@ mod confirm;
 mod control;
 mod engine;
 mod error;
+mod listing;
 mod prepare;
 mod schedule;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, Position};
 pub use control::{PauseRequest, Progress, RunControl, Signal};
 pub use engine::{EngineConfig, RunOutcome, SyncEngine};
 pub use error::EngineError;

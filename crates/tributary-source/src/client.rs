@@ -44,6 +44,24 @@ impl Default for ClientConfig {
     }
 }
 
+/// A tool's documented request allowance for each set of credentials: `requests` per `per`,
+/// for one endpoint (as connectors name it in [`SourceClient::send`], e.g.
+/// `GET /v1/company/employees`) or, with `endpoint: None`, for every request together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub endpoint: Option<&'static str>,
+    pub requests: NonZeroU32,
+    pub per: Duration,
+}
+
+impl RateLimit {
+
+    /// Requests per second in the long run.
+    pub fn per_second(&self) -> f64 {
+        self.requests.get() as f64 / self.per.as_secs_f64()
+    }
+}
+
 /// A response whose status was a success.
 #[derive(Debug, Clone)]
 pub struct SourceResponse {
@@ -84,6 +102,10 @@ pub struct SourceClient {
 
 struct Budget {
     limiter: Option<DefaultDirectRateLimiter>,
+    /// The tool's own documented limits, each spaced evenly: a tool counting N requests per
+    /// window would refuse a burst of N at the end of one window and N more at the start of
+    /// the next, and a refused request costs its `Retry-After`, far more than the spacing.
+    tool_limiters: Vec<(Option<&'static str>, DefaultDirectRateLimiter)>,
     /// Set when the tool says its quota is spent (429 or a zero "remaining" header): every
     /// request of the integration waits until then, not just the one that was refused.
     blocked_until: Mutex<Option<Instant>>,
@@ -91,6 +113,12 @@ struct Budget {
 
 impl SourceClient {
     pub fn new(config: ClientConfig) -> Result<Self, SourceError> {
+        Self::with_tool_limits(config, &[])
+    }
+
+    /// A client that also keeps to the tool's documented rate limits, whatever the configured
+    /// budget allows.
+    pub fn with_tool_limits(config: ClientConfig, tool_limits: &[RateLimit]) -> Result<Self, SourceError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -100,11 +128,16 @@ impl SourceClient {
         let limiter = config
             .requests_per_second
             .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
+        let tool_limiters = tool_limits
+            .iter()
+            .filter_map(|l| Some((l.endpoint, RateLimiter::direct(Quota::with_period(l.per / l.requests.get())?))))
+            .collect();
         Ok(Self {
             http,
             config: Arc::new(config),
             budget: Arc::new(Budget {
                 limiter,
+                tool_limiters,
                 blocked_until: Mutex::new(None),
             }),
         })
@@ -143,7 +176,7 @@ impl SourceClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            self.wait_for_budget().await;
+            self.wait_for_budget(endpoint).await;
             let failure = match self.attempt(endpoint, &build).await {
                 Ok(resp) => match check(&resp) {
                     BodyVerdict::Ok => return Ok(resp),
@@ -179,7 +212,7 @@ impl SourceClient {
         }
     }
 
-    async fn wait_for_budget(&self) {
+    async fn wait_for_budget(&self, endpoint: &str) {
         let until = *self.budget.blocked_until.lock().await;
         if let Some(until) = until {
             tokio::time::sleep_until(until.into()).await;
@@ -187,6 +220,18 @@ impl SourceClient {
         if let Some(limiter) = &self.budget.limiter {
             limiter.until_ready().await;
         }
+        for limiter in self.tool_limiters(endpoint) {
+            limiter.until_ready().await;
+        }
+    }
+
+    /// The documented limits a request to `endpoint` counts against.
+    fn tool_limiters<'a>(&'a self, endpoint: &'a str) -> impl Iterator<Item = &'a DefaultDirectRateLimiter> + 'a {
+        self.budget
+            .tool_limiters
+            .iter()
+            .filter(move |(only, _)| only.is_none_or(|e| e == endpoint))
+            .map(|(_, limiter)| limiter)
     }
 
     async fn block_until(&self, d: Duration) {
@@ -360,6 +405,38 @@ mod tests {
         assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test]
+    async fn documented_limits_space_their_endpoint_only() {
+        let limits = [
+            RateLimit {
+                endpoint: Some("GET /employees"),
+                requests: NonZeroU32::new(20).unwrap(),
+                per: Duration::from_secs(1),
+            },
+            RateLimit {
+                endpoint: None,
+                requests: NonZeroU32::new(1000).unwrap(),
+                per: Duration::from_secs(1),
+            },
+        ];
+        let client = SourceClient::with_tool_limits(
+            ClientConfig {
+                requests_per_second: None,
+                ..ClientConfig::default()
+            },
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(client.tool_limiters("GET /employees").count(), 2);
+        assert_eq!(client.tool_limiters("GET /employees/{id}").count(), 1, "names match exactly");
+        // Twenty a second, evenly: six requests span at least five intervals of 50 ms.
+        let started = Instant::now();
+        for _ in 0..6 {
+            client.wait_for_budget("GET /employees").await;
+        }
+        assert!(started.elapsed() >= Duration::from_millis(245), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod connector;
 mod error;
 mod secret;
 
-pub use client::{BodyVerdict, ClientConfig, SourceClient, SourceResponse};
+pub use client::{BodyVerdict, ClientConfig, RateLimit, SourceClient, SourceResponse};
 pub use connector::{Connector, FetchMode, Lookup, Page, RecordRef, Stream};
 pub use error::SourceError;
 pub use secret::Secret;

@@ -110,6 +110,9 @@ pub struct WorkerArgs {
     /// Source requests per second per integration.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub source_rps: u32,
+    /// Streams of one sync fetched at once (they share the integration's request budget).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub stream_concurrency: u32,
     /// Outbound webhook attempts in flight at once in this process (0: this process delivers
     /// no webhooks).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(0..=1024))]

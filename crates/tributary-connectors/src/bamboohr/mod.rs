@@ -50,12 +50,18 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tributary_model::{IdGen, Model, SourceRecord, Timestamp, ToolKind};
 use tributary_source::{
-    BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
-    Stream,
+    BodyVerdict, Connector, FetchMode, Lookup, Page, RateLimit, RecordRef, Secret, SourceClient, SourceError,
+    SourceResponse, Stream,
 };
 use url::Url;
 
 use api::{ErrorBody, ListField, ListOption, LocationsPage, MetaField, RemoteId, Report, ReportEmployee, TimeOffTypes};
+
+/// Rate limits this tool documents as numbers (see `tributary_connectors::documented_limits`):
+/// none. BambooHR publishes no number ("Rate limits stay the same. Only the status code is
+/// changing.", <https://documentation.bamboohr.com/docs/planned-changes-to-the-api>, updated
+/// 2026-09-10); its 429 with `Retry-After` paces us.
+pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[];
 
 /// Endpoint labels: used in errors and logs and as the keys of `remote_data`.
 mod endpoint {

@@ -21,12 +21,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_source::{
+    RateLimit,
     BodyVerdict, Connector, FetchMode, Page, Secret, SourceClient, SourceError, SourceResponse, Stream,
 };
 use url::Url;
 
 pub(crate) use map::remote_paths;
 use paging::{Cursor, Links};
+
+/// Rate limits this tool documents as numbers (see `tributary_connectors::documented_limits`).
+pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[];
 
 /// "Must be an integer between 1 and 500."
 const PER_PAGE: u32 = 500;

@@ -35,6 +35,8 @@ mod wire;
 pub(crate) use map::remote_paths;
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -45,6 +47,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell};
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
 use tributary_source::{
+    RateLimit,
     BodyVerdict, Connector, FetchMode, Lookup, Page, RecordRef, Secret, SourceClient, SourceError, SourceResponse,
     Stream,
 };
@@ -68,6 +71,14 @@ const STREAM_BALANCES: &str = "time_off_balances";
 
 const EP_AUTH: &str = "POST /v1/auth";
 const EP_EMPLOYEES: &str = "GET /v1/company/employees";
+
+/// 300 requests a minute on the employees list, Personio's one documented limit besides auth
+/// (changelog "Rate Limits on GET Employees endpoint - May 6, 2024").
+pub(crate) const DOCUMENTED_LIMITS: &[RateLimit] = &[RateLimit {
+    endpoint: Some(EP_EMPLOYEES),
+    requests: NonZeroU32::new(300).unwrap(),
+    per: Duration::from_secs(60),
+}];
 const EP_TYPES: &str = "GET /v1/company/time-off-types";
 const EP_TIME_OFFS: &str = "GET /v1/company/time-offs";
 const EP_BALANCE: &str = "GET /v1/company/employees/{id}/absences/balance";

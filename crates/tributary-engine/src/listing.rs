@@ -1,0 +1,178 @@
+//! The run's listing pass: its streams fetched several at a time, their pages written one at
+//! a time.
+//!
+//! A real tool answers a request in hundreds of milliseconds and allows several requests per
+//! second, so one stream after another leaves most of the rate budget unused. Each stream gets
+//! a fetcher task; they share the integration's client, so together they stay within its
+//! budget. Writes stay serial: every page is one fenced transaction that also stores the
+//! checkpoint, which now holds a position per stream (see [`Checkpoint`]).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tributary_model::{IdGen, RunCounts};
+use tributary_source::{Connector, FetchMode, SourceError, Stream};
+use tributary_store::{Integration, RunWrite};
+
+use crate::engine::{Event, FetchEnd, Preparer, fetch_pages};
+use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, SyncEngine};
+
+/// How a listing pass ended, short of an error that ends the run.
+pub(crate) enum Listed {
+    /// Every stream ran to its end or failed.
+    Finished { errors: Vec<String>, succeeded: usize },
+    /// A signal stopped it at page boundaries; every page fetched was written.
+    Stopped(Signal),
+    /// A stream's source is unavailable for a while: the run pauses for a retry and resumes
+    /// every stream from its last committed page.
+    RetryLater { stream: String, error: SourceError },
+}
+
+impl SyncEngine {
+    /// Lists the enabled `streams` from where `checkpoint` left them, at most
+    /// `stream_concurrency` at a time, writing each page as it arrives.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn list_streams(
+        &self,
+        integration: &Integration,
+        write: &RunWrite,
+        connector: &Arc<dyn Connector>,
+        streams: &[Stream],
+        mode: FetchMode,
+        checkpoint: &mut Checkpoint,
+        counts: &mut RunCounts,
+        control: &RunControl,
+    ) -> Result<Listed, EngineError> {
+        let scope = &integration.scope_config;
+        let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
+        let mut errors: Vec<String> = checkpoint
+            .failed_streams
+            .iter()
+            .map(|s| format!("{s}: failed earlier in this run"))
+            .collect();
+        // Streams an earlier execution of this run already finished.
+        let mut succeeded = streams
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                enabled(s) && checkpoint.start_of(*i).is_none() && !checkpoint.failed_streams.iter().any(|f| f == s.name)
+            })
+            .count();
+        let mut queue: VecDeque<(usize, Option<Value>)> = VecDeque::new();
+        for (index, stream) in streams.iter().enumerate() {
+            match checkpoint.start_of(index) {
+                // I6: a disabled model is never requested; the stream counts as passed.
+                Some(_) if !enabled(stream) => checkpoint.advance(index, None),
+                Some(cursor) => queue.push_back((index, cursor)),
+                None => {}
+            }
+        }
+
+        let width = self.config().stream_concurrency.max(1);
+        let (tx, mut rx) = mpsc::channel::<Event>(width * self.config().prefetch.max(1));
+        // Dropped on every return: the fetchers still running are aborted with it.
+        let mut fetchers = JoinSet::new();
+        let mut active: HashSet<usize> = HashSet::new();
+        let mut failed_now: HashSet<usize> = HashSet::new();
+        let mut stopped = false;
+        loop {
+            while active.len() < width && control.signal() == Signal::Continue {
+                let Some((index, cursor)) = queue.pop_front() else { break };
+                let stream = streams[index].clone();
+                let stream_mode = match mode {
+                    // Streams the tool cannot filter by "changed since" are small reference
+                    // lists: fetched whole, never deleting (a delta never does).
+                    FetchMode::Delta { .. } if !stream.supports_since => FetchMode::Full,
+                    m => m,
+                };
+                fetchers.spawn(fetch_pages(
+                    index,
+                    connector.clone(),
+                    stream,
+                    cursor,
+                    stream_mode,
+                    control.clone(),
+                    self.config().max_pages_per_stream,
+                    Preparer {
+                        scope: integration.scope_config.clone(),
+                        ids: IdGen::new(integration.id.clone()),
+                    },
+                    tx.clone(),
+                ));
+                active.insert(index);
+            }
+            if active.is_empty() {
+                break;
+            }
+            let event = tokio::select! {
+                Some(event) = rx.recv() => event,
+                Some(joined) = fetchers.join_next() => {
+                    // A fetcher that ends normally has sent its `End` already.
+                    if let Err(e) = joined
+                        && e.is_panic()
+                    {
+                        return Err(EngineError::Source(SourceError::Config(format!("page fetcher crashed: {e}"))));
+                    }
+                    continue;
+                }
+            };
+            match event {
+                Event::Page { index, page: Ok(page) } => {
+                    let stream = &streams[index];
+                    checkpoint.advance(index, page.next.clone());
+                    let out = self
+                        .write_page(integration, write, page.records, checkpoint, counts, 1)
+                        .await?;
+                    control.report(Progress {
+                        stream: stream.name.to_owned(),
+                        counts: *counts,
+                    });
+                    tracing::debug!(run_id = %write.run_id, stream = stream.name, created = out.created, updated = out.updated, unchanged = out.unchanged, "page committed");
+                    if control.signal() == Signal::Cancel {
+                        return Ok(Listed::Stopped(Signal::Cancel));
+                    }
+                }
+                Event::Page { index, page: Err(e) } => {
+                    let stream = &streams[index];
+                    if e.is_auth() {
+                        return Err(EngineError::Source(e));
+                    }
+                    if e.is_retryable() && control.retry_after().is_some() {
+                        return Ok(Listed::RetryLater {
+                            stream: stream.name.to_owned(),
+                            error: e,
+                        });
+                    }
+                    errors.push(format!("{}: {e}", stream.name));
+                    checkpoint.failed_streams.push(stream.name.to_owned());
+                    checkpoint.advance(index, None);
+                    failed_now.insert(index);
+                    if e.is_retryable() {
+                        // The tool stayed unavailable through the whole retry budget: the
+                        // other streams would only spend theirs the same way. Stop here; a
+                        // later run starts again.
+                        tracing::warn!(run_id = %write.run_id, stream = stream.name, error = %e, "source unavailable; stopping the run");
+                        return Ok(Listed::Finished { errors, succeeded });
+                    }
+                    // Other streams may still succeed; the run cannot sweep deletions now.
+                    tracing::warn!(run_id = %write.run_id, stream = stream.name, error = %e, "stream failed");
+                }
+                Event::End { index, end } => {
+                    active.remove(&index);
+                    match end {
+                        FetchEnd::Done if !failed_now.contains(&index) => succeeded += 1,
+                        FetchEnd::Done => {}
+                        FetchEnd::Stopped => stopped = true,
+                    }
+                }
+            }
+        }
+        if stopped || !queue.is_empty() {
+            return Ok(Listed::Stopped(control.signal()));
+        }
+        Ok(Listed::Finished { errors, succeeded })
+    }
+}
