@@ -799,6 +799,21 @@ async fn the_simulator_answers_xml_unless_asked_for_json() {
         users.contains("<user id=\"100\" employeeId=\"100\"><firstName>Ada</firstName>"),
         "{users}"
     );
+    // The report: `format` decides.
+    let report = reqwest::Client::new()
+        .post(format!("{}/v1/reports/custom?format=XML", sim.base_url(TOOL)))
+        .basic_auth(&sim.state.credentials().bamboohr_api_key, Some("x"))
+        .json(&json!({"title": "t", "fields": ["firstName"]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        report.contains("<report><employees><employee id=\"100\"><firstName>Ada</firstName>"),
+        "{report}"
+    );
     // Endpoints documented as JSON only answer JSON whatever the Accept.
     let locations = raw_get(&sim, "/v1/hris/org/locations", None).await;
     assert!(locations.json::<Value>().await.is_ok());
@@ -902,7 +917,12 @@ async fn single_employees_and_changed_ids_are_served() {
     assert_eq!(ids, ["110"], "{changed}");
     assert_eq!(changed["employees"]["110"]["action"], json!("Updated"));
     assert_eq!(raw_get(&sim, "/v1/employees/changed", json).await.status(), 400);
-    assert_eq!(raw_get(&sim, "/v1/employees/changed?since=yesterday", json).await.status(), 400);
+    assert_eq!(
+        raw_get(&sim, "/v1/employees/changed?since=yesterday", json)
+            .await
+            .status(),
+        400
+    );
     let offset = raw_get(&sim, "/v1/employees/changed?since=2020-01-01T00:00:00%2B0000", json).await;
     assert_eq!(offset.status(), 200);
     sim.shutdown().await;

@@ -337,12 +337,13 @@ impl BambooHrConnector {
     /// The stream's snapshot: the cached one while a run pages through it, a fresh one for a
     /// run's first page (or a resumed run on a fresh connector).
     async fn snapshot(&self, kind: Kind, fresh: bool, since: Option<Timestamp>) -> Result<Arc<Snapshot>, SourceError> {
-        let mut cache = self.snapshots.lock().await;
-        if !fresh && let Some(s) = cache.get(kind.name()) {
+        if !fresh && let Some(s) = self.snapshots.lock().await.get(kind.name()) {
             return Ok(s.clone());
         }
+        // Loaded without holding the cache: the engine lists streams concurrently, and one
+        // stream's bulk read must not wait for another's. Each stream loads only its own kind.
         let snapshot = Arc::new(self.load(kind, since).await?);
-        cache.insert(kind.name(), snapshot.clone());
+        self.snapshots.lock().await.insert(kind.name(), snapshot.clone());
         Ok(snapshot)
     }
 
