@@ -30,7 +30,7 @@ migrate:
 
 # Benchmarks; each starts its own stack (Postgres, Redis, the simulator, tributary processes),
 # measures a peer and the machine's limit in the same run and writes Markdown, JSON and PNG plots
-# to crates/tributary-bench/results. Scenarios: ingest, delta, gateway, fleet, webhooks, smoke;
+# to crates/tributary-bench/results. Scenarios: ingest, delta, gateway, fleet, webhooks, pace, smoke;
 # e.g. `just bench ingest --sizes 10000,100000` or `just bench gateway --clients 1,32`.
 bench *ARGS:
     cargo build --release -p tributary -p tributary-bench

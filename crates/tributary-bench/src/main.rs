@@ -15,6 +15,7 @@ mod enqueue;
 mod fleet;
 mod gateway;
 mod ingest;
+mod pace;
 mod plot;
 mod report;
 mod stack;
@@ -62,6 +63,9 @@ enum Command {
     Fleet(fleet::Args),
     /// Webhooks: source webhook in → data-changed out, and outbox deliveries per second.
     Webhooks(webhooks::Args),
+    /// A FULL at a real tool's speed (latency, documented rate limits) against the time the
+    /// tool's documented limits need for its requests.
+    Pace(pace::Args),
     /// Every scenario at tiny sizes, to check that they all still run (CI runs this).
     Smoke,
 }
@@ -91,6 +95,17 @@ const SMOKE: &[&[&str]] = &[
         "2",
     ],
     &["webhooks", "--samples", "5", "--deliveries", "200"],
+    &[
+        "pace",
+        "--employees",
+        "60",
+        "--candidates",
+        "60",
+        "--latency-ms",
+        "20",
+        "--stream-concurrency",
+        "4",
+    ],
 ];
 
 // mimalloc: the sync path allocates and frees many small JSON nodes per record, and glibc's
@@ -128,6 +143,7 @@ async fn run(command: Command, out: &Path) -> anyhow::Result<()> {
         Command::Gateway(args) => gateway::run(args, out).await,
         Command::Fleet(args) => fleet::run(args, out).await,
         Command::Webhooks(args) => webhooks::run(args, out).await,
+        Command::Pace(args) => pace::run(args, out).await,
         Command::Smoke => anyhow::bail!("smoke does not nest"),
     }
 }
