@@ -3,6 +3,7 @@
 //! exactly as much as its fidelity; these tests make a divergence fail here, not at a
 //! customer. One file per tool; `spec` is the harness, `harness` proves it can fail.
 
+mod bamboohr;
 mod greenhouse;
 mod harness;
 mod personio;

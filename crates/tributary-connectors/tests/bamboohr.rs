@@ -348,7 +348,8 @@ async fn every_stream_of_a_small_company_maps_to_unified_records() {
     assert_eq!(count(Model::AbsenceTypes), 2);
     assert_eq!(count(Model::Absences), 2);
     assert_eq!(count(Model::TimeOffBalances), 3);
-    assert!(c.streams().iter().all(|s| !s.supports_since));
+    // Only employees have a documented "changed since" filter (`/v1/employees/changed`).
+    assert!(c.streams().iter().all(|s| s.supports_since == (s.name == "employees")));
 
     let groups = &all[&Model::Groups];
     assert_eq!(find(groups, "10").data["name"], json!("Engineering"));
@@ -564,25 +565,72 @@ async fn fetch_all_from(c: &BambooHrConnector, stream: &Stream, cursor: Value) -
 }
 
 #[tokio::test]
-async fn a_delta_refetches_whole_streams_and_sees_the_change() {
+async fn a_delta_fetches_the_employees_bamboohr_reports_changed() {
     let sim = small_sim().await;
     let c = connector(&sim);
     let employees = stream(&c, "employees");
-    let since = Utc::now();
-    sim.state
-        .company_mut(TOOL)
-        .hris
-        .employees
-        .get_mut(&110)
-        .expect("grace")
-        .last_name = "Murray Hopper".into();
+    let since = Utc::now() - chrono::Duration::seconds(2);
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        let grace = company.hris.employees.get_mut(&110).expect("grace");
+        grace.last_name = "Murray Hopper".into();
+        grace.updated_at = Utc::now();
+    }
     let delta = fetch_all(&c, &employees, FetchMode::Delta { since })
         .await
         .expect("delta");
-    // BambooHR cannot filter by change, so a delta sees everything, the change included.
-    assert_eq!(delta.len(), 4);
+    assert_eq!(delta.len(), 1, "only the changed employee");
     assert_eq!(find(&delta, "110").data["last_name"], json!("Murray Hopper"));
-    assert_eq!(find(&delta, "100").data["last_name"], json!("Lovelace"));
+    // Mapped exactly as a complete listing maps it.
+    let full = fetch_all(&c, &employees, FetchMode::Full).await.expect("full");
+    assert_eq!(find(&full, "110").data, find(&delta, "110").data);
+    let asked = sim
+        .state
+        .requests(&tributary_sim::RequestFilter::tool(TOOL).path("/v1/employees/changed"));
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].query.starts_with("since="), "{}", asked[0].query);
+
+    // Nothing changed since: no report at all.
+    let reports = |sim: &Simulator| {
+        sim.state
+            .requests(&tributary_sim::RequestFilter::tool(TOOL).path("/v1/reports/custom"))
+            .len()
+    };
+    let before = reports(&sim);
+    let later = Utc::now() + chrono::Duration::seconds(5);
+    assert!(
+        fetch_all(&c, &employees, FetchMode::Delta { since: later })
+            .await
+            .expect("delta")
+            .is_empty()
+    );
+    assert_eq!(reports(&sim), before);
+
+    // Other streams are whole in a DELTA (the engine asks them in FULL mode).
+    assert_eq!(count(&c, "departments").await, 2);
+
+    // An answer outside the documented shape fails the stream, naming endpoint and field.
+    sim.state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 200,
+                    retry_after: None,
+                    body: Some(r#"{"latest":"2026-01-01T00:00:00+00:00","employees":{"110":{"id":"110","action":"Moved","lastChanged":"2026-01-01T00:00:00+00:00"}}}"#.into()),
+                },
+            )
+            .path("/v1/employees/changed")
+            .times(1),
+        )
+        .expect("fault");
+    match fetch_all(&c, &employees, FetchMode::Delta { since }).await {
+        Err(SourceError::Malformed { endpoint, detail }) => {
+            assert_eq!(endpoint, "/v1/employees/changed");
+            assert!(detail.contains("employees.110.action"), "{detail}");
+        }
+        other => panic!("expected a malformed-body error, got {other:?}"),
+    }
     sim.shutdown().await;
 }
 
@@ -627,9 +675,10 @@ async fn throttling_is_retried_and_broken_bodies_are_malformed() {
     let sim = small_sim().await;
     let c = connector(&sim);
     let departments = stream(&c, "departments");
-    // BambooHR throttles with 503 and Retry-After.
+    // BambooHR throttles with 429 and Retry-After since 16 September 2026 (503 before, and
+    // still when the API is unavailable): both are retried.
     let retry_once = FaultAction::Status {
-        code: 503,
+        code: 429,
         retry_after: Some("0".into()),
         body: None,
     };
@@ -707,6 +756,327 @@ async fn a_location_page_that_repeats_is_a_pagination_error() {
     match fetch_all(&c, &locations, FetchMode::Full).await {
         Err(SourceError::Pagination { .. }) => {}
         other => panic!("expected a pagination error, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+async fn raw_get(sim: &Simulator, path: &str, accept: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", sim.base_url(TOOL)))
+        .basic_auth(&sim.state.credentials().bamboohr_api_key, Some("x"));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn the_simulator_answers_xml_unless_asked_for_json() {
+    let sim = small_sim().await;
+    for path in [
+        "/v1/meta/lists",
+        "/v1/meta/fields",
+        "/v1/employees/100?fields=firstName",
+        "/v1/employees/all/tables/jobInfo",
+    ] {
+        let xml = raw_get(&sim, path, None).await;
+        assert_eq!(xml.status(), 200, "{path}");
+        assert!(
+            xml.headers()["content-type"].to_str().unwrap().starts_with("text/xml"),
+            "{path}"
+        );
+        assert!(xml.text().await.unwrap().starts_with("<?xml"), "{path}");
+        let json = raw_get(&sim, path, Some("application/json")).await;
+        assert!(json.json::<Value>().await.is_ok(), "{path}");
+    }
+    // The documented XML of the users list.
+    let users = raw_get(&sim, "/v1/meta/users", Some("text/html"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        users.contains("<user id=\"100\" employeeId=\"100\"><firstName>Ada</firstName>"),
+        "{users}"
+    );
+    // The report: `format` decides.
+    let report = reqwest::Client::new()
+        .post(format!("{}/v1/reports/custom?format=XML", sim.base_url(TOOL)))
+        .basic_auth(&sim.state.credentials().bamboohr_api_key, Some("x"))
+        .json(&json!({"title": "t", "fields": ["firstName"]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        report.contains("<report><employees><employee id=\"100\"><firstName>Ada</firstName>"),
+        "{report}"
+    );
+    // Endpoints documented as JSON only answer JSON whatever the Accept.
+    let locations = raw_get(&sim, "/v1/hris/org/locations", None).await;
+    assert!(locations.json::<Value>().await.is_ok());
+
+    // A connector that is answered XML fails the stream, naming the endpoint and the cause.
+    let xml = raw_get(&sim, "/v1/meta/lists", None).await.text().await.unwrap();
+    sim.state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 200,
+                    retry_after: None,
+                    body: Some(xml),
+                },
+            )
+            .path("/v1/meta/lists")
+            .times(1),
+        )
+        .expect("fault");
+    let c = connector(&sim);
+    match fetch_all(&c, &stream(&c, "departments"), FetchMode::Full).await {
+        Err(SourceError::Malformed { endpoint, detail }) => {
+            assert_eq!(endpoint, "/v1/meta/lists");
+            assert!(detail.contains("bamboohr answered XML (root `<lists>`"), "{detail}");
+            assert!(detail.contains("Accept: application/json"), "{detail}");
+        }
+        other => panic!("expected a malformed-body error, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn paths_are_served_as_documented_and_other_spellings_are_not_found() {
+    let sim = small_sim().await;
+    let json = Some("application/json");
+    // Spelled with a trailing slash in BambooHR's earlier reference, without in the current
+    // document: both are served.
+    for path in [
+        "/v1/meta/users",
+        "/v1/meta/users/",
+        "/v1/meta/lists/",
+        "/v1/meta/fields/",
+        "/v1/employees/100/",
+    ] {
+        assert_eq!(raw_get(&sim, path, json).await.status(), 200, "{path}");
+    }
+    // Never documented with one.
+    for path in [
+        "/v1/employees/directory/",
+        "/v1/hris/org/locations/",
+        "/v1/employees/changed/?since=2020-01-01T00:00:00Z",
+    ] {
+        assert_eq!(raw_get(&sim, path, json).await.status(), 404, "{path}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn single_employees_and_changed_ids_are_served() {
+    let sim = small_sim().await;
+    let json = Some("application/json");
+    let ada: Value = raw_get(
+        &sim,
+        "/v1/employees/100?fields=firstName,lastName,customShirtSize,nosuchfield",
+        json,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ada["id"], json!("100"));
+    assert_eq!(ada["firstName"], json!("Ada"));
+    assert!(ada.get("nosuchfield").is_none(), "unknown fields are left out: {ada}");
+    let default: Value = raw_get(&sim, "/v1/employees/100", json).await.json().await.unwrap();
+    assert_eq!(
+        default.as_object().unwrap().len(),
+        3,
+        "id, firstName, lastName: {default}"
+    );
+    assert_eq!(raw_get(&sim, "/v1/employees/999999", json).await.status(), 404);
+
+    let since = Utc::now() - chrono::Duration::seconds(1);
+    sim.state
+        .company_mut(TOOL)
+        .hris
+        .employees
+        .get_mut(&110)
+        .unwrap()
+        .updated_at = Utc::now();
+    let changed: Value = raw_get(
+        &sim,
+        &format!("/v1/employees/changed?since={}", since.format("%Y-%m-%dT%H:%M:%SZ")),
+        json,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let ids: Vec<&String> = changed["employees"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["110"], "{changed}");
+    assert_eq!(changed["employees"]["110"]["action"], json!("Updated"));
+    assert_eq!(raw_get(&sim, "/v1/employees/changed", json).await.status(), 400);
+    assert_eq!(
+        raw_get(&sim, "/v1/employees/changed?since=yesterday", json)
+            .await
+            .status(),
+        400
+    );
+    let offset = raw_get(&sim, "/v1/employees/changed?since=2020-01-01T00:00:00%2B0000", json).await;
+    assert_eq!(offset.status(), 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn deletions_are_confirmed_by_employee_lookups() {
+    let sim = small_sim().await;
+    let c = connector(&sim);
+    let employees = stream(&c, "employees");
+    let listed = fetch_all(&c, &employees, FetchMode::Full).await.expect("employees");
+    let grace = find(&listed, "110").clone();
+    let lookup = c
+        .lookup(
+            &employees,
+            &[
+                (Model::Employees, "110".into()),
+                (Model::Employees, "424242".into()),
+                (Model::Employments, "1100".into()),
+            ],
+        )
+        .await
+        .expect("lookup");
+    // Found as the report shows it; the missing one answered 404; employments have no
+    // single-record endpoint.
+    assert_eq!(lookup.found.len(), 1);
+    assert_eq!(lookup.found[0].remote_id, "110");
+    assert_eq!(lookup.found[0].data, grace.data);
+    // Byte for byte, so a skipped employee found again is not a change.
+    assert_eq!(lookup.found[0].remote_data, grace.remote_data);
+    assert_eq!(lookup.unchecked, vec![(Model::Employments, "1100".to_string())]);
+    let asked = sim
+        .state
+        .requests(&tributary_sim::RequestFilter::tool(TOOL).path("/v1/employees/424242"));
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].status, 404);
+    assert_eq!(asked[0].accept.as_deref(), Some("application/json"));
+
+    // Any other failure is an error, not a confirmation.
+    sim.state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 403,
+                    retry_after: None,
+                    body: None,
+                },
+            )
+            .path("/v1/employees/110"),
+        )
+        .expect("fault");
+    assert!(c.lookup(&employees, &[(Model::Employees, "110".into())]).await.is_err());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn locations_are_paged_from_zero() {
+    let sim = small_sim().await;
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        for id in 5_000..5_600 {
+            let office = Office {
+                id,
+                name: format!("Office {id}"),
+                city: "Hamburg".into(),
+                country: "DE".into(),
+                updated_at: at(2024, 1, 1),
+            };
+            company.hris.offices.insert(id, office);
+        }
+    }
+    let c = connector(&sim);
+    let all = fetch_all(&c, &stream(&c, "locations"), FetchMode::Full)
+        .await
+        .expect("locations");
+    assert_eq!(all.len(), 601);
+    let asked: Vec<String> = sim
+        .state
+        .requests(&tributary_sim::RequestFilter::tool(TOOL).path("/v1/hris/org/locations"))
+        .into_iter()
+        .map(|e| e.query)
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "page=0&pageSize=500&expand=country",
+            "page=1&pageSize=500&expand=country"
+        ]
+    );
+    // Page 1 is the second page: a client counting from 1 misses the first 500.
+    let second: Value = raw_get(&sim, "/v1/hris/org/locations?page=1", Some("application/json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["data"].as_array().unwrap().len(), 101);
+    assert!(
+        second["_links"]["next"].is_null() && second["_links"]["prev"].is_object(),
+        "{second}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_documented_throttling_is_waited_out() {
+    let sim = small_sim().await;
+    sim.state.set_documented_limits(true);
+    // Past the limit: 429 with a whole-second Retry-After, no body.
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let resp = raw_get(&sim, "/v1/meta/lists", Some("application/json")).await;
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert_eq!(wait, 1, "the window is one second");
+            assert!(resp.text().await.unwrap().is_empty());
+        }
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+
+    let patient = SourceClient::new(ClientConfig {
+        min_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        max_attempts: 10,
+        requests_per_second: None,
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    let url = Url::parse(&sim.base_url(TOOL)).expect("base url");
+    let c = BambooHrConnector::new(url, &sim.integration_credentials(TOOL), ids(), patient).expect("connector");
+    let seq = sim.state.requests(&tributary_sim::RequestFilter::tool(TOOL)).len();
+    let mut total = 0;
+    for s in c.streams() {
+        total += fetch_all(&c, &s, FetchMode::Full)
+            .await
+            .unwrap_or_else(|e| panic!("stream {}: {e}", s.name))
+            .len();
+    }
+    assert_eq!(total, 20, "every record of the small company, throttled or not");
+    let log = sim.state.requests(&tributary_sim::RequestFilter::tool(TOOL));
+    let throttled: Vec<_> = log[seq..].iter().filter(|e| e.status == 429).collect();
+    assert!(!throttled.is_empty(), "the sync went past the limit and was throttled");
+    // Every throttled request was asked again after its Retry-After, not sooner.
+    for t in &throttled {
+        let again = log[seq..]
+            .iter()
+            .find(|e| e.seq > t.seq && e.path == t.path && e.query == t.query)
+            .unwrap_or_else(|| panic!("{} was not asked again", t.path));
+        assert!(
+            again.at - t.at >= chrono::Duration::milliseconds(900),
+            "{} asked again too soon",
+            t.path
+        );
     }
     sim.shutdown().await;
 }

@@ -123,7 +123,7 @@ pub struct MetaField {
     pub deprecated: Option<bool>,
 }
 
-/// `POST /v1/reports/custom?format=JSON`.
+/// `POST /v1/reports/custom?format=json`.
 #[derive(Debug, Deserialize)]
 pub struct Report {
     pub fields: Vec<ReportField>,
@@ -153,11 +153,68 @@ impl ReportEmployee {
     }
 }
 
+/// `GET /v1/employees/changed?since=`: `latest` and the changed employees by id.
+#[derive(Debug, Deserialize)]
+pub struct ChangedEmployees {
+    /// Required by the documented shape; parsed so an answer without it is rejected.
+    #[allow(dead_code)]
+    pub latest: String,
+    pub employees: ChangedMap,
+}
+
+/// The documented object keyed by employee id. An empty one may come as `[]` (PHP encodes an
+/// empty map as a list), which is read as no changes; a non-empty list is malformed.
+#[derive(Debug)]
+pub struct ChangedMap(BTreeMap<String, ChangedEmployee>);
+
+impl ChangedMap {
+    pub fn into_entries(self) -> impl Iterator<Item = (String, ChangedEmployee)> {
+        self.0.into_iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for ChangedMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Map(BTreeMap<String, ChangedEmployee>),
+            List(Vec<Value>),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Map(m)) => Ok(ChangedMap(m)),
+            Ok(Raw::List(l)) if l.is_empty() => Ok(ChangedMap(BTreeMap::new())),
+            _ => Err(serde::de::Error::custom(
+                "`employees` must be an object of {id, action, lastChanged} keyed by employee id",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedEmployee {
+    pub id: RemoteId,
+    pub action: String,
+    /// Required by the documented shape; parsed so an entry without it is rejected.
+    #[allow(dead_code)]
+    pub last_changed: String,
+}
+
 /// `GET /v1/hris/org/locations`: one page.
 #[derive(Debug, Deserialize)]
 pub struct LocationsPage {
     pub data: Vec<Value>,
     pub meta: PageMeta,
+    /// `_links`: an object or null; `next` present while pages follow.
+    #[serde(rename = "_links", default)]
+    pub links: Option<PageLinks>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageLinks {
+    #[serde(default)]
+    pub next: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::render::{self, JsonArray};
-use super::{Rejection, TOOL, authorize, blocking, error, json_bytes, require_json};
+use super::{Admitted, Rejection, TOOL, authorize, blocking, error, json_bytes};
 use crate::SimState;
 use crate::company::{Company, Employee};
 
@@ -72,8 +72,8 @@ fn standard_field(requested: &str) -> Option<&'static FieldDef> {
         .find(|d| d.alias == requested || d.id.to_string() == requested)
 }
 
-/// A standard field's value for one employee. Values are strings, empty values null, as in
-/// BambooHR's report JSON.
+/// A standard field's value for one employee: a string, or null where it has none (rendered
+/// as `""`, see [`Column::value`]).
 fn standard_value(c: &Company, e: &Employee, alias: &str) -> Value {
     let s = |v: &str| Value::String(v.to_owned());
     let opt = |v: Option<&str>| v.map_or(Value::Null, s);
@@ -184,10 +184,17 @@ impl Column {
         }
     }
 
+    /// The value as reports and `GET /v1/employees/{id}` carry it: always a string, `""` when
+    /// empty (`RequestCustomReportResponse` types every value as a string).
     fn value(&self, c: &Company, e: &Employee) -> Value {
-        match self {
+        let value = match self {
             Column::Standard { def, .. } => standard_value(c, e, def.alias),
             Column::Custom { key, .. } => e.custom.get(key).map_or(Value::Null, |v| Value::String(v.clone())),
+        };
+        if value.is_null() {
+            Value::String(String::new())
+        } else {
+            value
         }
     }
 }
@@ -246,23 +253,27 @@ const MAX_REPORT_FIELDS: usize = 400;
 /// `POST /v1/reports/custom`: every employee, active or not, with the requested fields.
 pub(super) async fn custom_report(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
+    // `format` (any case) decides; without it only these exact Accept values select a format
+    // (`request-custom-report`). XML is rendered from the JSON by the router's negotiation.
     match query.get("format").map(|f| f.to_ascii_lowercase()) {
-        Some(f) if f == "json" => {}
-        Some(f) if matches!(f.as_str(), "xml" | "csv" | "xls" | "pdf") => {
+        Some(f) if f == "json" || f == "xml" => {}
+        Some(f) if matches!(f.as_str(), "csv" | "xls" | "pdf") => {
             return Err(error(
                 StatusCode::NOT_ACCEPTABLE,
-                "The simulator renders JSON reports only",
+                "The simulator renders JSON and XML reports only",
             ));
         }
         Some(_) => return Err(error(StatusCode::NOT_FOUND, "Report format not found")),
-        // Without `format`, only an Accept of exactly `application/json` selects JSON.
-        None if headers.get(header::ACCEPT).is_some_and(|v| v == "application/json") => {}
+        None if headers
+            .get(header::ACCEPT)
+            .is_some_and(|v| v == "application/json" || v == "text/xml") => {}
         None => return Err(error(StatusCode::NOT_FOUND, "Report format not found")),
     }
     // Anything but exactly `application/json` is parsed as XML, which a JSON body is not.
@@ -322,12 +333,12 @@ pub(super) async fn custom_report(
 /// directory is a 404.
 pub(super) async fn directory(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let only_current = query.get("onlyCurrent").is_none_or(|v| v != "false" && v != "0");
     let today = Utc::now().date_naive();
     let response = blocking(state, move |state| {
@@ -398,14 +409,97 @@ pub(super) async fn directory(
     Ok(json_bytes(response.0))
 }
 
+/// `GET /v1/employees/{id}?fields=&onlyCurrent=`: one employee, `id` plus the requested
+/// fields (default `firstName,lastName`), unknown ones omitted; at most 400 fields (400 beyond);
+/// 404 when the employee does not exist (`get-employee`). Id 0 names the API key's own
+/// employee, which the simulated key has none of.
+pub(super) async fn employee(
+    State(state): State<SimState>,
+    _admitted: Admitted,
+    Path((company, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Rejection> {
+    authorize(&state, &company, &headers)?;
+    let requested: Vec<String> = query
+        .get("fields")
+        .map_or("firstName,lastName", String::as_str)
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if requested.len() > MAX_REPORT_FIELDS {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "A request may ask for at most 400 fields",
+        ));
+    }
+    let c = state.company(TOOL);
+    let Some(e) = id.parse::<u64>().ok().and_then(|id| c.hris.employees.get(&id)) else {
+        return Err(error(StatusCode::NOT_FOUND, "Employee not found"));
+    };
+    let mut row = Map::new();
+    row.insert("id".into(), Value::String(e.id.to_string()));
+    for col in resolve_columns(&c, &requested) {
+        row.insert(col.requested().to_owned(), col.value(&c, e));
+    }
+    Ok(axum::Json(Value::Object(row)).into_response())
+}
+
+/// `GET /v1/employees/changed?since=&type=`: the employees changed since an ISO 8601 instant,
+/// keyed by id, with `Inserted` or `Updated` and when (`get-changed-employee-ids`). `since`
+/// is inclusive here (BambooHR does not say); a missing or unreadable `since`, or an unknown
+/// `type`, is a 400. The simulator removes deleted employees outright, so it reports no
+/// `Deleted` entries.
+pub(super) async fn changed(
+    State(state): State<SimState>,
+    _admitted: Admitted,
+    Path(company): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Rejection> {
+    authorize(&state, &company, &headers)?;
+    // ISO 8601 with an offset: `Z`, `+00:00` or `+0000` (the report's `lastChanged` documents
+    // the last two).
+    let since = query
+        .get("since")
+        .and_then(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+                .ok()
+        })
+        .map(|s| s.with_timezone(&Utc))
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "since must be an ISO 8601 timestamp"))?;
+    let wanted = match query.get("type").map(String::as_str) {
+        None | Some("all") => None,
+        Some(t @ ("inserted" | "updated" | "deleted")) => Some(t.to_owned()),
+        Some(_) => return Err(error(StatusCode::BAD_REQUEST, "Invalid type")),
+    };
+    let c = state.company(TOOL);
+    let mut latest = since;
+    let mut out = Map::new();
+    for e in c.hris.employees.values().filter(|e| e.updated_at >= since) {
+        let action = if e.created_at >= since { "Inserted" } else { "Updated" };
+        if wanted.as_deref().is_some_and(|w| !w.eq_ignore_ascii_case(action)) {
+            continue;
+        }
+        latest = latest.max(e.updated_at);
+        out.insert(
+            e.id.to_string(),
+            json!({"id": e.id.to_string(), "action": action, "lastChanged": render::iso(e.updated_at)}),
+        );
+    }
+    Ok(axum::Json(json!({"latest": render::iso(latest), "employees": out})).into_response())
+}
+
 /// `GET /v1/meta/fields`: the standard fields and the account's custom fields.
 pub(super) async fn fields(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let c = state.company(TOOL);
     let mut out: Vec<Value> = STANDARD_FIELDS
         .iter()

@@ -1,14 +1,17 @@
 //! The simulated BambooHR API, rendered from the simulator's HRIS company.
 //!
 //! Written against BambooHR's public documentation:
-//! - Technical overview (base URL, HTTP Basic auth with the API key as user name, error codes,
-//!   throttling with 503): <https://documentation.bamboohr.com/docs/api-details> and
+//! - Technical overview (base URL, HTTP Basic auth with the API key as user name, error codes):
+//!   <https://documentation.bamboohr.com/docs/api-details> and
 //!   <https://documentation.bamboohr.com/docs/getting-started>
 //! - The OpenAPI document BambooHR publishes with its official SDK
 //!   (`BambooHR/bhr-api-python`, `specs/public.yaml`): request/response shapes of every
 //!   endpoint served here.
-//! - Rate limiting moving from 503 to 429, always with `Retry-After`:
+//! - Rate limiting moving from 503 to 429 on 16 September 2026, always with `Retry-After`:
 //!   <https://documentation.bamboohr.com/docs/planned-changes-to-the-api>
+//! - XML unless the request sends `Accept: application/json` ([`xml`]).
+//!
+//! Every behaviour with its source and test: `docs/sources/bamboohr.md`.
 //!
 //! Routes are relative to the tool's base URL, which the server nests under `/bamboohr`; the
 //! company domain is the path segment after `gateway.php`, as in
@@ -23,12 +26,15 @@ mod org;
 mod render;
 mod tables;
 mod time_off;
+mod users;
+mod xml;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -44,40 +50,50 @@ const TOOL: ToolKind = ToolKind::Bamboohr;
 const ERROR_HEADER: &str = "x-bamboohr-error-message";
 
 /// Routes relative to the tool's base URL.
+///
+/// Paths are served as BambooHR documents them. The current OpenAPI document writes every path
+/// without a trailing slash; the reference it replaced wrote some with one (`/v1/meta/users/`,
+/// `/v1/meta/fields/`, `/v1/meta/lists/`, `/v1/meta/time_off/types/`, `/v1/time_off/requests/`,
+/// `/v1/employees/{id}/`) and clients written against it work today, so those are served in
+/// both spellings. Any other spelling is a 404, as an unknown path is.
 pub fn router() -> Router<SimState> {
-    let window = Arc::new(RateWindow::new());
-    Router::new()
+    let throttle = Arc::new(Throttle::new());
+    const BASE: &str = "/api/gateway.php/{company}/v1";
+    let both = |router: Router<SimState>, path: &str, handler: axum::routing::MethodRouter<SimState>| {
+        router
+            .route(&format!("{BASE}{path}"), handler.clone())
+            .route(&format!("{BASE}{path}/"), handler)
+    };
+    let router = Router::new()
+        .route(&format!("{BASE}/reports/custom"), post(employees::custom_report))
+        .route(&format!("{BASE}/employees/directory"), get(employees::directory))
+        .route(&format!("{BASE}/employees/changed"), get(employees::changed))
+        .route(&format!("{BASE}/hris/org/locations"), get(org::locations))
+        .route(&format!("{BASE}/employees/{{id}}/tables/{{table}}"), get(tables::table))
         .route(
-            "/api/gateway.php/{company}/v1/reports/custom",
-            post(employees::custom_report),
-        )
-        .route(
-            "/api/gateway.php/{company}/v1/employees/directory",
-            get(employees::directory),
-        )
-        .route("/api/gateway.php/{company}/v1/meta/fields", get(employees::fields))
-        .route("/api/gateway.php/{company}/v1/meta/lists", get(org::lists))
-        .route("/api/gateway.php/{company}/v1/hris/org/locations", get(org::locations))
-        .route(
-            "/api/gateway.php/{company}/v1/employees/{id}/tables/{table}",
-            get(tables::table),
-        )
-        .route(
-            "/api/gateway.php/{company}/v1/meta/time_off/types",
-            get(time_off::types),
-        )
-        .route(
-            "/api/gateway.php/{company}/v1/time_off/requests",
-            get(time_off::requests),
-        )
-        .route(
-            "/api/gateway.php/{company}/v1/employees/{id}/time_off/calculator",
+            &format!("{BASE}/employees/{{id}}/time_off/calculator"),
             get(time_off::calculator),
-        )
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let window = window.clone();
-            async move { window.annotate(next.run(req).await) }
-        }))
+        );
+    let router = both(router, "/meta/fields", get(employees::fields));
+    let router = both(router, "/meta/lists", get(org::lists));
+    let router = both(router, "/meta/users", get(users::users));
+    let router = both(router, "/meta/time_off/types", get(time_off::types));
+    let router = both(router, "/time_off/requests", get(time_off::requests));
+    let router = both(router, "/employees/{id}", get(employees::employee));
+    router.layer(middleware::from_fn(move |mut req: Request, next: Next| {
+        let throttle = throttle.clone();
+        async move {
+            req.extensions_mut().insert(throttle);
+            let negotiation = xml::negotiation(req.uri().path());
+            let to_xml = xml::wants_xml(negotiation, req.headers(), req.uri().query().unwrap_or(""));
+            let response = next.run(req).await;
+            if to_xml {
+                xml::into_xml(negotiation, response).await
+            } else {
+                response
+            }
+        }
+    }))
 }
 
 /// An error the way BambooHR sends it: a status, the message in `X-BambooHR-Error-Message`,
@@ -86,6 +102,8 @@ struct Rejection {
     status: StatusCode,
     message: String,
     challenge: bool,
+    /// Seconds, for a throttled request.
+    retry_after: Option<u64>,
 }
 
 fn error(status: StatusCode, message: &str) -> Rejection {
@@ -93,6 +111,7 @@ fn error(status: StatusCode, message: &str) -> Rejection {
         status,
         message: message.to_owned(),
         challenge: false,
+        retry_after: None,
     }
 }
 
@@ -101,6 +120,9 @@ impl IntoResponse for Rejection {
         let mut resp = self.status.into_response();
         if let Ok(v) = HeaderValue::from_str(&self.message) {
             resp.headers_mut().insert(ERROR_HEADER, v);
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.challenge {
             resp.headers_mut().insert(
@@ -139,23 +161,6 @@ fn authorize(state: &SimState, company: &str, headers: &HeaderMap) -> Result<(),
     Ok(())
 }
 
-/// BambooHR answers in XML unless asked for JSON. The simulator renders JSON only, so a
-/// client that does not ask for it gets a 406 rather than a silently different format.
-fn require_json(headers: &HeaderMap) -> Result<(), Rejection> {
-    let accepts_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if accepts_json {
-        Ok(())
-    } else {
-        Err(error(
-            StatusCode::NOT_ACCEPTABLE,
-            "The simulator renders JSON only: send Accept: application/json",
-        ))
-    }
-}
-
 /// A JSON body that was rendered into bytes already.
 fn json_bytes(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
@@ -180,17 +185,22 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// BambooHR publishes no numeric quota; throttling shows up as 503 (429 from September 2026)
-/// with `Retry-After`, which the framework's fault middleware injects. The simulator still
-/// reports a budget in the common `X-RateLimit-*` headers so clients that watch them can be
-/// exercised: a fixed window of `LIMIT` requests per `WINDOW`.
-struct RateWindow {
+/// BambooHR's throttling, imposed while `SimState::documented_limits()` is on.
+///
+/// What BambooHR documents is the answer: since 16 September 2026 a request over a rate limit
+/// gets HTTP 429 (503 before), and "every rate-limited response includes a `Retry-After`
+/// header" (<https://documentation.bamboohr.com/docs/planned-changes-to-the-api>, updated
+/// 2026-09-10). It publishes no number ("Rate limits stay the same. Only the status code is
+/// changing."), so the window here is the simulator's stand-in: [`Throttle::LIMIT`] requests
+/// per [`Throttle::WINDOW`] per company, counted from the window's first request. No
+/// `X-RateLimit-*` headers: BambooHR documents none.
+struct Throttle {
     state: Mutex<(Instant, u32)>,
 }
 
-impl RateWindow {
-    const LIMIT: u32 = 1_000;
-    const WINDOW: Duration = Duration::from_secs(10);
+impl Throttle {
+    const LIMIT: u32 = 10;
+    const WINDOW: Duration = Duration::from_secs(1);
 
     fn new() -> Self {
         Self {
@@ -198,24 +208,40 @@ impl RateWindow {
         }
     }
 
-    fn annotate(&self, mut resp: Response) -> Response {
-        let (remaining, reset) = {
-            let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            if now.duration_since(guard.0) >= Self::WINDOW {
-                *guard = (now, 0);
-            }
-            guard.1 = guard.1.saturating_add(1);
-            let reset = Self::WINDOW
-                .saturating_sub(now.duration_since(guard.0))
-                .as_secs()
-                .max(1);
-            (Self::LIMIT.saturating_sub(guard.1), reset)
+    /// Counts a request; `Err(seconds)` when it is over the limit, with the wait until the
+    /// window ends (at least one second: `Retry-After` takes whole seconds).
+    fn admit(&self) -> Result<(), u64> {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if now.duration_since(guard.0) >= Self::WINDOW {
+            *guard = (now, 0);
+        }
+        if guard.1 >= Self::LIMIT {
+            let left = Self::WINDOW.saturating_sub(now.duration_since(guard.0));
+            return Err(left.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        guard.1 += 1;
+        Ok(())
+    }
+}
+
+/// A request BambooHR's throttling let through. Every handler takes one, so with documented
+/// limits on, a request over the limit is answered 429 before anything else is looked at.
+struct Admitted;
+
+impl FromRequestParts<SimState> for Admitted {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SimState) -> Result<Self, Rejection> {
+        if !state.documented_limits() {
+            return Ok(Admitted);
+        }
+        let Some(throttle) = parts.extensions.get::<Arc<Throttle>>() else {
+            return Ok(Admitted);
         };
-        let h = resp.headers_mut();
-        h.insert("x-ratelimit-limit", HeaderValue::from(Self::LIMIT));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
-        h.insert("x-ratelimit-reset", HeaderValue::from(reset));
-        resp
+        throttle.admit().map(|()| Admitted).map_err(|secs| Rejection {
+            retry_after: Some(secs),
+            ..error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+        })
     }
 }

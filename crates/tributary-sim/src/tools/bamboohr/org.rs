@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Rejection, TOOL, authorize, error, require_json};
+use super::{Admitted, Rejection, TOOL, authorize, error};
 use crate::SimState;
 
 /// The employment statuses of the simulated account, with stable option ids.
@@ -43,11 +43,11 @@ fn list_field(field_id: &str, alias: &str, name: &str, options: Vec<Value>) -> V
 /// by name, so these option ids are the only ids departments, divisions and locations have.
 pub(super) async fn lists(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let c = state.company(TOOL);
     let body = vec![
         list_field(
@@ -78,34 +78,35 @@ pub(super) async fn lists(
     Ok(Json(body).into_response())
 }
 
+/// `pageSize` default (`get-locations`); the document names no maximum.
 const DEFAULT_PAGE_SIZE: usize = 500;
-const MAX_PAGE_SIZE: usize = 1_000;
 
 /// `GET /v1/hris/org/locations?page=&pageSize=&expand=country`: job locations with addresses,
-/// paginated (pages count from 1; 0, the documented default, is the first page too).
+/// paginated. Pages count from 0, the documented default of `page`
+/// (`PaginationMetaData.page` example 0; `_links` example: `prev` page=0, `next` page=2 around
+/// page 1). The end signal is `meta.totalPages` and the absence of `_links.next`; a page past
+/// the end is empty. A `page` or `pageSize` that is not a number, a negative page or a
+/// `pageSize` below 1 is a 422 (`Invalid input.`).
 pub(super) async fn locations(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let number = |name: &str, default: usize| -> Result<usize, Rejection> {
         match query.get(name) {
             None => Ok(default),
             Some(v) => v
                 .parse()
-                .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("Invalid {name}: {v}"))),
+                .map_err(|_| error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Invalid {name}: {v}"))),
         }
     };
-    let page = number("page", 1)?.max(1);
+    let page = number("page", 0)?;
     let page_size = number("pageSize", DEFAULT_PAGE_SIZE)?;
-    if page_size == 0 || page_size > MAX_PAGE_SIZE {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            &format!("pageSize must be between 1 and {MAX_PAGE_SIZE}"),
-        ));
+    if page_size == 0 {
+        return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "pageSize must be at least 1"));
     }
     let expand_country = query
         .get("expand")
@@ -116,7 +117,7 @@ pub(super) async fn locations(
         .hris
         .offices
         .values()
-        .skip((page - 1).saturating_mul(page_size))
+        .skip(page.saturating_mul(page_size))
         .take(page_size)
         .map(|o| {
             let country_id = country_id(&o.country);
@@ -144,15 +145,24 @@ pub(super) async fn locations(
             })
         })
         .collect();
+    let total_pages = total.div_ceil(page_size);
+    let href = |p: usize| json!({"href": format!("/api/v1/hris/org/locations?page={p}&pageSize={page_size}")});
+    let mut links = serde_json::Map::new();
+    if page + 1 < total_pages {
+        links.insert("next".into(), href(page + 1));
+    }
+    if page > 0 {
+        links.insert("prev".into(), href((page - 1).min(total_pages.saturating_sub(1))));
+    }
     Ok(Json(json!({
         "data": data,
         "meta": {
             "page": page,
             "pageSize": page_size,
-            "totalPages": total.div_ceil(page_size),
+            "totalPages": total_pages,
             "totalItems": total,
         },
-        "_links": null,
+        "_links": if links.is_empty() { Value::Null } else { Value::Object(links) },
     }))
     .into_response())
 }

@@ -100,6 +100,11 @@ pub(super) fn after<K: Ord + Copy, V>(
     }
 }
 
+/// An instant as BambooHR writes one in JSON: ISO 8601 with an offset, to the second.
+pub(super) fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
 pub(super) fn ymd(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }

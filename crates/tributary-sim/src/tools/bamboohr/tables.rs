@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::render::{self, JsonArray};
-use super::{Rejection, TOOL, authorize, blocking, error, json_bytes, require_json};
+use super::{Admitted, Rejection, TOOL, authorize, blocking, error, json_bytes};
 use crate::SimState;
 use crate::company::{Company, Employee, EmployeeStatus, Id};
 
@@ -120,11 +120,11 @@ fn paid_per(period: &str) -> String {
 /// `GET /v1/employees/{id}/tables/{table}`: a table's rows, unsorted within an employee.
 pub(super) async fn table(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path((company, id, table)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let Some(table) = Table::parse(&table) else {
         return Err(error(StatusCode::NOT_FOUND, "Table not found"));
     };

@@ -14,7 +14,7 @@ use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use serde_json::{Map, Value, json};
 
 use super::render::{self, JsonArray};
-use super::{Rejection, TOOL, authorize, blocking, error, json_bytes, require_json};
+use super::{Admitted, Rejection, TOOL, authorize, blocking, error, json_bytes};
 use crate::SimState;
 use crate::company::{Absence, AbsenceType, Id};
 
@@ -24,11 +24,11 @@ const HOURS_PER_DAY: f64 = 8.0;
 /// `GET /v1/meta/time_off/types`: the active time-off types and the default work week.
 pub(super) async fn types(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let c = state.company(TOOL);
     let types: Vec<Value> = c
         .hris
@@ -138,12 +138,12 @@ fn request_json(a: &Absence, t: Option<&AbsenceType>, employee_name: String, wit
 /// required), optionally filtered by request id, employee, type and status.
 pub(super) async fn requests(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path(company): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let (Some(start), Some(end)) = (parse_date(&query, "start")?, parse_date(&query, "end")?) else {
         return Err(error(StatusCode::BAD_REQUEST, "Invalid or missing start/end date"));
     };
@@ -209,12 +209,12 @@ pub(super) async fn requests(
 /// assigned time-off type as of `end` (today by default).
 pub(super) async fn calculator(
     State(state): State<SimState>,
+    _admitted: Admitted,
     Path((company, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
     authorize(&state, &company, &headers)?;
-    require_json(&headers)?;
     let end = parse_date(&query, "end")?.unwrap_or_else(|| Utc::now().date_naive());
     let precision = match query.get("precision") {
         None => 2,
