@@ -1,9 +1,11 @@
 //! Deletion candidates are confirmed at the source before the sweep marks them (invariant I1).
 //!
 //! A complete listing is not proof of absence. Tools page by offset or page number (Personio
-//! v1, BambooHR, Greenhouse Harvest v1) and change while a run reads them: when records the run
-//! has already passed are deleted, every later record moves up and the next page starts past
-//! records the run never saw. Those live records look exactly like deletions. So every
+//! v1, BambooHR) and change while a run reads them: when records the run has already passed
+//! are deleted, every later record moves up and the next page starts past records the run
+//! never saw. Those live records look exactly like deletions. (Greenhouse Harvest v3 pages by
+//! cursor, but a record can still be missed by a listing that raced a change, and a listing
+//! that failed half-way proves nothing.) So every
 //! candidate (a live record of a swept model that the run did not see) is confirmed first:
 //!
 //! 1. by the tool's single-record endpoint where the connector has one
