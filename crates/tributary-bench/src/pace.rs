@@ -16,7 +16,6 @@ use anyhow::{Context, ensure};
 use serde::Serialize;
 use tributary_model::{SyncType, ToolKind};
 use tributary_sim::{RequestFilter, SimConfig, Simulator};
-use tributary_source::RateLimit;
 
 use crate::ingest::{WORKER_ARGS, timed_sync};
 use crate::report::{Report, load_average, ratio, secs, thousands};
@@ -52,8 +51,10 @@ struct PaceRun {
     seconds: f64,
     requests: usize,
     throttled: usize,
-    /// The documented limits' time for these requests; `None`: the tool documents no number.
+    /// The imposed limits' time for these requests.
     rate_bound_seconds: Option<f64>,
+    /// Whether those limits are the vendor's numbers (else the simulator's stand-in).
+    bound_documented: bool,
     /// The same requests one at a time at the simulated latency.
     serial_seconds: f64,
     load_average: String,
@@ -77,11 +78,16 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         args.latency_ms
     ));
     report.note(
-        "Bound: the time the documented limits need for the run's requests: for each documented \
-         limit, the requests on its endpoint (all requests for a whole-API limit) ÷ its allowed \
-         rate; the largest. \"% of bound\" is bound ÷ wall (100 %: as fast as the tool allows). \
-         Serial: the same requests one after another at the latency, what a connector fetching one \
-         request at a time needs.",
+        "Bound: the time the limits the simulated tool imposes need for the run's requests: for \
+         each limit, the requests on its endpoint (all requests for a whole-API limit) ÷ its \
+         allowed rate; the largest. Personio's limits are its documented numbers (2,000 a minute \
+         per address, 300 a minute on the employees list, 60 a minute on auth). Greenhouse sets \
+         its limit per integration and reports it in X-RateLimit-Limit; the simulator plays the \
+         guide's example, 75 per 30 s. BambooHR documents no number; the simulator plays 10 a \
+         second (\"stand-in limit\"). \"% of bound\" is bound ÷ wall (100 %: as fast as the limits \
+         allow; a fixed window's first allowance is there at once, so a run can beat the bound \
+         by up to one window). Serial: the same requests one after another at the latency, what a \
+         connector fetching one request at a time needs.",
     );
     let mut runs = Vec::new();
     let table = report.table(
@@ -93,7 +99,7 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
             "wall",
             "requests",
             "429",
-            "bound (documented limits)",
+            "bound (rate limits)",
             "% of bound",
             "serial",
             "load",
@@ -110,8 +116,11 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
                 thousands(run.requests as i64),
                 thousands(run.throttled as i64),
                 run.rate_bound_seconds
-                    .map(|b| secs(Duration::from_secs_f64(b)))
-                    .unwrap_or_else(|| "none documented".to_owned()),
+                    .map(|b| {
+                        let stand_in = if run.bound_documented { "" } else { " (stand-in limit)" };
+                        format!("{}{stand_in}", secs(Duration::from_secs_f64(b)))
+                    })
+                    .unwrap_or_else(|| "none".to_owned()),
                 run.rate_bound_seconds
                     .map(|b| format!("{:.0} %", 100.0 * b / run.seconds))
                     .unwrap_or_else(|| "–".to_owned()),
@@ -178,6 +187,8 @@ async fn one_run(args: &Args, tool: ToolKind, width: usize) -> anyhow::Result<Pa
 
     let served: Vec<_> = log.iter().filter(|r| r.status != 429).collect();
     let rate_bound = bound(tool, &served.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>());
+    let bound_documented = rate_bound.is_some_and(|(_, documented)| documented);
+    let rate_bound = rate_bound.map(|(seconds, _)| seconds);
     Ok(PaceRun {
         tool,
         records,
@@ -186,14 +197,17 @@ async fn one_run(args: &Args, tool: ToolKind, width: usize) -> anyhow::Result<Pa
         requests: log.len(),
         throttled: log.len() - served.len(),
         rate_bound_seconds: rate_bound,
+        bound_documented,
         serial_seconds: served.len() as f64 * args.latency_ms as f64 / 1000.0,
         load_average: load_average(),
     })
 }
 
-/// The time `tool`'s documented limits need for `requests` (each named `METHOD /path`).
-fn bound(tool: ToolKind, requests: &[String]) -> Option<f64> {
-    let limits: &[RateLimit] = tributary_connectors::documented_limits(tool);
+/// The time the limits the simulated `tool` imposes need for `requests` (each named
+/// `METHOD /path`), and whether all of those limits are the vendor's own numbers.
+fn bound(tool: ToolKind, requests: &[String]) -> Option<(f64, bool)> {
+    let limits = tributary_sim::tools::imposed_limits(tool);
+    let documented = limits.iter().all(|l| l.documented);
     limits
         .iter()
         .map(|limit| {
@@ -201,9 +215,10 @@ fn bound(tool: ToolKind, requests: &[String]) -> Option<f64> {
                 .iter()
                 .filter(|r| limit.endpoint.is_none_or(|e| e == r.as_str()))
                 .count();
-            counted as f64 / limit.per_second()
+            counted as f64 * limit.per.as_secs_f64() / limit.requests as f64
         })
         .reduce(f64::max)
+        .map(|b| (b, documented))
 }
 
 /// Employees whose generated ATS half has at least `candidates` candidates (the ATS scales

@@ -401,7 +401,8 @@ pub fn employee_pages(s: &Stack, since: u64) -> BTreeMap<String, usize> {
             .path("/company/employees")
             .since(since),
     ) {
-        if !entry.query.contains("updated_since") && entry.status == 200 {
+        // The list itself, not the attribute definitions under it (a lookup each run makes).
+        if entry.path == "/v1/company/employees" && !entry.query.contains("updated_since") && entry.status == 200 {
             *fetched.entry(entry.query).or_default() += 1;
         }
     }

@@ -194,13 +194,13 @@ async fn blocking<T: Send + 'static>(
 /// changing."), so the window here is the simulator's stand-in: [`Throttle::LIMIT`] requests
 /// per [`Throttle::WINDOW`] per company, counted from the window's first request. No
 /// `X-RateLimit-*` headers: BambooHR documents none.
-struct Throttle {
+pub(crate) struct Throttle {
     state: Mutex<(Instant, u32)>,
 }
 
 impl Throttle {
-    const LIMIT: u32 = 10;
-    const WINDOW: Duration = Duration::from_secs(1);
+    pub(crate) const LIMIT: u32 = 10;
+    pub(crate) const WINDOW: Duration = Duration::from_secs(1);
 
     fn new() -> Self {
         Self {

@@ -40,7 +40,7 @@ use crate::company::{Ats, Id, Ts};
 use listing::{ListRequest, TimeFilter};
 
 /// The rate-limit guide's window: "fixed 30-second window".
-const RATE_WINDOW: Duration = Duration::from_secs(30);
+pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(30);
 /// The limit the rate-limit guide shows in its example (`X-RateLimit-Limit: 75`); Greenhouse
 /// sets the real one per integration and reports it in that header. Played while
 /// `documented_limits()` is on.

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const SECOND: Duration = Duration::from_secs(1);
-const EMPLOYEES_PER_MINUTE: usize = 300;
+pub(crate) const EMPLOYEES_PER_MINUTE: usize = 300;
 const EMPLOYEES_PER_SECOND: usize = 15;
-const AUTH_PER_MINUTE: usize = 60;
+pub(crate) const AUTH_PER_MINUTE: usize = 60;
 const AUTH_COOL_DOWN: Duration = Duration::from_secs(60);
-const IP_PER_MINUTE: usize = 2_000;
+pub(crate) const IP_PER_MINUTE: usize = 2_000;
 
 /// Which documented limit a request falls under, besides the per-IP one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,7 @@
 //!   in `limits.rs`.
 
 mod attributes;
-mod limits;
+pub(crate) mod limits;
 
 pub use attributes::Attributes;
 use attributes::Role;
