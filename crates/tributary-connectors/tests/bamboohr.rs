@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tributary_connectors::BambooHrConnector;
 use tributary_model::{IdGen, Model, SourceRecord, ToolKind};
@@ -1078,5 +1079,51 @@ async fn the_documented_throttling_is_waited_out() {
             t.path
         );
     }
+    sim.shutdown().await;
+}
+
+/// BambooHR publishes no number, only 429 + `Retry-After`: the client learns the pace from
+/// the first refusals instead of ending every window in a volley of them (each volley blocks
+/// the integration for a whole second of `Retry-After`).
+#[tokio::test]
+async fn the_pace_is_learnt_from_throttling() {
+    let sim = small_sim().await;
+    sim.state.set_documented_limits(true);
+    let client = SourceClient::new(ClientConfig {
+        max_attempts: 20,
+        requests_per_second: None,
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    let url = format!("{}/v1/meta/lists", sim.base_url(TOOL));
+    let key = sim.state.credentials().bamboohr_api_key.clone();
+    let seq = sim.state.requests(&tributary_sim::RequestFilter::tool(TOOL)).len();
+    const REQUESTS: usize = 120;
+    let results: Vec<_> = futures::stream::iter(0..REQUESTS)
+        .map(|_| {
+            client.send("GET /v1/meta/lists", |http| {
+                http.get(&url)
+                    .basic_auth(&key, Some("x"))
+                    .header("Accept", "application/json")
+            })
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(
+        results.iter().all(Result::is_ok),
+        "every request got through in the end"
+    );
+    let log = sim.state.requests(&tributary_sim::RequestFilter::tool(TOOL));
+    let refused = log[seq..].iter().filter(|e| e.status == 429).count();
+    let rate = client.learnt_rate().expect("the tool refused, so a pace was learnt");
+    // Eight in flight against ten a second: unpaced, each of the ~12 windows ends in a volley
+    // of about six refusals (~70 in all). Paced, there is the first volley and one more each
+    // time the slow rise crosses the limit.
+    assert!(refused <= 24, "{refused} refused for {REQUESTS} accepted");
+    assert!(
+        rate > 5.0 && rate < 12.0,
+        "learnt {rate} a second against a limit of 10"
+    );
     sim.shutdown().await;
 }

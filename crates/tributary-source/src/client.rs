@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use crate::SourceError;
+use crate::pace::{LearntPace, documented_quota};
 
 /// How one integration's client behaves. Defaults suit a real SaaS API; tests shrink delays.
 #[derive(Debug, Clone)]
@@ -101,10 +102,13 @@ pub struct SourceClient {
 
 struct Budget {
     limiter: Option<DefaultDirectRateLimiter>,
-    /// The tool's own documented limits, each spaced evenly: a tool counting N requests per
-    /// window would refuse a burst of N at the end of one window and N more at the start of
-    /// the next, and a refused request costs its `Retry-After`, far more than the spacing.
+    /// The tool's own documented limits, each spaced evenly but for a small burst (see
+    /// [`documented_quota`]): a tool counting N requests per window would refuse a burst of N
+    /// at the end of one window and N more at the start of the next, and a refused request
+    /// costs its `Retry-After`, far more than the spacing.
     tool_limiters: Vec<(Option<&'static str>, DefaultDirectRateLimiter)>,
+    /// The pace learnt from 429s that carry no quota headers (tools that publish no number).
+    learnt: LearntPace,
     /// Set when the tool says its quota is spent (429 or a zero "remaining" header): every
     /// request of the integration waits until then, not just the one that was refused.
     blocked_until: Mutex<Option<Instant>>,
@@ -129,12 +133,7 @@ impl SourceClient {
             .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
         let tool_limiters = tool_limits
             .iter()
-            .filter_map(|l| {
-                Some((
-                    l.endpoint,
-                    RateLimiter::direct(Quota::with_period(l.per / l.requests.get())?),
-                ))
-            })
+            .filter_map(|l| Some((l.endpoint, RateLimiter::direct(documented_quota(l)?))))
             .collect();
         Ok(Self {
             http,
@@ -142,6 +141,7 @@ impl SourceClient {
             budget: Arc::new(Budget {
                 limiter,
                 tool_limiters,
+                learnt: LearntPace::new(),
                 blocked_until: Mutex::new(None),
             }),
         })
@@ -227,6 +227,12 @@ impl SourceClient {
         for limiter in self.tool_limiters(endpoint) {
             limiter.until_ready().await;
         }
+        self.budget.learnt.until_ready().await;
+    }
+
+    /// The pace learnt from the tool's refusals (requests a second), once it has refused one.
+    pub fn learnt_rate(&self) -> Option<f64> {
+        self.budget.learnt.rate()
     }
 
     /// The documented limits a request to `endpoint` counts against.
@@ -266,6 +272,7 @@ impl SourceClient {
             Err(e) => return Err(Attempt::transient(format!("reading body: {}", describe(&e)))),
         };
         if status.is_success() {
+            self.budget.learnt.accepted(Instant::now());
             return Ok(SourceResponse {
                 endpoint: endpoint.to_owned(),
                 status,
@@ -276,7 +283,14 @@ impl SourceClient {
         let message = excerpt(&body);
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
-                let retry_after = retry_after(&headers).or_else(|| quota_exhausted(&headers));
+                let announced = retry_after(&headers);
+                // A tool reporting its quota in headers is kept to them already (a 429 then
+                // only means requests in flight raced the reset); one that says nothing but
+                // "later" has to be learnt.
+                if quota_remaining(&headers).is_none() {
+                    self.budget.learnt.refused(Instant::now(), announced);
+                }
+                let retry_after = announced.or_else(|| quota_exhausted(&headers));
                 if let Some(d) = retry_after {
                     self.block_until(d).await;
                 }
@@ -370,20 +384,26 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
+fn header_number(headers: &HeaderMap, names: &[&str]) -> Option<f64> {
+    names
+        .iter()
+        .find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<f64>().ok())
+}
+
+/// The requests left in the tool's current window, if it reports them.
+fn quota_remaining(headers: &HeaderMap) -> Option<f64> {
+    header_number(headers, &["x-ratelimit-remaining", "ratelimit-remaining"])
+}
+
 /// When a tool reports its quota spent in rate-limit headers, how long until it resets.
 /// Understands the common `X-RateLimit-Remaining` with `X-RateLimit-Reset` as seconds to wait
 /// or as a Unix timestamp (Greenhouse, Personio), and the IETF draft's `RateLimit-*` names.
 pub(crate) fn quota_exhausted(headers: &HeaderMap) -> Option<Duration> {
-    let get = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<f64>().ok())
-    };
-    let remaining = get(&["x-ratelimit-remaining", "ratelimit-remaining"])?;
+    let remaining = quota_remaining(headers)?;
     if remaining > 0.0 {
         return None;
     }
-    let reset = get(&["x-ratelimit-reset", "ratelimit-reset"]).unwrap_or(1.0);
+    let reset = header_number(headers, &["x-ratelimit-reset", "ratelimit-reset"]).unwrap_or(1.0);
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .ok()?

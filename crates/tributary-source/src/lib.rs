@@ -8,6 +8,7 @@
 mod client;
 mod connector;
 mod error;
+mod pace;
 mod secret;
 
 pub use client::{BodyVerdict, ClientConfig, RateLimit, SourceClient, SourceResponse};
