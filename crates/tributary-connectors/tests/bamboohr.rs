@@ -800,6 +800,29 @@ async fn the_simulator_answers_xml_unless_asked_for_json() {
         users.contains("<user id=\"100\" employeeId=\"100\"><firstName>Ada</firstName>"),
         "{users}"
     );
+    // The documented XML of the directory, an employee and a table: values in `<field id>`.
+    let xml_of = |path: &'static str| {
+        let sim = &sim;
+        async move { raw_get(sim, path, None).await.text().await.unwrap() }
+    };
+    let directory = xml_of("/v1/employees/directory").await;
+    assert!(
+        directory.contains("<directory><fieldset><field id=\"displayName\">Display name</field>")
+            && directory.contains("<employees><employee id=\"100\"><field id=\""),
+        "{directory}"
+    );
+    let ada = xml_of("/v1/employees/100?fields=firstName").await;
+    assert!(
+        ada.ends_with("<employee id=\"100\"><field id=\"firstName\">Ada</field></employee>"),
+        "{ada}"
+    );
+    let rows = xml_of("/v1/employees/100/tables/jobInfo").await;
+    assert!(rows.contains("employeeId=\"100\"><field id=\"date\">"), "{rows}");
+    let fields = xml_of("/v1/meta/fields").await;
+    assert!(
+        fields.contains("<field id=\"1\" type=\"text\" alias=\"firstName\">"),
+        "{fields}"
+    );
     // The report: `format` decides.
     let report = reqwest::Client::new()
         .post(format!("{}/v1/reports/custom?format=XML", sim.base_url(TOOL)))
@@ -859,6 +882,8 @@ async fn paths_are_served_as_documented_and_other_spellings_are_not_found() {
         "/v1/meta/lists/",
         "/v1/meta/fields/",
         "/v1/employees/100/",
+        // BambooHR's "Last Changed" page writes it so; PyBambooHR sends it so.
+        "/v1/employees/changed/?since=2020-01-01T00:00:00Z",
     ] {
         assert_eq!(raw_get(&sim, path, json).await.status(), 200, "{path}");
     }
@@ -866,7 +891,7 @@ async fn paths_are_served_as_documented_and_other_spellings_are_not_found() {
     for path in [
         "/v1/employees/directory/",
         "/v1/hris/org/locations/",
-        "/v1/employees/changed/?since=2020-01-01T00:00:00Z",
+        "/v1/reports/custom/",
     ] {
         assert_eq!(raw_get(&sim, path, json).await.status(), 404, "{path}");
     }

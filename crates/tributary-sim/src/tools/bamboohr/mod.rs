@@ -54,8 +54,9 @@ const ERROR_HEADER: &str = "x-bamboohr-error-message";
 /// Paths are served as BambooHR documents them. The current OpenAPI document writes every path
 /// without a trailing slash; the reference it replaced wrote some with one (`/v1/meta/users/`,
 /// `/v1/meta/fields/`, `/v1/meta/lists/`, `/v1/meta/time_off/types/`, `/v1/time_off/requests/`,
-/// `/v1/employees/{id}/`) and clients written against it work today, so those are served in
-/// both spellings. Any other spelling is a 404, as an unknown path is.
+/// `/v1/employees/{id}/`; its "Last Changed" page `/v1/employees/changed/`, its tables page
+/// `/v1/employees/{id}/tables/{table}/`) and clients
+/// written against it work today, so those are served in both spellings. Any other spelling is a 404, as an unknown path is.
 pub fn router() -> Router<SimState> {
     let throttle = Arc::new(Throttle::new());
     const BASE: &str = "/api/gateway.php/{company}/v1";
@@ -67,9 +68,7 @@ pub fn router() -> Router<SimState> {
     let router = Router::new()
         .route(&format!("{BASE}/reports/custom"), post(employees::custom_report))
         .route(&format!("{BASE}/employees/directory"), get(employees::directory))
-        .route(&format!("{BASE}/employees/changed"), get(employees::changed))
         .route(&format!("{BASE}/hris/org/locations"), get(org::locations))
-        .route(&format!("{BASE}/employees/{{id}}/tables/{{table}}"), get(tables::table))
         .route(
             &format!("{BASE}/employees/{{id}}/time_off/calculator"),
             get(time_off::calculator),
@@ -80,6 +79,11 @@ pub fn router() -> Router<SimState> {
     let router = both(router, "/meta/time_off/types", get(time_off::types));
     let router = both(router, "/time_off/requests", get(time_off::requests));
     let router = both(router, "/employees/{id}", get(employees::employee));
+    // BambooHR's "Last Changed" page writes this one with a slash
+    // (`/v1/employees/changed/?since=`), the current document without.
+    let router = both(router, "/employees/changed", get(employees::changed));
+    // Its tables page asks for `GET /employees/1/tables/jobInfo/` in its sample request.
+    let router = both(router, "/employees/{id}/tables/{table}", get(tables::table));
     router.layer(middleware::from_fn(move |mut req: Request, next: Next| {
         let throttle = throttle.clone();
         async move {

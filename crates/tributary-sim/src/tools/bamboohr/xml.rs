@@ -8,9 +8,11 @@
 //! header gets a body its JSON parser rejects, as it would from BambooHR.
 //!
 //! Only `list-users` documents its XML schema (`<users><user id=".." employeeId="..">`), which
-//! is rendered exactly. For the others the document declares `application/xml` without a
-//! schema; they are rendered by one rule (a root element named after the resource, `id` as an
-//! attribute, every other key a child element), noted in `docs/sources/bamboohr.md`.
+//! is rendered exactly. The employee directory, a single employee, table rows and the field
+//! list have documented XML samples (BambooHR's reference and earlier documentation pages,
+//! see `docs/sources/bamboohr.md`): values sit in `<field id="..">` elements, and clients
+//! written against those samples read them so. The rest are rendered by one rule (a root
+//! element named after the resource, `id` as an attribute, every other key a child element).
 
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -30,6 +32,18 @@ pub(super) enum Negotiation {
     Report,
     /// `GET /v1/meta/users`: the schema `ListUsersXmlResponse`.
     Users,
+    /// `GET /v1/employees/directory`: `<directory><fieldset>` naming the fields, then
+    /// `<employees>` of `<employee id>` holding `<field id>` values.
+    Directory,
+    /// `GET /v1/employees/{id}`: `<employee id>` holding `<field id>` values.
+    Employee,
+    /// `GET /v1/employees/{id}/tables/{table}`: `<table>` of `<row id employeeId>` holding
+    /// `<field id>` values.
+    Table,
+    /// `GET /v1/meta/fields`: `<fields>` of `<field id type alias>name</field>`.
+    Fields,
+    /// `GET /v1/time_off/requests`: `<requests>` of `<request id>` as the reference's sample.
+    Requests,
 }
 
 /// The negotiation of the endpoint at `path` (relative to the company's base URL).
@@ -44,14 +58,14 @@ pub(super) fn negotiation(path: &str) -> Negotiation {
         ["hris", "org", "locations"] | ["meta", "time_off", "types"] => Negotiation::JsonOnly,
         ["reports", "custom"] => Negotiation::Report,
         ["meta", "users"] => Negotiation::Users,
-        ["meta", "fields"] => xml("fields", "field"),
+        ["meta", "fields"] => Negotiation::Fields,
         ["meta", "lists"] => xml("lists", "list"),
-        ["employees", "directory"] => xml("directory", "employee"),
+        ["employees", "directory"] => Negotiation::Directory,
         ["employees", "changed"] => xml("employees", "employee"),
-        ["employees", _, "tables", _] => xml("table", "row"),
+        ["employees", _, "tables", _] => Negotiation::Table,
         ["employees", _, "time_off", "calculator"] => xml("balances", "timeOffType"),
-        ["time_off", "requests"] => xml("requests", "request"),
-        ["employees", _] => xml("employee", "field"),
+        ["time_off", "requests"] => Negotiation::Requests,
+        ["employees", _] => Negotiation::Employee,
         _ => Negotiation::JsonOnly,
     }
 }
@@ -61,9 +75,13 @@ pub(super) fn wants_xml(negotiation: Negotiation, headers: &HeaderMap, query: &s
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     match negotiation {
         Negotiation::JsonOnly => false,
-        Negotiation::XmlByDefault { .. } | Negotiation::Users => {
-            !accept.is_some_and(|a| a.contains("application/json"))
-        }
+        Negotiation::XmlByDefault { .. }
+        | Negotiation::Users
+        | Negotiation::Directory
+        | Negotiation::Employee
+        | Negotiation::Table
+        | Negotiation::Fields
+        | Negotiation::Requests => !accept.is_some_and(|a| a.contains("application/json")),
         Negotiation::Report => {
             let format = query
                 .split('&')
@@ -93,6 +111,11 @@ pub(super) async fn into_xml(negotiation: Negotiation, response: Response) -> Re
     let mut out = String::from("<?xml version=\"1.0\"?>\n");
     match negotiation {
         Negotiation::Users => users(&value, &mut out),
+        Negotiation::Directory => directory(&value, &mut out),
+        Negotiation::Employee => with_fields("employee", &["id"], &value, &mut out),
+        Negotiation::Table => table(&value, &mut out),
+        Negotiation::Fields => fields(&value, &mut out),
+        Negotiation::Requests => requests(&value, &mut out),
         Negotiation::Report => element("report", "employee", &value, &mut out),
         Negotiation::XmlByDefault { root, item } => element(root, item, &value, &mut out),
         Negotiation::JsonOnly => return Response::from_parts(parts, Body::from(bytes)),
@@ -128,6 +151,147 @@ fn users(value: &Value, out: &mut String) {
         }
     }
     out.push_str("</users>");
+}
+
+/// `<directory>`, as in the reference's sample: the `fields` as a `<fieldset>` of
+/// `<field id="..">name</field>`, the `employees` as `<employee id>` elements of fields.
+fn directory(value: &Value, out: &mut String) {
+    out.push_str("<directory><fieldset>");
+    for field in value.get("fields").and_then(Value::as_array).into_iter().flatten() {
+        out.push_str("<field");
+        attribute(out, "id", field.get("id"));
+        out.push('>');
+        escape(&field.get("name").map(scalar).unwrap_or_default(), out);
+        out.push_str("</field>");
+    }
+    out.push_str("</fieldset><employees>");
+    for employee in value.get("employees").and_then(Value::as_array).into_iter().flatten() {
+        with_fields("employee", &["id"], employee, out);
+    }
+    out.push_str("</employees></directory>");
+}
+
+/// `<table>` of `<row id=".." employeeId="..">` elements of fields.
+fn table(value: &Value, out: &mut String) {
+    out.push_str("<table>");
+    for row in value.as_array().into_iter().flatten() {
+        with_fields("row", &["id", "employeeId"], row, out);
+    }
+    out.push_str("</table>");
+}
+
+/// `<fields>` of `<field id=".." type=".." alias="..">name</field>`, as the metadata page's
+/// sample (`alias` only where the field has one).
+fn fields(value: &Value, out: &mut String) {
+    out.push_str("<fields>");
+    for field in value.as_array().into_iter().flatten() {
+        out.push_str("<field");
+        for key in ["id", "type", "alias"] {
+            attribute(out, key, field.get(key));
+        }
+        out.push('>');
+        escape(&field.get("name").map(scalar).unwrap_or_default(), out);
+        out.push_str("</field>");
+    }
+    out.push_str("</fields>");
+}
+
+/// `<requests>` as the reference's sample: `<employee id>name</employee>`, `<status
+/// lastChanged lastChangedByUserId>`, `<type id icon>name</type>`, `<amount unit>`, `<notes>` of
+/// `<note from>` (empty notes left out), `<dates>` of `<date ymd amount/>`.
+fn requests(value: &Value, out: &mut String) {
+    let text = |out: &mut String, name: &str, attrs: &[(&str, Option<&Value>)], v: Option<&Value>| {
+        out.push('<');
+        out.push_str(name);
+        for (key, a) in attrs {
+            attribute(out, key, *a);
+        }
+        out.push('>');
+        escape(&v.map(scalar).unwrap_or_default(), out);
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    };
+    out.push_str("<requests>");
+    for r in value.as_array().into_iter().flatten() {
+        out.push_str("<request");
+        attribute(out, "id", r.get("id"));
+        out.push('>');
+        text(out, "employee", &[("id", r.get("employeeId"))], r.get("name"));
+        let status = r.get("status");
+        let of = |o: Option<&Value>, key: &str| o.and_then(|o| o.get(key).cloned());
+        let (changed, by) = (of(status, "lastChanged"), of(status, "lastChangedByUserId"));
+        text(
+            out,
+            "status",
+            &[("lastChanged", changed.as_ref()), ("lastChangedByUserId", by.as_ref())],
+            of(status, "status").as_ref(),
+        );
+        for key in ["start", "end", "created"] {
+            text(out, key, &[], r.get(key));
+        }
+        let kind = r.get("type");
+        let (id, icon) = (of(kind, "id"), of(kind, "icon"));
+        text(
+            out,
+            "type",
+            &[("id", id.as_ref()), ("icon", icon.as_ref())],
+            of(kind, "name").as_ref(),
+        );
+        let amount = r.get("amount");
+        let unit = of(amount, "unit");
+        text(out, "amount", &[("unit", unit.as_ref())], of(amount, "amount").as_ref());
+        out.push_str("<notes>");
+        for (from, note) in r.get("notes").and_then(Value::as_object).into_iter().flatten() {
+            if note.as_str().is_some_and(|n| !n.is_empty()) {
+                text(out, "note", &[("from", Some(&Value::String(from.clone())))], Some(note));
+            }
+        }
+        out.push_str("</notes>");
+        if let Some(dates) = r.get("dates").and_then(Value::as_object) {
+            out.push_str("<dates>");
+            for (ymd, amount) in dates {
+                out.push_str("<date ymd=\"");
+                escape(ymd, out);
+                out.push_str("\" amount=\"");
+                escape(&scalar(amount), out);
+                out.push_str("\"/>");
+            }
+            out.push_str("</dates>");
+        }
+        out.push_str("</request>");
+    }
+    out.push_str("</requests>");
+}
+
+/// An object as `<name a="..">` with the keys in `attributes` as attributes and every other
+/// key a `<field id="key">value</field>` (empty values as `<field id="key"/>`).
+fn with_fields(name: &str, attributes: &[&str], value: &Value, out: &mut String) {
+    out.push('<');
+    out.push_str(name);
+    let Value::Object(map) = value else {
+        out.push_str("/>");
+        return;
+    };
+    for key in attributes {
+        attribute(out, key, map.get(*key));
+    }
+    out.push('>');
+    for (key, v) in map.iter().filter(|(k, _)| !attributes.contains(&k.as_str())) {
+        out.push_str("<field id=\"");
+        escape(key, out);
+        match v {
+            Value::Null => out.push_str("\"/>"),
+            v => {
+                out.push_str("\">");
+                escape(&scalar(v), out);
+                out.push_str("</field>");
+            }
+        }
+    }
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
 }
 
 /// One element: objects become attributes (`id`) and child elements, arrays repeat `item`,
@@ -239,14 +403,22 @@ mod tests {
             negotiation("/api/gateway.php/demo/v1/reports/custom"),
             Negotiation::Report
         );
-        assert!(matches!(
+        assert_eq!(
             negotiation("/api/gateway.php/demo/v1/employees/all/tables/jobInfo"),
-            Negotiation::XmlByDefault { root: "table", .. }
-        ));
-        assert!(matches!(
+            Negotiation::Table
+        );
+        assert_eq!(
             negotiation("/api/gateway.php/demo/v1/employees/7"),
-            Negotiation::XmlByDefault { root: "employee", .. }
-        ));
+            Negotiation::Employee
+        );
+        assert_eq!(
+            negotiation("/api/gateway.php/demo/v1/employees/directory"),
+            Negotiation::Directory
+        );
+        assert_eq!(
+            negotiation("/api/gateway.php/demo/v1/meta/fields/"),
+            Negotiation::Fields
+        );
         let mut headers = HeaderMap::new();
         assert!(wants_xml(Negotiation::Users, &headers, ""));
         assert!(!wants_xml(Negotiation::Report, &headers, "format=JSON"));
@@ -272,18 +444,68 @@ mod tests {
     }
 
     #[test]
-    fn other_bodies_render_ids_as_attributes() {
+    fn directory_employees_and_tables_hold_their_values_in_field_elements() {
         let mut out = String::new();
-        element(
-            "table",
-            "row",
-            &json!([{"id": "3", "employeeId": "7", "date": null}]),
+        directory(
+            &json!({"fields": [{"id": "displayName", "type": "text", "name": "Display name"}],
+                    "employees": [{"id": "123", "displayName": "John & Doe", "workPhoneExtension": null}]}),
             &mut out,
         );
         assert_eq!(
             out,
-            "<table><row id=\"3\"><date/><employeeId>7</employeeId></row></table>"
+            "<directory><fieldset><field id=\"displayName\">Display name</field></fieldset>\
+             <employees><employee id=\"123\"><field id=\"displayName\">John &amp; Doe</field>\
+             <field id=\"workPhoneExtension\"/></employee></employees></directory>"
         );
+        let mut out = String::new();
+        with_fields("employee", &["id"], &json!({"id": "7", "firstName": "Ada"}), &mut out);
+        assert_eq!(out, "<employee id=\"7\"><field id=\"firstName\">Ada</field></employee>");
+        let mut out = String::new();
+        table(&json!([{"id": "3", "employeeId": "7", "date": null}]), &mut out);
+        assert_eq!(
+            out,
+            "<table><row id=\"3\" employeeId=\"7\"><field id=\"date\"/></row></table>"
+        );
+        let mut out = String::new();
+        fields(
+            &json!([{"id": 1, "name": "First name", "type": "text", "alias": "firstName"},
+                    {"id": 3, "name": "My list", "type": "list"}]),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "<fields><field id=\"1\" type=\"text\" alias=\"firstName\">First name</field>\
+             <field id=\"3\" type=\"list\">My list</field></fields>"
+        );
+    }
+
+    #[test]
+    fn time_off_requests_render_the_documented_sample_shape() {
+        let mut out = String::new();
+        requests(
+            &json!([{"id": 1, "employeeId": 1, "name": "Jon Doe",
+                     "status": {"lastChanged": "2011-08-14", "lastChangedByUserId": 1, "status": "approved"},
+                     "start": "2001-01-01", "end": "2001-01-02", "created": "2011-08-13",
+                     "type": {"id": 1, "name": "Vacation", "icon": "time-off-calendar"},
+                     "amount": {"unit": "days", "amount": "2"},
+                     "notes": {"employee": "Relaxing", "manager": ""},
+                     "dates": {"2001-01-01": "1", "2001-01-02": "1"}}]),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "<requests><request id=\"1\"><employee id=\"1\">Jon Doe</employee>\
+             <status lastChanged=\"2011-08-14\" lastChangedByUserId=\"1\">approved</status>\
+             <start>2001-01-01</start><end>2001-01-02</end><created>2011-08-13</created>\
+             <type id=\"1\" icon=\"time-off-calendar\">Vacation</type><amount unit=\"days\">2</amount>\
+             <notes><note from=\"employee\">Relaxing</note></notes>\
+             <dates><date ymd=\"2001-01-01\" amount=\"1\"/><date ymd=\"2001-01-02\" amount=\"1\"/></dates>\
+             </request></requests>"
+        );
+    }
+
+    #[test]
+    fn other_bodies_render_ids_as_attributes() {
         let mut out = String::new();
         element(
             "employees",
