@@ -12,3 +12,4 @@ mod resync;
 mod scope;
 mod scope_traces;
 mod shifting;
+mod sync_type;

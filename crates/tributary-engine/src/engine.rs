@@ -14,7 +14,7 @@ use tributary_store::{
 };
 
 use crate::listing::Listed;
-use crate::schedule::{DELTA_OVERLAP, Schedule, pick_sync_type};
+use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
 
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl SyncEngine {
     }
 
     /// The sync type due now for `integration`: an interrupted (paused or crashed) run is
-    /// resumed first; otherwise the schedule and the tool decide (see [`pick_sync_type`]).
+    /// resumed first; otherwise the schedule and the tool decide (see [`sync_type_due`]).
     pub async fn due_sync_type(&self, integration: &Integration, schedule: &Schedule) -> Result<SyncType, EngineError> {
         for t in [SyncType::Full, SyncType::Default] {
             if self
@@ -119,17 +119,7 @@ impl SyncEngine {
                 return Ok(t);
             }
         }
-        let runs = self.store.list_runs(&integration.id, 100).await?;
-        let last_complete = runs
-            .iter()
-            .find(|r| r.state == RunState::Succeeded && r.sync_type.is_complete())
-            .map(|r| r.started_at.unwrap_or(r.created_at));
-        Ok(pick_sync_type(
-            integration.tool,
-            last_complete,
-            chrono::Utc::now(),
-            schedule,
-        ))
+        Ok(sync_type_due(self.store.as_ref(), integration, schedule).await?)
     }
 
     /// The embedded path: takes the integration's lease from the store, resumes the open run of

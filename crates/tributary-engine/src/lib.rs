@@ -20,5 +20,5 @@ pub use control::{PauseRequest, Progress, RunControl, Signal};
 pub use engine::{EngineConfig, RunOutcome, SyncEngine};
 pub use error::EngineError;
 pub use prepare::prepare_record;
-pub use schedule::{DELTA_OVERLAP, Schedule, default_intervals, pick_sync_type};
+pub use schedule::{DELTA_OVERLAP, Schedule, default_intervals, pick_sync_type, sync_type_due};
 pub use tributary_model::strip_pointer;

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use tributary_model::{SyncType, Timestamp, ToolKind};
-use tributary_store::WEBHOOK_POLL_INTERVAL;
+use tributary_store::{Integration, MirrorStore, StoreError, WEBHOOK_POLL_INTERVAL};
 
 /// How far before the previous successful sync's start a delta looks back, so a clock skew
 /// between us and the tool, or a change committed at the source while that sync ran, is never
@@ -76,6 +76,23 @@ pub fn pick_sync_type(
         Some(at) if now.signed_duration_since(at).to_std().unwrap_or_default() < schedule.full_every => SyncType::Delta,
         _ => SyncType::Full,
     }
+}
+
+/// The sync type a new run of `integration` gets now, from one query (the newest complete
+/// success, however many deltas came after it): the one policy behind the engine's own choice
+/// and the scheduler's triggers without a type.
+pub async fn sync_type_due(
+    store: &dyn MirrorStore,
+    integration: &Integration,
+    schedule: &Schedule,
+) -> Result<SyncType, StoreError> {
+    let last_complete = store.last_complete_success(&integration.id).await?;
+    Ok(pick_sync_type(
+        integration.tool,
+        last_complete,
+        chrono::Utc::now(),
+        schedule,
+    ))
 }
 
 #[cfg(test)]

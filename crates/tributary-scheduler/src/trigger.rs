@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tributary_engine::{Schedule, pick_sync_type};
+use tributary_engine::{Schedule, sync_type_due};
 use tributary_model::{RunState, SyncType};
 use tributary_queue::{Coordinator, JobQueue, QueueError, dispatch};
 use tributary_store::{MirrorStore, StoreError, SyncRun};
@@ -43,19 +43,7 @@ pub async fn trigger(
         .ok_or_else(|| StoreError::NotFound(format!("integration {integration_id}")))?;
     let sync_type = match sync_type {
         Some(t) => t,
-        None => {
-            let runs = store.list_runs(integration_id, 100).await?;
-            let last_complete = runs
-                .iter()
-                .find(|r| r.state == RunState::Succeeded && r.sync_type.is_complete())
-                .map(|r| r.started_at.unwrap_or(r.created_at));
-            pick_sync_type(
-                integration.tool,
-                last_complete,
-                chrono::Utc::now(),
-                &Schedule::default(),
-            )
-        }
+        None => sync_type_due(store, &integration, &Schedule::default()).await?,
     };
     if integration.tool.supports_delta() == (sync_type == SyncType::Default) {
         return Err(StoreError::Invalid(format!(

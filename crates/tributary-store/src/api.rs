@@ -578,6 +578,10 @@ pub trait MirrorStore: Send + Sync + 'static {
     async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError>;
     /// The newest SUCCEEDED run (any type), whose start bounds the next delta.
     async fn last_succeeded_run(&self, integration_id: &str) -> Result<Option<SyncRun>, StoreError>;
+    /// When the newest SUCCEEDED complete run (FULL or DEFAULT) started (created, if it never
+    /// recorded a start), however many deltas followed it: what the sync-type policy measures
+    /// the full interval from.
+    async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError>;
 
     // ---- mirror writes: fenced, one transaction each ----------------------------------------
     /// Upserts the page's records whose hash (or deletion state) changed, records the ids it

@@ -267,6 +267,10 @@ impl MirrorStore for PgStore {
         runs::last_succeeded(&self.pool, integration_id).await
     }
 
+    async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError> {
+        runs::last_complete_success(&self.pool, integration_id).await
+    }
+
     async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
         runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
     }

@@ -7,7 +7,7 @@
 //! <https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT>.
 
 use sqlx::{PgConnection, PgExecutor, PgPool};
-use tributary_model::{PauseReason, RunState, SyncType};
+use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 
 use super::{rows, webhooks, write_lock};
 use crate::page;
@@ -420,6 +420,20 @@ pub(super) async fn list(pool: &PgPool, integration_id: &str, limit: i64) -> Res
     .fetch_all(pool)
     .await?;
     found.iter().map(rows::run).collect()
+}
+
+pub(super) async fn last_complete_success(
+    pool: &PgPool,
+    integration_id: &str,
+) -> Result<Option<Timestamp>, StoreError> {
+    let at: Option<Timestamp> = sqlx::query_scalar(
+        "SELECT max(COALESCE(started_at, created_at)) FROM sync_runs \
+         WHERE integration_id = $1 AND state = 'SUCCEEDED' AND sync_type IN ('FULL', 'DEFAULT')",
+    )
+    .bind(integration_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(at)
 }
 
 pub(super) async fn last_succeeded(pool: &PgPool, integration_id: &str) -> Result<Option<SyncRun>, StoreError> {

@@ -6,7 +6,7 @@
 //! <https://www.sqlite.org/lang_upsert.html> for the partial-index conflict target).
 
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
-use tributary_model::{PauseReason, RunState, SyncType};
+use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 
 use super::{rows, webhooks, write_lock};
 use crate::page;
@@ -351,6 +351,21 @@ pub(super) async fn list(pool: &SqlitePool, integration_id: &str, limit: i64) ->
     .fetch_all(pool)
     .await?;
     found.iter().map(rows::run).collect()
+}
+
+pub(super) async fn last_complete_success(
+    pool: &SqlitePool,
+    integration_id: &str,
+) -> Result<Option<Timestamp>, StoreError> {
+    // Timestamps are fixed-width RFC 3339 text in UTC (`crate::clock`), so text order is time order.
+    let at: Option<String> = sqlx::query_scalar(
+        "SELECT max(COALESCE(started_at, created_at)) FROM sync_runs \
+         WHERE integration_id = ?1 AND state = 'SUCCEEDED' AND sync_type IN ('FULL', 'DEFAULT')",
+    )
+    .bind(integration_id)
+    .fetch_one(pool)
+    .await?;
+    clock::opt_from_text(at)
 }
 
 pub(super) async fn last_succeeded(pool: &SqlitePool, integration_id: &str) -> Result<Option<SyncRun>, StoreError> {
