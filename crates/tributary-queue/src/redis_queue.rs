@@ -28,7 +28,8 @@ const KEEP_FINISHED: Duration = Duration::from_secs(3600);
 
 /// A reconnecting Redis connection for queues and leases alike. Built with
 /// [`tributary_lease::connect`]'s longer response timeout: with the redis crate's default of
-/// 500 ms a briefly slow Redis makes apalis-redis stop a whole worker pool (DESIGN.md).
+/// 500 ms a briefly slow Redis makes apalis-redis stop a whole worker pool (see "apalis-redis
+/// pitfalls" in docs/ARCHITECTURE.md).
 pub async fn connect(url: &str) -> Result<ConnectionManager, QueueError> {
     Ok(tributary_lease::connect(url, &ConnectOptions::default()).await?)
 }

@@ -1,7 +1,8 @@
 //! Harvest v3 objects → unified ATS records, in the shape of Kombo's `GetAts*PositiveResponse`
-//! items (see /work/shared/reference/kombo-openapi.json and the data conventions): Kombo's
-//! field names and enums, ISO-8601 dates with milliseconds, references as unified ids, and
-//! nested models left to the gateway.
+//! items (Kombo's OpenAPI document, vendored at
+//! `crates/tributary-gateway/openapi/kombo-openapi.json`): Kombo's field names and enums,
+//! ISO-8601 dates with milliseconds, references as unified ids, and nested models left to the
+//! gateway.
 
 use chrono::{NaiveDate, SecondsFormat};
 use serde_json::{Map, Value, json};
