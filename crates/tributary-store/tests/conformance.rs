@@ -205,6 +205,7 @@ conformance!(
     webhook_endpoints_round_trip_with_sealed_secrets,
     create_and_delete_integration_write_their_events,
     finish_run_writes_sync_finished_and_data_changed_when_something_changed,
+    cancelling_a_paused_run_announces_what_its_pages_changed,
     data_changed_lists_the_joins_whose_memberships_changed,
     failed_or_fenced_finish_writes_no_event,
     an_outbox_failure_rolls_the_change_back,
@@ -2662,6 +2663,47 @@ async fn create_and_delete_integration_write_their_events(h: &Harness) {
     // Deleting a missing integration writes nothing.
     assert!(!store.delete_integration(INTEGRATION).await.expect("absent"));
     assert_eq!(h.event_rows(INTEGRATION).await, 2);
+}
+
+/// An operator's cancel of a PAUSED run ends a run whose pages committed changes: consumers
+/// hear of them as of any ended run (I7). A run cancelled while still QUEUED never ran and
+/// announces nothing.
+async fn cancelling_a_paused_run_announces_what_its_pages_changed(h: &Harness) {
+    let store = h.store();
+    endpoint(store, "production", &[]).await;
+    integration(store, INTEGRATION).await;
+    drain(store).await;
+
+    let run = begin_run(store, SyncType::Full, "w1", None).await;
+    store
+        .apply_page(&run, page(vec![employee("e1", "Ada")]))
+        .await
+        .expect("page");
+    store
+        .pause_run(&run, &PauseInfo::new(PauseReason::Shutdown))
+        .await
+        .expect("paused");
+    release(store, "w1", run.fence).await;
+    assert!(store.cancel_idle_run(&run.run_id, "not needed").await.expect("cancel"));
+    assert!(
+        !store.cancel_idle_run(&run.run_id, "again").await.expect("cancel"),
+        "a second cancel changes nothing"
+    );
+    let sent = drain(store).await;
+    assert_eq!(types_of(&sent), ["data-changed", "sync-finished"]);
+    assert_eq!(
+        sent[0].event.payload["data"]["changed_models"],
+        json!([{"name": "hris_employees"}])
+    );
+    assert_eq!(sent[1].event.payload["data"]["sync_id"], run.run_id.as_str());
+    assert_eq!(sent[1].event.payload["data"]["sync_state"], "CANCELLED");
+
+    let queued = enqueue(store, INTEGRATION, SyncType::Full).await;
+    assert!(store.cancel_idle_run(&queued.id, "not needed").await.expect("cancel"));
+    assert!(
+        drain(store).await.is_empty(),
+        "a run that never started announces nothing"
+    );
 }
 
 async fn finish_run_writes_sync_finished_and_data_changed_when_something_changed(h: &Harness) {

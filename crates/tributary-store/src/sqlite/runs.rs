@@ -237,16 +237,28 @@ pub(super) async fn pause(pool: &SqlitePool, run: &RunWrite, info: &PauseInfo) -
 }
 
 pub(super) async fn cancel_idle(pool: &SqlitePool, run_id: &str, reason: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query(concat!(
+    let mut tx = write_lock::begin(pool).await?;
+    let row = sqlx::query(concat!(
         "UPDATE sync_runs SET state = 'CANCELLED', error = ?2, ended_at = ?3, pause_reason = NULL, ",
-        "preempted_by = NULL, resume_at = NULL WHERE id = ?1 AND state IN ('QUEUED', 'PAUSED')"
+        "preempted_by = NULL, resume_at = NULL WHERE id = ?1 AND state IN ('QUEUED', 'PAUSED') RETURNING ",
+        columns!()
     ))
     .bind(run_id)
     .bind(reason)
     .bind(clock::to_text(clock::now()))
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(done.rows_affected() > 0)
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let cancelled = rows::run(&row)?;
+    // A paused run has committed pages: its changes are announced like any ended run's, in
+    // this transaction (I7). A run cancelled while still queued never ran and announces nothing.
+    if cancelled.started_at.is_some() {
+        webhooks::emit_run_finished(&mut tx, &cancelled).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn pause_idle(pool: &SqlitePool, run_id: &str) -> Result<bool, StoreError> {
