@@ -27,3 +27,34 @@ impl std::fmt::Display for Secret {
         f.write_str("***")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    #[allow(dead_code)] // read only through Debug
+    struct Credentials {
+        client_id: String,
+        client_secret: Secret,
+    }
+
+    #[test]
+    fn neither_debug_nor_display_shows_the_value() {
+        let creds = Credentials {
+            client_id: "id-1".into(),
+            client_secret: Secret::new("papi-very-secret"),
+        };
+        let printed = [
+            format!("{creds:?}"),
+            format!("{creds:#?}"),
+            format!("{}", creds.client_secret),
+            format!("{:?}", Some(&creds.client_secret)),
+        ];
+        for p in &printed {
+            assert!(!p.contains("very-secret"), "{p}");
+        }
+        assert!(printed[0].contains("id-1") && printed[0].contains("Secret(***)"));
+        assert_eq!(creds.client_secret.expose(), "papi-very-secret");
+    }
+}
