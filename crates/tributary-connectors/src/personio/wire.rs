@@ -62,7 +62,10 @@ pub struct One {
 pub struct List {
     #[serde(default)]
     pub metadata: Option<Metadata>,
-    #[serde(default)]
+    /// The echoed `offset`, checked only where it counts records (employees). Personio's own
+    /// time-offs example echoes it as the string `"0,"`, so an echo that is not a whole number
+    /// is no echo rather than a broken page.
+    #[serde(default, deserialize_with = "echo")]
     pub offset: Option<u64>,
     pub data: Vec<Value>,
 }
@@ -260,6 +263,14 @@ fn number_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error
         value: Option<f64>,
     }
     Ok(Option::<NumberAttr>::deserialize(d)?.and_then(|a| a.value))
+}
+
+fn echo<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 /// Half-day flags arrive as booleans or as 0/1 depending on the account's API version.
