@@ -4,6 +4,7 @@
 mod support;
 
 mod changes;
+mod delta;
 mod deletions;
 mod faults;
 mod property;
