@@ -27,9 +27,11 @@ fn calculator_calls(h: &Harness, seq: u64) -> BTreeSet<u64> {
 }
 
 fn calls_to(h: &Harness, seq: u64, path: &str) -> usize {
-    h.sim
-        .state
-        .request_count(&tributary_sim::RequestFilter::tool(ToolKind::Bamboohr).path(path).since(seq))
+    h.sim.state.request_count(
+        &tributary_sim::RequestFilter::tool(ToolKind::Bamboohr)
+            .path(path)
+            .since(seq),
+    )
 }
 
 /// BambooHR: one employee edited, one approved time-off request cancelled (which gives its
@@ -44,9 +46,21 @@ async fn bamboohr_delta_reads_what_changed_and_deletes_nothing(b: Backend) {
     let id = h.connect(ToolKind::Bamboohr).await;
     let seq = h.sim.state.last_request_seq();
     assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
-    let everyone: BTreeSet<u64> = h.sim.state.company(ToolKind::Bamboohr).hris.employees.keys().copied().collect();
+    let everyone: BTreeSet<u64> = h
+        .sim
+        .state
+        .company(ToolKind::Bamboohr)
+        .hris
+        .employees
+        .keys()
+        .copied()
+        .collect();
     assert_eq!(calculator_calls(&h, seq), everyone, "a FULL recalculates every balance");
-    assert_eq!(calls_to(&h, seq, "/v1/reports/custom"), 2, "employees and the balance roster");
+    assert_eq!(
+        calls_to(&h, seq, "/v1/reports/custom"),
+        2,
+        "employees and the balance roster"
+    );
 
     // Who is who: C has an approved request with days to give back, A is edited, B (a leaf,
     // neither of them) is deleted.
@@ -56,7 +70,11 @@ async fn bamboohr_delta_reads_what_changed_and_deletes_nothing(b: Backend) {
             .hris
             .absences
             .values()
-            .find(|a| a.status == "approved" && a.days_count > 0.0 && c.hris.balances.contains_key(&(a.employee_id, a.absence_type_id)))
+            .find(|a| {
+                a.status == "approved"
+                    && a.days_count > 0.0
+                    && c.hris.balances.contains_key(&(a.employee_id, a.absence_type_id))
+            })
             .map(|a| (a.id, a.employee_id))
             .expect("an approved request");
         let managers: BTreeSet<u64> = c.hris.employees.values().filter_map(|e| e.supervisor_id).collect();
@@ -80,13 +98,24 @@ async fn bamboohr_delta_reads_what_changed_and_deletes_nothing(b: Backend) {
         ToolKind::Bamboohr,
         json!({"kind": "edit_absence", "absence_id": absence, "status": "canceled"}),
     );
-    h.mutate(ToolKind::Bamboohr, json!({"kind": "delete_employee", "employee_id": deleted}));
+    h.mutate(
+        ToolKind::Bamboohr,
+        json!({"kind": "delete_employee", "employee_id": deleted}),
+    );
 
     let seq = h.sim.state.last_request_seq();
     let run = h.sync(&id, SyncType::Delta).await;
     assert_eq!(run.state, RunState::Succeeded, "{run:?}");
-    assert_eq!(calls_to(&h, seq, "/v1/employees/changed"), 2, "employees and balances ask it");
-    assert_eq!(calls_to(&h, seq, "/v1/reports/custom"), 1, "one report, of the changed employees");
+    assert_eq!(
+        calls_to(&h, seq, "/v1/employees/changed"),
+        2,
+        "employees and balances ask it"
+    );
+    assert_eq!(
+        calls_to(&h, seq, "/v1/reports/custom"),
+        1,
+        "one report, of the changed employees"
+    );
     assert_eq!(
         calculator_calls(&h, seq),
         BTreeSet::from([edited, cancelled]),
@@ -103,12 +132,7 @@ async fn bamboohr_delta_reads_what_changed_and_deletes_nothing(b: Backend) {
     let (h, integration) = (&h, id.as_str());
     let live = |model: Model, remote: u64| {
         let want = ids.id(model, &remote.to_string());
-        async move {
-            h.records(integration, model)
-                .await
-                .into_iter()
-                .find(|r| r.id == want)
-        }
+        async move { h.records(integration, model).await.into_iter().find(|r| r.id == want) }
     };
     let employee = live(Model::Employees, edited).await.expect("mirrored");
     assert_eq!(employee.data["mobile_phone_number"], json!("+1 555 0199"));

@@ -4,8 +4,8 @@
 mod support;
 
 mod changes;
-mod delta;
 mod deletions;
+mod delta;
 mod faults;
 mod property;
 mod resume;
