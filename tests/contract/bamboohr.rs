@@ -123,8 +123,8 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
         .keys()
         .next()
         .expect("an employee");
-    // A DELTA: one employee changed since, so both the changed-ids call and the narrowed
-    // report are made.
+    // A DELTA: one employee changed since, so the changed-ids call, the narrowed report and
+    // that employee's balance calculation are made.
     let since = chrono::Utc::now() - chrono::Duration::seconds(5);
     sim.state
         .company_mut(TOOL)
@@ -141,11 +141,13 @@ async fn the_connector_and_the_simulator_keep_to_bamboohrs_document() {
         };
         drain(&c, &stream, mode).await;
     }
+    // Asked by the employees stream and by the balances stream (whose DELTA recalculates the
+    // changed employees' balances).
     assert_eq!(
         sim.state
             .requests(&RequestFilter::tool(TOOL).path("/v1/employees/changed"))
             .len(),
-        1
+        2
     );
     let lookup = c
         .lookup(

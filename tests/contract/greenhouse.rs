@@ -94,6 +94,10 @@ async fn the_connector_and_the_simulator_follow_the_v3_reference() {
         "the DELTA filtered"
     );
     assert!(log.iter().any(|e| e.query.contains("ids=")), "lookups filtered by id");
+    assert!(
+        log.iter().any(|e| e.query.contains("fields=")),
+        "names were read with `fields`"
+    );
     let mut errors: Vec<String> = Vec::new();
     for entry in &log {
         errors.extend(spec.check_request(entry));
@@ -149,7 +153,24 @@ async fn the_connector_and_the_simulator_follow_the_v3_reference() {
         assert!(body.as_array().is_some_and(|a| !a.is_empty()), "{path}: {body}");
         errors.extend(spec.check_response("GET", path, status, &body));
     }
-    for (query, auth) in [("per_page=0", Some(bearer.as_str())), ("", None)] {
+    // `fields`: every list answers its documented item narrowed to the named fields.
+    for path in &paths {
+        let resp = http
+            .get(format!("{base}{path}?per_page=5&fields=id,updated_at"))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert!(body.as_array().is_some_and(|a| !a.is_empty()), "{path}: {body}");
+        errors.extend(spec.check_response_fields("GET", path, status, &body, &["id", "updated_at"]));
+    }
+    for (query, auth) in [
+        ("per_page=0", Some(bearer.as_str())),
+        ("fields=first-name", Some(bearer.as_str())),
+        ("", None),
+    ] {
         let mut req = http.get(format!("{base}/v3/candidates?{query}"));
         if let Some(auth) = auth {
             req = req.bearer_auth(auth);
@@ -175,6 +196,22 @@ async fn the_connector_and_the_simulator_follow_the_v3_reference() {
     }
     let throttled = throttled.expect("the documented limit throttles");
     errors.extend(spec.check_response("GET", "/v3/users", 429, &throttled.json().await.unwrap()));
+    let mut throttled = None;
+    for _ in 0..=tributary_sim::tools::greenhouse::TOKEN_RATE_LIMIT {
+        let resp = http
+            .post(format!("{base}/token"))
+            .basic_auth(&c.greenhouse_client_id, Some(&c.greenhouse_client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            throttled = Some(resp);
+            break;
+        }
+    }
+    let throttled = throttled.expect("token requests have their own window");
+    errors.extend(spec.check_response("POST", "/token", 429, &throttled.json().await.unwrap()));
     assert!(errors.is_empty(), "{errors:#?}");
     sim.shutdown().await;
 }
@@ -207,6 +244,15 @@ fn v1_habits_break_the_contract() {
     };
     assert!(bad(&entry("GET", "/v3/candidates", "per_page=500", Some("Bearer"))).is_empty());
     assert!(bad(&entry("GET", "/v3/candidates", "cursor=abc", Some("Bearer"))).is_empty());
+    assert!(
+        bad(&entry(
+            "GET",
+            "/v3/offices",
+            "ids=1,2&fields=id,name,location",
+            Some("Bearer")
+        ))
+        .is_empty()
+    );
     let cases = [
         (
             entry("GET", "/v3/candidates", "page=2&per_page=500", Some("Bearer")),
@@ -246,6 +292,12 @@ fn v1_habits_break_the_contract() {
             entry("GET", "/v1/candidates", "per_page=500", Some("Basic")),
             "/v1/candidates",
         ),
+        // v3 has no single-record reads: one record comes through the list's `ids`.
+        (entry("GET", "/v3/candidates/7", "", Some("Bearer")), "/v3/candidates/7"),
+        (
+            entry("GET", "/v3/departments", "ids=1&fields=id,display-name", Some("Bearer")),
+            "fields",
+        ),
         (
             entry(
                 "GET",
@@ -281,4 +333,22 @@ fn v1_habits_break_the_contract() {
             .any(|m| m.contains("is_private") || m.contains("applications")),
         "{errors:?}"
     );
+    // A `fields` answer carries exactly the named fields the item documents.
+    let fields = ["id", "name"];
+    let narrowed = json!([{"id": 1, "name": "Engineering"}]);
+    assert!(
+        spec.check_response_fields("GET", "/v3/departments", 200, &narrowed, &fields)
+            .is_empty()
+    );
+    for (body, named) in [
+        (
+            json!([{"id": 1, "name": "Engineering", "parent_id": null}]),
+            "parent_id",
+        ),
+        (json!([{"id": 1}]), "name"),
+        (json!([{"id": "1", "name": "Engineering"}]), "/0/id"),
+    ] {
+        let errors = spec.check_response_fields("GET", "/v3/departments", 200, &body, &fields);
+        assert!(errors.iter().any(|m| m.contains(named)), "{body}: {errors:?}");
+    }
 }

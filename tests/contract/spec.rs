@@ -258,6 +258,70 @@ impl Spec {
         self.report(found)
     }
 
+    /// What a list answer to a request naming `fields` (a sparse fieldset) breaks: each item
+    /// must be the operation's documented item narrowed to those fields, carrying every one of
+    /// them the item documents and nothing else, each as the schema types it.
+    pub fn check_response_fields(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        body: &Value,
+        fields: &[&str],
+    ) -> Vec<String> {
+        let Some(op) = self.operation(method, path) else {
+            return vec![format!(
+                "{}: {method} {path} is not an operation of the specification",
+                self.tool
+            )];
+        };
+        let doc = &self.documents[op.document];
+        let at = format!(
+            "{}/responses/{status}/content/application~1json/schema/items",
+            op.pointer
+        );
+        let Some(item) = pointer(&doc.root, &at).map(|i| resolve(&doc.root, i).clone()) else {
+            return vec![format!(
+                "{} {}: no JSON array documented for status {status}",
+                self.tool,
+                op.name()
+            )];
+        };
+        let mut narrowed = item.as_object().cloned().unwrap_or_default();
+        let properties: Map<String, Value> = narrowed
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| {
+                p.iter()
+                    .filter(|(k, _)| fields.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let required: Vec<Value> = properties.keys().map(|k| json!(k)).collect();
+        narrowed.insert("properties".into(), Value::Object(properties));
+        narrowed.insert("required".into(), Value::Array(required));
+        narrowed.insert("additionalProperties".into(), json!(false));
+        let schema = json!({"type": "array", "items": Value::Object(narrowed)});
+        let found = self
+            .validate(&format!("{at}#fields:{}", fields.join(",")), op.document, &schema, body)
+            .into_iter()
+            .map(|message| {
+                let (at, message) = message
+                    .split_once('\u{0}')
+                    .map_or((String::new(), message.clone()), |(a, m)| {
+                        (a.to_string(), m.to_string())
+                    });
+                Violation {
+                    operation: op.name(),
+                    message: format!("response {status} with fields {fields:?} at `{at}`: {message}"),
+                    at,
+                }
+            })
+            .collect();
+        self.report(found)
+    }
+
     /// Each violation not excused by a declared deviation, as one line naming the tool, the
     /// operation and the field.
     fn report(&self, found: Vec<Violation>) -> Vec<String> {

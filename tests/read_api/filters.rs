@@ -586,7 +586,7 @@ async fn updated_after_and_deletions(api: &Api) {
             .is_empty()
     );
 
-    // BambooHR (DEFAULT syncs) the same way.
+    // BambooHR the same way, through its DELTA (the employees `/v1/employees/changed` names).
     let bid = api.bamboohr.as_str();
     let bamboo = api.all(Model::Employees, bid, &[]).await;
     let target = &bamboo[bamboo.len() / 2];
@@ -596,7 +596,7 @@ async fn updated_after_and_deletions(api: &Api) {
         ToolKind::Bamboohr,
         json!({"kind": "edit_employee", "employee_id": remote_number(target), "field": "mobile_phone", "value": "+1 555 0100"}),
     );
-    assert_eq!(api.h.sync(bid, SyncType::Default).await.state, RunState::Succeeded);
+    assert_eq!(api.h.sync(bid, SyncType::Delta).await.state, RunState::Succeeded);
     let changed = api
         .ids(Model::Employees, bid, &[("updated_after", &rfc3339(before))])
         .await;

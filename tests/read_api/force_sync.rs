@@ -93,12 +93,17 @@ async fn force_sync_queues_runs(b: Backend) {
         .collect();
     assert_eq!(open.len(), 2, "one queued run per type: {open:?}");
 
-    // A tool without deltas runs its one complete type, which Kombo calls FULL.
+    // BambooHR takes DELTA syncs as well now (docs/sources/bamboohr.md), and FULL when asked.
     let reply = force(&api, &base, &api.bamboohr, Body::Json(json!({"type": "DELTA"}))).await;
-    let bamboo = queued(&api, &reply, &api.bamboohr, "FULL", SyncType::Default, false).await;
-    let reply = force(&api, &base, &api.bamboohr, Body::None).await;
+    let bamboo = queued(&api, &reply, &api.bamboohr, "DELTA", SyncType::Delta, false).await;
+    let reply = force(&api, &base, &api.bamboohr, Body::Json(json!({"type": "DELTA"}))).await;
     assert_eq!(
-        queued(&api, &reply, &api.bamboohr, "FULL", SyncType::Default, true).await,
+        queued(&api, &reply, &api.bamboohr, "DELTA", SyncType::Delta, true).await,
+        bamboo
+    );
+    let reply = force(&api, &base, &api.bamboohr, Body::None).await;
+    assert_ne!(
+        queued(&api, &reply, &api.bamboohr, "FULL", SyncType::Full, false).await,
         bamboo
     );
     let reply = force(&api, &base, &api.greenhouse, Body::Json(json!({"type": "DELTA"}))).await;

@@ -88,7 +88,7 @@ impl Api {
         for (id, sync_type) in [
             (&personio, SyncType::Full),
             (&greenhouse, SyncType::Full),
-            (&bamboohr, SyncType::Default),
+            (&bamboohr, SyncType::Full),
         ] {
             let run = h.sync(id, sync_type).await;
             assert_eq!(run.state, RunState::Succeeded, "{run:?}");

@@ -407,7 +407,7 @@ async fn inbound_webhooks_update_the_mirror(b: Backend) {
     .await;
     reply.assert_error(413, "PLATFORM.INPUT_INVALID");
 
-    // BambooHR: signed body + timestamp; no deltas, so a DEFAULT sync applies it.
+    // BambooHR: signed body + timestamp; a DELTA applies it.
     set_secret(&api, &ops, &bamboo, BAMBOOHR_SECRET).await;
     register(&api, ToolKind::Bamboohr, &bamboo, BAMBOOHR_SECRET, false).await;
     let employee_id = *api
@@ -432,8 +432,8 @@ async fn inbound_webhooks_update_the_mirror(b: Backend) {
         "{sent:#?}"
     );
     let queued = runs(&api, &bamboo).await.remove(0);
-    assert_eq!((queued.sync_type, queued.state), (SyncType::Default, RunState::Queued));
-    run_queued(&api, &bamboo, SyncType::Default, &queued.id).await;
+    assert_eq!((queued.sync_type, queued.state), (SyncType::Delta, RunState::Queued));
+    run_queued(&api, &bamboo, SyncType::Delta, &queued.id).await;
     let employee = api
         .get("/hris/employees", &bamboo, &[("remote_ids", &employee_id.to_string())])
         .await;

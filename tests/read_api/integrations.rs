@@ -174,7 +174,7 @@ async fn integration_details_follow_the_mirror(b: Backend) {
         .await
         .unwrap();
     assert!(revoked.status().is_success(), "{}", revoked.status());
-    let run = api.h.sync(&api.bamboohr, SyncType::Default).await;
+    let run = api.h.sync(&api.bamboohr, SyncType::Delta).await;
     assert_eq!(run.state, RunState::AuthenticationFailed, "{run:?}");
     let reply = details(&api, &api.bamboohr).await;
     let data = ok_data(&reply);

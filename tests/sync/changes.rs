@@ -92,7 +92,7 @@ async fn employment_edit_moves_parent_marker_only(b: Backend) {
         return;
     };
     let id = h.connect(ToolKind::Bamboohr).await;
-    assert_eq!(h.sync(&id, SyncType::Default).await.state, RunState::Succeeded);
+    assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
 
     let employee = {
         let mut company = h.sim.state.company_mut(ToolKind::Bamboohr);
@@ -116,7 +116,9 @@ async fn employment_edit_moves_parent_marker_only(b: Backend) {
         .find(|r| r.id == employee_id)
         .unwrap();
     let (changed, updated) = moved(&h, &id, async {
-        let run = h.sync(&id, SyncType::Default).await;
+        // A DELTA: a compensation change is one BambooHR reports through
+        // `/v1/employees/changed`, and the employments stream is read whole.
+        let run = h.sync(&id, SyncType::Delta).await;
         assert_eq!(run.state, RunState::Succeeded, "{run:?}");
     })
     .await;

@@ -85,18 +85,18 @@ async fn deleted_by_full_not_by_delta(b: Backend) {
     assert_eq!(live_ids, source_ids, "the mirror equals the source");
 }
 
-async fn deleted_by_default(b: Backend) {
+async fn bamboohr_deleted_by_full(b: Backend) {
     let Some(h) = Harness::start(b, &[ToolKind::Bamboohr], 30).await else {
         return;
     };
     let id = h.connect(ToolKind::Bamboohr).await;
-    assert_eq!(h.sync(&id, SyncType::Default).await.state, RunState::Succeeded);
+    assert_eq!(h.sync(&id, SyncType::Full).await.state, RunState::Succeeded);
     let gone = leaf_employee(&h, ToolKind::Bamboohr);
     h.mutate(
         ToolKind::Bamboohr,
         json!({"kind": "delete_employee", "employee_id": gone}),
     );
-    let run = h.sync(&id, SyncType::Default).await;
+    let run = h.sync(&id, SyncType::Full).await;
     assert_eq!(run.state, RunState::Succeeded, "{run:?}");
     assert!(
         stored(&h, &id, Model::Employees, gone)
@@ -199,7 +199,7 @@ async fn reappearing_record_is_undeleted(b: Backend) {
 
 crate::on_both_backends!(
     deleted_by_full_not_by_delta,
-    deleted_by_default,
+    bamboohr_deleted_by_full,
     failed_last_page_deletes_nothing,
     reappearing_record_is_undeleted
 );

@@ -5,6 +5,7 @@ mod support;
 
 mod changes;
 mod deletions;
+mod delta;
 mod faults;
 mod property;
 mod resume;

@@ -417,11 +417,11 @@ async fn resumed_personio_full_costs_what_remains(b: Backend) {
 
 /// BambooHR's snapshots are bulk reads a resumed run repeats once, as the stream's own first
 /// page does.
-async fn resumed_bamboohr_default_costs_what_remains(b: Backend) {
+async fn resumed_bamboohr_full_costs_what_remains(b: Backend) {
     resume_costs_what_remains(
         b,
         ToolKind::Bamboohr,
-        SyncType::Default,
+        SyncType::Full,
         &[
             "/v1/meta/lists",
             "/v1/hris/org/locations",
@@ -447,5 +447,5 @@ crate::on_both_backends!(
     resumed_full_still_sweeps,
     resumed_greenhouse_full_makes_no_single_lookups,
     resumed_personio_full_costs_what_remains,
-    resumed_bamboohr_default_costs_what_remains
+    resumed_bamboohr_full_costs_what_remains
 );

@@ -105,11 +105,11 @@ async fn greenhouse_full_twice(b: Backend) {
     .await;
 }
 
-async fn bamboohr_default_twice(b: Backend) {
+async fn bamboohr_full_twice(b: Backend) {
     identical_resync(
         b,
         ToolKind::Bamboohr,
-        SyncType::Default,
+        SyncType::Full,
         &[
             Model::Employees,
             Model::Employments,
@@ -120,4 +120,4 @@ async fn bamboohr_default_twice(b: Backend) {
     .await;
 }
 
-crate::on_both_backends!(personio_full_twice, greenhouse_full_twice, bamboohr_default_twice);
+crate::on_both_backends!(personio_full_twice, greenhouse_full_twice, bamboohr_full_twice);

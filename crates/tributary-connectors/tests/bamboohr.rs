@@ -349,8 +349,14 @@ async fn every_stream_of_a_small_company_maps_to_unified_records() {
     assert_eq!(count(Model::AbsenceTypes), 2);
     assert_eq!(count(Model::Absences), 2);
     assert_eq!(count(Model::TimeOffBalances), 3);
-    // Only employees have a documented "changed since" filter (`/v1/employees/changed`).
-    assert!(c.streams().iter().all(|s| s.supports_since == (s.name == "employees")));
+    // What a DELTA narrows by BambooHR's documented change markers: employees
+    // (`/v1/employees/changed`), time-off requests (`created`, `status.lastChanged`) and the
+    // balances those move.
+    assert!(
+        c.streams()
+            .iter()
+            .all(|s| s.supports_since == matches!(s.name, "employees" | "time_off_requests" | "time_off_balances"))
+    );
 
     let groups = &all[&Model::Groups];
     assert_eq!(find(groups, "10").data["name"], json!("Engineering"));
@@ -629,6 +635,125 @@ async fn a_delta_fetches_the_employees_bamboohr_reports_changed() {
         Err(SourceError::Malformed { endpoint, detail }) => {
             assert_eq!(endpoint, "/v1/employees/changed");
             assert!(detail.contains("employees.110.action"), "{detail}");
+        }
+        other => panic!("expected a malformed-body error, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+/// A DELTA reads the time-off requests created or changed since the last sync (by their
+/// documented `created` and `status.lastChanged` dates) and recalculates balances only for the
+/// employees of those requests and the employees BambooHR reports changed.
+#[tokio::test]
+async fn a_delta_reads_changed_time_off_and_the_balances_it_moves() {
+    let sim = small_sim().await;
+    let c = connector(&sim);
+    let requests = stream(&c, "time_off_requests");
+    let balances = stream(&c, "time_off_balances");
+    let since = Utc::now() - chrono::Duration::seconds(2);
+    let calculator_calls = |sim: &Simulator, after: u64| {
+        let mut ids: Vec<String> = sim
+            .state
+            .requests(&tributary_sim::RequestFilter::tool(TOOL).since(after))
+            .into_iter()
+            .filter(|e| e.path.ends_with("/time_off/calculator"))
+            .filter_map(|e| {
+                e.path
+                    .split('/')
+                    .skip_while(|s| *s != "employees")
+                    .nth(1)
+                    .map(str::to_owned)
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    // Nothing changed since: no request, no balance, no calculator call.
+    let start = sim.state.last_request_seq();
+    assert!(
+        fetch_all(&c, &requests, FetchMode::Delta { since })
+            .await
+            .expect("delta")
+            .is_empty()
+    );
+    assert!(
+        fetch_all(&c, &balances, FetchMode::Delta { since })
+            .await
+            .expect("delta")
+            .is_empty()
+    );
+    assert!(calculator_calls(&sim, start).is_empty());
+
+    // Grace's pending request is approved, which moves her balance.
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        let request = company.hris.absences.get_mut(&201).expect("request 201");
+        request.status = "approved".into();
+        request.updated_at = Utc::now();
+        let balance = company.hris.balances.get_mut(&(110, 40)).expect("balance");
+        balance.balance = 24.0;
+        balance.used = 1.0;
+    }
+    let changed = fetch_all(&c, &requests, FetchMode::Delta { since })
+        .await
+        .expect("delta");
+    assert_eq!(changed.len(), 1, "only the changed request");
+    assert_eq!(find(&changed, "201").data["status"], json!("APPROVED"));
+    let full = fetch_all(&c, &requests, FetchMode::Full).await.expect("full");
+    assert_eq!(full.len(), 2, "a FULL still reads every request");
+    assert_eq!(find(&full, "201").data, find(&changed, "201").data, "mapped alike");
+
+    let start = sim.state.last_request_seq();
+    let moved = fetch_all(&c, &balances, FetchMode::Delta { since })
+        .await
+        .expect("delta");
+    assert_eq!(
+        calculator_calls(&sim, start),
+        ["110"],
+        "only the employee whose time off changed"
+    );
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0].data["balance"], json!(24.0));
+
+    // Ada's record changes: BambooHR reports her changed, so her balances are read too.
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        let ada = company.hris.employees.get_mut(&100).expect("ada");
+        ada.last_name = "King".into();
+        ada.updated_at = Utc::now();
+    }
+    let start = sim.state.last_request_seq();
+    let moved = fetch_all(&c, &balances, FetchMode::Delta { since })
+        .await
+        .expect("delta");
+    assert_eq!(calculator_calls(&sim, start), ["100", "110"]);
+    assert_eq!(moved.len(), 3);
+
+    // A FULL recalculates everyone's (accruals move with time, which no marker reports).
+    let start = sim.state.last_request_seq();
+    fetch_all(&c, &balances, FetchMode::Full).await.expect("full");
+    assert_eq!(calculator_calls(&sim, start), ["100", "110", "120", "130"]);
+
+    // A request date outside the documented shape fails the stream, naming the field.
+    sim.state
+        .add_fault(
+            FaultRule::new(
+                TOOL,
+                FaultAction::Status {
+                    code: 200,
+                    retry_after: None,
+                    body: Some(r#"[{"id":"7","employeeId":"100","start":"2024-01-01","end":"2024-01-01","created":"yesterday","status":{"status":"approved","lastChanged":"2024-01-01"},"type":{"id":"40","name":"Vacation"},"amount":{"unit":"days","amount":"1"}}]"#.into()),
+                },
+            )
+            .path("/v1/time_off/requests")
+            .times(1),
+        )
+        .expect("fault");
+    match fetch_all(&c, &requests, FetchMode::Delta { since }).await {
+        Err(SourceError::Malformed { endpoint, detail }) => {
+            assert_eq!(endpoint, "/v1/time_off/requests");
+            assert!(detail.contains("request 7: created"), "{detail}");
         }
         other => panic!("expected a malformed-body error, got {other:?}"),
     }

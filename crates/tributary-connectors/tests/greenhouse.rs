@@ -670,6 +670,26 @@ async fn the_simulator_holds_clients_to_v3() -> TestResult {
     };
     let v1 = get(format!("{base}/v1/candidates")).await?;
     assert_eq!(v1.status(), 404, "Harvest v1 is gone");
+    // v3 reads one record through a list's `ids` filter; it has no `/v3/candidates/{id}`.
+    let listed: Value = get(format!("{base}/v3/candidates?per_page=1")).await?.json().await?;
+    let id = listed[0]["id"].as_u64().expect("a candidate");
+    let single = get(format!("{base}/v3/candidates/{id}")).await?;
+    assert_eq!(single.status(), 404, "no single-record read in v3");
+    assert_eq!(single.json::<Value>().await?, json!({"message": "Resource not found"}));
+    for resource in ["applications", "jobs", "users", "offers"] {
+        assert_eq!(
+            get(format!("{base}/v3/{resource}/1")).await?.status(),
+            404,
+            "{resource}"
+        );
+    }
+    let by_ids: Value = get(format!("{base}/v3/candidates?ids={id}&fields=id,first_name"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(by_ids.as_array().map(Vec::len), Some(1), "{by_ids}");
+    let keys: Vec<&String> = by_ids[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["first_name", "id"], "`fields` narrows the object");
     let first = get(format!("{base}/v3/candidates?per_page=2")).await?;
     assert_eq!(first.status(), 200);
     for h in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
@@ -936,6 +956,109 @@ async fn lookups_confirm_candidates_and_applications_by_id() -> TestResult {
             .any(|e| e.query.contains("ids=30%2C99") || e.query.contains("ids=30,99")),
         "{log:?}"
     );
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Names behind ids (departments, offices, sources, rejection reasons) are read with v3's
+/// `fields`, only what the mapping uses.
+#[tokio::test]
+async fn names_are_read_with_only_the_fields_they_need() -> TestResult {
+    let (sim, gh) = start().await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    let (jobs, _) = drain(&gh, "jobs", FetchMode::Full).await?;
+    assert!(jobs.iter().any(|j| j.data["department"].is_string()), "names resolved");
+    drain(&gh, "applications", FetchMode::Full).await?;
+    for (path, fields) in [
+        ("/v3/departments", "id,name"),
+        ("/v3/offices", "id,name,location"),
+        ("/v3/rejection_reasons", "id,name"),
+    ] {
+        let log = sim
+            .state
+            .requests(&RequestFilter::tool(ToolKind::Greenhouse).path(path));
+        assert!(!log.is_empty(), "{path} read");
+        for e in &log {
+            let sent: Vec<(String, String)> = url::form_urlencoded::parse(e.query.as_bytes())
+                .into_owned()
+                .filter(|(k, _)| k == "fields")
+                .collect();
+            assert_eq!(sent, [("fields".to_owned(), fields.to_owned())], "{path}?{}", e.query);
+        }
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Token requests have a rate window of their own. Runs build their connector afresh, yet all
+/// connectors of one set of credentials share its token, so any number of runs (here twice the
+/// window's allowance, half of them at once) ask for one token per token lifetime; a client
+/// asking for a token per call is refused with the 429 and `Retry-After`.
+#[tokio::test]
+async fn one_token_serves_every_run_and_token_requests_stay_inside_their_window() -> TestResult {
+    let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse()?).await?;
+    sim.state.company_mut(ToolKind::Greenhouse).ats = small_ats();
+    sim.state.set_documented_limits(true);
+    let base = sim.base_url(ToolKind::Greenhouse);
+    let creds = sim.integration_credentials(ToolKind::Greenhouse);
+    let allowance = tributary_sim::tools::greenhouse::TOKEN_RATE_LIMIT as usize;
+    let tokens = || {
+        sim.state
+            .request_count(&RequestFilter::tool(ToolKind::Greenhouse).path("/token"))
+    };
+    for _ in 0..allowance {
+        let run = connector_at(&base, &creds)?;
+        assert_eq!(drain(&run, "candidate_tags", FetchMode::Full).await?.0.len(), 2);
+    }
+    let concurrent: Vec<_> = (0..allowance)
+        .map(|_| {
+            let run = connector_at(&base, &creds).expect("connector");
+            tokio::spawn(async move { drain(&run, "candidate_tags", FetchMode::Full).await.map(|r| r.0.len()) })
+        })
+        .collect();
+    for run in concurrent {
+        assert_eq!(run.await??, 2);
+    }
+    assert_eq!(tokens(), 1, "one token for every run within its lifetime");
+    let refused = sim
+        .state
+        .requests(&RequestFilter::tool(ToolKind::Greenhouse))
+        .into_iter()
+        .filter(|e| e.status == 429)
+        .count();
+    assert_eq!(refused, 0, "no run met a limit");
+
+    // Changed credentials (a rotated secret) never reuse the old ones' token.
+    let mut rotated = creds.clone();
+    rotated["client_secret"] = json!("rotated-secret");
+    let err = drain(&connector_at(&base, &rotated)?, "users", FetchMode::Full)
+        .await
+        .unwrap_err();
+    assert!(err.is_auth(), "{err}");
+    assert_eq!(tokens(), 2);
+
+    // A client that asks for a token per call meets the window.
+    let c = sim.state.credentials().clone();
+    let http = reqwest::Client::new();
+    let mut throttled = None;
+    for _ in 0..allowance {
+        let resp = http
+            .post(format!("{base}/token"))
+            .basic_auth(&c.greenhouse_client_id, Some(&c.greenhouse_client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await?;
+        if resp.status() == 429 {
+            throttled = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = throttled.expect("the token window's allowance ran out");
+    let retry: u64 = resp.headers()["retry-after"].to_str()?.parse()?;
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(resp.json::<Value>().await?, json!({"message": "Too Many Requests"}));
     sim.shutdown().await;
     Ok(())
 }

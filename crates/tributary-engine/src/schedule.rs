@@ -103,17 +103,14 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     #[test]
-    fn delta_tools_get_full_and_delta_others_default() {
-        for tool in [ToolKind::Personio, ToolKind::Greenhouse] {
+    fn every_tool_gets_full_and_delta() {
+        for &tool in ToolKind::ALL {
             assert_eq!(
                 default_intervals(tool, false),
-                vec![(SyncType::Full, 10 * HOUR), (SyncType::Delta, 3 * HOUR)]
+                vec![(SyncType::Full, 10 * HOUR), (SyncType::Delta, 3 * HOUR)],
+                "{tool}"
             );
         }
-        assert_eq!(
-            default_intervals(ToolKind::Bamboohr, false),
-            vec![(SyncType::Default, 3 * HOUR)]
-        );
     }
 
     #[test]
@@ -124,7 +121,7 @@ mod tests {
         );
         assert_eq!(
             default_intervals(ToolKind::Bamboohr, true),
-            vec![(SyncType::Default, 24 * HOUR)]
+            vec![(SyncType::Full, 24 * HOUR), (SyncType::Delta, 24 * HOUR)]
         );
     }
 
@@ -139,18 +136,18 @@ mod tests {
             s.intervals(ToolKind::Greenhouse, false),
             vec![(SyncType::Full, 2 * HOUR), (SyncType::Delta, Duration::from_secs(900))]
         );
-        assert_eq!(s.intervals(ToolKind::Bamboohr, false), vec![(SyncType::Default, HOUR)]);
+        assert_eq!(
+            s.intervals(ToolKind::Bamboohr, false),
+            vec![(SyncType::Full, 2 * HOUR), (SyncType::Delta, Duration::from_secs(900))]
+        );
     }
 
     #[test]
     fn picks_by_tool_and_age_of_last_full() {
         let now = Utc::now();
         let s = Schedule::default();
-        assert_eq!(pick_sync_type(ToolKind::Bamboohr, None, now, &s), SyncType::Default);
-        assert_eq!(
-            pick_sync_type(ToolKind::Bamboohr, Some(now), now, &s),
-            SyncType::Default
-        );
+        assert_eq!(pick_sync_type(ToolKind::Bamboohr, None, now, &s), SyncType::Full);
+        assert_eq!(pick_sync_type(ToolKind::Bamboohr, Some(now), now, &s), SyncType::Delta);
         assert_eq!(pick_sync_type(ToolKind::Personio, None, now, &s), SyncType::Full);
         let an_hour_ago = now - TimeDelta::hours(1);
         assert_eq!(

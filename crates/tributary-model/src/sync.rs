@@ -170,9 +170,14 @@ impl ToolKind {
         ToolKind::ALL.iter().copied().find(|t| t.as_str() == s)
     }
 
-    /// Whether the tool can list only what changed since a point in time.
+    /// Whether the tool can list only what changed since a point in time: every tool today.
+    /// BambooHR too since its DELTA was decided (`docs/sources/bamboohr.md`): employees by
+    /// `/v1/employees/changed`, time-off requests by their documented change dates, balances
+    /// of the employees those name. DEFAULT remains for a tool without such markers.
     pub fn supports_delta(self) -> bool {
-        !matches!(self, ToolKind::Bamboohr)
+        match self {
+            ToolKind::Personio | ToolKind::Greenhouse | ToolKind::Bamboohr => true,
+        }
     }
 
     /// The product's name as its vendor writes it.

@@ -254,7 +254,7 @@ async fn integrations_are_created_listed_and_shown(h: Harness) {
     let claimed = h.store.claim_due_runs(now, "test-scheduler", 10).await.unwrap();
     assert_eq!(claimed.len(), 2, "both types are claimed at once");
 
-    // A tool without deltas gets its DEFAULT schedule; no scope config means everything on.
+    // BambooHR gets FULL and DELTA schedules too; no scope config means everything on.
     let bamboo = h
         .create(json!({
             "id": "bamboohr:initech",
@@ -267,10 +267,9 @@ async fn integrations_are_created_listed_and_shown(h: Harness) {
         .await;
     assert_eq!(bamboo["scope_config"], json!({"read_models": []}));
     let schedules = h.store.list_schedules("bamboohr:initech").await.unwrap();
-    assert_eq!(
-        schedules.iter().map(|s| s.sync_type).collect::<Vec<_>>(),
-        vec![SyncType::Default]
-    );
+    let mut types: Vec<SyncType> = schedules.iter().map(|s| s.sync_type).collect();
+    types.sort_by_key(|t| t.as_str());
+    assert_eq!(types, vec![SyncType::Delta, SyncType::Full]);
     let greenhouse = json!({
         "id": "greenhouse:globex",
         "tool": "greenhouse",

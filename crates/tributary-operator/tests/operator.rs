@@ -17,7 +17,7 @@ const TOKEN: &str = "operator-test-token";
 const ACME: &str = "personio:acme";
 /// Greenhouse takes FULL and DELTA syncs.
 const GLOBEX: &str = "greenhouse:globex";
-/// BambooHR takes DEFAULT syncs only.
+/// BambooHR takes FULL and DELTA syncs too (its DELTA: `docs/sources/bamboohr.md`).
 const INITECH: &str = "bamboohr:initech";
 const LEASE_TTL: Duration = Duration::from_secs(60);
 
@@ -278,7 +278,7 @@ async fn trigger_and_queue_depths(h: Harness) {
     assert_eq!(data["open_runs"], json!({"queued": 1, "running": 0, "paused": 0}));
     assert_eq!(data["open_runs_truncated"], false);
 
-    // No body: the engine picks (DEFAULT for a tool without deltas).
+    // No body: the engine picks (FULL when no complete sync succeeded yet).
     let picked = h
         .ok(
             Method::POST,
@@ -287,9 +287,10 @@ async fn trigger_and_queue_depths(h: Harness) {
             StatusCode::OK,
         )
         .await;
-    assert_eq!(picked["sync_type"], "DEFAULT");
+    assert_eq!(picked["sync_type"], "FULL");
     assert_eq!(picked["already_queued"], false);
-    assert_eq!(h.pending("sync-default").await, 1);
+    assert_eq!(h.pending("sync-full").await, 2);
+    assert_eq!(h.pending("sync-default").await, 0, "no tool takes DEFAULT syncs now");
     let sync = h
         .ok(
             Method::GET,
@@ -482,7 +483,7 @@ async fn syncs_listing(h: Harness) {
     h.start_run(&running, "worker-2").await;
 
     // INITECH: an ended run, never listed as open.
-    let ended = h.trigger(INITECH, "DEFAULT").await;
+    let ended = h.trigger(INITECH, "FULL").await;
     h.ok(Method::POST, &format!("/syncs/{ended}/cancel"), None, StatusCode::OK)
         .await;
 
@@ -674,7 +675,7 @@ async fn bad_input(h: Harness) {
         h.call(
             Method::POST,
             &format!("/integrations/{INITECH}/syncs"),
-            Some(r#"{"sync_type": "DELTA"}"#),
+            Some(r#"{"sync_type": "DEFAULT"}"#),
         )
         .await,
     );

@@ -410,7 +410,7 @@ async fn demo_serves_what_it_synced() {
     for tool in [
         "personio:demo FULL SUCCEEDED",
         "greenhouse:demo FULL SUCCEEDED",
-        "bamboohr:demo DEFAULT SUCCEEDED",
+        "bamboohr:demo FULL SUCCEEDED",
     ] {
         assert!(seen.iter().any(|l| l.contains(tool)), "{tool} in {seen:#?}");
     }

@@ -17,9 +17,15 @@
 //! came or went in between cannot shift the rest past the cursor, so none is skipped, and a
 //! skipped record would be falsely deleted.
 //!
-//! Only employees have a documented "changed since" (`GET /v1/employees/changed`): in a DELTA
-//! that stream is the changed employees only; every other stream is fetched whole. Deletion
-//! candidates among employees are confirmed one by one with `GET /v1/employees/{id}`.
+//! A DELTA reads only what BambooHR's documented change markers say changed since the last
+//! sync: employees are the ones `GET /v1/employees/changed` names; time-off requests are those
+//! whose documented `created` or `status.lastChanged` date falls on or after that day (the
+//! request list has no change filter, only a date window, and a change can touch a request of
+//! any date, so the window stays whole: it is one bulk request either way); balances are
+//! recalculated only for the employees of either (a balance moves when its employee's record or
+//! time off does; accruals with the passing of time are left to the next FULL). Every other
+//! stream is fetched whole. A DELTA deletes nothing. Deletion candidates among employees are
+//! confirmed one by one with `GET /v1/employees/{id}`.
 //!
 //! Streams, in sync order:
 //! - `departments` → Groups, `divisions` → LegalEntities: options of the `department` and
@@ -95,6 +101,10 @@ const MAX_REPORT_FIELDS: usize = 400;
 /// a complete run sees every request the account has.
 const ABSENCES_FROM: &str = "1970-01-01";
 const ABSENCES_YEARS_AHEAD: u64 = 5;
+/// A request's `created` and `status.lastChanged` are dates in the company's time zone, which
+/// the API does not state: a DELTA takes requests from one day before `since`'s UTC date, so no
+/// time zone makes it skip one (re-reading a few unchanged ones costs nothing).
+const REQUEST_DATE_SLACK: Days = Days::new(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -404,39 +414,98 @@ impl BambooHrConnector {
                 })?;
                 (rows, Context::AbsenceTypes)
             }
-            Kind::Absences => {
-                let until = Utc::now()
-                    .date_naive()
-                    .checked_add_days(Days::new(ABSENCES_YEARS_AHEAD * 366))
-                    .unwrap_or(chrono::NaiveDate::MAX);
-                let query = [
-                    ("start", ABSENCES_FROM.to_owned()),
-                    ("end", until.format("%Y-%m-%d").to_string()),
-                ];
-                let requests: Vec<Value> = self
-                    .get(endpoint::TIME_OFF_REQUESTS, endpoint::TIME_OFF_REQUESTS, &query)
-                    .await?;
-                let rows = with_ids(endpoint::TIME_OFF_REQUESTS, requests, |raw| {
-                    serde_json::from_value::<api::TimeOffRequest>(raw.clone()).map(|r| r.id)
-                })?;
-                (rows, Context::Absences)
-            }
+            Kind::Absences => (self.requests(since).await?, Context::Absences),
             Kind::Balances => {
-                // The calculator answers one employee at a time, so this stream walks every
-                // employee (active or not: leavers keep balances until paid out).
                 let types: TimeOffTypes = self
                     .get(endpoint::TIME_OFF_TYPES, endpoint::TIME_OFF_TYPES, &[])
                     .await?;
-                let employees = self.report(&["status".to_owned()], None).await?;
-                let rows = with_ids(endpoint::REPORT, employees, |raw| {
-                    serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
-                })?;
+                let rows = match since {
+                    // The calculator answers one employee at a time, so a complete run walks
+                    // every employee (active or not: leavers keep balances until paid out).
+                    None => {
+                        let employees = self.report(&["status".to_owned()], None).await?;
+                        with_ids(endpoint::REPORT, employees, |raw| {
+                            serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
+                        })?
+                    }
+                    Some(since) => self.balance_employees_since(since).await?,
+                };
                 let employees_per_page = (PAGE_SIZE / types.time_off_types.len().max(1)).clamp(1, 50);
                 (rows, Context::Balances { employees_per_page })
             }
             Kind::Locations => unreachable_kind(kind)?,
         };
         Ok(Snapshot { rows, context })
+    }
+
+    /// `GET /v1/time_off/requests` over the whole window: every request, or with `since` only
+    /// those created or with a status change on or after `since`'s day (less
+    /// [`REQUEST_DATE_SLACK`]), by the request's documented `created` and `status.lastChanged`.
+    async fn requests(&self, since: Option<Timestamp>) -> Result<Vec<(RemoteId, Value)>, SourceError> {
+        let until = Utc::now()
+            .date_naive()
+            .checked_add_days(Days::new(ABSENCES_YEARS_AHEAD * 366))
+            .unwrap_or(chrono::NaiveDate::MAX);
+        let query = [
+            ("start", ABSENCES_FROM.to_owned()),
+            ("end", until.format("%Y-%m-%d").to_string()),
+        ];
+        let requests: Vec<Value> = self
+            .get(endpoint::TIME_OFF_REQUESTS, endpoint::TIME_OFF_REQUESTS, &query)
+            .await?;
+        let mut rows = Vec::with_capacity(requests.len());
+        let from = since.map(|s| {
+            s.date_naive()
+                .checked_sub_days(REQUEST_DATE_SLACK)
+                .unwrap_or(chrono::NaiveDate::MIN)
+        });
+        for (i, raw) in requests.into_iter().enumerate() {
+            let request: api::TimeOffRequest = serde_json::from_value(raw.clone())
+                .map_err(|e| SourceError::malformed(endpoint::TIME_OFF_REQUESTS, format!("row {i}: {e}")))?;
+            if let Some(from) = from {
+                let changed_on = |field: &str, value: Option<&String>| -> Result<bool, SourceError> {
+                    api::date(value.map(String::as_str))
+                        .map(|d| d.is_some_and(|d| d >= from))
+                        .map_err(|e| {
+                            SourceError::malformed(
+                                endpoint::TIME_OFF_REQUESTS,
+                                format!("request {}: {field}: {e}", request.id.as_str()),
+                            )
+                        })
+                };
+                let created = changed_on("created", request.created.as_ref())?;
+                let status = changed_on("status.lastChanged", request.status.last_changed.as_ref())?;
+                if !created && !status {
+                    continue;
+                }
+            }
+            rows.push(raw);
+        }
+        with_ids(endpoint::TIME_OFF_REQUESTS, rows, |raw| {
+            serde_json::from_value::<api::TimeOffRequest>(raw.clone()).map(|r| r.id)
+        })
+    }
+
+    /// The employees whose balances a DELTA recalculates: those BambooHR reports inserted or
+    /// updated since `since`, and those with a time-off request created or changed since then.
+    async fn balance_employees_since(&self, since: Timestamp) -> Result<Vec<(RemoteId, Value)>, SourceError> {
+        let mut ids: Vec<String> = self
+            .changed_since(since)
+            .await?
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect();
+        for (_, raw) in self.requests(Some(since)).await? {
+            let request: api::TimeOffRequest = serde_json::from_value(raw)
+                .map_err(|e| SourceError::malformed(endpoint::TIME_OFF_REQUESTS, e.to_string()))?;
+            ids.push(request.employee_id.as_str().to_owned());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let rows = ids.into_iter().map(|id| json!({ "id": id })).collect();
+        with_ids(endpoint::CHANGED, rows, |raw| {
+            serde_json::from_value::<ReportEmployee>(raw.clone()).map(|e| e.id)
+        })
     }
 
     /// `GET /v1/employees/changed?since=`: the ids of employees inserted or updated since
@@ -921,15 +990,15 @@ impl Connector for BambooHrConnector {
             .map(|k| Stream {
                 name: k.name(),
                 models: k.models(),
-                // Only employees have a documented "changed since" (`/v1/employees/changed`);
-                // the engine fetches the other streams whole in a DELTA.
-                supports_since: *k == Kind::Employees,
+                // What a DELTA can narrow by BambooHR's documented change markers (see the
+                // module docs); the engine fetches the other streams whole in a DELTA.
+                supports_since: matches!(k, Kind::Employees | Kind::Absences | Kind::Balances),
             })
             .collect()
     }
 
-    /// Employees in a DELTA are the ones `/v1/employees/changed` names; every other stream,
-    /// and every stream in a FULL, is fetched whole.
+    /// In a DELTA, employees, time-off requests and balances are narrowed to what changed (see
+    /// the module docs); every other stream, and every stream in a FULL, is fetched whole.
     async fn fetch_page(&self, stream: &Stream, cursor: Option<&Value>, mode: FetchMode) -> Result<Page, SourceError> {
         let kind = Kind::from_name(stream.name)
             .ok_or_else(|| SourceError::Config(format!("bamboohr has no stream `{}`", stream.name)))?;
@@ -938,7 +1007,9 @@ impl Connector for BambooHrConnector {
         }
         let position = Position::parse(stream.name, cursor)?;
         let since = match mode {
-            FetchMode::Delta { since } if kind == Kind::Employees => Some(since),
+            FetchMode::Delta { since } if matches!(kind, Kind::Employees | Kind::Absences | Kind::Balances) => {
+                Some(since)
+            }
             _ => None,
         };
         let snapshot = self.snapshot(kind, position.is_none(), since).await?;

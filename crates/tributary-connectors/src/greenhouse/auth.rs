@@ -5,7 +5,15 @@
 //! credential's own integration user acts). Access tokens live one hour
 //! (<https://harvestdocs.greenhouse.io/docs/harvest-partner-oauth>). The token is cached,
 //! renewed shortly before it expires, and once more when the API answers 401 to a cached one.
+//!
+//! The cache belongs to the credentials, not to one connector: a run builds its connector
+//! afresh, and token requests have a rate window of their own, so every connector of the same
+//! credentials in this process shares one token (and one request for it at a time) until it is
+//! due for renewal: one token request per hour-long token, however many runs.
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -100,10 +108,43 @@ struct Issued {
     renew_at: Instant,
 }
 
-/// The cached access token of one connector.
+/// Whose token a cache slot holds: the token endpoint, the client, the user it acts as, and a
+/// digest of the secret (so changed credentials never reuse a token the old ones earned, and
+/// the registry holds no secret).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Holder {
+    token_url: String,
+    client_id: String,
+    user_id: Option<String>,
+    secret_digest: u64,
+}
+
+type Slot = Arc<Mutex<Option<Issued>>>;
+
+/// The token of every set of credentials in use in this process.
+static SHARED: LazyLock<std::sync::Mutex<HashMap<Holder, Slot>>> = LazyLock::new(Default::default);
+
+fn slot_for(credentials: &Credentials) -> Slot {
+    let mut digest = DefaultHasher::new();
+    credentials.client_secret.expose().hash(&mut digest);
+    let holder = Holder {
+        token_url: credentials.token_url.to_string(),
+        client_id: credentials.client_id.clone(),
+        user_id: credentials.user_id.clone(),
+        secret_digest: digest.finish(),
+    };
+    SHARED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(holder)
+        .or_default()
+        .clone()
+}
+
+/// The access token of a connector's credentials, shared with every other connector of them.
 pub(crate) struct Tokens {
     credentials: Credentials,
-    current: Mutex<Option<Issued>>,
+    current: Slot,
 }
 
 /// When a token the endpoint issued at `now` should be renewed.
@@ -128,10 +169,8 @@ fn verdict(_: &SourceResponse) -> BodyVerdict {
 
 impl Tokens {
     pub(crate) fn new(credentials: Credentials) -> Self {
-        Tokens {
-            credentials,
-            current: Mutex::new(None),
-        }
+        let current = slot_for(&credentials);
+        Tokens { credentials, current }
     }
 
     /// A valid access token: the cached one, or a new one when it is about to expire.
@@ -140,7 +179,8 @@ impl Tokens {
         if let Some(issued) = guard.as_ref().filter(|i| Instant::now() < i.renew_at) {
             return Ok(issued.token.clone());
         }
-        // Held while asking, so concurrent requests share one token request.
+        // Held while asking, so concurrent requests (of any connector of these credentials)
+        // share one token request.
         let c = &self.credentials;
         let mut form = vec![("grant_type", "client_credentials".to_owned())];
         if let Some(sub) = &c.user_id {

@@ -211,9 +211,24 @@ impl GreenhouseConnector {
 
     /// Every row of `path` whose `filter` (`ids`, `job_ids`, ...) is among `ids`.
     async fn get_by(&self, path: &str, filter: &'static str, ids: &BTreeSet<u64>) -> Result<Vec<Value>, SourceError> {
+        self.get_fields_by(path, filter, ids, None).await
+    }
+
+    /// As [`Self::get_by`], each row narrowed to `fields` (v3's `fields` parameter) when given.
+    async fn get_fields_by(
+        &self,
+        path: &str,
+        filter: &'static str,
+        ids: &BTreeSet<u64>,
+        fields: Option<&str>,
+    ) -> Result<Vec<Value>, SourceError> {
         let mut all = Vec::new();
         for chunk in chunks(ids) {
-            all.extend(self.get_all(path, &[(filter, chunk)]).await?);
+            let mut filters = vec![(filter, chunk)];
+            if let Some(fields) = fields {
+                filters.push(("fields", fields.to_owned()));
+            }
+            all.extend(self.get_all(path, &filters).await?);
         }
         Ok(all)
     }
@@ -229,7 +244,13 @@ impl GreenhouseConnector {
                 .collect()
         };
         if !unknown.is_empty() {
-            let rows = self.get_by(path, "ids", &unknown).await?;
+            // Only the name is wanted: v3's `fields` spares reading whole objects.
+            let fields = if path == map::OFFICES {
+                "id,name,location"
+            } else {
+                "id,name"
+            };
+            let rows = self.get_fields_by(path, "ids", &unknown, Some(fields)).await?;
             let mut found = HashMap::new();
             for raw in &rows {
                 if path == map::OFFICES {

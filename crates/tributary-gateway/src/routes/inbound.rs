@@ -29,7 +29,7 @@
 //! `PLATFORM.AUTHENTICATION_INVALID` when missing, forged or stale; nothing else happens; past
 //! a per-integration budget of refusals, 429: see [`super::inbound_rejections`]), the
 //! delivery remembered by a digest of what its proof covers so a retried or replayed delivery
-//! is applied once (200 with `"duplicate": true`), then a DELTA (DEFAULT for BambooHR, which has no deltas) asked of the
+//! is applied once (200 with `"duplicate": true`), then a DELTA (DEFAULT for a tool without deltas) asked of the
 //! fleet and 202 at once.
 //!
 //! Design choice: the event is applied by a sync, not from its payload. A DELTA goes through

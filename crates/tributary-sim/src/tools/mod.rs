@@ -44,13 +44,22 @@ pub fn imposed_limits(tool: ToolKind) -> Vec<ImposedLimit> {
                 documented: true,
             },
         ],
-        ToolKind::Greenhouse => vec![ImposedLimit {
-            endpoint: None,
-            requests: greenhouse::DOCUMENTED_RATE_LIMIT,
-            per: greenhouse::RATE_WINDOW,
-            // The guide's example value; the real limit is per integration.
-            documented: false,
-        }],
+        ToolKind::Greenhouse => vec![
+            ImposedLimit {
+                endpoint: None,
+                requests: greenhouse::DOCUMENTED_RATE_LIMIT,
+                per: greenhouse::RATE_WINDOW,
+                // The guide's example value; the real limit is per integration.
+                documented: false,
+            },
+            ImposedLimit {
+                endpoint: Some("POST /token"),
+                requests: greenhouse::TOKEN_RATE_LIMIT,
+                per: greenhouse::TOKEN_WINDOW,
+                // The window is the guide's; the count is the simulator's stand-in.
+                documented: false,
+            },
+        ],
         ToolKind::Bamboohr => vec![ImposedLimit {
             endpoint: None,
             requests: bamboohr::Throttle::LIMIT,

@@ -478,15 +478,28 @@ pub(super) async fn changed(
     let c = state.company(TOOL);
     let mut latest = since;
     let mut out = Map::new();
-    for e in c.hris.employees.values().filter(|e| e.updated_at >= since) {
+    // "A change in ANY individual field in the employee record, as well as any change to the
+    // employment status, job info, or compensation tables": the simulated employments carry all
+    // three tables' rows.
+    let changed_at = |e: &crate::company::Employee| {
+        e.employments
+            .iter()
+            .map(|x| x.updated_at)
+            .fold(e.updated_at, std::cmp::max)
+    };
+    for e in c.hris.employees.values() {
+        let changed = changed_at(e);
+        if changed < since {
+            continue;
+        }
         let action = if e.created_at >= since { "Inserted" } else { "Updated" };
         if wanted.as_deref().is_some_and(|w| !w.eq_ignore_ascii_case(action)) {
             continue;
         }
-        latest = latest.max(e.updated_at);
+        latest = latest.max(changed);
         out.insert(
             e.id.to_string(),
-            json!({"id": e.id.to_string(), "action": action, "lastChanged": render::iso(e.updated_at)}),
+            json!({"id": e.id.to_string(), "action": action, "lastChanged": render::iso(changed)}),
         );
     }
     Ok(axum::Json(json!({"latest": render::iso(latest), "employees": out})).into_response())

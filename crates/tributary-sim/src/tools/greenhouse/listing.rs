@@ -14,6 +14,11 @@
 //!   filters (`candidate_ids`, `job_ids`, ...) are comma lists of at most 50.
 //! - A parameter the endpoint does not declare (v1's `page`, `skip_count`, `updated_after`) is
 //!   refused with the validation error, so a client still speaking v1 fails loudly.
+//! - `fields`, which every list declares ("Comma separated list of fields to return", at most
+//!   50 snake_case names; the schema embedded in the reference), narrows each object to the
+//!   named fields, on every page of the listing. A name the resource lacks is simply absent from
+//!   the answer: the reference says nothing of it, and an absent field is what a client asking
+//!   for it would notice.
 
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +38,8 @@ pub(crate) const MAX_IDS: usize = 50;
 
 /// Parameters every list endpoint takes besides its own filters.
 const COMMON: &[&str] = &["per_page", "ids", "created_at", "updated_at", "fields"];
+/// `fields`: "length ≤ 50".
+pub(crate) const MAX_FIELDS: usize = 50;
 
 /// What a cursor carries: the first request's filters, its page size, and where the next page
 /// starts. Serialized as JSON, then URL-safe base64.
@@ -54,6 +61,8 @@ pub(crate) struct ListRequest {
     pub(crate) below: Option<Id>,
     /// Absolute URL of the endpoint as the client called it, without the query.
     endpoint_url: String,
+    /// `fields`: the only fields each object keeps; `None`: all of them.
+    fields: Option<Vec<String>>,
 }
 
 impl ListRequest {
@@ -73,11 +82,13 @@ impl ListRequest {
                 ));
             }
             let state = decode_cursor(cursor)?;
+            let fields = fields(&state.params)?;
             return Ok(ListRequest {
                 params: state.params,
                 per_page: state.per_page,
                 below: Some(state.below),
                 endpoint_url,
+                fields,
             });
         }
         for (k, _) in &pairs {
@@ -99,12 +110,14 @@ impl ListRequest {
                 .filter(|n| (1..=MAX_PER_PAGE).contains(n))
                 .ok_or_else(|| HarvestError::validation("per_page", "must be an integer between 1 and 500"))?,
         };
-        let params = pairs.into_iter().filter(|(k, _)| k != "per_page").collect();
+        let params: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "per_page").collect();
+        let fields = fields(&params)?;
         Ok(ListRequest {
             params,
             per_page,
             below: None,
             endpoint_url,
+            fields,
         })
     }
 
@@ -164,7 +177,14 @@ impl ListRequest {
 
     /// The page as a JSON array, with a `Link: <...?cursor=...>; rel="next"` header when
     /// another page follows.
-    pub(crate) fn respond(&self, items: Vec<Value>, next_below: Option<Id>) -> Response {
+    pub(crate) fn respond(&self, mut items: Vec<Value>, next_below: Option<Id>) -> Response {
+        if let Some(fields) = &self.fields {
+            for item in &mut items {
+                if let Value::Object(map) = item {
+                    map.retain(|k, _| fields.iter().any(|f| f == k));
+                }
+            }
+        }
         let mut resp = axum::Json(items).into_response();
         if let Some(below) = next_below {
             let cursor = encode_cursor(&CursorState {
@@ -179,6 +199,30 @@ impl ListRequest {
         }
         resp
     }
+}
+
+/// `fields=a,b`: snake_case names (the reference's pattern, letters and underscores, any
+/// case), at most 50.
+fn fields(params: &[(String, String)]) -> Result<Option<Vec<String>>, HarvestError> {
+    let Some((_, raw)) = params.iter().find(|(k, _)| k == "fields") else {
+        return Ok(None);
+    };
+    let names: Vec<String> = raw.split(',').map(|f| f.trim().to_owned()).collect();
+    let snake = |f: &str| {
+        !f.is_empty()
+            && f.split('_')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphabetic()))
+    };
+    if !names.iter().all(|f| snake(f)) {
+        return Err(HarvestError::validation(
+            "fields",
+            "must be a comma separated list of field names (letters and underscores)",
+        ));
+    }
+    if names.len() > MAX_FIELDS {
+        return Err(HarvestError::validation("fields", "must have at most 50 items"));
+    }
+    Ok(Some(names.into_iter().map(|f| f.to_ascii_lowercase()).collect()))
 }
 
 pub(crate) struct Window<T> {
@@ -280,6 +324,11 @@ fn parse_iso8601(raw: &str) -> Option<Ts> {
 mod tests {
     use super::*;
 
+    async fn body(resp: Response) -> Value {
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
     fn headers() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:9"));
@@ -325,5 +374,29 @@ mod tests {
         assert!(ListRequest::parse(&headers(), &uri, "per_page=501", &[]).is_err());
         assert!(ListRequest::parse(&headers(), &uri, "per_page=0", &[]).is_err());
         assert!(ListRequest::parse(&headers(), &uri, "cursor=not-a-cursor", &[]).is_err());
+    }
+
+    #[tokio::test]
+    async fn fields_narrow_every_page_and_take_the_documented_names_only() {
+        let uri: Uri = "/greenhouse/v3/candidates".parse().unwrap();
+        let first = ListRequest::parse(&headers(), &uri, "per_page=1&fields=id,first_name,nickname", &[]).unwrap();
+        let item = serde_json::json!({"id": 9, "first_name": "A", "last_name": "B"});
+        let resp = first.respond(vec![item.clone()], Some(9));
+        let link = resp.headers()[header::LINK].to_str().unwrap().to_owned();
+        let next = link.trim_start_matches('<').split('>').next().unwrap();
+        let query = next.split_once('?').unwrap().1.to_owned();
+        assert_eq!(body(resp).await, serde_json::json!([{"id": 9, "first_name": "A"}]));
+        let second = ListRequest::parse(&headers(), &uri, &query, &[]).unwrap();
+        assert_eq!(
+            body(second.respond(vec![item], None)).await,
+            serde_json::json!([{"id": 9, "first_name": "A"}]),
+            "the cursor keeps the first request's fields"
+        );
+        for bad in ["fields=", "fields=id,", "fields=first-name", "fields=id2"] {
+            assert!(ListRequest::parse(&headers(), &uri, bad, &[]).is_err(), "{bad}");
+        }
+        let fifty_one = (0..51).map(|i| "ab".repeat(i % 5 + 1)).collect::<Vec<_>>().join(",");
+        assert!(ListRequest::parse(&headers(), &uri, &format!("fields={fifty_one}"), &[]).is_err());
+        assert!(ListRequest::parse(&headers(), &uri, "fields=ID,First_Name", &[]).is_ok());
     }
 }

@@ -13,7 +13,8 @@
 //! - Pagination and filters: see `listing`.
 //! - Rate limiting: a fixed 30-second window, `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 //!   `X-RateLimit-Reset` (epoch seconds) on every response; past the limit a 429 with
-//!   `Retry-After`. The simulator throttles only while `SimState::documented_limits()` is on.
+//!   `Retry-After`. Token requests count against a window of their own (60 seconds). The
+//!   simulator throttles only while `SimState::documented_limits()` is on.
 //! - Errors: `{"message": ..., "errors": [...]}`.
 //! - v1 and v2 paths are gone: 404 `{"message": "Resource not found"}`.
 
@@ -45,6 +46,14 @@ pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(30);
 /// sets the real one per integration and reports it in that header. Played while
 /// `documented_limits()` is on.
 pub const DOCUMENTED_RATE_LIMIT: u32 = 75;
+/// Token requests have a window of their own: 60 seconds (the v3 rate-limit guide as the
+/// ledger transcribed it). How many it admits is not in any source we can read, so
+/// [`TOKEN_RATE_LIMIT`] is the simulator's stand-in; a client that reuses its hour-long token
+/// never comes near it.
+pub(crate) const TOKEN_WINDOW: Duration = Duration::from_secs(60);
+/// Token requests per [`TOKEN_WINDOW`] while `documented_limits()` is on (a stand-in, see
+/// `docs/sources/greenhouse.md`).
+pub const TOKEN_RATE_LIMIT: u32 = 20;
 /// Reported (never enforced) otherwise: a generous allowance so that tests not about
 /// throttling are not slowed by the client honouring `X-RateLimit-Remaining`.
 const GENEROUS_RATE_LIMIT: u32 = 100_000;
@@ -78,12 +87,31 @@ pub fn router() -> Router<SimState> {
         .layer(Extension(harvest))
 }
 
-/// What the simulated Greenhouse remembers between requests: issued tokens and the rate window.
-#[derive(Default)]
+/// What the simulated Greenhouse remembers between requests: issued tokens and the rate
+/// windows of the API and of the token endpoint.
 struct Harvest {
     /// Access token → when it expires.
     tokens: Mutex<HashMap<String, Instant>>,
-    window: Mutex<Option<(Instant, SystemTime, u32)>>,
+    api: FixedWindow,
+    token_requests: FixedWindow,
+}
+
+impl Default for Harvest {
+    fn default() -> Self {
+        Harvest {
+            tokens: Mutex::default(),
+            api: FixedWindow::new(RATE_WINDOW),
+            token_requests: FixedWindow::new(TOKEN_WINDOW),
+        }
+    }
+}
+
+/// A fixed window: it opens with the first request after the last one closed, and admits a
+/// number of requests until it closes.
+struct FixedWindow {
+    length: Duration,
+    /// When the open window began (monotonic and wall clock) and how many it admitted.
+    open: Mutex<Option<(Instant, SystemTime, u32)>>,
 }
 
 /// How a request stands against the rate window.
@@ -96,21 +124,28 @@ struct RateState {
     retry_after: u64,
 }
 
-impl Harvest {
-    /// Counts one request against the fixed window.
+impl FixedWindow {
+    fn new(length: Duration) -> Self {
+        FixedWindow {
+            length,
+            open: Mutex::new(None),
+        }
+    }
+
+    /// Counts one request against the window.
     fn take(&self, limit: u32) -> (RateState, bool) {
-        let mut guard = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let (start, wall, used) = match *guard {
-            Some((start, wall, used)) if now.duration_since(start) < RATE_WINDOW => (start, wall, used),
+            Some((start, wall, used)) if now.duration_since(start) < self.length => (start, wall, used),
             _ => (now, SystemTime::now(), 0),
         };
         let allowed = used < limit;
         let used = if allowed { used + 1 } else { used };
         *guard = Some((start, wall, used));
-        let reset_at = wall + RATE_WINDOW;
+        let reset_at = wall + self.length;
         let reset = reset_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let left = RATE_WINDOW.saturating_sub(now.duration_since(start));
+        let left = self.length.saturating_sub(now.duration_since(start));
         let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
         (
             RateState {
@@ -122,7 +157,26 @@ impl Harvest {
             allowed,
         )
     }
+}
 
+impl RateState {
+    fn headers(&self, resp: &mut Response) {
+        let h = resp.headers_mut();
+        h.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
+        h.insert("x-ratelimit-reset", HeaderValue::from(self.reset));
+    }
+
+    /// The refusal past the limit: 429 with `Retry-After`.
+    fn refusal(&self) -> Response {
+        let mut resp = HarvestError::TooManyRequests.into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
+        resp
+    }
+}
+
+impl Harvest {
     fn check_token(&self, state: &SimState, headers: &HeaderMap) -> Result<(), HarvestError> {
         if state.is_revoked(ToolKind::Greenhouse) {
             return Err(HarvestError::Unauthorized("Token could not be decoded."));
@@ -152,7 +206,7 @@ impl Harvest {
             return e.into_response();
         }
         let documented = state.documented_limits();
-        let (rate, allowed) = self.take(if documented {
+        let (rate, allowed) = self.api.take(if documented {
             DOCUMENTED_RATE_LIMIT
         } else {
             GENEROUS_RATE_LIMIT
@@ -161,15 +215,9 @@ impl Harvest {
             let company = state.company(ToolKind::Greenhouse);
             handle(&company.ats).unwrap_or_else(IntoResponse::into_response)
         } else {
-            let mut resp = HarvestError::TooManyRequests.into_response();
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(rate.retry_after));
-            resp
+            rate.refusal()
         };
-        let h = resp.headers_mut();
-        h.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
-        h.insert("x-ratelimit-reset", HeaderValue::from(rate.reset));
+        rate.headers(&mut resp);
         resp
     }
 }
@@ -240,6 +288,22 @@ async fn issue_token(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    // Every request to the endpoint counts, refused ones too: that is what a client asking for
+    // a token per call spends.
+    if state.documented_limits() {
+        let (rate, allowed) = harvest.token_requests.take(TOKEN_RATE_LIMIT);
+        let mut resp = if allowed {
+            grant_token(&state, &harvest, &headers, &body)
+        } else {
+            rate.refusal()
+        };
+        rate.headers(&mut resp);
+        return resp;
+    }
+    grant_token(&state, &harvest, &headers, &body)
+}
+
+fn grant_token(state: &SimState, harvest: &Harvest, headers: &HeaderMap, body: &str) -> Response {
     let creds = state.credentials();
     let basic = headers
         .get(header::AUTHORIZATION)
