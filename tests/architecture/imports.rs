@@ -12,6 +12,12 @@
 //!   `pub use child::Item`) is no edge of its own; a private `use`, or a re-export of anything
 //!   from elsewhere, is.
 //! - A reference into the same file (inline `mod tests` using `super::*`) is no edge.
+//! - A directory module is one unit: its `mod.rs` wires its files and holds their shared
+//!   vocabulary, which they reach with `super::`. References between a file and its ancestors
+//!   (the crate root, the `mod.rs` above it) are no edge; references between siblings and
+//!   cousins are.
+//! - Code compiled only for unit tests (`#[cfg(test)]` items, usually `mod tests`) is not read:
+//!   a test may set its case up from anywhere in the crate; the shipped code may not loop.
 //! - Visibility paths (`pub(super)`, `pub(in crate::x)`) are not references.
 //!
 //! A cycle is a set of two or more files that reach each other over these edges.
@@ -21,7 +27,7 @@ use std::collections::BTreeMap;
 use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::Visit;
 
-use crate::modules::{ModPath, Target};
+use crate::modules::{ModPath, Target, is_test_only};
 
 pub struct Edge {
     pub from: usize,
@@ -36,7 +42,8 @@ pub struct Edge {
 pub fn file_edges(target: &Target) -> Vec<Edge> {
     let mut edges: BTreeMap<(usize, usize), Edge> = BTreeMap::new();
     let mut add = |from: usize, to: usize, line: usize, path: &[String]| {
-        if from == to {
+        let (a, b) = (&target.files[from].module, &target.files[to].module);
+        if from == to || is_within(a, b) || is_within(b, a) {
             return;
         }
         edges
@@ -188,6 +195,12 @@ impl<'ast> Visit<'ast> for References {
                 self.visit_item(inner);
             }
             self.module.pop();
+        }
+    }
+
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        if !is_test_only(item) {
+            syn::visit::visit_item(self, item);
         }
     }
 

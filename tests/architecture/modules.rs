@@ -102,7 +102,7 @@ fn add_file(target: &mut Target, workspace: &Path, path: &Path, module: ModPath)
 /// the files of its `mod x;` children live.
 fn collect(target: &mut Target, workspace: &Path, items: &[Item], module: ModPath, file: usize, child_dir: &Path) {
     target.modules.entry(module.clone()).or_default().file = file;
-    for item in items {
+    for item in items.iter().filter(|item| !is_test_only(item)) {
         let defined = match item {
             Item::Mod(m) => {
                 let name = m.ident.to_string();
@@ -204,4 +204,33 @@ fn leaves_of(tree: &UseTree, prefix: Vec<String>, out: &mut Vec<(Option<String>,
             }
         }
     }
+}
+
+/// Whether an item is compiled only for the crate's own unit tests (`#[cfg(test)]`).
+pub fn is_test_only(item: &Item) -> bool {
+    let attrs = match item {
+        Item::Const(i) => &i.attrs,
+        Item::Enum(i) => &i.attrs,
+        Item::ExternCrate(i) => &i.attrs,
+        Item::Fn(i) => &i.attrs,
+        Item::ForeignMod(i) => &i.attrs,
+        Item::Impl(i) => &i.attrs,
+        Item::Macro(i) => &i.attrs,
+        Item::Mod(i) => &i.attrs,
+        Item::Static(i) => &i.attrs,
+        Item::Struct(i) => &i.attrs,
+        Item::Trait(i) => &i.attrs,
+        Item::TraitAlias(i) => &i.attrs,
+        Item::Type(i) => &i.attrs,
+        Item::Union(i) => &i.attrs,
+        Item::Use(i) => &i.attrs,
+        _ => return false,
+    };
+    attrs.iter().any(|attr| {
+        attr.path().is_ident("cfg")
+            && attr
+                .meta
+                .require_list()
+                .is_ok_and(|list| list.tokens.to_string() == "test")
+    })
 }
