@@ -375,7 +375,6 @@ impl FaultPlan {
     }
 }
 
-
 #[cfg(test)]
 mod rate_tests {
     use super::*;
