@@ -97,7 +97,6 @@ fn resolve(target: &Target, module: &ModPath, path: &[String], depth: usize) -> 
     if depth > 16 || path.is_empty() {
         return None;
     }
-    let here = target.modules.get(module)?;
     match path[0].as_str() {
         "crate" => within(target, &Vec::new(), &path[1..], depth),
         "self" => within(target, module, &path[1..], depth),
@@ -106,8 +105,11 @@ fn resolve(target: &Target, module: &ModPath, path: &[String], depth: usize) -> 
             let base = module.get(..module.len().checked_sub(ups)?)?.to_vec();
             within(target, &base, &path[ups..], depth)
         }
-        first if here.children.contains(first) => within(target, module, path, depth),
         first => {
+            let here = target.modules.get(module)?;
+            if here.children.contains(first) {
+                return within(target, module, path, depth);
+            }
             let binding = here.uses.iter().find(|b| b.name.as_deref() == Some(first))?;
             let mut full = binding.path.clone();
             full.extend_from_slice(&path[1..]);

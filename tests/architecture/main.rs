@@ -7,6 +7,8 @@
 mod graph;
 mod imports;
 mod modules;
+#[cfg(test)]
+mod rules;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -77,7 +77,7 @@ pub fn workspace_targets(workspace: &Path) -> Vec<Target> {
     targets
 }
 
-fn load(workspace: &Path, root: &Path, name: String) -> Target {
+pub fn load(workspace: &Path, root: &Path, name: String) -> Target {
     let mut target = Target {
         name,
         files: Vec::new(),
