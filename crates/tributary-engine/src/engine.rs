@@ -13,7 +13,6 @@ use tributary_store::{
     WriteOutcome,
 };
 
-use crate::listing::Listed;
 use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
 
@@ -82,6 +81,17 @@ pub(crate) struct PreparedPage {
 }
 
 type Fetched = Result<PreparedPage, SourceError>;
+
+/// How a listing pass ([`SyncEngine::list_streams`]) ended, short of an error that ends the run.
+pub(crate) enum Listed {
+    /// Every stream ran to its end or failed.
+    Finished { errors: Vec<String>, succeeded: usize },
+    /// A signal stopped it at page boundaries; every page fetched was written.
+    Stopped(Signal),
+    /// A stream's source is unavailable for a while: the run pauses for a retry and resumes
+    /// every stream from its last committed page.
+    RetryLater { stream: String, error: SourceError },
+}
 
 /// What a stream's fetcher tells the writer, in order: its pages, then how it ended.
 pub(crate) enum Event {

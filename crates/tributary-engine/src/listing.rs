@@ -17,19 +17,8 @@ use tributary_model::{IdGen, RunCounts};
 use tributary_source::{Connector, FetchMode, SourceError, Stream};
 use tributary_store::{Integration, RunWrite};
 
-use crate::engine::{Event, FetchEnd, Preparer, fetch_pages};
+use crate::engine::{Event, FetchEnd, Listed, Preparer, fetch_pages};
 use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, SyncEngine};
-
-/// How a listing pass ended, short of an error that ends the run.
-pub(crate) enum Listed {
-    /// Every stream ran to its end or failed.
-    Finished { errors: Vec<String>, succeeded: usize },
-    /// A signal stopped it at page boundaries; every page fetched was written.
-    Stopped(Signal),
-    /// A stream's source is unavailable for a while: the run pauses for a retry and resumes
-    /// every stream from its last committed page.
-    RetryLater { stream: String, error: SourceError },
-}
 
 impl SyncEngine {
     /// Lists the enabled `streams` from where `checkpoint` left them, at most

@@ -7,8 +7,15 @@ use tributary_store::{FieldFilter, FieldMatch};
 
 use crate::catalog::{Endpoint, FilterKind};
 use crate::error::ApiError;
-use crate::list::RequestedFilter;
 use crate::params::QueryParams;
+
+/// A filter a caller asked for, with the unified field it reads, whose scope setting decides
+/// whether the integration supports it.
+#[derive(Debug, Clone)]
+pub struct RequestedFilter {
+    pub filter: FieldFilter,
+    pub scope_field: &'static str,
+}
 
 /// What an endpoint's filters ask of the mirror.
 #[derive(Debug, Default)]

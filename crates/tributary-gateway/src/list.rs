@@ -10,7 +10,7 @@ use tributary_store::{FieldFilter, FieldMatch, Integration, RecordQuery, StoredR
 
 use crate::cursor::Cursor;
 use crate::error::ApiError;
-use crate::filters::Filters;
+use crate::filters::{Filters, RequestedFilter};
 use crate::params::QueryParams;
 use crate::state::GatewayState;
 
@@ -86,14 +86,6 @@ fn filter_json(filter: &FieldFilter) -> Value {
         FieldMatch::ChildHas { model } => json!(["child", model.as_str()]),
     };
     json!([filter.field, filter.any_of, filter.case_insensitive, matching])
-}
-
-/// A filter a caller asked for, with the unified field it reads, whose scope setting decides
-/// whether the integration supports it.
-#[derive(Debug, Clone)]
-pub struct RequestedFilter {
-    pub filter: FieldFilter,
-    pub scope_field: &'static str,
 }
 
 /// One page of records and the cursor of the next, if any.

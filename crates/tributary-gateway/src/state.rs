@@ -19,7 +19,7 @@ pub struct GatewayState {
     /// [`GatewayOptions::body_limit`], for handlers that read bodies.
     pub(crate) body_limit: usize,
     /// Inbound webhooks waiting for a running sync to end before they queue another.
-    pub(crate) follow_ups: Arc<crate::routes::inbound::FollowUps>,
+    pub(crate) follow_ups: Arc<crate::routes::follow_ups::FollowUps>,
     /// Refused inbound webhooks: their budget per integration, and counts.
     pub(crate) inbound_rejections: Arc<crate::routes::inbound_rejections::InboundRejections>,
     /// [`GatewayOptions::read_statement_timeout`], for the list endpoints' reads.

@@ -7,10 +7,10 @@
 //! due for one request the first in order acts and the others only count it, so one request
 //! suffers at most one rule's fault. Exhausted rules stay listed with their counters.
 //!
-//! The actions are applied by [`middleware`], which `server::app` wraps around each tool's
-//! router: the tool modules contain no fault code. The same middleware writes the request
-//! log and applies the per-tool latency setting (added to every request, for benchmarks of
-//! slow sources).
+//! The actions are applied by [`crate::gate::middleware`], which `server::app` wraps around
+//! each tool's router: the tool modules contain no fault code. The same middleware writes the
+//! request log and applies the per-tool latency setting (added to every request, for
+//! benchmarks of slow sources).
 //!
 //! `repeat_page` makes pagination loop: the middleware serves the previous successful
 //! response to the same path again (for a page request: the previous page, with its
@@ -19,28 +19,18 @@
 //! the current page) may ask [`FaultPlan::pagination_loop`] while rendering a page.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use tributary_model::ToolKind;
-
-use crate::SimState;
-use crate::log::{AppliedFault, PendingEntry};
 
 pub type FaultId = u64;
 
 /// How long a `timeout` fault hangs unless told otherwise: longer than any sane client
 /// timeout, so the client gives up first.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
-
-/// Largest response body the middleware buffers (to truncate it or remember it for
-/// `repeat_page`); tool pages are far smaller.
-const MAX_BUFFERED_BODY: usize = 256 * 1024 * 1024;
 
 /// What to do to a matching request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,10 +234,10 @@ fn unit_draw(seed: u64, n: u64) -> f64 {
 
 /// The response a `repeat_page` rule replays.
 #[derive(Debug, Clone)]
-struct Remembered {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
+pub(crate) struct Remembered {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 /// The decision for one request.
@@ -255,7 +245,7 @@ struct Remembered {
 pub struct Decision {
     pub rule_id: FaultId,
     pub action: FaultAction,
-    replay: Option<Remembered>,
+    pub(crate) replay: Option<Remembered>,
 }
 
 #[derive(Debug, Default)]
@@ -368,7 +358,7 @@ impl FaultPlan {
         decision
     }
 
-    fn remember(&mut self, tool: ToolKind, path: &str, response: Remembered) {
+    pub(crate) fn remember(&mut self, tool: ToolKind, path: &str, response: Remembered) {
         self.remembered.insert((tool, path.to_string()), response);
     }
 
@@ -383,144 +373,6 @@ impl FaultPlan {
             })
         });
     }
-}
-
-/// The state of [`middleware`]: which tool the wrapped router serves.
-#[derive(Clone)]
-pub struct ToolGate {
-    pub state: SimState,
-    pub tool: ToolKind,
-}
-
-/// Logs every request to a tool and applies latency and fault rules to it.
-pub async fn middleware(State(gate): State<ToolGate>, request: Request, next: Next) -> Response {
-    let ToolGate { state, tool } = gate;
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let query = request.uri().query().unwrap_or("").to_string();
-    // The entry is written when this future ends, also when the client hangs up mid-way
-    // (then with status 499), so a timed-out request is still in the log.
-    let mut entry = PendingEntry::start(state.clone(), tool, &request);
-
-    let latency = state.faults().latency(tool);
-    if !latency.is_zero() && !state.pause(latency).await {
-        return entry.finish(shutting_down());
-    }
-
-    let decision = state.faults().decide(tool, method.as_str(), &path, &query);
-    let Some(decision) = decision else {
-        let response = next.run(request).await;
-        let response = remember_if_needed(&state, tool, &method, &path, response).await;
-        return entry.finish(response);
-    };
-    entry.fault(AppliedFault {
-        rule_id: decision.rule_id,
-        action: decision.action.name().into(),
-    });
-    tracing::debug!(%tool, %path, fault = decision.action.name(), "injecting fault");
-
-    let response = match decision.action {
-        FaultAction::Latency { ms } => {
-            if !state.pause(Duration::from_millis(ms)).await {
-                return entry.finish(shutting_down());
-            }
-            let response = next.run(request).await;
-            remember_if_needed(&state, tool, &method, &path, response).await
-        }
-        FaultAction::Status {
-            code,
-            retry_after,
-            body,
-        } => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = body.unwrap_or_else(|| {
-                serde_json::json!({
-                    "error": { "code": code, "message": status.canonical_reason().unwrap_or("injected fault") }
-                })
-                .to_string()
-            });
-            let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-            if let Some(value) = retry_after.and_then(|r| HeaderValue::from_str(&r).ok()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
-        FaultAction::Timeout { ms } => {
-            let waited = Instant::now();
-            state
-                .pause(Duration::from_millis(ms.unwrap_or(DEFAULT_TIMEOUT_MS)))
-                .await;
-            tracing::debug!(%tool, %path, waited_ms = waited.elapsed().as_millis() as u64, "timeout fault ended");
-            StatusCode::GATEWAY_TIMEOUT.into_response()
-        }
-        FaultAction::Truncate => {
-            let response = next.run(request).await;
-            let (mut parts, body) = response.into_parts();
-            let bytes = match axum::body::to_bytes(body, MAX_BUFFERED_BODY).await {
-                Ok(bytes) => bytes,
-                Err(_) => Bytes::new(),
-            };
-            parts.status = StatusCode::OK;
-            parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
-        }
-        FaultAction::Malformed => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"data": [{"id": 1, "#,
-        )
-            .into_response(),
-        FaultAction::EmptyBody => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "").into_response(),
-        FaultAction::Mutate { mutations } => {
-            for mutation in &mutations {
-                if let Err(e) = state.mutate(tool, mutation) {
-                    tracing::debug!(%tool, error = %e, "mutation on request skipped");
-                }
-            }
-            next.run(request).await
-        }
-        FaultAction::RepeatPage => match decision.replay {
-            Some(r) => {
-                let mut response = Response::new(Body::from(r.body));
-                *response.status_mut() = r.status;
-                *response.headers_mut() = r.headers;
-                response
-            }
-            None => next.run(request).await,
-        },
-    };
-    entry.finish(response)
-}
-
-fn shutting_down() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, "simulator shutting down").into_response()
-}
-
-/// Buffers and remembers a successful response while a `repeat_page` rule may replay it.
-async fn remember_if_needed(
-    state: &SimState,
-    tool: ToolKind,
-    method: &Method,
-    path: &str,
-    response: Response,
-) -> Response {
-    if method != Method::GET || !response.status().is_success() || !state.faults().pagination_loop(tool, path) {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BUFFERED_BODY).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "response body too large to remember").into_response();
-    };
-    state.faults().remember(
-        tool,
-        path,
-        Remembered {
-            status: parts.status,
-            headers: parts.headers.clone(),
-            body: bytes.clone(),
-        },
-    );
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod company;
 pub mod control;
 pub mod faults;
+pub mod gate;
 pub mod generate;
 pub mod log;
 pub mod mutate;

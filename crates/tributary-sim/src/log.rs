@@ -6,16 +6,10 @@
 //! counting, so `since_seq` stays meaningful across drops and clears.
 
 use std::collections::VecDeque;
-use std::time::Instant;
 
-use axum::extract::Request;
-use axum::http::header;
-use axum::response::Response;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tributary_model::ToolKind;
 
-use crate::SimState;
 use crate::company::Ts;
 use crate::faults::FaultId;
 
@@ -171,61 +165,5 @@ impl RequestLog {
 
     pub fn count(&self, filter: &RequestFilter) -> usize {
         self.matching(filter).count()
-    }
-}
-
-/// A request being served; logged when finished or dropped.
-pub(crate) struct PendingEntry {
-    state: SimState,
-    entry: Option<LogEntry>,
-    started: Instant,
-}
-
-impl PendingEntry {
-    pub(crate) fn start(state: SimState, tool: ToolKind, request: &Request) -> Self {
-        let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
-        let entry = LogEntry {
-            seq: 0,
-            tool,
-            method: request.method().as_str().to_string(),
-            path: request.uri().path().to_string(),
-            query: request.uri().query().unwrap_or("").to_string(),
-            auth_scheme: header(header::AUTHORIZATION)
-                .and_then(|v| v.split_whitespace().next())
-                .map(str::to_string),
-            accept: header(header::ACCEPT).map(str::to_string),
-            status: CLIENT_CLOSED,
-            fault: None,
-            at: Utc::now(),
-            duration_ms: 0,
-        };
-        Self {
-            state,
-            entry: Some(entry),
-            started: Instant::now(),
-        }
-    }
-
-    pub(crate) fn fault(&mut self, fault: AppliedFault) {
-        if let Some(e) = &mut self.entry {
-            e.fault = Some(fault);
-        }
-    }
-
-    /// Logs the request with the response's status and hands the response back.
-    pub(crate) fn finish(mut self, response: Response) -> Response {
-        if let Some(e) = &mut self.entry {
-            e.status = response.status().as_u16();
-        }
-        response
-    }
-}
-
-impl Drop for PendingEntry {
-    fn drop(&mut self) {
-        if let Some(mut entry) = self.entry.take() {
-            entry.duration_ms = self.started.elapsed().as_millis() as u64;
-            self.state.log().record(entry);
-        }
     }
 }

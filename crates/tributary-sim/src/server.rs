@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tributary_model::ToolKind;
 
 use crate::company::Company;
-use crate::faults::{self, ToolGate};
+use crate::gate::{self, ToolGate};
 use crate::mutate::Category;
 use crate::{SimCredentials, SimState, control, generate, tools};
 
@@ -72,7 +72,7 @@ pub fn gated(state: &SimState, tool: ToolKind, routes: Router<SimState>) -> Rout
             state: state.clone(),
             tool,
         },
-        faults::middleware,
+        gate::middleware,
     ))
 }
 

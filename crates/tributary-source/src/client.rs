@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use crate::SourceError;
-use crate::pace::{LearntPace, documented_quota};
+use crate::pace::{LearntPace, RateLimit, documented_quota};
 
 /// How one integration's client behaves. Defaults suit a real SaaS API; tests shrink delays.
 #[derive(Debug, Clone)]
@@ -42,23 +42,6 @@ impl Default for ClientConfig {
             requests_per_second: NonZeroU32::new(10),
             max_retry_after: Duration::from_secs(300),
         }
-    }
-}
-
-/// A tool's documented request allowance for each set of credentials: `requests` per `per`,
-/// for one endpoint (as connectors name it in [`SourceClient::send`], e.g.
-/// `GET /v1/company/employees`) or, with `endpoint: None`, for every request together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub endpoint: Option<&'static str>,
-    pub requests: NonZeroU32,
-    pub per: Duration,
-}
-
-impl RateLimit {
-    /// Requests per second in the long run.
-    pub fn per_second(&self) -> f64 {
-        self.requests.get() as f64 / self.per.as_secs_f64()
     }
 }
 

@@ -11,7 +11,8 @@ mod error;
 mod pace;
 mod secret;
 
-pub use client::{BodyVerdict, ClientConfig, RateLimit, SourceClient, SourceResponse};
+pub use client::{BodyVerdict, ClientConfig, SourceClient, SourceResponse};
 pub use connector::{Connector, FetchMode, Lookup, Page, RecordRef, Stream};
 pub use error::SourceError;
+pub use pace::RateLimit;
 pub use secret::Secret;

@@ -11,7 +11,22 @@ use std::time::{Duration, Instant};
 
 use governor::Quota;
 
-use crate::client::RateLimit;
+/// A tool's documented request allowance for each set of credentials: `requests` per `per`,
+/// for one endpoint (as connectors name it in [`crate::SourceClient::send`], e.g.
+/// `GET /v1/company/employees`) or, with `endpoint: None`, for every request together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub endpoint: Option<&'static str>,
+    pub requests: NonZeroU32,
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// Requests per second in the long run.
+    pub fn per_second(&self) -> f64 {
+        self.requests.get() as f64 / self.per.as_secs_f64()
+    }
+}
 
 /// The quota that keeps to a documented "N requests per window" whether the tool counts in a
 /// sliding or a fixed window: a burst of `B` and the other `N - B` spread evenly, so any span

@@ -9,8 +9,7 @@ use tributary_operator::FleetTrigger;
 use tributary_store::MirrorStore;
 
 use crate::cli::{ApiLimitArgs, Global};
-use crate::commands::cursor_key;
-use crate::fleet::Fleet;
+use crate::setup::{Fleet, cursor_key};
 
 /// The read API, plus the operator API when a fleet is there to operate. `store` should be the
 /// API's own (see `setup::open_api_store`).

@@ -12,7 +12,7 @@ use crate::cli::{
     ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, RunsArgs, SimArgs, SyncArgs,
     SyncTypeArg,
 };
-use crate::setup::open_store;
+use crate::setup::{open_store, shutdown_signal};
 
 pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
     let config = SimConfig {
@@ -303,27 +303,12 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
     // Force-sync and the operator API need the fleet's queues; without Redis there is no
     // fleet to reach (`tributary serve` runs one in embedded mode).
     let fleet = match &global.redis_url {
-        Some(_) => Some(crate::fleet::Fleet::open(global, &store).await?),
+        Some(_) => Some(crate::setup::Fleet::open(global, &store).await?),
         None => None,
     };
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
     let app = crate::api::router(global, api_store, fleet.as_ref(), &args.limits);
     serve_gateway(args.listen, app, args.limits.serve_options(), fleet.is_some()).await
-}
-
-/// The key that signs pagination cursors: derived from the credential key so every gateway
-/// replica of a deployment agrees without another secret to distribute.
-pub fn cursor_key(global: &Global) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let seed = match &global.secret_key {
-        Some(k) => k.trim().as_bytes().to_vec(),
-        None => std::fs::read(global.data_dir.join("secret.key")).unwrap_or_default(),
-    };
-    Sha256::new()
-        .chain_update(b"tributary-cursor-v1\0")
-        .chain_update(&seed)
-        .finalize()
-        .to_vec()
 }
 
 pub async fn serve_gateway(
@@ -341,19 +326,4 @@ pub async fn serve_gateway(
     }
     tributary_gateway::serve(listener, app, options, shutdown_signal()).await?;
     Ok(())
-}
-
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -12,8 +12,9 @@ use tributary_sim::{SimConfig, Simulator, WebhookTarget};
 use tributary_store::{NewIntegration, StoreError};
 
 use crate::cli::{DemoArgs, Global};
-use crate::commands::{cursor_key, run_with_progress, shutdown_signal};
+use crate::commands::run_with_progress;
 use crate::setup::open_store;
+use crate::setup::{cursor_key, shutdown_signal};
 
 const ENVIRONMENT: &str = "demo";
 

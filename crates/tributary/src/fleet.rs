@@ -7,58 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::sync::watch;
 use tributary_engine::{EngineConfig, SyncEngine};
-use tributary_queue::{Coordinator, EmbeddedCoordinator, JobQueue, MemoryQueue, RedisCoordinator, RedisQueue};
 use tributary_scheduler::{Scheduler, SchedulerConfig};
 use tributary_source::ClientConfig;
 use tributary_store::MirrorStore;
 use tributary_webhooks::{Deliverer, DelivererConfig, TargetPolicy};
-use tributary_worker::{JobContext, Queues, RunningRuns, WorkerConfig, run_pool};
+use tributary_worker::{JobContext, RunningRuns, WorkerConfig, run_pool};
 
 use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
-use crate::commands::shutdown_signal;
-use crate::setup::open_store;
-
-/// The queues and coordination of a deployment: Redis when configured, in-process otherwise.
-pub struct Fleet {
-    pub queue: Arc<dyn JobQueue>,
-    pub coordinator: Arc<dyn Coordinator>,
-    queues: Option<Queues>,
-}
-
-impl Fleet {
-    pub async fn open(global: &Global, store: &Arc<dyn MirrorStore>) -> anyhow::Result<Self> {
-        match &global.redis_url {
-            Some(url) => {
-                if !url.starts_with("redis://") && !url.starts_with("rediss://") {
-                    bail!("REDIS_URL must be a redis:// or rediss:// URL");
-                }
-                let conn = tributary_queue::connect(url)
-                    .await
-                    .context("cannot connect to Redis at REDIS_URL")?;
-                let queue = RedisQueue::new(conn.clone(), &global.redis_prefix);
-                Ok(Self {
-                    queue: Arc::new(queue.clone()),
-                    coordinator: Arc::new(RedisCoordinator::new(conn, global.redis_prefix.clone(), store.clone())),
-                    queues: Some(Queues::Redis(queue)),
-                })
-            }
-            None => {
-                let queue = MemoryQueue::new();
-                Ok(Self {
-                    queue: Arc::new(queue.clone()),
-                    coordinator: Arc::new(EmbeddedCoordinator::new(store.clone())),
-                    queues: Some(Queues::Memory(queue)),
-                })
-            }
-        }
-    }
-
-    fn take_queues(&mut self) -> anyhow::Result<Queues> {
-        self.queues
-            .take()
-            .context("the queues are consumed by one worker pool per process")
-    }
-}
+use crate::setup::{Fleet, open_store, shutdown_signal};
 
 fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v)

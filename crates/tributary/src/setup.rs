@@ -1,9 +1,12 @@
-//! Start-up shared by every role: logging, and opening the mirror named by the configuration.
+//! Start-up shared by every role: logging, opening the mirror named by the configuration and
+//! the fleet's queues, the cursor-signing key and the shutdown signal.
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use tributary_queue::{Coordinator, EmbeddedCoordinator, JobQueue, MemoryQueue, RedisCoordinator, RedisQueue};
 use tributary_store::{CredentialKey, MirrorStore, PgPoolSettings, PgStore, SqliteStore};
+use tributary_worker::Queues;
 
 use crate::cli::{ApiLimitArgs, Global};
 
@@ -116,4 +119,77 @@ fn redact_url(url: &str) -> String {
         }
         Err(_) => "(unparsable URL)".to_owned(),
     }
+}
+
+/// The queues and coordination of a deployment: Redis when configured, in-process otherwise.
+pub struct Fleet {
+    pub queue: Arc<dyn JobQueue>,
+    pub coordinator: Arc<dyn Coordinator>,
+    queues: Option<Queues>,
+}
+
+impl Fleet {
+    pub async fn open(global: &Global, store: &Arc<dyn MirrorStore>) -> anyhow::Result<Self> {
+        match &global.redis_url {
+            Some(url) => {
+                if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                    bail!("REDIS_URL must be a redis:// or rediss:// URL");
+                }
+                let conn = tributary_queue::connect(url)
+                    .await
+                    .context("cannot connect to Redis at REDIS_URL")?;
+                let queue = RedisQueue::new(conn.clone(), &global.redis_prefix);
+                Ok(Self {
+                    queue: Arc::new(queue.clone()),
+                    coordinator: Arc::new(RedisCoordinator::new(conn, global.redis_prefix.clone(), store.clone())),
+                    queues: Some(Queues::Redis(queue)),
+                })
+            }
+            None => {
+                let queue = MemoryQueue::new();
+                Ok(Self {
+                    queue: Arc::new(queue.clone()),
+                    coordinator: Arc::new(EmbeddedCoordinator::new(store.clone())),
+                    queues: Some(Queues::Memory(queue)),
+                })
+            }
+        }
+    }
+
+    pub fn take_queues(&mut self) -> anyhow::Result<Queues> {
+        self.queues
+            .take()
+            .context("the queues are consumed by one worker pool per process")
+    }
+}
+
+/// The key that signs pagination cursors: derived from the credential key so every gateway
+/// replica of a deployment agrees without another secret to distribute.
+pub fn cursor_key(global: &Global) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let seed = match &global.secret_key {
+        Some(k) => k.trim().as_bytes().to_vec(),
+        None => std::fs::read(global.data_dir.join("secret.key")).unwrap_or_default(),
+    };
+    Sha256::new()
+        .chain_update(b"tributary-cursor-v1\0")
+        .chain_update(&seed)
+        .finalize()
+        .to_vec()
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -41,8 +41,6 @@
 //! DELTA of the integration is already running it may have read the changed stream before the
 //! change; a follow-up DELTA is then queued when it ends.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -78,24 +76,6 @@ const GREENHOUSE_SIGNATURE: &str = "signature";
 const BAMBOOHR_SIGNATURE: &str = "x-bamboohr-signature";
 const BAMBOOHR_TIMESTAMP: &str = "x-bamboohr-timestamp";
 const PERSONIO_TOKEN: &str = "authorization";
-
-/// Integrations with a follow-up DELTA waiting on this replica, so a burst of webhooks during
-/// one running DELTA waits once.
-#[derive(Debug, Default)]
-pub struct FollowUps(Mutex<HashSet<String>>);
-
-impl FollowUps {
-    fn claim(&self, integration_id: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(integration_id.to_owned())
-    }
-
-    fn release(&self, integration_id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(integration_id);
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub struct Accepted {

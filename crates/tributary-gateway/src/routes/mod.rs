@@ -2,6 +2,7 @@
 //! served by [`records::list`] under `Model::api_path()`.
 
 pub mod docs;
+pub mod follow_ups;
 pub mod inbound;
 pub mod inbound_rejections;
 pub mod integrations;

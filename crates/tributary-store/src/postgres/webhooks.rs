@@ -1,5 +1,5 @@
 //! Webhooks on Postgres: the outbox's writes (called inside the transaction of the change),
-//! endpoints, claiming and recording deliveries, and what inbound webhooks need.
+//! endpoints, and claiming and recording deliveries. Inbound webhooks are `inbound_webhooks.rs`.
 
 use std::time::Duration;
 
@@ -7,7 +7,6 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use tributary_model::{Model, RunState, Timestamp, ToolKind};
 
-use super::schedules;
 use crate::codec::{delivery_state_str, parse_delivery_state, parse_model, parse_state, parse_tool};
 use crate::webhook_payloads::{self as payloads, NewEvent, Subject};
 use crate::{
@@ -466,70 +465,6 @@ pub(super) async fn redeliver(pool: &PgPool, delivery_id: &str) -> Result<bool, 
     .bind(clock::now())
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-// ---- inbound --------------------------------------------------------------------------------
-
-pub(super) async fn set_inbound_secret(
-    pool: &PgPool,
-    key: &CredentialKey,
-    integration_id: &str,
-    secret: Option<&str>,
-) -> Result<(), StoreError> {
-    let sealed = secret
-        .map(|s| key.seal_secret(&payloads::inbound_secret_ad(integration_id), s))
-        .transpose()?;
-    let mut tx = pool.begin().await?;
-    let done = sqlx::query("UPDATE integrations SET inbound_webhook_secret_ciphertext = $2 WHERE id = $1")
-        .bind(integration_id)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!("integration {integration_id}")));
-    }
-    schedules::set_webhooks_active_in(&mut tx, integration_id, secret.is_some()).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn inbound_secret(
-    pool: &PgPool,
-    key: &CredentialKey,
-    integration_id: &str,
-) -> Result<Option<String>, StoreError> {
-    let sealed: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT inbound_webhook_secret_ciphertext FROM integrations WHERE id = $1")
-            .bind(integration_id)
-            .fetch_optional(pool)
-            .await?;
-    let sealed = sealed.ok_or_else(|| StoreError::NotFound(format!("integration {integration_id}")))?;
-    sealed
-        .map(|s| key.open_secret(&payloads::inbound_secret_ad(integration_id), &s))
-        .transpose()
-}
-
-pub(super) async fn record_inbound(
-    pool: &PgPool,
-    integration_id: &str,
-    delivery_key: &str,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(concat!(
-        "INSERT INTO inbound_deliveries (integration_id, delivery_key, received_at) VALUES ($1, $2, $3) ",
-        "ON CONFLICT (integration_id, delivery_key) DO NOTHING"
-    ))
-    .bind(integration_id)
-    .bind(delivery_key)
-    .bind(clock::now())
-    .execute(pool)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::NotFound(format!("integration {integration_id}"))
-        }
-        _ => StoreError::Database(e),
-    })?;
     Ok(done.rows_affected() > 0)
 }
 

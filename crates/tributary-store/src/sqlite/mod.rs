@@ -20,6 +20,7 @@ mod api_keys;
 mod change_log;
 mod deletions;
 mod dependents;
+mod inbound_webhooks;
 mod integrations;
 mod leases;
 mod pages;
@@ -428,14 +429,14 @@ impl MirrorStore for SqliteStore {
     }
 
     async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
-        webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
+        inbound_webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
     }
 
     async fn inbound_webhook_secret(&self, integration_id: &str) -> Result<Option<String>, StoreError> {
-        webhooks::inbound_secret(&self.pool, &self.key, integration_id).await
+        inbound_webhooks::inbound_secret(&self.pool, &self.key, integration_id).await
     }
 
     async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError> {
-        webhooks::record_inbound(&self.pool, integration_id, delivery_key).await
+        inbound_webhooks::record_inbound(&self.pool, integration_id, delivery_key).await
     }
 }
