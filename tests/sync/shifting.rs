@@ -390,8 +390,12 @@ async fn paused_while_confirming_resumes_there(b: Backend) {
     };
     assert_eq!(with_interviews.len(), 3, "the company has candidates with interviews");
     for id in with_interviews {
-        let mutation = serde_json::from_value(json!({"kind": "delete_candidate", "candidate_id": id})).expect("mutation");
-        h.sim.state.mutate(ToolKind::Greenhouse, &mutation).expect("candidate deleted");
+        let mutation =
+            serde_json::from_value(json!({"kind": "delete_candidate", "candidate_id": id})).expect("mutation");
+        h.sim
+            .state
+            .mutate(ToolKind::Greenhouse, &mutation)
+            .expect("candidate deleted");
     }
     // The confirmation listing's pages (after the run's own ones, as many as the first run
     // made) come slowly enough for a pause to land between them.

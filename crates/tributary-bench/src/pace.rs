@@ -166,7 +166,11 @@ async fn one_run(args: &Args, tool: ToolKind, width: usize) -> anyhow::Result<Pa
     println!(
         "simulator: {} {} in {:.1} s",
         thousands(records as i64),
-        if tool == ToolKind::Greenhouse { "candidates" } else { "employees" },
+        if tool == ToolKind::Greenhouse {
+            "candidates"
+        } else {
+            "employees"
+        },
         started.elapsed().as_secs_f64()
     );
     let mut stack = Stack::start("pace").await?;
@@ -178,7 +182,11 @@ async fn one_run(args: &Args, tool: ToolKind, width: usize) -> anyhow::Result<Pa
     let before = sim.state.last_request_seq();
     // At 300 ms a request and a few requests a second, a FULL takes minutes, not seconds.
     // The tool's complete sync: a FULL, or DEFAULT where the tool has no deltas.
-    let complete = if tool.supports_delta() { SyncType::Full } else { SyncType::Default };
+    let complete = if tool.supports_delta() {
+        SyncType::Full
+    } else {
+        SyncType::Default
+    };
     let full = timed_sync(&stack, &worker, &integration, complete, Duration::from_secs(3 * 3600)).await?;
     let log = sim.state.requests(&RequestFilter::tool(tool).since(before));
     stack.stop(&worker).await?;
@@ -186,7 +194,13 @@ async fn one_run(args: &Args, tool: ToolKind, width: usize) -> anyhow::Result<Pa
     drop(sim);
 
     let served: Vec<_> = log.iter().filter(|r| r.status != 429).collect();
-    let rate_bound = bound(tool, &served.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>());
+    let rate_bound = bound(
+        tool,
+        &served
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>(),
+    );
     let bound_documented = rate_bound.is_some_and(|(_, documented)| documented);
     let rate_bound = rate_bound.map(|(seconds, _)| seconds);
     Ok(PaceRun {
