@@ -656,10 +656,7 @@ pub fn absence_period(ids: &IdGen, raw: Value, parsed: wire::AbsencePeriod) -> R
     let created_at = optional_timestamp(a.created_at.as_deref(), "created_at")?;
     let updated_at = optional_timestamp(a.updated_at.as_deref(), "updated_at")?;
     let employee = a.employee.attributes.id.value.to_string();
-    let type_remote_id = a
-        .absence_type
-        .and_then(|t| t.attributes.time_off_type_id)
-        .map(|t| t.to_string());
+    let type_remote_id = a.absence_type.and_then(|t| t.time_off_type_id()).map(|t| t.to_string());
     let data = json!({
         "employee_id": ids.id(Model::Employees, &employee),
         "approver_id": null,

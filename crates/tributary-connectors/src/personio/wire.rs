@@ -264,9 +264,23 @@ pub struct AbsencePeriodAttributes {
 
 /// `absence_type` inside an absence period: a UUID, and the numeric id `/company/time-off-types`
 /// lists (added in 2023: changelog "Additional fields in the 'Hourly Absence Period' endpoint").
+/// The changelog and the file's example nest them under `attributes`; the file's schema has
+/// them flat. Either is read.
 #[derive(Debug, Deserialize)]
 pub struct AbsenceTypeRef {
-    pub attributes: AbsenceTypeRefAttributes,
+    #[serde(default)]
+    pub attributes: Option<AbsenceTypeRefAttributes>,
+    #[serde(default)]
+    pub time_off_type_id: Option<u64>,
+}
+
+impl AbsenceTypeRef {
+    pub fn time_off_type_id(&self) -> Option<u64> {
+        self.attributes
+            .as_ref()
+            .and_then(|a| a.time_off_type_id)
+            .or(self.time_off_type_id)
+    }
 }
 
 #[derive(Debug, Deserialize)]
