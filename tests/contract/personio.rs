@@ -164,7 +164,7 @@ fn absences(sim: &Simulator) -> (u64, String, String) {
             .find(|id| id.contains('-') == hourly)
             .unwrap_or_else(|| panic!("an absence (hour-based: {hourly})"))
     };
-    (e as u64, remote(false), remote(true))
+    (e, remote(false), remote(true))
 }
 
 /// The request kind of a logged path, ids replaced.

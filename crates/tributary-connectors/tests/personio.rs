@@ -919,7 +919,7 @@ async fn absence_periods_updated_from_is_inclusive() {
         "/v1/company/absence-periods?updated_from=2024-06-03T09:30:00Z",
     )
     .await;
-    assert_eq!(uuids_of(&body), [expected.clone()]);
+    assert_eq!(uuids_of(&body), std::slice::from_ref(&expected));
     let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
     let (records, _) = fetch_all(&c, "absences", FetchMode::Delta { since: edge })
         .await

@@ -46,13 +46,13 @@ pub fn absence_remote_id(company: &Company, a: &Absence) -> String {
 
 /// A stable, random-looking version-4 UUID for an absence period.
 fn period_uuid(id: Id) -> String {
-    uuid_from(0x5045_5249_4f44_u64 ^ id as u64)
+    uuid_from(0x5045_5249_4f44_u64 ^ id)
 }
 
 /// The UUID an absence type carries inside absence periods (beside its numeric
 /// `time_off_type_id`).
 fn type_uuid(id: Id) -> String {
-    uuid_from(0x0054_5950_4553_u64 ^ (id as u64).rotate_left(17))
+    uuid_from(0x0054_5950_4553_u64 ^ id.rotate_left(17))
 }
 
 fn uuid_from(seed: u64) -> String {
@@ -91,7 +91,7 @@ fn span(a: &Absence) -> Span {
             .and_utc()
     };
     if a.end_date <= a.start_date {
-        let h = mix(a.id as u64);
+        let h = mix(a.id);
         let from = 8 + (h % 6) as u32;
         let hours = 1 + ((h >> 8) % 4) as u32;
         return Span {
