@@ -104,18 +104,19 @@ async fn connector_requests_follow_the_spec() {
         },
     )
     .await;
-    let (employee, absence) = {
-        let company = sim.state.company(TOOL);
-        let e = *company.hris.employees.keys().next().expect("an employee");
-        let a = *company.hris.absences.keys().next().expect("an absence");
-        (e, a)
-    };
+    let (employee, absence, period) = absences(&sim);
     let streams = c.streams();
     for (name, model, id) in [
         ("employees", Model::Employees, employee.to_string()),
         ("employees", Model::Employees, "999999999".to_owned()),
-        ("absences", Model::Absences, absence.to_string()),
+        ("absences", Model::Absences, absence),
         ("absences", Model::Absences, "999999999".to_owned()),
+        ("absences", Model::Absences, period),
+        (
+            "absences",
+            Model::Absences,
+            "00000000-0000-4000-8000-000000000000".to_owned(),
+        ),
     ] {
         let stream = streams.iter().find(|s| s.name == name).expect("stream");
         c.lookup(stream, &[(model, id)]).await.expect("lookup");
@@ -138,6 +139,7 @@ async fn connector_requests_follow_the_spec() {
         "GET /v1/company/time-off-types",
         "GET /v1/company/time-offs",
         "GET /v1/company/time-offs/{id}",
+        "GET /v1/company/absence-periods",
     ] {
         assert!(
             kinds.iter().any(|k| k == expected),
@@ -147,6 +149,22 @@ async fn connector_requests_follow_the_spec() {
     let errors: Vec<String> = log.iter().flat_map(|e| spec.check_request(e)).collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     sim.shutdown().await;
+}
+
+/// An employee, a day-based absence (time-off id) and an hour-based one (absence period UUID).
+fn absences(sim: &Simulator) -> (u64, String, String) {
+    let company = sim.state.company(TOOL);
+    let e = *company.hris.employees.keys().next().expect("an employee");
+    let remote = |hourly: bool| {
+        company
+            .hris
+            .absences
+            .values()
+            .map(|a| tributary_sim::tools::personio::absence_remote_id(&company, a))
+            .find(|id| id.contains('-') == hourly)
+            .unwrap_or_else(|| panic!("an absence (hour-based: {hourly})"))
+    };
+    (e, remote(false), remote(true))
 }
 
 /// The request kind of a logged path, ids replaced.
@@ -184,12 +202,7 @@ async fn simulator_responses_follow_the_spec() {
     errors.extend(spec.check_response("POST", "/v1/auth", status, &body));
     let token = body["data"]["token"].as_str().expect("token").to_owned();
 
-    let (employee, absence) = {
-        let company = sim.state.company(TOOL);
-        let e = *company.hris.employees.keys().next().expect("an employee");
-        let a = *company.hris.absences.keys().next().expect("an absence");
-        (e, a)
-    };
+    let (employee, absence, period) = absences(&sim);
     let since = (Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%S");
     for (path, query) in [
         ("/v1/company/employees", "limit=100&offset=0".to_owned()),
@@ -215,6 +228,22 @@ async fn simulator_responses_follow_the_spec() {
         ),
         (&format!("/v1/company/time-offs/{absence}"), String::new()),
         ("/v1/company/time-offs/999999999", String::new()),
+        ("/v1/company/absence-periods", "limit=200&offset=1".to_owned()),
+        ("/v1/company/absence-periods", String::new()),
+        (
+            "/v1/company/absence-periods",
+            "limit=200&offset=1&updated_from=2024-01-01T00:00:00Z".to_owned(),
+        ),
+        (
+            "/v1/company/absence-periods",
+            format!(
+                "limit=200&offset=1&absence_periods[]={period}&absence_periods[]=00000000-0000-4000-8000-000000000000"
+            ),
+        ),
+        (
+            "/v1/company/absence-periods",
+            format!("limit=20&offset=2&employees[]={employee}&start_date=2024-01-01&end_date=2030-12-31"),
+        ),
     ] {
         let resp = http
             .get(format!("{base}{path}?{query}"))
@@ -226,6 +255,27 @@ async fn simulator_responses_follow_the_spec() {
         let body: Value = resp.json().await.expect("json");
         let found = without_self_contradiction(spec.check_response("GET", path, status, &body));
         errors.extend(found.into_iter().map(|e| format!("{path}?{query}: {e}")));
+    }
+    // The absence type inside absence periods, checked as the flat schema types it, one level
+    // down (see `absence_type_wrapped`).
+    let periods: Value = http
+        .get(format!("{base}/v1/company/absence-periods?limit=200&offset=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let listed = periods["data"].as_array().expect("data");
+    assert!(!listed.is_empty(), "the generated company has hour-based absences");
+    for p in listed {
+        let t = &p["attributes"]["absence_type"];
+        assert_eq!(t["type"], "AbsenceType");
+        let a = &t["attributes"];
+        let uuid = a["id"].as_str().expect("absence type id is a string");
+        assert!(uuid.len() == 36 && uuid.matches('-').count() == 4, "{uuid}");
+        assert!(a["name"].is_string() && a["time_off_type_id"].is_u64(), "{a}");
     }
     // The requests themselves are the documented ones too.
     errors.extend(personio_requests(&sim).iter().flat_map(|e| spec.check_request(e)));
@@ -243,10 +293,23 @@ fn without_self_contradiction(errors: Vec<String>) -> Vec<String> {
         .into_iter()
         .filter(|e| {
             let list = e.starts_with("personio GET /company/employees: ")
-                || e.starts_with("personio GET /company/time-offs: ");
+                || e.starts_with("personio GET /company/time-offs: ")
+                || e.starts_with("personio GET /company/absence-periods: ");
             !(list && e.contains("response 200 at `/data`: [") && e.ends_with("is not of type \"object\""))
         })
+        .filter(|e| !absence_type_wrapped(e))
         .collect()
+}
+
+/// The file types an absence period's `absence_type` as the flat `AbsenceType` (`id` required
+/// at its top), while the same operation's example and the changelog that added its fields
+/// ("absence_type: attributes: time_off_type_id") wrap it in `{"type", "attributes"}` like
+/// every other nested object. The simulator follows the example and the changelog; exactly
+/// the error the flat schema raises at that object is dropped, and the schema's properties are
+/// checked below inside `attributes` instead. Ledger: "Spec defects".
+fn absence_type_wrapped(e: &str) -> bool {
+    e.starts_with("personio GET /company/absence-periods: response 200 at `/data/")
+        && e.ends_with("/attributes/absence_type`: \"id\" is a required property")
 }
 
 /// Requests a connector could get wrong, sent for real, logged by the simulator and caught by
@@ -265,6 +328,14 @@ async fn wrong_requests_are_caught() {
             None,
             "updated_since",
         ),
+        // Absence periods filter by a date-time, not a bare date.
+        (
+            "/v1/company/absence-periods?limit=200&offset=1&updated_from=2024-01-01",
+            None,
+            "updated_from",
+        ),
+        // `limit` is at least 1 on absence periods too.
+        ("/v1/company/absence-periods?limit=0&offset=1", None, "limit"),
         // Pages are asked for with `offset`; there is no `page` on v1 lists.
         ("/v1/company/employees?limit=100&page=2", None, "page"),
         // `limit` is at least 1.
@@ -312,5 +383,19 @@ async fn wrong_requests_are_caught() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["success"], json!(false));
+
+    // Absence periods document `limit` of at least 1 and a 400 for a bad request: the
+    // simulator refuses `limit=0` in the documented error shape.
+    let resp = http
+        .get(format!("{base}/v1/company/absence-periods?limit=0&offset=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    let errors = spec.check_response("GET", "/v1/company/absence-periods", 400, &body);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(body["error"]["code"], json!(400));
     sim.shutdown().await;
 }

@@ -492,7 +492,7 @@ async fn stage_rename_moves_applications_at_it_not_their_candidates(b: Backend) 
 }
 
 /// /hris/absences and /hris/time-off-balances: "type — linked record yes". Personio's delta
-/// re-reads only time-offs updated since the last sync, so the absences of the renamed type
+/// re-reads only time-offs and absence periods updated since the last sync, so the absences of the renamed type
 /// move through their edge alone; balances are re-read whole and show the type's name, so
 /// they change themselves. Absences and balances of other types do not move.
 async fn absence_type_rename_moves_its_absences_and_balances(b: Backend) {
@@ -507,10 +507,10 @@ async fn absence_type_rename_moves_its_absences_and_balances(b: Backend) {
         let c = h.sim.state.company(P);
         let mut by_type: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
         for a in c.hris.absences.values() {
-            by_type
-                .entry(a.absence_type_id)
-                .or_default()
-                .insert(ids.id(Model::Absences, &a.id.to_string()));
+            by_type.entry(a.absence_type_id).or_default().insert(ids.id(
+                Model::Absences,
+                &tributary_sim::tools::personio::absence_remote_id(&c, a),
+            ));
         }
         let (renamed, absences) = by_type.into_iter().max_by_key(|(_, a)| a.len()).unwrap();
         let balances: BTreeSet<String> = c

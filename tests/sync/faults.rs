@@ -387,6 +387,102 @@ async fn five_xx_rate_is_absorbed(b: Backend) {
     assert!(live.iter().all(|r| r.id != gone), "and the deletion was swept");
 }
 
+/// Absences come from two Personio lists in one stream. When the second one, absence periods,
+/// answers a body outside its documented shape, the run fails naming the endpoint and sweeps
+/// no absence: not the day-based one deleted at the source, and none of the hour-based ones the
+/// failed listing never returned (a sweep would take every one of them for deleted). The same
+/// run without the fault marks exactly the two deleted absences.
+async fn failed_absence_periods_delete_no_absence(b: Backend) {
+    let Some((h, id, _)) = prepared(b, ToolKind::Personio).await else {
+        return;
+    };
+    let (day_based, hour_based, gone) = {
+        let c = h.sim.state.company(ToolKind::Personio);
+        let hourly = |a: &&tributary_sim::company::Absence| c.hris.absence_types[&a.absence_type_id].unit == "hours";
+        let day = c
+            .hris
+            .absences
+            .values()
+            .find(|a| !hourly(a))
+            .expect("a day-based absence");
+        let hour = c.hris.absences.values().find(hourly).expect("an hour-based absence");
+        let remote = |a: &tributary_sim::company::Absence| tributary_sim::tools::personio::absence_remote_id(&c, a);
+        let ids = IdGen::new(&id);
+        let gone = [
+            ids.id(Model::Absences, &remote(day)),
+            ids.id(Model::Absences, &remote(hour)),
+        ];
+        (day.id, hour.id, gone)
+    };
+    let live_before = h.live(&id, Model::Absences).await.len();
+    assert!(
+        h.live(&id, Model::Absences)
+            .await
+            .iter()
+            .any(|r| r.data["unit"] == "HOURS"),
+        "the mirror holds hour-based absences"
+    );
+    h.mutate(
+        ToolKind::Personio,
+        json!({"kind": "delete_absence", "absence_id": day_based}),
+    );
+    h.mutate(
+        ToolKind::Personio,
+        json!({"kind": "delete_absence", "absence_id": hour_based}),
+    );
+    let body = r#"{"success": true, "metadata": {"total_elements": 1, "current_page": 1, "total_pages": 1}, "offset": 1, "limit": 200, "data": [{"type": "AbsencePeriod", "attributes": {"id": 12345, "employee": {"type": "Employee", "attributes": {"id": {"label": "ID", "value": 1}}}, "start": "2026-01-05T09:00:00Z"}}]}"#;
+    h.fault(
+        ToolKind::Personio,
+        "/company/absence-periods",
+        None,
+        0,
+        None,
+        FaultAction::Status {
+            code: 200,
+            retry_after: None,
+            body: Some(body.to_owned()),
+        },
+    );
+    let run = h.sync(&id, SyncType::Full).await;
+    assert!(FAILED.contains(&run.state), "{run:?}");
+    let error = run.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("absence-periods") && error.contains("12345"),
+        "the error names the endpoint and the record: {error}"
+    );
+    assert_eq!(run.counts.deleted, 0, "{run:?}");
+    assert_eq!(
+        h.live(&id, Model::Absences).await.len(),
+        live_before,
+        "no absence swept"
+    );
+
+    h.sim.state.clear_faults(None);
+    let run = h.sync(&id, SyncType::Full).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    let (deleted, live): (Vec<_>, Vec<_>) = h
+        .records(&id, Model::Absences)
+        .await
+        .into_iter()
+        .partition(|r| r.remote_deleted_at.is_some());
+    let deleted: Vec<String> = deleted.into_iter().map(|r| r.id).collect();
+    assert!(
+        gone.iter().all(|g| deleted.contains(g)),
+        "a clean run deletes both absences the source lost: {deleted:?}"
+    );
+    // The rest of what it deleted are the absences of the employee `prepared` deleted.
+    let source: std::collections::BTreeSet<String> = {
+        let c = h.sim.state.company(ToolKind::Personio);
+        c.hris
+            .absences
+            .values()
+            .map(|a| tributary_sim::tools::personio::absence_remote_id(&c, a))
+            .collect()
+    };
+    let live: std::collections::BTreeSet<String> = live.into_iter().map(|r| r.remote_id).collect();
+    assert_eq!(live, source, "every absence the source holds is live, none other");
+}
+
 crate::on_both_backends!(
     five_xx_rate_is_absorbed,
     server_errors_that_persist,
@@ -400,4 +496,5 @@ crate::on_both_backends!(
     request_timeouts,
     credentials_revoked_mid_sync,
     transient_faults_are_retried,
+    failed_absence_periods_delete_no_absence,
 );

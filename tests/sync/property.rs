@@ -103,7 +103,14 @@ async fn check_equal_to_source(h: &Harness, id: &str, tool: ToolKind) {
             let (employees, absences, names) = {
                 let c = h.sim.state.company(tool);
                 let employees: BTreeSet<String> = c.hris.employees.keys().map(|k| k.to_string()).collect();
-                let absences: BTreeSet<String> = c.hris.absences.keys().map(|k| k.to_string()).collect();
+                // Day-based absences keep their integer id, hour-based ones are absence periods
+                // with UUIDs.
+                let absences: BTreeSet<String> = c
+                    .hris
+                    .absences
+                    .values()
+                    .map(|a| tributary_sim::tools::personio::absence_remote_id(&c, a))
+                    .collect();
                 let names: BTreeSet<(String, String, String)> = c
                     .hris
                     .employees

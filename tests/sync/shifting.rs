@@ -45,8 +45,26 @@ fn personio_employees(h: &Harness) -> BTreeSet<String> {
     ids_of(h, ToolKind::Personio, |c| &c.hris.employees)
 }
 
+/// Day-based absences by their integer id, hour-based ones by their absence-period UUID.
 fn personio_absences(h: &Harness) -> BTreeSet<String> {
-    ids_of(h, ToolKind::Personio, |c| &c.hris.absences)
+    let c = h.sim.state.company(ToolKind::Personio);
+    c.hris
+        .absences
+        .values()
+        .map(|a| tributary_sim::tools::personio::absence_remote_id(&c, a))
+        .collect()
+}
+
+/// The simulator's ids of the day-based (`hourly: false`) or hour-based absences, which their
+/// lists return in this order.
+fn personio_absence_ids(h: &Harness, hourly: bool) -> BTreeSet<String> {
+    let c = h.sim.state.company(ToolKind::Personio);
+    c.hris
+        .absences
+        .values()
+        .filter(|a| (c.hris.absence_types[&a.absence_type_id].unit == "hours") == hourly)
+        .map(|a| a.id.to_string())
+        .collect()
 }
 
 fn greenhouse_candidates(h: &Harness) -> BTreeSet<String> {
@@ -172,33 +190,56 @@ async fn personio_employees_shift(b: Backend) {
 }
 
 async fn personio_absences_shift(b: Backend) {
-    // Absences page by page number counted from 1, 200 a page; 400 employees make three pages
-    // of them, so the boundaries are the requests for pages 2 and 3.
-    let Some(h) = Harness::start(b, &[ToolKind::Personio], 400).await else {
+    // Two lists, one stream: time-offs (day-based) then absence periods (hour-based), both
+    // paged by page number from 1, 200 a page. 1,100 employees make several pages of each, so
+    // the boundaries are the requests for every page after the first of time-offs, the first
+    // page of absence periods (the switch from one list to the other) and every later one.
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], 1_100).await else {
         return;
     };
-    let id = h.connect(ToolKind::Personio).await;
-    let pages = personio_absences(&h).len().div_ceil(200);
-    assert!(pages >= 2, "the company has {pages} page(s) of time-offs");
+    // Balances (a request per employee, 1,100 a run) have nothing to do with this case: the
+    // customer opts out of them.
+    let scope: tributary_model::ScopeConfig = serde_json::from_value(json!({"read_models": [
+        {"id": "hris_time_off_balances", "scope_config_setting": "OPTIONAL", "opted_out_by_customer": true}
+    ]}))
+    .expect("scope");
+    let id = h.connect_with_scope(ToolKind::Personio, scope).await;
+    let time_off_pages = personio_absence_ids(&h, false).len().div_ceil(200);
+    let period_pages = personio_absence_ids(&h, true).len().div_ceil(200);
+    assert!(
+        time_off_pages >= 2 && period_pages >= 2,
+        "the company has {time_off_pages} page(s) of time-offs, {period_pages} of absence periods"
+    );
+    let mut boundaries: Vec<(&'static str, String)> = (2..=time_off_pages)
+        .map(|p| ("/v1/company/time-offs", format!("offset={p}")))
+        .collect();
+    boundaries.extend((1..=period_pages).map(|p| ("/v1/company/absence-periods", format!("&offset={p}"))));
     run_case(
         &h,
         &id,
         &Case {
             tool: ToolKind::Personio,
             model: Model::Absences,
-            boundaries: (2..=pages)
-                .map(|p| ("/v1/company/time-offs", format!("offset={p}")))
-                .collect(),
+            boundaries,
             source: personio_absences,
+            // Behind and ahead of the cursor in both lists, wherever it is.
             moves: |h| {
-                lowest(&personio_absences(h), 4)
-                    .into_iter()
+                let mut ids = lowest(&personio_absence_ids(h, false), 2);
+                ids.extend(lowest(&personio_absence_ids(h, true), 2));
+                ids.into_iter()
                     .map(|a| json!({"kind": "delete_absence", "absence_id": a}))
                     .collect()
             },
         },
     )
     .await;
+    // Skipped hour-based absences were confirmed through the list's id filter.
+    let by_id = h
+        .requests(ToolKind::Personio, "/v1/company/absence-periods")
+        .into_iter()
+        .filter(|r| r.query.contains("absence_periods"))
+        .count();
+    assert!(by_id > 0, "hour-based candidates were looked up by id");
 }
 
 async fn greenhouse_candidates_shift(b: Backend) {

@@ -17,6 +17,8 @@ use url::Url;
 const TOOL: ToolKind = ToolKind::Personio;
 const EMPLOYEES: u64 = 250;
 const ABSENCES: u64 = 450;
+/// Hour-based absences (type 32), listed by `/company/absence-periods` only: two pages of 200.
+const HOURLY: u64 = 230;
 
 fn ids() -> IdGen {
     IdGen::new("personio:test")
@@ -31,7 +33,7 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 // Remote ids: departments 1-3, offices 11-12, legal entities 21-22, absence types 31-32,
-// employees 1000.., absences 5000...
+// employees 1000.., day-based absences 5000.., hour-based absences 6000...
 fn employee_id(n: u64) -> u64 {
     1000 + n
 }
@@ -180,6 +182,28 @@ fn fill(sim: &Simulator) {
                 half_day_end: false,
                 days_count: 3.0,
                 comment: (n % 3 == 0).then(|| "Family trip".to_owned()),
+                created_at: old,
+                updated_at: old,
+            },
+        );
+    }
+    for n in 0..HOURLY {
+        let id = 6000 + n;
+        let start_date = day(2024, 3, 4 + (n % 4) as u32);
+        hris.absences.insert(
+            id,
+            Absence {
+                id,
+                employee_id: employee_id(n % EMPLOYEES),
+                absence_type_id: 32,
+                status: ["approved", "pending"][(n % 2) as usize].into(),
+                start_date,
+                // Even ones take part of one day, odd ones two whole days.
+                end_date: start_date + chrono::Duration::days((n % 2) as i64),
+                half_day_start: false,
+                half_day_end: false,
+                days_count: 1.0 + (n % 2) as f64,
+                comment: None,
                 created_at: old,
                 updated_at: old,
             },
@@ -354,9 +378,13 @@ async fn full_sync_maps_every_stream() {
     assert_eq!(types["32"].data["unit"], "HOURS");
 
     let (absences, pages) = fetch_all(&c, "absences", FetchMode::Full).await.expect("absences");
-    assert_eq!(pages, 3, "450 time-offs at 200 per page");
+    assert_eq!(pages, 5, "450 time-offs, then 230 absence periods, at 200 per page");
     let absences = of(&absences, Model::Absences);
-    assert_eq!(absences.len(), ABSENCES as usize);
+    assert_eq!(absences.len(), (ABSENCES + HOURLY) as usize);
+    assert_eq!(
+        absences.values().filter(|a| a.data["unit"] == "HOURS").count(),
+        HOURLY as usize
+    );
     let a = &absences["5003"].data;
     assert_eq!(a["employee_id"], ids.id(Model::Employees, "1003"));
     assert_eq!(a["type_id"], ids.id(Model::AbsenceTypes, "31"));
@@ -404,7 +432,14 @@ async fn delta_returns_only_what_changed() {
         let a = company.hris.absences.get_mut(&5042).expect("absence");
         a.status = "approved".into();
         a.updated_at = now;
+        let a = company.hris.absences.get_mut(&6001).expect("hour-based absence");
+        a.status = "approved".into();
+        a.updated_at = now;
     }
+    let period = {
+        let company = sim.state.company(TOOL);
+        tributary_sim::tools::personio::absence_remote_id(&company, &company.hris.absences[&6001])
+    };
 
     let (records, pages) = fetch_all(&c, "employees", FetchMode::Delta { since })
         .await
@@ -420,9 +455,12 @@ async fn delta_returns_only_what_changed() {
         .expect("absence delta");
     assert_eq!(
         absences.iter().map(|r| r.remote_id.as_str()).collect::<Vec<_>>(),
-        ["5042"]
+        ["5042", period.as_str()],
+        "the changed time-off, then the changed absence period"
     );
     assert_eq!(absences[0].data["status"], "APPROVED");
+    assert_eq!(absences[1].data["status"], "APPROVED");
+    assert_eq!(absences[1].data["unit"], "HOURS");
 
     sim.shutdown().await;
 }
@@ -589,7 +627,20 @@ async fn generated_company_syncs_completely() {
     }
     assert_eq!(of(&all, Model::Employees).len(), employees);
     assert_eq!(of(&all, Model::Employments).len(), employees);
-    assert_eq!(of(&all, Model::Absences).len(), absences);
+    let synced = of(&all, Model::Absences);
+    assert_eq!(synced.len(), absences);
+    // The generator's "Sick leave" counts hours: those arrive from absence periods, in hours.
+    let hourly = {
+        let company = sim.state.company(TOOL);
+        company
+            .hris
+            .absences
+            .values()
+            .filter(|a| company.hris.absence_types[&a.absence_type_id].unit == "hours")
+            .count()
+    };
+    assert!(hourly > 0, "the generated company has hour-based absences");
+    assert_eq!(synced.values().filter(|r| r.data["unit"] == "HOURS").count(), hourly);
     assert_eq!(of(&all, Model::TimeOffBalances).len(), balances);
 
     let known: HashSet<String> = all.iter().map(|r| ids.id(r.model, &r.remote_id)).collect();
@@ -698,8 +749,9 @@ async fn time_offs_offset_is_a_one_based_page_number() {
     let since = sim.state.last_request_seq();
     let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
     let (records, pages) = fetch_all(&c, "absences", FetchMode::Full).await.expect("absences");
-    assert_eq!(pages, 3);
-    assert_eq!(of(&records, Model::Absences).len(), ABSENCES as usize);
+    assert_eq!(pages, 5, "3 pages of time-offs, 2 of absence periods");
+    let days: Vec<_> = records.iter().filter(|r| r.data["unit"] == "DAYS").collect();
+    assert_eq!(days.len(), ABSENCES as usize);
     let offsets: Vec<String> = sim
         .state
         .requests(&RequestFilter {
@@ -716,6 +768,194 @@ async fn time_offs_offset_is_a_one_based_page_number() {
         ["limit=200&offset=1", "limit=200&offset=2", "limit=200&offset=3"],
         "pages 1, 2, 3"
     );
+    sim.shutdown().await;
+}
+
+fn uuids_of(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|t| t["attributes"]["id"].as_str().expect("a string id").to_owned())
+        .collect()
+}
+
+/// Hour-based absences are listed by `/company/absence-periods` only, whose `offset` has been a
+/// page number (from 1, 0 read as 1) since 25 Aug 2023: a client still paging it by record
+/// offset, as the endpoint used to work, stops after the first page; one counting pages from 0
+/// reads page 1 twice and misses the last. The connector gets every hour-based absence once,
+/// in hours, and none of them through `/company/time-offs`.
+#[tokio::test]
+async fn absence_periods_offset_is_a_one_based_page_number() {
+    let sim = start().await;
+    let token = token(&sim).await;
+    let page0 = get_json(&sim, &token, "/v1/company/absence-periods?limit=200&offset=0").await;
+    let page1 = get_json(&sim, &token, "/v1/company/absence-periods?limit=200&offset=1").await;
+    let page2 = get_json(&sim, &token, "/v1/company/absence-periods?limit=200&offset=2").await;
+    assert_eq!(uuids_of(&page0), uuids_of(&page1), "0 is read as 1");
+    assert_eq!(page0["metadata"]["current_page"], 1);
+    assert_eq!(page2["metadata"]["current_page"], 2);
+    assert_eq!(page2["metadata"]["total_pages"], 2);
+    assert_eq!(page2["metadata"]["total_elements"], HOURLY);
+    assert_eq!(uuids_of(&page2).len(), (HOURLY - 200) as usize);
+    // No hour-based absence among the time-offs, and no time-off among the periods.
+    let time_offs = get_json(&sim, &token, "/v1/company/time-offs?limit=200&offset=3").await;
+    assert_eq!(time_offs["metadata"]["total_elements"], ABSENCES);
+    assert!(ids_of(&time_offs).iter().all(|id| *id < 6000));
+
+    // The rule before 25 Aug 2023: offset counts records. Offset 200 is page 200, empty.
+    let mut by_record = Vec::new();
+    let mut offset = 0;
+    loop {
+        let body = get_json(
+            &sim,
+            &token,
+            &format!("/v1/company/absence-periods?limit=200&offset={offset}"),
+        )
+        .await;
+        let got = uuids_of(&body);
+        if got.is_empty() {
+            break;
+        }
+        offset += got.len();
+        by_record.extend(got);
+    }
+    assert_eq!(by_record.len(), 200, "record offsets miss every page after the first");
+    // Pages counted from 0: 0, 1 (the same page), then stopping at total_pages = 2.
+    let mut from_zero = HashSet::new();
+    for page in 0..2 {
+        let body = get_json(
+            &sim,
+            &token,
+            &format!("/v1/company/absence-periods?limit=200&offset={page}"),
+        )
+        .await;
+        from_zero.extend(uuids_of(&body));
+    }
+    assert_eq!(from_zero.len(), 200, "pages from 0 miss the last page");
+
+    let since = sim.state.last_request_seq();
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let (records, _) = fetch_all(&c, "absences", FetchMode::Full).await.expect("absences");
+    let hourly: BTreeMap<String, SourceRecord> = of(&records, Model::Absences)
+        .into_iter()
+        .filter(|(_, r)| r.data["unit"] == "HOURS")
+        .collect();
+    let expected: BTreeMap<String, Absence> = {
+        let company = sim.state.company(TOOL);
+        company
+            .hris
+            .absences
+            .values()
+            .filter(|a| a.absence_type_id == 32)
+            .map(|a| {
+                let id = tributary_sim::tools::personio::absence_remote_id(&company, a);
+                (id, a.clone())
+            })
+            .collect()
+    };
+    assert_eq!(hourly.len(), HOURLY as usize);
+    assert_eq!(hourly.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    let ids = ids();
+    for (id, a) in &expected {
+        let r = &hourly[id].data;
+        assert_eq!(r["start_date"], a.start_date.format("%Y-%m-%d").to_string(), "{id}");
+        assert_eq!(r["end_date"], a.end_date.format("%Y-%m-%d").to_string(), "{id}");
+        assert_eq!(r["type_id"], ids.id(Model::AbsenceTypes, "32"));
+        assert_eq!(r["employee_id"], ids.id(Model::Employees, &a.employee_id.to_string()));
+        if a.end_date > a.start_date {
+            // Two weekdays of eight hours, 09:00 on the first to 17:00 on the last.
+            assert_eq!(r["amount"], 16.0, "{id}");
+            assert_eq!(
+                (r["start_time"].as_str(), r["end_time"].as_str()),
+                (Some("09:00:00"), Some("17:00:00"))
+            );
+        } else {
+            let hours = r["amount"].as_f64().expect("amount");
+            assert!((1.0..=4.0).contains(&hours) && hours.fract() == 0.0, "{id}: {hours}");
+            let start: u32 = r["start_time"].as_str().expect("start_time")[..2]
+                .parse()
+                .expect("hour");
+            let end: u32 = r["end_time"].as_str().expect("end_time")[..2].parse().expect("hour");
+            assert_eq!(f64::from(end - start), hours, "{id}");
+        }
+    }
+    let offsets: Vec<String> = sim
+        .state
+        .requests(&RequestFilter {
+            tool: Some(TOOL),
+            path_contains: Some("/company/absence-periods".into()),
+            since_seq: Some(since),
+            ..RequestFilter::default()
+        })
+        .into_iter()
+        .map(|e| e.query)
+        .collect();
+    assert_eq!(offsets, ["limit=200&offset=1", "limit=200&offset=2"], "pages 1, 2");
+    sim.shutdown().await;
+}
+
+/// `updated_from` on absence periods is an inclusive date-time: a period updated exactly then
+/// is listed, one updated a second earlier is not.
+#[tokio::test]
+async fn absence_periods_updated_from_is_inclusive() {
+    let sim = start().await;
+    let token = token(&sim).await;
+    let edge = at(2024, 6, 3);
+    {
+        let mut company = sim.state.company_mut(TOOL);
+        company.hris.absences.get_mut(&6010).expect("absence").updated_at = edge;
+        company.hris.absences.get_mut(&6011).expect("absence").updated_at = edge - chrono::Duration::seconds(1);
+        // A day-based absence updated then is a time-off, not an absence period.
+        company.hris.absences.get_mut(&5010).expect("absence").updated_at = edge;
+    }
+    let expected = {
+        let company = sim.state.company(TOOL);
+        tributary_sim::tools::personio::absence_remote_id(&company, &company.hris.absences[&6010])
+    };
+    let body = get_json(
+        &sim,
+        &token,
+        "/v1/company/absence-periods?updated_from=2024-06-03T09:30:00Z",
+    )
+    .await;
+    assert_eq!(uuids_of(&body), std::slice::from_ref(&expected));
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let (records, _) = fetch_all(&c, "absences", FetchMode::Delta { since: edge })
+        .await
+        .expect("delta");
+    let ids: Vec<&str> = records.iter().map(|r| r.remote_id.as_str()).collect();
+    assert_eq!(ids, ["5010", expected.as_str()]);
+    sim.shutdown().await;
+}
+
+/// Deletion candidates among hour-based absences are confirmed through the list's
+/// `absence_periods[]` filter (there is no `GET` by id): one that still exists is found, a
+/// deleted one is not, and a day-based candidate still goes to `/company/time-offs/{id}`.
+#[tokio::test]
+async fn hour_based_deletion_candidates_are_looked_up_by_id_filter() {
+    let sim = start().await;
+    let (kept, gone) = {
+        let company = sim.state.company(TOOL);
+        let id = |n: u64| tributary_sim::tools::personio::absence_remote_id(&company, &company.hris.absences[&n]);
+        (id(6005), id(6006))
+    };
+    sim.state.company_mut(TOOL).hris.absences.remove(&6006);
+    sim.state.company_mut(TOOL).hris.absences.remove(&5006);
+    let c = connector(&sim, &sim.integration_credentials(TOOL)).expect("connector");
+    let candidates = vec![
+        (Model::Absences, kept.clone()),
+        (Model::Absences, gone.clone()),
+        (Model::Absences, "5005".to_owned()),
+        (Model::Absences, "5006".to_owned()),
+    ];
+    let lookup = c.lookup(&stream(&c, "absences"), &candidates).await.expect("lookup");
+    let mut found: Vec<&str> = lookup.found.iter().map(|r| r.remote_id.as_str()).collect();
+    found.sort();
+    let mut want = vec!["5005", kept.as_str()];
+    want.sort();
+    assert_eq!(found, want);
+    assert!(lookup.unchecked.is_empty(), "every absence has a way to be checked");
     sim.shutdown().await;
 }
 

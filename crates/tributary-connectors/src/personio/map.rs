@@ -11,6 +11,7 @@ use super::wire::{self, Attr, Field};
 
 pub const EMPLOYEES_PATH: &str = "/v1/company/employees";
 pub const TIME_OFFS_PATH: &str = "/v1/company/time-offs";
+pub const ABSENCE_PERIODS_PATH: &str = "/v1/company/absence-periods";
 pub const TIME_OFF_TYPES_PATH: &str = "/v1/company/time-off-types";
 pub const ATTRIBUTES_PATH: &str = "/v1/company/employees/attributes";
 /// `remote_data` key of balances: the route template, so JSON pointers into it are static.
@@ -601,6 +602,88 @@ pub fn absence(ids: &IdGen, raw: Value, parsed: wire::TimeOff) -> Result<SourceR
         .depending_on(Model::AbsenceTypes, type_remote_id))
 }
 
+/// Whether `id` has the form of a UUID (8-4-4-4-12 hex digits). Absence periods are keyed by
+/// UUIDs and time-offs by integers; that the two forms never meet is what lets both keep their
+/// own id as `remote_id` without a prefix.
+pub fn is_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Zone names that mean UTC, in which a period's UTC `start`/`end` are its local times too.
+fn is_utc(zone: Option<&str>) -> bool {
+    zone.is_none_or(|z| {
+        matches!(
+            z.trim(),
+            "" | "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Z" | "Universal" | "Zulu"
+        )
+    })
+}
+
+/// An hour-based absence (`/company/absence-periods`). Kombo's dates and `HH:mm:ss` times are
+/// local; Personio sends UTC date-times and names the zone the period was created in. In UTC
+/// they are the same; in another zone the local days are the breakdown's dates, and the clock
+/// times stay unset (the build carries no time-zone database to convert them).
+pub fn absence_period(ids: &IdGen, raw: Value, parsed: wire::AbsencePeriod) -> Result<SourceRecord, Invalid> {
+    let a = parsed.attributes;
+    if !is_uuid(&a.id) {
+        return Err(Invalid(format!("id: `{}` is not a UUID", a.id)));
+    }
+    let start = parse_timestamp(&a.start).map_err(|e| Invalid(format!("start: {e}")))?;
+    let end = optional_timestamp(a.end.as_deref(), "end")?;
+    let mut days = Vec::with_capacity(a.breakdowns.len());
+    let mut minutes_by_day = 0.0;
+    for (i, b) in a.breakdowns.iter().enumerate() {
+        days.push(parse_date(&b.date).map_err(|e| Invalid(format!("breakdowns[{i}].date: {e}")))?);
+        minutes_by_day += b.effective_duration.unwrap_or(0.0);
+    }
+    let (start_date, end_date, start_time, end_time) = if is_utc(a.timezone.as_deref()) {
+        (
+            Some(start.date_naive()),
+            end.map(|e| e.date_naive()),
+            Some(start.format("%H:%M:%S").to_string()),
+            end.map(|e| e.format("%H:%M:%S").to_string()),
+        )
+    } else {
+        (days.iter().min().copied(), days.iter().max().copied(), None, None)
+    };
+    let minutes = a
+        .effective_duration
+        .or_else(|| (!a.breakdowns.is_empty()).then_some(minutes_by_day));
+    let created_at = optional_timestamp(a.created_at.as_deref(), "created_at")?;
+    let updated_at = optional_timestamp(a.updated_at.as_deref(), "updated_at")?;
+    let employee = a.employee.attributes.id.value.to_string();
+    let type_remote_id = a.absence_type.and_then(|t| t.time_off_type_id()).map(|t| t.to_string());
+    let data = json!({
+        "employee_id": ids.id(Model::Employees, &employee),
+        "approver_id": null,
+        "start_date": start_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        "end_date": end_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        "start_half_day": a.half_day_start,
+        "end_half_day": a.half_day_end,
+        "start_time": start_time,
+        "end_time": end_time,
+        // `effective_duration` is in minutes; `/company/absence-periods` lists hour-based
+        // absences only.
+        "amount": minutes.map(|m| m / 60.0),
+        "unit": "HOURS",
+        "status": a.status.as_deref().map(absence_status),
+        "employee_note": a.comment.filter(|c| !c.trim().is_empty()),
+        "type_id": type_remote_id.as_deref().map(|t| ids.id(Model::AbsenceTypes, t)),
+        "remote_updated_at": updated_at.map(iso_time),
+    });
+    let record = SourceRecord::new(Model::Absences, a.id, to_map(data))
+        .with_remote_data(remote_data(ABSENCE_PERIODS_PATH, raw))
+        .with_remote_created_at(created_at);
+    Ok(match type_remote_id {
+        Some(t) => record.depending_on(Model::AbsenceTypes, t),
+        None => record,
+    })
+}
+
 pub fn balance(
     ids: &IdGen,
     employee: &str,
@@ -675,20 +758,26 @@ pub fn remote_paths(model: Model, field: &str) -> Vec<String> {
         (Model::AbsenceTypes, "name") => simple("/~1v1~1company~1time-off-types/attributes", &["name"]),
         (Model::AbsenceTypes, "unit") => simple("/~1v1~1company~1time-off-types/attributes", &["unit"]),
         (Model::Absences, f) => {
-            let keys: &[&str] = match f {
-                "start_date" => &["start_date"],
-                "end_date" => &["end_date"],
-                "start_half_day" => &["half_day_start"],
-                "end_half_day" => &["half_day_end"],
-                "amount" => &["days_count"],
-                "status" => &["status"],
-                "employee_note" => &["comment"],
-                "employee_id" => &["employee"],
-                "type_id" => &["time_off_type"],
-                "remote_updated_at" => &["updated_at"],
-                _ => &[],
+            // Day-based absences come from time-offs, hour-based ones from absence periods;
+            // a record keeps only its own list's payload, so pointers into both are listed.
+            let (days, hours): (&[&str], &[&str]) = match f {
+                "start_date" => (&["start_date"], &["start", "breakdowns"]),
+                "end_date" => (&["end_date"], &["end", "breakdowns"]),
+                "start_time" => (&[], &["start"]),
+                "end_time" => (&[], &["end"]),
+                "start_half_day" => (&["half_day_start"], &["half_day_start"]),
+                "end_half_day" => (&["half_day_end"], &["half_day_end"]),
+                "amount" => (&["days_count"], &["effective_duration", "breakdowns"]),
+                "status" => (&["status"], &["status", "approved_at"]),
+                "employee_note" => (&["comment"], &["comment"]),
+                "employee_id" => (&["employee"], &["employee", "created_by"]),
+                "type_id" => (&["time_off_type"], &["absence_type"]),
+                "remote_updated_at" => (&["updated_at"], &["updated_at"]),
+                _ => (&[], &[]),
             };
-            simple("/~1v1~1company~1time-offs/attributes", keys)
+            let mut paths = simple("/~1v1~1company~1time-offs/attributes", days);
+            paths.extend(simple("/~1v1~1company~1absence-periods/attributes", hours));
+            paths
         }
         (Model::TimeOffBalances, "balance") => {
             vec!["/~1v1~1company~1employees~1{employee_id}~1absences~1balance/balance".to_owned()]

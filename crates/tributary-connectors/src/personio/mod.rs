@@ -24,15 +24,20 @@
 //!    current employment (v1 keeps no compensation history), its department and team (Groups),
 //!    office (Locations) and subcompany (LegalEntities).
 //! 2. `absence_types` — `GET /v1/company/time-off-types` (record offset, no metadata).
-//! 3. `absences` — `GET /v1/company/time-offs` (200 per page; `offset` is a page number counted
-//!    from 1 on this endpoint only, 0 meaning 1 as well; `updated_from` is a date, so a delta
-//!    re-reads the whole day of `since`).
+//! 3. `absences` — two lists in turn: `GET /v1/company/time-offs`, the day-based absences
+//!    (200 per page; `offset` is a page number counted from 1, 0 meaning 1 as well;
+//!    `updated_from` is a date, so a delta re-reads the whole day of `since`), then
+//!    `GET /v1/company/absence-periods`, the hour-based ones (UUID ids; `offset` a page number
+//!    the same way since 25 Aug 2023; `updated_from` an inclusive date-time). One stream, so a
+//!    failure of either list fails it and no absence is swept.
 //! 4. `time_off_balances` — a page of employee ids, then
 //!    `GET /v1/company/employees/{id}/absences/balance` for each, eight at a time.
 //!
 //! Deletion candidates (records a FULL did not see) are looked up one by one before the sweep:
 //! `GET /v1/company/employees/{id}` for employees and their employments, `GET
-//! /v1/company/time-offs/{id}` for absences; a 404 confirms the deletion. Org units, time-off
+//! /v1/company/time-offs/{id}` for day-based absences (a 404 confirms the deletion), and
+//! `GET /v1/company/absence-periods?absence_periods[]=..` for hour-based ones, fifty at a time
+//! (an id the filtered list does not return is gone). Org units, time-off
 //! types and balances have no such endpoint and are confirmed by a second listing.
 //!
 //! Throttled (429, documented without any header saying when to come back), a request is retried
@@ -90,6 +95,9 @@ const EP_TIME_OFFS: &str = "Personio GET /v1/company/time-offs";
 const EP_BALANCE: &str = "Personio GET /v1/company/employees/{id}/absences/balance";
 const EP_EMPLOYEE: &str = "Personio GET /v1/company/employees/{id}";
 const EP_TIME_OFF: &str = "Personio GET /v1/company/time-offs/{id}";
+const EP_PERIODS: &str = "Personio GET /v1/company/absence-periods";
+/// Absence periods asked for by id in one request while confirming deletions.
+const PERIOD_LOOKUP_BATCH: usize = 50;
 
 /// Personio's documented limits: 300 requests a minute on the employees list (changelog "Rate
 /// Limits on GET Employees endpoint - May 6, 2024"), 60 a minute on `/v1/auth`
@@ -148,7 +156,8 @@ struct OffsetCursor {
     first_id: Option<String>,
 }
 
-/// Cursor of `/company/time-offs`, whose `offset` parameter is a page number counted from 1.
+/// Cursor of `/company/time-offs` and `/company/absence-periods`, whose `offset` parameter is a
+/// page number counted from 1.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PageCursor {
     page: u64,
@@ -156,6 +165,10 @@ struct PageCursor {
     /// lack it; their `page` is one lower than the page they mean.
     #[serde(default)]
     from_one: bool,
+    /// Whether the cursor is in `/company/absence-periods`, which the stream lists after
+    /// `/company/time-offs`. Checkpoints from before lack it: they are in time-offs.
+    #[serde(default)]
+    periods: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_id: Option<String>,
 }
@@ -370,7 +383,14 @@ impl PersonioConnector {
         Ok(Page { records, next })
     }
 
+    /// The `absences` stream lists two endpoints one after the other: time-offs (day-based
+    /// absences), then absence periods (hour-based ones). One stream, so that a failure of
+    /// either fails the stream and the run sweeps no absence, and so that confirming deletions
+    /// re-lists both.
     async fn absences_page(&self, cursor: PageCursor, mode: FetchMode) -> Result<Page, SourceError> {
+        if cursor.periods {
+            return self.absence_periods_page(cursor, mode).await;
+        }
         // Pages count from 1 here; 0 would be read as 1 too, and then page 1 again.
         let page = cursor.page_number();
         let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", page.to_string())];
@@ -378,41 +398,23 @@ impl PersonioConnector {
             query.push(("updated_from", since.date_naive().format("%Y-%m-%d").to_string()));
         }
         let list = self.list(EP_TIME_OFFS, map::TIME_OFFS_PATH, &query).await?;
-        let first_id = list
-            .data
-            .first()
-            .and_then(|v| v.pointer("/attributes/id"))
-            .map(Value::to_string);
-        if list.data.len() as u64 > TIME_OFFS_PAGE {
-            return Err(pagination(
-                EP_TIME_OFFS,
-                format!("{} records on a page of {TIME_OFFS_PAGE}", list.data.len()),
-            ));
-        }
-        if first_id.is_some() && first_id == cursor.first_id {
-            return Err(pagination(
-                EP_TIME_OFFS,
-                format!("page {page} repeats the previous page"),
-            ));
-        }
-        let meta = metadata(EP_TIME_OFFS, &list)?;
-        if meta.current_page != page {
-            return Err(pagination(
-                EP_TIME_OFFS,
-                format!(
-                    "asked for page {page} (offset), got metadata.current_page {}",
-                    meta.current_page
-                ),
-            ));
-        }
-        let more = !list.data.is_empty() && page < meta.total_pages;
-        let next = more.then(|| {
-            cursor_json(&PageCursor {
+        let (more, first_id) = next_page(EP_TIME_OFFS, &cursor, page, &list)?;
+        let next = if more {
+            PageCursor {
                 page: page + 1,
                 from_one: true,
+                periods: false,
                 first_id,
-            })
-        });
+            }
+        } else {
+            // Day-based absences done: the hour-based ones follow, from their first page.
+            PageCursor {
+                page: 1,
+                from_one: true,
+                periods: true,
+                first_id: None,
+            }
+        };
         let mut records = Vec::with_capacity(list.data.len());
         for raw in list.data {
             let parsed: wire::TimeOff = item(EP_TIME_OFFS, &raw)?;
@@ -422,7 +424,69 @@ impl PersonioConnector {
                     .map_err(|e| SourceError::malformed(EP_TIME_OFFS, format!("time-off {id}: {e}")))?,
             );
         }
+        Ok(Page {
+            records,
+            next: Some(cursor_json(&next)),
+        })
+    }
+
+    /// Hour-based absences: `offset` is a page number here as well since 25 Aug 2023 (it
+    /// counted records before), and `updated_from` a date-time, inclusive.
+    async fn absence_periods_page(&self, cursor: PageCursor, mode: FetchMode) -> Result<Page, SourceError> {
+        let page = cursor.page_number();
+        let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", page.to_string())];
+        if let FetchMode::Delta { since } = mode {
+            // Inclusive: from `since` itself, truncated to the second so nothing at it is missed.
+            query.push(("updated_from", since.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+        }
+        let list = self.list(EP_PERIODS, map::ABSENCE_PERIODS_PATH, &query).await?;
+        let (more, first_id) = next_page(EP_PERIODS, &cursor, page, &list)?;
+        let next = more.then(|| {
+            cursor_json(&PageCursor {
+                page: page + 1,
+                from_one: true,
+                periods: true,
+                first_id,
+            })
+        });
+        let records = list
+            .data
+            .into_iter()
+            .map(|raw| self.absence_period(EP_PERIODS, raw))
+            .collect::<Result<_, _>>()?;
         Ok(Page { records, next })
+    }
+
+    fn absence_period(&self, endpoint: &str, raw: Value) -> Result<SourceRecord, SourceError> {
+        let parsed: wire::AbsencePeriod = item(endpoint, &raw)?;
+        let id = parsed.attributes.id.clone();
+        map::absence_period(&self.ids, raw, parsed)
+            .map_err(|e| SourceError::malformed(endpoint, format!("absence period {id}: {e}")))
+    }
+
+    /// The absence periods among `ids` that still exist. There is no `GET` by id, but the list
+    /// filters by `absence_periods[]`; a list that ignored the filter would make every id it
+    /// did not show look deleted, so more matches than ids asked for is an error.
+    async fn absence_period_records(&self, ids: Vec<String>) -> Result<Vec<SourceRecord>, SourceError> {
+        let mut query = vec![("limit", TIME_OFFS_PAGE.to_string()), ("offset", "1".to_owned())];
+        query.extend(ids.iter().map(|id| ("absence_periods[]", id.clone())));
+        let list = self.list(EP_PERIODS, map::ABSENCE_PERIODS_PATH, &query).await?;
+        let meta = metadata(EP_PERIODS, &list)?;
+        if meta.total_elements > ids.len() as u64 || list.data.len() > ids.len() {
+            return Err(pagination(
+                EP_PERIODS,
+                format!(
+                    "asked for {} absence periods by id, got {} (the absence_periods[] filter was not applied)",
+                    ids.len(),
+                    meta.total_elements.max(list.data.len() as u64)
+                ),
+            ));
+        }
+        list.data
+            .into_iter()
+            .map(|raw| self.absence_period(EP_PERIODS, raw))
+            .filter(|r| r.as_ref().map_or(true, |r| ids.contains(&r.remote_id)))
+            .collect()
     }
 
     async fn balances_page(&self, cursor: OffsetCursor) -> Result<Page, SourceError> {
@@ -598,7 +662,11 @@ impl Connector for PersonioConnector {
         targets.sort();
         targets.dedup();
         let absences = stream.name == STREAM_ABSENCES;
-        let found: Vec<Vec<SourceRecord>> = futures::stream::iter(targets)
+        // Hour-based absences have UUIDs and are looked up in batches through the list's id
+        // filter; time-offs (integers) and employees one by one.
+        let (periods, singles): (Vec<String>, Vec<String>) =
+            targets.into_iter().partition(|id| absences && map::is_uuid(id));
+        let mut found: Vec<Vec<SourceRecord>> = futures::stream::iter(singles)
             .map(|id| async move {
                 if absences {
                     self.time_off_records(id).await
@@ -609,6 +677,9 @@ impl Connector for PersonioConnector {
             .buffer_unordered(LOOKUP_CONCURRENCY)
             .try_collect()
             .await?;
+        for batch in periods.chunks(PERIOD_LOOKUP_BATCH) {
+            found.push(self.absence_period_records(batch.to_vec()).await?);
+        }
         Ok(Lookup {
             found: map::dedup(found.into_iter().flatten().collect()),
             unchecked,
@@ -757,6 +828,41 @@ fn next_employee_offset(
     // than requested must not make us skip records.
     let offset = cursor.offset + received;
     Ok(Some(cursor_json(&OffsetCursor { offset, first_id })))
+}
+
+/// Whether a page-numbered list (time-offs, absence periods) has a page after `page`, and the
+/// first id of this one (to catch a tool that serves the same page again).
+fn next_page(
+    endpoint: &str,
+    cursor: &PageCursor,
+    page: u64,
+    list: &wire::List,
+) -> Result<(bool, Option<String>), SourceError> {
+    let first_id = list
+        .data
+        .first()
+        .and_then(|v| v.pointer("/attributes/id"))
+        .map(Value::to_string);
+    if list.data.len() as u64 > TIME_OFFS_PAGE {
+        return Err(pagination(
+            endpoint,
+            format!("{} records on a page of {TIME_OFFS_PAGE}", list.data.len()),
+        ));
+    }
+    if first_id.is_some() && first_id == cursor.first_id {
+        return Err(pagination(endpoint, format!("page {page} repeats the previous page")));
+    }
+    let meta = metadata(endpoint, list)?;
+    if meta.current_page != page {
+        return Err(pagination(
+            endpoint,
+            format!(
+                "asked for page {page} (offset), got metadata.current_page {}",
+                meta.current_page
+            ),
+        ));
+    }
+    Ok((!list.data.is_empty() && page < meta.total_pages, first_id))
 }
 
 fn check_metadata(endpoint: &str, meta: &wire::Metadata) -> Result<(), SourceError> {

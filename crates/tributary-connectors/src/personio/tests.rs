@@ -321,3 +321,139 @@ fn time_off_checkpoints_from_zero_based_pages_still_resume() {
     let fresh = PageCursor::default();
     assert_eq!([old, new, fresh].map(|c| c.page_number()), [3, 3, 1]);
 }
+
+/// The Personnel Data file's example absence period: created in another zone than UTC (its
+/// `start` is 22:00 UTC, midnight in Berlin), so the local days come from the breakdown and no
+/// clock time is made up; 960 minutes are 16 hours.
+fn period_example() -> Value {
+    json!({
+        "type": "AbsencePeriod",
+        "attributes": {
+            "id": "9bba303f-0fbc-4514-9958-0befa21923fb",
+            "measurement_unit": "hour",
+            "effective_duration": 960,
+            "employee": {"type": "Employee", "attributes": {"id": {"label": "id", "value": 2367, "type": "integer", "universal_id": "id"}}},
+            "absence_type": {"type": "AbsenceType", "attributes": {"id": "9bba303f-0fbc-4514-9958-0befa21923fb", "name": "Absence Type Name", "time_off_type_id": 45678}},
+            "certificate": {"status": "not-required"},
+            "start": "2022-05-31T22:00:00.0Z",
+            "end": "2022-06-02T22:00:00.0Z",
+            "half_day_start": true,
+            "half_day_end": false,
+            "comment": "this is a comment",
+            "origin": "web",
+            "status": "approved",
+            "timezone": "Europe/Berlin",
+            "created_by": 1,
+            "created_at": "2022-06-20T14:29:56.510Z",
+            "updated_at": "2022-06-20T14:29:56.510Z",
+            "approved_at": "2022-06-20T14:29:56.510Z",
+            "breakdowns": [
+                {"date": "2022-06-01", "effective_duration": 480},
+                {"date": "2022-06-02", "effective_duration": 480}
+            ]
+        }
+    })
+}
+
+#[test]
+fn absence_period_maps_to_hours_in_its_local_days() {
+    let raw = period_example();
+    let parsed: wire::AbsencePeriod = item(EP_PERIODS, &raw).expect("parses");
+    let r = map::absence_period(&ids(), raw.clone(), parsed).expect("maps");
+    assert_eq!(r.remote_id, "9bba303f-0fbc-4514-9958-0befa21923fb");
+    assert_eq!(r.data["unit"], "HOURS");
+    assert_eq!(r.data["amount"], 16.0);
+    assert_eq!(r.data["start_date"], "2022-06-01", "the UTC date would be 2022-05-31");
+    assert_eq!(r.data["end_date"], "2022-06-02");
+    assert_eq!(r.data["start_time"], Value::Null);
+    assert_eq!(r.data["start_half_day"], true);
+    assert_eq!(r.data["status"], "APPROVED");
+    assert_eq!(r.data["employee_note"], "this is a comment");
+    assert_eq!(r.data["employee_id"], ids().id(Model::Employees, "2367"));
+    assert_eq!(r.data["type_id"], ids().id(Model::AbsenceTypes, "45678"));
+    assert_eq!(r.depends_on, vec![(Model::AbsenceTypes, "45678".to_owned())]);
+
+    // In UTC the date-times are local already: dates and clock times come from them.
+    let mut utc = raw.clone();
+    utc["attributes"]["timezone"] = json!("UTC");
+    utc["attributes"]["start"] = json!("2022-06-01T08:00:00Z");
+    utc["attributes"]["end"] = json!("2022-06-01T10:30:00Z");
+    utc["attributes"]["effective_duration"] = json!(150);
+    let parsed: wire::AbsencePeriod = item(EP_PERIODS, &utc).expect("parses");
+    let r = map::absence_period(&ids(), utc, parsed).expect("maps");
+    assert_eq!(
+        (
+            &r.data["start_date"],
+            &r.data["start_time"],
+            &r.data["end_time"],
+            &r.data["amount"]
+        ),
+        (
+            &json!("2022-06-01"),
+            &json!("08:00:00"),
+            &json!("10:30:00"),
+            &json!(2.5)
+        )
+    );
+
+    // Open-ended: no end yet.
+    let mut open = raw.clone();
+    open["attributes"]["end"] = Value::Null;
+    let parsed: wire::AbsencePeriod = item(EP_PERIODS, &open).expect("parses");
+    assert!(map::absence_period(&ids(), open, parsed).is_ok());
+}
+
+#[test]
+fn absence_period_with_a_wrong_id_or_time_is_malformed() {
+    let c = PersonioConnector::new(
+        Url::parse("http://127.0.0.1:1").expect("url"),
+        &json!({"client_id": "a", "client_secret": "b"}),
+        ids(),
+        SourceClient::new(tributary_source::ClientConfig::default()).expect("client"),
+    )
+    .expect("connector");
+    // An integer id would share the time-offs' id space.
+    let mut numeric = period_example();
+    numeric["attributes"]["id"] = json!("12345");
+    let err = c.absence_period(EP_PERIODS, numeric).expect_err("not a UUID");
+    assert!(matches!(err, SourceError::Malformed { .. }), "{err}");
+    assert!(
+        err.to_string().contains("absence-periods") && err.to_string().contains("id"),
+        "{err}"
+    );
+
+    let mut late = period_example();
+    late["attributes"]["start"] = json!("tomorrow");
+    let err = c.absence_period(EP_PERIODS, late).expect_err("not a date-time");
+    assert!(err.to_string().contains("start"), "{err}");
+
+    let mut missing = period_example();
+    missing["attributes"]
+        .as_object_mut()
+        .expect("object")
+        .remove("employee");
+    assert!(c.absence_period(EP_PERIODS, missing).is_err());
+}
+
+#[test]
+fn absence_periods_follow_time_offs_in_one_cursor() {
+    // A checkpoint from before absence periods existed is in time-offs.
+    let old: PageCursor = serde_json::from_value(json!({"page": 3, "from_one": true})).expect("reads");
+    assert!(!old.periods);
+    let periods: PageCursor =
+        serde_json::from_value(json!({"page": 2, "from_one": true, "periods": true})).expect("reads");
+    assert!(periods.periods);
+    assert_eq!(periods.page_number(), 2);
+}
+
+#[test]
+fn absence_type_of_a_period_is_read_nested_or_flat() {
+    // Nested as in the file's example and the changelog; flat as in the file's schema.
+    let mut flat = period_example();
+    flat["attributes"]["absence_type"] = json!({"id": "9bba303f-0fbc-4514-9958-0befa21923fb", "time_off_type_id": 7});
+    for (raw, want) in [(period_example(), "45678"), (flat, "7")] {
+        let parsed: wire::AbsencePeriod = item(EP_PERIODS, &raw).expect("parses");
+        let r = map::absence_period(&ids(), raw, parsed).expect("maps");
+        assert_eq!(r.data["type_id"], ids().id(Model::AbsenceTypes, want));
+    }
+}

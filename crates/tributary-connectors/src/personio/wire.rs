@@ -4,6 +4,7 @@
 //! Shapes follow the Personnel Data OpenAPI file vendored in `docs/sources/specs/personio/`,
 //! <https://developer.personio.de/reference/get_company-employees>,
 //! <https://developer.personio.de/v1.0/reference/get_company-time-offs>,
+//! <https://developer.personio.de/v1.0/reference/get_company-absence-periods>,
 //! <https://developer.personio.de/changelog/attributes-deprecated-v1-get-absence-types> and
 //! <https://developer.personio.de/changelog/employee-api-absence-balance>.
 
@@ -221,6 +222,82 @@ pub struct TimeOffTypeRef {
 #[derive(Debug, Deserialize)]
 pub struct TimeOffTypeRefAttributes {
     pub id: u64,
+}
+
+/// One hour-based absence of `/company/absence-periods` (`HourlyAbsence` in the Personnel Data
+/// file). Only `id`, `employee` and `start` are needed to place it; the rest is optional there.
+#[derive(Debug, Deserialize)]
+pub struct AbsencePeriod {
+    pub attributes: AbsencePeriodAttributes,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AbsencePeriodAttributes {
+    /// A UUID, where time-offs have integers.
+    pub id: String,
+    /// Minutes.
+    #[serde(default, deserialize_with = "number")]
+    pub effective_duration: Option<f64>,
+    pub employee: EmployeeRef,
+    #[serde(default)]
+    pub absence_type: Option<AbsenceTypeRef>,
+    /// UTC date-time.
+    pub start: String,
+    /// UTC date-time; `null` while the absence is open-ended.
+    #[serde(default)]
+    pub end: Option<String>,
+    #[serde(default, deserialize_with = "flag")]
+    pub half_day_start: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub half_day_end: Option<bool>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The zone the period was created in; `start`/`end` are UTC regardless.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub breakdowns: Vec<Breakdown>,
+}
+
+/// `absence_type` inside an absence period: a UUID, and the numeric id `/company/time-off-types`
+/// lists (added in 2023: changelog "Additional fields in the 'Hourly Absence Period' endpoint").
+/// The changelog and the file's example nest them under `attributes`; the file's schema has
+/// them flat. Either is read.
+#[derive(Debug, Deserialize)]
+pub struct AbsenceTypeRef {
+    #[serde(default)]
+    pub attributes: Option<AbsenceTypeRefAttributes>,
+    #[serde(default)]
+    pub time_off_type_id: Option<u64>,
+}
+
+impl AbsenceTypeRef {
+    pub fn time_off_type_id(&self) -> Option<u64> {
+        self.attributes
+            .as_ref()
+            .and_then(|a| a.time_off_type_id)
+            .or(self.time_off_type_id)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AbsenceTypeRefAttributes {
+    #[serde(default)]
+    pub time_off_type_id: Option<u64>,
+}
+
+/// Minutes of one local day of an absence period.
+#[derive(Debug, Deserialize)]
+pub struct Breakdown {
+    pub date: String,
+    #[serde(deserialize_with = "number")]
+    pub effective_duration: Option<f64>,
 }
 
 /// One entry of `/company/employees/{id}/absences/balance`.

@@ -23,6 +23,9 @@
 //!   (<https://developer.personio.de/changelog/default-pagination-for-list-time-offs>, 27 Nov
 //!   2026; <https://developer.personio.de/discuss/64afe30907a1610058ce21ac>);
 //!   `updated_from`/`updated_to` are dates, inclusive; `metadata.current_page` is the page.
+//!   It lists day-based absences only: those of types counted in hours are
+//!   `GET /v1/company/absence-periods` (`periods.rs`), UUID ids, `offset` a 1-based page number
+//!   since 25 Aug 2023, `updated_from`/`updated_to` inclusive date-times.
 //! - `GET /v1/company/time-off-types`: record offset, `limit` default 200, no metadata.
 //! - `GET /v1/company/employees/{employee_id}`, `GET /v1/company/time-offs/{id}` answer one
 //!   record in the list's item shape; an unknown id is a 404 in the error envelope.
@@ -32,9 +35,11 @@
 
 mod attributes;
 pub(crate) mod limits;
+mod periods;
 
 pub use attributes::Attributes;
 use attributes::Role;
+pub use periods::absence_remote_id;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
@@ -94,6 +99,7 @@ pub fn router() -> Router<SimState> {
         .route("/v1/company/time-off-types", get(list_time_off_types))
         .route("/v1/company/time-offs", get(list_time_offs))
         .route("/v1/company/time-offs/{id}", get(show_time_off))
+        .route("/v1/company/absence-periods", get(list_absence_periods))
         .layer(middleware::from_fn(echo_token))
         .layer(Extension(tool))
 }
@@ -849,8 +855,11 @@ async fn show_time_off(
     };
     let company = state.company(TOOL);
     match company.hris.absences.get(&id) {
-        Some(a) => axum::Json(json!({"success": true, "data": time_off_json(&company, a)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, 404, "Time-off period not found"),
+        // Hour-based absences are absence periods with UUIDs, not time-offs.
+        Some(a) if !periods::is_hourly(&company, a) => {
+            axum::Json(json!({"success": true, "data": time_off_json(&company, a)})).into_response()
+        }
+        _ => error(StatusCode::NOT_FOUND, 404, "Time-off period not found"),
     }
 }
 
@@ -1007,36 +1016,22 @@ async fn list_time_offs(
         }
         let company = state.company(TOOL);
         let keep = |a: &&Absence| {
-            start.is_none_or(|s| a.end_date >= s)
+            !periods::is_hourly(&company, a)
+                && start.is_none_or(|s| a.end_date >= s)
                 && end.is_none_or(|e| a.start_date <= e)
                 && updated_from.is_none_or(|d| a.updated_at.date_naive() >= d)
                 && updated_to.is_none_or(|d| a.updated_at.date_naive() <= d)
                 && (employees.is_empty() || employees.contains(&a.employee_id))
         };
         let first = (page - 1).saturating_mul(limit);
-        let unfiltered =
-            start.is_none() && end.is_none() && updated_from.is_none() && updated_to.is_none() && employees.is_empty();
-        let (total, data) = if unfiltered {
-            // Counting is free without filters; only the page itself is rendered.
-            let data = company
-                .hris
-                .absences
-                .values()
-                .skip(first)
-                .take(limit)
-                .map(|a| time_off_json(&company, a));
-            (company.hris.absences.len(), data.collect())
-        } else {
-            let mut total = 0;
-            let mut data = Vec::new();
-            for a in company.hris.absences.values().filter(keep) {
-                if total >= first && data.len() < limit {
-                    data.push(time_off_json(&company, a));
-                }
-                total += 1;
+        let mut total = 0;
+        let mut data = Vec::new();
+        for a in company.hris.absences.values().filter(keep) {
+            if total >= first && data.len() < limit {
+                data.push(time_off_json(&company, a));
             }
-            (total, data)
-        };
+            total += 1;
+        }
         Ok(json!({
             "success": true,
             "metadata": {
@@ -1050,6 +1045,22 @@ async fn list_time_offs(
         }))
     };
     match render() {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(bad) => bad.into_response(),
+    }
+}
+
+async fn list_absence_periods(
+    State(state): State<SimState>,
+    Extension(tool): Extension<Arc<Tool>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = gate(&state, &tool, Kind::Other, &headers) {
+        return refusal;
+    }
+    let params = Params::parse(query);
+    match periods::list(&state.company(TOOL), &params) {
         Ok(body) => axum::Json(body).into_response(),
         Err(bad) => bad.into_response(),
     }
