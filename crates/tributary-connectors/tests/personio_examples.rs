@@ -196,6 +196,12 @@ async fn every_stream_reads_personios_documented_examples() {
     assert_eq!(absence.data["start_date"], "2017-12-27", "{:?}", absence.data);
     assert_eq!(absence.data["end_date"], "2017-12-29");
     assert_eq!(absence.data["status"], "APPROVED");
+    // Absence periods: the documented hour-based absence of Michael Miller (employee 2367).
+    let period = absences
+        .iter()
+        .find(|r| r.model == Model::Absences && r.remote_id == "9bba303f-0fbc-4514-9958-0befa21923fb")
+        .unwrap_or_else(|| panic!("the documented absence period: {absences:?}"));
+    assert!(period.data["employee_id"].is_string(), "{:?}", period.data);
 
     // Types: both documented types, one in days and one in hours.
     let types = fetch_stream(&c, "absence_types").await;
