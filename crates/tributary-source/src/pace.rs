@@ -54,6 +54,11 @@ const RAISE: f64 = 1.01;
 const RAISE_EVERY: Duration = Duration::from_secs(1);
 /// The slowest pace learnt: one request every five seconds.
 const FLOOR: f64 = 0.2;
+/// A refusal teaches a rate only when at least this many requests were accepted just before
+/// it. Fewer means the window was spent by someone else (another client of the same account)
+/// or by an earlier run: waiting out `Retry-After` is the whole answer, and a rate taken from
+/// so few would pace the run at a crawl for minutes.
+const EVIDENCE: usize = 3;
 
 /// A rate learnt from the tool's own refusals, additive-increase/multiplicative-decrease as
 /// TCP does with its window: unpaced until the first 429, then a little under the rate the
@@ -135,15 +140,19 @@ impl LearntPace {
         if s.episode_until.is_some_and(|until| now < until) {
             return;
         }
-        let seen = s
+        let accepted = s
             .accepted
             .iter()
             .filter(|t| now.duration_since(**t) <= OBSERVED)
-            .count() as f64
-            / OBSERVED.as_secs_f64();
+            .count();
+        let seen = accepted as f64 / OBSERVED.as_secs_f64();
         let from = match s.rate {
-            Some(rate) => seen.min(rate),
+            None if accepted < EVIDENCE => return,
             None => seen,
+            // Too few to measure (the refusal came right after a wait): back off from the pace
+            // kept so far, as AIMD does.
+            Some(rate) if accepted < EVIDENCE => rate,
+            Some(rate) => seen.min(rate),
         };
         // Requests in flight when the tool refused come back refused too; they belong to this
         // episode, which lasts as long as the tool asked us to wait, and at least a second.
@@ -215,10 +224,30 @@ mod tests {
     }
 
     #[test]
-    fn learnt_pace_has_a_floor() {
+    fn a_refusal_after_too_few_accepted_teaches_nothing() {
+        // The window was spent before we came (another client of the account): no pace yet.
         let pace = LearntPace::new();
         let now = Instant::now();
-        pace.refused(now, None);
+        pace.accepted(now);
+        pace.refused(now + Duration::from_millis(10), Some(Duration::from_secs(1)));
+        assert_eq!(pace.rate(), None);
+    }
+
+    #[test]
+    fn learnt_pace_has_a_floor() {
+        let pace = LearntPace::new();
+        let start = Instant::now();
+        for i in 0..EVIDENCE as u64 {
+            pace.accepted(start + Duration::from_millis(i));
+        }
+        pace.refused(start + Duration::from_millis(10), None);
+        let first = pace.rate().expect("learnt");
+        assert!((first - EVIDENCE as f64 * BACK_OFF).abs() < 1e-9, "{first}");
+        // Later refusals with nothing accepted just before them back off from the pace kept,
+        // down to the floor and no further.
+        for n in 1..100 {
+            pace.refused(start + Duration::from_secs(10 * n), None);
+        }
         assert_eq!(pace.rate(), Some(FLOOR));
     }
 }
