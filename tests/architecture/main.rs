@@ -3,6 +3,10 @@
 //! `module_cycles`: within every crate of the workspace, no source file imports a file that
 //! (directly or through others) imports it back. How a reference becomes an import edge is
 //! documented on `imports`.
+//!
+//! `store_roles`: each caller of the mirror names only the store roles it uses (the gateway
+//! never sees run or record writes, the engine never sees API keys or the outbox); only the
+//! binary, the tests and the benchmarks hold the whole `MirrorStore`.
 
 mod graph;
 mod imports;
@@ -55,4 +59,135 @@ fn module_cycles() {
         }
     }
     assert!(cycles == 0, "{cycles} import cycle(s) between source files:\n{report}");
+}
+
+/// The store traits each crate must not name in its sources (comments aside). `MirrorStore`,
+/// every role at once, is for the composition root (the binary), tests and benchmarks.
+const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
+    (
+        "tributary-gateway",
+        &[
+            "MirrorStore",
+            "Runs",
+            "MirrorWrites",
+            "Leases",
+            "Outbox",
+            "WebhookEndpoints",
+            "SyncStore",
+            "AdminStore",
+        ],
+    ),
+    (
+        "tributary-engine",
+        &[
+            "MirrorStore",
+            "ApiKeys",
+            "Outbox",
+            "WebhookEndpoints",
+            "InboundWebhooks",
+            "AdminStore",
+            "ReadStore",
+        ],
+    ),
+    (
+        "tributary-worker",
+        &[
+            "MirrorStore",
+            "ApiKeys",
+            "Outbox",
+            "WebhookEndpoints",
+            "InboundWebhooks",
+            "AdminStore",
+            "ReadStore",
+        ],
+    ),
+    (
+        "tributary-scheduler",
+        &[
+            "MirrorStore",
+            "MirrorWrites",
+            "MirrorReads",
+            "ApiKeys",
+            "Outbox",
+            "Leases",
+        ],
+    ),
+    (
+        "tributary-operator",
+        &["MirrorStore", "MirrorWrites", "MirrorReads", "Leases", "SyncStore"],
+    ),
+    (
+        "tributary-webhooks",
+        &[
+            "MirrorStore",
+            "MirrorWrites",
+            "Runs",
+            "Leases",
+            "ApiKeys",
+            "Integrations",
+        ],
+    ),
+    (
+        "tributary-queue",
+        &[
+            "MirrorStore",
+            "MirrorWrites",
+            "MirrorReads",
+            "Runs",
+            "ApiKeys",
+            "Outbox",
+        ],
+    ),
+    (
+        "tributary-lease",
+        &[
+            "MirrorStore",
+            "MirrorWrites",
+            "MirrorReads",
+            "Runs",
+            "ApiKeys",
+            "Outbox",
+        ],
+    ),
+];
+
+#[test]
+fn store_roles() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace");
+    let mut report = String::new();
+    for (krate, forbidden) in FORBIDDEN_STORE_ROLES {
+        let src = workspace.join("crates").join(krate).join("src");
+        let mut files = vec![src.clone()];
+        let mut seen = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(
+                    std::fs::read_dir(&path)
+                        .expect("readable src")
+                        .map(|e| e.expect("entry").path()),
+                );
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            seen += 1;
+            let text = std::fs::read_to_string(&path).expect("readable source");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for word in code.split(|c: char| !c.is_alphanumeric() && c != '_') {
+                    if forbidden.contains(&word) {
+                        let _ = writeln!(report, "{}:{}: names `{word}`", path.display(), n + 1);
+                    }
+                }
+            }
+        }
+        assert!(seen > 0, "no sources under {}", src.display());
+    }
+    assert!(
+        report.is_empty(),
+        "callers name store roles they must not use:\n{report}"
+    );
 }

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
-    Integration, Lease, MirrorStore, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun,
+    Integration, Lease, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore,
     WriteOutcome,
 };
 
@@ -57,7 +57,7 @@ pub struct RunOutcome {
 /// Runs syncs against one mirror store. Cheap to clone.
 #[derive(Clone)]
 pub struct SyncEngine {
-    store: Arc<dyn MirrorStore>,
+    store: Arc<dyn SyncStore>,
     config: Arc<EngineConfig>,
     /// One HTTP client per integration, so every run of an integration in this process
     /// draws on the same rate budget and honours the same "quota spent until" marker.
@@ -100,7 +100,7 @@ pub(crate) enum Event {
 }
 
 impl SyncEngine {
-    pub fn new(store: Arc<dyn MirrorStore>, config: EngineConfig) -> Self {
+    pub fn new(store: Arc<dyn SyncStore>, config: EngineConfig) -> Self {
         Self {
             store,
             config: Arc::new(config),
@@ -108,7 +108,7 @@ impl SyncEngine {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn MirrorStore> {
+    pub fn store(&self) -> &Arc<dyn SyncStore> {
         &self.store
     }
 

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use tributary_model::{SyncType, Timestamp, ToolKind};
-use tributary_store::{Integration, MirrorStore, StoreError, WEBHOOK_POLL_INTERVAL};
+use tributary_store::{Integration, RunHistory, StoreError, WEBHOOK_POLL_INTERVAL};
 
 /// How far before the previous successful sync's start a delta looks back, so a clock skew
 /// between us and the tool, or a change committed at the source while that sync ran, is never
@@ -53,8 +53,8 @@ impl Schedule {
 
 /// [`Schedule::intervals`] of the default [`Schedule`].
 ///
-/// Seed `MirrorStore::ensure_schedules` with `webhooks_active = false`: the store applies webhook
-/// polling itself once `MirrorStore::set_webhooks_active` says so, and falls back to these
+/// Seed `Schedules::ensure_schedules` with `webhooks_active = false`: the store applies webhook
+/// polling itself once `Schedules::set_webhooks_active` says so, and falls back to these
 /// polling intervals when webhooks stop, without being seeded again.
 pub fn default_intervals(tool: ToolKind, webhooks_active: bool) -> Vec<(SyncType, Duration)> {
     Schedule::default().intervals(tool, webhooks_active)
@@ -82,7 +82,7 @@ pub fn pick_sync_type(
 /// success, however many deltas came after it): the one policy behind the engine's own choice
 /// and the scheduler's triggers without a type.
 pub async fn sync_type_due(
-    store: &dyn MirrorStore,
+    store: &dyn RunHistory,
     integration: &Integration,
     schedule: &Schedule,
 ) -> Result<SyncType, StoreError> {

@@ -260,7 +260,7 @@ impl Assembly<'_> {
 
     /// `record` taken apart for rendering, without what the scope config disables now. A field
     /// disabled after the record was last written is still stored until the complete pass that
-    /// the scope change forces has rewritten it (see `MirrorStore::finish_run`); meanwhile it is
+    /// the scope change forces has rewritten it (see `Runs::finish_run`); meanwhile it is
     /// removed here, from `data` and, through the tool's JSON pointers, from `remote_data`.
     /// Only a row older than the integration's scope version pays for parsing its
     /// `remote_data`: a current one was stripped when it was written.

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tower_http::request_id::RequestId;
 use tracing::{Level, Span};
 
-use tributary_store::MirrorStore;
+use tributary_store::ApiKeys;
 
 use crate::auth::{LookedUp, bearer_token, hash_api_key};
 use crate::error::ApiError;
@@ -86,12 +86,12 @@ impl Limits {
 #[derive(Clone)]
 pub struct Guard {
     limits: Arc<Limits>,
-    keys: Option<Arc<dyn MirrorStore>>,
+    keys: Option<Arc<dyn ApiKeys>>,
 }
 
 impl Guard {
     /// For routes that take an API key: authenticated and charged per key.
-    pub fn keyed(limits: Arc<Limits>, store: Arc<dyn MirrorStore>) -> Self {
+    pub fn keyed(limits: Arc<Limits>, store: Arc<dyn ApiKeys>) -> Self {
         Self {
             limits,
             keys: Some(store),
@@ -304,7 +304,7 @@ mod tests {
         let store = tributary_store::SqliteStore::in_memory(tributary_store::CredentialKey::generate())
             .await
             .unwrap();
-        tributary_store::MirrorStore::migrate(&store).await.unwrap();
+        tributary_store::Backend::migrate(&store).await.unwrap();
         let app = Router::new()
             .route("/fast", get(|| async {}))
             .layer(axum::middleware::from_fn_with_state(

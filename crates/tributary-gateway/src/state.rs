@@ -1,14 +1,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tributary_store::MirrorStore;
+use tributary_store::ReadStore;
 
 use crate::sync::SyncTrigger;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct GatewayState {
-    pub store: Arc<dyn MirrorStore>,
+    pub store: Arc<dyn ReadStore>,
     /// The secret that signs pagination cursors (HMAC-SHA256). Any length works; 32 random
     /// bytes is the intent. Every gateway replica behind one load balancer needs the same key,
     /// or a cursor issued by one replica is rejected by the next.
@@ -29,7 +29,7 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
-    pub fn new(store: Arc<dyn MirrorStore>, cursor_key: impl Into<Arc<[u8]>>) -> Self {
+    pub fn new(store: Arc<dyn ReadStore>, cursor_key: impl Into<Arc<[u8]>>) -> Self {
         Self {
             store,
             cursor_key: cursor_key.into(),

@@ -13,6 +13,7 @@ use tributary_gateway::{
     GatewayOptions, GatewayState, ServeOptions, generate_api_key, hash_api_key, router_with_options,
 };
 use tributary_model::{ScopeConfig, ToolKind};
+use tributary_store::Backend;
 use tributary_store::testing::{hold_pg_write_lock, pg_store_concrete_or_skip};
 use tributary_store::{CredentialKey, MirrorStore, NewIntegration, PgPoolSettings, PgStore, SqliteStore};
 

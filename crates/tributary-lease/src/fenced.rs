@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tributary_store::MirrorStore;
+use tributary_store::FenceStore;
 
 use crate::{Lease, LeaseError, RedisLeases};
 
@@ -17,7 +17,7 @@ impl RedisLeases {
     /// does not know could not write anything.
     pub async fn acquire_fenced(
         &self,
-        store: &dyn MirrorStore,
+        store: &dyn FenceStore,
         integration_id: &str,
         owner: &str,
         ttl: Duration,

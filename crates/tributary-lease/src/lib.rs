@@ -21,7 +21,7 @@
 //! persistence, and would then count fences from zero again while Postgres still holds,
 //! say, 41, fencing every write of every new holder forever. So each acquisition takes a
 //! `floor` (the mirror's current fence) and issues `max(counter, floor) + 1`.
-//! [`RedisLeases::acquire_fenced`] does the whole dance against a [`MirrorStore`]: read the
+//! [`RedisLeases::acquire_fenced`] does the whole dance against the mirror ([`FenceStore`]): read the
 //! floor, acquire, and advance the mirror's fence to the new token, after which the engine
 //! runs `SyncEngine::execute` under `lease.fence`.
 //!
@@ -32,7 +32,7 @@
 //! [`process_owner_id`]), or two workers on one host (or a restarted pod reusing its name)
 //! could renew or release each other's leases.
 //!
-//! [`MirrorStore`]: tributary_store::MirrorStore
+//! [`FenceStore`]: tributary_store::FenceStore
 
 mod acquire;
 mod connection;

@@ -8,10 +8,10 @@ use tributary_gateway::{ForcedSync, SyncTrigger, TriggerError};
 use tributary_model::SyncType;
 use tributary_queue::{Coordinator, JobQueue};
 use tributary_scheduler::SchedulerError;
-use tributary_store::{MirrorStore, StoreError};
+use tributary_store::{SchedulerStore, StoreError};
 
 pub struct FleetTrigger {
-    pub store: Arc<dyn MirrorStore>,
+    pub store: Arc<dyn SchedulerStore>,
     pub queue: Arc<dyn JobQueue>,
     pub coordinator: Arc<dyn Coordinator>,
 }

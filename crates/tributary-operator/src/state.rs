@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use tributary_queue::{Coordinator, JobQueue};
-use tributary_store::MirrorStore;
+use tributary_store::AdminStore;
 
 use crate::auth::{AdminToken, Failures};
 
@@ -9,7 +9,7 @@ use crate::auth::{AdminToken, Failures};
 /// and the coordinator (leases, queued markers, signals), and the admin token.
 #[derive(Clone)]
 pub struct OperatorState {
-    pub store: Arc<dyn MirrorStore>,
+    pub store: Arc<dyn AdminStore>,
     pub queue: Arc<dyn JobQueue>,
     pub coordinator: Arc<dyn Coordinator>,
     pub(crate) admin: Arc<AdminToken>,
@@ -21,7 +21,7 @@ impl OperatorState {
     /// `admin_token` is what `Authorization: Bearer` must carry; `None` (or an empty token)
     /// disables the API, so it is never open by accident.
     pub fn new(
-        store: Arc<dyn MirrorStore>,
+        store: Arc<dyn AdminStore>,
         queue: Arc<dyn JobQueue>,
         coordinator: Arc<dyn Coordinator>,
         admin_token: Option<String>,

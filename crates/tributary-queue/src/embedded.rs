@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tributary_store::{Lease, MirrorStore};
+use tributary_store::{Lease, Leases};
 
 use crate::{Coordinator, Grant, QueueError, RunSignal, WatchedRun, WatchedSignals};
 
@@ -21,16 +21,16 @@ struct Signals {
     signals: HashMap<String, RunSignal>,
 }
 
-/// Leases from the mirror (`MirrorStore::acquire_lease`, which bumps the fence itself), the
+/// Leases from the mirror (`Leases::acquire_lease`, which bumps the fence itself), the
 /// rest in memory: one process has nobody else to tell.
 #[derive(Clone)]
 pub struct EmbeddedCoordinator {
-    store: Arc<dyn MirrorStore>,
+    store: Arc<dyn Leases>,
     state: Arc<Mutex<Signals>>,
 }
 
 impl EmbeddedCoordinator {
-    pub fn new(store: Arc<dyn MirrorStore>) -> Self {
+    pub fn new(store: Arc<dyn Leases>) -> Self {
         Self {
             store,
             state: Default::default(),

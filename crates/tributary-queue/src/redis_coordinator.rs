@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use tributary_lease::RedisLeases;
-use tributary_store::MirrorStore;
+use tributary_store::FenceStore;
 
 use crate::{Coordinator, Grant, QueueError, RunSignal, WatchedRun, WatchedSignals};
 
@@ -34,12 +34,12 @@ const SIGNAL_TTL: Duration = Duration::from_secs(10 * 60);
 pub struct RedisCoordinator {
     conn: ConnectionManager,
     leases: RedisLeases,
-    store: Arc<dyn MirrorStore>,
+    store: Arc<dyn FenceStore>,
     prefix: String,
 }
 
 impl RedisCoordinator {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, store: Arc<dyn MirrorStore>) -> Self {
+    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, store: Arc<dyn FenceStore>) -> Self {
         let prefix = prefix.into();
         Self {
             leases: RedisLeases::new(conn.clone(), prefix.clone()),

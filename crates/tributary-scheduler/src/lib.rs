@@ -1,6 +1,6 @@
 //! The scheduler: turns due schedules into queued jobs.
 //!
-//! Every tick it claims the schedules that are due (`MirrorStore::claim_due_runs`: one
+//! Every tick it claims the schedules that are due (`Schedules::claim_due_runs`: one
 //! transaction claims the schedule and creates its QUEUED run, skipping rows another replica
 //! has locked) and pushes a job per new run. Any number of replicas may run: a schedule is
 //! claimed by one, and a run is pushed by whoever marks it queued first.

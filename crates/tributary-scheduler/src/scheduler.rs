@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tributary_engine::default_intervals;
 use tributary_queue::{Coordinator, JobQueue, dispatch, stranded};
-use tributary_store::MirrorStore;
+use tributary_store::SchedulerStore;
 
 use crate::SchedulerError;
 
@@ -48,7 +48,7 @@ pub struct TickReport {
 }
 
 pub struct Scheduler {
-    store: Arc<dyn MirrorStore>,
+    store: Arc<dyn SchedulerStore>,
     queue: Arc<dyn JobQueue>,
     coordinator: Arc<dyn Coordinator>,
     config: SchedulerConfig,
@@ -57,7 +57,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(
-        store: Arc<dyn MirrorStore>,
+        store: Arc<dyn SchedulerStore>,
         queue: Arc<dyn JobQueue>,
         coordinator: Arc<dyn Coordinator>,
         config: SchedulerConfig,

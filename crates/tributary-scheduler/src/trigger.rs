@@ -5,7 +5,7 @@ use std::time::Duration;
 use tributary_engine::{Schedule, sync_type_due};
 use tributary_model::{RunState, SyncType};
 use tributary_queue::{Coordinator, JobQueue, QueueError, dispatch};
-use tributary_store::{MirrorStore, StoreError, SyncRun};
+use tributary_store::{SchedulerStore, StoreError, SyncRun};
 
 use crate::SchedulerError;
 
@@ -31,7 +31,7 @@ pub struct Triggered {
 /// pooled connection, and only its first command fails), and a push that fails twice is left
 /// to the scheduler's reconcile, which pushes every open run that has no job.
 pub async fn trigger(
-    store: &dyn MirrorStore,
+    store: &dyn SchedulerStore,
     queue: &dyn JobQueue,
     coordinator: &dyn Coordinator,
     integration_id: &str,

@@ -1,6 +1,6 @@
 //! The types and the trait every mirror backend implements. The engine writes through
-//! [`MirrorStore::apply_page`] and friends; the gateway reads through
-//! [`MirrorStore::query_records`]. Both backends pass the same conformance suite
+//! [`MirrorWrites::apply_page`](crate::MirrorWrites::apply_page) and friends; the gateway reads through
+//! [`MirrorReads::query_records`](crate::MirrorReads::query_records). Both backends pass the same conformance suite
 //! (`tests/conformance.rs`).
 
 use std::time::Duration;
@@ -35,7 +35,7 @@ pub struct Integration {
 
 /// What creating an integration takes. `credentials` is the tool's auth material as JSON
 /// (e.g. `{"client_id": "...", "client_secret": "..."}`); it is encrypted at rest and only
-/// [`MirrorStore::integration_credentials`] returns it.
+/// [`Integrations::integration_credentials`](crate::Integrations::integration_credentials) returns it.
 #[derive(Debug, Clone)]
 pub struct NewIntegration {
     pub id: String,
@@ -94,7 +94,7 @@ pub struct SyncRun {
     pub resume_at: Option<Timestamp>,
 }
 
-/// How a run pauses (see [`MirrorStore::pause_run`]).
+/// How a run pauses (see [`Runs::pause_run`](crate::Runs::pause_run)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PauseInfo {
     pub reason: PauseReason,
@@ -115,7 +115,7 @@ impl PauseInfo {
     }
 }
 
-/// A schedule claimed by [`MirrorStore::claim_due_runs`] and the run it stands for.
+/// A schedule claimed by [`Schedules::claim_due_runs`](crate::Schedules::claim_due_runs) and the run it stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedRun {
     pub due: DueSync,
@@ -351,7 +351,7 @@ pub const WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 pub struct SyncSchedule {
     pub integration_id: String,
     pub sync_type: SyncType,
-    /// The engine's default for the tool, as last given to [`MirrorStore::ensure_schedules`].
+    /// The engine's default for the tool, as last given to [`Schedules::ensure_schedules`](crate::Schedules::ensure_schedules).
     pub default_every: Duration,
     /// An operator's per-integration interval; wins over the default and over webhook polling.
     pub override_every: Option<Duration>,
@@ -365,7 +365,7 @@ pub struct SyncSchedule {
     pub claimed_by: Option<String>,
 }
 
-/// A sync that [`MirrorStore::claim_due_syncs`] handed to exactly one caller.
+/// A sync that [`Schedules::claim_due_syncs`](crate::Schedules::claim_due_syncs) handed to exactly one caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DueSync {
     pub integration_id: String,
@@ -376,7 +376,7 @@ pub struct DueSync {
 
 // ---- webhooks --------------------------------------------------------------------------------
 
-/// See [`MirrorStore::outbox_listener`].
+/// See [`Outbox::outbox_listener`](crate::Outbox::outbox_listener).
 #[async_trait]
 pub trait OutboxListener: Send {
     /// Returns once deliveries may have been queued since the last call: on a notification,
@@ -386,7 +386,7 @@ pub trait OutboxListener: Send {
 }
 
 /// Where an environment's outbound webhooks go. The signing secret is encrypted at rest and
-/// only [`MirrorStore::claim_deliveries`] returns it (to the deliverer).
+/// only [`Outbox::claim_deliveries`](crate::Outbox::claim_deliveries) returns it (to the deliverer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
     pub id: String,
@@ -480,7 +480,7 @@ pub struct ClaimedDelivery {
     pub secret: String,
 }
 
-/// Filters of [`MirrorStore::list_deliveries`].
+/// Filters of [`Outbox::list_deliveries`](crate::Outbox::list_deliveries).
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub environment: Option<String>,
@@ -488,246 +488,4 @@ pub struct DeliveryFilter {
     pub integration_id: Option<String>,
     pub state: Option<DeliveryState>,
     pub limit: i64,
-}
-
-/// The mirror. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
-#[async_trait]
-pub trait MirrorStore: Send + Sync + 'static {
-    /// `"postgres"` or `"sqlite"`, for logs and the operator API.
-    fn backend(&self) -> &'static str;
-
-    /// Applies pending migrations. Idempotent; run at start and by `tributary migrate`.
-    async fn migrate(&self) -> Result<(), StoreError>;
-
-    /// Whether the database answers, for `/ready`.
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    // ---- integrations -------------------------------------------------------------------
-    /// Fails with [`StoreError::Conflict`] when the id exists.
-    async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError>;
-    async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError>;
-    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError>;
-    /// Replaces the scope config and, when it differs from the stored one, moves the
-    /// integration's scope version on, under the integration's write lock: a page prepared under
-    /// the old config either committed before or is refused. Returns the scope version now.
-    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError>;
-    /// Points the integration at another API root with new credentials (rotated keys, a moved
-    /// tenant). The mirrored data stays.
-    async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError>;
-    /// The decrypted credentials. Never log or return them over the API (invariant I8).
-    async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError>;
-    /// Removes the integration with its records, runs, schedules and change log. `false` if absent.
-    async fn delete_integration(&self, id: &str) -> Result<bool, StoreError>;
-
-    // ---- API keys (only a hash is stored) -----------------------------------------------
-    async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError>;
-    /// The live (not revoked) key with this hash.
-    async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError>;
-    async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError>;
-
-    // ---- leases (the embedded lease; the fleet's Redis lease bumps the same fence) --------
-    /// Takes the lease if it is free or expired, bumping the integration's fence.
-    async fn acquire_lease(
-        &self,
-        integration_id: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>, StoreError>;
-    /// Extends a lease still held by its owner with the same fence; `false` once lost.
-    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError>;
-    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
-    /// Raises the fence to a token issued elsewhere (the Redis lease). Never lowers it.
-    async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError>;
-
-    // ---- sync runs ------------------------------------------------------------------------
-    /// A new run in state QUEUED.
-    async fn create_run(&self, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError>;
-    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError>;
-    /// The newest QUEUED, RUNNING or PAUSED run of this integration and type.
-    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError>;
-    /// The open (QUEUED, RUNNING or PAUSED) run of this integration and type, or a new QUEUED
-    /// one; `true` when it was created. At most one run per (integration, type) is open
-    /// (invariant I5, a unique index): concurrent callers get the same run.
-    async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError>;
-    /// Every open run of every integration, oldest first, up to `limit`: what the scheduler
-    /// makes sure is queued or running, and what operators see.
-    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError>;
-    /// Marks the run RUNNING under `fence` by `worker_id`, clearing its pause fields; sets
-    /// `started_at` only the first time. Fails with `Invalid` once the run has ended.
-    async fn start_run(&self, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError>;
-    /// PAUSED, keeping the checkpoint, with why (fenced). A RETRY pause adds one to `attempts`
-    /// and keeps `info.error`.
-    async fn pause_run(&self, run: &RunWrite, info: &PauseInfo) -> Result<(), StoreError>;
-    /// Ends a run nobody executes (QUEUED or PAUSED) as CANCELLED with `reason` as its error.
-    /// `false` when the run is RUNNING or already ended: a running run is cancelled through
-    /// its worker, at a page boundary.
-    async fn cancel_idle_run(&self, run_id: &str, reason: &str) -> Result<bool, StoreError>;
-    /// An operator's pause of a run no worker executes: a QUEUED run, or one PAUSED for another
-    /// reason (which would otherwise resume on its own), becomes PAUSED for OPERATOR. `false`
-    /// when it is RUNNING, already held by an operator, or ended.
-    async fn pause_idle_run(&self, run_id: &str) -> Result<bool, StoreError>;
-    /// An operator's resume: a PAUSED run loses its pause reason (and `resume_at`), so the
-    /// scheduler queues it again. `false` unless PAUSED.
-    async fn resume_paused_run(&self, run_id: &str) -> Result<bool, StoreError>;
-    /// A terminal state with an optional error (fenced). SUCCEEDED for a complete run (FULL or
-    /// DEFAULT) is refused with [`StoreError::ScopeChanged`] when the run's pass started under
-    /// an older scope version than the integration's: that pass did not rewrite every record
-    /// under the current scope.
-    async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError>;
-    /// Newest first.
-    async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError>;
-    /// The newest SUCCEEDED run (any type), whose start bounds the next delta.
-    async fn last_succeeded_run(&self, integration_id: &str) -> Result<Option<SyncRun>, StoreError>;
-    /// When the newest SUCCEEDED complete run (FULL or DEFAULT) started (created, if it never
-    /// recorded a start), however many deltas followed it: what the sync-type policy measures
-    /// the full interval from.
-    async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError>;
-
-    // ---- mirror writes: fenced, one transaction each ----------------------------------------
-    /// Upserts the page's records whose hash (or deletion state) changed, records the ids it
-    /// saw for the deletion sweep, logs changes, moves dependents' `updated_at`, adds to the
-    /// run's counts and stores the checkpoint — atomically. Records unchanged but written under
-    /// an older scope version only have their version moved (their content already is what the
-    /// current scope makes of it, or their hash would differ).
-    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError>;
-    /// Starts the run's pass again from `checkpoint` under scope version `scope_version` (fenced;
-    /// refused with [`StoreError::ScopeChanged`] unless that is the integration's version): a
-    /// complete run does this when the scope changed under it.
-    async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError>;
-    /// Records (deleted ones included) written under a scope version older than
-    /// `scope_version`, by id after `after_id`: what a complete pass under it did not rewrite,
-    /// because the tool no longer lists them. Read with `remote_data`.
-    async fn records_before_scope(
-        &self,
-        integration_id: &str,
-        scope_version: i64,
-        after_id: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<StoredRecord>, StoreError>;
-    /// Replaces `data` and `remote_data` of `records` (read by
-    /// [`MirrorStore::records_before_scope`]) with what the config of `scope_version` leaves of
-    /// them and stamps them with it (fenced; refused with [`StoreError::ScopeChanged`] unless it
-    /// is the integration's version). No change: no change-log entry, `changed_at` and
-    /// `updated_at` stay. Returns how many rows it rewrote.
-    async fn restrip_records(
-        &self,
-        run: &RunWrite,
-        scope_version: i64,
-        records: &[StoredRecord],
-    ) -> Result<u64, StoreError>;
-    /// The live records of `models` that neither this run nor any run started after it saw,
-    /// and that nothing changed since this run started: what the sweep would mark if the
-    /// source confirms them absent.
-    async fn deletion_candidates(&self, run: &RunWrite, models: &[Model])
-    -> Result<Vec<DeletionCandidate>, StoreError>;
-    /// Marks deleted the confirmed ids that are still candidates (invariant I1: only on proof),
-    /// and stores how many candidates stayed unconfirmed.
-    async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError>;
-    /// Marks every live record of a model deleted (the model was disabled by scope).
-    async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError>;
-
-    // ---- reads: gap-free (invariant I3) ------------------------------------------------------
-    async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError>;
-    /// Live and deleted records of `model` whose `parent_id` is one of `parent_ids`.
-    async fn records_by_parent(
-        &self,
-        integration_id: &str,
-        model: Model,
-        parent_ids: &[String],
-    ) -> Result<Vec<StoredRecord>, StoreError>;
-    async fn count_records(&self, integration_id: &str, model: Model, include_deleted: bool)
-    -> Result<i64, StoreError>;
-    /// The change log after `after_seq`, oldest first.
-    async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
-
-    // ---- sync schedules: the scheduler's source of truth (Redis only carries the jobs) ----------
-    /// Creates the missing schedules of the integration, due at once, and returns how many it
-    /// created. An existing schedule keeps its `next_due_at`, override and last claim, and takes
-    /// the given default interval. Called when an integration is created and by the scheduler at
-    /// start (re-creating what a lost database row or a new sync type left missing). Types absent
-    /// from `intervals` are left alone. Intervals are whole seconds, at least one.
-    async fn ensure_schedules(
-        &self,
-        integration_id: &str,
-        intervals: &[(SyncType, Duration)],
-    ) -> Result<u64, StoreError>;
-    /// Overrides the interval of one schedule (`None` returns to the default). A shorter
-    /// interval pulls `next_due_at` in to `last_claimed_at + interval`; a longer one takes
-    /// effect from the next claim, so a pending (e.g. forced) sync is never pushed out.
-    async fn set_schedule_interval(
-        &self,
-        integration_id: &str,
-        sync_type: SyncType,
-        every: Option<Duration>,
-    ) -> Result<(), StoreError>;
-    /// Records whether the integration's inbound webhooks are active. While they are, every
-    /// schedule without an override runs every [`WEBHOOK_POLL_INTERVAL`]; turning them off pulls
-    /// schedules in as [`MirrorStore::set_schedule_interval`] does.
-    async fn set_webhooks_active(&self, integration_id: &str, active: bool) -> Result<(), StoreError>;
-    /// Claims up to `limit` schedules due at `now` (oldest due first) for `owner`, moving each
-    /// one's `next_due_at` to `now + interval` in the same transaction: a schedule that missed
-    /// many intervals fires once, not once per interval. Each due schedule is returned to exactly
-    /// one caller, however many replicas claim concurrently.
-    async fn claim_due_syncs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<DueSync>, StoreError>;
-    /// [`MirrorStore::claim_due_syncs`] and [`MirrorStore::enqueue_run`] for each claim in one
-    /// transaction: a scheduler that dies after the claim leaves a QUEUED run behind, never a
-    /// claim with nothing to show for it.
-    async fn claim_due_runs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<ClaimedRun>, StoreError>;
-    /// Makes the schedule due at `now` (or keeps it due earlier), so the next claim picks it up;
-    /// that claim then restarts its cadence from there.
-    async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError>;
-    /// The integration's schedules, ordered by sync type name; empty when it has none.
-    async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError>;
-
-    // ---- outbound webhooks: a transactional outbox ------------------------------------------
-    // Events are written by the mirror itself, in the transaction of the change they describe:
-    // `finish_run` writes `sync-finished` for every run and `data-changed` when the run created,
-    // updated or deleted a record (listing the models it changed); `create_integration` and
-    // `delete_integration` write `integration-created`/`-deleted`; `finish_run` writes
-    // `integration-state-changed` when the integration turns INVALID (AUTHENTICATION_FAILED) or
-    // back to ACTIVE. Each event gets one delivery per endpoint of its environment that takes
-    // its type.
-    async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError>;
-    async fn list_webhook_endpoints(&self, environment: Option<&str>) -> Result<Vec<WebhookEndpoint>, StoreError>;
-    async fn get_webhook_endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError>;
-    /// Removes the endpoint; its pending deliveries are dropped with it. `false` if absent.
-    async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError>;
-    /// Hands up to `limit` PENDING deliveries whose `next_attempt_at` has come to one caller
-    /// (oldest first; `FOR UPDATE SKIP LOCKED` on Postgres), moving their `next_attempt_at` to
-    /// `now + lease` so a deliverer that dies mid-attempt loses nothing: the delivery comes due
-    /// again. Deliveries of one integration to one endpoint are handed out in event order, one
-    /// at a time: a later event is not claimed while an earlier one is pending.
-    async fn claim_deliveries(
-        &self,
-        now: Timestamp,
-        lease: Duration,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
-    /// Records an attempt and its outcome (attempts + 1; DELIVERED, PENDING at the retry time,
-    /// or DEAD) in one transaction.
-    async fn record_attempt(&self, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError>;
-    /// Newest first.
-    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<WebhookDelivery>, StoreError>;
-    async fn get_delivery(&self, id: &str) -> Result<Option<WebhookDelivery>, StoreError>;
-    /// Oldest first.
-    async fn delivery_attempts(&self, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError>;
-    /// A DEAD (or DELIVERED) delivery becomes PENDING, due now, with the same event (and so the
-    /// same payload `id`). `false` if absent.
-    async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError>;
-    /// A signal that deliveries were queued, so a deliverer sends them at once instead of at
-    /// its next poll. `None` where the backend has none (SQLite): the deliverer polls.
-    async fn outbox_listener(&self) -> Result<Option<Box<dyn OutboxListener>>, StoreError> {
-        Ok(None)
-    }
-
-    // ---- inbound webhooks from source tools -------------------------------------------------
-    /// Sets (or with `None` removes) the secret the tool signs its webhooks to this integration
-    /// with, encrypted at rest, and marks its inbound webhooks active or not
-    /// ([`MirrorStore::set_webhooks_active`]).
-    async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError>;
-    /// The decrypted inbound secret; `None` when the integration takes no webhooks.
-    async fn inbound_webhook_secret(&self, integration_id: &str) -> Result<Option<String>, StoreError>;
-    /// Remembers an inbound delivery by the tool's id for it (or a digest of its body); `false`
-    /// when it was seen before (the tool retried), so it is applied once.
-    async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError>;
 }

@@ -1,5 +1,6 @@
-//! The mirror store: one [`MirrorStore`] trait, implemented on Postgres ([`PgStore`]) for
-//! production and on SQLite ([`SqliteStore`]) for the embedded mode.
+//! The mirror store: one trait per concern (`roles`: [`Integrations`], [`Runs`],
+//! [`MirrorWrites`], [`MirrorReads`], …; [`MirrorStore`] is all of them), implemented on Postgres
+//! ([`PgStore`]) for production and on SQLite ([`SqliteStore`]) for the embedded mode.
 //!
 //! Both backends keep the same guarantees, checked by one conformance suite
 //! (`tests/conformance.rs`):
@@ -20,6 +21,7 @@ mod joins;
 mod page;
 mod postgres;
 mod raw_json;
+mod roles;
 mod schedules;
 mod sqlite;
 #[cfg(feature = "testing")]
@@ -31,4 +33,5 @@ pub use crypto::{CredentialKey, KeyError};
 pub use error::StoreError;
 pub use postgres::{PgPoolSettings, PgStore};
 pub use raw_json::RawJson;
+pub use roles::*;
 pub use sqlite::SqliteStore;

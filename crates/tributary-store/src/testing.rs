@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
+use crate::Backend;
 use crate::{CredentialKey, MirrorStore, PgStore, SqliteStore, StoreError, ids};
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";

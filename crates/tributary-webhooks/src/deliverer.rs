@@ -10,7 +10,7 @@ use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tributary_store::{AttemptOutcome, ClaimedDelivery, DeliveryAttempt, MirrorStore, OutboxListener, StoreError};
+use tributary_store::{AttemptOutcome, ClaimedDelivery, DeliveryAttempt, Outbox, OutboxListener, StoreError};
 
 use crate::WebhookError;
 use crate::backoff::RetryPolicy;
@@ -116,7 +116,7 @@ pub struct AttemptReport {
 }
 
 pub struct Deliverer {
-    store: Arc<dyn MirrorStore>,
+    store: Arc<dyn Outbox>,
     config: DelivererConfig,
     client: reqwest::Client,
     counters: Counters,
@@ -125,7 +125,7 @@ pub struct Deliverer {
 /// Runs a [`Deliverer`] until `shutdown` turns true; in-flight attempts are finished (each is
 /// bounded by the request timeout) and recorded before it returns.
 pub async fn run(
-    store: Arc<dyn MirrorStore>,
+    store: Arc<dyn Outbox>,
     config: DelivererConfig,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), WebhookError> {
@@ -134,7 +134,7 @@ pub async fn run(
 }
 
 impl Deliverer {
-    pub fn new(store: Arc<dyn MirrorStore>, config: DelivererConfig) -> Result<Self, WebhookError> {
+    pub fn new(store: Arc<dyn Outbox>, config: DelivererConfig) -> Result<Self, WebhookError> {
         if config.concurrency == 0 || config.batch == 0 {
             return Err(WebhookError::Config("concurrency and batch must be at least 1".into()));
         }

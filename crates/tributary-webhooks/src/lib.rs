@@ -2,7 +2,7 @@
 //!
 //! The mirror writes each event to a transactional outbox, in the transaction of the change it
 //! describes, with one delivery per endpoint that takes its type (see the `webhooks` section of
-//! `tributary_store::MirrorStore`). This crate sends them: [`run`] claims due deliveries
+//! `tributary_store::Outbox`). This crate sends them: [`run`] claims due deliveries
 //! (`claim_deliveries`, which leases each one to this process), POSTs them, and records every
 //! attempt (`record_attempt`) with its outcome.
 //!
@@ -17,7 +17,7 @@
 //!   a failure. It is retried after an exponential backoff with full jitter (the wait after the
 //!   n-th failure is uniform in `[0, min(1 h, 10 s·2ⁿ⁻¹)]`) until 24 h after the event was
 //!   created; a failure after that makes the delivery DEAD. DEAD deliveries are sent again only
-//!   on request (`MirrorStore::redeliver`, the operator API); a redelivered event is already
+//!   on request (`Outbox::redeliver`, the operator API); a redelivered event is already
 //!   past its window, so it gets one attempt and is DEAD again if that fails.
 //! - **Order.** The store hands out one integration's deliveries to one endpoint one at a time,
 //!   in event order, so a receiver sees an integration's events in order (a failing event holds

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tributary_engine::{RunControl, SyncEngine};
 use tributary_model::{PauseReason, RunState, SyncType};
 use tributary_queue::{Coordinator, Grant, JobQueue, SyncJob, dispatch, stranded};
-use tributary_store::{MirrorStore, SyncRun};
+use tributary_store::{SyncRun, SyncStore};
 
 use crate::signals::Claim;
 use crate::{RunningRuns, WorkerConfig, WorkerError};
@@ -17,7 +17,7 @@ pub const ALREADY_EXECUTING: &str = "this worker is executing the run already (a
 
 /// Everything a job needs; one per worker process, shared by all its jobs.
 pub struct JobContext {
-    pub store: Arc<dyn MirrorStore>,
+    pub store: Arc<dyn SyncStore>,
     pub engine: SyncEngine,
     pub queue: Arc<dyn JobQueue>,
     pub coordinator: Arc<dyn Coordinator>,

@@ -210,7 +210,7 @@ pub async fn integration(global: &Global, cmd: IntegrationCommand) -> anyhow::Re
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let version = store.set_scope_config(&integration, &scope).await?;
             // As `PUT …/scope-config` does: a complete pass under the new scope is due now (an
-            // open complete run starts its pass again; see `MirrorStore::finish_run`).
+            // open complete run starts its pass again; see `Runs::finish_run`).
             let complete = if found.tool.supports_delta() {
                 SyncType::Full
             } else {

@@ -38,11 +38,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
+use crate::roles::{
+    ApiKeys, Backend, InboundWebhooks, Integrations, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs,
+    Schedules, WebhookEndpoints,
+};
 use crate::{
     ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
-    DeliveryFilter, DueSync, Integration, Lease, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo,
-    RecordQuery, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint,
-    WriteOutcome,
+    DeliveryFilter, DueSync, Integration, Lease, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery,
+    RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -99,7 +102,7 @@ impl Default for PgPoolSettings {
 
 impl PgStore {
     /// Connects a pool to `database_url` (`postgres://...`) with the default
-    /// [`PgPoolSettings`]. Call [`MirrorStore::migrate`] before first use.
+    /// [`PgPoolSettings`]. Call [`Backend::migrate`] before first use.
     pub async fn connect(database_url: &str, key: CredentialKey) -> Result<Self, StoreError> {
         Self::connect_with(database_url, key, PgPoolSettings::default()).await
     }
@@ -140,7 +143,7 @@ impl PgStore {
 }
 
 #[async_trait]
-impl MirrorStore for PgStore {
+impl Backend for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -154,7 +157,10 @@ impl MirrorStore for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Integrations for PgStore {
     async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
         integrations::create(&self.pool, &self.key, new).await
     }
@@ -182,7 +188,10 @@ impl MirrorStore for PgStore {
     async fn delete_integration(&self, id: &str) -> Result<bool, StoreError> {
         integrations::delete(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl ApiKeys for PgStore {
     async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
         api_keys::create(&self.pool, environment, label, key_hash).await
     }
@@ -194,7 +203,10 @@ impl MirrorStore for PgStore {
     async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
         api_keys::revoke(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl Leases for PgStore {
     async fn acquire_lease(
         &self,
         integration_id: &str,
@@ -215,25 +227,16 @@ impl MirrorStore for PgStore {
     async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError> {
         leases::advance_fence(&self.pool, integration_id, fence).await
     }
+}
 
+#[async_trait]
+impl Runs for PgStore {
     async fn create_run(&self, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError> {
         runs::create(&self.pool, integration_id, sync_type).await
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
-        runs::get(&self.pool, run_id).await
-    }
-
-    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError> {
-        runs::open(&self.pool, integration_id, sync_type).await
-    }
-
     async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError> {
         runs::enqueue(&self.pool, integration_id, sync_type).await
-    }
-
-    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
-        runs::list_open(&self.pool, limit).await
     }
 
     async fn start_run(&self, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError> {
@@ -259,6 +262,21 @@ impl MirrorStore for PgStore {
     async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError> {
         runs::finish(&self.pool, run, state, error).await
     }
+}
+
+#[async_trait]
+impl RunHistory for PgStore {
+    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
+        runs::get(&self.pool, run_id).await
+    }
+
+    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError> {
+        runs::open(&self.pool, integration_id, sync_type).await
+    }
+
+    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
+        runs::list_open(&self.pool, limit).await
+    }
 
     async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
         runs::list(&self.pool, integration_id, limit).await
@@ -271,7 +289,10 @@ impl MirrorStore for PgStore {
     async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError> {
         runs::last_complete_success(&self.pool, integration_id).await
     }
+}
 
+#[async_trait]
+impl MirrorWrites for PgStore {
     async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
         runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
     }
@@ -317,7 +338,10 @@ impl MirrorStore for PgStore {
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
         deletions::delete_model(&self.pool, run, model).await
     }
+}
 
+#[async_trait]
+impl MirrorReads for PgStore {
     async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
         reads::query(&self.pool, query).await
     }
@@ -343,7 +367,10 @@ impl MirrorStore for PgStore {
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         reads::changes_since(&self.pool, integration_id, after_seq, limit).await
     }
+}
 
+#[async_trait]
+impl Schedules for PgStore {
     async fn ensure_schedules(
         &self,
         integration_id: &str,
@@ -380,7 +407,10 @@ impl MirrorStore for PgStore {
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
         schedules::list(&self.pool, integration_id).await
     }
+}
 
+#[async_trait]
+impl WebhookEndpoints for PgStore {
     async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError> {
         webhooks::create_endpoint(&self.pool, &self.key, new).await
     }
@@ -396,7 +426,10 @@ impl MirrorStore for PgStore {
     async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         webhooks::delete_endpoint(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl Outbox for PgStore {
     async fn outbox_listener(&self) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
         Ok(Some(Box::new(outbox_signal::listen(&self.pool).await?)))
     }
@@ -429,7 +462,10 @@ impl MirrorStore for PgStore {
     async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
         webhooks::redeliver(&self.pool, delivery_id).await
     }
+}
 
+#[async_trait]
+impl InboundWebhooks for PgStore {
     async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
         inbound_webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
     }

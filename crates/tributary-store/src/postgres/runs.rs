@@ -394,7 +394,7 @@ pub(super) async fn finish(
     Ok(finished)
 }
 
-/// See [`crate::MirrorStore::restart_pass`].
+/// See [`crate::MirrorWrites::restart_pass`].
 pub(super) async fn restart_pass(
     pool: &PgPool,
     run: &RunWrite,

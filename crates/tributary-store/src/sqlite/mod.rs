@@ -43,11 +43,14 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
+use crate::roles::{
+    ApiKeys, Backend, InboundWebhooks, Integrations, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs,
+    Schedules, WebhookEndpoints,
+};
 use crate::{
     ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
-    DeliveryFilter, DueSync, Integration, Lease, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo,
-    RecordQuery, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint,
-    WriteOutcome,
+    DeliveryFilter, DueSync, Integration, Lease, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery,
+    RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -99,7 +102,7 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`. Call [`MirrorStore::migrate`]
+    /// Opens (creating if needed) the database file at `path`. Call [`Backend::migrate`]
     /// before first use.
     pub async fn open(path: &Path, key: CredentialKey) -> Result<Self, StoreError> {
         owner_only(path)?;
@@ -145,7 +148,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl MirrorStore for SqliteStore {
+impl Backend for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -159,7 +162,10 @@ impl MirrorStore for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Integrations for SqliteStore {
     async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
         integrations::create(&self.pool, &self.key, new).await
     }
@@ -187,7 +193,10 @@ impl MirrorStore for SqliteStore {
     async fn delete_integration(&self, id: &str) -> Result<bool, StoreError> {
         integrations::delete(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl ApiKeys for SqliteStore {
     async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
         api_keys::create(&self.pool, environment, label, key_hash).await
     }
@@ -199,7 +208,10 @@ impl MirrorStore for SqliteStore {
     async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
         api_keys::revoke(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl Leases for SqliteStore {
     async fn acquire_lease(
         &self,
         integration_id: &str,
@@ -220,25 +232,16 @@ impl MirrorStore for SqliteStore {
     async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError> {
         leases::advance_fence(&self.pool, integration_id, fence).await
     }
+}
 
+#[async_trait]
+impl Runs for SqliteStore {
     async fn create_run(&self, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError> {
         runs::create(&self.pool, integration_id, sync_type).await
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
-        runs::get(&self.pool, run_id).await
-    }
-
-    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError> {
-        runs::open(&self.pool, integration_id, sync_type).await
-    }
-
     async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError> {
         runs::enqueue(&self.pool, integration_id, sync_type).await
-    }
-
-    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
-        runs::list_open(&self.pool, limit).await
     }
 
     async fn start_run(&self, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError> {
@@ -264,6 +267,21 @@ impl MirrorStore for SqliteStore {
     async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError> {
         runs::finish(&self.pool, run, state, error).await
     }
+}
+
+#[async_trait]
+impl RunHistory for SqliteStore {
+    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
+        runs::get(&self.pool, run_id).await
+    }
+
+    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError> {
+        runs::open(&self.pool, integration_id, sync_type).await
+    }
+
+    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
+        runs::list_open(&self.pool, limit).await
+    }
 
     async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
         runs::list(&self.pool, integration_id, limit).await
@@ -276,7 +294,10 @@ impl MirrorStore for SqliteStore {
     async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError> {
         runs::last_complete_success(&self.pool, integration_id).await
     }
+}
 
+#[async_trait]
+impl MirrorWrites for SqliteStore {
     async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
         runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
     }
@@ -319,7 +340,10 @@ impl MirrorStore for SqliteStore {
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
         deletions::delete_model(&self.pool, run, model).await
     }
+}
 
+#[async_trait]
+impl MirrorReads for SqliteStore {
     async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
         reads::query(&self.pool, query).await
     }
@@ -345,7 +369,10 @@ impl MirrorStore for SqliteStore {
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         reads::changes_since(&self.pool, integration_id, after_seq, limit).await
     }
+}
 
+#[async_trait]
+impl Schedules for SqliteStore {
     async fn ensure_schedules(
         &self,
         integration_id: &str,
@@ -382,7 +409,10 @@ impl MirrorStore for SqliteStore {
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
         schedules::list(&self.pool, integration_id).await
     }
+}
 
+#[async_trait]
+impl WebhookEndpoints for SqliteStore {
     async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError> {
         webhooks::create_endpoint(&self.pool, &self.key, new).await
     }
@@ -398,7 +428,10 @@ impl MirrorStore for SqliteStore {
     async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError> {
         webhooks::delete_endpoint(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl Outbox for SqliteStore {
     async fn claim_deliveries(
         &self,
         now: Timestamp,
@@ -427,7 +460,10 @@ impl MirrorStore for SqliteStore {
     async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
         webhooks::redeliver(&self.pool, delivery_id).await
     }
+}
 
+#[async_trait]
+impl InboundWebhooks for SqliteStore {
     async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
         inbound_webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
     }

@@ -182,7 +182,7 @@ pub(super) async fn start(pool: &SqlitePool, run_id: &str, fence: i64, worker_id
     }
 }
 
-/// See [`crate::MirrorStore::restart_pass`].
+/// See [`crate::MirrorWrites::restart_pass`].
 pub(super) async fn restart_pass(
     pool: &SqlitePool,
     run: &RunWrite,

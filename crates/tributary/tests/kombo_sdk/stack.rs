@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use tributary_model::{Category, Model, RunState, SyncType, ToolKind};
 use tributary_sim::{SimConfig, Simulator};
+use tributary_store::MirrorReads;
+use tributary_store::RunHistory;
 use tributary_store::testing::{TestDatabase, fresh_pg_store_concrete};
-use tributary_store::{CredentialKey, MirrorStore, PgStore};
+use tributary_store::{CredentialKey, PgStore};
 
 pub const ENV_A: &str = "sdk-env-a";
 pub const ENV_B: &str = "sdk-env-b";
