@@ -10,12 +10,9 @@
 //! xact locks are released at transaction end and cannot be released early, so no code path
 //! can forget to unlock.
 
-mod api_keys;
 mod change_log;
 mod deletions;
 mod dependents;
-mod inbound_webhooks;
-mod integrations;
 mod leases;
 mod nodelay;
 mod outbox_signal;
@@ -23,11 +20,11 @@ mod pages;
 mod reads;
 mod rows;
 mod runs;
-mod schedules;
+pub(crate) mod schedules;
 mod scope_rows;
 mod stats;
-mod webhooks;
-mod write_lock;
+pub(crate) mod webhooks;
+pub(crate) mod write_lock;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,16 +33,13 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
+use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{
-    ApiKeys, Backend, InboundWebhooks, Integrations, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs,
-    Schedules, WebhookEndpoints,
-};
+use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs, Schedules, WebhookEndpoints};
 use crate::{
-    ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
-    DeliveryFilter, DueSync, Integration, Lease, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery,
-    RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
+    AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
+    DeliveryFilter, DueSync, Lease, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
+    StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -67,8 +61,8 @@ pub(crate) fn pool_options() -> PgPoolOptions {
 /// The Postgres mirror. Cheap to clone: a pool and a key behind `Arc`s.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
-    key: Arc<CredentialKey>,
+    pub(crate) pool: PgPool,
+    pub(crate) key: Arc<CredentialKey>,
     stats: Arc<stats::StatsRefresh>,
 }
 
@@ -156,52 +150,6 @@ impl Backend for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Integrations for PgStore {
-    async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
-        integrations::create(&self.pool, &self.key, new).await
-    }
-
-    async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError> {
-        integrations::get(&self.pool, id).await
-    }
-
-    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        integrations::list(&self.pool).await
-    }
-
-    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError> {
-        integrations::set_scope_config(&self.pool, id, scope).await
-    }
-
-    async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError> {
-        integrations::update_source(&self.pool, &self.key, id, base_url, credentials).await
-    }
-
-    async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError> {
-        integrations::credentials(&self.pool, &self.key, id).await
-    }
-
-    async fn delete_integration(&self, id: &str) -> Result<bool, StoreError> {
-        integrations::delete(&self.pool, id).await
-    }
-}
-
-#[async_trait]
-impl ApiKeys for PgStore {
-    async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
-        api_keys::create(&self.pool, environment, label, key_hash).await
-    }
-
-    async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
-        api_keys::find(&self.pool, key_hash).await
-    }
-
-    async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
-        api_keys::revoke(&self.pool, id).await
     }
 }
 
@@ -461,20 +409,5 @@ impl Outbox for PgStore {
 
     async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
         webhooks::redeliver(&self.pool, delivery_id).await
-    }
-}
-
-#[async_trait]
-impl InboundWebhooks for PgStore {
-    async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
-        inbound_webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
-    }
-
-    async fn inbound_webhook_secret(&self, integration_id: &str) -> Result<Option<String>, StoreError> {
-        inbound_webhooks::inbound_secret(&self.pool, &self.key, integration_id).await
-    }
-
-    async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError> {
-        inbound_webhooks::record_inbound(&self.pool, integration_id, delivery_key).await
     }
 }

@@ -1,39 +1,12 @@
 //! Postgres rows to API types.
 
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use tributary_model::{RunCounts, ScopeConfig};
+use tributary_model::RunCounts;
 
-use crate::codec::{
-    into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type, parse_tool,
-};
+use crate::codec::{into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type};
 use crate::schedules::ScheduleColumns;
-use crate::{ApiKey, Change, Integration, RawJson, StoreError, StoredRecord, SyncRun, SyncSchedule};
-
-pub(super) fn integration(row: &PgRow) -> Result<Integration, StoreError> {
-    let scope: Value = row.try_get("scope_config")?;
-    Ok(Integration {
-        id: row.try_get("id")?,
-        tool: parse_tool(row.try_get("tool")?)?,
-        environment: row.try_get("environment")?,
-        base_url: row.try_get("base_url")?,
-        scope_config: serde_json::from_value::<ScopeConfig>(scope)?,
-        scope_version: row.try_get("scope_version")?,
-        fence: row.try_get("fence")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-pub(super) fn api_key(row: &PgRow) -> Result<ApiKey, StoreError> {
-    Ok(ApiKey {
-        id: row.try_get("id")?,
-        environment: row.try_get("environment")?,
-        label: row.try_get("label")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
+use crate::{Change, RawJson, StoreError, StoredRecord, SyncRun, SyncSchedule};
 
 pub(super) fn run(row: &PgRow) -> Result<SyncRun, StoreError> {
     Ok(SyncRun {

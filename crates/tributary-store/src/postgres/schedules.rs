@@ -113,7 +113,7 @@ pub(super) async fn set_webhooks_active(pool: &PgPool, integration_id: &str, act
 
 /// [`set_webhooks_active`] inside the caller's transaction (setting the inbound secret flips
 /// the flag atomically with it).
-pub(super) async fn set_webhooks_active_in(
+pub(crate) async fn set_webhooks_active_in(
     tx: &mut sqlx::PgConnection,
     integration_id: &str,
     active: bool,

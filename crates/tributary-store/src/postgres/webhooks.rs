@@ -469,7 +469,7 @@ pub(super) async fn redeliver(pool: &PgPool, delivery_id: &str) -> Result<bool, 
 }
 
 /// `integration-created`, in the transaction that creates it.
-pub(super) async fn emit_integration_created(
+pub(crate) async fn emit_integration_created(
     conn: &mut PgConnection,
     integration_id: &str,
     tool: ToolKind,
@@ -486,7 +486,7 @@ pub(super) async fn emit_integration_created(
 
 /// `integration-deleted`, in the deleting transaction, before the rows go. Nothing when the
 /// integration does not exist.
-pub(super) async fn emit_integration_deleted(conn: &mut PgConnection, integration_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn emit_integration_deleted(conn: &mut PgConnection, integration_id: &str) -> Result<(), StoreError> {
     let Some(facts) = integration_facts(conn, integration_id).await? else {
         return Ok(());
     };

@@ -6,7 +6,7 @@ use crate::StoreError;
 use crate::ids::lock_key;
 
 /// Waits for the integration's exclusive advisory lock, held until the transaction ends.
-pub(super) async fn lock(conn: &mut PgConnection, integration_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn lock(conn: &mut PgConnection, integration_id: &str) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(lock_key(integration_id))
         .execute(conn)

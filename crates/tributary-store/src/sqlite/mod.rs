@@ -16,21 +16,18 @@
 //! that contains it. Reads are short, so serialising them costs the embedded mode little, and
 //! unlike an in-process lock it holds across processes sharing the file.
 
-mod api_keys;
 mod change_log;
 mod deletions;
 mod dependents;
-mod inbound_webhooks;
-mod integrations;
 mod leases;
 mod pages;
 mod reads;
 mod rows;
 mod runs;
-mod schedules;
+pub(crate) mod schedules;
 mod scope_rows;
-mod webhooks;
-mod write_lock;
+pub(crate) mod webhooks;
+pub(crate) mod write_lock;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -41,16 +38,13 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
+use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{
-    ApiKeys, Backend, InboundWebhooks, Integrations, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs,
-    Schedules, WebhookEndpoints,
-};
+use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs, Schedules, WebhookEndpoints};
 use crate::{
-    ApiKey, AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
-    DeliveryFilter, DueSync, Integration, Lease, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery,
-    RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
+    AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
+    DeliveryFilter, DueSync, Lease, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
+    StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -91,8 +85,8 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
 /// The SQLite mirror. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    key: Arc<CredentialKey>,
+    pub(crate) pool: SqlitePool,
+    pub(crate) key: Arc<CredentialKey>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -161,52 +155,6 @@ impl Backend for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Integrations for SqliteStore {
-    async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
-        integrations::create(&self.pool, &self.key, new).await
-    }
-
-    async fn get_integration(&self, id: &str) -> Result<Option<Integration>, StoreError> {
-        integrations::get(&self.pool, id).await
-    }
-
-    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        integrations::list(&self.pool).await
-    }
-
-    async fn set_scope_config(&self, id: &str, scope: &ScopeConfig) -> Result<i64, StoreError> {
-        integrations::set_scope_config(&self.pool, id, scope).await
-    }
-
-    async fn update_integration_source(&self, id: &str, base_url: &str, credentials: &Value) -> Result<(), StoreError> {
-        integrations::update_source(&self.pool, &self.key, id, base_url, credentials).await
-    }
-
-    async fn integration_credentials(&self, id: &str) -> Result<Value, StoreError> {
-        integrations::credentials(&self.pool, &self.key, id).await
-    }
-
-    async fn delete_integration(&self, id: &str) -> Result<bool, StoreError> {
-        integrations::delete(&self.pool, id).await
-    }
-}
-
-#[async_trait]
-impl ApiKeys for SqliteStore {
-    async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
-        api_keys::create(&self.pool, environment, label, key_hash).await
-    }
-
-    async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
-        api_keys::find(&self.pool, key_hash).await
-    }
-
-    async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
-        api_keys::revoke(&self.pool, id).await
     }
 }
 
@@ -459,20 +407,5 @@ impl Outbox for SqliteStore {
 
     async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
         webhooks::redeliver(&self.pool, delivery_id).await
-    }
-}
-
-#[async_trait]
-impl InboundWebhooks for SqliteStore {
-    async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
-        inbound_webhooks::set_inbound_secret(&self.pool, &self.key, integration_id, secret).await
-    }
-
-    async fn inbound_webhook_secret(&self, integration_id: &str) -> Result<Option<String>, StoreError> {
-        inbound_webhooks::inbound_secret(&self.pool, &self.key, integration_id).await
-    }
-
-    async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError> {
-        inbound_webhooks::record_inbound(&self.pool, integration_id, delivery_key).await
     }
 }

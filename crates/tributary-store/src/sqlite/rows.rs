@@ -3,14 +3,12 @@
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use tributary_model::{RunCounts, ScopeConfig};
+use tributary_model::RunCounts;
 
 use crate::clock::{from_text, opt_from_text};
-use crate::codec::{
-    into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type, parse_tool,
-};
+use crate::codec::{into_object, parse_kind, parse_model, parse_pause_reason, parse_state, parse_sync_type};
 use crate::schedules::ScheduleColumns;
-use crate::{ApiKey, Change, Integration, RawJson, StoreError, StoredRecord, SyncRun, SyncSchedule};
+use crate::{Change, RawJson, StoreError, StoredRecord, SyncRun, SyncSchedule};
 
 fn json(text: &str) -> Result<Value, StoreError> {
     Ok(serde_json::from_str(text)?)
@@ -18,30 +16,6 @@ fn json(text: &str) -> Result<Value, StoreError> {
 
 fn opt_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
     text.as_deref().map(json).transpose()
-}
-
-pub(super) fn integration(row: &SqliteRow) -> Result<Integration, StoreError> {
-    let scope: String = row.try_get("scope_config")?;
-    Ok(Integration {
-        id: row.try_get("id")?,
-        tool: parse_tool(row.try_get("tool")?)?,
-        environment: row.try_get("environment")?,
-        base_url: row.try_get("base_url")?,
-        scope_config: serde_json::from_str::<ScopeConfig>(&scope)?,
-        scope_version: row.try_get("scope_version")?,
-        fence: row.try_get("fence")?,
-        created_at: from_text(row.try_get("created_at")?)?,
-    })
-}
-
-pub(super) fn api_key(row: &SqliteRow) -> Result<ApiKey, StoreError> {
-    Ok(ApiKey {
-        id: row.try_get("id")?,
-        environment: row.try_get("environment")?,
-        label: row.try_get("label")?,
-        created_at: from_text(row.try_get("created_at")?)?,
-        revoked_at: opt_from_text(row.try_get("revoked_at")?)?,
-    })
 }
 
 pub(super) fn run(row: &SqliteRow) -> Result<SyncRun, StoreError> {

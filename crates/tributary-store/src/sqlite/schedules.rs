@@ -104,7 +104,7 @@ pub(super) async fn set_webhooks_active(
 
 /// [`set_webhooks_active`] inside the caller's write transaction (setting the inbound secret
 /// flips the flag atomically with it).
-pub(super) async fn set_webhooks_active_in(
+pub(crate) async fn set_webhooks_active_in(
     tx: &mut SqliteConnection,
     integration_id: &str,
     active: bool,

@@ -443,7 +443,7 @@ pub(super) async fn redeliver(pool: &SqlitePool, delivery_id: &str) -> Result<bo
 }
 
 /// `integration-created`, in the transaction that creates it.
-pub(super) async fn emit_integration_created(
+pub(crate) async fn emit_integration_created(
     conn: &mut SqliteConnection,
     integration_id: &str,
     tool: ToolKind,
@@ -459,7 +459,7 @@ pub(super) async fn emit_integration_created(
 }
 
 /// `integration-deleted`, in the deleting transaction, before the rows go.
-pub(super) async fn emit_integration_deleted(
+pub(crate) async fn emit_integration_deleted(
     conn: &mut SqliteConnection,
     integration_id: &str,
 ) -> Result<(), StoreError> {

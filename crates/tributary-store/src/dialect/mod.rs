@@ -1,0 +1,53 @@
+//! The seam between an operation and the database it runs on.
+//!
+//! An operation of the mirror (`crate::ops`) is written once, inside [`per_backend!`], which
+//! expands it twice: into a `postgres` module that sees [`postgres`]'s names and a `sqlite`
+//! module that sees [`sqlite`]'s. Each expansion is ordinary, monomorphic sqlx code, so the
+//! operation compiles (and runs) exactly as a hand-written twin would, without generic bounds.
+//! What really differs between the databases is all each dialect module supplies, under the
+//! same names:
+//!
+//! - the types: `Pool`, `Conn`, `Tx`, `Row` and `Store` (the backend's store type);
+//! - how an instant is bound and read (`time`, `get_time`, `get_opt_time`): a `timestamptz` on
+//!   Postgres, fixed-width UTC text on SQLite (see `crate::clock`);
+//! - the write lock: `begin_write` (Postgres takes row and advisory locks inside a plain
+//!   transaction; SQLite's single writer needs `BEGIN IMMEDIATE`, or a reader that later
+//!   writes fails with `SQLITE_BUSY`);
+//! - while an operation's neighbours are not yet written once, the backend modules they live
+//!   in.
+//!
+//! The SQL text is shared wherever the dialects agree: sqlx binds `$1`-style parameters on
+//! SQLite too, and both speak `ON CONFLICT … DO NOTHING/UPDATE` and `RETURNING`.
+//!
+//! Why this seam and not another (see also the README's "Store" section): sqlx's own
+//! `Database` generics need higher-ranked `Executor` bounds and `Encode`/`Type`/`Decode` bounds
+//! for every bound or read type on every function, and offer no generic `rows_affected`;
+//! `sqlx::Any` has no arrays, no `timestamptz`, no `LISTEN` and converts every value on the hot
+//! path. Expanding one source per backend keeps each backend's native types and statement
+//! cache, the way a one-operation-per-file `sql/` layout (graphile_worker_rs) keeps one place
+//! per operation.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+/// Expands the items given to it once per backend, into `postgres` and `sqlite` submodules of
+/// the calling module; each sees its dialect's names (and the calling module's).
+macro_rules! per_backend {
+    ($($item:item)*) => {
+        pub(crate) mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::dialect::postgres::*;
+            $($item)*
+        }
+        pub(crate) mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::dialect::sqlite::*;
+            $($item)*
+        }
+    };
+}
+pub(crate) use per_backend;

@@ -1,0 +1,65 @@
+//! API keys: only the caller's hash of a key is stored (invariant I8).
+
+use async_trait::async_trait;
+
+use crate::dialect::per_backend;
+use crate::{ApiKey, ApiKeys, StoreError, clock, ids};
+
+macro_rules! columns {
+    () => {
+        "id, environment, label, created_at, revoked_at"
+    };
+}
+
+per_backend! {
+    #[async_trait]
+    impl ApiKeys for Store {
+        async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
+            let row = sqlx::query(concat!(
+                "INSERT INTO api_keys (id, environment, label, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) ",
+                "ON CONFLICT (key_hash) DO NOTHING RETURNING ",
+                columns!()
+            ))
+            .bind(ids::random_id())
+            .bind(environment)
+            .bind(label)
+            .bind(key_hash)
+            .bind(time(clock::now()))
+            .fetch_optional(&self.pool)
+            .await?;
+            match row {
+                Some(row) => api_key(&row),
+                None => Err(StoreError::Conflict("an API key with this hash".into())),
+            }
+        }
+
+        async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
+            let row = sqlx::query(concat!("SELECT ", columns!(), " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"))
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(api_key).transpose()
+        }
+
+        /// `true` when the key exists (revoking twice keeps the first revocation time).
+        async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
+            let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+                .bind(id)
+                .bind(time(clock::now()))
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        }
+    }
+
+    fn api_key(row: &Row) -> Result<ApiKey, StoreError> {
+        use sqlx::Row as _;
+        Ok(ApiKey {
+            id: row.try_get("id")?,
+            environment: row.try_get("environment")?,
+            label: row.try_get("label")?,
+            created_at: get_time(row, "created_at")?,
+            revoked_at: get_opt_time(row, "revoked_at")?,
+        })
+    }
+}
