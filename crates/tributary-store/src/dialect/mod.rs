@@ -1,6 +1,6 @@
 //! The seam between an operation and the database it runs on.
 //!
-//! An operation of the mirror (`crate::ops`) is written once, inside [`per_backend!`], which
+//! An operation of the mirror (`crate::ops`) is written once, inside `per_backend!`, which
 //! expands it twice: into a `postgres` module that sees [`postgres`]'s names and a `sqlite`
 //! module that sees [`sqlite`]'s. Each expansion is ordinary, monomorphic sqlx code, so the
 //! operation compiles (and runs) exactly as a hand-written twin would, without generic bounds.
@@ -13,8 +13,12 @@
 //! - the write lock: `begin_write` (Postgres takes row and advisory locks inside a plain
 //!   transaction; SQLite's single writer needs `BEGIN IMMEDIATE`, or a reader that later
 //!   writes fails with `SQLITE_BUSY`);
-//! - while an operation's neighbours are not yet written once, the backend modules they live
-//!   in.
+//! - `backend`: the backend's own module, for what is not written once yet, or cannot be
+//!   (the outbox claim: `SKIP LOCKED` on Postgres, a serialised read-then-write on SQLite).
+//!
+//! Row decoding shared by written-once and backend code lives in `crate::ops::rows` (`rows` in
+//! an expansion), which
+//! imports nothing of the backends, so backend modules can use it without an import cycle.
 //!
 //! The SQL text is shared wherever the dialects agree: sqlx binds `$1`-style parameters on
 //! SQLite too, and both speak `ON CONFLICT … DO NOTHING/UPDATE` and `RETURNING`.
@@ -30,9 +34,11 @@
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
-/// Expands the items given to it once per backend, into `postgres` and `sqlite` submodules of
-/// the calling module; each sees its dialect's names (and the calling module's).
-macro_rules! per_backend {
+/// Expands the items given to it once per dialect, into `postgres` and `sqlite` submodules of
+/// the calling module; each sees its dialect's names (and the calling module's). For code the
+/// backend modules use themselves (row decoding): `crate::ops::per_backend!` adds the backend
+/// modules.
+macro_rules! per_dialect {
     ($($item:item)*) => {
         pub(crate) mod postgres {
             #[allow(unused_imports)]
@@ -50,4 +56,4 @@ macro_rules! per_backend {
         }
     };
 }
-pub(crate) use per_backend;
+pub(crate) use per_dialect;

@@ -34,6 +34,15 @@ pub(crate) fn get_json(row: &Row, column: &str) -> Result<Value, StoreError> {
     Ok(row.try_get(column)?)
 }
 
+/// A list of strings as Postgres binds it: `text[]`.
+pub(crate) fn strings(values: &[String]) -> Result<Vec<String>, StoreError> {
+    Ok(values.to_vec())
+}
+
+pub(crate) fn get_strings(row: &Row, column: &str) -> Result<Vec<String>, StoreError> {
+    Ok(row.try_get(column)?)
+}
+
 /// A transaction for a write. Postgres needs nothing more: writers lock what they touch.
 pub(crate) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
     Ok(pool.begin().await?)
@@ -46,5 +55,3 @@ pub(crate) async fn begin_locked(pool: &Pool, integration_id: &str) -> Result<Tx
     crate::postgres::write_lock::lock(&mut tx, integration_id).await?;
     Ok(tx)
 }
-
-pub(crate) use crate::postgres::{schedules, webhooks};

@@ -35,6 +35,16 @@ pub(crate) fn get_json(row: &Row, column: &str) -> Result<Value, StoreError> {
     Ok(serde_json::from_str(&text)?)
 }
 
+/// A list of strings as SQLite keeps it: a JSON array.
+pub(crate) fn strings(values: &[String]) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(values)?)
+}
+
+pub(crate) fn get_strings(row: &Row, column: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = row.try_get(column)?;
+    Ok(serde_json::from_str(&text)?)
+}
+
 /// A transaction that holds SQLite's single write lock from its first statement.
 pub(crate) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
     crate::sqlite::write_lock::begin(pool).await
@@ -45,5 +55,3 @@ pub(crate) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
 pub(crate) async fn begin_locked(pool: &Pool, _integration_id: &str) -> Result<Tx, StoreError> {
     begin_write(pool).await
 }
-
-pub(crate) use crate::sqlite::{schedules, webhooks};

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 
-use crate::dialect::per_backend;
 use crate::{ApiKey, ApiKeys, StoreError, clock, ids};
 
 macro_rules! columns {

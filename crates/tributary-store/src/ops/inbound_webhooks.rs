@@ -5,7 +5,6 @@
 
 use async_trait::async_trait;
 
-use crate::dialect::per_backend;
 use crate::webhook_payloads as payloads;
 use crate::{InboundWebhooks, StoreError, clock};
 
@@ -25,7 +24,7 @@ per_backend! {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("integration {integration_id}")));
             }
-            schedules::set_webhooks_active_in(&mut tx, integration_id, secret.is_some()).await?;
+            backend::schedules::set_webhooks_active_in(&mut tx, integration_id, secret.is_some()).await?;
             tx.commit().await?;
             Ok(())
         }

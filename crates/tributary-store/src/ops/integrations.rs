@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tributary_model::ScopeConfig;
 
-use crate::dialect::per_backend;
 use crate::{CredentialKey, Integration, Integrations, NewIntegration, StoreError, clock};
 
 macro_rules! columns {
@@ -47,7 +46,7 @@ per_backend! {
                 None => return Err(StoreError::Conflict(format!("integration {}", new.id))),
             };
             // The outbox: `integration-created` commits with the integration or not at all.
-            webhooks::emit_integration_created(&mut tx, &created.id, created.tool, &created.environment, now).await?;
+            backend::webhooks::emit_integration_created(&mut tx, &created.id, created.tool, &created.environment, now).await?;
             tx.commit().await?;
             Ok(created)
         }
@@ -115,7 +114,7 @@ per_backend! {
             let mut tx = begin_locked(&self.pool, id).await?;
             // Written first, in this transaction: the event survives the integration (its
             // outbox rows have no foreign key to it) and exists only if the delete commits.
-            webhooks::emit_integration_deleted(&mut tx, id).await?;
+            backend::webhooks::emit_integration_deleted(&mut tx, id).await?;
             for statement in [
                 "DELETE FROM records WHERE integration_id = $1",
                 "DELETE FROM record_deps WHERE integration_id = $1",

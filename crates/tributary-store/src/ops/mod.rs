@@ -1,6 +1,38 @@
 //! The mirror's operations, each written once for both backends (see `crate::dialect`), one
 //! concern per file, each with the role trait it implements.
 
+/// `crate::dialect::per_dialect!` with, in each expansion, `backend` (the backend's own module,
+/// for what is not written once) and `rows` (the decoders of [`rows`] for that dialect).
+macro_rules! per_backend {
+    ($($item:item)*) => {
+        pub(crate) mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::dialect::postgres::*;
+            #[allow(unused_imports)]
+            use crate::postgres as backend;
+            #[allow(unused_imports)]
+            use crate::ops::rows::postgres as rows;
+            $($item)*
+        }
+        pub(crate) mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::dialect::sqlite::*;
+            #[allow(unused_imports)]
+            use crate::sqlite as backend;
+            #[allow(unused_imports)]
+            use crate::ops::rows::sqlite as rows;
+            $($item)*
+        }
+    };
+}
+
 pub(crate) mod api_keys;
 pub(crate) mod inbound_webhooks;
 pub(crate) mod integrations;
+pub(crate) mod outbox;
+pub(crate) mod rows;
+pub(crate) mod webhook_endpoints;

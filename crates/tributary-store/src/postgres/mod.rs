@@ -35,11 +35,10 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs, Schedules, WebhookEndpoints};
+use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, RunHistory, Runs, Schedules};
 use crate::{
-    AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
-    DeliveryFilter, DueSync, Lease, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
-    StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
+    Change, ClaimedRun, CredentialKey, DeletionCandidate, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite,
+    StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -134,6 +133,11 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// The outbox's signal: `LISTEN tributary_outbox`.
+pub(crate) async fn outbox_listener(pool: &PgPool) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
+    Ok(Some(Box::new(outbox_signal::listen(pool).await?)))
 }
 
 #[async_trait]
@@ -354,60 +358,5 @@ impl Schedules for PgStore {
 
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
         schedules::list(&self.pool, integration_id).await
-    }
-}
-
-#[async_trait]
-impl WebhookEndpoints for PgStore {
-    async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError> {
-        webhooks::create_endpoint(&self.pool, &self.key, new).await
-    }
-
-    async fn list_webhook_endpoints(&self, environment: Option<&str>) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        webhooks::list_endpoints(&self.pool, environment).await
-    }
-
-    async fn get_webhook_endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
-        webhooks::get_endpoint(&self.pool, id).await
-    }
-
-    async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError> {
-        webhooks::delete_endpoint(&self.pool, id).await
-    }
-}
-
-#[async_trait]
-impl Outbox for PgStore {
-    async fn outbox_listener(&self) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
-        Ok(Some(Box::new(outbox_signal::listen(&self.pool).await?)))
-    }
-
-    async fn claim_deliveries(
-        &self,
-        now: Timestamp,
-        lease: Duration,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        webhooks::claim(&self.pool, &self.key, now, lease, limit).await
-    }
-
-    async fn record_attempt(&self, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError> {
-        webhooks::record_attempt(&self.pool, attempt, outcome).await
-    }
-
-    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<WebhookDelivery>, StoreError> {
-        webhooks::list_deliveries(&self.pool, filter).await
-    }
-
-    async fn get_delivery(&self, id: &str) -> Result<Option<WebhookDelivery>, StoreError> {
-        webhooks::get_delivery(&self.pool, id).await
-    }
-
-    async fn delivery_attempts(&self, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        webhooks::attempts(&self.pool, delivery_id).await
-    }
-
-    async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
-        webhooks::redeliver(&self.pool, delivery_id).await
     }
 }

@@ -3,19 +3,15 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use tributary_model::{Model, RunState, Timestamp, ToolKind};
 
-use crate::codec::{delivery_state_str, parse_delivery_state, parse_model, parse_state, parse_tool};
+use crate::codec::{delivery_state_str, parse_model, parse_state, parse_tool};
 use crate::webhook_payloads::{self as payloads, NewEvent, Subject};
 use crate::{
-    AttemptOutcome, ClaimedDelivery, CredentialKey, DeliveryAttempt, DeliveryFilter, DeliveryState, NewWebhookEndpoint,
-    StoreError, SyncRun, WebhookDelivery, WebhookEndpoint, WebhookEvent, clock, ids,
+    AttemptOutcome, ClaimedDelivery, CredentialKey, DeliveryAttempt, DeliveryState, StoreError, SyncRun, WebhookEvent,
+    clock,
 };
-
-/// How many deliveries `list_deliveries` returns when the filter sets no limit.
-const DEFAULT_LIST_LIMIT: i64 = 100;
 
 macro_rules! delivery_columns {
     ($d:literal) => {
@@ -197,94 +193,7 @@ pub(super) async fn note_changed_models(
     Ok(())
 }
 
-// ---- endpoints ------------------------------------------------------------------------------
-
-fn endpoint(row: &PgRow) -> Result<WebhookEndpoint, StoreError> {
-    Ok(WebhookEndpoint {
-        id: row.try_get("id")?,
-        environment: row.try_get("environment")?,
-        url: row.try_get("url")?,
-        event_types: row.try_get("event_types")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-pub(super) async fn create_endpoint(
-    pool: &PgPool,
-    key: &CredentialKey,
-    new: NewWebhookEndpoint,
-) -> Result<WebhookEndpoint, StoreError> {
-    payloads::validate_url(&new.url)?;
-    let event_types = payloads::validate_event_types(&new.event_types)?;
-    if new.secret.is_empty() {
-        return Err(StoreError::Invalid("a webhook endpoint needs a signing secret".into()));
-    }
-    let id = ids::random_id();
-    let sealed = key.seal_secret(&id, &new.secret)?;
-    let row = sqlx::query(concat!(
-        "INSERT INTO webhook_endpoints (id, environment, url, secret_ciphertext, event_types, created_at) ",
-        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, environment, url, event_types, created_at"
-    ))
-    .bind(&id)
-    .bind(&new.environment)
-    .bind(&new.url)
-    .bind(sealed)
-    .bind(&event_types)
-    .bind(clock::now())
-    .fetch_one(pool)
-    .await?;
-    endpoint(&row)
-}
-
-pub(super) async fn list_endpoints(
-    pool: &PgPool,
-    environment: Option<&str>,
-) -> Result<Vec<WebhookEndpoint>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT id, environment, url, event_types, created_at FROM webhook_endpoints ",
-        "WHERE $1::text IS NULL OR environment = $1 ORDER BY created_at, id"
-    ))
-    .bind(environment)
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(endpoint).collect()
-}
-
-pub(super) async fn get_endpoint(pool: &PgPool, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
-    let row = sqlx::query("SELECT id, environment, url, event_types, created_at FROM webhook_endpoints WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(endpoint).transpose()
-}
-
-/// Its deliveries and their attempts cascade.
-pub(super) async fn delete_endpoint(pool: &PgPool, id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() > 0)
-}
-
 // ---- deliveries -----------------------------------------------------------------------------
-
-fn delivery(row: &PgRow) -> Result<WebhookDelivery, StoreError> {
-    Ok(WebhookDelivery {
-        id: row.try_get("id")?,
-        event_id: row.try_get("event_id")?,
-        endpoint_id: row.try_get("endpoint_id")?,
-        integration_id: row.try_get("integration_id")?,
-        event_type: row.try_get("event_type")?,
-        state: parse_delivery_state(row.try_get("state")?)?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-        delivered_at: row.try_get("delivered_at")?,
-    })
-}
 
 /// Leases up to `limit` due deliveries. A delivery is claimable only while no delivery of the
 /// same (endpoint, integration) with a lower `seq` is PENDING, leased or not: that keeps one
@@ -292,7 +201,7 @@ fn delivery(row: &PgRow) -> Result<WebhookDelivery, StoreError> {
 /// integration; `=` rather than `IS NOT DISTINCT FROM` so the pair index answers it). `SKIP LOCKED` lets concurrent claimers pass
 /// over rows another claim holds instead of waiting; the lease (a later `next_attempt_at`) is
 /// what keeps the row from being claimed again once that claim commits.
-pub(super) async fn claim(
+pub(crate) async fn claim(
     pool: &PgPool,
     key: &CredentialKey,
     now: Timestamp,
@@ -323,7 +232,7 @@ pub(super) async fn claim(
     .await?;
     let mut claimed = Vec::with_capacity(found.len());
     for row in &found {
-        let delivery = delivery(row)?;
+        let delivery = crate::ops::rows::postgres::delivery(row)?;
         let sealed: Vec<u8> = row.try_get("ep_secret")?;
         let event = WebhookEvent {
             id: delivery.event_id.clone(),
@@ -350,7 +259,7 @@ pub(super) async fn claim(
 
 /// The attempt and its outcome in one transaction. A delivery already DELIVERED stays so (a
 /// deliverer whose lease ran out may report after the one that took over succeeded).
-pub(super) async fn record_attempt(
+pub(crate) async fn record_attempt(
     pool: &PgPool,
     attempt: &DeliveryAttempt,
     outcome: &AttemptOutcome,
@@ -390,82 +299,6 @@ pub(super) async fn record_attempt(
         )));
     }
     Ok(())
-}
-
-pub(super) async fn list_deliveries(
-    pool: &PgPool,
-    filter: &DeliveryFilter,
-) -> Result<Vec<WebhookDelivery>, StoreError> {
-    let limit = if filter.limit > 0 {
-        filter.limit
-    } else {
-        DEFAULT_LIST_LIMIT
-    };
-    let found = sqlx::query(concat!(
-        "SELECT ",
-        delivery_columns!("d"),
-        " FROM webhook_deliveries d ",
-        "WHERE ($1::text IS NULL OR d.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE environment = $1)) ",
-        "AND ($2::text IS NULL OR d.endpoint_id = $2) AND ($3::text IS NULL OR d.integration_id = $3) ",
-        "AND ($4::text IS NULL OR d.state = $4) ORDER BY d.seq DESC LIMIT $5"
-    ))
-    .bind(&filter.environment)
-    .bind(&filter.endpoint_id)
-    .bind(&filter.integration_id)
-    .bind(filter.state.map(delivery_state_str))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(delivery).collect()
-}
-
-pub(super) async fn get_delivery(pool: &PgPool, id: &str) -> Result<Option<WebhookDelivery>, StoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        delivery_columns!("d"),
-        " FROM webhook_deliveries d WHERE d.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(delivery).transpose()
-}
-
-pub(super) async fn attempts(pool: &PgPool, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT delivery_id, attempt, at, status, latency_ms, response_excerpt, error FROM webhook_attempts ",
-        "WHERE delivery_id = $1 ORDER BY seq"
-    ))
-    .bind(delivery_id)
-    .fetch_all(pool)
-    .await?;
-    found
-        .iter()
-        .map(|row| {
-            Ok(DeliveryAttempt {
-                delivery_id: row.try_get("delivery_id")?,
-                attempt: row.try_get("attempt")?,
-                at: row.try_get("at")?,
-                status: row.try_get("status")?,
-                latency_ms: row.try_get("latency_ms")?,
-                response_excerpt: row.try_get("response_excerpt")?,
-                error: row.try_get("error")?,
-            })
-        })
-        .collect()
-}
-
-/// PENDING and due now, with the same event. Its `seq` stays, so it goes out before any later
-/// event of its integration to that endpoint, as it originally would have.
-pub(super) async fn redeliver(pool: &PgPool, delivery_id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'PENDING', next_attempt_at = $2, delivered_at = NULL WHERE id = $1",
-    )
-    .bind(delivery_id)
-    .bind(clock::now())
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// `integration-created`, in the transaction that creates it.

@@ -40,11 +40,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, Outbox, RunHistory, Runs, Schedules, WebhookEndpoints};
+use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, RunHistory, Runs, Schedules};
 use crate::{
-    AttemptOutcome, Change, ClaimedDelivery, ClaimedRun, CredentialKey, DeletionCandidate, DeliveryAttempt,
-    DeliveryFilter, DueSync, Lease, NewWebhookEndpoint, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
-    StoredRecord, Sweep, SyncRun, SyncSchedule, WebhookDelivery, WebhookEndpoint, WriteOutcome,
+    Change, ClaimedRun, CredentialKey, DeletionCandidate, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite,
+    StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -139,6 +138,11 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// SQLite has no notification: the deliverer polls.
+pub(crate) async fn outbox_listener(_pool: &SqlitePool) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
+    Ok(None)
 }
 
 #[async_trait]
@@ -356,56 +360,5 @@ impl Schedules for SqliteStore {
 
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
         schedules::list(&self.pool, integration_id).await
-    }
-}
-
-#[async_trait]
-impl WebhookEndpoints for SqliteStore {
-    async fn create_webhook_endpoint(&self, new: NewWebhookEndpoint) -> Result<WebhookEndpoint, StoreError> {
-        webhooks::create_endpoint(&self.pool, &self.key, new).await
-    }
-
-    async fn list_webhook_endpoints(&self, environment: Option<&str>) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        webhooks::list_endpoints(&self.pool, environment).await
-    }
-
-    async fn get_webhook_endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
-        webhooks::get_endpoint(&self.pool, id).await
-    }
-
-    async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, StoreError> {
-        webhooks::delete_endpoint(&self.pool, id).await
-    }
-}
-
-#[async_trait]
-impl Outbox for SqliteStore {
-    async fn claim_deliveries(
-        &self,
-        now: Timestamp,
-        lease: Duration,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        webhooks::claim(&self.pool, &self.key, now, lease, limit).await
-    }
-
-    async fn record_attempt(&self, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError> {
-        webhooks::record_attempt(&self.pool, attempt, outcome).await
-    }
-
-    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<WebhookDelivery>, StoreError> {
-        webhooks::list_deliveries(&self.pool, filter).await
-    }
-
-    async fn get_delivery(&self, id: &str) -> Result<Option<WebhookDelivery>, StoreError> {
-        webhooks::get_delivery(&self.pool, id).await
-    }
-
-    async fn delivery_attempts(&self, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        webhooks::attempts(&self.pool, delivery_id).await
-    }
-
-    async fn redeliver(&self, delivery_id: &str) -> Result<bool, StoreError> {
-        webhooks::redeliver(&self.pool, delivery_id).await
     }
 }

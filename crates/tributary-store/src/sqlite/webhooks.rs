@@ -4,21 +4,17 @@
 
 use std::time::Duration;
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use tributary_model::{Model, RunState, Timestamp, ToolKind};
 
 use super::write_lock;
-use crate::clock::{from_text, opt_from_text, to_text};
-use crate::codec::{delivery_state_str, parse_delivery_state, parse_model, parse_state, parse_tool};
+use crate::clock::{from_text, to_text};
+use crate::codec::{delivery_state_str, parse_model, parse_state, parse_tool};
 use crate::webhook_payloads::{self as payloads, NewEvent, Subject};
 use crate::{
-    AttemptOutcome, ClaimedDelivery, CredentialKey, DeliveryAttempt, DeliveryFilter, DeliveryState, NewWebhookEndpoint,
-    StoreError, SyncRun, WebhookDelivery, WebhookEndpoint, WebhookEvent, clock, ids,
+    AttemptOutcome, ClaimedDelivery, CredentialKey, DeliveryAttempt, DeliveryState, StoreError, SyncRun, WebhookEvent,
+    clock,
 };
-
-/// How many deliveries `list_deliveries` returns when the filter sets no limit.
-const DEFAULT_LIST_LIMIT: i64 = 100;
 
 macro_rules! delivery_columns {
     () => {
@@ -165,101 +161,11 @@ pub(super) async fn note_changed_models(
     Ok(())
 }
 
-// ---- endpoints ------------------------------------------------------------------------------
-
-fn endpoint(row: &SqliteRow) -> Result<WebhookEndpoint, StoreError> {
-    let types: String = row.try_get("event_types")?;
-    Ok(WebhookEndpoint {
-        id: row.try_get("id")?,
-        environment: row.try_get("environment")?,
-        url: row.try_get("url")?,
-        event_types: serde_json::from_str(&types)?,
-        created_at: from_text(row.try_get("created_at")?)?,
-    })
-}
-
-pub(super) async fn create_endpoint(
-    pool: &SqlitePool,
-    key: &CredentialKey,
-    new: NewWebhookEndpoint,
-) -> Result<WebhookEndpoint, StoreError> {
-    payloads::validate_url(&new.url)?;
-    let event_types = payloads::validate_event_types(&new.event_types)?;
-    if new.secret.is_empty() {
-        return Err(StoreError::Invalid("a webhook endpoint needs a signing secret".into()));
-    }
-    let id = ids::random_id();
-    let sealed = key.seal_secret(&id, &new.secret)?;
-    let row = sqlx::query(concat!(
-        "INSERT INTO webhook_endpoints (id, environment, url, secret_ciphertext, event_types, created_at) ",
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id, environment, url, event_types, created_at"
-    ))
-    .bind(&id)
-    .bind(&new.environment)
-    .bind(&new.url)
-    .bind(sealed)
-    .bind(serde_json::to_string(&event_types)?)
-    .bind(to_text(clock::now()))
-    .fetch_one(pool)
-    .await?;
-    endpoint(&row)
-}
-
-pub(super) async fn list_endpoints(
-    pool: &SqlitePool,
-    environment: Option<&str>,
-) -> Result<Vec<WebhookEndpoint>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT id, environment, url, event_types, created_at FROM webhook_endpoints ",
-        "WHERE ?1 IS NULL OR environment = ?1 ORDER BY created_at, id"
-    ))
-    .bind(environment)
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(endpoint).collect()
-}
-
-pub(super) async fn get_endpoint(pool: &SqlitePool, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
-    let row = sqlx::query("SELECT id, environment, url, event_types, created_at FROM webhook_endpoints WHERE id = ?1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(endpoint).transpose()
-}
-
-/// Its deliveries and their attempts cascade (foreign_keys is on for every connection).
-pub(super) async fn delete_endpoint(pool: &SqlitePool, id: &str) -> Result<bool, StoreError> {
-    let mut tx = write_lock::begin(pool).await?;
-    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() > 0)
-}
-
 // ---- deliveries -----------------------------------------------------------------------------
-
-fn delivery(row: &SqliteRow) -> Result<WebhookDelivery, StoreError> {
-    Ok(WebhookDelivery {
-        id: row.try_get("id")?,
-        event_id: row.try_get("event_id")?,
-        endpoint_id: row.try_get("endpoint_id")?,
-        integration_id: row.try_get("integration_id")?,
-        event_type: row.try_get("event_type")?,
-        state: parse_delivery_state(row.try_get("state")?)?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: from_text(row.try_get("next_attempt_at")?)?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        created_at: from_text(row.try_get("created_at")?)?,
-        delivered_at: opt_from_text(row.try_get("delivered_at")?)?,
-    })
-}
 
 /// Leases up to `limit` due deliveries, oldest first, under the write lock: a concurrent claim
 /// waits and then sees these leased. The ordering rule is the Postgres twin's.
-pub(super) async fn claim(
+pub(crate) async fn claim(
     pool: &SqlitePool,
     key: &CredentialKey,
     now: Timestamp,
@@ -286,7 +192,7 @@ pub(super) async fn claim(
     .await?;
     let mut claimed = Vec::with_capacity(found.len());
     for row in &found {
-        let mut delivery = delivery(row)?;
+        let mut delivery = crate::ops::rows::sqlite::delivery(row)?;
         sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = ?1")
             .bind(&delivery.id)
             .bind(&until)
@@ -315,7 +221,7 @@ pub(super) async fn claim(
 }
 
 /// The attempt and its outcome in one transaction; a DELIVERED delivery stays DELIVERED.
-pub(super) async fn record_attempt(
+pub(crate) async fn record_attempt(
     pool: &SqlitePool,
     attempt: &DeliveryAttempt,
     outcome: &AttemptOutcome,
@@ -363,83 +269,6 @@ pub(super) async fn record_attempt(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-pub(super) async fn list_deliveries(
-    pool: &SqlitePool,
-    filter: &DeliveryFilter,
-) -> Result<Vec<WebhookDelivery>, StoreError> {
-    let limit = if filter.limit > 0 {
-        filter.limit
-    } else {
-        DEFAULT_LIST_LIMIT
-    };
-    let found = sqlx::query(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        " FROM webhook_deliveries d ",
-        "WHERE (?1 IS NULL OR d.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE environment = ?1)) ",
-        "AND (?2 IS NULL OR d.endpoint_id = ?2) AND (?3 IS NULL OR d.integration_id = ?3) ",
-        "AND (?4 IS NULL OR d.state = ?4) ORDER BY d.seq DESC LIMIT ?5"
-    ))
-    .bind(&filter.environment)
-    .bind(&filter.endpoint_id)
-    .bind(&filter.integration_id)
-    .bind(filter.state.map(delivery_state_str))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(delivery).collect()
-}
-
-pub(super) async fn get_delivery(pool: &SqlitePool, id: &str) -> Result<Option<WebhookDelivery>, StoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        " FROM webhook_deliveries d WHERE d.id = ?1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(delivery).transpose()
-}
-
-pub(super) async fn attempts(pool: &SqlitePool, delivery_id: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT delivery_id, attempt, at, status, latency_ms, response_excerpt, error FROM webhook_attempts ",
-        "WHERE delivery_id = ?1 ORDER BY seq"
-    ))
-    .bind(delivery_id)
-    .fetch_all(pool)
-    .await?;
-    found
-        .iter()
-        .map(|row| {
-            Ok(DeliveryAttempt {
-                delivery_id: row.try_get("delivery_id")?,
-                attempt: row.try_get("attempt")?,
-                at: from_text(row.try_get("at")?)?,
-                status: row.try_get("status")?,
-                latency_ms: row.try_get("latency_ms")?,
-                response_excerpt: row.try_get("response_excerpt")?,
-                error: row.try_get("error")?,
-            })
-        })
-        .collect()
-}
-
-/// PENDING and due now, with the same event and `seq` (see the Postgres twin).
-pub(super) async fn redeliver(pool: &SqlitePool, delivery_id: &str) -> Result<bool, StoreError> {
-    let mut tx = write_lock::begin(pool).await?;
-    let done = sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'PENDING', next_attempt_at = ?2, delivered_at = NULL WHERE id = ?1",
-    )
-    .bind(delivery_id)
-    .bind(to_text(clock::now()))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// `integration-created`, in the transaction that creates it.
