@@ -34,6 +34,10 @@ pub(crate) fn get_json(row: &Row, column: &str) -> Result<Value, StoreError> {
     Ok(row.try_get(column)?)
 }
 
+pub(crate) fn get_opt_json(row: &Row, column: &str) -> Result<Option<Value>, StoreError> {
+    Ok(row.try_get(column)?)
+}
+
 /// A list of strings as Postgres binds it: `text[]`.
 pub(crate) fn strings(values: &[String]) -> Result<Vec<String>, StoreError> {
     Ok(values.to_vec())

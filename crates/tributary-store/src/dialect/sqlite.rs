@@ -35,6 +35,11 @@ pub(crate) fn get_json(row: &Row, column: &str) -> Result<Value, StoreError> {
     Ok(serde_json::from_str(&text)?)
 }
 
+pub(crate) fn get_opt_json(row: &Row, column: &str) -> Result<Option<Value>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    Ok(text.as_deref().map(serde_json::from_str).transpose()?)
+}
+
 /// A list of strings as SQLite keeps it: a JSON array.
 pub(crate) fn strings(values: &[String]) -> Result<String, StoreError> {
     Ok(serde_json::to_string(values)?)

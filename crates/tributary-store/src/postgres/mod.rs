@@ -18,7 +18,6 @@ mod nodelay;
 mod outbox_signal;
 mod pages;
 mod reads;
-mod rows;
 mod runs;
 pub(crate) mod schedules;
 mod scope_rows;

@@ -4,8 +4,9 @@
 use sqlx::PgPool;
 use tributary_model::Model;
 
-use super::{rows, write_lock};
+use super::write_lock;
 use crate::codec::filters_json;
+use crate::ops::rows::postgres as rows;
 use crate::{Change, RecordQuery, StoreError, StoredRecord};
 
 /// The columns `rows::record` reads, `remote_data` given as an expression: it is read as text

@@ -9,7 +9,8 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 
-use super::{rows, webhooks, write_lock};
+use super::{webhooks, write_lock};
+use crate::ops::rows::postgres as rows;
 use crate::page;
 use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids};
 

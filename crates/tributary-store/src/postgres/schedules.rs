@@ -12,8 +12,9 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool, Row};
 use tributary_model::{SyncType, Timestamp};
 
-use super::{rows, runs};
+use super::runs;
 use crate::codec::parse_sync_type;
+use crate::ops::rows::postgres as rows;
 use crate::schedules::{checked_intervals, to_secs, webhook_poll_secs};
 use crate::{ClaimedRun, DueSync, StoreError, SyncSchedule, clock};
 

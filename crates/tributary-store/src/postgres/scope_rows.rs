@@ -4,7 +4,8 @@
 use sqlx::PgPool;
 use sqlx::types::Json;
 
-use super::{rows, write_lock};
+use super::write_lock;
+use crate::ops::rows::postgres as rows;
 use crate::page;
 use crate::{RunWrite, StoreError, StoredRecord};
 

@@ -22,7 +22,6 @@ mod dependents;
 mod leases;
 mod pages;
 mod reads;
-mod rows;
 mod runs;
 pub(crate) mod schedules;
 mod scope_rows;

@@ -5,8 +5,9 @@
 use sqlx::SqlitePool;
 use tributary_model::Model;
 
-use super::{rows, write_lock};
+use super::write_lock;
 use crate::codec::filters_json;
+use crate::ops::rows::sqlite as rows;
 use crate::{Change, RecordQuery, StoreError, StoredRecord, clock};
 
 /// The columns `rows::record` reads, `remote_data` given as an expression.

@@ -8,7 +8,8 @@
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 
-use super::{rows, webhooks, write_lock};
+use super::{webhooks, write_lock};
+use crate::ops::rows::sqlite as rows;
 use crate::page;
 use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids};
 

@@ -10,8 +10,9 @@ use std::time::Duration;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use tributary_model::{SyncType, Timestamp};
 
-use super::{rows, runs, write_lock};
+use super::{runs, write_lock};
 use crate::codec::parse_sync_type;
+use crate::ops::rows::sqlite as rows;
 use crate::schedules::{checked_intervals, effective_secs, next_after_claim, pulled_in, to_secs};
 use crate::{ClaimedRun, DueSync, StoreError, SyncSchedule, clock};
 

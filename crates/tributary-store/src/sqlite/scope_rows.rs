@@ -2,7 +2,8 @@
 
 use sqlx::SqlitePool;
 
-use super::{rows, write_lock};
+use super::write_lock;
+use crate::ops::rows::sqlite as rows;
 use crate::page;
 use crate::{RunWrite, StoreError, StoredRecord};
 
