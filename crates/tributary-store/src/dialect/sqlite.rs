@@ -8,6 +8,7 @@ use tributary_model::Timestamp;
 use crate::{StoreError, clock};
 
 pub(crate) type Pool = sqlx::SqlitePool;
+pub(crate) type Conn = sqlx::SqliteConnection;
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 pub(crate) type Row = sqlx::sqlite::SqliteRow;
 pub(crate) type Store = crate::SqliteStore;
@@ -41,8 +42,15 @@ pub(crate) fn get_opt_json(row: &Row, column: &str) -> Result<Option<Value>, Sto
 }
 
 /// A list of strings as SQLite keeps it: a JSON array.
-pub(crate) fn strings(values: &[String]) -> Result<String, StoreError> {
-    Ok(serde_json::to_string(values)?)
+pub(crate) fn strings(values: &[impl AsRef<str>]) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(
+        &values.iter().map(AsRef::as_ref).collect::<Vec<&str>>(),
+    )?)
+}
+
+/// [`strings`], or NULL.
+pub(crate) fn opt_strings(values: Option<&[String]>) -> Result<Option<String>, StoreError> {
+    values.map(strings).transpose()
 }
 
 pub(crate) fn get_strings(row: &Row, column: &str) -> Result<Vec<String>, StoreError> {
@@ -55,8 +63,42 @@ pub(crate) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
     crate::sqlite::write_lock::begin(pool).await
 }
 
+/// A write transaction holding the write lock, once `held` is checked to be the integration's
+/// current fence (invariant I4).
+pub(crate) async fn begin_fenced(pool: &Pool, integration_id: &str, held: i64) -> Result<Tx, StoreError> {
+    crate::sqlite::write_lock::begin_fenced(pool, integration_id, held).await
+}
+
 /// A write transaction holding the integration's write lock: on SQLite, the database's single
 /// write lock.
 pub(crate) async fn begin_locked(pool: &Pool, _integration_id: &str) -> Result<Tx, StoreError> {
     begin_write(pool).await
 }
+
+/// The seen set of run `$2` and of every run started after it (`$3`): a `WITH seen` for the
+/// statement that follows. MATERIALIZED + NOT IN: SQLite builds the seen set once, as an
+/// ephemeral index, instead of re-running json_each per record.
+macro_rules! unseen {
+    () => {
+        concat!(
+            "WITH seen(id) AS MATERIALIZED (",
+            "  SELECT DISTINCT j.value FROM run_seen s JOIN sync_runs r ON r.id = s.run_id, json_each(s.ids) j ",
+            "  WHERE s.integration_id = $1 AND (s.run_id = $2 OR r.started_at >= $3)",
+            ") "
+        )
+    };
+}
+pub(crate) use unseen;
+
+/// The live records of `$4` (models) not in [`unseen`]'s seen set and not written since `$3`,
+/// narrowed to the ids `$5` unless NULL.
+macro_rules! unseen_records {
+    () => {
+        concat!(
+            "integration_id = $1 AND model IN (SELECT value FROM json_each($4)) ",
+            "AND remote_deleted_at IS NULL AND changed_at < $3 AND id NOT IN (SELECT id FROM seen) ",
+            "AND ($5 IS NULL OR id IN (SELECT value FROM json_each($5))) "
+        )
+    };
+}
+pub(crate) use unseen_records;

@@ -6,7 +6,7 @@ use tributary_model::{Model, Timestamp};
 use crate::codec::kind_str;
 use crate::{ChangeKind, StoreError};
 
-pub(super) async fn append(
+pub(crate) async fn append(
     conn: &mut PgConnection,
     integration_id: &str,
     run_id: &str,

@@ -7,7 +7,7 @@ use crate::StoreError;
 use crate::page::{self, Edge};
 
 /// Dependents of `sources` under the edges stored now.
-pub(super) async fn of(
+pub(crate) async fn of(
     conn: &mut PgConnection,
     integration_id: &str,
     sources: &[String],
@@ -26,7 +26,7 @@ pub(super) async fn of(
 }
 
 /// Moves `updated_at` (not `changed_at`) of the given records to `now`.
-pub(super) async fn bump(
+pub(crate) async fn bump(
     conn: &mut PgConnection,
     integration_id: &str,
     ids: &[String],

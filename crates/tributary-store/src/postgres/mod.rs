@@ -10,17 +10,16 @@
 //! xact locks are released at transaction end and cannot be released early, so no code path
 //! can forget to unlock.
 
-mod change_log;
-mod deletions;
-mod dependents;
+pub(crate) mod change_log;
+pub(crate) mod dependents;
 mod leases;
 mod nodelay;
 mod outbox_signal;
 mod pages;
 mod reads;
-mod runs;
+pub(crate) mod runs;
 pub(crate) mod schedules;
-mod scope_rows;
+pub(crate) mod scope_rows;
 mod stats;
 pub(crate) mod webhooks;
 pub(crate) mod write_lock;
@@ -29,15 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, RunHistory, Runs, Schedules};
+use crate::roles::{Backend, Leases, MirrorReads, RunHistory, Runs, Schedules};
 use crate::{
-    Change, ClaimedRun, CredentialKey, DeletionCandidate, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite,
-    StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WriteOutcome,
+    Change, ClaimedRun, CredentialKey, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
+    StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -132,6 +130,15 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// A page write, and the statistics refresh a bulk load needs (see `stats`).
+pub(crate) async fn apply_page(store: &PgStore, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
+    let outcome = pages::apply(&store.pool, run, page).await?;
+    store
+        .stats
+        .record(&store.pool, u64::try_from(outcome.created).unwrap_or(0));
+    Ok(outcome)
 }
 
 /// The outbox's signal: `LISTEN tributary_outbox`.
@@ -239,55 +246,6 @@ impl RunHistory for PgStore {
 
     async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError> {
         runs::last_complete_success(&self.pool, integration_id).await
-    }
-}
-
-#[async_trait]
-impl MirrorWrites for PgStore {
-    async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
-        runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
-    }
-
-    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-        let outcome = pages::apply(&self.pool, run, page).await?;
-        self.stats
-            .record(&self.pool, u64::try_from(outcome.created).unwrap_or(0));
-        Ok(outcome)
-    }
-
-    async fn deletion_candidates(
-        &self,
-        run: &RunWrite,
-        models: &[Model],
-    ) -> Result<Vec<DeletionCandidate>, StoreError> {
-        deletions::candidates(&self.pool, run, models).await
-    }
-
-    async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError> {
-        deletions::sweep(&self.pool, run, sweep).await
-    }
-
-    async fn records_before_scope(
-        &self,
-        integration_id: &str,
-        scope_version: i64,
-        after_id: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        scope_rows::before_scope(&self.pool, integration_id, scope_version, after_id, limit).await
-    }
-
-    async fn restrip_records(
-        &self,
-        run: &RunWrite,
-        scope_version: i64,
-        records: &[StoredRecord],
-    ) -> Result<u64, StoreError> {
-        scope_rows::restrip(&self.pool, run, scope_version, records).await
-    }
-
-    async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
-        deletions::delete_model(&self.pool, run, model).await
     }
 }
 

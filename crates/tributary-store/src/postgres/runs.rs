@@ -396,7 +396,7 @@ pub(super) async fn finish(
 }
 
 /// See [`crate::MirrorWrites::restart_pass`].
-pub(super) async fn restart_pass(
+pub(crate) async fn restart_pass(
     pool: &PgPool,
     run: &RunWrite,
     checkpoint: &serde_json::Value,

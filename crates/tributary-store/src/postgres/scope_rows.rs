@@ -9,7 +9,7 @@ use crate::ops::rows::postgres as rows;
 use crate::page;
 use crate::{RunWrite, StoreError, StoredRecord};
 
-pub(super) async fn before_scope(
+pub(crate) async fn before_scope(
     pool: &PgPool,
     integration_id: &str,
     scope_version: i64,
@@ -30,7 +30,7 @@ pub(super) async fn before_scope(
     found.iter().map(rows::record).collect()
 }
 
-pub(super) async fn restrip(
+pub(crate) async fn restrip(
     pool: &PgPool,
     run: &RunWrite,
     scope_version: i64,

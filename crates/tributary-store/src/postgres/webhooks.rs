@@ -168,7 +168,7 @@ pub(super) async fn emit_run_finished(conn: &mut PgConnection, run: &SyncRun) ->
 
 /// Adds the models and join tables a write changed to its run's `changed_models` and
 /// `changed_joins` (each kept sorted and distinct).
-pub(super) async fn note_changed_models(
+pub(crate) async fn note_changed_models(
     conn: &mut PgConnection,
     run_id: &str,
     integration_id: &str,

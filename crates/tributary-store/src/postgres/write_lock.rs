@@ -40,7 +40,7 @@ pub(super) async fn lock_shared_custom_plans(conn: &mut PgConnection, integratio
 /// Takes the write lock, then rejects the write unless `held` is the integration's current
 /// fence (invariant I4). Reading the fence under the lock matters: lease acquisition bumps it
 /// under the same lock, so a write either commits before the new lease exists or is fenced.
-pub(super) async fn lock_fenced(conn: &mut PgConnection, integration_id: &str, held: i64) -> Result<(), StoreError> {
+pub(crate) async fn lock_fenced(conn: &mut PgConnection, integration_id: &str, held: i64) -> Result<(), StoreError> {
     lock_fenced_scope(conn, integration_id, held).await.map(|_| ())
 }
 

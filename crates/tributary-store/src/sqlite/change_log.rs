@@ -7,7 +7,7 @@ use tributary_model::{Model, Timestamp};
 use crate::codec::kind_str;
 use crate::{ChangeKind, StoreError, clock};
 
-pub(super) async fn append(
+pub(crate) async fn append(
     conn: &mut SqliteConnection,
     integration_id: &str,
     run_id: &str,

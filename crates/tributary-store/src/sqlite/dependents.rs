@@ -8,7 +8,7 @@ use tributary_model::Timestamp;
 use crate::page::Edge;
 use crate::{StoreError, clock};
 
-pub(super) async fn of(
+pub(crate) async fn of(
     conn: &mut SqliteConnection,
     integration_id: &str,
     sources: &[String],
@@ -58,7 +58,7 @@ pub(super) async fn replace(
     Ok(())
 }
 
-pub(super) async fn bump(
+pub(crate) async fn bump(
     conn: &mut SqliteConnection,
     integration_id: &str,
     ids: &[String],

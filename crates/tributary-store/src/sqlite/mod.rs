@@ -16,15 +16,14 @@
 //! that contains it. Reads are short, so serialising them costs the embedded mode little, and
 //! unlike an in-process lock it holds across processes sharing the file.
 
-mod change_log;
-mod deletions;
-mod dependents;
+pub(crate) mod change_log;
+pub(crate) mod dependents;
 mod leases;
 mod pages;
 mod reads;
-mod runs;
+pub(crate) mod runs;
 pub(crate) mod schedules;
-mod scope_rows;
+pub(crate) mod scope_rows;
 pub(crate) mod webhooks;
 pub(crate) mod write_lock;
 
@@ -34,15 +33,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, Leases, MirrorReads, MirrorWrites, RunHistory, Runs, Schedules};
+use crate::roles::{Backend, Leases, MirrorReads, RunHistory, Runs, Schedules};
 use crate::{
-    Change, ClaimedRun, CredentialKey, DeletionCandidate, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite,
-    StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WriteOutcome,
+    Change, ClaimedRun, CredentialKey, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
+    StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -137,6 +135,15 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// A page write.
+pub(crate) async fn apply_page(
+    store: &SqliteStore,
+    run: &RunWrite,
+    page: PageWrite,
+) -> Result<WriteOutcome, StoreError> {
+    pages::apply(&store.pool, run, page).await
 }
 
 /// SQLite has no notification: the deliverer polls.
@@ -244,52 +251,6 @@ impl RunHistory for SqliteStore {
 
     async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError> {
         runs::last_complete_success(&self.pool, integration_id).await
-    }
-}
-
-#[async_trait]
-impl MirrorWrites for SqliteStore {
-    async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
-        runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
-    }
-
-    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-        pages::apply(&self.pool, run, page).await
-    }
-
-    async fn deletion_candidates(
-        &self,
-        run: &RunWrite,
-        models: &[Model],
-    ) -> Result<Vec<DeletionCandidate>, StoreError> {
-        deletions::candidates(&self.pool, run, models).await
-    }
-
-    async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError> {
-        deletions::sweep(&self.pool, run, sweep).await
-    }
-
-    async fn records_before_scope(
-        &self,
-        integration_id: &str,
-        scope_version: i64,
-        after_id: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        scope_rows::before_scope(&self.pool, integration_id, scope_version, after_id, limit).await
-    }
-
-    async fn restrip_records(
-        &self,
-        run: &RunWrite,
-        scope_version: i64,
-        records: &[StoredRecord],
-    ) -> Result<u64, StoreError> {
-        scope_rows::restrip(&self.pool, run, scope_version, records).await
-    }
-
-    async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
-        deletions::delete_model(&self.pool, run, model).await
     }
 }
 

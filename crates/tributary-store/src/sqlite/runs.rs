@@ -184,7 +184,7 @@ pub(super) async fn start(pool: &SqlitePool, run_id: &str, fence: i64, worker_id
 }
 
 /// See [`crate::MirrorWrites::restart_pass`].
-pub(super) async fn restart_pass(
+pub(crate) async fn restart_pass(
     pool: &SqlitePool,
     run: &RunWrite,
     checkpoint: &serde_json::Value,

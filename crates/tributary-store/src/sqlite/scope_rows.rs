@@ -7,7 +7,7 @@ use crate::ops::rows::sqlite as rows;
 use crate::page;
 use crate::{RunWrite, StoreError, StoredRecord};
 
-pub(super) async fn before_scope(
+pub(crate) async fn before_scope(
     pool: &SqlitePool,
     integration_id: &str,
     scope_version: i64,
@@ -28,7 +28,7 @@ pub(super) async fn before_scope(
     found.iter().map(rows::record).collect()
 }
 
-pub(super) async fn restrip(
+pub(crate) async fn restrip(
     pool: &SqlitePool,
     run: &RunWrite,
     scope_version: i64,

@@ -134,7 +134,7 @@ pub(super) async fn emit_run_finished(conn: &mut SqliteConnection, run: &SyncRun
 
 /// Adds the models and join tables a write changed to its run's `changed_models` and
 /// `changed_joins` (each a sorted, distinct JSON array).
-pub(super) async fn note_changed_models(
+pub(crate) async fn note_changed_models(
     conn: &mut SqliteConnection,
     run_id: &str,
     integration_id: &str,

@@ -42,7 +42,7 @@ pub(super) async fn check_fence_scope(
 }
 
 /// [`begin`] then [`check_fence`].
-pub(super) async fn begin_fenced(
+pub(crate) async fn begin_fenced(
     pool: &SqlitePool,
     integration_id: &str,
     held: i64,

@@ -1,0 +1,222 @@
+//! Mirror writes: fenced, one transaction each. Deletions (the sweep after a complete run, a
+//! model disabled by scope) are written once here; page writes and scope rewrites are still
+//! per backend (`backend::…`).
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tributary_model::{Model, Timestamp};
+
+use crate::codec::parse_model;
+use crate::{
+    ChangeKind, DeletionCandidate, MirrorWrites, PageWrite, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
+    clock, joins,
+};
+
+per_backend! {
+    use sqlx::Row as _;
+
+    #[async_trait]
+    impl MirrorWrites for Store {
+        async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
+            backend::apply_page(self, run, page).await
+        }
+
+        async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
+            backend::runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
+        }
+
+        async fn records_before_scope(
+            &self,
+            integration_id: &str,
+            scope_version: i64,
+            after_id: Option<&str>,
+            limit: i64,
+        ) -> Result<Vec<StoredRecord>, StoreError> {
+            backend::scope_rows::before_scope(&self.pool, integration_id, scope_version, after_id, limit).await
+        }
+
+        async fn restrip_records(
+            &self,
+            run: &RunWrite,
+            scope_version: i64,
+            records: &[StoredRecord],
+        ) -> Result<u64, StoreError> {
+            backend::scope_rows::restrip(&self.pool, run, scope_version, records).await
+        }
+
+        /// The records a sweep would mark: live records of `models` that no run overlapping
+        /// this one saw and that nothing wrote since this run started (invariant I1).
+        ///
+        /// "Saw": this run's pages, plus the pages of every run of the integration that started
+        /// at or after it — a delta (or another sync) that ran meanwhile proves a record still
+        /// exists even if this run's listing missed it. "Wrote since": `changed_at >=
+        /// started_at` means some writer (that delta, an inbound webhook) produced the record
+        /// after our listing began. How the set difference is computed is the dialect's
+        /// (`unseen!`, `unseen_records!`).
+        async fn deletion_candidates(&self, run: &RunWrite, models: &[Model]) -> Result<Vec<DeletionCandidate>, StoreError> {
+            let mut conn = self.pool.acquire().await?;
+            let started_at = run_started_at(&mut conn, run).await?;
+            let model_names: Vec<&str> = models.iter().map(|m| m.as_str()).collect();
+            let rows = sqlx::query(concat!(
+                unseen!(),
+                "SELECT model, id, remote_id FROM records WHERE ",
+                unseen_records!(),
+                "ORDER BY model, id"
+            ))
+            .bind(&run.integration_id)
+            .bind(&run.run_id)
+            .bind(time(started_at))
+            .bind(strings(&model_names)?)
+            .bind(opt_strings(None)?)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(DeletionCandidate {
+                        model: parse_model(row.try_get("model")?)?,
+                        id: row.try_get("id")?,
+                        remote_id: row.try_get("remote_id")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Marks deleted the confirmed ids that are still candidates when this transaction runs
+        /// (the same rules as `deletion_candidates`, re-checked under the write lock), and
+        /// stores the run's count of unconfirmed candidates.
+        async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError> {
+            let integration_id = run.integration_id.as_str();
+            let mut tx = begin_fenced(&self.pool, integration_id, run.fence).await?;
+            let now = clock::now();
+            let started_at = run_started_at(&mut tx, run).await?;
+            let model_names: Vec<&str> = sweep.models.iter().map(|m| m.as_str()).collect();
+            let marked = sqlx::query(concat!(
+                unseen!(),
+                "UPDATE records SET remote_deleted_at = $6, changed_at = $6, updated_at = $6 WHERE ",
+                unseen_records!(),
+                "RETURNING model, id, join_digest"
+            ))
+            .bind(integration_id)
+            .bind(&run.run_id)
+            .bind(time(started_at))
+            .bind(strings(&model_names)?)
+            .bind(opt_strings(Some(sweep.confirmed))?)
+            .bind(time(now))
+            .fetch_all(&mut *tx)
+            .await?;
+            let deleted = marked
+                .iter()
+                .map(|row| {
+                    Ok((
+                        parse_model(row.try_get("model")?)?,
+                        row.try_get::<String, _>("id")?,
+                        row.try_get::<Option<String>, _>("join_digest")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let outcome = after_marking(&mut tx, run, deleted, now).await?;
+            sqlx::query("UPDATE sync_runs SET unconfirmed_deletions = $3 WHERE id = $1 AND integration_id = $2")
+                .bind(&run.run_id)
+                .bind(integration_id)
+                .bind(sweep.unconfirmed)
+                .execute(&mut *tx)
+                .await?;
+            // The seen ids of finished runs have served their purpose. This run's own rows stay
+            // until a later sweep: should the engine sweep again (another set of models) before
+            // finishing, they must still protect what this run saw. Open runs keep theirs for
+            // their own sweep.
+            sqlx::query(concat!(
+                "DELETE FROM run_seen WHERE integration_id = $1 AND run_id <> $2 AND run_id IN ",
+                "(SELECT id FROM sync_runs WHERE integration_id = $1 AND state NOT IN ('QUEUED', 'RUNNING', 'PAUSED'))"
+            ))
+            .bind(integration_id)
+            .bind(&run.run_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(outcome)
+        }
+
+        /// Marks every live record of `model` deleted: the model was disabled by scope (I6).
+        async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError> {
+            let integration_id = run.integration_id.as_str();
+            let mut tx = begin_fenced(&self.pool, integration_id, run.fence).await?;
+            let now = clock::now();
+            let marked: Vec<(String, Option<String>)> = sqlx::query_as(concat!(
+                "UPDATE records SET remote_deleted_at = $3, changed_at = $3, updated_at = $3 ",
+                "WHERE integration_id = $1 AND model = $2 AND remote_deleted_at IS NULL RETURNING id, join_digest"
+            ))
+            .bind(integration_id)
+            .bind(model.as_str())
+            .bind(time(now))
+            .fetch_all(&mut *tx)
+            .await?;
+            let deleted = marked.into_iter().map(|(id, digest)| (model, id, digest)).collect();
+            let outcome = after_marking(&mut tx, run, deleted, now).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        }
+    }
+
+    async fn run_started_at(conn: &mut Conn, run: &RunWrite) -> Result<Timestamp, StoreError> {
+        let row = sqlx::query("SELECT started_at FROM sync_runs WHERE id = $1 AND integration_id = $2")
+            .bind(&run.run_id)
+            .bind(&run.integration_id)
+            .fetch_optional(conn)
+            .await?;
+        let row = row.ok_or_else(|| StoreError::NotFound(format!("run {}", run.run_id)))?;
+        get_opt_time(&row, "started_at")?.ok_or_else(|| {
+            StoreError::Invalid(format!("run {} never started; it cannot sweep", run.run_id))
+        })
+    }
+
+    /// What every deletion does besides setting `remote_deleted_at`: move the dependents (a
+    /// removed employment moves its employee), log the change, count it on the run.
+    async fn after_marking(
+        conn: &mut Conn,
+        run: &RunWrite,
+        deleted: Vec<(Model, String, Option<String>)>,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut outcome = WriteOutcome {
+            deleted: deleted.len() as i64,
+            ..WriteOutcome::default()
+        };
+        if deleted.is_empty() {
+            return Ok(outcome);
+        }
+        let ids: Vec<String> = deleted.iter().map(|(_, id, _)| id.clone()).collect();
+        let dependents = backend::dependents::of(conn, &run.integration_id, &ids).await?;
+        let bump = crate::page::dependents_to_bump(&ids, dependents, &[]);
+        backend::dependents::bump(conn, &run.integration_id, &bump, now).await?;
+        let entries: Vec<(Model, &str, ChangeKind)> = deleted
+            .iter()
+            .map(|(m, id, _)| (*m, id.as_str(), ChangeKind::Deleted))
+            .collect();
+        backend::change_log::append(conn, &run.integration_id, &run.run_id, &entries, now).await?;
+        sqlx::query("UPDATE sync_runs SET deleted_count = deleted_count + $3 WHERE id = $1 AND integration_id = $2")
+            .bind(&run.run_id)
+            .bind(&run.integration_id)
+            .bind(outcome.deleted)
+            .execute(&mut *conn)
+            .await?;
+        outcome.changed_models = deleted
+            .iter()
+            .map(|(m, _, _)| *m)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // A deleted row with members removes them from its joins (a NULL digest is unknown).
+        let joins: Vec<&str> = deleted
+            .iter()
+            .flat_map(|(_, _, digest)| joins::removed(digest.as_deref()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        backend::webhooks::note_changed_models(conn, &run.run_id, &run.integration_id, &outcome.changed_models, &joins)
+            .await?;
+        Ok(outcome)
+    }
+}
