@@ -39,21 +39,18 @@ pub(crate) mod sqlite;
 /// backend modules use themselves (row decoding): `crate::ops::per_backend!` adds the backend
 /// modules.
 macro_rules! per_dialect {
+    (@one $dialect:ident $($item:item)*) => {
+        pub(crate) mod $dialect {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::dialect::$dialect::*;
+            $($item)*
+        }
+    };
     ($($item:item)*) => {
-        pub(crate) mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_imports)]
-            use crate::dialect::postgres::*;
-            $($item)*
-        }
-        pub(crate) mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_imports)]
-            use crate::dialect::sqlite::*;
-            $($item)*
-        }
+        per_dialect!(@one postgres $($item)*);
+        per_dialect!(@one sqlite $($item)*);
     };
 }
 pub(crate) use per_dialect;

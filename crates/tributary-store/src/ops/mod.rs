@@ -4,29 +4,22 @@
 /// `crate::dialect::per_dialect!` with, in each expansion, `backend` (the backend's own module,
 /// for what is not written once) and `rows` (the decoders of [`rows`] for that dialect).
 macro_rules! per_backend {
+    (@one $dialect:ident $($item:item)*) => {
+        pub(crate) mod $dialect {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::dialect::$dialect::*;
+            #[allow(unused_imports)]
+            use crate::$dialect as backend;
+            #[allow(unused_imports)]
+            use crate::ops::rows::$dialect as rows;
+            $($item)*
+        }
+    };
     ($($item:item)*) => {
-        pub(crate) mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_imports)]
-            use crate::dialect::postgres::*;
-            #[allow(unused_imports)]
-            use crate::postgres as backend;
-            #[allow(unused_imports)]
-            use crate::ops::rows::postgres as rows;
-            $($item)*
-        }
-        pub(crate) mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_imports)]
-            use crate::dialect::sqlite::*;
-            #[allow(unused_imports)]
-            use crate::sqlite as backend;
-            #[allow(unused_imports)]
-            use crate::ops::rows::sqlite as rows;
-            $($item)*
-        }
+        per_backend!(@one postgres $($item)*);
+        per_backend!(@one sqlite $($item)*);
     };
 }
 
