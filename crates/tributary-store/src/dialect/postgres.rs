@@ -66,6 +66,14 @@ pub(crate) async fn begin_fenced(pool: &Pool, integration_id: &str, held: i64) -
     Ok(tx)
 }
 
+/// [`begin_fenced`], also returning the integration's scope version (which `set_scope_config`
+/// moves under the same lock).
+pub(crate) async fn begin_fenced_scope(pool: &Pool, integration_id: &str, held: i64) -> Result<(Tx, i64), StoreError> {
+    let mut tx = pool.begin().await?;
+    let scope = crate::postgres::write_lock::lock_fenced_scope(&mut tx, integration_id, held).await?;
+    Ok((tx, scope))
+}
+
 /// A write transaction holding the integration's write lock (a transaction-scoped advisory
 /// lock), which page writes, fence and scope changes take too.
 pub(crate) async fn begin_locked(pool: &Pool, integration_id: &str) -> Result<Tx, StoreError> {
@@ -110,3 +118,19 @@ macro_rules! unseen_records {
     };
 }
 pub(crate) use unseen_records;
+
+/// `remote_data` as the text the gateway passes through (`RawJson`): Postgres keeps `jsonb`.
+macro_rules! remote_data_text {
+    () => {
+        "remote_data::text"
+    };
+}
+pub(crate) use remote_data_text;
+
+/// A parameter holding JSON text, for a `jsonb` column.
+macro_rules! jsonb {
+    ($p:literal) => {
+        concat!($p, "::jsonb")
+    };
+}
+pub(crate) use jsonb;

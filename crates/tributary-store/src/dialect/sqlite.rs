@@ -69,6 +69,13 @@ pub(crate) async fn begin_fenced(pool: &Pool, integration_id: &str, held: i64) -
     crate::sqlite::write_lock::begin_fenced(pool, integration_id, held).await
 }
 
+/// [`begin_fenced`], also returning the integration's scope version.
+pub(crate) async fn begin_fenced_scope(pool: &Pool, integration_id: &str, held: i64) -> Result<(Tx, i64), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let scope = crate::sqlite::write_lock::check_fence_scope(&mut tx, integration_id, held).await?;
+    Ok((tx, scope))
+}
+
 /// A write transaction holding the integration's write lock: on SQLite, the database's single
 /// write lock.
 pub(crate) async fn begin_locked(pool: &Pool, _integration_id: &str) -> Result<Tx, StoreError> {
@@ -102,3 +109,19 @@ macro_rules! unseen_records {
     };
 }
 pub(crate) use unseen_records;
+
+/// `remote_data` as text: SQLite keeps it as text already.
+macro_rules! remote_data_text {
+    () => {
+        "remote_data"
+    };
+}
+pub(crate) use remote_data_text;
+
+/// A parameter holding JSON text, for a JSON (text) column.
+macro_rules! jsonb {
+    ($p:literal) => {
+        $p
+    };
+}
+pub(crate) use jsonb;

@@ -1,6 +1,6 @@
 //! Mirror writes: fenced, one transaction each. Deletions (the sweep after a complete run, a
-//! model disabled by scope) are written once here; page writes and scope rewrites are still
-//! per backend (`backend::…`).
+//! model disabled by scope) and scope rewrites are written once here; page writes are still
+//! per backend (`backend::apply_page`).
 
 use std::collections::BTreeSet;
 
@@ -9,6 +9,7 @@ use serde_json::Value;
 use tributary_model::{Model, Timestamp};
 
 use crate::codec::parse_model;
+use crate::page;
 use crate::{
     ChangeKind, DeletionCandidate, MirrorWrites, PageWrite, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
     clock, joins,
@@ -27,6 +28,9 @@ per_backend! {
             backend::runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
         }
 
+        /// Rows a complete pass did not rewrite under the current scope (the tool no longer
+        /// lists them), for rewriting them stripped: so a disabled value is not kept, deleted
+        /// rows included.
         async fn records_before_scope(
             &self,
             integration_id: &str,
@@ -34,7 +38,20 @@ per_backend! {
             after_id: Option<&str>,
             limit: i64,
         ) -> Result<Vec<StoredRecord>, StoreError> {
-            backend::scope_rows::before_scope(&self.pool, integration_id, scope_version, after_id, limit).await
+            let found = sqlx::query(concat!(
+                "SELECT model, id, remote_id, parent_id, data, ",
+                remote_data_text!(),
+                " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version ",
+                "FROM records WHERE integration_id = $1 AND scope_version < $2 ",
+                "AND (CAST($3 AS TEXT) IS NULL OR id > $3) ORDER BY id LIMIT $4"
+            ))
+            .bind(integration_id)
+            .bind(scope_version)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            found.iter().map(rows::record).collect()
         }
 
         async fn restrip_records(
@@ -43,7 +60,29 @@ per_backend! {
             scope_version: i64,
             records: &[StoredRecord],
         ) -> Result<u64, StoreError> {
-            backend::scope_rows::restrip(&self.pool, run, scope_version, records).await
+            let (mut tx, current) = begin_fenced_scope(&self.pool, &run.integration_id, run.fence).await?;
+            page::check_scope(run, scope_version, current, None)?;
+            let mut rewritten = 0;
+            for r in records {
+                // Only a row still older: a page of this version may have rewritten it meanwhile.
+                let done = sqlx::query(concat!(
+                    "UPDATE records SET data = $4, remote_data = ",
+                    jsonb!("$5"),
+                    ", scope_version = $6 ",
+                    "WHERE integration_id = $1 AND model = $2 AND id = $3 AND scope_version < $6"
+                ))
+                .bind(&run.integration_id)
+                .bind(r.model.as_str())
+                .bind(&r.id)
+                .bind(json(&r.data)?)
+                .bind(r.remote_data.as_ref().map(|raw| raw.get()))
+                .bind(scope_version)
+                .execute(&mut *tx)
+                .await?;
+                rewritten += done.rows_affected();
+            }
+            tx.commit().await?;
+            Ok(rewritten)
         }
 
         /// The records a sweep would mark: live records of `models` that no run overlapping

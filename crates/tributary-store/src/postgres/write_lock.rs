@@ -46,7 +46,7 @@ pub(crate) async fn lock_fenced(conn: &mut PgConnection, integration_id: &str, h
 
 /// [`lock_fenced`], returning the integration's scope version read in the same round trip:
 /// under the lock, because `set_scope_config` moves it under the same lock.
-pub(super) async fn lock_fenced_scope(
+pub(crate) async fn lock_fenced_scope(
     conn: &mut PgConnection,
     integration_id: &str,
     held: i64,

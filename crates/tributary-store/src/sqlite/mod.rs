@@ -23,7 +23,6 @@ mod pages;
 mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;
-pub(crate) mod scope_rows;
 pub(crate) mod webhooks;
 pub(crate) mod write_lock;
 

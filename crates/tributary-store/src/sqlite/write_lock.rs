@@ -21,7 +21,7 @@ pub(super) async fn check_fence(
 
 /// [`check_fence`], returning the integration's scope version (which `set_scope_config` moves
 /// under the same write lock).
-pub(super) async fn check_fence_scope(
+pub(crate) async fn check_fence_scope(
     conn: &mut SqliteConnection,
     integration_id: &str,
     held: i64,
