@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tributary_engine::{RunControl, SyncEngine};
 use tributary_model::{PauseReason, RunState, SyncType};
-use tributary_queue::{Coordinator, Grant, JobQueue, SyncJob, dispatch, stranded};
-use tributary_store::{MirrorStore, SyncRun};
+use tributary_queue::{Coordinator, JobQueue, SyncJob, dispatch, stranded};
+use tributary_store::{Lease, MirrorStore, SyncRun};
 
 use crate::signals::Claim;
 use crate::{RunningRuns, WorkerConfig, WorkerError};
@@ -191,7 +191,7 @@ impl JobContext {
         Ok(false)
     }
 
-    async fn execute(&self, job: &SyncJob, grant: Grant, claim: Claim) -> Result<JobEnd, WorkerError> {
+    async fn execute(&self, job: &SyncJob, grant: Lease, claim: Claim) -> Result<JobEnd, WorkerError> {
         let run_id = job.run_id.as_str();
         self.coordinator.unmark_queued(run_id).await?;
         if job.sync_type == SyncType::Delta {
@@ -238,7 +238,7 @@ impl JobContext {
         Ok(end)
     }
 
-    async fn execute_leased(&self, job: &SyncJob, grant: &Grant) -> Result<SyncRun, WorkerError> {
+    async fn execute_leased(&self, job: &SyncJob, grant: &Lease) -> Result<SyncRun, WorkerError> {
         // Read again now that the lease is ours: what `handle` read before may have changed
         // under the previous holder (its attempts decide whether this execution may retry).
         let run = self
@@ -290,7 +290,7 @@ impl JobContext {
 
 /// Renews the lease every third of its TTL; on loss, cancels the run (its writes would be
 /// fenced anyway) and says so through `lost`.
-async fn heartbeat(coordinator: Arc<dyn Coordinator>, grant: Grant, lost: Arc<AtomicBool>, control: RunControl) {
+async fn heartbeat(coordinator: Arc<dyn Coordinator>, grant: Lease, lost: Arc<AtomicBool>, control: RunControl) {
     let mut tick = tokio::time::interval(grant.ttl / 3);
     tick.tick().await;
     loop {
