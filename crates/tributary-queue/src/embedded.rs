@@ -9,6 +9,9 @@ use tributary_store::{Lease, MirrorStore};
 
 use crate::{Coordinator, QueueError, RunSignal, WatchedRun, WatchedSignals};
 
+/// The holder of a lease the mirror refused that this coordinator did not grant.
+const ELSEWHERE: &str = "another process";
+
 #[derive(Default)]
 struct Signals {
     /// integration id → (owner, expiry) of the leases granted here: in one process every
@@ -46,11 +49,25 @@ impl EmbeddedCoordinator {
 impl Coordinator for EmbeddedCoordinator {
     async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError> {
         let lease = self.store.acquire_lease(integration_id, owner, ttl).await?;
-        if let Some(l) = &lease {
-            self.state()
-                .holders
-                .insert(l.integration_id.clone(), (l.owner.clone(), Instant::now() + ttl));
+        let mut state = self.state();
+        let now = Instant::now();
+        match &lease {
+            Some(l) => {
+                state
+                    .holders
+                    .insert(l.integration_id.clone(), (l.owner.clone(), now + ttl));
+            }
+            // Refused, and not to a lease granted here: another process holds it (a `tributary
+            // sync` beside `serve` on one mirror, a killed process whose lease has not expired
+            // yet). Known as held for a TTL, a full steps aside instead of asking again and again.
+            None if !state.holders.get(integration_id).is_some_and(|(_, until)| *until > now) => {
+                state
+                    .holders
+                    .insert(integration_id.to_owned(), (ELSEWHERE.to_owned(), now + ttl));
+            }
+            None => {}
         }
+        drop(state);
         Ok(lease)
     }
 

@@ -60,7 +60,6 @@ impl RedisCoordinator {
     fn signal_key(&self, run_id: &str) -> String {
         format!("{}:signal:{{{run_id}}}", self.prefix)
     }
-
 }
 
 #[async_trait]

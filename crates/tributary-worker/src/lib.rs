@@ -31,6 +31,6 @@ mod signals;
 
 pub use config::WorkerConfig;
 pub use error::WorkerError;
-pub use job::{ALREADY_EXECUTING, JobContext, JobEnd};
+pub use job::{ALREADY_EXECUTING, JobContext, JobEnd, RunObserver};
 pub use pool::{Queues, run_pool};
 pub use signals::RunningRuns;
