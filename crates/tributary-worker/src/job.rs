@@ -34,11 +34,12 @@ pub struct JobContext {
 }
 
 /// Watches the executions of a [`JobContext`]: each run this process executes is announced
-/// when its lease is taken, with the control it runs under (to follow its progress), and
-/// again when the execution ended or paused. Runs skipped, or whose lease was lost, are not.
+/// once its lease is taken, with the control it runs under (to follow its progress), and again
+/// when the execution is over: with the run as it ended or paused, or with the error that
+/// stopped it (the lease lost, the mirror away). Jobs skipped are not announced.
 pub trait RunObserver: Send + Sync + 'static {
     fn started(&self, run: &SyncRun, control: &RunControl);
-    fn ended(&self, run: &SyncRun);
+    fn ended(&self, run: &SyncRun, outcome: Result<&SyncRun, &EngineError>);
 }
 
 /// What became of a job, for logs and tests.
@@ -334,8 +335,9 @@ impl JobContext {
         }
         self.running
             .insert(&run.id, &run.integration_id, run.sync_type, control.clone());
+        let started = run.clone();
         if let Some(observer) = &self.observer {
-            observer.started(&run, &control);
+            observer.started(&started, &control);
         }
         let coordinator = self.coordinator.clone();
         let heartbeat = Heartbeat::start(grant.clone(), control.clone(), move |lease| {
@@ -344,10 +346,10 @@ impl JobContext {
         });
         let outcome = self.engine.execute(run, grant.fence, &control, heartbeat.lost()).await;
         drop(heartbeat);
-        let run = outcome?.run;
         if let Some(observer) = &self.observer {
-            observer.ended(&run);
+            observer.ended(&started, outcome.as_ref().map(|o| &o.run));
         }
+        let run = outcome?.run;
         if run.state == RunState::Failed && run.attempts + 1 >= self.config.max_attempts {
             tracing::warn!(run_id = %run.id, attempts = run.attempts + 1, "run failed after its last attempt");
         }
