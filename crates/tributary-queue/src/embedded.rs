@@ -60,7 +60,7 @@ impl Coordinator for EmbeddedCoordinator {
             // Refused, and not to a lease granted here: another process holds it (a `tributary
             // sync` beside `serve` on one mirror, a killed process whose lease has not expired
             // yet). Known as held for a TTL, a full steps aside instead of asking again and again.
-            None if !state.holders.get(integration_id).is_some_and(|(_, until)| *until > now) => {
+            None if state.holders.get(integration_id).is_none_or(|(_, until)| *until <= now) => {
                 state
                     .holders
                     .insert(integration_id.to_owned(), (ELSEWHERE.to_owned(), now + ttl));

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use tributary_engine::{EngineConfig, RunControl, Schedule, SyncEngine};
 use tributary_model::{ScopeConfig, SyncType, ToolKind};
-use tributary_sim::{SimConfig, Simulator};
 use tributary_queue::MemoryQueue;
+use tributary_sim::{SimConfig, Simulator};
 use tributary_store::NewIntegration;
 use tributary_worker::{JobContext, WorkerConfig, WorkerError};
 

@@ -109,8 +109,9 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             ..SchedulerConfig::default()
         },
     );
-    // The schedules every integration gets, then the demo's cadence: a DELTA (a DEFAULT for
-    // BambooHR) every --sync-every seconds once the first complete sync succeeded.
+    // The schedules every integration gets, then the demo's cadence: a DELTA (a DEFAULT for a
+    // tool without a changed-since filter) every --sync-every seconds once the first complete
+    // sync succeeded (a DELTA queued before it is superseded by it).
     scheduler.ensure_schedules().await?;
     let schedule = Schedule {
         default_every: Duration::from_secs(args.sync_every),
@@ -249,7 +250,8 @@ impl RunObserver for RoundCounter {
     fn ended(&self, run: &SyncRun, outcome: Result<&SyncRun, &EngineError>) {
         self.printer.ended(run, outcome);
         if outcome.is_ok_and(|ended| ended.state.is_terminal()) {
-            self.ended.send_modify(|ended| *ended.entry(run.integration_id.clone()).or_default() += 1);
+            self.ended
+                .send_modify(|ended| *ended.entry(run.integration_id.clone()).or_default() += 1);
         }
     }
 }

@@ -79,7 +79,9 @@ impl RunObserver for Printer {
         running.ticker.abort();
         match outcome {
             Ok(ended) => println!("{}", summary(&label(ended), ended, running.since.elapsed())),
-            Err(e) if self.print_errors => println!("{}: sync of {} could not run: {e}", label(run), run.integration_id),
+            Err(e) if self.print_errors => {
+                println!("{}: sync of {} could not run: {e}", label(run), run.integration_id)
+            }
             Err(_) => {}
         }
     }
