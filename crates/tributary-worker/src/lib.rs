@@ -9,9 +9,8 @@
 //!    and waits; a FULL or DEFAULT that finds it held steps aside, and the holder hands the
 //!    integration on when it is done;
 //! 3. run the engine under the fence while the heartbeat ([`tributary_engine::Heartbeat`])
-//!    renews the lease and a watcher
-//!    ([`signals`]) turns preemption requests and operator signals into pauses and cancels at
-//!    the next page boundary;
+//!    renews the lease and a watcher ([`signals`]) turns preemption requests and operator
+//!    signals into pauses and cancels at the next page boundary;
 //! 4. release the lease and hand the integration on: re-enqueue a run paused for a shutdown,
 //!    schedule a retry with backoff for a run the source failed, and enqueue whatever of the
 //!    integration waited for the lease (a preempted FULL resumes from its checkpoint).
