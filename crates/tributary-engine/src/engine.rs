@@ -131,9 +131,12 @@ impl SyncEngine {
         Ok(sync_type_due(self.store.as_ref(), integration, schedule).await?)
     }
 
-    /// The embedded path: takes the integration's lease from the store, resumes the open run of
-    /// `sync_type` (a paused or crashed one) or starts a new one, runs it to its end or to a
-    /// pause, and releases the lease.
+    /// One run of exactly `sync_type` under the store's lease, without the worker's policies
+    /// (stepping aside, a delta superseded by the first full, retries): takes the integration's
+    /// lease from the store, resumes the open run of `sync_type` (a paused or crashed one) or
+    /// starts a new one, runs it to its end or to a pause under the one [`Heartbeat`], and
+    /// releases the lease. The engine's tests run syncs through it; the `tributary` processes
+    /// (`sync`, `serve`, the demo, the fleet) run theirs through `tributary-worker`'s job path.
     pub async fn sync(
         &self,
         integration_id: &str,
