@@ -9,12 +9,11 @@ use tokio::task::JoinHandle;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
-    Integration, Lease, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore,
-    WriteOutcome,
+    Integration, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore, WriteOutcome,
 };
 
 use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
-use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, prepare_record};
+use crate::{Checkpoint, EngineError, Heartbeat, Progress, RunControl, Signal, prepare_record};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -132,9 +131,12 @@ impl SyncEngine {
         Ok(sync_type_due(self.store.as_ref(), integration, schedule).await?)
     }
 
-    /// The embedded path: takes the integration's lease from the store, resumes the open run of
-    /// `sync_type` (a paused or crashed one) or starts a new one, runs it to its end or to a
-    /// pause, and releases the lease.
+    /// One run of exactly `sync_type` under the store's lease, without the worker's policies
+    /// (stepping aside, a delta superseded by the first full, retries): takes the integration's
+    /// lease from the store, resumes the open run of `sync_type` (a paused or crashed one) or
+    /// starts a new one, runs it to its end or to a pause under the one [`Heartbeat`], and
+    /// releases the lease. The engine's tests run syncs through it; the `tributary` processes
+    /// (`sync`, `serve`, the demo, the fleet) run theirs through `tributary-worker`'s job path.
     pub async fn sync(
         &self,
         integration_id: &str,
@@ -149,17 +151,18 @@ impl SyncEngine {
             .acquire_lease(integration_id, &self.config.worker_id, self.config.lease_ttl)
             .await?
             .ok_or_else(|| EngineError::Busy(integration_id.to_owned()))?;
-        let lost = Arc::new(AtomicBool::new(false));
-        // Aborted on drop: if this future is cancelled the lease must lapse, not be renewed by
-        // an orphaned task.
-        let heartbeat = AbortOnDrop(self.spawn_heartbeat(lease.clone(), lost.clone(), control.clone()));
+        let store = self.store.clone();
+        let heartbeat = Heartbeat::start(lease.clone(), control.clone(), move |lease| {
+            let store = store.clone();
+            async move { store.renew_lease(&lease, lease.ttl).await }
+        });
         let run = match self.store.open_run(integration_id, sync_type).await {
             Ok(Some(run)) => Ok(run),
             Ok(None) => self.store.create_run(integration_id, sync_type).await,
             Err(e) => Err(e),
         };
         let result = match run {
-            Ok(run) => self.execute(run, lease.fence, control, &lost).await,
+            Ok(run) => self.execute(run, lease.fence, control, heartbeat.lost()).await,
             Err(e) => Err(e.into()),
         };
         drop(heartbeat);
@@ -167,32 +170,6 @@ impl SyncEngine {
             tracing::warn!(integration_id, error = %e, "could not release lease; it will expire");
         }
         result
-    }
-
-    fn spawn_heartbeat(&self, lease: Lease, lost: Arc<AtomicBool>, control: RunControl) -> JoinHandle<()> {
-        let store = self.store.clone();
-        let ttl = self.config.lease_ttl;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(ttl / 3);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                match store.renew_lease(&lease, ttl).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::error!(integration_id = %lease.integration_id, "lease taken over; stopping run");
-                        lost.store(true, Ordering::SeqCst);
-                        control.cancel();
-                        return;
-                    }
-                    // A blip of the database must not kill a long full; the fence guards
-                    // writes if the lease really expired meanwhile.
-                    Err(e) => {
-                        tracing::warn!(integration_id = %lease.integration_id, error = %e, "lease renewal failed")
-                    }
-                }
-            }
-        })
     }
 
     /// Runs `run` under fence token `fence` until it ends or pauses. The caller holds the

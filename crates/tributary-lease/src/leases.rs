@@ -17,18 +17,6 @@ pub struct RedisLeases {
     prefix: String,
 }
 
-/// A granted lease. Write to the mirror only under `fence`, renew well within `ttl` (every
-/// third of it, say), and stop when a renewal answers `false`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub integration_id: String,
-    pub owner: String,
-    pub fence: i64,
-    /// How long the lease lasts from its grant or its last renewal; renewals extend it by
-    /// this much again.
-    pub ttl: Duration,
-}
-
 impl RedisLeases {
     /// Leases under `{prefix}:lease:*` and `{prefix}:fence:*`. One prefix per deployment: two
     /// deployments sharing a Redis keep their fences apart by using different prefixes.

@@ -46,5 +46,7 @@ mod renew;
 
 pub use connection::{ConnectOptions, connect};
 pub use error::LeaseError;
-pub use leases::{Lease, RedisLeases};
+pub use leases::RedisLeases;
 pub use owner::process_owner_id;
+/// The one lease type of the workspace, granted here by Redis and by the mirror in embedded mode.
+pub use tributary_store::Lease;

@@ -9,8 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tributary_model::{Model, PauseReason, RunState, ScopeConfig, ToolKind, record_id};
 use tributary_operator::{OperatorState, router};
-use tributary_queue::{Coordinator, EmbeddedCoordinator, Grant, MemoryQueue, RunSignal, WatchedRun};
-use tributary_store::{MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord, RunWrite, SyncRun};
+use tributary_queue::{Coordinator, EmbeddedCoordinator, MemoryQueue, RunSignal, WatchedRun};
+use tributary_store::{Lease, MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord, RunWrite, SyncRun};
 
 const TOKEN: &str = "operator-test-token";
 /// Personio takes FULL and DELTA syncs.
@@ -120,7 +120,7 @@ impl Harness {
     }
 
     /// Takes the run's lease and marks it RUNNING, as a worker does.
-    async fn start_run(&self, run_id: &str, worker: &str) -> (Grant, SyncRun) {
+    async fn start_run(&self, run_id: &str, worker: &str) -> (Lease, SyncRun) {
         let run = self.store.get_run(run_id).await.unwrap().unwrap();
         let grant = self
             .coordinator
@@ -173,7 +173,7 @@ fn assert_error(got: (StatusCode, Value), status: StatusCode, code: &str) {
     assert!(body["error"]["log_url"].is_null(), "{body}");
 }
 
-fn run_write(run: &SyncRun, grant: &Grant) -> RunWrite {
+fn run_write(run: &SyncRun, grant: &Lease) -> RunWrite {
     RunWrite {
         integration_id: run.integration_id.clone(),
         run_id: run.id.clone(),

@@ -5,19 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use tributary_store::Lease;
 
 use crate::QueueError;
-
-/// A granted integration lease: write to the mirror only under `fence`, renew within `ttl`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    pub integration_id: String,
-    /// `<worker id>/<run id>`: names the process *and* the run, so two runs of one integration
-    /// in one process never share (or re-take) a lease.
-    pub owner: String,
-    pub fence: i64,
-    pub ttl: Duration,
-}
 
 /// What an operator asked of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,11 +55,11 @@ pub struct WatchedSignals {
 pub trait Coordinator: Send + Sync + 'static {
     /// Takes the integration's lease for `owner` and advances the mirror's fence to the new
     /// token (invariant I4). `None` while someone else holds it.
-    async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Grant>, QueueError>;
+    async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError>;
     /// Extends the lease; `false` once it is lost (expired and taken, or flushed).
-    async fn renew(&self, grant: &Grant) -> Result<bool, QueueError>;
-    /// Gives the lease up if still held by `grant.owner`.
-    async fn release(&self, grant: &Grant) -> Result<(), QueueError>;
+    async fn renew(&self, lease: &Lease) -> Result<bool, QueueError>;
+    /// Gives the lease up if still held by `lease.owner` under `lease.fence`.
+    async fn release(&self, lease: &Lease) -> Result<(), QueueError>;
     /// The owner holding each integration's lease, if any.
     async fn holders(&self, integration_ids: &[String]) -> Result<Vec<Option<String>>, QueueError>;
 

@@ -105,7 +105,7 @@ pub async fn stranded(coordinator: &dyn Coordinator, runs: Vec<SyncRun>) -> Resu
         .collect())
 }
 
-/// The run id in a lease owner `<worker id>/<run id>` (see `Grant::owner`).
+/// The run id in a lease owner `<worker id>/<run id>` (see `Lease::owner`).
 fn held_by_run(owner: &str) -> &str {
     owner.rsplit_once('/').map_or(owner, |(_, run)| run)
 }

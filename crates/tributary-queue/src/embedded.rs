@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tributary_store::{Lease, Leases};
 
-use crate::{Coordinator, Grant, QueueError, RunSignal, WatchedRun, WatchedSignals};
+use crate::{Coordinator, QueueError, RunSignal, WatchedRun, WatchedSignals};
+
+/// The holder of a lease the mirror refused that this coordinator did not grant.
+const ELSEWHERE: &str = "another process";
 
 #[derive(Default)]
 struct Signals {
@@ -40,57 +43,56 @@ impl EmbeddedCoordinator {
     fn state(&self) -> std::sync::MutexGuard<'_, Signals> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    fn lease(grant: &Grant) -> Lease {
-        Lease {
-            integration_id: grant.integration_id.clone(),
-            owner: grant.owner.clone(),
-            fence: grant.fence,
-            // Not read by renew or release, which match on owner and fence.
-            expires_at: chrono::Utc::now(),
-        }
-    }
 }
 
 #[async_trait]
 impl Coordinator for EmbeddedCoordinator {
-    async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Grant>, QueueError> {
+    async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError> {
         let lease = self.store.acquire_lease(integration_id, owner, ttl).await?;
-        if let Some(l) = &lease {
-            self.state()
-                .holders
-                .insert(l.integration_id.clone(), (l.owner.clone(), Instant::now() + ttl));
+        let mut state = self.state();
+        let now = Instant::now();
+        match &lease {
+            Some(l) => {
+                state
+                    .holders
+                    .insert(l.integration_id.clone(), (l.owner.clone(), now + ttl));
+            }
+            // Refused, and not to a lease granted here: another process holds it (a `tributary
+            // sync` beside `serve` on one mirror, a killed process whose lease has not expired
+            // yet). Known as held for a TTL, a full steps aside instead of asking again and again.
+            None if state.holders.get(integration_id).is_none_or(|(_, until)| *until <= now) => {
+                state
+                    .holders
+                    .insert(integration_id.to_owned(), (ELSEWHERE.to_owned(), now + ttl));
+            }
+            None => {}
         }
-        Ok(lease.map(|l| Grant {
-            integration_id: l.integration_id,
-            owner: l.owner,
-            fence: l.fence,
-            ttl,
-        }))
+        drop(state);
+        Ok(lease)
     }
 
-    async fn renew(&self, grant: &Grant) -> Result<bool, QueueError> {
-        let renewed = self.store.renew_lease(&Self::lease(grant), grant.ttl).await?;
+    async fn renew(&self, lease: &Lease) -> Result<bool, QueueError> {
+        let renewed = self.store.renew_lease(lease, lease.ttl).await?;
         let mut state = self.state();
-        match state.holders.get_mut(&grant.integration_id) {
-            Some((owner, expiry)) if renewed && *owner == grant.owner => *expiry = Instant::now() + grant.ttl,
-            Some((owner, _)) if !renewed && *owner == grant.owner => {
-                state.holders.remove(&grant.integration_id);
+        match state.holders.get_mut(&lease.integration_id) {
+            Some((owner, expiry)) if renewed && *owner == lease.owner => *expiry = Instant::now() + lease.ttl,
+            Some((owner, _)) if !renewed && *owner == lease.owner => {
+                state.holders.remove(&lease.integration_id);
             }
             _ => {}
         }
         Ok(renewed)
     }
 
-    async fn release(&self, grant: &Grant) -> Result<(), QueueError> {
-        self.store.release_lease(&Self::lease(grant)).await?;
+    async fn release(&self, lease: &Lease) -> Result<(), QueueError> {
+        self.store.release_lease(lease).await?;
         let mut state = self.state();
         if state
             .holders
-            .get(&grant.integration_id)
-            .is_some_and(|(owner, _)| *owner == grant.owner)
+            .get(&lease.integration_id)
+            .is_some_and(|(owner, _)| *owner == lease.owner)
         {
-            state.holders.remove(&grant.integration_id);
+            state.holders.remove(&lease.integration_id);
         }
         Ok(())
     }

@@ -27,7 +27,7 @@ mod redis_coordinator;
 mod redis_queue;
 
 pub use apalis_connection::ApalisConnection;
-pub use coordinator::{Coordinator, Grant, RunSignal, WatchedRun, WatchedSignals};
+pub use coordinator::{Coordinator, RunSignal, WatchedRun, WatchedSignals};
 pub use dispatch::{dispatch, stranded, wants_worker};
 pub use embedded::EmbeddedCoordinator;
 pub use error::QueueError;

@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use tributary_lease::RedisLeases;
-use tributary_store::FenceStore;
+use tributary_store::{FenceStore, Lease};
 
-use crate::{Coordinator, Grant, QueueError, RunSignal, WatchedRun, WatchedSignals};
+use crate::{Coordinator, QueueError, RunSignal, WatchedRun, WatchedSignals};
 
 static CLEAR_PREEMPTION: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("../lua/clear_preemption.lua")));
@@ -60,38 +60,23 @@ impl RedisCoordinator {
     fn signal_key(&self, run_id: &str) -> String {
         format!("{}:signal:{{{run_id}}}", self.prefix)
     }
-
-    fn lease(grant: &Grant) -> tributary_lease::Lease {
-        tributary_lease::Lease {
-            integration_id: grant.integration_id.clone(),
-            owner: grant.owner.clone(),
-            fence: grant.fence,
-            ttl: grant.ttl,
-        }
-    }
 }
 
 #[async_trait]
 impl Coordinator for RedisCoordinator {
-    async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Grant>, QueueError> {
-        let lease = self
+    async fn acquire(&self, integration_id: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError> {
+        Ok(self
             .leases
             .acquire_fenced(self.store.as_ref(), integration_id, owner, ttl)
-            .await?;
-        Ok(lease.map(|l| Grant {
-            integration_id: l.integration_id,
-            owner: l.owner,
-            fence: l.fence,
-            ttl: l.ttl,
-        }))
+            .await?)
     }
 
-    async fn renew(&self, grant: &Grant) -> Result<bool, QueueError> {
-        Ok(self.leases.renew(&Self::lease(grant)).await?)
+    async fn renew(&self, lease: &Lease) -> Result<bool, QueueError> {
+        Ok(self.leases.renew(lease).await?)
     }
 
-    async fn release(&self, grant: &Grant) -> Result<(), QueueError> {
-        self.leases.release(&Self::lease(grant)).await?;
+    async fn release(&self, lease: &Lease) -> Result<(), QueueError> {
+        self.leases.release(lease).await?;
         Ok(())
     }
 

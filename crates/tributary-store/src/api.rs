@@ -55,13 +55,22 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
-/// An integration's lease. Only the holder of the newest fence may write to its mirror.
+/// An integration's lease, whoever grants it: the mirror's lease row (the embedded mode,
+/// [`MirrorStore::acquire_lease`]) or Redis (the fleet's `tributary-lease`, which advances the
+/// mirror's fence to the token it issues). Write to the mirror only under `fence`: only the
+/// holder of the integration's newest fence may write to its mirror (invariant I4). Renew well
+/// within `ttl` (every third of it) and stop when a renewal answers `false`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub integration_id: String,
+    /// Names the holder. The worker's leases are `<worker id>/<run id>`: the process *and* the
+    /// run, so two runs of one integration in one process never share (or re-take) a lease.
     pub owner: String,
     pub fence: i64,
-    pub expires_at: Timestamp,
+    /// How long the lease lasts from its grant or its last renewal; renewals extend it by
+    /// this much again. The expiry itself is kept where the lease is (the lease row, the Redis
+    /// key), never on this copy.
+    pub ttl: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -273,7 +273,7 @@ async fn release(store: &dyn MirrorStore, owner: &str, fence: i64) {
         integration_id: INTEGRATION.into(),
         owner: owner.into(),
         fence,
-        expires_at: chrono::Utc::now(),
+        ttl: Duration::from_secs(30),
     };
     store.release_lease(&lease).await.expect("released");
 }
@@ -2562,7 +2562,7 @@ async fn run_ending(store: &dyn MirrorStore, integration_id: &str, state: RunSta
             integration_id: integration_id.into(),
             owner: "w".into(),
             fence: write.fence,
-            expires_at: chrono::Utc::now(),
+            ttl: Duration::from_secs(30),
         })
         .await
         .expect("released");

@@ -15,4 +15,8 @@ pub enum WorkerError {
     Engine(#[from] EngineError),
     #[error("worker pool: {0}")]
     Pool(String),
+    /// [`crate::JobContext::sync_now`] found nothing to run, and why (an operator paused the
+    /// run, say).
+    #[error("sync not run: {0}")]
+    NotRun(&'static str),
 }

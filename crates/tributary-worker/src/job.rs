@@ -1,19 +1,24 @@
 //! One job: from a queued pointer to a run, to the run executed (or recognised as not ours).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tributary_engine::{RunControl, SyncEngine};
+use tributary_engine::{EngineError, Heartbeat, RunControl, SyncEngine};
 use tributary_model::{PauseReason, RunState, SyncType};
-use tributary_queue::{Coordinator, Grant, JobQueue, SyncJob, dispatch, stranded};
-use tributary_store::{SyncRun, SyncStore};
+use tributary_queue::{Coordinator, JobQueue, SyncJob, dispatch, stranded};
+use tributary_store::{Lease, SyncRun, SyncStore};
 
 use crate::signals::Claim;
 use crate::{RunningRuns, WorkerConfig, WorkerError};
 
 /// Why a re-delivered job for a run this process is executing is dropped.
 pub const ALREADY_EXECUTING: &str = "this worker is executing the run already (a re-delivered job)";
+/// Why a FULL or DEFAULT steps aside: another run of the integration holds its lease.
+const LEASE_HELD: &str = "another run of the integration holds its lease";
+/// Why a DELTA gives up: the running sync did not pause within `preempt_wait`.
+const LEASE_HELD_TOO_LONG: &str = "lease held too long";
+/// Why an execution ends without an outcome: the lease was taken over meanwhile.
+const LEASE_LOST: &str = "lease lost";
 
 /// Everything a job needs; one per worker process, shared by all its jobs.
 pub struct JobContext {
@@ -23,6 +28,18 @@ pub struct JobContext {
     pub coordinator: Arc<dyn Coordinator>,
     pub config: WorkerConfig,
     pub running: RunningRuns,
+    /// Told when an execution of a run starts and how it ended (the demo and `tributary sync`
+    /// print them).
+    pub observer: Option<Arc<dyn RunObserver>>,
+}
+
+/// Watches the executions of a [`JobContext`]: each run this process executes is announced
+/// once its lease is taken, with the control it runs under (to follow its progress), and again
+/// when the execution is over: with the run as it ended or paused, or with the error that
+/// stopped it (the lease lost, the mirror away). Jobs skipped are not announced.
+pub trait RunObserver: Send + Sync + 'static {
+    fn started(&self, run: &SyncRun, control: &RunControl);
+    fn ended(&self, run: &SyncRun, outcome: Result<&SyncRun, &EngineError>);
 }
 
 /// What became of a job, for logs and tests.
@@ -36,7 +53,67 @@ pub enum JobEnd {
 }
 
 impl JobContext {
+    /// A context for syncs of this process only: the mirror's lease (no Redis) and in-memory
+    /// queues, as `tributary serve` has without Redis. Build a pool over `queue` with
+    /// [`crate::run_pool`] for scheduled syncs, or run one sync with [`JobContext::sync_now`].
+    pub fn embedded(engine: SyncEngine, queue: tributary_queue::MemoryQueue, config: WorkerConfig) -> Self {
+        let store = engine.store().clone();
+        Self {
+            coordinator: Arc::new(tributary_queue::EmbeddedCoordinator::new(store.clone())),
+            store,
+            engine,
+            queue: Arc::new(queue),
+            config,
+            running: RunningRuns::default(),
+            observer: None,
+        }
+    }
+
+    /// Runs one sync of `integration_id` now, through the same path as a queued job: the open
+    /// run of `sync_type` (a paused or crashed one) is resumed, or a new one created, and
+    /// handled as its job would be, under `control` (follow its progress there). The run as
+    /// it ended or paused; [`EngineError::Busy`] when another sync holds the integration's
+    /// lease and does not give it up (a delta waits for it at most `preempt_wait`).
+    pub async fn sync_now(
+        &self,
+        integration_id: &str,
+        sync_type: SyncType,
+        control: RunControl,
+    ) -> Result<SyncRun, WorkerError> {
+        if self.store.get_integration(integration_id).await?.is_none() {
+            return Err(EngineError::IntegrationNotFound(integration_id.to_owned()).into());
+        }
+        let run = match self.store.open_run(integration_id, sync_type).await? {
+            Some(run) => run,
+            None => self.store.create_run(integration_id, sync_type).await?,
+        };
+        // As a queued job's run is: the worker removes the marker when it takes the run.
+        self.coordinator.mark_queued(&run.id).await?;
+        let job = SyncJob {
+            run_id: run.id.clone(),
+            integration_id: run.integration_id.clone(),
+            sync_type: run.sync_type,
+        };
+        match self.handle_with(job, control).await? {
+            JobEnd::Executed(_) => Ok(self
+                .store
+                .get_run(&run.id)
+                .await?
+                .ok_or_else(|| WorkerError::Pool(format!("run {} vanished", run.id)))?),
+            JobEnd::Skipped(LEASE_HELD | LEASE_HELD_TOO_LONG) => {
+                Err(EngineError::Busy(integration_id.to_owned()).into())
+            }
+            JobEnd::Skipped(LEASE_LOST) => Err(EngineError::LeaseLost(format!("run {}", run.id)).into()),
+            JobEnd::Skipped(why) => Err(WorkerError::NotRun(why)),
+        }
+    }
+
     pub async fn handle(&self, job: SyncJob) -> Result<JobEnd, WorkerError> {
+        self.handle_with(job, RunControl::new()).await
+    }
+
+    /// [`JobContext::handle`], running the sync under `control` (the caller's, to follow it).
+    async fn handle_with(&self, job: SyncJob, control: RunControl) -> Result<JobEnd, WorkerError> {
         // Held until this job is done with the run and its lease, whatever becomes of it.
         let Some(claim) = self.running.claim(&job.run_id) else {
             // A queued marker now is this duplicate's own (the executing job removed the one it
@@ -75,7 +152,7 @@ impl JobContext {
                         self.coordinator.clear_preemption(&run.integration_id, &run.id).await?;
                         self.coordinator.unmark_queued(&run.id).await?;
                         tracing::warn!(run_id = %run.id, "the integration's lease stayed taken; leaving the delta to the scheduler");
-                        return Ok(JobEnd::Skipped("lease held too long"));
+                        return Ok(JobEnd::Skipped(LEASE_HELD_TOO_LONG));
                     }
                     if !asked {
                         tracing::info!(run_id = %run.id, integration_id = %run.integration_id, "lease held: asking the running sync to pause");
@@ -88,12 +165,12 @@ impl JobContext {
                 }
                 None => {
                     if self.step_aside(&run).await? {
-                        return Ok(JobEnd::Skipped("another run of the integration holds its lease"));
+                        return Ok(JobEnd::Skipped(LEASE_HELD));
                     }
                 }
             }
         };
-        self.execute(&job, grant, claim).await
+        self.execute(&job, grant, claim, control).await
     }
 
     /// Why the run needs no worker now, if so.
@@ -191,13 +268,19 @@ impl JobContext {
         Ok(false)
     }
 
-    async fn execute(&self, job: &SyncJob, grant: Grant, claim: Claim) -> Result<JobEnd, WorkerError> {
+    async fn execute(
+        &self,
+        job: &SyncJob,
+        grant: Lease,
+        claim: Claim,
+        control: RunControl,
+    ) -> Result<JobEnd, WorkerError> {
         let run_id = job.run_id.as_str();
         self.coordinator.unmark_queued(run_id).await?;
         if job.sync_type == SyncType::Delta {
             self.coordinator.clear_preemption(&job.integration_id, run_id).await?;
         }
-        let result = self.execute_leased(job, &grant).await;
+        let result = self.execute_leased(job, &grant, control).await;
         self.running.remove(run_id);
         if let Err(e) = self.coordinator.clear_signal(run_id).await {
             tracing::warn!(run_id, error = %e, "could not clear the run's signal; it expires");
@@ -224,7 +307,7 @@ impl JobContext {
             }
             Err(WorkerError::Engine(tributary_engine::EngineError::LeaseLost(detail))) => {
                 tracing::warn!(run_id, %detail, "lease lost; the run is left to its new holder");
-                JobEnd::Skipped("lease lost")
+                JobEnd::Skipped(LEASE_LOST)
             }
             Err(WorkerError::Engine(e)) if !e.is_recoverable() => {
                 // Retrying the job would meet the same answer (an operator paused the run
@@ -238,7 +321,7 @@ impl JobContext {
         Ok(end)
     }
 
-    async fn execute_leased(&self, job: &SyncJob, grant: &Grant) -> Result<SyncRun, WorkerError> {
+    async fn execute_leased(&self, job: &SyncJob, grant: &Lease, control: RunControl) -> Result<SyncRun, WorkerError> {
         // Read again now that the lease is ours: what `handle` read before may have changed
         // under the previous holder (its attempts decide whether this execution may retry).
         let run = self
@@ -246,21 +329,26 @@ impl JobContext {
             .get_run(&job.run_id)
             .await?
             .ok_or_else(|| WorkerError::Pool(format!("run {} vanished", job.run_id)))?;
-        let mut control = RunControl::new();
+        let mut control = control;
         if run.attempts + 1 < self.config.max_attempts {
             control = control.with_retry_after(self.config.retry_delay(run.attempts + 1));
         }
         self.running
             .insert(&run.id, &run.integration_id, run.sync_type, control.clone());
-        let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = tokio::spawn(heartbeat(
-            self.coordinator.clone(),
-            grant.clone(),
-            lost.clone(),
-            control.clone(),
-        ));
-        let outcome = self.engine.execute(run, grant.fence, &control, &lost).await;
-        heartbeat.abort();
+        let started = run.clone();
+        if let Some(observer) = &self.observer {
+            observer.started(&started, &control);
+        }
+        let coordinator = self.coordinator.clone();
+        let heartbeat = Heartbeat::start(grant.clone(), control.clone(), move |lease| {
+            let coordinator = coordinator.clone();
+            async move { coordinator.renew(&lease).await }
+        });
+        let outcome = self.engine.execute(run, grant.fence, &control, heartbeat.lost()).await;
+        drop(heartbeat);
+        if let Some(observer) = &self.observer {
+            observer.ended(&started, outcome.as_ref().map(|o| &o.run));
+        }
         let run = outcome?.run;
         if run.state == RunState::Failed && run.attempts + 1 >= self.config.max_attempts {
             tracing::warn!(run_id = %run.id, attempts = run.attempts + 1, "run failed after its last attempt");
@@ -285,27 +373,5 @@ impl JobContext {
         let waiting = stranded(self.coordinator.as_ref(), waiting).await?;
         dispatch(self.queue.as_ref(), self.coordinator.as_ref(), &waiting).await?;
         Ok(())
-    }
-}
-
-/// Renews the lease every third of its TTL; on loss, cancels the run (its writes would be
-/// fenced anyway) and says so through `lost`.
-async fn heartbeat(coordinator: Arc<dyn Coordinator>, grant: Grant, lost: Arc<AtomicBool>, control: RunControl) {
-    let mut tick = tokio::time::interval(grant.ttl / 3);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        match coordinator.renew(&grant).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::error!(integration_id = %grant.integration_id, "lease lost; stopping the run");
-                lost.store(true, Ordering::SeqCst);
-                control.cancel();
-                return;
-            }
-            // A blip must not kill a long full: the fence guards writes if the lease really
-            // expired meanwhile.
-            Err(e) => tracing::warn!(integration_id = %grant.integration_id, error = %e, "lease renewal failed"),
-        }
     }
 }

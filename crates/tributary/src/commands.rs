@@ -1,17 +1,21 @@
 //! The one-shot and serving subcommands (everything but the demo).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use tributary_engine::{EngineConfig, RunControl, Schedule, SyncEngine};
 use tributary_model::{ScopeConfig, SyncType, ToolKind};
+use tributary_queue::MemoryQueue;
 use tributary_sim::{SimConfig, Simulator};
-use tributary_store::{NewIntegration, SyncRun};
+use tributary_store::NewIntegration;
+use tributary_worker::{JobContext, WorkerConfig, WorkerError};
 
 use crate::cli::{
     ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, RunsArgs, SimArgs, SyncArgs,
     SyncTypeArg,
 };
+use crate::progress::Printer;
 use crate::setup::{open_store, shutdown_signal};
 
 pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
@@ -75,7 +79,24 @@ pub async fn sync(global: &Global, args: SyncArgs) -> anyhow::Result<()> {
     if integration.tool.supports_delta() && sync_type == SyncType::Default {
         bail!("{} syncs with FULL and DELTA, not DEFAULT", integration.tool);
     }
-    let run = run_with_progress(&engine, &integration.id, sync_type).await?;
+    let printer = Arc::new(Printer::default());
+    let mut ctx = one_shot(engine);
+    ctx.observer = Some(printer.clone());
+    let run = match ctx.sync_now(&integration.id, sync_type, RunControl::new()).await {
+        Ok(run) => run,
+        Err(e) => {
+            if !printer.announced() {
+                println!("{} {} started", integration.id, sync_type.as_str());
+            }
+            // Worded as the engine words them, as before the worker ran `tributary sync`.
+            let e = match e {
+                WorkerError::Engine(e) => anyhow::Error::new(e),
+                WorkerError::Store(e) => anyhow::Error::new(e),
+                other => anyhow::Error::new(other),
+            };
+            return Err(e.context(format!("sync of {} could not run", integration.id)));
+        }
+    };
     if !matches!(
         run.state,
         tributary_model::RunState::Succeeded | tributary_model::RunState::Paused
@@ -85,66 +106,20 @@ pub async fn sync(global: &Global, args: SyncArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs one sync, printing a progress line every few seconds and a summary line at the end.
-pub async fn run_with_progress(
-    engine: &SyncEngine,
-    integration_id: &str,
-    sync_type: SyncType,
-) -> anyhow::Result<SyncRun> {
-    println!("{integration_id} {} started", sync_type.as_str());
-    let control = RunControl::new();
-    let mut progress = control.subscribe_progress();
-    let started = std::time::Instant::now();
-    let label = format!("{integration_id} {}", sync_type.as_str());
-    let ticker = {
-        let label = label.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(3));
-            every.tick().await;
-            loop {
-                every.tick().await;
-                if !progress.has_changed().unwrap_or(false) {
-                    continue;
-                }
-                let p = progress.borrow_and_update().clone();
-                println!(
-                    "  {label} … {} pages, {} created, {} updated, {} unchanged (stream {})",
-                    p.counts.pages_fetched, p.counts.created, p.counts.updated, p.counts.unchanged, p.stream
-                );
-            }
-        })
+/// The worker that runs `tributary sync`'s one sync, beside no other of this process: the
+/// mirror's lease, as `serve` without Redis takes it. The source failing ends the run FAILED
+/// (no retry is left to a scheduler that is not there), and a sync holding the lease, in
+/// another process, makes the integration busy at once (no delta of this process could make
+/// it pause).
+fn one_shot(engine: SyncEngine) -> JobContext {
+    let config = WorkerConfig {
+        worker_id: engine.config().worker_id.clone(),
+        lease_ttl: engine.config().lease_ttl,
+        max_attempts: 1,
+        preempt_wait: Duration::ZERO,
+        ..WorkerConfig::default()
     };
-    let outcome = engine.sync(integration_id, sync_type, &control).await;
-    ticker.abort();
-    let run = outcome
-        .with_context(|| format!("sync of {integration_id} could not run"))?
-        .run;
-    println!("{}", summary(&label, &run, started.elapsed()));
-    Ok(run)
-}
-
-pub fn summary(label: &str, run: &SyncRun, took: Duration) -> String {
-    let c = run.counts;
-    let mut line = format!(
-        "{label} {} in {:.1}s: {} pages, {} created, {} updated, {} deleted, {} unchanged",
-        run.state.as_str(),
-        took.as_secs_f64(),
-        c.pages_fetched,
-        c.created,
-        c.updated,
-        c.deleted,
-        c.unchanged
-    );
-    if c.unconfirmed > 0 {
-        line.push_str(&format!(
-            ", {} not seen but kept: the source could not confirm them gone",
-            c.unconfirmed
-        ));
-    }
-    if let Some(e) = &run.error {
-        line.push_str(&format!(" — {e}"));
-    }
-    line
+    JobContext::embedded(engine, MemoryQueue::new(), config)
 }
 
 pub async fn runs(global: &Global, args: RunsArgs) -> anyhow::Result<()> {

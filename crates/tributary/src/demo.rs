@@ -1,18 +1,23 @@
 //! `tributary demo`: everything on one machine with nothing installed but Rust. Simulated
 //! tools, an embedded mirror, the read API, and syncs that keep going as the data changes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tributary_engine::{EngineConfig, Schedule, SyncEngine};
-use tributary_gateway::{ForcedSync, SyncTrigger, TriggerError};
-use tributary_model::{RunState, ScopeConfig, SyncType, ToolKind};
+use tokio::sync::watch;
+use tributary_engine::{EngineConfig, EngineError, RunControl, Schedule, SyncEngine};
+use tributary_model::{ScopeConfig, ToolKind};
+use tributary_operator::FleetTrigger;
+use tributary_queue::MemoryQueue;
+use tributary_scheduler::{Scheduler, SchedulerConfig};
 use tributary_sim::{SimConfig, Simulator, WebhookTarget};
-use tributary_store::{NewIntegration, StoreError};
+use tributary_store::{NewIntegration, SyncRun};
+use tributary_worker::{JobContext, Queues, RunObserver, WorkerConfig, run_pool};
 
 use crate::cli::{DemoArgs, Global};
-use crate::commands::run_with_progress;
+use crate::progress::Printer;
 use crate::setup::open_store;
 use crate::setup::{cursor_key, shutdown_signal};
 
@@ -84,13 +89,61 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let mut config = EngineConfig::default();
     config.client.requests_per_second = std::num::NonZeroU32::new(500);
     let engine = SyncEngine::new(store.clone(), config);
-    let schedule = Schedule::default();
+    // `serve`'s scheduler and worker without Redis: the syncs below run as they would there.
+    let worker_config = WorkerConfig {
+        worker_id: engine.config().worker_id.clone(),
+        lease_ttl: engine.config().lease_ttl,
+        ..WorkerConfig::default()
+    };
+    let queue = MemoryQueue::new();
+    let observer = Arc::new(RoundCounter::default());
+    let mut ctx = JobContext::embedded(engine, queue.clone(), worker_config);
+    ctx.observer = Some(observer.clone());
+    let ctx = Arc::new(ctx);
+    let scheduler = Scheduler::new(
+        store.clone(),
+        ctx.queue.clone(),
+        ctx.coordinator.clone(),
+        SchedulerConfig {
+            owner: format!("demo-{}", ctx.config.worker_id),
+            ..SchedulerConfig::default()
+        },
+    );
+    // The schedules every integration gets, then the demo's cadence: a DELTA (a DEFAULT for a
+    // tool without a changed-since filter) every --sync-every seconds once the first complete
+    // sync succeeded (a DELTA queued before it is superseded by it).
+    scheduler.ensure_schedules().await?;
+    let schedule = Schedule {
+        default_every: Duration::from_secs(args.sync_every),
+        delta_every: Duration::from_secs(args.sync_every),
+        ..Schedule::default()
+    };
+    for (tool, id) in ToolKind::ALL.iter().zip(&integrations) {
+        store.ensure_schedules(id, &schedule.intervals(*tool, false)).await?;
+    }
+    let (stop, shutdown) = watch::channel(false);
+    let scheduler = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { scheduler.run(shutdown).await }
+    });
+    let pool = tokio::spawn(run_pool(ctx.clone(), Queues::Memory(queue), shutdown.clone()));
+    let mut ended = observer.ended.subscribe();
     println!("\nfirst sync of each integration:");
-    sync_round(&engine, &integrations, &schedule).await;
+    let first = ended.wait_for(|ended| integrations.iter().all(|id| ended.get(id).is_some_and(|n| *n >= 1)));
+    tokio::select! {
+        _ = first => {}
+        _ = shutdown_signal() => {
+            let _ = stop.send(true);
+            let _ = pool.await;
+            let _ = scheduler.await;
+            sim.shutdown().await;
+            return Ok(());
+        }
+    }
 
     // The simulated tools send their webhooks to the demo's gateway, signed as the real tools
     // sign them: every change the simulator makes reaches the mirror within a second through a
-    // DELTA (a DEFAULT for BambooHR), between the scheduled rounds.
+    // DELTA (a DEFAULT for BambooHR), between the scheduled ones.
     for (tool, id) in ToolKind::ALL.iter().zip(&integrations) {
         let secret = format!("demo-webhook-secret-{}", tool.as_str());
         store.set_inbound_webhook_secret(id, Some(&secret)).await?;
@@ -104,14 +157,23 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             })
             .context("cannot point the simulator's webhooks at the demo")?;
     }
-    let state = tributary_gateway::GatewayState::new(store.clone(), cursor_key(global))
-        .with_sync_trigger(Arc::new(DemoTrigger { engine: engine.clone() }));
+    // `POST /v1/force-sync` queues the run for the worker, as in `serve`.
+    let state = tributary_gateway::GatewayState::new(store.clone(), cursor_key(global)).with_sync_trigger(Arc::new(
+        FleetTrigger {
+            store: store.clone(),
+            queue: ctx.queue.clone(),
+            coordinator: ctx.coordinator.clone(),
+        },
+    ));
     let app = tributary_gateway::router(state);
+    let mut gateway_shutdown = shutdown.clone();
     let server = tokio::spawn(tributary_gateway::serve(
         listener,
         app,
         tributary_gateway::ServeOptions::default(),
-        shutdown_signal(),
+        async move {
+            let _ = gateway_shutdown.wait_for(|s| *s).await;
+        },
     ));
 
     let base = format!("http://{}", args.listen);
@@ -141,80 +203,55 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         args.sync_every
     );
 
-    let mut round = 0u64;
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        if args.rounds > 0 && round >= args.rounds {
-            break;
+    // --rounds: stop once every integration has finished that many syncs after its first.
+    let rounds = async {
+        if args.rounds == 0 {
+            std::future::pending::<()>().await;
         }
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tokio::time::sleep(Duration::from_secs(args.sync_every)) => {}
-        }
-        round += 1;
-        sync_round(&engine, &integrations, &schedule).await;
+        let want = 1 + args.rounds;
+        let _ = ended
+            .wait_for(|ended| integrations.iter().all(|id| ended.get(id).is_some_and(|n| *n >= want)))
+            .await;
+    };
+    tokio::select! {
+        _ = rounds => {}
+        _ = shutdown_signal() => {}
     }
     println!("stopping…");
-    server.abort();
+    let _ = stop.send(true);
+    pool.await.context("worker pool panicked")??;
+    scheduler.await.context("scheduler panicked")?;
+    server.await.context("read API panicked")??;
     sim.shutdown().await;
     Ok(())
 }
 
-/// `POST /v1/force-sync` in the demo: the run is queued in the mirror and started in the
-/// background with the demo's engine, which resumes the open run of that type, as soon as no
-/// other sync of the integration holds its lease.
-struct DemoTrigger {
-    engine: SyncEngine,
+/// Prints every sync the demo's worker runs, and counts those that ended (not paused) per
+/// integration, for the first round and --rounds.
+struct RoundCounter {
+    printer: Printer,
+    ended: watch::Sender<HashMap<String, u64>>,
 }
 
-#[async_trait::async_trait]
-impl SyncTrigger for DemoTrigger {
-    async fn force_sync(&self, integration_id: &str, sync_type: SyncType) -> Result<ForcedSync, TriggerError> {
-        let (run, created) = self
-            .engine
-            .store()
-            .enqueue_run(integration_id, sync_type)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => TriggerError::IntegrationNotFound(integration_id.to_owned()),
-                other => TriggerError::Unavailable(other.to_string()),
-            })?;
-        if created {
-            let (engine, id) = (self.engine.clone(), integration_id.to_owned());
-            tokio::spawn(async move {
-                // Wait out a sync of the integration that is running now.
-                while let Ok(runs) = engine.store().list_runs(&id, 5).await
-                    && runs.iter().any(|r| r.state == RunState::Running)
-                {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                if let Err(e) = run_with_progress(&engine, &id, sync_type).await {
-                    println!("{id} {}: {e:#}", sync_type.as_str());
-                }
-            });
+impl Default for RoundCounter {
+    fn default() -> Self {
+        Self {
+            printer: Printer::printing_errors(),
+            ended: watch::channel(HashMap::new()).0,
         }
-        Ok(ForcedSync {
-            sync_id: run.id,
-            sync_type: run.sync_type,
-            already_queued: !created,
-        })
     }
 }
 
-/// Syncs every integration once, with the type the schedule picks (FULL first, DELTA after for
-/// Personio and Greenhouse; DEFAULT for BambooHR), one line each.
-async fn sync_round(engine: &SyncEngine, integrations: &[String], schedule: &Schedule) {
-    for id in integrations {
-        let sync_type = match engine.store().get_integration(id).await {
-            Ok(Some(integration)) => engine
-                .due_sync_type(&integration, schedule)
-                .await
-                .unwrap_or(SyncType::Full),
-            _ => continue,
-        };
-        if let Err(e) = run_with_progress(engine, id, sync_type).await {
-            println!("{id} {}: {e:#}", sync_type.as_str());
+impl RunObserver for RoundCounter {
+    fn started(&self, run: &SyncRun, control: &RunControl) {
+        self.printer.started(run, control);
+    }
+
+    fn ended(&self, run: &SyncRun, outcome: Result<&SyncRun, &EngineError>) {
+        self.printer.ended(run, outcome);
+        if outcome.is_ok_and(|ended| ended.state.is_terminal()) {
+            self.ended
+                .send_modify(|ended| *ended.entry(run.integration_id.clone()).or_default() += 1);
         }
     }
 }

@@ -72,6 +72,7 @@ fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, wo
         coordinator: fleet.coordinator.clone(),
         config,
         running: RunningRuns::default(),
+        observer: None,
     })
 }
 

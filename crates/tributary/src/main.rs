@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod demo;
 mod fleet;
+mod progress;
 mod setup;
 
 use clap::Parser;

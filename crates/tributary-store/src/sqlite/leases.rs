@@ -50,7 +50,7 @@ pub(super) async fn acquire(
         integration_id: integration_id.to_string(),
         owner: owner.to_string(),
         fence,
-        expires_at,
+        ttl,
     }))
 }
 
