@@ -12,6 +12,7 @@ mod control;
 mod engine;
 mod error;
 mod listing;
+mod policy;
 mod prepare;
 mod schedule;
 
