@@ -234,16 +234,13 @@ impl SyncEngine {
                 Ok(end) => break end,
                 Err(e) => e,
             };
-            match on_run_error(&error, lost.load(Ordering::SeqCst)) {
-                RunAction::Rescope { prepared, current } => {
+            match (on_run_error(&error, lost.load(Ordering::SeqCst)), error) {
+                (RunAction::Rescope { prepared, current }, _) => {
                     (integration, run) = self.rescope(&write, prepared, current).await?;
                 }
-                RunAction::LeaseLost => return Err(EngineError::LeaseLost(error.to_string())),
-                RunAction::Finish => match error {
-                    EngineError::Source(src) => return self.finish(&write, &src).await,
-                    other => return Err(other),
-                },
-                RunAction::Propagate => return Err(error),
+                (RunAction::LeaseLost, error) => return Err(EngineError::LeaseLost(error.to_string())),
+                (RunAction::Finish, EngineError::Source(src)) => return self.finish(&write, &src).await,
+                (RunAction::Finish | RunAction::Propagate, error) => return Err(error),
             }
         };
         if end.run.state == RunState::Succeeded && end.run.sync_type.is_complete() {
