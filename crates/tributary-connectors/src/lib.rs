@@ -3,10 +3,12 @@
 
 mod bamboohr;
 mod greenhouse;
+mod inbound;
 mod personio;
 
 pub use bamboohr::BambooHrConnector;
 pub use greenhouse::GreenhouseConnector;
+pub use inbound::{Delivery, InboundVerifier, MAX_AGE, Rejected};
 pub use personio::PersonioConnector;
 
 use serde_json::Value;
@@ -46,6 +48,16 @@ pub fn documented_limits(tool: ToolKind) -> &'static [RateLimit] {
         ToolKind::Personio => personio::DOCUMENTED_LIMITS,
         ToolKind::Greenhouse => greenhouse::DOCUMENTED_LIMITS,
         ToolKind::Bamboohr => bamboohr::DOCUMENTED_LIMITS,
+    }
+}
+
+/// How `tool` proves its inbound webhooks (see [`InboundVerifier`]). Needs no credentials: the
+/// integration's webhook secret is all a check takes.
+pub fn inbound_verifier(tool: ToolKind) -> &'static dyn InboundVerifier {
+    match tool {
+        ToolKind::Personio => &personio::webhook::Webhooks,
+        ToolKind::Greenhouse => &greenhouse::webhook::Webhooks,
+        ToolKind::Bamboohr => &bamboohr::webhook::Webhooks,
     }
 }
 

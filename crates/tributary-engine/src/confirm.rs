@@ -22,14 +22,13 @@
 //! run simply confirms what is still a candidate.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
-use tributary_model::{IdGen, Model, RunCounts};
-use tributary_source::{Connector, RecordRef, SourceError, Stream};
-use tributary_store::{DeletionCandidate, Integration, RunWrite};
+use tributary_model::{IdGen, Model};
+use tributary_source::{RecordRef, SourceError, Stream};
+use tributary_store::DeletionCandidate;
 
-use crate::engine::StreamEnd;
-use crate::{Checkpoint, EngineError, RunControl, Signal, SyncEngine, prepare_record};
+use crate::engine::{Pass, StreamEnd, Tally};
+use crate::{EngineError, Signal, SyncEngine, prepare_record};
 
 /// More candidates than this in one stream are confirmed by another listing first: past a
 /// few hundred single requests (at a typical 10 requests/s) a listing costs less, and a mass
@@ -48,18 +47,14 @@ pub(crate) struct Confirmation {
 impl SyncEngine {
     /// Confirms this run's deletion candidates (see the module docs). `Err(signal)`: the run was
     /// asked to stop at a page boundary of a verification listing.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn confirm_deletions(
         &self,
-        integration: &Integration,
-        write: &RunWrite,
-        connector: &Arc<dyn Connector>,
+        pass: &Pass<'_>,
         streams: &[Stream],
         models: &[Model],
-        checkpoint: &mut Checkpoint,
-        counts: &mut RunCounts,
-        control: &RunControl,
+        tally: &mut Tally,
     ) -> Result<Result<Confirmation, Signal>, EngineError> {
+        let write = pass.write;
         let candidates = self.store().deletion_candidates(write, models).await?;
         let mut confirmation = Confirmation::default();
         if candidates.is_empty() {
@@ -67,19 +62,7 @@ impl SyncEngine {
         }
         tracing::info!(run_id = %write.run_id, candidates = candidates.len(), "confirming deletion candidates at the source");
         for (stream, pending) in by_stream(streams, candidates) {
-            match self
-                .confirm_stream(
-                    integration,
-                    write,
-                    connector,
-                    stream,
-                    pending,
-                    checkpoint,
-                    counts,
-                    control,
-                )
-                .await?
-            {
+            match self.confirm_stream(pass, stream, pending, tally).await? {
                 Ok(StreamConfirmation { confirmed, unconfirmed }) => {
                     confirmation.confirmed.extend(confirmed);
                     confirmation.unconfirmed += unconfirmed;
@@ -90,18 +73,14 @@ impl SyncEngine {
         Ok(Ok(confirmation))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn confirm_stream(
         &self,
-        integration: &Integration,
-        write: &RunWrite,
-        connector: &Arc<dyn Connector>,
+        pass: &Pass<'_>,
         stream: &Stream,
         mut pending: Vec<DeletionCandidate>,
-        checkpoint: &mut Checkpoint,
-        counts: &mut RunCounts,
-        control: &RunControl,
+        tally: &mut Tally,
     ) -> Result<Result<StreamConfirmation, Signal>, EngineError> {
+        let (write, connector) = (pass.write, pass.connector);
         let mut confirmed = Vec::new();
         let mut relisted = false;
         let unconfirmed = |pending: &[DeletionCandidate], error: &SourceError| {
@@ -126,16 +105,7 @@ impl SyncEngine {
                 let found: HashSet<RecordRef> = lookup.found.iter().map(|r| (r.model, r.remote_id.clone())).collect();
                 let unchecked: HashSet<RecordRef> = lookup.unchecked.into_iter().collect();
                 if !lookup.found.is_empty() {
-                    self.write_found(
-                        integration,
-                        write,
-                        connector.as_ref(),
-                        lookup.found,
-                        checkpoint,
-                        counts,
-                        stream,
-                    )
-                    .await?;
+                    self.write_found(pass, stream, lookup.found, tally).await?;
                 }
                 let mut still = Vec::new();
                 for candidate in pending {
@@ -161,9 +131,7 @@ impl SyncEngine {
             // Another complete listing of the stream: what it returns is written and seen;
             // what it misses as well stays a candidate.
             tracing::info!(run_id = %write.run_id, stream = stream.name, candidates = pending.len(), "listing the stream again to confirm deletions");
-            let end = self
-                .relist_stream(integration, write, connector, stream, checkpoint, counts, control)
-                .await;
+            let end = self.relist_stream(pass, stream, tally).await;
             match end {
                 Ok(StreamEnd::Done) => {}
                 Ok(StreamEnd::Stopped(signal)) => return Ok(Err(signal)),
@@ -195,26 +163,21 @@ impl SyncEngine {
 
     /// Writes records a lookup found, like a page of the stream (scope applied, hashed, fenced),
     /// without moving the checkpoint.
-    #[allow(clippy::too_many_arguments)]
     async fn write_found(
         &self,
-        integration: &Integration,
-        write: &RunWrite,
-        connector: &dyn Connector,
-        found: Vec<tributary_model::SourceRecord>,
-        checkpoint: &Checkpoint,
-        counts: &mut RunCounts,
+        pass: &Pass<'_>,
         stream: &Stream,
+        found: Vec<tributary_model::SourceRecord>,
+        tally: &mut Tally,
     ) -> Result<(), EngineError> {
+        let integration = pass.integration;
         let ids = IdGen::new(integration.id.clone());
         let records = found
             .into_iter()
-            .filter_map(|r| prepare_record(r, &integration.scope_config, &ids, connector))
+            .filter_map(|r| prepare_record(r, &integration.scope_config, &ids, pass.connector.as_ref()))
             .collect();
-        let out = self
-            .write_page(integration, write, records, checkpoint, counts, 0)
-            .await?;
-        tracing::info!(run_id = %write.run_id, stream = stream.name, updated = out.updated, unchanged = out.unchanged,
+        let out = self.write_page(pass, records, tally, 0).await?;
+        tracing::info!(run_id = %pass.write.run_id, stream = stream.name, updated = out.updated, unchanged = out.unchanged,
             "deletion candidates still exist at the source: the listing had skipped them");
         Ok(())
     }

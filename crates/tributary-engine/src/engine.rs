@@ -12,6 +12,7 @@ use tributary_store::{
     Integration, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore, WriteOutcome,
 };
 
+use crate::policy::{RunAction, on_run_error};
 use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
 use crate::{Checkpoint, EngineError, Heartbeat, Progress, RunControl, Signal, prepare_record};
 
@@ -202,36 +203,27 @@ impl SyncEngine {
             Err(e) => return self.finish(&write, &e).await,
         };
         let (mut integration, mut run) = (integration, run);
-        let result = loop {
-            match self
+        let end = loop {
+            let error = match self
                 .run_streams(&integration, &run, &write, connector.clone(), control, lost)
                 .await
             {
-                Err(EngineError::Store(StoreError::ScopeChanged { prepared, current, .. })) => {
+                Ok(end) => break end,
+                Err(e) => e,
+            };
+            match (on_run_error(&error, lost.load(Ordering::SeqCst)), error) {
+                (RunAction::Rescope { prepared, current }, _) => {
                     (integration, run) = self.rescope(&write, prepared, current).await?;
                 }
-                other => break other,
+                (RunAction::LeaseLost, error) => return Err(EngineError::LeaseLost(error.to_string())),
+                (RunAction::Finish, EngineError::Source(src)) => return self.finish(&write, &src).await,
+                (RunAction::Finish | RunAction::Propagate, error) => return Err(error),
             }
         };
-        match result {
-            Ok(end) => {
-                if end.run.state == RunState::Succeeded && end.run.sync_type.is_complete() {
-                    self.restrip_unlisted(&write, &integration, connector.as_ref()).await;
-                }
-                Ok(end)
-            }
-            Err(e) => {
-                if lost.load(Ordering::SeqCst) || matches!(e, EngineError::Store(StoreError::Fenced { .. })) {
-                    // Someone else owns the integration now; any write of ours would be
-                    // rejected, so leave the run for the new owner.
-                    return Err(EngineError::LeaseLost(e.to_string()));
-                }
-                match e {
-                    EngineError::Source(src) => self.finish(&write, &src).await,
-                    other => Err(other),
-                }
-            }
+        if end.run.state == RunState::Succeeded && end.run.sync_type.is_complete() {
+            self.restrip_unlisted(&write, &integration, connector.as_ref()).await;
         }
+        Ok(end)
     }
 
     async fn connector(&self, integration: &Integration) -> Result<Arc<dyn Connector>, SourceError> {
@@ -404,20 +396,17 @@ impl SyncEngine {
 
         let streams = connector.streams();
         let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
-        let mut checkpoint = Checkpoint::from_value(run.checkpoint.as_ref());
-        let mut counts = run.counts;
-        let listed = self
-            .list_streams(
-                integration,
-                write,
-                &connector,
-                &streams,
-                mode,
-                &mut checkpoint,
-                &mut counts,
-                control,
-            )
-            .await?;
+        let pass = Pass {
+            integration,
+            write,
+            connector: &connector,
+            control,
+        };
+        let mut tally = Tally {
+            checkpoint: Checkpoint::from_value(run.checkpoint.as_ref()),
+            counts: run.counts,
+        };
+        let listed = self.list_streams(&pass, &streams, mode, &mut tally).await?;
         let (errors, succeeded) = match listed {
             Listed::Finished { errors, succeeded } => (errors, succeeded),
             Listed::Stopped(signal) => {
@@ -455,16 +444,7 @@ impl SyncEngine {
                 let models: Vec<Model> = models.into_iter().collect();
                 let enabled_streams: Vec<Stream> = streams.iter().filter(|s| enabled(s)).cloned().collect();
                 let confirmation = match self
-                    .confirm_deletions(
-                        integration,
-                        write,
-                        &connector,
-                        &enabled_streams,
-                        &models,
-                        &mut checkpoint,
-                        &mut counts,
-                        control,
-                    )
+                    .confirm_deletions(&pass, &enabled_streams, &models, &mut tally)
                     .await?
                 {
                     Ok(confirmation) => confirmation,
@@ -553,28 +533,26 @@ impl SyncEngine {
 
     /// Writes prepared records as one page of the run — fenced, under the scope version they
     /// were prepared with (the store refuses the page if the scope changed since) — with the
-    /// checkpoint, and adds what it did to `counts`.
+    /// tally's checkpoint, and adds what it did to the tally's counts.
     pub(crate) async fn write_page(
         &self,
-        integration: &Integration,
-        write: &RunWrite,
+        pass: &Pass<'_>,
         records: Vec<PreparedRecord>,
-        checkpoint: &Checkpoint,
-        counts: &mut RunCounts,
+        tally: &mut Tally,
         pages_fetched: i64,
     ) -> Result<WriteOutcome, StoreError> {
         let out = self
             .store
             .apply_page(
-                write,
+                pass.write,
                 PageWrite {
                     records,
-                    checkpoint: checkpoint.to_value(),
-                    scope_version: integration.scope_version,
+                    checkpoint: tally.checkpoint.to_value(),
+                    scope_version: pass.integration.scope_version,
                 },
             )
             .await?;
-        counts.add(RunCounts {
+        tally.counts.add(RunCounts {
             pages_fetched,
             created: out.created,
             updated: out.updated,
@@ -589,32 +567,28 @@ impl SyncEngine {
     /// every stream was listed. Its pages are written (what they return is seen) but keep the
     /// run's checkpoint where it is: a run paused or killed during it resumes by confirming
     /// again, and whatever this pass already saw no longer needs confirming.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn relist_stream(
         &self,
-        integration: &Integration,
-        write: &RunWrite,
-        connector: &Arc<dyn Connector>,
+        pass: &Pass<'_>,
         stream: &Stream,
-        checkpoint: &Checkpoint,
-        counts: &mut RunCounts,
-        control: &RunControl,
+        tally: &mut Tally,
     ) -> Result<StreamEnd, EngineError> {
+        let control = pass.control;
         let (tx, mut rx) = mpsc::channel::<Event>(self.config.prefetch.max(1));
-        let _fetcher = AbortOnDrop(tokio::spawn(fetch_pages(
-            0,
-            connector.clone(),
-            stream.clone(),
-            None,
-            FetchMode::Full,
-            control.clone(),
-            self.config.max_pages_per_stream,
-            Preparer {
-                scope: integration.scope_config.clone(),
-                ids: IdGen::new(integration.id.clone()),
-            },
-            tx,
-        )));
+        let _fetcher = AbortOnDrop(tokio::spawn(
+            Fetcher {
+                index: 0,
+                connector: pass.connector.clone(),
+                stream: stream.clone(),
+                cursor: None,
+                mode: FetchMode::Full,
+                control: control.clone(),
+                max_pages: self.config.max_pages_per_stream,
+                preparer: Preparer::for_integration(pass.integration),
+                tx,
+            }
+            .run(),
+        ));
         loop {
             let page = match rx.recv().await {
                 Some(Event::Page { page: Ok(page), .. }) => page,
@@ -633,11 +607,10 @@ impl SyncEngine {
                     )));
                 }
             };
-            self.write_page(integration, write, page.records, checkpoint, counts, 1)
-                .await?;
+            self.write_page(pass, page.records, tally, 1).await?;
             control.report(Progress {
                 stream: stream.name.to_owned(),
-                counts: *counts,
+                counts: tally.counts,
             });
             if control.signal() == Signal::Cancel {
                 return Ok(StreamEnd::Stopped(Signal::Cancel));
@@ -655,6 +628,21 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// What a pass over the streams works with, the same for every stream and page of it.
+#[derive(Clone, Copy)]
+pub(crate) struct Pass<'a> {
+    pub(crate) integration: &'a Integration,
+    pub(crate) write: &'a RunWrite,
+    pub(crate) connector: &'a Arc<dyn Connector>,
+    pub(crate) control: &'a RunControl,
+}
+
+/// Where the run stands: the checkpoint every page write commits, and what the run did so far.
+pub(crate) struct Tally {
+    pub(crate) checkpoint: Checkpoint,
+    pub(crate) counts: RunCounts,
+}
+
 /// What the fetcher needs to prepare records: hashing runs there, beside the fetch, so it
 /// overlaps the previous page's write instead of adding to it (a third of the worker's CPU in
 /// a FULL of Personio employees is the content hash).
@@ -663,71 +651,96 @@ pub(crate) struct Preparer {
     pub(crate) ids: IdGen,
 }
 
+impl Preparer {
+    pub(crate) fn for_integration(integration: &Integration) -> Self {
+        Preparer {
+            scope: integration.scope_config.clone(),
+            ids: IdGen::new(integration.id.clone()),
+        }
+    }
+}
+
 /// Fetches the pages of stream `index` one after another into `tx`, checking the run's signal
 /// before each request and detecting pagination that never ends; then says how it ended.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn fetch_pages(
-    index: usize,
-    connector: Arc<dyn Connector>,
-    stream: Stream,
-    mut cursor: Option<Value>,
-    mode: FetchMode,
-    control: RunControl,
-    max_pages: u64,
-    preparer: Preparer,
-    tx: mpsc::Sender<Event>,
-) {
-    let mut seen: HashSet<String> = HashSet::new();
-    if let Some(c) = &cursor {
-        seen.insert(c.to_string());
-    }
-    let mut pages = 0u64;
-    let end = loop {
-        if control.signal() != Signal::Continue {
-            break FetchEnd::Stopped;
+pub(crate) struct Fetcher {
+    pub(crate) index: usize,
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) stream: Stream,
+    /// Where the stream resumes; `None` from its first page.
+    pub(crate) cursor: Option<Value>,
+    pub(crate) mode: FetchMode,
+    pub(crate) control: RunControl,
+    /// More pages than this are taken for pagination that never ends.
+    pub(crate) max_pages: u64,
+    pub(crate) preparer: Preparer,
+    pub(crate) tx: mpsc::Sender<Event>,
+}
+
+impl Fetcher {
+    pub(crate) async fn run(self) {
+        let Fetcher {
+            index,
+            connector,
+            stream,
+            mut cursor,
+            mode,
+            control,
+            max_pages,
+            preparer,
+            tx,
+        } = self;
+        let mut seen: HashSet<String> = HashSet::new();
+        if let Some(c) = &cursor {
+            seen.insert(c.to_string());
         }
-        let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
-        pages += 1;
-        let result = result.and_then(|page| {
-            if let Some(next) = &page.next {
-                if !seen.insert(next.to_string()) {
-                    return Err(SourceError::Pagination {
-                        endpoint: stream.name.to_owned(),
-                        detail: format!("cursor {next} came back a second time"),
-                    });
-                }
-                if pages >= max_pages {
-                    return Err(SourceError::Pagination {
-                        endpoint: stream.name.to_owned(),
-                        detail: format!("more than {max_pages} pages"),
-                    });
-                }
+        let mut pages = 0u64;
+        let end = loop {
+            if control.signal() != Signal::Continue {
+                break FetchEnd::Stopped;
             }
-            Ok(page)
-        });
-        let result = result.map(|page| PreparedPage {
-            records: page
-                .records
-                .into_iter()
-                .filter_map(|r| prepare_record(r, &preparer.scope, &preparer.ids, connector.as_ref()))
-                .collect(),
-            next: page.next,
-        });
-        let next = match &result {
-            Ok(page) => page.next.clone(),
-            Err(_) => None,
+            let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
+            pages += 1;
+            let result = result.and_then(|page| {
+                if let Some(next) = &page.next {
+                    if !seen.insert(next.to_string()) {
+                        return Err(SourceError::Pagination {
+                            endpoint: stream.name.to_owned(),
+                            detail: format!("cursor {next} came back a second time"),
+                        });
+                    }
+                    if pages >= max_pages {
+                        return Err(SourceError::Pagination {
+                            endpoint: stream.name.to_owned(),
+                            detail: format!("more than {max_pages} pages"),
+                        });
+                    }
+                }
+                Ok(page)
+            });
+            let result = result.map(|page| PreparedPage {
+                records: page
+                    .records
+                    .into_iter()
+                    .filter_map(|r| prepare_record(r, &preparer.scope, &preparer.ids, connector.as_ref()))
+                    .collect(),
+                next: page.next,
+            });
+            let next = match &result {
+                Ok(page) => page.next.clone(),
+                Err(_) => None,
+            };
+            let failed = result.is_err();
+            if tx.send(Event::Page { index, page: result }).await.is_err() {
+                return;
+            }
+            if failed {
+                break FetchEnd::Done;
+            }
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break FetchEnd::Done,
+            }
         };
-        let failed = result.is_err();
-        if tx.send(Event::Page { index, page: result }).await.is_err() {
-            return;
-        }
-        if failed {
-            break FetchEnd::Done;
-        }
-        match next {
-            Some(n) => cursor = Some(n),
-            None => break FetchEnd::Done,
-        }
-    };
-    let _ = tx.send(Event::End { index, end }).await;
+        let _ = tx.send(Event::End { index, end }).await;
+    }
 }

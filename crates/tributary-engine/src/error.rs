@@ -18,14 +18,24 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Whether a later attempt of the same job may succeed.
+    /// Whether a later attempt of the same job may succeed. Exhaustive on purpose: a new
+    /// failure must be classified here, not fall into "give up" unseen.
     pub fn is_recoverable(&self) -> bool {
         match self {
             EngineError::Busy(_) | EngineError::LeaseLost(_) => true,
-            EngineError::Store(StoreError::Database(_)) => true,
-            EngineError::Store(StoreError::Fenced { .. }) => true,
+            EngineError::IntegrationNotFound(_) => false,
             EngineError::Source(e) => e.is_retryable(),
-            _ => false,
+            EngineError::Store(e) => match e {
+                StoreError::Database(_) | StoreError::Fenced { .. } => true,
+                StoreError::NotFound(_)
+                | StoreError::Conflict(_)
+                | StoreError::Invalid(_)
+                | StoreError::ScopeChanged { .. }
+                | StoreError::Crypto(_)
+                | StoreError::Corrupt(_)
+                | StoreError::Migrate(_)
+                | StoreError::Json(_) => false,
+            },
         }
     }
 }

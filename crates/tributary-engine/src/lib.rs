@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod heartbeat;
 mod listing;
+mod policy;
 mod prepare;
 mod schedule;
 

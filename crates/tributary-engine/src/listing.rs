@@ -8,36 +8,36 @@
 //! checkpoint, which now holds a position per stream (see [`Checkpoint`]).
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tributary_model::{IdGen, RunCounts};
-use tributary_source::{Connector, FetchMode, SourceError, Stream};
-use tributary_store::{Integration, RunWrite};
+use tributary_source::{FetchMode, SourceError, Stream};
 
-use crate::engine::{Event, FetchEnd, Listed, Preparer, fetch_pages};
-use crate::{Checkpoint, EngineError, Progress, RunControl, Signal, SyncEngine};
+use crate::engine::{Event, FetchEnd, Fetcher, Listed, Pass, Preparer, Tally};
+use crate::policy::{Failure, PageAction, on_page_error};
+use crate::{EngineError, Progress, Signal, SyncEngine};
 
 impl SyncEngine {
     /// Lists the enabled `streams` from where `checkpoint` left them, at most
     /// `stream_concurrency` at a time, writing each page as it arrives.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn list_streams(
         &self,
-        integration: &Integration,
-        write: &RunWrite,
-        connector: &Arc<dyn Connector>,
+        pass: &Pass<'_>,
         streams: &[Stream],
         mode: FetchMode,
-        checkpoint: &mut Checkpoint,
-        counts: &mut RunCounts,
-        control: &RunControl,
+        tally: &mut Tally,
     ) -> Result<Listed, EngineError> {
+        let Pass {
+            integration,
+            write,
+            connector,
+            control,
+        } = *pass;
         let scope = &integration.scope_config;
         let enabled = |s: &Stream| s.models.iter().any(|m| scope.model_enabled(*m));
-        let mut errors: Vec<String> = checkpoint
+        let mut errors: Vec<String> = tally
+            .checkpoint
             .failed_streams
             .iter()
             .map(|s| format!("{s}: failed earlier in this run"))
@@ -48,15 +48,15 @@ impl SyncEngine {
             .enumerate()
             .filter(|(i, s)| {
                 enabled(s)
-                    && checkpoint.start_of(*i).is_none()
-                    && !checkpoint.failed_streams.iter().any(|f| f == s.name)
+                    && tally.checkpoint.start_of(*i).is_none()
+                    && !tally.checkpoint.failed_streams.iter().any(|f| f == s.name)
             })
             .count();
         let mut queue: VecDeque<(usize, Option<Value>)> = VecDeque::new();
         for (index, stream) in streams.iter().enumerate() {
-            match checkpoint.start_of(index) {
+            match tally.checkpoint.start_of(index) {
                 // I6: a disabled model is never requested; the stream counts as passed.
-                Some(_) if !enabled(stream) => checkpoint.advance(index, None),
+                Some(_) if !enabled(stream) => tally.checkpoint.advance(index, None),
                 Some(cursor) => queue.push_back((index, cursor)),
                 None => {}
             }
@@ -81,20 +81,20 @@ impl SyncEngine {
                     FetchMode::Delta { .. } if !stream.supports_since => FetchMode::Full,
                     m => m,
                 };
-                fetchers.spawn(fetch_pages(
-                    index,
-                    connector.clone(),
-                    stream,
-                    cursor,
-                    stream_mode,
-                    control.clone(),
-                    self.config().max_pages_per_stream,
-                    Preparer {
-                        scope: integration.scope_config.clone(),
-                        ids: IdGen::new(integration.id.clone()),
-                    },
-                    tx.clone(),
-                ));
+                fetchers.spawn(
+                    Fetcher {
+                        index,
+                        connector: connector.clone(),
+                        stream,
+                        cursor,
+                        mode: stream_mode,
+                        control: control.clone(),
+                        max_pages: self.config().max_pages_per_stream,
+                        preparer: Preparer::for_integration(integration),
+                        tx: tx.clone(),
+                    }
+                    .run(),
+                );
                 active.insert(index);
             }
             if active.is_empty() {
@@ -115,13 +115,11 @@ impl SyncEngine {
             match event {
                 Event::Page { index, page: Ok(page) } => {
                     let stream = &streams[index];
-                    checkpoint.advance(index, page.next.clone());
-                    let out = self
-                        .write_page(integration, write, page.records, checkpoint, counts, 1)
-                        .await?;
+                    tally.checkpoint.advance(index, page.next.clone());
+                    let out = self.write_page(pass, page.records, tally, 1).await?;
                     control.report(Progress {
                         stream: stream.name.to_owned(),
-                        counts: *counts,
+                        counts: tally.counts,
                     });
                     tracing::debug!(run_id = %write.run_id, stream = stream.name, created = out.created, updated = out.updated, unchanged = out.unchanged, "page committed");
                     if control.signal() == Signal::Cancel {
@@ -130,27 +128,25 @@ impl SyncEngine {
                 }
                 Event::Page { index, page: Err(e) } => {
                     let stream = &streams[index];
-                    if e.is_auth() {
-                        return Err(EngineError::Source(e));
-                    }
-                    if e.is_retryable() && control.retry_after().is_some() {
-                        return Ok(Listed::RetryLater {
-                            stream: stream.name.to_owned(),
-                            error: e,
-                        });
+                    let action = on_page_error(Failure::of(&e), control.retry_after().is_some());
+                    match action {
+                        PageAction::FailRun => return Err(EngineError::Source(e)),
+                        PageAction::PauseForRetry => {
+                            return Ok(Listed::RetryLater {
+                                stream: stream.name.to_owned(),
+                                error: e,
+                            });
+                        }
+                        PageAction::FailStreamAndStop | PageAction::FailStream => {}
                     }
                     errors.push(format!("{}: {e}", stream.name));
-                    checkpoint.failed_streams.push(stream.name.to_owned());
-                    checkpoint.advance(index, None);
+                    tally.checkpoint.failed_streams.push(stream.name.to_owned());
+                    tally.checkpoint.advance(index, None);
                     failed_now.insert(index);
-                    if e.is_retryable() {
-                        // The tool stayed unavailable through the whole retry budget: the
-                        // other streams would only spend theirs the same way. Stop here; a
-                        // later run starts again.
+                    if action == PageAction::FailStreamAndStop {
                         tracing::warn!(run_id = %write.run_id, stream = stream.name, error = %e, "source unavailable; stopping the run");
                         return Ok(Listed::Finished { errors, succeeded });
                     }
-                    // Other streams may still succeed; the run cannot sweep deletions now.
                     tracing::warn!(run_id = %write.run_id, stream = stream.name, error = %e, "stream failed");
                 }
                 Event::End { index, end } => {

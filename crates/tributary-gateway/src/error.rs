@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tributary_model::{Model, ToolKind};
-use tributary_store::StoreError;
+use tributary_store::{StoreError, StoreErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -66,44 +66,38 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The code's status, but for the few errors a more precise HTTP status tells apart.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated(_) | ApiError::SignatureInvalid(_) => StatusCode::UNAUTHORIZED,
-            ApiError::IntegrationNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-            ApiError::ModelDisabled(_) | ApiError::ModelNotAvailable { .. } => StatusCode::FORBIDDEN,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::SyncUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::ConcurrencyLimited => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::TimedOut(_) | ApiError::StatementTimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::SyncUnavailable(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => self.code().status(),
         }
     }
 
     /// Kombo's error code; every error has one. Kombo's document has no code for an unknown
     /// route or method, so those say `PLATFORM.INPUT_INVALID` (the path or method is the
     /// caller's input) with HTTP 404/405 telling them apart.
-    pub fn code(&self) -> Option<&'static str> {
-        Some(match self {
-            ApiError::Unauthenticated(_) | ApiError::SignatureInvalid(_) => "PLATFORM.AUTHENTICATION_INVALID",
-            ApiError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Unauthenticated(_) | ApiError::SignatureInvalid(_) => ErrorCode::AuthenticationInvalid,
+            ApiError::IntegrationNotFound(_) => ErrorCode::IntegrationNotFound,
             ApiError::InvalidInput(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::HeadersTooLarge(_)
             | ApiError::RouteNotFound(_)
-            | ApiError::MethodNotAllowed(_) => "PLATFORM.INPUT_INVALID",
-            ApiError::ModelDisabled(_) => "INTEGRATION.MODEL_DISABLED",
-            ApiError::ModelNotAvailable { .. } => "INTEGRATION.MODEL_NOT_AVAILABLE",
-            ApiError::RateLimited { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
-            ApiError::SyncUnavailable(_) => "PLATFORM.UNKNOWN_ERROR",
-            ApiError::ConcurrencyLimited => "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
-            ApiError::TimedOut(_) | ApiError::StatementTimedOut(_) => "PLATFORM.TASK_TIMED_OUT",
-            ApiError::Unavailable(_) | ApiError::Internal(_) => "PLATFORM.UNKNOWN_ERROR",
-        })
+            | ApiError::MethodNotAllowed(_) => ErrorCode::InputInvalid,
+            ApiError::ModelDisabled(_) => ErrorCode::ModelDisabled,
+            ApiError::ModelNotAvailable { .. } => ErrorCode::ModelNotAvailable,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimitExceeded,
+            ApiError::SyncUnavailable(_) => ErrorCode::UnknownError,
+            ApiError::ConcurrencyLimited => ErrorCode::ConcurrencyLimitExceeded,
+            ApiError::TimedOut(_) | ApiError::StatementTimedOut(_) => ErrorCode::TaskTimedOut,
+            ApiError::Unavailable(_) | ApiError::Internal(_) => ErrorCode::UnknownError,
+        }
     }
 
     /// The static label; `message` carries the specifics.
@@ -135,42 +129,122 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Invalid(message) => ApiError::InvalidInput(message),
-            StoreError::Database(ref db) if is_unavailable(db) => ApiError::Unavailable(error),
-            // 57014 query_canceled: the read's `statement_timeout` fired.
-            StoreError::Database(sqlx::Error::Database(ref db)) if db.code().as_deref() == Some("57014") => {
-                ApiError::StatementTimedOut(error)
-            }
-            // Backstop for input the checks above the store missed: Postgres refusing a
+        if let StoreError::Invalid(message) = error {
+            return ApiError::InvalidInput(message);
+        }
+        match error.kind() {
+            StoreErrorKind::Unavailable => ApiError::Unavailable(error),
+            StoreErrorKind::StatementTimeout => ApiError::StatementTimedOut(error),
+            // Backstop for input the checks above the store missed: the database refusing a
             // character or a value's form is the caller's input, not our failure.
-            StoreError::Database(sqlx::Error::Database(ref db))
-                if db
-                    .code()
-                    .is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05" | "22P02" | "22007" | "22008")) =>
-            {
-                ApiError::InvalidInput(format!(
-                    "The request contains a value the mirror cannot compare: {}",
-                    db.message()
-                ))
-            }
-            other => ApiError::Internal(other),
+            StoreErrorKind::BadValue => ApiError::InvalidInput(format!(
+                "The request contains a value the mirror cannot compare: {}",
+                error.database_message().unwrap_or_default()
+            )),
+            StoreErrorKind::NotFound
+            | StoreErrorKind::Conflict
+            | StoreErrorKind::Invalid
+            | StoreErrorKind::Fenced
+            | StoreErrorKind::ScopeChanged
+            | StoreErrorKind::Internal => ApiError::Internal(error),
         }
     }
-}
-
-/// Failures that say "the database is not reachable right now" rather than "this query is
-/// wrong": worth a 503 that clients retry.
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed
-    )
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::InvalidInput(format!("Invalid query string: {}", rejection.body_text()))
+    }
+}
+
+/// The error codes of the read API and the operator API. Kombo's come from
+/// `components.responses.ErrorResponseGeneral`/`ErrorResponseHRIS` of its OpenAPI document;
+/// the operator API's own follow Kombo's naming (`PLATFORM.INTEGRATION_NOT_FOUND`,
+/// `HRIS.EMPLOYEE_ALREADY_EXISTS`). Defined here, beside the envelope, because the operator
+/// crate already builds on the gateway's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    AuthenticationInvalid,
+    IntegrationNotFound,
+    InputInvalid,
+    ModelDisabled,
+    ModelNotAvailable,
+    RateLimitExceeded,
+    ConcurrencyLimitExceeded,
+    TaskTimedOut,
+    UnknownError,
+    // The operator API's own.
+    SyncNotFound,
+    SyncConflict,
+    IntegrationAlreadyExists,
+    ApiKeyNotFound,
+    WebhookEndpointNotFound,
+    WebhookDeliveryNotFound,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::AuthenticationInvalid,
+        ErrorCode::IntegrationNotFound,
+        ErrorCode::InputInvalid,
+        ErrorCode::ModelDisabled,
+        ErrorCode::ModelNotAvailable,
+        ErrorCode::RateLimitExceeded,
+        ErrorCode::ConcurrencyLimitExceeded,
+        ErrorCode::TaskTimedOut,
+        ErrorCode::UnknownError,
+        ErrorCode::SyncNotFound,
+        ErrorCode::SyncConflict,
+        ErrorCode::IntegrationAlreadyExists,
+        ErrorCode::ApiKeyNotFound,
+        ErrorCode::WebhookEndpointNotFound,
+        ErrorCode::WebhookDeliveryNotFound,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AuthenticationInvalid => "PLATFORM.AUTHENTICATION_INVALID",
+            ErrorCode::IntegrationNotFound => "PLATFORM.INTEGRATION_NOT_FOUND",
+            ErrorCode::InputInvalid => "PLATFORM.INPUT_INVALID",
+            ErrorCode::ModelDisabled => "INTEGRATION.MODEL_DISABLED",
+            ErrorCode::ModelNotAvailable => "INTEGRATION.MODEL_NOT_AVAILABLE",
+            ErrorCode::RateLimitExceeded => "PLATFORM.RATE_LIMIT_EXCEEDED",
+            ErrorCode::ConcurrencyLimitExceeded => "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
+            ErrorCode::TaskTimedOut => "PLATFORM.TASK_TIMED_OUT",
+            ErrorCode::UnknownError => "PLATFORM.UNKNOWN_ERROR",
+            ErrorCode::SyncNotFound => "PLATFORM.SYNC_NOT_FOUND",
+            ErrorCode::SyncConflict => "PLATFORM.SYNC_CONFLICT",
+            ErrorCode::IntegrationAlreadyExists => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
+            ErrorCode::ApiKeyNotFound => "PLATFORM.API_KEY_NOT_FOUND",
+            ErrorCode::WebhookEndpointNotFound => "PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND",
+            ErrorCode::WebhookDeliveryNotFound => "PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND",
+        }
+    }
+
+    /// The HTTP status the code answers with, unless an error names a more precise one (an
+    /// unknown route is `PLATFORM.INPUT_INVALID` with 404, a database that does not answer
+    /// `PLATFORM.UNKNOWN_ERROR` with 503).
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::AuthenticationInvalid => StatusCode::UNAUTHORIZED,
+            ErrorCode::InputInvalid => StatusCode::BAD_REQUEST,
+            ErrorCode::ModelDisabled | ErrorCode::ModelNotAvailable => StatusCode::FORBIDDEN,
+            ErrorCode::IntegrationNotFound
+            | ErrorCode::SyncNotFound
+            | ErrorCode::ApiKeyNotFound
+            | ErrorCode::WebhookEndpointNotFound
+            | ErrorCode::WebhookDeliveryNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::SyncConflict | ErrorCode::IntegrationAlreadyExists => StatusCode::CONFLICT,
+            ErrorCode::RateLimitExceeded | ErrorCode::ConcurrencyLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TaskTimedOut => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::UnknownError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -191,11 +265,11 @@ struct Body<'a> {
 
 /// Kombo's error envelope with `status`, for every API of ours that speaks it (the read API
 /// and the operator API).
-pub fn error_response(status: StatusCode, code: Option<&'static str>, title: &'static str, message: &str) -> Response {
+pub fn error_response(status: StatusCode, code: ErrorCode, title: &'static str, message: &str) -> Response {
     let body = Envelope {
         status: "error",
         error: Body {
-            code,
+            code: Some(code.as_str()),
             title: Some(title),
             message,
             log_url: None,
@@ -247,5 +321,32 @@ mod tests {
                 "log_url": null,
             }})
         );
+    }
+
+    #[test]
+    fn codes_are_distinct_and_name_their_space() {
+        let names: std::collections::HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("PLATFORM.") || n.starts_with("INTEGRATION."))
+        );
+        assert_eq!(ErrorCode::InputInvalid.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ErrorCode::UnknownError.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn store_failures_by_their_kind() {
+        let unavailable = ApiError::from(StoreError::no_answer("ping"));
+        assert_eq!(
+            (unavailable.status(), unavailable.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::UnknownError)
+        );
+        let invalid = ApiError::from(StoreError::Invalid("a cursor of another query".into()));
+        assert_eq!(invalid.to_string(), "a cursor of another query");
+        assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+        let corrupt = ApiError::from(StoreError::Corrupt("a model named `robots`".into()));
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

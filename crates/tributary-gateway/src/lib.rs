@@ -34,7 +34,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use auth::{generate_api_key, generate_secret, hash_api_key};
-pub use error::{ApiError, error_response};
+pub use error::{ApiError, ErrorCode, error_response};
 pub use http::retry_after_secs;
 pub use params::{MAX_LIST_VALUES, MAX_PARAM_BYTES};
 pub use response::Success;

@@ -8,10 +8,11 @@
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tributary_gateway::ErrorCode;
 use tributary_queue::QueueError;
 use tributary_scheduler::SchedulerError;
 use tributary_source::SourceError;
-use tributary_store::StoreError;
+use tributary_store::{StoreError, StoreErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -59,42 +60,34 @@ pub enum OpsError {
 }
 
 impl OpsError {
+    /// The code's status, but where a more precise one tells errors of one code apart.
     pub fn status(&self) -> StatusCode {
         match self {
-            OpsError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             OpsError::NotConfigured => StatusCode::FORBIDDEN,
-            OpsError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-            OpsError::IntegrationNotFound(_)
-            | OpsError::SyncNotFound(_)
-            | OpsError::ApiKeyNotFound(_)
-            | OpsError::WebhookEndpointNotFound(_)
-            | OpsError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
-            OpsError::Conflict(_) | OpsError::IntegrationExists(_) => StatusCode::CONFLICT,
             OpsError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            OpsError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             OpsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => self.code().status(),
         }
     }
 
     /// The error code; every error has one (an unknown method is the caller's input, as in
     /// the gateway).
-    pub fn code(&self) -> Option<&'static str> {
-        Some(match self {
-            OpsError::Unauthenticated(_) | OpsError::NotConfigured => "PLATFORM.AUTHENTICATION_INVALID",
-            OpsError::InvalidInput(_) | OpsError::MethodNotAllowed(_) => "PLATFORM.INPUT_INVALID",
-            OpsError::TooManyFailures { .. } => "PLATFORM.RATE_LIMIT_EXCEEDED",
-            OpsError::IntegrationNotFound(_) => "PLATFORM.INTEGRATION_NOT_FOUND",
-            OpsError::SyncNotFound(_) => "PLATFORM.SYNC_NOT_FOUND",
-            OpsError::ApiKeyNotFound(_) => "PLATFORM.API_KEY_NOT_FOUND",
-            OpsError::WebhookEndpointNotFound(_) => "PLATFORM.WEBHOOK_ENDPOINT_NOT_FOUND",
-            OpsError::DeliveryNotFound(_) => "PLATFORM.WEBHOOK_DELIVERY_NOT_FOUND",
-            OpsError::Conflict(_) => "PLATFORM.SYNC_CONFLICT",
-            OpsError::IntegrationExists(_) => "PLATFORM.INTEGRATION_ALREADY_EXISTS",
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            OpsError::Unauthenticated(_) | OpsError::NotConfigured => ErrorCode::AuthenticationInvalid,
+            OpsError::InvalidInput(_) | OpsError::MethodNotAllowed(_) => ErrorCode::InputInvalid,
+            OpsError::TooManyFailures { .. } => ErrorCode::RateLimitExceeded,
+            OpsError::IntegrationNotFound(_) => ErrorCode::IntegrationNotFound,
+            OpsError::SyncNotFound(_) => ErrorCode::SyncNotFound,
+            OpsError::ApiKeyNotFound(_) => ErrorCode::ApiKeyNotFound,
+            OpsError::WebhookEndpointNotFound(_) => ErrorCode::WebhookEndpointNotFound,
+            OpsError::DeliveryNotFound(_) => ErrorCode::WebhookDeliveryNotFound,
+            OpsError::Conflict(_) => ErrorCode::SyncConflict,
+            OpsError::IntegrationExists(_) => ErrorCode::IntegrationAlreadyExists,
             OpsError::Unavailable(_) | OpsError::Store(_) | OpsError::Queue(_) | OpsError::Source(_) => {
-                "PLATFORM.UNKNOWN_ERROR"
+                ErrorCode::UnknownError
             }
-        })
+        }
     }
 
     /// The static label; `message` carries the specifics.
@@ -124,14 +117,21 @@ impl OpsError {
 
 impl From<StoreError> for OpsError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Invalid(message) => OpsError::InvalidInput(message),
+        if let StoreError::Invalid(message) = error {
+            return OpsError::InvalidInput(message);
+        }
+        match error.kind() {
             // As the read API: the database not answering in time is a 503 worth retrying,
             // not our bug.
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed,
-            ) => OpsError::Unavailable(error),
-            other => OpsError::Store(other),
+            StoreErrorKind::Unavailable => OpsError::Unavailable(error),
+            StoreErrorKind::NotFound
+            | StoreErrorKind::Conflict
+            | StoreErrorKind::Invalid
+            | StoreErrorKind::BadValue
+            | StoreErrorKind::StatementTimeout
+            | StoreErrorKind::Fenced
+            | StoreErrorKind::ScopeChanged
+            | StoreErrorKind::Internal => OpsError::Store(error),
         }
     }
 }
@@ -202,8 +202,10 @@ mod tests {
         let error = OpsError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
         assert_eq!(
             (error.status(), error.code()),
-            (StatusCode::SERVICE_UNAVAILABLE, Some("PLATFORM.UNKNOWN_ERROR"))
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::UnknownError)
         );
+        let error = OpsError::from(StoreError::no_answer("no connection within 2 s"));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
         let error = OpsError::from(StoreError::Database(sqlx::Error::RowNotFound));
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

@@ -334,16 +334,15 @@ fn employee(
     });
 
     let title = pick(rng, JOB_TITLES);
-    let employments = employments(
-        rng,
+    let hired = Hire {
         employment_type,
         title,
-        legal.currency,
+        currency: legal.currency,
         hire_date,
         created_at,
         updated_at,
-        next_id,
-    );
+    };
+    let employments = employments(rng, &hired, next_id);
     let position = employments
         .last()
         .map(|e| e.job_title.clone())
@@ -409,17 +408,28 @@ fn employee(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn employments(
-    rng: &mut ChaCha8Rng,
-    employment_type: &str,
-    title: &str,
-    currency: &str,
+/// How an employee was hired, and the span of their record's timestamps, which every
+/// employment's own `updated_at` stays within.
+struct Hire<'a> {
+    employment_type: &'a str,
+    title: &'a str,
+    currency: &'a str,
     hire_date: NaiveDate,
     created_at: Ts,
     updated_at: Ts,
-    next_id: &mut IdSeq,
-) -> Vec<Employment> {
+}
+
+/// The employee's employments from `hired` on: one, or up to three after a year (promotions,
+/// raises).
+fn employments(rng: &mut ChaCha8Rng, hired: &Hire<'_>, next_id: &mut IdSeq) -> Vec<Employment> {
+    let Hire {
+        employment_type,
+        title,
+        currency,
+        hire_date,
+        created_at,
+        updated_at,
+    } = *hired;
     let tenure = (epoch_date() - hire_date).num_days();
     let count = if tenure < 400 { 1 } else { rng.random_range(1..=3usize) };
     let (mut pay_rate, pay_period) = match employment_type {

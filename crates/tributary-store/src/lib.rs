@@ -32,7 +32,7 @@ mod webhook_payloads;
 
 pub use api::*;
 pub use crypto::{CredentialKey, KeyError};
-pub use error::StoreError;
+pub use error::{StoreError, StoreErrorKind};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use raw_json::RawJson;
 pub use roles::*;

@@ -42,6 +42,7 @@
 
 mod api;
 mod map;
+pub(crate) mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;

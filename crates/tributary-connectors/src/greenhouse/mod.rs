@@ -23,6 +23,7 @@
 mod auth;
 mod map;
 mod paging;
+pub(crate) mod webhook;
 mod wire;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

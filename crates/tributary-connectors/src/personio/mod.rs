@@ -47,6 +47,7 @@
 //! classified by the error code inside.
 
 mod map;
+pub(crate) mod webhook;
 mod wire;
 
 pub(crate) use map::remote_paths;

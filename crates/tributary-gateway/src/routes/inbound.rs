@@ -5,24 +5,9 @@
 //! which an operator stores per integration (`PUT /ops/v1/integrations/{id}/inbound-webhook`).
 //! The route sits outside the per-key rate limit and takes bodies up to [`BODY_LIMIT`].
 //!
-//! Each tool as its documentation describes it:
-//!
-//! | tool | authenticity | replay window | delivery id |
-//! |---|---|---|---|
-//! | Greenhouse | `Signature: sha256 <hex HMAC-SHA256 of the raw body>` | none sent | SHA-256 of the body (the `Greenhouse-Event-ID` header is not signed) |
-//! | BambooHR | `X-BambooHR-Signature: <hex HMAC-SHA256 of the raw body followed by the X-BambooHR-Timestamp value>` | `X-BambooHR-Timestamp` within 5 minutes | none: SHA-256 of the body |
-//! | Personio (API v2) | `Authorization: <token>`, the webhook's static token, verbatim | none sent | none: SHA-256 of the body |
-//!
-//! Sources: Greenhouse, <https://developers.greenhouse.io/webhooks.html> ("Authentication":
-//! the header holds the algorithm, a space and the hex digest of the whole body; every delivery
-//! carries a unique `Greenhouse-Event-ID`). BambooHR,
-//! <https://documentation.bamboohr.com/docs/webhooks> ("Security": SHA-256 HMAC over the payload
-//! and the timestamp with the webhook's private key, headers `X-BambooHR-Timestamp` and
-//! `X-BambooHR-Signature`); the order (body, then timestamp) as Nango's BambooHR guide states it
-//! and as public verifiers implement it. Personio,
-//! <https://developer.personio.de/reference/post_v2-webhooks> (`auth_type` `TOKEN`, the default:
-//! "the callback will include this exact value in the Authorization header"); Personio does not
-//! sign bodies, so the token is compared instead.
+//! How each tool proves a delivery (a signature, a signed timestamp, a static token) and
+//! names its events is the tool's connector's business ([`tributary_connectors::InboundVerifier`]);
+//! this route does what is the same for every tool.
 //!
 //! The flow: the integration (404 when unknown, of another tool, or taking no webhooks, all
 //! alike so the route reveals nothing more), the tool's proof checked in constant time (401
@@ -48,11 +33,9 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tributary_model::{RunState, SyncType, ToolKind};
 
 use super::inbound_rejections::tool_label;
@@ -61,21 +44,12 @@ use crate::response::Success;
 use crate::state::GatewayState;
 use crate::sync::TriggerError;
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// Tools put whole records in some payloads (Greenhouse's applications with their candidate
 /// and jobs); 1 MiB leaves room for the largest while still refusing junk early.
 pub const BODY_LIMIT: usize = 1024 * 1024;
-/// BambooHR deliveries older (or further in the future) than this are refused as replays.
-pub const MAX_AGE: Duration = Duration::from_secs(5 * 60);
 /// How long a follow-up waits for the running DELTA it follows to end.
 const FOLLOW_UP_WAIT: Duration = Duration::from_secs(30 * 60);
 const FOLLOW_UP_POLL: Duration = Duration::from_millis(200);
-
-const GREENHOUSE_SIGNATURE: &str = "signature";
-const BAMBOOHR_SIGNATURE: &str = "x-bamboohr-signature";
-const BAMBOOHR_TIMESTAMP: &str = "x-bamboohr-timestamp";
-const PERSONIO_TOKEN: &str = "authorization";
 
 #[derive(Debug, Serialize)]
 pub struct Accepted {
@@ -150,15 +124,16 @@ async fn accept(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(BODY_LIMIT),
         _ => ApiError::invalid(format!("Unreadable request body: {}", e.body_text())),
     })?;
-    let delivery = verify(tool, &secret, headers, &body, Utc::now())
+    let verifier = tributary_connectors::inbound_verifier(tool);
+    let delivery = verifier
+        .verify(&secret, headers, &body, Utc::now())
         .map_err(|rejected| ApiError::SignatureInvalid(rejected.to_string()))?;
     let event: Value = serde_json::from_slice(&body)
         .ok()
         .filter(Value::is_object)
         .ok_or_else(|| ApiError::invalid("The webhook body must be a JSON object."))?;
-    // Greenhouse pings a web hook when it is saved; a signed ping proves the set-up and asks
-    // for nothing to be synced.
-    if tool == ToolKind::Greenhouse && event.get("action").and_then(Value::as_str) == Some("ping") {
+    // A signed ping proves the set-up and asks for nothing to be synced.
+    if verifier.is_ping(&event) {
         return Ok(Success::new(Ping { ping: true }).into_response());
     }
     if !state
@@ -178,7 +153,7 @@ async fn accept(
     tracing::info!(
         integration_id = %integration.id,
         delivery = %delivery.key,
-        event = event_name(tool, &event).unwrap_or("-"),
+        event = verifier.event_name(&event).unwrap_or("-"),
         sync_id = queued.sync_id.as_deref().unwrap_or("-"),
         already_queued = queued.already_queued,
         "inbound webhook accepted"
@@ -251,325 +226,4 @@ async fn follow_up(state: &GatewayState, integration_id: &str, sync_type: SyncTy
             Err(e) => tracing::warn!(%integration_id, error = %e, "follow-up sync for an inbound webhook not queued"),
         }
     });
-}
-
-fn event_name(tool: ToolKind, event: &Value) -> Option<&str> {
-    let key = match tool {
-        ToolKind::Greenhouse => "action",
-        ToolKind::Personio => "event_name",
-        ToolKind::Bamboohr => "type",
-    };
-    event.get(key).and_then(Value::as_str)
-}
-
-/// What identifies a delivery, so the tool's retries of it are applied once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub key: String,
-}
-
-/// Why a delivery was refused. Messages name what is wrong, never a secret or a digest.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejected {
-    #[error("the `{0}` header is missing")]
-    Missing(&'static str),
-    #[error("the `{0}` header is malformed")]
-    Malformed(&'static str),
-    #[error("the signature does not match the body")]
-    Forged,
-    #[error("the `{0}` token does not match")]
-    WrongToken(&'static str),
-    #[error("the delivery's timestamp is {0} seconds away from now, more than the {max} allowed", max = MAX_AGE.as_secs())]
-    Stale(i64),
-}
-
-/// Checks a delivery the way `tool` proves it, at `now`.
-pub fn verify(
-    tool: ToolKind,
-    secret: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Delivery, Rejected> {
-    match tool {
-        ToolKind::Greenhouse => {
-            let value = header(headers, GREENHOUSE_SIGNATURE)?;
-            let (algorithm, digest) = value.split_once(' ').ok_or(Rejected::Malformed("Signature"))?;
-            if !algorithm.eq_ignore_ascii_case("sha256") {
-                return Err(Rejected::Malformed("Signature"));
-            }
-            let digest = hex_decode(digest.trim()).ok_or(Rejected::Malformed("Signature"))?;
-            mac(secret, &[body])
-                .verify_slice(&digest)
-                .map_err(|_| Rejected::Forged)?;
-            // Keyed by what the signature covers. `Greenhouse-Event-ID` is not signed: anyone
-            // holding one signed delivery could replay it under fresh ids, and each would
-            // count as new. Greenhouse sends no timestamp to bound a replay by, and its
-            // payloads carry the objects' own `updated_at`, so two real events differ.
-            Ok(Delivery { key: body_key(body) })
-        }
-        ToolKind::Bamboohr => {
-            let signature = header(headers, BAMBOOHR_SIGNATURE)?;
-            let timestamp = header(headers, BAMBOOHR_TIMESTAMP)?;
-            let digest = hex_decode(signature.trim()).ok_or(Rejected::Malformed("X-BambooHR-Signature"))?;
-            mac(secret, &[body, timestamp.as_bytes()])
-                .verify_slice(&digest)
-                .map_err(|_| Rejected::Forged)?;
-            // Judged only once the signature holds: the timestamp is signed, so it is the
-            // sender's and not an attacker's.
-            let sent = parse_timestamp(timestamp).ok_or(Rejected::Malformed("X-BambooHR-Timestamp"))?;
-            let age = (now - sent).num_seconds();
-            if age.unsigned_abs() > MAX_AGE.as_secs() {
-                return Err(Rejected::Stale(age));
-            }
-            Ok(Delivery { key: body_key(body) })
-        }
-        ToolKind::Personio => {
-            let token = headers
-                .get(PERSONIO_TOKEN)
-                .ok_or(Rejected::Missing("Authorization"))?
-                .as_bytes();
-            // Compared as MACs under the secret, in constant time: neither the length nor any
-            // prefix of the token leaks through timing.
-            let expected = mac(secret, &[secret.as_bytes()]).finalize().into_bytes();
-            mac(secret, &[token])
-                .verify_slice(&expected)
-                .map_err(|_| Rejected::WrongToken("Authorization"))?;
-            Ok(Delivery { key: body_key(body) })
-        }
-    }
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Rejected> {
-    let value = headers.get(name).ok_or(Rejected::Missing(display_name(name)))?;
-    value.to_str().map_err(|_| Rejected::Malformed(display_name(name)))
-}
-
-fn display_name(name: &'static str) -> &'static str {
-    match name {
-        GREENHOUSE_SIGNATURE => "Signature",
-        BAMBOOHR_SIGNATURE => "X-BambooHR-Signature",
-        BAMBOOHR_TIMESTAMP => "X-BambooHR-Timestamp",
-        other => other,
-    }
-}
-
-fn mac(secret: &str, parts: &[&[u8]]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-    for part in parts {
-        mac.update(part);
-    }
-    mac
-}
-
-/// `sha256:<hex>` of the body, for tools that send no delivery id.
-fn body_key(body: &[u8]) -> String {
-    format!("sha256:{}", hex_encode(&Sha256::digest(body)))
-}
-
-/// Unix seconds (milliseconds when it has 13 digits or more), or an RFC 3339 / ISO 8601 time
-/// with an offset (BambooHR's payloads write `2026-01-31T18:42:00+0000`).
-fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let n: i64 = text.parse().ok()?;
-        return if text.len() >= 13 {
-            DateTime::from_timestamp_millis(n)
-        } else {
-            DateTime::from_timestamp(n, 0)
-        };
-    }
-    DateTime::parse_from_rfc3339(text)
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z"))
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|t| t.and_utc())
-        })
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    const SECRET: &str = "a webhook secret";
-    const BODY: &[u8] = br#"{"action":"candidate_hired","payload":{"application":{"id":1}}}"#;
-
-    fn sign(parts: &[&[u8]]) -> String {
-        hex_encode(&mac(SECRET, parts).finalize().into_bytes())
-    }
-
-    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn greenhouse_signatures_and_event_ids() {
-        let now = Utc::now();
-        let good = headers(&[
-            ("signature", format!("sha256 {}", sign(&[BODY]))),
-            ("greenhouse-event-id", "evt-1".into()),
-        ]);
-        // Keyed by the signed body: the unsigned event id changes nothing.
-        assert_eq!(
-            verify(ToolKind::Greenhouse, SECRET, &good, BODY, now).unwrap().key,
-            body_key(BODY)
-        );
-        let renamed = headers(&[
-            ("signature", format!("sha256 {}", sign(&[BODY]))),
-            ("greenhouse-event-id", "evt-2".into()),
-        ]);
-        assert_eq!(
-            verify(ToolKind::Greenhouse, SECRET, &renamed, BODY, now).unwrap().key,
-            body_key(BODY),
-            "a replay under a new event id is the same delivery"
-        );
-        // Upper-case hex and algorithm are the same signature; no event id keys by the body.
-        let upper = headers(&[("signature", format!("SHA256 {}", sign(&[BODY]).to_uppercase()))]);
-        assert!(
-            verify(ToolKind::Greenhouse, SECRET, &upper, BODY, now)
-                .unwrap()
-                .key
-                .starts_with("sha256:")
-        );
-        let tampered = br#"{"action":"candidate_hired","payload":{"application":{"id":2}}}"#;
-        assert_eq!(
-            verify(ToolKind::Greenhouse, SECRET, &good, tampered, now),
-            Err(Rejected::Forged)
-        );
-        assert_eq!(
-            verify(ToolKind::Greenhouse, "another secret", &good, BODY, now),
-            Err(Rejected::Forged)
-        );
-        for bad in [
-            sign(&[BODY]),
-            format!("sha256={}", sign(&[BODY])),
-            format!("sha1 {}", sign(&[BODY])),
-            "sha256 zz".into(),
-        ] {
-            let h = headers(&[("signature", bad.clone())]);
-            assert!(
-                matches!(
-                    verify(ToolKind::Greenhouse, SECRET, &h, BODY, now),
-                    Err(Rejected::Malformed(_))
-                ),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            verify(ToolKind::Greenhouse, SECRET, &HeaderMap::new(), BODY, now),
-            Err(Rejected::Missing("Signature"))
-        );
-    }
-
-    #[test]
-    fn bamboohr_signs_body_then_timestamp_and_must_be_recent() {
-        let now = Utc::now();
-        let ts = now.timestamp().to_string();
-        let good = headers(&[
-            ("x-bamboohr-timestamp", ts.clone()),
-            ("x-bamboohr-signature", sign(&[BODY, ts.as_bytes()])),
-        ]);
-        let key = verify(ToolKind::Bamboohr, SECRET, &good, BODY, now).unwrap().key;
-        assert_eq!(key, body_key(BODY));
-        // Timestamp first is not BambooHR's order.
-        let swapped = headers(&[
-            ("x-bamboohr-timestamp", ts.clone()),
-            ("x-bamboohr-signature", sign(&[ts.as_bytes(), BODY])),
-        ]);
-        assert_eq!(
-            verify(ToolKind::Bamboohr, SECRET, &swapped, BODY, now),
-            Err(Rejected::Forged)
-        );
-        // A signed but old delivery is a replay.
-        let old = (now - chrono::Duration::minutes(6)).timestamp().to_string();
-        let stale = headers(&[
-            ("x-bamboohr-timestamp", old.clone()),
-            ("x-bamboohr-signature", sign(&[BODY, old.as_bytes()])),
-        ]);
-        assert!(
-            matches!(verify(ToolKind::Bamboohr, SECRET, &stale, BODY, now), Err(Rejected::Stale(age)) if age >= 360)
-        );
-        // Changing the timestamp breaks the signature.
-        let moved = headers(&[
-            ("x-bamboohr-timestamp", now.timestamp().to_string()),
-            ("x-bamboohr-signature", sign(&[BODY, old.as_bytes()])),
-        ]);
-        assert_eq!(
-            verify(ToolKind::Bamboohr, SECRET, &moved, BODY, now),
-            Err(Rejected::Forged)
-        );
-        // ISO timestamps as BambooHR's payloads write them.
-        let iso = now.format("%Y-%m-%dT%H:%M:%S%z").to_string();
-        let iso_headers = headers(&[
-            ("x-bamboohr-timestamp", iso.clone()),
-            ("x-bamboohr-signature", sign(&[BODY, iso.as_bytes()])),
-        ]);
-        assert!(verify(ToolKind::Bamboohr, SECRET, &iso_headers, BODY, now).is_ok());
-        let missing = headers(&[("x-bamboohr-signature", sign(&[BODY]))]);
-        assert_eq!(
-            verify(ToolKind::Bamboohr, SECRET, &missing, BODY, now),
-            Err(Rejected::Missing("X-BambooHR-Timestamp"))
-        );
-    }
-
-    #[test]
-    fn personio_sends_its_token_verbatim() {
-        let now = Utc::now();
-        let good = headers(&[("authorization", SECRET.into())]);
-        assert_eq!(
-            verify(ToolKind::Personio, SECRET, &good, BODY, now).unwrap().key,
-            body_key(BODY)
-        );
-        for wrong in [
-            format!("Bearer {SECRET}"),
-            format!("{SECRET} "),
-            "a webhook secreT".into(),
-            String::new(),
-        ] {
-            let h = headers(&[("authorization", wrong.clone())]);
-            assert_eq!(
-                verify(ToolKind::Personio, SECRET, &h, BODY, now),
-                Err(Rejected::WrongToken("Authorization")),
-                "{wrong:?}"
-            );
-        }
-        assert_eq!(
-            verify(ToolKind::Personio, SECRET, &HeaderMap::new(), BODY, now),
-            Err(Rejected::Missing("Authorization"))
-        );
-    }
-
-    #[test]
-    fn timestamps_in_the_forms_seen() {
-        let t = DateTime::from_timestamp(1_769_884_920, 0).unwrap();
-        assert_eq!(parse_timestamp("1769884920"), Some(t));
-        assert_eq!(parse_timestamp("1769884920000"), Some(t));
-        assert_eq!(parse_timestamp("2026-01-31T18:42:00+0000"), Some(t));
-        assert_eq!(parse_timestamp("2026-01-31T18:42:00Z"), Some(t));
-        assert_eq!(parse_timestamp("yesterday"), None);
-        assert_eq!(hex_decode("0aFf"), Some(vec![0x0a, 0xff]));
-        assert_eq!(hex_decode("0a0"), None);
-    }
 }

@@ -25,11 +25,9 @@ pub async fn ready(State(state): State<GatewayState>) -> Result<Json<Value>, Api
     match tokio::time::timeout(state.ready_timeout, state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({"status": "ok", "store": state.store.backend()}))),
         Ok(Err(e)) => Err(ApiError::Unavailable(e)),
-        Err(_) => Err(ApiError::Unavailable(StoreError::Database(sqlx::Error::Io(
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer to a ping within {:?}", state.ready_timeout),
-            ),
+        Err(_) => Err(ApiError::Unavailable(StoreError::no_answer(format!(
+            "no answer to a ping within {:?}",
+            state.ready_timeout
         )))),
     }
 }
