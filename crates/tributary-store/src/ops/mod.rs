@@ -26,6 +26,7 @@ macro_rules! per_backend {
 pub(crate) mod api_keys;
 pub(crate) mod inbound_webhooks;
 pub(crate) mod integrations;
+pub(crate) mod leases;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
 pub(crate) mod rows;

@@ -12,7 +12,6 @@
 
 pub(crate) mod change_log;
 pub(crate) mod dependents;
-mod leases;
 mod nodelay;
 mod outbox_signal;
 mod pages;
@@ -31,10 +30,10 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, Leases, MirrorReads, RunHistory, Runs, Schedules};
+use crate::roles::{Backend, MirrorReads, RunHistory, Runs, Schedules};
 use crate::{
-    Change, ClaimedRun, CredentialKey, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
-    StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
+    Change, ClaimedRun, CredentialKey, DueSync, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord,
+    SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -159,30 +158,6 @@ impl Backend for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Leases for PgStore {
-    async fn acquire_lease(
-        &self,
-        integration_id: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>, StoreError> {
-        leases::acquire(&self.pool, integration_id, owner, ttl).await
-    }
-
-    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
-        leases::renew(&self.pool, lease, ttl).await
-    }
-
-    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        leases::release(&self.pool, lease).await
-    }
-
-    async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError> {
-        leases::advance_fence(&self.pool, integration_id, fence).await
     }
 }
 

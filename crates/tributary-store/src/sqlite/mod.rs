@@ -18,7 +18,6 @@
 
 pub(crate) mod change_log;
 pub(crate) mod dependents;
-mod leases;
 mod pages;
 mod reads;
 pub(crate) mod runs;
@@ -36,10 +35,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, Leases, MirrorReads, RunHistory, Runs, Schedules};
+use crate::roles::{Backend, MirrorReads, RunHistory, Runs, Schedules};
 use crate::{
-    Change, ClaimedRun, CredentialKey, DueSync, Lease, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError,
-    StoredRecord, SyncRun, SyncSchedule, WriteOutcome,
+    Change, ClaimedRun, CredentialKey, DueSync, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord,
+    SyncRun, SyncSchedule, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -164,30 +163,6 @@ impl Backend for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Leases for SqliteStore {
-    async fn acquire_lease(
-        &self,
-        integration_id: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>, StoreError> {
-        leases::acquire(&self.pool, integration_id, owner, ttl).await
-    }
-
-    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
-        leases::renew(&self.pool, lease, ttl).await
-    }
-
-    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        leases::release(&self.pool, lease).await
-    }
-
-    async fn advance_fence(&self, integration_id: &str, fence: i64) -> Result<(), StoreError> {
-        leases::advance_fence(&self.pool, integration_id, fence).await
     }
 }
 
