@@ -116,6 +116,14 @@ impl ScheduleColumns {
     }
 }
 
+/// The error for a schedule that does not exist.
+pub(crate) fn not_found(integration_id: &str, sync_type: SyncType) -> StoreError {
+    StoreError::NotFound(format!(
+        "{} schedule of integration {integration_id}",
+        sync_type.as_str()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

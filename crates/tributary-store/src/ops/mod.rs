@@ -30,4 +30,5 @@ pub(crate) mod leases;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
 pub(crate) mod rows;
+pub(crate) mod schedules;
 pub(crate) mod webhook_endpoints;

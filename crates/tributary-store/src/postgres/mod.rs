@@ -30,10 +30,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, MirrorReads, RunHistory, Runs, Schedules};
+use crate::roles::{Backend, MirrorReads, RunHistory, Runs};
 use crate::{
-    Change, ClaimedRun, CredentialKey, DueSync, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord,
-    SyncRun, SyncSchedule, WriteOutcome,
+    Change, CredentialKey, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, WriteOutcome,
 };
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
@@ -249,45 +248,5 @@ impl MirrorReads for PgStore {
 
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         reads::changes_since(&self.pool, integration_id, after_seq, limit).await
-    }
-}
-
-#[async_trait]
-impl Schedules for PgStore {
-    async fn ensure_schedules(
-        &self,
-        integration_id: &str,
-        intervals: &[(SyncType, Duration)],
-    ) -> Result<u64, StoreError> {
-        schedules::ensure(&self.pool, integration_id, intervals).await
-    }
-
-    async fn set_schedule_interval(
-        &self,
-        integration_id: &str,
-        sync_type: SyncType,
-        every: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        schedules::set_interval(&self.pool, integration_id, sync_type, every).await
-    }
-
-    async fn set_webhooks_active(&self, integration_id: &str, active: bool) -> Result<(), StoreError> {
-        schedules::set_webhooks_active(&self.pool, integration_id, active).await
-    }
-
-    async fn claim_due_syncs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<DueSync>, StoreError> {
-        schedules::claim_due(&self.pool, now, owner, limit).await
-    }
-
-    async fn claim_due_runs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<ClaimedRun>, StoreError> {
-        schedules::claim_due_runs(&self.pool, now, owner, limit).await
-    }
-
-    async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError> {
-        schedules::force(&self.pool, integration_id, sync_type, now).await
-    }
-
-    async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
-        schedules::list(&self.pool, integration_id).await
     }
 }

@@ -14,16 +14,8 @@ use tributary_model::{SyncType, Timestamp};
 
 use super::runs;
 use crate::codec::parse_sync_type;
-use crate::ops::rows::postgres as rows;
-use crate::schedules::{checked_intervals, to_secs, webhook_poll_secs};
-use crate::{ClaimedRun, DueSync, StoreError, SyncSchedule, clock};
-
-macro_rules! columns {
-    () => {
-        "s.integration_id, s.sync_type, s.every_seconds, s.override_every_seconds, i.webhooks_active, \
-         s.next_due_at, s.last_claimed_at, s.claimed_by"
-    };
-}
+use crate::schedules::{checked_intervals, not_found, to_secs, webhook_poll_secs};
+use crate::{ClaimedRun, DueSync, StoreError, clock};
 
 /// The interval a schedule runs at (`crate::schedules::effective_secs` in SQL), with the webhook
 /// polling seconds bound at parameter `$p`. Needs `s` (the schedule) and `i` (its integration).
@@ -37,7 +29,7 @@ macro_rules! effective_every {
     };
 }
 
-pub(super) async fn ensure(
+pub(crate) async fn ensure(
     pool: &PgPool,
     integration_id: &str,
     intervals: &[(SyncType, Duration)],
@@ -80,7 +72,7 @@ pub(super) async fn ensure(
     Ok(created.rows_affected())
 }
 
-pub(super) async fn set_interval(
+pub(crate) async fn set_interval(
     pool: &PgPool,
     integration_id: &str,
     sync_type: SyncType,
@@ -105,15 +97,8 @@ pub(super) async fn set_interval(
     Ok(())
 }
 
-pub(super) async fn set_webhooks_active(pool: &PgPool, integration_id: &str, active: bool) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    set_webhooks_active_in(&mut tx, integration_id, active).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// [`set_webhooks_active`] inside the caller's transaction (setting the inbound secret flips
-/// the flag atomically with it).
+/// `Schedules::set_webhooks_active` inside the caller's transaction (setting the inbound
+/// secret flips the flag atomically with it).
 pub(crate) async fn set_webhooks_active_in(
     tx: &mut sqlx::PgConnection,
     integration_id: &str,
@@ -143,7 +128,7 @@ pub(crate) async fn set_webhooks_active_in(
     Ok(())
 }
 
-pub(super) async fn claim_due(
+pub(crate) async fn claim_due(
     pool: &PgPool,
     now: Timestamp,
     owner: &str,
@@ -155,7 +140,7 @@ pub(super) async fn claim_due(
 
 /// The claim and, in the same transaction, the open run of each claimed (integration, type):
 /// should the scheduler die right after, the claim has left a QUEUED run behind.
-pub(super) async fn claim_due_runs(
+pub(crate) async fn claim_due_runs(
     pool: &PgPool,
     now: Timestamp,
     owner: &str,
@@ -224,44 +209,4 @@ async fn claim_due_in(
         (a.due_at, &a.integration_id, a.sync_type.as_str()).cmp(&(b.due_at, &b.integration_id, b.sync_type.as_str()))
     });
     Ok(due)
-}
-
-pub(super) async fn force(
-    pool: &PgPool,
-    integration_id: &str,
-    sync_type: SyncType,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "UPDATE sync_schedules SET next_due_at = LEAST(next_due_at, $3) WHERE integration_id = $1 AND sync_type = $2",
-    )
-    .bind(integration_id)
-    .bind(sync_type.as_str())
-    .bind(clock::truncate(now))
-    .execute(pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found(integration_id, sync_type));
-    }
-    Ok(())
-}
-
-pub(super) async fn list(pool: &PgPool, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id ",
-        "WHERE s.integration_id = $1 ORDER BY s.sync_type"
-    ))
-    .bind(integration_id)
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(rows::schedule).collect()
-}
-
-fn not_found(integration_id: &str, sync_type: SyncType) -> StoreError {
-    StoreError::NotFound(format!(
-        "{} schedule of integration {integration_id}",
-        sync_type.as_str()
-    ))
 }

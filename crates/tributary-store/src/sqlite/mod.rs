@@ -35,10 +35,9 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tributary_model::{Model, RunState, SyncType, Timestamp};
 
-use crate::roles::{Backend, MirrorReads, RunHistory, Runs, Schedules};
+use crate::roles::{Backend, MirrorReads, RunHistory, Runs};
 use crate::{
-    Change, ClaimedRun, CredentialKey, DueSync, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord,
-    SyncRun, SyncSchedule, WriteOutcome,
+    Change, CredentialKey, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, WriteOutcome,
 };
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
@@ -254,45 +253,5 @@ impl MirrorReads for SqliteStore {
 
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         reads::changes_since(&self.pool, integration_id, after_seq, limit).await
-    }
-}
-
-#[async_trait]
-impl Schedules for SqliteStore {
-    async fn ensure_schedules(
-        &self,
-        integration_id: &str,
-        intervals: &[(SyncType, Duration)],
-    ) -> Result<u64, StoreError> {
-        schedules::ensure(&self.pool, integration_id, intervals).await
-    }
-
-    async fn set_schedule_interval(
-        &self,
-        integration_id: &str,
-        sync_type: SyncType,
-        every: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        schedules::set_interval(&self.pool, integration_id, sync_type, every).await
-    }
-
-    async fn set_webhooks_active(&self, integration_id: &str, active: bool) -> Result<(), StoreError> {
-        schedules::set_webhooks_active(&self.pool, integration_id, active).await
-    }
-
-    async fn claim_due_syncs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<DueSync>, StoreError> {
-        schedules::claim_due(&self.pool, now, owner, limit).await
-    }
-
-    async fn claim_due_runs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<ClaimedRun>, StoreError> {
-        schedules::claim_due_runs(&self.pool, now, owner, limit).await
-    }
-
-    async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError> {
-        schedules::force(&self.pool, integration_id, sync_type, now).await
-    }
-
-    async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
-        schedules::list(&self.pool, integration_id).await
     }
 }

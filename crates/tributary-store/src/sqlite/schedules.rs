@@ -12,18 +12,10 @@ use tributary_model::{SyncType, Timestamp};
 
 use super::{runs, write_lock};
 use crate::codec::parse_sync_type;
-use crate::ops::rows::sqlite as rows;
-use crate::schedules::{checked_intervals, effective_secs, next_after_claim, pulled_in, to_secs};
-use crate::{ClaimedRun, DueSync, StoreError, SyncSchedule, clock};
+use crate::schedules::{checked_intervals, effective_secs, next_after_claim, not_found, pulled_in, to_secs};
+use crate::{ClaimedRun, DueSync, StoreError, clock};
 
-macro_rules! columns {
-    () => {
-        "s.integration_id, s.sync_type, s.every_seconds, s.override_every_seconds, i.webhooks_active, \
-         s.next_due_at, s.last_claimed_at, s.claimed_by"
-    };
-}
-
-pub(super) async fn ensure(
+pub(crate) async fn ensure(
     pool: &SqlitePool,
     integration_id: &str,
     intervals: &[(SyncType, Duration)],
@@ -64,7 +56,7 @@ pub(super) async fn ensure(
     Ok(created)
 }
 
-pub(super) async fn set_interval(
+pub(crate) async fn set_interval(
     pool: &SqlitePool,
     integration_id: &str,
     sync_type: SyncType,
@@ -92,19 +84,8 @@ pub(super) async fn set_interval(
     Ok(())
 }
 
-pub(super) async fn set_webhooks_active(
-    pool: &SqlitePool,
-    integration_id: &str,
-    active: bool,
-) -> Result<(), StoreError> {
-    let mut tx = write_lock::begin(pool).await?;
-    set_webhooks_active_in(&mut tx, integration_id, active).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// [`set_webhooks_active`] inside the caller's write transaction (setting the inbound secret
-/// flips the flag atomically with it).
+/// `Schedules::set_webhooks_active` inside the caller's write transaction (setting the inbound
+/// secret flips the flag atomically with it).
 pub(crate) async fn set_webhooks_active_in(
     tx: &mut SqliteConnection,
     integration_id: &str,
@@ -129,7 +110,7 @@ pub(crate) async fn set_webhooks_active_in(
     Ok(())
 }
 
-pub(super) async fn claim_due(
+pub(crate) async fn claim_due(
     pool: &SqlitePool,
     now: Timestamp,
     owner: &str,
@@ -143,7 +124,7 @@ pub(super) async fn claim_due(
 
 /// The claim and, in the same transaction, the open run of each claimed (integration, type):
 /// should the scheduler die right after, the claim has left a QUEUED run behind.
-pub(super) async fn claim_due_runs(
+pub(crate) async fn claim_due_runs(
     pool: &SqlitePool,
     now: Timestamp,
     owner: &str,
@@ -210,40 +191,6 @@ async fn claim_due_in(
     Ok(claimed)
 }
 
-pub(super) async fn force(
-    pool: &SqlitePool,
-    integration_id: &str,
-    sync_type: SyncType,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    // min() of the fixed-width texts is the earlier instant.
-    let done = sqlx::query(
-        "UPDATE sync_schedules SET next_due_at = min(next_due_at, ?3) WHERE integration_id = ?1 AND sync_type = ?2",
-    )
-    .bind(integration_id)
-    .bind(sync_type.as_str())
-    .bind(clock::to_text(now))
-    .execute(pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found(integration_id, sync_type));
-    }
-    Ok(())
-}
-
-pub(super) async fn list(pool: &SqlitePool, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id ",
-        "WHERE s.integration_id = ?1 ORDER BY s.sync_type"
-    ))
-    .bind(integration_id)
-    .fetch_all(pool)
-    .await?;
-    found.iter().map(rows::schedule).collect()
-}
-
 /// What rescheduling needs of a row, read inside the caller's write transaction.
 struct Timing {
     sync_type: SyncType,
@@ -297,11 +244,4 @@ async fn move_due(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-fn not_found(integration_id: &str, sync_type: SyncType) -> StoreError {
-    StoreError::NotFound(format!(
-        "{} schedule of integration {integration_id}",
-        sync_type.as_str()
-    ))
 }
