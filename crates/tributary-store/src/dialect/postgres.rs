@@ -134,3 +134,26 @@ macro_rules! jsonb {
     };
 }
 pub(crate) use jsonb;
+
+/// A list of integers as Postgres binds it: `bigint[]`.
+pub(crate) fn ints(values: &[i64]) -> Result<Vec<i64>, StoreError> {
+    Ok(values.to_vec())
+}
+
+/// The rows `(sync_type, every)` zipped from the arrays `$2` ([`strings`]) and `$3` ([`ints`]),
+/// as the row source `x` of `ensure_schedules`.
+macro_rules! schedule_intervals {
+    () => {
+        "unnest($2::text[], $3::bigint[]) AS x(sync_type, every)"
+    };
+}
+pub(crate) use schedule_intervals;
+
+/// Keeps the row read from being deleted until the transaction ends (Postgres locks rows; a
+/// SQLite write transaction already excludes every other writer).
+macro_rules! for_key_share {
+    () => {
+        " FOR KEY SHARE"
+    };
+}
+pub(crate) use for_key_share;

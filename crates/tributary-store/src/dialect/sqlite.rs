@@ -125,3 +125,26 @@ macro_rules! jsonb {
     };
 }
 pub(crate) use jsonb;
+
+/// A list of integers as SQLite keeps it: a JSON array.
+pub(crate) fn ints(values: &[i64]) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(values)?)
+}
+
+/// The rows `(sync_type, every)` zipped by position from the JSON arrays `$2` ([`strings`])
+/// and `$3` ([`ints`]), as the row source `x` of `ensure_schedules`.
+macro_rules! schedule_intervals {
+    () => {
+        "(SELECT t.value AS sync_type, e.value AS every FROM json_each($2) t JOIN json_each($3) e ON e.key = t.key) AS x"
+    };
+}
+pub(crate) use schedule_intervals;
+
+/// Nothing: the write transaction (`BEGIN IMMEDIATE`) already excludes every other writer, so
+/// the row read cannot be deleted before it ends.
+macro_rules! for_key_share {
+    () => {
+        ""
+    };
+}
+pub(crate) use for_key_share;

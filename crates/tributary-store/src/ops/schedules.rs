@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tributary_model::{SyncType, Timestamp};
 
-use crate::schedules::not_found;
+use crate::schedules::{checked_intervals, not_found};
 use crate::{ClaimedRun, DueSync, Schedules, StoreError, SyncSchedule, clock};
 
 per_backend! {
@@ -21,7 +21,45 @@ per_backend! {
             integration_id: &str,
             intervals: &[(SyncType, Duration)],
         ) -> Result<u64, StoreError> {
-            backend::schedules::ensure(&self.pool, integration_id, intervals).await
+            let checked = checked_intervals(intervals)?;
+            let types: Vec<&str> = checked.iter().map(|(t, _)| t.as_str()).collect();
+            let secs: Vec<i64> = checked.iter().map(|(_, s)| *s).collect();
+            let mut tx = begin_write(&self.pool).await?;
+            // On Postgres, KEY SHARE keeps the integration from being deleted until our rows
+            // exist, so a racing delete_integration removes them with it instead of failing
+            // our insert.
+            let exists = sqlx::query(concat!("SELECT 1 FROM integrations WHERE id = $1", for_key_share!()))
+                .bind(integration_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("integration {integration_id}")));
+            }
+            sqlx::query(concat!(
+                "UPDATE sync_schedules AS s SET every_seconds = x.every FROM ",
+                schedule_intervals!(),
+                " WHERE s.integration_id = $1 AND s.sync_type = x.sync_type AND s.every_seconds <> x.every"
+            ))
+            .bind(integration_id)
+            .bind(strings(&types)?)
+            .bind(ints(&secs)?)
+            .execute(&mut *tx)
+            .await?;
+            // `WHERE true`: without a WHERE, SQLite would read ON CONFLICT as a join constraint.
+            let created = sqlx::query(concat!(
+                "INSERT INTO sync_schedules (integration_id, sync_type, every_seconds, next_due_at) ",
+                "SELECT $1, x.sync_type, x.every, $4 FROM ",
+                schedule_intervals!(),
+                " WHERE true ON CONFLICT (integration_id, sync_type) DO NOTHING"
+            ))
+            .bind(integration_id)
+            .bind(strings(&types)?)
+            .bind(ints(&secs)?)
+            .bind(time(clock::now()))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(created.rows_affected())
         }
 
         async fn set_schedule_interval(

@@ -14,7 +14,7 @@ use tributary_model::{SyncType, Timestamp};
 
 use super::runs;
 use crate::codec::parse_sync_type;
-use crate::schedules::{checked_intervals, not_found, to_secs, webhook_poll_secs};
+use crate::schedules::{not_found, to_secs, webhook_poll_secs};
 use crate::{ClaimedRun, DueSync, StoreError, clock};
 
 /// The interval a schedule runs at (`crate::schedules::effective_secs` in SQL), with the webhook
@@ -27,49 +27,6 @@ macro_rules! effective_every {
             "::bigint ELSE s.every_seconds END)"
         )
     };
-}
-
-pub(crate) async fn ensure(
-    pool: &PgPool,
-    integration_id: &str,
-    intervals: &[(SyncType, Duration)],
-) -> Result<u64, StoreError> {
-    let checked = checked_intervals(intervals)?;
-    let types: Vec<&str> = checked.iter().map(|(t, _)| t.as_str()).collect();
-    let secs: Vec<i64> = checked.iter().map(|(_, s)| *s).collect();
-    let mut tx = pool.begin().await?;
-    // KEY SHARE keeps the integration from being deleted until our rows exist, so a racing
-    // delete_integration removes them with it instead of failing our insert.
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = $1 FOR KEY SHARE")
-        .bind(integration_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound(format!("integration {integration_id}")));
-    }
-    sqlx::query(concat!(
-        "UPDATE sync_schedules s SET every_seconds = x.every ",
-        "FROM unnest($2::text[], $3::bigint[]) AS x(sync_type, every) ",
-        "WHERE s.integration_id = $1 AND s.sync_type = x.sync_type AND s.every_seconds <> x.every"
-    ))
-    .bind(integration_id)
-    .bind(&types)
-    .bind(&secs)
-    .execute(&mut *tx)
-    .await?;
-    let created = sqlx::query(concat!(
-        "INSERT INTO sync_schedules (integration_id, sync_type, every_seconds, next_due_at) ",
-        "SELECT $1, x.sync_type, x.every, $4 FROM unnest($2::text[], $3::bigint[]) AS x(sync_type, every) ",
-        "ON CONFLICT (integration_id, sync_type) DO NOTHING"
-    ))
-    .bind(integration_id)
-    .bind(&types)
-    .bind(&secs)
-    .bind(clock::now())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(created.rows_affected())
 }
 
 pub(crate) async fn set_interval(

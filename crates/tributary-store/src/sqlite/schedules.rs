@@ -12,49 +12,8 @@ use tributary_model::{SyncType, Timestamp};
 
 use super::{runs, write_lock};
 use crate::codec::parse_sync_type;
-use crate::schedules::{checked_intervals, effective_secs, next_after_claim, not_found, pulled_in, to_secs};
+use crate::schedules::{effective_secs, next_after_claim, not_found, pulled_in, to_secs};
 use crate::{ClaimedRun, DueSync, StoreError, clock};
-
-pub(crate) async fn ensure(
-    pool: &SqlitePool,
-    integration_id: &str,
-    intervals: &[(SyncType, Duration)],
-) -> Result<u64, StoreError> {
-    let checked = checked_intervals(intervals)?;
-    let now = clock::to_text(clock::now());
-    let mut tx = write_lock::begin(pool).await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = ?1")
-        .bind(integration_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound(format!("integration {integration_id}")));
-    }
-    let mut created = 0;
-    for (sync_type, every) in checked {
-        sqlx::query(
-            "UPDATE sync_schedules SET every_seconds = ?3 WHERE integration_id = ?1 AND sync_type = ?2 AND every_seconds <> ?3",
-        )
-        .bind(integration_id)
-        .bind(sync_type.as_str())
-        .bind(every)
-        .execute(&mut *tx)
-        .await?;
-        created += sqlx::query(concat!(
-            "INSERT INTO sync_schedules (integration_id, sync_type, every_seconds, next_due_at) ",
-            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (integration_id, sync_type) DO NOTHING"
-        ))
-        .bind(integration_id)
-        .bind(sync_type.as_str())
-        .bind(every)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    tx.commit().await?;
-    Ok(created)
-}
 
 pub(crate) async fn set_interval(
     pool: &SqlitePool,
