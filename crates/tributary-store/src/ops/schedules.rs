@@ -83,7 +83,13 @@ per_backend! {
         }
 
         async fn claim_due_runs(&self, now: Timestamp, owner: &str, limit: i64) -> Result<Vec<ClaimedRun>, StoreError> {
-            backend::schedules::claim_due_runs(&self.pool, now, owner, limit).await
+            // The claim and the open runs in one transaction: should the scheduler die right
+            // after, the claim has left a QUEUED run behind.
+            let mut tx = begin_write(&self.pool).await?;
+            let due = backend::schedules::claim_due_in(&mut tx, now, owner, limit).await?;
+            let claimed = backend::schedules::enqueue_claimed(&mut tx, due).await?;
+            tx.commit().await?;
+            Ok(claimed)
         }
 
         async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError> {

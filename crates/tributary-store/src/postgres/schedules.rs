@@ -95,25 +95,16 @@ pub(crate) async fn claim_due(
     claim_due_in(&mut conn, now, owner, limit).await
 }
 
-/// The claim and, in the same transaction, the open run of each claimed (integration, type):
-/// should the scheduler die right after, the claim has left a QUEUED run behind.
-pub(crate) async fn claim_due_runs(
-    pool: &PgPool,
-    now: Timestamp,
-    owner: &str,
-    limit: i64,
-) -> Result<Vec<ClaimedRun>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let due = claim_due_in(&mut tx, now, owner, limit).await?;
+/// The open run of each claimed (integration, type), enqueued together on the claim's
+/// connection (inside `claim_due_runs`'s transaction).
+pub(crate) async fn enqueue_claimed(conn: &mut PgConnection, due: Vec<DueSync>) -> Result<Vec<ClaimedRun>, StoreError> {
     let pairs: Vec<(String, SyncType)> = due.iter().map(|d| (d.integration_id.clone(), d.sync_type)).collect();
-    let runs = runs::enqueue_many_in(&mut tx, &pairs).await?;
-    let claimed = due
+    let runs = runs::enqueue_many_in(conn, &pairs).await?;
+    Ok(due
         .into_iter()
         .zip(runs)
         .map(|(due, (run, created))| ClaimedRun { due, run, created })
-        .collect();
-    tx.commit().await?;
-    Ok(claimed)
+        .collect())
 }
 
 /// The claim itself, on the caller's connection (alone, or inside `claim_due_runs`'s
@@ -124,7 +115,7 @@ pub(crate) async fn claim_due_runs(
 /// the claim commits. Without it `claim_due_runs` could deadlock with `delete_integration`, whose
 /// cascade waits for our schedule lock while our run insert's foreign-key check waits for its
 /// row lock. An integration being deleted is skipped like a schedule another replica holds.
-async fn claim_due_in(
+pub(crate) async fn claim_due_in(
     conn: &mut PgConnection,
     now: Timestamp,
     owner: &str,

@@ -81,27 +81,22 @@ pub(crate) async fn claim_due(
     Ok(claimed)
 }
 
-/// The claim and, in the same transaction, the open run of each claimed (integration, type):
-/// should the scheduler die right after, the claim has left a QUEUED run behind.
-pub(crate) async fn claim_due_runs(
-    pool: &SqlitePool,
-    now: Timestamp,
-    owner: &str,
-    limit: i64,
+/// The open run of each claimed (integration, type), enqueued one by one inside
+/// `claim_due_runs`'s write transaction.
+pub(crate) async fn enqueue_claimed(
+    conn: &mut SqliteConnection,
+    due: Vec<DueSync>,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
-    let mut tx = write_lock::begin(pool).await?;
-    let due = claim_due_in(&mut tx, now, owner, limit).await?;
     let mut claimed = Vec::with_capacity(due.len());
     for due in due {
-        let (run, created) = runs::enqueue_in(&mut tx, &due.integration_id, due.sync_type).await?;
+        let (run, created) = runs::enqueue_in(&mut *conn, &due.integration_id, due.sync_type).await?;
         claimed.push(ClaimedRun { due, run, created });
     }
-    tx.commit().await?;
     Ok(claimed)
 }
 
 /// The claim itself, inside the caller's [`write_lock::begin`] transaction.
-async fn claim_due_in(
+pub(crate) async fn claim_due_in(
     conn: &mut SqliteConnection,
     now: Timestamp,
     owner: &str,
