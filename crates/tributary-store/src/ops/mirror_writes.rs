@@ -9,6 +9,7 @@ use serde_json::Value;
 use tributary_model::{Model, Timestamp};
 
 use crate::codec::parse_model;
+use crate::ops::run_queries::open_states;
 use crate::page;
 use crate::{
     ChangeKind, DeletionCandidate, MirrorWrites, PageWrite, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
@@ -25,7 +26,23 @@ per_backend! {
         }
 
         async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
-            backend::runs::restart_pass(&self.pool, run, checkpoint, scope_version).await
+            let (mut tx, current) = begin_fenced_scope(&self.pool, &run.integration_id, run.fence).await?;
+            page::check_scope(run, scope_version, current, None)?;
+            let done = sqlx::query(concat!(
+                "UPDATE sync_runs SET checkpoint = $3, scope_version = $4 WHERE id = $1 AND integration_id = $2 AND ",
+                open_states!()
+            ))
+            .bind(&run.run_id)
+            .bind(&run.integration_id)
+            .bind(json(checkpoint)?)
+            .bind(scope_version)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("open run {}", run.run_id)));
+            }
+            tx.commit().await?;
+            Ok(())
         }
 
         /// Rows a complete pass did not rewrite under the current scope (the tool no longer

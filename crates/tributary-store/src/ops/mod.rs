@@ -3,8 +3,10 @@
 
 /// `crate::dialect::per_dialect!` with, in each expansion, `backend` (the backend's own module,
 /// for what is not written once) and `rows` (the decoders of [`rows`] for that dialect).
+/// `per_backend!(with [leaf, …] items)` also brings in those files' expansions for the same
+/// dialect under their names (leaf code the backend modules share, like [`run_queries`]).
 macro_rules! per_backend {
-    (@one $dialect:ident $($item:item)*) => {
+    (@one $dialect:ident [$($leaf:ident)*] $($item:item)*) => {
         pub(crate) mod $dialect {
             #[allow(unused_imports)]
             use super::*;
@@ -14,12 +16,16 @@ macro_rules! per_backend {
             use crate::$dialect as backend;
             #[allow(unused_imports)]
             use crate::ops::rows::$dialect as rows;
+            $(use crate::ops::$leaf::$dialect as $leaf;)*
             $($item)*
         }
     };
+    (with [$($leaf:ident),*] $($item:item)*) => {
+        per_backend!(@one postgres [$($leaf)*] $($item)*);
+        per_backend!(@one sqlite [$($leaf)*] $($item)*);
+    };
     ($($item:item)*) => {
-        per_backend!(@one postgres $($item)*);
-        per_backend!(@one sqlite $($item)*);
+        per_backend!(with [] $($item)*);
     };
 }
 
@@ -30,5 +36,7 @@ pub(crate) mod leases;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
 pub(crate) mod rows;
+pub(crate) mod run_queries;
+pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod webhook_endpoints;

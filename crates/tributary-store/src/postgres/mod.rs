@@ -28,12 +28,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use tributary_model::{Model, RunState, SyncType, Timestamp};
+use tributary_model::Model;
 
-use crate::roles::{Backend, MirrorReads, RunHistory, Runs};
-use crate::{
-    Change, CredentialKey, PageWrite, PauseInfo, RecordQuery, RunWrite, StoreError, StoredRecord, SyncRun, WriteOutcome,
-};
+use crate::roles::{Backend, MirrorReads};
+use crate::{Change, CredentialKey, PageWrite, RecordQuery, RunWrite, StoreError, StoredRecord, WriteOutcome};
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
 ///
@@ -157,68 +155,6 @@ impl Backend for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Runs for PgStore {
-    async fn create_run(&self, integration_id: &str, sync_type: SyncType) -> Result<SyncRun, StoreError> {
-        runs::create(&self.pool, integration_id, sync_type).await
-    }
-
-    async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError> {
-        runs::enqueue(&self.pool, integration_id, sync_type).await
-    }
-
-    async fn start_run(&self, run_id: &str, fence: i64, worker_id: &str) -> Result<SyncRun, StoreError> {
-        runs::start(&self.pool, run_id, fence, worker_id).await
-    }
-
-    async fn pause_run(&self, run: &RunWrite, info: &PauseInfo) -> Result<(), StoreError> {
-        runs::pause(&self.pool, run, info).await
-    }
-
-    async fn cancel_idle_run(&self, run_id: &str, reason: &str) -> Result<bool, StoreError> {
-        runs::cancel_idle(&self.pool, run_id, reason).await
-    }
-
-    async fn pause_idle_run(&self, run_id: &str) -> Result<bool, StoreError> {
-        runs::pause_idle(&self.pool, run_id).await
-    }
-
-    async fn resume_paused_run(&self, run_id: &str) -> Result<bool, StoreError> {
-        runs::resume_paused(&self.pool, run_id).await
-    }
-
-    async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError> {
-        runs::finish(&self.pool, run, state, error).await
-    }
-}
-
-#[async_trait]
-impl RunHistory for PgStore {
-    async fn get_run(&self, run_id: &str) -> Result<Option<SyncRun>, StoreError> {
-        runs::get(&self.pool, run_id).await
-    }
-
-    async fn open_run(&self, integration_id: &str, sync_type: SyncType) -> Result<Option<SyncRun>, StoreError> {
-        runs::open(&self.pool, integration_id, sync_type).await
-    }
-
-    async fn list_open_runs(&self, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
-        runs::list_open(&self.pool, limit).await
-    }
-
-    async fn list_runs(&self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>, StoreError> {
-        runs::list(&self.pool, integration_id, limit).await
-    }
-
-    async fn last_succeeded_run(&self, integration_id: &str) -> Result<Option<SyncRun>, StoreError> {
-        runs::last_succeeded(&self.pool, integration_id).await
-    }
-
-    async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError> {
-        runs::last_complete_success(&self.pool, integration_id).await
     }
 }
 

@@ -135,7 +135,7 @@ pub(super) async fn integration_facts(
 
 /// `finish_run`'s events, inside its transaction (after the run row was updated): data-changed
 /// if the run changed anything, sync-finished, and a state change.
-pub(super) async fn emit_run_finished(conn: &mut PgConnection, run: &SyncRun) -> Result<(), StoreError> {
+pub(crate) async fn emit_run_finished(conn: &mut PgConnection, run: &SyncRun) -> Result<(), StoreError> {
     let facts = integration_facts(conn, &run.integration_id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("integration {}", run.integration_id)))?;
