@@ -157,3 +157,16 @@ macro_rules! for_key_share {
     };
 }
 pub(crate) use for_key_share;
+
+/// A list of strings as Postgres binds it, without copying them: `text[]`.
+pub(crate) fn str_list<T>(values: &[T]) -> Result<&[T], StoreError> {
+    Ok(values)
+}
+
+/// The condition "is one of the list parameter `$p`" ([`str_list`]), after the column it tests.
+macro_rules! in_list {
+    ($p:literal) => {
+        concat!("= ANY(", $p, ")")
+    };
+}
+pub(crate) use in_list;

@@ -148,3 +148,16 @@ macro_rules! for_key_share {
     };
 }
 pub(crate) use for_key_share;
+
+/// A list as SQLite binds it: a JSON array.
+pub(crate) fn str_list<T: Serialize>(values: &[T]) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(values)?)
+}
+
+/// The condition "is one of the list parameter `$p`" ([`str_list`]), after the column it tests.
+macro_rules! in_list {
+    ($p:literal) => {
+        concat!("IN (SELECT value FROM json_each(", $p, "))")
+    };
+}
+pub(crate) use in_list;

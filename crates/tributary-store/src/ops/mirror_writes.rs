@@ -1,8 +1,10 @@
-//! Mirror writes: fenced, one transaction each. Deletions (the sweep after a complete run, a
-//! model disabled by scope) and scope rewrites are written once here; page writes are still
-//! per backend (`backend::apply_page`).
+//! Mirror writes: fenced, one transaction each: page writes, deletions (the sweep after a
+//! complete run, a model disabled by scope) and scope rewrites. A page's batch statements stay
+//! per backend (`backend::pages`): Postgres sends the changed records as arrays through
+//! `UNNEST` and folds the bookkeeping into one statement; SQLite runs one prepared upsert per
+//! record and the bookkeeping as plain statements.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -10,7 +12,7 @@ use tributary_model::{Model, Timestamp};
 
 use crate::codec::parse_model;
 use crate::ops::run_queries::open_states;
-use crate::page;
+use crate::page::{self, Existing};
 use crate::{
     ChangeKind, DeletionCandidate, MirrorWrites, PageWrite, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
     clock, joins,
@@ -22,7 +24,9 @@ per_backend! {
     #[async_trait]
     impl MirrorWrites for Store {
         async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-            backend::apply_page(self, run, page).await
+            let outcome = write_page(&self.pool, run, page).await?;
+            backend::page_written(self, &outcome);
+            Ok(outcome)
         }
 
         async fn restart_pass(&self, run: &RunWrite, checkpoint: &Value, scope_version: i64) -> Result<(), StoreError> {
@@ -214,6 +218,92 @@ per_backend! {
             tx.commit().await?;
             Ok(outcome)
         }
+    }
+
+    /// One page of a run, written atomically with its checkpoint: the same steps in the same
+    /// order on both backends, a fixed number of statements per page on Postgres.
+    async fn write_page(pool: &Pool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
+        let records = page::dedupe(page.records);
+        let integration_id = run.integration_id.as_str();
+        let (mut tx, current) = begin_fenced_scope(pool, integration_id, run.fence).await?;
+        // Under the write lock, in this transaction: a scope change cannot slip between check
+        // and write.
+        let pass: Option<i64> = sqlx::query_scalar("SELECT scope_version FROM sync_runs WHERE id = $1")
+            .bind(&run.run_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+        page::check_scope(run, page.scope_version, current, pass)?;
+        // Only now, holding the write lock, is the write's instant taken (invariant I3).
+        let now = clock::now();
+
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let existing = existing_records(&mut tx, integration_id, &ids).await?;
+        let plan = page::plan(records, &existing, page.scope_version);
+
+        if !plan.restamped.is_empty() {
+            sqlx::query(concat!(
+                "UPDATE records SET scope_version = $3 WHERE integration_id = $1 AND id ",
+                in_list!("$2")
+            ))
+            .bind(integration_id)
+            .bind(str_list(&plan.restamped)?)
+            .bind(page.scope_version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !plan.writes.is_empty() {
+            backend::pages::upsert(
+                &mut tx,
+                integration_id,
+                &plan.writes,
+                &plan.join_digests,
+                page.scope_version,
+                now,
+            )
+            .await?;
+            backend::pages::written(&mut tx, run, &plan, now).await?;
+        }
+        if backend::pages::finish(&mut tx, run, &plan, &page.checkpoint, now).await? == 0 {
+            // Nothing was committed: the error rolls the transaction back.
+            return Err(StoreError::NotFound(format!(
+                "run {} of integration {}",
+                run.run_id, run.integration_id
+            )));
+        }
+        tx.commit().await?;
+        Ok(plan.outcome)
+    }
+
+    /// What the page's records are stored as now, for planning the page.
+    async fn existing_records(
+        conn: &mut Conn,
+        integration_id: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<(Model, String), Existing>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest, scope_version ",
+            "FROM records WHERE integration_id = $1 AND id ",
+            in_list!("$2")
+        ))
+        .bind(integration_id)
+        .bind(str_list(ids)?)
+        .fetch_all(conn)
+        .await?;
+        let mut out = HashMap::with_capacity(found.len());
+        for row in found {
+            let model = parse_model(row.try_get("model")?)?;
+            out.insert(
+                (model, row.try_get("id")?),
+                Existing {
+                    hash: row.try_get("content_hash")?,
+                    deleted: row.try_get("deleted")?,
+                    join_digest: row.try_get("join_digest")?,
+                    scope_version: row.try_get("scope_version")?,
+                },
+            );
+        }
+        Ok(out)
     }
 
     async fn run_started_at(conn: &mut Conn, run: &RunWrite) -> Result<Timestamp, StoreError> {

@@ -14,7 +14,7 @@ pub(crate) mod change_log;
 pub(crate) mod dependents;
 mod nodelay;
 mod outbox_signal;
-mod pages;
+pub(crate) mod pages;
 mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;
@@ -31,7 +31,7 @@ use sqlx::postgres::PgPoolOptions;
 use tributary_model::Model;
 
 use crate::roles::{Backend, MirrorReads};
-use crate::{Change, CredentialKey, PageWrite, RecordQuery, RunWrite, StoreError, StoredRecord, WriteOutcome};
+use crate::{Change, CredentialKey, RecordQuery, StoreError, StoredRecord, WriteOutcome};
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
 ///
@@ -127,13 +127,11 @@ impl PgStore {
     }
 }
 
-/// A page write, and the statistics refresh a bulk load needs (see `stats`).
-pub(crate) async fn apply_page(store: &PgStore, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-    let outcome = pages::apply(&store.pool, run, page).await?;
+/// After a page write: the statistics refresh a bulk load needs (see `stats`).
+pub(crate) fn page_written(store: &PgStore, outcome: &WriteOutcome) {
     store
         .stats
         .record(&store.pool, u64::try_from(outcome.created).unwrap_or(0));
-    Ok(outcome)
 }
 
 /// The outbox's signal: `LISTEN tributary_outbox`.

@@ -1,101 +1,37 @@
-//! `apply_page`: one page of a run, written atomically with its checkpoint.
+//! A page write's batch statements on Postgres (the write itself is `crate::ops::mirror_writes`).
 //!
 //! A page costs a fixed number of round trips whatever its size (lock, fence, existing hashes,
 //! upsert, edges, bookkeeping, commit): changed records go in one
 //! `INSERT ... SELECT FROM UNNEST(...)`, and the statements after it chain their steps in
 //! data-modifying CTEs.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
+use sqlx::PgConnection;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Row};
-use tributary_model::{Model, Timestamp};
+use tributary_model::Timestamp;
 
-use super::{dependents, write_lock};
-use crate::codec::{kind_str, parse_model};
-use crate::page::{self, Existing, PagePlan};
-use crate::{ChangeKind, PageWrite, PreparedRecord, RunWrite, StoreError, WriteOutcome, clock};
+use super::dependents;
+use crate::codec::kind_str;
+use crate::page::PagePlan;
+use crate::{ChangeKind, PreparedRecord, RunWrite, StoreError};
 
-pub(super) async fn apply(pool: &PgPool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-    let records = page::dedupe(page.records);
-    let integration_id = run.integration_id.as_str();
-    let mut tx = pool.begin().await?;
-    let current = write_lock::lock_fenced_scope(&mut tx, integration_id, run.fence).await?;
-    // Under the lock, in this transaction: a scope change cannot slip between check and write.
-    let pass: Option<i64> = sqlx::query_scalar("SELECT scope_version FROM sync_runs WHERE id = $1")
-        .bind(&run.run_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten();
-    page::check_scope(run, page.scope_version, current, pass)?;
-    // Only now, holding the lock, is the write's instant taken (invariant I3).
-    let now = clock::now();
-
-    let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-    let existing = existing(&mut tx, integration_id, &ids).await?;
-    let plan = page::plan(records, &existing, page.scope_version);
-
-    if !plan.restamped.is_empty() {
-        sqlx::query("UPDATE records SET scope_version = $3 WHERE integration_id = $1 AND id = ANY($2)")
-            .bind(integration_id)
-            .bind(&plan.restamped)
-            .bind(page.scope_version)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if !plan.writes.is_empty() {
-        upsert(
-            &mut tx,
-            integration_id,
-            &plan.writes,
-            &plan.join_digests,
-            page.scope_version,
-            now,
-        )
-        .await?;
-        let changed = plan.written_ids();
-        let replaced = plan.replaced_ids();
-        dependents::replace_and_bump(&mut tx, integration_id, &changed, &replaced, &plan.new_edges(), now).await?;
-    }
-    finish_page(&mut tx, run, &plan, &page.checkpoint, now).await?;
-    tx.commit().await?;
-    Ok(plan.outcome)
-}
-
-async fn existing(
+/// What a write does besides its rows: replace the changed records' edges and move their
+/// dependents (the change log goes with [`finish`]'s statement).
+pub(crate) async fn written(
     conn: &mut PgConnection,
-    integration_id: &str,
-    ids: &[&str],
-) -> Result<HashMap<(Model, String), Existing>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest, scope_version ",
-        "FROM records WHERE integration_id = $1 AND id = ANY($2)"
-    ))
-    .bind(integration_id)
-    .bind(ids)
-    .fetch_all(conn)
-    .await?;
-    let mut out = HashMap::with_capacity(found.len());
-    for row in found {
-        let model = parse_model(row.try_get("model")?)?;
-        out.insert(
-            (model, row.try_get("id")?),
-            Existing {
-                hash: row.try_get("content_hash")?,
-                deleted: row.try_get("deleted")?,
-                join_digest: row.try_get("join_digest")?,
-                scope_version: row.try_get("scope_version")?,
-            },
-        );
-    }
-    Ok(out)
+    run: &RunWrite,
+    plan: &PagePlan,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let changed = plan.written_ids();
+    let replaced = plan.replaced_ids();
+    dependents::replace_and_bump(conn, &run.integration_id, &changed, &replaced, &plan.new_edges(), now).await
 }
 
 /// One statement for the whole batch; `changed_at = updated_at = now`, and a reappearing record
 /// is undeleted. `join_digests` (parallel to `writes`) replace the stored ones: the join change
 /// was already decided from the digests the existing read returned.
-async fn upsert(
+pub(crate) async fn upsert(
     conn: &mut PgConnection,
     integration_id: &str,
     writes: &[(PreparedRecord, ChangeKind)],
@@ -156,14 +92,15 @@ async fn upsert(
 }
 
 /// The page's bookkeeping in one statement: its change-log entries, its seen ids (one row for
-/// the whole page) and the run's counters, changed models and joins, and checkpoint.
-async fn finish_page(
+/// the whole page) and the run's counters, changed models and joins, and checkpoint. Returns
+/// how many runs it updated (0: no such run).
+pub(crate) async fn finish(
     conn: &mut PgConnection,
     run: &RunWrite,
     plan: &PagePlan,
     checkpoint: &Value,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let outcome = &plan.outcome;
     let models: Vec<&str> = plan.writes.iter().map(|(r, _)| r.model.as_str()).collect();
     let ids: Vec<&str> = plan.writes.iter().map(|(r, _)| r.id.as_str()).collect();
@@ -199,12 +136,5 @@ async fn finish_page(
     .bind(&plan.changed_joins)
     .execute(conn)
     .await?;
-    if done.rows_affected() == 0 {
-        // Nothing was committed: the error rolls the transaction back.
-        return Err(StoreError::NotFound(format!(
-            "run {} of integration {}",
-            run.run_id, run.integration_id
-        )));
-    }
-    Ok(())
+    Ok(done.rows_affected())
 }

@@ -18,7 +18,7 @@
 
 pub(crate) mod change_log;
 pub(crate) mod dependents;
-mod pages;
+pub(crate) mod pages;
 mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;
@@ -36,7 +36,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tributary_model::Model;
 
 use crate::roles::{Backend, MirrorReads};
-use crate::{Change, CredentialKey, PageWrite, RecordQuery, RunWrite, StoreError, StoredRecord, WriteOutcome};
+use crate::{Change, CredentialKey, RecordQuery, StoreError, StoredRecord, WriteOutcome};
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
 /// a large deletion sweep.
@@ -132,14 +132,9 @@ impl SqliteStore {
     }
 }
 
-/// A page write.
-pub(crate) async fn apply_page(
-    store: &SqliteStore,
-    run: &RunWrite,
-    page: PageWrite,
-) -> Result<WriteOutcome, StoreError> {
-    pages::apply(&store.pool, run, page).await
-}
+/// After a page write: nothing (only Postgres refreshes its planner statistics after a bulk
+/// load).
+pub(crate) fn page_written(_store: &SqliteStore, _outcome: &WriteOutcome) {}
 
 /// SQLite has no notification: the deliverer polls.
 pub(crate) async fn outbox_listener(_pool: &SqlitePool) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {

@@ -1,124 +1,87 @@
-//! `apply_page` on SQLite: the same steps as on Postgres inside one `BEGIN IMMEDIATE`
-//! transaction. Changed records go through one prepared upsert executed per record: inside a
-//! transaction on a local file that costs microseconds each, and it keeps the SQL plain.
-
-use std::collections::HashMap;
+//! A page write's statements that differ on SQLite (the write itself is
+//! `crate::ops::mirror_writes`). Changed records go through one prepared upsert executed per
+//! record: inside a transaction on a local file that costs microseconds each, and it keeps the
+//! SQL plain.
 
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 use tributary_model::{Model, Timestamp};
 
-use super::{change_log, dependents, webhooks, write_lock};
-use crate::codec::parse_model;
-use crate::page::{self, Existing};
-use crate::{ChangeKind, PageWrite, PreparedRecord, RunWrite, StoreError, WriteOutcome, clock};
+use super::{change_log, dependents, webhooks};
+use crate::page::{self, PagePlan};
+use crate::{ChangeKind, PreparedRecord, RunWrite, StoreError, WriteOutcome, clock};
 
-pub(super) async fn apply(pool: &SqlitePool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-    let records = page::dedupe(page.records);
+/// The page's changed records, one statement each. `join_digests` is parallel to `writes`.
+pub(crate) async fn upsert(
+    conn: &mut SqliteConnection,
+    integration_id: &str,
+    writes: &[(PreparedRecord, ChangeKind)],
+    join_digests: &[Option<String>],
+    scope_version: i64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for ((record, _), digest) in writes.iter().zip(join_digests) {
+        upsert_one(conn, integration_id, record, digest.as_deref(), scope_version, now).await?;
+    }
+    Ok(())
+}
+
+/// What a write does besides its rows: replace the changed records' edges, move their
+/// dependents, and log the changes.
+pub(crate) async fn written(
+    conn: &mut SqliteConnection,
+    run: &RunWrite,
+    plan: &PagePlan,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let integration_id = run.integration_id.as_str();
-    let mut tx = write_lock::begin(pool).await?;
-    let current = write_lock::check_fence_scope(&mut tx, integration_id, run.fence).await?;
-    // Under the write lock, in this transaction: a scope change cannot slip between check and
-    // write.
-    let pass: Option<i64> = sqlx::query_scalar("SELECT scope_version FROM sync_runs WHERE id = ?1")
-        .bind(&run.run_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten();
-    page::check_scope(run, page.scope_version, current, pass)?;
-    // Only now, holding the write lock, is the write's instant taken (invariant I3).
-    let now = clock::now();
+    let changed = plan.written_ids();
+    let new_edges = plan.new_edges();
+    let old_dependents = dependents::of(&mut *conn, integration_id, &changed).await?;
+    dependents::replace(&mut *conn, integration_id, &plan.replaced_ids(), &new_edges).await?;
+    let bump = page::dependents_to_bump(&changed, old_dependents, &new_edges);
+    dependents::bump(&mut *conn, integration_id, &bump, now).await?;
+    let entries: Vec<(Model, &str, ChangeKind)> = plan
+        .writes
+        .iter()
+        .map(|(r, kind)| (r.model, r.id.as_str(), *kind))
+        .collect();
+    change_log::append(conn, integration_id, &run.run_id, &entries, now).await
+}
 
-    let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
-    let existing = existing(&mut tx, integration_id, &ids).await?;
-    let plan = page::plan(records, &existing, page.scope_version);
-
-    if !plan.restamped.is_empty() {
-        sqlx::query(concat!(
-            "UPDATE records SET scope_version = ?3 WHERE integration_id = ?1 ",
-            "AND id IN (SELECT value FROM json_each(?2))"
-        ))
-        .bind(integration_id)
-        .bind(serde_json::to_string(&plan.restamped)?)
-        .bind(page.scope_version)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !plan.writes.is_empty() {
-        for ((record, _), digest) in plan.writes.iter().zip(&plan.join_digests) {
-            upsert(
-                &mut tx,
-                integration_id,
-                record,
-                digest.as_deref(),
-                page.scope_version,
-                now,
-            )
-            .await?;
-        }
-        let changed = plan.written_ids();
-        let new_edges = plan.new_edges();
-        let old_dependents = dependents::of(&mut tx, integration_id, &changed).await?;
-        dependents::replace(&mut tx, integration_id, &plan.replaced_ids(), &new_edges).await?;
-        let bump = page::dependents_to_bump(&changed, old_dependents, &new_edges);
-        dependents::bump(&mut tx, integration_id, &bump, now).await?;
-        let entries: Vec<(Model, &str, ChangeKind)> = plan
-            .writes
-            .iter()
-            .map(|(r, kind)| (r.model, r.id.as_str(), *kind))
-            .collect();
-        change_log::append(&mut tx, integration_id, &run.run_id, &entries, now).await?;
-    }
-
+/// The page's bookkeeping: its seen ids (one row for the whole page), the run's counters and
+/// checkpoint, then its changed models and joins. Returns how many runs it updated (0: no such
+/// run, and nothing more is written). `_now` is Postgres's instant for the change log, which
+/// [`written`] logs here.
+pub(crate) async fn finish(
+    conn: &mut SqliteConnection,
+    run: &RunWrite,
+    plan: &PagePlan,
+    checkpoint: &Value,
+    _now: Timestamp,
+) -> Result<u64, StoreError> {
     sqlx::query("INSERT INTO run_seen (run_id, integration_id, ids) VALUES (?1, ?2, ?3)")
         .bind(&run.run_id)
-        .bind(integration_id)
+        .bind(&run.integration_id)
         .bind(serde_json::to_string(&plan.seen_ids)?)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    record_progress(&mut tx, run, &plan.outcome, &page.checkpoint).await?;
+    let updated = record_progress(&mut *conn, run, &plan.outcome, checkpoint).await?;
+    if updated == 0 {
+        return Ok(0);
+    }
     webhooks::note_changed_models(
-        &mut tx,
+        conn,
         &run.run_id,
-        integration_id,
+        &run.integration_id,
         &plan.outcome.changed_models,
         &plan.changed_joins,
     )
     .await?;
-    tx.commit().await?;
-    Ok(plan.outcome)
+    Ok(updated)
 }
 
-async fn existing(
-    conn: &mut SqliteConnection,
-    integration_id: &str,
-    ids: &[&str],
-) -> Result<HashMap<(Model, String), Existing>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT model, id, content_hash, remote_deleted_at IS NOT NULL AS deleted, join_digest, scope_version ",
-        "FROM records WHERE integration_id = ?1 AND id IN (SELECT value FROM json_each(?2))"
-    ))
-    .bind(integration_id)
-    .bind(serde_json::to_string(ids)?)
-    .fetch_all(conn)
-    .await?;
-    let mut out = HashMap::with_capacity(found.len());
-    for row in found {
-        let model = parse_model(row.try_get("model")?)?;
-        out.insert(
-            (model, row.try_get("id")?),
-            Existing {
-                hash: row.try_get("content_hash")?,
-                deleted: row.try_get("deleted")?,
-                join_digest: row.try_get("join_digest")?,
-                scope_version: row.try_get("scope_version")?,
-            },
-        );
-    }
-    Ok(out)
-}
-
-async fn upsert(
+async fn upsert_one(
     conn: &mut SqliteConnection,
     integration_id: &str,
     r: &PreparedRecord,
@@ -159,7 +122,7 @@ async fn record_progress(
     run: &RunWrite,
     outcome: &WriteOutcome,
     checkpoint: &Value,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let done = sqlx::query(concat!(
         "UPDATE sync_runs SET pages_fetched = pages_fetched + 1, created_count = created_count + ?3, ",
         "updated_count = updated_count + ?4, unchanged_count = unchanged_count + ?5, checkpoint = ?6 ",
@@ -173,11 +136,5 @@ async fn record_progress(
     .bind(serde_json::to_string(checkpoint)?)
     .execute(conn)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!(
-            "run {} of integration {}",
-            run.run_id, run.integration_id
-        )));
-    }
-    Ok(())
+    Ok(done.rows_affected())
 }
