@@ -143,7 +143,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
 
     // The simulated tools send their webhooks to the demo's gateway, signed as the real tools
     // sign them: every change the simulator makes reaches the mirror within a second through a
-    // DELTA (a DEFAULT for BambooHR), between the scheduled ones.
+    // DELTA, between the scheduled ones.
     for (tool, id) in ToolKind::ALL.iter().zip(&integrations) {
         let secret = format!("demo-webhook-secret-{}", tool.as_str());
         store.set_inbound_webhook_secret(id, Some(&secret)).await?;
