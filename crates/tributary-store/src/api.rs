@@ -57,9 +57,10 @@ pub struct ApiKey {
 
 /// An integration's lease, whoever grants it: the mirror's lease row (the embedded mode,
 /// [`Leases::acquire_lease`](crate::Leases::acquire_lease)) or Redis (the fleet's
-/// `tributary-lease`, which advances the mirror's fence to the token it issues). Write to the mirror only under `fence`: only the
-/// holder of the integration's newest fence may write to its mirror (invariant I4). Renew well
-/// within `ttl` (every third of it) and stop when a renewal answers `false`.
+/// `tributary-lease`, which advances the mirror's fence to the token it issues). Write to the
+/// mirror only under `fence`: only the holder of the integration's newest fence may write to
+/// its mirror (invariant I4). Renew well within `ttl` (every third of it) and stop when a
+/// renewal answers `false`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub integration_id: String,
