@@ -23,6 +23,10 @@ type BoxSink = Box<dyn Sink<Task<SyncJob>, Error = MemoryStorageError> + Send + 
 
 struct Lane {
     sink: MemorySink<SyncJob>,
+    /// The channel under `sink`, to ask whether its consumer is gone: once a send has failed,
+    /// the error-mapping sink around it may not be polled again (it panics), so a queue whose
+    /// worker has stopped (a process shutting down) must refuse before sending.
+    open: mpsc::UnboundedSender<Task<SyncJob>>,
     /// Taken by the (single) worker of this process that consumes the queue.
     storage: Mutex<Option<MemoryStorage<SyncJob>>>,
     pending: Arc<AtomicU64>,
@@ -59,11 +63,13 @@ impl MemoryQueue {
                 let rx = rx.inspect(move |_| {
                     counted.fetch_sub(1, Ordering::Relaxed);
                 });
+                let open = tx.clone();
                 let tx: BoxSink = Box::new(tx.sink_map_err(MemoryStorageError::from));
                 let sink = MemorySink::new(Arc::new(futures::lock::Mutex::new(tx)));
                 let storage = MemoryStorage::new_with(sink.clone(), Box::pin(rx));
                 let lane = Lane {
                     sink,
+                    open,
                     storage: Mutex::new(Some(storage)),
                     pending,
                     scheduled: Arc::new(AtomicU64::new(0)),
@@ -87,6 +93,9 @@ impl MemoryQueue {
     }
 
     async fn send(lane: &Lane, job: SyncJob) -> Result<(), QueueError> {
+        if lane.open.is_closed() {
+            return Err(QueueError::Push("the in-memory queue's worker has stopped".into()));
+        }
         let mut sink = lane.sink.clone();
         lane.pending.fetch_add(1, Ordering::Relaxed);
         let sent = Pin::new(&mut sink).send(TaskBuilder::new(job).build()).await;
@@ -150,5 +159,34 @@ impl JobQueue for MemoryQueue {
 
     async fn vacuum(&self) -> Result<u64, QueueError> {
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(n: u32) -> SyncJob {
+        SyncJob {
+            run_id: format!("run-{n}"),
+            integration_id: "personio:test".into(),
+            sync_type: SyncType::Delta,
+        }
+    }
+
+    /// A process shutting down drops its worker while webhooks may still queue deltas: every
+    /// push after that is refused with an error, none panics.
+    #[tokio::test]
+    async fn pushes_after_the_worker_stopped_are_refused() {
+        let queue = MemoryQueue::new();
+        queue.push(vec![job(1)], None).await.expect("the queue takes a job");
+        drop(queue.storage(SyncType::Delta).expect("one consumer"));
+        for n in 2..5 {
+            let refused = queue.push(vec![job(n)], None).await;
+            assert!(
+                matches!(refused, Err(QueueError::Push(_))),
+                "push {n} after the worker stopped: {refused:?}"
+            );
+        }
     }
 }
