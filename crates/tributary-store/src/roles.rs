@@ -319,39 +319,7 @@ pub trait FenceStore: Integrations + Leases {}
 impl<T: Integrations + Leases> FenceStore for T {}
 
 /// Every role: implemented by [`crate::PgStore`] and [`crate::SqliteStore`], opened by the
-/// binary, and narrowed (upcast) to a view or a role where it is handed to a caller.
-pub trait MirrorStore:
-    Backend
-    + Integrations
-    + ApiKeys
-    + Leases
-    + Runs
-    + RunHistory
-    + MirrorWrites
-    + MirrorReads
-    + Schedules
-    + WebhookEndpoints
-    + Outbox
-    + InboundWebhooks
-    + SyncStore
-    + ReadStore
-    + SchedulerStore
-    + AdminStore
-    + FenceStore
-{
-}
-impl<T> MirrorStore for T where
-    T: Backend
-        + Integrations
-        + ApiKeys
-        + Leases
-        + Runs
-        + RunHistory
-        + MirrorWrites
-        + MirrorReads
-        + Schedules
-        + WebhookEndpoints
-        + Outbox
-        + InboundWebhooks
-{
-}
+/// binary, and narrowed (upcast) to a view or a role where it is handed to a caller. The views
+/// together name every role.
+pub trait MirrorStore: SyncStore + ReadStore + SchedulerStore + AdminStore + FenceStore {}
+impl<T: SyncStore + ReadStore + SchedulerStore + AdminStore + FenceStore> MirrorStore for T {}
