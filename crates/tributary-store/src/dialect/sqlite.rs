@@ -1,5 +1,7 @@
 //! SQLite's side of the seam (see the parent module).
 
+use std::time::Duration;
+
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row as _;
@@ -12,6 +14,17 @@ pub(crate) type Conn = sqlx::SqliteConnection;
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 pub(crate) type Row = sqlx::sqlite::SqliteRow;
 pub(crate) type Store = crate::SqliteStore;
+
+/// The backend's name, for logs and the operator API.
+pub(crate) const NAME: &str = "sqlite";
+
+/// The backend's migrations.
+macro_rules! migrator {
+    () => {
+        sqlx::migrate!("../../migrations/sqlite")
+    };
+}
+pub(crate) use migrator;
 
 /// An instant as SQLite keeps it: fixed-width UTC text, whose order is time order.
 pub(crate) fn time(at: Timestamp) -> String {
@@ -63,22 +76,21 @@ pub(crate) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
     crate::sqlite::write_lock::begin(pool).await
 }
 
-/// A write transaction holding the write lock, once `held` is checked to be the integration's
-/// current fence (invariant I4).
-pub(crate) async fn begin_fenced(pool: &Pool, integration_id: &str, held: i64) -> Result<Tx, StoreError> {
-    crate::sqlite::write_lock::begin_fenced(pool, integration_id, held).await
-}
-
-/// [`begin_fenced`], also returning the integration's scope version.
-pub(crate) async fn begin_fenced_scope(pool: &Pool, integration_id: &str, held: i64) -> Result<(Tx, i64), StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let scope = crate::sqlite::write_lock::check_fence_scope(&mut tx, integration_id, held).await?;
-    Ok((tx, scope))
-}
-
 /// A write transaction holding the integration's write lock: on SQLite, the database's single
 /// write lock.
 pub(crate) async fn begin_locked(pool: &Pool, _integration_id: &str) -> Result<Tx, StoreError> {
+    begin_write(pool).await
+}
+
+/// A transaction for a read of the integration's records: `BEGIN IMMEDIATE`, so it waits for an
+/// in-flight writer and then sees its commit (`sqlite/mod.rs` explains why a plain WAL snapshot
+/// read is not enough). SQLite has no statement timeout and no plan cache to steer.
+pub(crate) async fn begin_read(
+    pool: &Pool,
+    _integration_id: &str,
+    _statement_timeout: Option<Duration>,
+    _custom_plans: bool,
+) -> Result<Tx, StoreError> {
     begin_write(pool).await
 }
 
@@ -161,3 +173,98 @@ macro_rules! in_list {
     };
 }
 pub(crate) use in_list;
+
+/// The filter's field of the record, as JSON text.
+macro_rules! field {
+    () => {
+        "records.data -> (f.value ->> 'field')"
+    };
+}
+pub(crate) use field;
+
+/// The text Postgres' `->>` gives for the filter's field: strings unquoted, other scalars as
+/// JSON (`true`, `42`), JSON null (and a missing value) as SQL NULL.
+macro_rules! field_text {
+    () => {
+        concat!(
+            "(CASE json_type(records.data -> (f.value ->> 'field')) ",
+            "WHEN 'text' THEN json_extract(records.data -> (f.value ->> 'field'), '$') WHEN 'null' THEN NULL ",
+            "ELSE records.data -> (f.value ->> 'field') END)"
+        )
+    };
+}
+pub(crate) use field_text;
+
+/// The object at `data->field` (`{}` when it is not one), whose entries are matched by key
+/// with `json_each`: a key is the caller's text (a custom field's name), and `->` would read
+/// one starting with `$` as a JSON path.
+macro_rules! object_field {
+    () => {
+        "(CASE WHEN json_type(records.data -> (f.value ->> 'field')) = 'object' \
+         THEN records.data -> (f.value ->> 'field') ELSE '{}' END)"
+    };
+}
+pub(crate) use object_field;
+
+/// The condition on `records` that every filter of `$8` holds, as Postgres's `record_filters`
+/// reads them. lower() folds ASCII only, which covers the enum-like values the gateway filters
+/// on; text compares bytewise.
+macro_rules! record_filters {
+    () => {
+        concat!(
+            "AND NOT EXISTS (SELECT 1 FROM json_each($8) f WHERE NOT coalesce(CASE f.value ->> 'kind' ",
+            "  WHEN 'entry_null' THEN NOT EXISTS (SELECT 1 FROM json_each(",
+            $crate::dialect::sqlite::object_field!(),
+            ") o WHERE o.key = (f.value ->> 'key') AND o.type <> 'null') ",
+            "  WHEN 'equals_or_null' THEN ",
+            $crate::dialect::sqlite::field_text!(),
+            " IS NULL OR ",
+            $crate::dialect::sqlite::field_text!(),
+            " IN (SELECT value FROM json_each(f.value, '$.any_of')) ",
+            "  WHEN 'contains' THEN EXISTS (SELECT 1 FROM json_each(f.value, '$.any_of') v WHERE instr(",
+            "    CASE WHEN f.value ->> 'ci' THEN lower(",
+            $crate::dialect::sqlite::field_text!(),
+            ") ELSE ",
+            $crate::dialect::sqlite::field_text!(),
+            " END, CASE WHEN f.value ->> 'ci' THEN lower(v.value) ELSE v.value END) > 0) ",
+            "  WHEN 'gte' THEN coalesce(",
+            $crate::dialect::sqlite::field_text!(),
+            " >= (f.value ->> '$.any_of[0]'), f.value ->> 'or_missing') ",
+            "  WHEN 'lte' THEN coalesce(",
+            $crate::dialect::sqlite::field_text!(),
+            " <= (f.value ->> '$.any_of[0]'), f.value ->> 'or_missing') ",
+            "  WHEN 'ref_has' THEN EXISTS (SELECT 1 FROM records r WHERE r.integration_id = records.integration_id ",
+            "    AND r.id = (records.data ->> (f.value ->> 'key')) AND (r.data ->> (f.value ->> 'field')) IN ",
+            "    (SELECT value FROM json_each(f.value, '$.any_of'))) ",
+            "  WHEN 'child_has' THEN EXISTS (SELECT 1 FROM records c WHERE c.integration_id = records.integration_id ",
+            "    AND c.model = (f.value ->> 'key') AND c.parent_id = records.id AND c.remote_deleted_at IS NULL ",
+            "    AND (c.data ->> (f.value ->> 'field')) IN (SELECT value FROM json_each(f.value, '$.any_of'))) ",
+            "  ELSE EXISTS (SELECT 1 FROM (",
+            "      SELECT ",
+            $crate::dialect::sqlite::field_text!(),
+            " AS t WHERE f.value ->> 'kind' = 'equals' ",
+            "      UNION ALL SELECT CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ",
+            "        ELSE CAST(e.value AS TEXT) END FROM json_each(CASE WHEN f.value ->> 'kind' = 'array' ",
+            "        AND json_type(",
+            $crate::dialect::sqlite::field!(),
+            ") = 'array' THEN ",
+            $crate::dialect::sqlite::field!(),
+            " ELSE '[]' END) e ",
+            "      UNION ALL SELECT CASE o.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ",
+            "        ELSE CAST(o.value AS TEXT) END FROM json_each(CASE WHEN f.value ->> 'kind' = 'entry' THEN ",
+            $crate::dialect::sqlite::object_field!(),
+            " ELSE '{}' END) o WHERE o.key = (f.value ->> 'key') ",
+            "        AND o.type IN ('text', 'integer', 'real', 'true', 'false')",
+            "      UNION ALL SELECT json_extract(e.value, '$.' || (f.value ->> 'key')) FROM json_each(CASE WHEN ",
+            "        f.value ->> 'kind' = 'array_entry' AND json_type(",
+            $crate::dialect::sqlite::field!(),
+            ") = 'array' THEN ",
+            $crate::dialect::sqlite::field!(),
+            " ELSE '[]' END) e WHERE e.type = 'object'",
+            "    ) c WHERE (CASE WHEN f.value ->> 'ci' THEN lower(c.t) ELSE c.t END) IN ",
+            "      (SELECT CASE WHEN f.value ->> 'ci' THEN lower(v.value) ELSE v.value END ",
+            "       FROM json_each(f.value, '$.any_of') v)) END, 0)) ",
+        )
+    };
+}
+pub(crate) use record_filters;

@@ -2,7 +2,8 @@
 //! concern per file, each with the role trait it implements.
 
 /// `crate::dialect::per_dialect!` with, in each expansion, `backend` (the backend's own module,
-/// for what is not written once) and `rows` (the decoders of [`rows`] for that dialect).
+/// for what is not written once), `rows` (the decoders of [`rows`] for that dialect) and the
+/// fenced write transactions of [`fence`].
 /// `per_backend!(with [leaf, …] items)` also brings in those files' expansions for the same
 /// dialect under their names (leaf code the backend modules share, like [`run_queries`]).
 macro_rules! per_backend {
@@ -16,6 +17,8 @@ macro_rules! per_backend {
             use crate::$dialect as backend;
             #[allow(unused_imports)]
             use crate::ops::rows::$dialect as rows;
+            #[allow(unused_imports)]
+            use crate::ops::fence::$dialect::{begin_fenced, begin_fenced_scope};
             $(use crate::ops::$leaf::$dialect as $leaf;)*
             $($item)*
         }
@@ -30,9 +33,12 @@ macro_rules! per_backend {
 }
 
 pub(crate) mod api_keys;
+pub(crate) mod backend;
+pub(crate) mod fence;
 pub(crate) mod inbound_webhooks;
 pub(crate) mod integrations;
 pub(crate) mod leases;
+pub(crate) mod mirror_reads;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
 pub(crate) mod rows;

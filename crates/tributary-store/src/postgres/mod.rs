@@ -15,23 +15,18 @@ pub(crate) mod dependents;
 mod nodelay;
 mod outbox_signal;
 pub(crate) mod pages;
-mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;
 mod stats;
 pub(crate) mod webhooks;
-pub(crate) mod write_lock;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use tributary_model::Model;
 
-use crate::roles::{Backend, MirrorReads};
-use crate::{Change, CredentialKey, RecordQuery, StoreError, StoredRecord, WriteOutcome};
+use crate::{CredentialKey, StoreError, WriteOutcome};
 
 /// Pool options every Postgres mirror connects with: TCP_NODELAY (see [`nodelay`]) and no JIT.
 ///
@@ -87,7 +82,7 @@ impl Default for PgPoolSettings {
 
 impl PgStore {
     /// Connects a pool to `database_url` (`postgres://...`) with the default
-    /// [`PgPoolSettings`]. Call [`Backend::migrate`] before first use.
+    /// [`PgPoolSettings`]. Call [`crate::Backend::migrate`] before first use.
     pub async fn connect(database_url: &str, key: CredentialKey) -> Result<Self, StoreError> {
         Self::connect_with(database_url, key, PgPoolSettings::default()).await
     }
@@ -137,50 +132,4 @@ pub(crate) fn page_written(store: &PgStore, outcome: &WriteOutcome) {
 /// The outbox's signal: `LISTEN tributary_outbox`.
 pub(crate) async fn outbox_listener(pool: &PgPool) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
     Ok(Some(Box::new(outbox_signal::listen(pool).await?)))
-}
-
-#[async_trait]
-impl Backend for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../../migrations/postgres").run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl MirrorReads for PgStore {
-    async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
-        reads::query(&self.pool, query).await
-    }
-
-    async fn records_by_parent(
-        &self,
-        integration_id: &str,
-        model: Model,
-        parent_ids: &[String],
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        reads::by_parent(&self.pool, integration_id, model, parent_ids).await
-    }
-
-    async fn count_records(
-        &self,
-        integration_id: &str,
-        model: Model,
-        include_deleted: bool,
-    ) -> Result<i64, StoreError> {
-        reads::count(&self.pool, integration_id, model, include_deleted).await
-    }
-
-    async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        reads::changes_since(&self.pool, integration_id, after_seq, limit).await
-    }
 }

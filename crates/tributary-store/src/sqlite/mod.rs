@@ -19,7 +19,6 @@
 pub(crate) mod change_log;
 pub(crate) mod dependents;
 pub(crate) mod pages;
-mod reads;
 pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod webhooks;
@@ -30,13 +29,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use tributary_model::Model;
 
-use crate::roles::{Backend, MirrorReads};
-use crate::{Change, CredentialKey, RecordQuery, StoreError, StoredRecord, WriteOutcome};
+use crate::{CredentialKey, StoreError, WriteOutcome};
 
 /// How long a transaction waits for SQLite's write lock before failing: long enough to sit out
 /// a large deletion sweep.
@@ -87,7 +83,7 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`. Call [`Backend::migrate`]
+    /// Opens (creating if needed) the database file at `path`. Call [`crate::Backend::migrate`]
     /// before first use.
     pub async fn open(path: &Path, key: CredentialKey) -> Result<Self, StoreError> {
         owner_only(path)?;
@@ -139,50 +135,4 @@ pub(crate) fn page_written(_store: &SqliteStore, _outcome: &WriteOutcome) {}
 /// SQLite has no notification: the deliverer polls.
 pub(crate) async fn outbox_listener(_pool: &SqlitePool) -> Result<Option<Box<dyn crate::OutboxListener>>, StoreError> {
     Ok(None)
-}
-
-#[async_trait]
-impl Backend for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../../migrations/sqlite").run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl MirrorReads for SqliteStore {
-    async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
-        reads::query(&self.pool, query).await
-    }
-
-    async fn records_by_parent(
-        &self,
-        integration_id: &str,
-        model: Model,
-        parent_ids: &[String],
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        reads::by_parent(&self.pool, integration_id, model, parent_ids).await
-    }
-
-    async fn count_records(
-        &self,
-        integration_id: &str,
-        model: Model,
-        include_deleted: bool,
-    ) -> Result<i64, StoreError> {
-        reads::count(&self.pool, integration_id, model, include_deleted).await
-    }
-
-    async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        reads::changes_since(&self.pool, integration_id, after_seq, limit).await
-    }
 }
