@@ -174,14 +174,6 @@ macro_rules! in_list {
 }
 pub(crate) use in_list;
 
-/// The filter's field of the record, as JSON text.
-macro_rules! field {
-    () => {
-        "records.data -> (f.value ->> 'field')"
-    };
-}
-pub(crate) use field;
-
 /// The text Postgres' `->>` gives for the filter's field: strings unquoted, other scalars as
 /// JSON (`true`, `42`), JSON null (and a missing value) as SQL NULL.
 macro_rules! field_text {
@@ -245,22 +237,16 @@ macro_rules! record_filters {
             " AS t WHERE f.value ->> 'kind' = 'equals' ",
             "      UNION ALL SELECT CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ",
             "        ELSE CAST(e.value AS TEXT) END FROM json_each(CASE WHEN f.value ->> 'kind' = 'array' ",
-            "        AND json_type(",
-            $crate::dialect::sqlite::field!(),
-            ") = 'array' THEN ",
-            $crate::dialect::sqlite::field!(),
-            " ELSE '[]' END) e ",
+            "        AND json_type(records.data -> (f.value ->> 'field')) = 'array' ",
+            "        THEN records.data -> (f.value ->> 'field') ELSE '[]' END) e ",
             "      UNION ALL SELECT CASE o.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ",
             "        ELSE CAST(o.value AS TEXT) END FROM json_each(CASE WHEN f.value ->> 'kind' = 'entry' THEN ",
             $crate::dialect::sqlite::object_field!(),
             " ELSE '{}' END) o WHERE o.key = (f.value ->> 'key') ",
             "        AND o.type IN ('text', 'integer', 'real', 'true', 'false')",
             "      UNION ALL SELECT json_extract(e.value, '$.' || (f.value ->> 'key')) FROM json_each(CASE WHEN ",
-            "        f.value ->> 'kind' = 'array_entry' AND json_type(",
-            $crate::dialect::sqlite::field!(),
-            ") = 'array' THEN ",
-            $crate::dialect::sqlite::field!(),
-            " ELSE '[]' END) e WHERE e.type = 'object'",
+            "        f.value ->> 'kind' = 'array_entry' AND json_type(records.data -> (f.value ->> 'field')) = 'array' ",
+            "        THEN records.data -> (f.value ->> 'field') ELSE '[]' END) e WHERE e.type = 'object'",
             "    ) c WHERE (CASE WHEN f.value ->> 'ci' THEN lower(c.t) ELSE c.t END) IN ",
             "      (SELECT CASE WHEN f.value ->> 'ci' THEN lower(v.value) ELSE v.value END ",
             "       FROM json_each(f.value, '$.any_of') v)) END, 0)) ",
