@@ -30,6 +30,9 @@ macro_rules! per_backend {
 }
 
 pub(crate) mod api_keys;
+pub(crate) mod change_log;
+pub(crate) mod dependents;
+pub(crate) mod events;
 pub(crate) mod inbound_webhooks;
 pub(crate) mod integrations;
 pub(crate) mod leases;
