@@ -14,7 +14,7 @@
 //!   transaction; SQLite's single writer needs `BEGIN IMMEDIATE`, or a reader that later
 //!   writes fails with `SQLITE_BUSY`);
 //! - `backend`: the backend's own module, for what is not written once yet, or cannot be
-//!   (the outbox claim: `SKIP LOCKED` on Postgres, a serialised read-then-write on SQLite).
+//!   (where the flow differs, not only the SQL).
 //!
 //! Row decoding shared by written-once and backend code lives in `crate::ops::rows` (`rows` in
 //! an expansion), which
@@ -54,3 +54,28 @@ macro_rules! per_dialect {
     };
 }
 pub(crate) use per_dialect;
+
+/// A delivery attempt's outcome on delivery `$1`: status `$2`, error `$3`, state `$4`, next
+/// attempt `$5` (NULL: unchanged), at `$6`. A delivery already DELIVERED stays so (a deliverer
+/// whose lease ran out may report after the one that took over succeeded).
+macro_rules! attempt_outcome {
+    () => {
+        concat!(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $2, last_error = $3, ",
+            "state = CASE WHEN state = 'DELIVERED' THEN state ELSE $4 END, ",
+            "next_attempt_at = CASE WHEN state = 'DELIVERED' THEN next_attempt_at ELSE COALESCE($5, next_attempt_at) END, ",
+            "delivered_at = CASE WHEN state = 'DELIVERED' THEN delivered_at WHEN $4 = 'DELIVERED' THEN $6 ELSE NULL END ",
+            "WHERE id = $1"
+        )
+    };
+}
+pub(crate) use attempt_outcome;
+
+/// The attempt itself, after [`attempt_outcome`]'s parameters: number `$7`, latency `$8`,
+/// response excerpt `$9`; the values follow.
+macro_rules! insert_attempt {
+    () => {
+        "INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, response_excerpt, error) "
+    };
+}
+pub(crate) use insert_attempt;

@@ -7,8 +7,8 @@ use serde_json::Value;
 use sqlx::Row as _;
 use tributary_model::Timestamp;
 
-use crate::StoreError;
 use crate::ids::lock_key;
+use crate::{DeliveryAttempt, StoreError};
 
 pub(crate) type Pool = sqlx::PgPool;
 pub(crate) type Conn = sqlx::PgConnection;
@@ -250,3 +250,74 @@ macro_rules! record_filters {
     };
 }
 pub(crate) use record_filters;
+/// The elements of the JSON array parameter `$p` ([`json`]) as the row source `u(value, key)`,
+/// `key` their position.
+macro_rules! json_rows {
+    ($p:literal) => {
+        concat!("jsonb_array_elements(", $p, ") WITH ORDINALITY AS u(value, key)")
+    };
+}
+pub(crate) use json_rows;
+
+/// A text expression read as an instant (a [`json_rows`] element holding [`time`]).
+macro_rules! timestamptz {
+    ($e:literal) => {
+        concat!($e, "::timestamptz")
+    };
+}
+pub(crate) use timestamptz;
+
+/// The list column `$c` (`text[]`) with the list parameter `$p` ([`strings`]) added, sorted
+/// and distinct.
+macro_rules! sorted_union {
+    ($c:literal, $p:literal) => {
+        concat!(
+            "ARRAY(SELECT DISTINCT v FROM UNNEST(",
+            $c,
+            " || ",
+            $p,
+            "::text[]) AS v ORDER BY v)"
+        )
+    };
+}
+pub(crate) use sorted_union;
+
+/// Locks the rows of `d` read, passing over those another claim holds instead of waiting; the
+/// lease the claim writes is what keeps a row from being claimed again once that claim commits.
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE OF d SKIP LOCKED"
+    };
+}
+pub(crate) use skip_locked;
+
+/// Records `attempt` and its outcome (see `attempt_outcome!`) in one statement, atomic on its
+/// own: the deliverer records every attempt, so this is on the outbox's hot path and costs one
+/// round trip instead of four. False when there is no such delivery.
+pub(crate) async fn record_attempt(
+    pool: &Pool,
+    attempt: &DeliveryAttempt,
+    state: &str,
+    next_attempt_at: Option<Timestamp>,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(concat!(
+        "WITH updated AS (",
+        super::attempt_outcome!(),
+        " RETURNING id) ",
+        super::insert_attempt!(),
+        "SELECT id, $7, $6, $2, $8, $9, $3 FROM updated"
+    ))
+    .bind(&attempt.delivery_id)
+    .bind(attempt.status)
+    .bind(&attempt.error)
+    .bind(state)
+    .bind(next_attempt_at)
+    .bind(at)
+    .bind(attempt.attempt)
+    .bind(attempt.latency_ms)
+    .bind(&attempt.response_excerpt)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}

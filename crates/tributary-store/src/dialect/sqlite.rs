@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::Row as _;
 use tributary_model::Timestamp;
 
-use crate::{StoreError, clock};
+use crate::{DeliveryAttempt, StoreError, clock};
 
 pub(crate) type Pool = sqlx::SqlitePool;
 pub(crate) type Conn = sqlx::SqliteConnection;
@@ -254,3 +254,80 @@ macro_rules! record_filters {
     };
 }
 pub(crate) use record_filters;
+/// The elements of the JSON array parameter `$p` ([`json`]) as the row source `u(value, key)`,
+/// `key` their position.
+macro_rules! json_rows {
+    ($p:literal) => {
+        concat!("json_each(", $p, ") AS u")
+    };
+}
+pub(crate) use json_rows;
+
+/// Nothing: an instant is text already ([`time`]).
+macro_rules! timestamptz {
+    ($e:literal) => {
+        $e
+    };
+}
+pub(crate) use timestamptz;
+
+/// The list column `$c` (a JSON array) with the list parameter `$p` ([`strings`]) added, sorted
+/// and distinct.
+macro_rules! sorted_union {
+    ($c:literal, $p:literal) => {
+        concat!(
+            "(SELECT json_group_array(value) FROM (SELECT value FROM json_each(",
+            $c,
+            ") ",
+            "UNION SELECT value FROM json_each(",
+            $p,
+            ") ORDER BY value))"
+        )
+    };
+}
+pub(crate) use sorted_union;
+
+/// Nothing: a writing statement holds the database's single write lock from its start, so a
+/// concurrent claim waits and then sees these rows leased.
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+pub(crate) use skip_locked;
+
+/// Records `attempt` and its outcome (see `attempt_outcome!`) in one write transaction: SQLite
+/// has no data-modifying `WITH`. False when there is no such delivery.
+pub(crate) async fn record_attempt(
+    pool: &Pool,
+    attempt: &DeliveryAttempt,
+    state: &str,
+    next_attempt_at: Option<String>,
+    at: String,
+) -> Result<bool, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let done = sqlx::query(super::attempt_outcome!())
+        .bind(&attempt.delivery_id)
+        .bind(attempt.status)
+        .bind(&attempt.error)
+        .bind(state)
+        .bind(next_attempt_at)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(concat!(super::insert_attempt!(), "VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+        .bind(&attempt.delivery_id)
+        .bind(attempt.attempt)
+        .bind(&at)
+        .bind(attempt.status)
+        .bind(attempt.latency_ms)
+        .bind(&attempt.response_excerpt)
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -21,6 +21,7 @@ fn sealed_credentials(key: &CredentialKey, new: &NewIntegration) -> Result<Vec<u
 }
 
 per_backend! {
+    with [events]
     #[async_trait]
     impl Integrations for Store {
         async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
@@ -46,7 +47,7 @@ per_backend! {
                 None => return Err(StoreError::Conflict(format!("integration {}", new.id))),
             };
             // The outbox: `integration-created` commits with the integration or not at all.
-            backend::webhooks::emit_integration_created(&mut tx, &created.id, created.tool, &created.environment, now).await?;
+            events::emit_integration_created(&mut tx, &created.id, created.tool, &created.environment, now).await?;
             tx.commit().await?;
             Ok(created)
         }
@@ -114,7 +115,7 @@ per_backend! {
             let mut tx = begin_locked(&self.pool, id).await?;
             // Written first, in this transaction: the event survives the integration (its
             // outbox rows have no foreign key to it) and exists only if the delete commits.
-            backend::webhooks::emit_integration_deleted(&mut tx, id).await?;
+            events::emit_integration_deleted(&mut tx, id).await?;
             for statement in [
                 "DELETE FROM records WHERE integration_id = $1",
                 "DELETE FROM record_deps WHERE integration_id = $1",

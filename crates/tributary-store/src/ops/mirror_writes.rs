@@ -19,6 +19,7 @@ use crate::{
 };
 
 per_backend! {
+    with [change_log, dependents, events]
     use sqlx::Row as _;
 
     #[async_trait]
@@ -334,14 +335,14 @@ per_backend! {
             return Ok(outcome);
         }
         let ids: Vec<String> = deleted.iter().map(|(_, id, _)| id.clone()).collect();
-        let dependents = backend::dependents::of(conn, &run.integration_id, &ids).await?;
+        let dependents = dependents::of(conn, &run.integration_id, &ids).await?;
         let bump = crate::page::dependents_to_bump(&ids, dependents, &[]);
-        backend::dependents::bump(conn, &run.integration_id, &bump, now).await?;
+        dependents::bump(conn, &run.integration_id, &bump, now).await?;
         let entries: Vec<(Model, &str, ChangeKind)> = deleted
             .iter()
             .map(|(m, id, _)| (*m, id.as_str(), ChangeKind::Deleted))
             .collect();
-        backend::change_log::append(conn, &run.integration_id, &run.run_id, &entries, now).await?;
+        change_log::append(conn, &run.integration_id, &run.run_id, &entries, now).await?;
         sqlx::query("UPDATE sync_runs SET deleted_count = deleted_count + $3 WHERE id = $1 AND integration_id = $2")
             .bind(&run.run_id)
             .bind(&run.integration_id)
@@ -361,7 +362,7 @@ per_backend! {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        backend::webhooks::note_changed_models(conn, &run.run_id, &run.integration_id, &outcome.changed_models, &joins)
+        events::note_changed_models(conn, &run.run_id, &run.integration_id, &outcome.changed_models, &joins)
             .await?;
         Ok(outcome)
     }

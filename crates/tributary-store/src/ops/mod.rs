@@ -34,6 +34,9 @@ macro_rules! per_backend {
 
 pub(crate) mod api_keys;
 pub(crate) mod backend;
+pub(crate) mod change_log;
+pub(crate) mod dependents;
+pub(crate) mod events;
 pub(crate) mod fence;
 pub(crate) mod inbound_webhooks;
 pub(crate) mod integrations;

@@ -32,7 +32,7 @@ fn ended(state: Option<&str>) -> bool {
 }
 
 per_backend! {
-    with [run_queries]
+    with [run_queries, events]
 
 
     #[async_trait]
@@ -135,7 +135,7 @@ per_backend! {
             // in this transaction (I7). A run cancelled while still queued never ran and
             // announces nothing.
             if cancelled.started_at.is_some() {
-                backend::webhooks::emit_run_finished(&mut tx, &cancelled).await?;
+                events::emit_run_finished(&mut tx, &cancelled).await?;
             }
             tx.commit().await?;
             Ok(true)
@@ -200,7 +200,7 @@ per_backend! {
             let finished = rows::run(&row)?;
             // The outbox, in this transaction: a fenced or failed finish writes no event.
             if !had_ended {
-                backend::webhooks::emit_run_finished(&mut tx, &finished).await?;
+                events::emit_run_finished(&mut tx, &finished).await?;
             }
             tx.commit().await?;
             Ok(finished)

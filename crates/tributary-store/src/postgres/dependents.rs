@@ -1,48 +1,10 @@
-//! The dependency edges that move a record's `updated_at` when nested or linked records change.
+//! A page's dependency edges replaced on Postgres (the rest is `crate::ops::dependents`).
 
 use sqlx::PgConnection;
 use tributary_model::Timestamp;
 
 use crate::StoreError;
 use crate::page::{self, Edge};
-
-/// Dependents of `sources` under the edges stored now.
-pub(crate) async fn of(
-    conn: &mut PgConnection,
-    integration_id: &str,
-    sources: &[String],
-) -> Result<Vec<String>, StoreError> {
-    if sources.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = sqlx::query_scalar(
-        "SELECT DISTINCT dependent_id FROM record_deps WHERE integration_id = $1 AND source_id = ANY($2)",
-    )
-    .bind(integration_id)
-    .bind(sources)
-    .fetch_all(conn)
-    .await?;
-    Ok(found)
-}
-
-/// Moves `updated_at` (not `changed_at`) of the given records to `now`.
-pub(crate) async fn bump(
-    conn: &mut PgConnection,
-    integration_id: &str,
-    ids: &[String],
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("UPDATE records SET updated_at = $3 WHERE integration_id = $1 AND id = ANY($2) AND updated_at < $3")
-        .bind(integration_id)
-        .bind(ids)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
 
 /// apply_page's edge work in one statement: moves `updated_at` of every dependent of `changed`
 /// under the old edges (read from the statement's snapshot, i.e. before the delete) or the new

@@ -10,7 +10,6 @@
 //! xact locks are released at transaction end and cannot be released early, so no code path
 //! can forget to unlock.
 
-pub(crate) mod change_log;
 pub(crate) mod dependents;
 mod nodelay;
 mod outbox_signal;
@@ -18,7 +17,6 @@ pub(crate) mod pages;
 pub(crate) mod runs;
 pub(crate) mod schedules;
 mod stats;
-pub(crate) mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,31 +1,11 @@
-//! The dependency edges that move a record's `updated_at` (see the Postgres twin). Id lists
+//! A page's dependency edges replaced on SQLite (the rest is `crate::ops::dependents`). Id lists
 //! travel as one JSON array parameter read with `json_each`, so every statement is static.
 
 use serde_json::json;
 use sqlx::SqliteConnection;
-use tributary_model::Timestamp;
 
+use crate::StoreError;
 use crate::page::Edge;
-use crate::{StoreError, clock};
-
-pub(crate) async fn of(
-    conn: &mut SqliteConnection,
-    integration_id: &str,
-    sources: &[String],
-) -> Result<Vec<String>, StoreError> {
-    if sources.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = sqlx::query_scalar(concat!(
-        "SELECT DISTINCT dependent_id FROM record_deps ",
-        "WHERE integration_id = ?1 AND source_id IN (SELECT value FROM json_each(?2))"
-    ))
-    .bind(integration_id)
-    .bind(serde_json::to_string(sources)?)
-    .fetch_all(conn)
-    .await?;
-    Ok(found)
-}
 
 pub(super) async fn replace(
     conn: &mut SqliteConnection,
@@ -53,28 +33,6 @@ pub(super) async fn replace(
     ))
     .bind(integration_id)
     .bind(serde_json::to_string(&triples)?)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn bump(
-    conn: &mut SqliteConnection,
-    integration_id: &str,
-    ids: &[String],
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let now = clock::to_text(now);
-    sqlx::query(concat!(
-        "UPDATE records SET updated_at = ?3 ",
-        "WHERE integration_id = ?1 AND id IN (SELECT value FROM json_each(?2)) AND updated_at < ?3"
-    ))
-    .bind(integration_id)
-    .bind(serde_json::to_string(ids)?)
-    .bind(now)
     .execute(conn)
     .await?;
     Ok(())

@@ -16,12 +16,10 @@
 //! that contains it. Reads are short, so serialising them costs the embedded mode little, and
 //! unlike an in-process lock it holds across processes sharing the file.
 
-pub(crate) mod change_log;
 pub(crate) mod dependents;
 pub(crate) mod pages;
 pub(crate) mod runs;
 pub(crate) mod schedules;
-pub(crate) mod webhooks;
 pub(crate) mod write_lock;
 
 use std::path::Path;

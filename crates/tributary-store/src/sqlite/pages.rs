@@ -7,7 +7,10 @@ use serde_json::Value;
 use sqlx::SqliteConnection;
 use tributary_model::{Model, Timestamp};
 
-use super::{change_log, dependents, webhooks};
+use super::dependents::replace;
+use crate::ops::change_log::sqlite as change_log;
+use crate::ops::dependents::sqlite as dependents;
+use crate::ops::events::sqlite::note_changed_models;
 use crate::page::{self, PagePlan};
 use crate::{ChangeKind, PreparedRecord, RunWrite, StoreError, WriteOutcome, clock};
 
@@ -38,7 +41,7 @@ pub(crate) async fn written(
     let changed = plan.written_ids();
     let new_edges = plan.new_edges();
     let old_dependents = dependents::of(&mut *conn, integration_id, &changed).await?;
-    dependents::replace(&mut *conn, integration_id, &plan.replaced_ids(), &new_edges).await?;
+    replace(&mut *conn, integration_id, &plan.replaced_ids(), &new_edges).await?;
     let bump = page::dependents_to_bump(&changed, old_dependents, &new_edges);
     dependents::bump(&mut *conn, integration_id, &bump, now).await?;
     let entries: Vec<(Model, &str, ChangeKind)> = plan
@@ -70,7 +73,7 @@ pub(crate) async fn finish(
     if updated == 0 {
         return Ok(0);
     }
-    webhooks::note_changed_models(
+    note_changed_models(
         conn,
         &run.run_id,
         &run.integration_id,
