@@ -149,6 +149,34 @@ macro_rules! schedule_intervals {
 }
 pub(crate) use schedule_intervals;
 
+/// The rows zipped from the `text[]` parameters ([`strings`]) given, one column each, as the
+/// row source `$alias`: `text_rows!("u": "$1" as "id", "$2" as "name")`.
+macro_rules! text_rows {
+    ($alias:literal: $p0:literal as $c0:literal $(, $p:literal as $c:literal)*) => {
+        concat!(
+            "unnest(", $p0, "::text[]" $(, ", ", $p, "::text[]")*, ") AS ", $alias, "(", $c0 $(, ", ", $c)*, ")"
+        )
+    };
+}
+pub(crate) use text_rows;
+
+/// The instant `$secs` whole seconds after the instant `$at`.
+macro_rules! plus_secs {
+    ($at:literal, $($secs:tt)+) => {
+        concat!("(", $at, " + (", $($secs)+, ") * interval '1 second')")
+    };
+}
+pub(crate) use plus_secs;
+
+/// What a schedule claim locks with the rows it selects (`s`, the schedules, and `i`, their
+/// integrations): it skips rows another claim holds instead of waiting for them.
+macro_rules! claim_locks {
+    () => {
+        " FOR UPDATE OF s SKIP LOCKED FOR KEY SHARE OF i SKIP LOCKED"
+    };
+}
+pub(crate) use claim_locks;
+
 /// Keeps the row read from being deleted until the transaction ends (Postgres locks rows; a
 /// SQLite write transaction already excludes every other writer).
 macro_rules! for_key_share {

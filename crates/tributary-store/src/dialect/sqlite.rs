@@ -140,6 +140,41 @@ macro_rules! schedule_intervals {
 }
 pub(crate) use schedule_intervals;
 
+/// The rows zipped by position from the JSON array parameters ([`strings`]) given, one column
+/// each, as the row source `$alias`: `text_rows!("u": "$1" as "id", "$2" as "name")`. The other
+/// arrays are indexed by the first one's keys (`->>`), not joined on them: json_each has no
+/// index, and a join would scan each array once per row.
+macro_rules! text_rows {
+    ($alias:literal: $p0:literal as $c0:literal $(, $p:literal as $c:literal)*) => {
+        concat!(
+            "(SELECT j.value AS ", $c0 $(, ", ", $p, " ->> j.key AS ", $c)*, " FROM json_each(", $p0, ") j) AS ", $alias
+        )
+    };
+}
+pub(crate) use text_rows;
+
+/// The instant `$secs` whole seconds after the instant `$at`, as fixed-width text: the date
+/// functions keep only milliseconds, so they add the seconds to the whole-second part and the
+/// six fractional digits are carried over unchanged (NULL stays NULL).
+macro_rules! plus_secs {
+    ($at:literal, $($secs:tt)+) => {
+        concat!(
+            "(strftime('%Y-%m-%dT%H:%M:%S', substr(", $at, ", 1, 19), '+' || (", $($secs)+,
+            ") || ' seconds') || substr(", $at, ", 20))"
+        )
+    };
+}
+pub(crate) use plus_secs;
+
+/// Nothing: a claim's write transaction (`BEGIN IMMEDIATE`) already keeps every other claim
+/// out until it commits.
+macro_rules! claim_locks {
+    () => {
+        ""
+    };
+}
+pub(crate) use claim_locks;
+
 /// Nothing: the write transaction (`BEGIN IMMEDIATE`) already excludes every other writer, so
 /// the row read cannot be deleted before it ends.
 macro_rules! for_key_share {

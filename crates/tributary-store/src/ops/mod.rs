@@ -4,7 +4,7 @@
 /// `crate::dialect::per_dialect!` with, in each expansion, `backend` (the backend's own module,
 /// for what is not written once) and `rows` (the decoders of [`rows`] for that dialect).
 /// `per_backend!(with [leaf, …] items)` also brings in those files' expansions for the same
-/// dialect under their names (leaf code the backend modules share, like [`run_queries`]).
+/// dialect under their names (code other operations share: [`run_queries`], the enqueue of [`runs`]).
 macro_rules! per_backend {
     (@one $dialect:ident [$($leaf:ident)*] $($item:item)*) => {
         pub(crate) mod $dialect {

@@ -16,8 +16,6 @@ mod nodelay;
 mod outbox_signal;
 pub(crate) mod pages;
 mod reads;
-pub(crate) mod runs;
-pub(crate) mod schedules;
 mod stats;
 pub(crate) mod webhooks;
 pub(crate) mod write_lock;
