@@ -3,15 +3,18 @@
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row as _;
+use sqlx::types::Json;
 use tributary_model::Timestamp;
 
-use crate::StoreError;
+use crate::page::Edge;
+use crate::{ChangeKind, PreparedRecord, StoreError};
 
 pub(crate) type Pool = sqlx::PgPool;
 pub(crate) type Conn = sqlx::PgConnection;
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 pub(crate) type Row = sqlx::postgres::PgRow;
 pub(crate) type Store = crate::PgStore;
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments>;
 
 /// An instant as Postgres binds it: a `timestamptz`.
 pub(crate) fn time(at: Timestamp) -> Timestamp {
@@ -198,3 +201,69 @@ macro_rules! in_list {
     };
 }
 pub(crate) use in_list;
+
+/// A page's rows as `crate::ops::pages::upsert` reads them (`u`): an array per column at `$4`
+/// to `$12` ([`bind_page_records`]).
+macro_rules! page_records {
+    () => {
+        concat!(
+            "UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::bytea[], ",
+            "$11::timestamptz[], $12::text[]) ",
+            "AS u(model, id, remote_id, parent_id, data, remote_data, content_hash, remote_created_at, join_digest)"
+        )
+    };
+}
+pub(crate) use page_records;
+
+/// Binds a page's records, and their join digests (parallel to them), for [`page_records`].
+pub(crate) fn bind_page_records<'q>(
+    query: Query<'q>,
+    writes: &[(PreparedRecord, ChangeKind)],
+    join_digests: &[Option<String>],
+) -> Result<Query<'q>, StoreError> {
+    let n = writes.len();
+    let mut models = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut remote_ids = Vec::with_capacity(n);
+    let mut parents = Vec::with_capacity(n);
+    let mut data = Vec::with_capacity(n);
+    let mut remote_data = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    for (r, _) in writes {
+        models.push(r.model.as_str());
+        ids.push(r.id.as_str());
+        remote_ids.push(r.remote_id.as_str());
+        parents.push(r.parent_id.as_deref());
+        // Bound as references: sqlx serialises them straight into the argument buffer, where
+        // binding `Value`s would first deep-copy every record's JSON.
+        data.push(Json(&r.data));
+        remote_data.push(r.remote_data.as_ref().map(Json));
+        hashes.push(r.hash.to_vec());
+        created.push(r.remote_created_at);
+    }
+    Ok(query
+        .bind(models)
+        .bind(ids)
+        .bind(remote_ids)
+        .bind(parents)
+        .bind(data)
+        .bind(remote_data)
+        .bind(hashes)
+        .bind(created)
+        .bind(join_digests))
+}
+
+/// A page's edge work, in one statement: the edges the `changed` records declare become
+/// exactly `new_edges`, and their dependents' `updated_at` moves (see
+/// `crate::postgres::dependents::replace_and_bump`).
+pub(crate) async fn replace_edges(
+    conn: &mut Conn,
+    integration_id: &str,
+    changed: &[String],
+    replaced: &[String],
+    new_edges: &[Edge],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    crate::postgres::dependents::replace_and_bump(conn, integration_id, changed, replaced, new_edges, now).await
+}

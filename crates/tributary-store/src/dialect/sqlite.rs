@@ -5,13 +5,16 @@ use serde_json::Value;
 use sqlx::Row as _;
 use tributary_model::Timestamp;
 
-use crate::{StoreError, clock};
+use crate::page::{self, Edge};
+use crate::sqlite::dependents;
+use crate::{ChangeKind, PreparedRecord, StoreError, clock};
 
 pub(crate) type Pool = sqlx::SqlitePool;
 pub(crate) type Conn = sqlx::SqliteConnection;
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 pub(crate) type Row = sqlx::sqlite::SqliteRow;
 pub(crate) type Store = crate::SqliteStore;
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
 
 /// An instant as SQLite keeps it: fixed-width UTC text, whose order is time order.
 pub(crate) fn time(at: Timestamp) -> String {
@@ -196,3 +199,62 @@ macro_rules! in_list {
     };
 }
 pub(crate) use in_list;
+
+/// A page's rows as `crate::ops::pages::upsert` reads them (`u`): one JSON array of rows at `$4`
+/// ([`bind_page_records`]), each read once (zipping an array per column would index each
+/// array once per row).
+macro_rules! page_records {
+    () => {
+        concat!(
+            "(SELECT value ->> 0 AS model, value ->> 1 AS id, value ->> 2 AS remote_id, value ->> 3 AS parent_id, ",
+            "value ->> 4 AS data, value ->> 5 AS remote_data, unhex(value ->> 6) AS content_hash, ",
+            "value ->> 7 AS remote_created_at, value ->> 8 AS join_digest FROM json_each($4) ORDER BY key) AS u"
+        )
+    };
+}
+pub(crate) use page_records;
+
+/// Binds a page's records, and their join digests (parallel to them), for [`page_records`]: the
+/// JSON columns as the text they are stored as, the hash in hex.
+pub(crate) fn bind_page_records<'q>(
+    query: Query<'q>,
+    writes: &[(PreparedRecord, ChangeKind)],
+    join_digests: &[Option<String>],
+) -> Result<Query<'q>, StoreError> {
+    let rows = writes
+        .iter()
+        .zip(join_digests)
+        .map(|((r, _), digest)| {
+            let hash: String = r.hash.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(serde_json::json!([
+                r.model.as_str(),
+                r.id,
+                r.remote_id,
+                r.parent_id,
+                serde_json::to_string(&r.data)?,
+                r.remote_data.as_ref().map(serde_json::to_string).transpose()?,
+                hash,
+                r.remote_created_at.map(clock::to_text),
+                digest,
+            ]))
+        })
+        .collect::<Result<Vec<Value>, StoreError>>()?;
+    Ok(query.bind(serde_json::to_string(&rows)?))
+}
+
+/// A page's edge work: the edges the `changed` records declare become exactly `new_edges`, and
+/// the dependents under the old edges (read before they go) or the new ones move their
+/// `updated_at`. Three statements: SQLite has no data-modifying CTEs.
+pub(crate) async fn replace_edges(
+    conn: &mut Conn,
+    integration_id: &str,
+    changed: &[String],
+    replaced: &[String],
+    new_edges: &[Edge],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let old_dependents = dependents::of(&mut *conn, integration_id, changed).await?;
+    dependents::replace(&mut *conn, integration_id, replaced, new_edges).await?;
+    let bump = page::dependents_to_bump(changed, old_dependents, new_edges);
+    dependents::bump(conn, integration_id, &bump, now).await
+}

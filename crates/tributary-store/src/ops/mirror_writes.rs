@@ -1,8 +1,6 @@
 //! Mirror writes: fenced, one transaction each: page writes, deletions (the sweep after a
-//! complete run, a model disabled by scope) and scope rewrites. A page's batch statements stay
-//! per backend (`backend::pages`): Postgres sends the changed records as arrays through
-//! `UNNEST` and folds the bookkeeping into one statement; SQLite runs one prepared upsert per
-//! record and the bookkeeping as plain statements.
+//! complete run, a model disabled by scope) and scope rewrites. A page's batch statements are
+//! in `crate::ops::pages`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,6 +17,8 @@ use crate::{
 };
 
 per_backend! {
+    with [pages]
+
     use sqlx::Row as _;
 
     #[async_trait]
@@ -253,7 +253,7 @@ per_backend! {
             .await?;
         }
         if !plan.writes.is_empty() {
-            backend::pages::upsert(
+            pages::upsert(
                 &mut tx,
                 integration_id,
                 &plan.writes,
@@ -262,9 +262,9 @@ per_backend! {
                 now,
             )
             .await?;
-            backend::pages::written(&mut tx, run, &plan, now).await?;
+            pages::written(&mut tx, run, &plan, now).await?;
         }
-        if backend::pages::finish(&mut tx, run, &plan, &page.checkpoint, now).await? == 0 {
+        if pages::finish(&mut tx, run, &plan, &page.checkpoint).await? == 0 {
             // Nothing was committed: the error rolls the transaction back.
             return Err(StoreError::NotFound(format!(
                 "run {} of integration {}",

@@ -35,6 +35,7 @@ pub(crate) mod integrations;
 pub(crate) mod leases;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
+pub(crate) mod pages;
 pub(crate) mod rows;
 pub(crate) mod run_queries;
 pub(crate) mod runs;

@@ -14,7 +14,6 @@ pub(crate) mod change_log;
 pub(crate) mod dependents;
 mod nodelay;
 mod outbox_signal;
-pub(crate) mod pages;
 mod reads;
 mod stats;
 pub(crate) mod webhooks;

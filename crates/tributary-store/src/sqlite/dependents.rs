@@ -27,7 +27,7 @@ pub(crate) async fn of(
     Ok(found)
 }
 
-pub(super) async fn replace(
+pub(crate) async fn replace(
     conn: &mut SqliteConnection,
     integration_id: &str,
     declarers: &[String],

@@ -18,7 +18,6 @@
 
 pub(crate) mod change_log;
 pub(crate) mod dependents;
-pub(crate) mod pages;
 mod reads;
 pub(crate) mod webhooks;
 pub(crate) mod write_lock;
