@@ -220,8 +220,8 @@ per_backend! {
         }
     }
 
-    /// One page of a run, written atomically with its checkpoint: the same steps in the same
-    /// order on both backends, a fixed number of statements per page on Postgres.
+    /// One page of a run, written atomically with its checkpoint, in a fixed number of
+    /// statements whatever its size.
     async fn write_page(pool: &Pool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
         let records = page::dedupe(page.records);
         let integration_id = run.integration_id.as_str();
