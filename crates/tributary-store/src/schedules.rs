@@ -1,14 +1,13 @@
-//! What both backends share about sync schedules: intervals stored as whole seconds, which
-//! interval a schedule runs at, and the arithmetic that moves `next_due_at`.
-//!
-//! Postgres does the same arithmetic in SQL (`+ every * interval '1 second'`); whole seconds on
-//! microsecond-truncated instants make both exact, so the backends agree to the microsecond.
+//! What both backends share about sync schedules: intervals stored as whole seconds, and which
+//! interval a schedule runs at. The arithmetic that moves `next_due_at` is SQL
+//! (`crate::ops::schedules`): whole seconds on microsecond-truncated instants make it exact, so
+//! the backends agree to the microsecond.
 
 use std::time::Duration;
 
 use tributary_model::{SyncType, Timestamp};
 
-use crate::{StoreError, SyncSchedule, WEBHOOK_POLL_INTERVAL, clock};
+use crate::{StoreError, SyncSchedule, WEBHOOK_POLL_INTERVAL};
 
 /// Longer than any sensible schedule, and far inside both backends' timestamp range, so adding
 /// an interval to a stored instant cannot overflow.
@@ -31,14 +30,14 @@ pub(crate) fn from_secs(secs: i64) -> Result<Duration, StoreError> {
     }
 }
 
-/// [`WEBHOOK_POLL_INTERVAL`] in stored form, bound into the Postgres statements.
+/// [`WEBHOOK_POLL_INTERVAL`] in stored form, bound into the statements that move `next_due_at`.
 pub(crate) fn webhook_poll_secs() -> i64 {
     i64::try_from(WEBHOOK_POLL_INTERVAL.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The interval a schedule runs at: an operator's override first (an explicit choice beats
 /// anything derived), then webhook polling while webhooks are active, then the tool's default.
-/// Postgres spells the same rule as `COALESCE(override, CASE WHEN webhooks_active ...)`.
+/// The statements spell the same rule as `COALESCE(override, CASE WHEN webhooks_active ...)`.
 pub(crate) fn effective_secs(default_secs: i64, override_secs: Option<i64>, webhooks_active: bool) -> i64 {
     match (override_secs, webhooks_active) {
         (Some(every), _) => every,
@@ -61,30 +60,6 @@ pub(crate) fn checked_intervals(intervals: &[(SyncType, Duration)]) -> Result<Ve
         checked.push((sync_type, to_secs(every)?));
     }
     Ok(checked)
-}
-
-/// `at + secs`, truncated like every stored instant.
-pub(crate) fn plus_secs(at: Timestamp, secs: i64) -> Result<Timestamp, StoreError> {
-    clock::after(at, from_secs(secs)?)
-}
-
-/// Where a claimed schedule's `next_due_at` goes: one interval after the later of its due time
-/// and now, so a backlog fires once instead of once per missed interval.
-pub(crate) fn next_after_claim(due_at: Timestamp, now: Timestamp, every_secs: i64) -> Result<Timestamp, StoreError> {
-    plus_secs(due_at.max(now), every_secs)
-}
-
-/// `next_due_at` after the interval changed: pulled in when the new interval, counted from the
-/// last claim, ends sooner; never pushed out, so a pending or forced sync keeps its place.
-pub(crate) fn pulled_in(
-    next_due_at: Timestamp,
-    last_claimed_at: Option<Timestamp>,
-    every_secs: i64,
-) -> Result<Timestamp, StoreError> {
-    match last_claimed_at {
-        Some(claimed) => Ok(next_due_at.min(plus_secs(claimed, every_secs)?)),
-        None => Ok(next_due_at),
-    }
 }
 
 /// The raw columns of a schedule row, decoded by each backend's `rows` module.
@@ -127,7 +102,6 @@ pub(crate) fn not_found(integration_id: &str, sync_type: SyncType) -> StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeDelta;
 
     #[test]
     fn intervals_are_whole_positive_seconds() {
@@ -151,20 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn backlog_moves_from_now_and_changes_only_pull_in() {
-        let now = clock::now();
-        let long_ago = now - TimeDelta::days(3);
-        assert_eq!(
-            next_after_claim(long_ago, now, 3600).expect("in range"),
-            now + TimeDelta::hours(1)
-        );
-        let next = now + TimeDelta::hours(3);
-        assert_eq!(
-            pulled_in(next, Some(now), 3600).expect("in range"),
-            now + TimeDelta::hours(1)
-        );
-        assert_eq!(pulled_in(next, Some(now), 86_400).expect("in range"), next);
-        assert_eq!(pulled_in(next, None, 60).expect("in range"), next);
+    fn a_type_given_twice_is_refused() {
         assert!(checked_intervals(&[(SyncType::Full, Duration::from_secs(1)); 2]).is_err());
     }
 }

@@ -140,12 +140,7 @@ pub async fn hold_pg_write_lock(
     pool: &sqlx::PgPool,
     integration_id: &str,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(ids::lock_key(integration_id))
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    crate::dialect::postgres::begin_locked(pool, integration_id).await
 }
 
 /// Test hook: holds SQLite's write lock (as an in-flight page would) until the returned
@@ -153,7 +148,7 @@ pub async fn hold_pg_write_lock(
 pub async fn hold_sqlite_write_lock(
     pool: &sqlx::SqlitePool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    crate::dialect::sqlite::begin_write(pool).await
 }
 
 /// Whether tests must fail, rather than skip, when Postgres is missing. CI sets

@@ -5,16 +5,18 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row as _;
+use sqlx::types::Json;
 use tributary_model::Timestamp;
 
 use crate::ids::lock_key;
-use crate::{DeliveryAttempt, StoreError};
+use crate::{ChangeKind, DeliveryAttempt, PreparedRecord, StoreError};
 
 pub(crate) type Pool = sqlx::PgPool;
 pub(crate) type Conn = sqlx::PgConnection;
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 pub(crate) type Row = sqlx::postgres::PgRow;
 pub(crate) type Store = crate::PgStore;
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments>;
 
 /// The backend's name, for logs and the operator API.
 pub(crate) const NAME: &str = "postgres";
@@ -190,6 +192,34 @@ macro_rules! schedule_intervals {
 }
 pub(crate) use schedule_intervals;
 
+/// The rows zipped from the `text[]` parameters ([`strings`]) given, one column each, as the
+/// row source `$alias`: `text_rows!("u": "$1" as "id", "$2" as "name")`.
+macro_rules! text_rows {
+    ($alias:literal: $p0:literal as $c0:literal $(, $p:literal as $c:literal)*) => {
+        concat!(
+            "unnest(", $p0, "::text[]" $(, ", ", $p, "::text[]")*, ") AS ", $alias, "(", $c0 $(, ", ", $c)*, ")"
+        )
+    };
+}
+pub(crate) use text_rows;
+
+/// The instant `$secs` whole seconds after the instant `$at`.
+macro_rules! plus_secs {
+    ($at:literal, $($secs:tt)+) => {
+        concat!("(", $at, " + (", $($secs)+, ") * interval '1 second')")
+    };
+}
+pub(crate) use plus_secs;
+
+/// What a schedule claim locks with the rows it selects (`s`, the schedules, and `i`, their
+/// integrations): it skips rows another claim holds instead of waiting for them.
+macro_rules! claim_locks {
+    () => {
+        " FOR UPDATE OF s SKIP LOCKED FOR KEY SHARE OF i SKIP LOCKED"
+    };
+}
+pub(crate) use claim_locks;
+
 /// Keeps the row read from being deleted until the transaction ends (Postgres locks rows; a
 /// SQLite write transaction already excludes every other writer).
 macro_rules! for_key_share {
@@ -320,4 +350,56 @@ pub(crate) async fn record_attempt(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// A page's rows as `crate::ops::pages::upsert` reads them (`u`): an array per column at `$4`
+/// to `$12` ([`bind_page_records`]).
+macro_rules! page_records {
+    () => {
+        concat!(
+            "UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::bytea[], ",
+            "$11::timestamptz[], $12::text[]) ",
+            "AS u(model, id, remote_id, parent_id, data, remote_data, content_hash, remote_created_at, join_digest)"
+        )
+    };
+}
+pub(crate) use page_records;
+
+/// Binds a page's records, and their join digests (parallel to them), for [`page_records`].
+pub(crate) fn bind_page_records<'q>(
+    query: Query<'q>,
+    writes: &[(PreparedRecord, ChangeKind)],
+    join_digests: &[Option<String>],
+) -> Result<Query<'q>, StoreError> {
+    let n = writes.len();
+    let mut models = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut remote_ids = Vec::with_capacity(n);
+    let mut parents = Vec::with_capacity(n);
+    let mut data = Vec::with_capacity(n);
+    let mut remote_data = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    for (r, _) in writes {
+        models.push(r.model.as_str());
+        ids.push(r.id.as_str());
+        remote_ids.push(r.remote_id.as_str());
+        parents.push(r.parent_id.as_deref());
+        // Bound as references: sqlx serialises them straight into the argument buffer, where
+        // binding `Value`s would first deep-copy every record's JSON.
+        data.push(Json(&r.data));
+        remote_data.push(r.remote_data.as_ref().map(Json));
+        hashes.push(r.hash.to_vec());
+        created.push(r.remote_created_at);
+    }
+    Ok(query
+        .bind(models)
+        .bind(ids)
+        .bind(remote_ids)
+        .bind(parents)
+        .bind(data)
+        .bind(remote_data)
+        .bind(hashes)
+        .bind(created)
+        .bind(join_digests))
 }

@@ -7,13 +7,14 @@ use serde_json::Value;
 use sqlx::Row as _;
 use tributary_model::Timestamp;
 
-use crate::{DeliveryAttempt, StoreError, clock};
+use crate::{ChangeKind, DeliveryAttempt, PreparedRecord, StoreError, clock};
 
 pub(crate) type Pool = sqlx::SqlitePool;
 pub(crate) type Conn = sqlx::SqliteConnection;
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 pub(crate) type Row = sqlx::sqlite::SqliteRow;
 pub(crate) type Store = crate::SqliteStore;
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
 
 /// The backend's name, for logs and the operator API.
 pub(crate) const NAME: &str = "sqlite";
@@ -73,7 +74,7 @@ pub(crate) fn get_strings(row: &Row, column: &str) -> Result<Vec<String>, StoreE
 
 /// A transaction that holds SQLite's single write lock from its first statement.
 pub(crate) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
-    crate::sqlite::write_lock::begin(pool).await
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 /// A write transaction holding the integration's write lock: on SQLite, the database's single
@@ -151,6 +152,41 @@ macro_rules! schedule_intervals {
     };
 }
 pub(crate) use schedule_intervals;
+
+/// The rows zipped by position from the JSON array parameters ([`strings`]) given, one column
+/// each, as the row source `$alias`: `text_rows!("u": "$1" as "id", "$2" as "name")`. The other
+/// arrays are indexed by the first one's keys (`->>`), not joined on them: json_each has no
+/// index, and a join would scan each array once per row.
+macro_rules! text_rows {
+    ($alias:literal: $p0:literal as $c0:literal $(, $p:literal as $c:literal)*) => {
+        concat!(
+            "(SELECT j.value AS ", $c0 $(, ", ", $p, " ->> j.key AS ", $c)*, " FROM json_each(", $p0, ") j) AS ", $alias
+        )
+    };
+}
+pub(crate) use text_rows;
+
+/// The instant `$secs` whole seconds after the instant `$at`, as fixed-width text: the date
+/// functions keep only milliseconds, so they add the seconds to the whole-second part and the
+/// six fractional digits are carried over unchanged (NULL stays NULL).
+macro_rules! plus_secs {
+    ($at:literal, $($secs:tt)+) => {
+        concat!(
+            "(strftime('%Y-%m-%dT%H:%M:%S', substr(", $at, ", 1, 19), '+' || (", $($secs)+,
+            ") || ' seconds') || substr(", $at, ", 20))"
+        )
+    };
+}
+pub(crate) use plus_secs;
+
+/// Nothing: a claim's write transaction (`BEGIN IMMEDIATE`) already keeps every other claim
+/// out until it commits.
+macro_rules! claim_locks {
+    () => {
+        ""
+    };
+}
+pub(crate) use claim_locks;
 
 /// Nothing: the write transaction (`BEGIN IMMEDIATE`) already excludes every other writer, so
 /// the row read cannot be deleted before it ends.
@@ -330,4 +366,46 @@ pub(crate) async fn record_attempt(
         .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A page's rows as `crate::ops::pages::upsert` reads them (`u`): one JSON array of rows at `$4`
+/// ([`bind_page_records`]), each read once (zipping an array per column would index each
+/// array once per row).
+macro_rules! page_records {
+    () => {
+        concat!(
+            "(SELECT value ->> 0 AS model, value ->> 1 AS id, value ->> 2 AS remote_id, value ->> 3 AS parent_id, ",
+            "value ->> 4 AS data, value ->> 5 AS remote_data, unhex(value ->> 6) AS content_hash, ",
+            "value ->> 7 AS remote_created_at, value ->> 8 AS join_digest FROM json_each($4) ORDER BY key) AS u"
+        )
+    };
+}
+pub(crate) use page_records;
+
+/// Binds a page's records, and their join digests (parallel to them), for [`page_records`]: the
+/// JSON columns as the text they are stored as, the hash in hex.
+pub(crate) fn bind_page_records<'q>(
+    query: Query<'q>,
+    writes: &[(PreparedRecord, ChangeKind)],
+    join_digests: &[Option<String>],
+) -> Result<Query<'q>, StoreError> {
+    let rows = writes
+        .iter()
+        .zip(join_digests)
+        .map(|((r, _), digest)| {
+            let hash: String = r.hash.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(serde_json::json!([
+                r.model.as_str(),
+                r.id,
+                r.remote_id,
+                r.parent_id,
+                serde_json::to_string(&r.data)?,
+                r.remote_data.as_ref().map(serde_json::to_string).transpose()?,
+                hash,
+                r.remote_created_at.map(clock::to_text),
+                digest,
+            ]))
+        })
+        .collect::<Result<Vec<Value>, StoreError>>()?;
+    Ok(query.bind(serde_json::to_string(&rows)?))
 }

@@ -9,6 +9,8 @@ use crate::webhook_payloads as payloads;
 use crate::{InboundWebhooks, StoreError, clock};
 
 per_backend! {
+    with [schedules]
+
     #[async_trait]
     impl InboundWebhooks for Store {
         async fn set_inbound_webhook_secret(&self, integration_id: &str, secret: Option<&str>) -> Result<(), StoreError> {
@@ -24,7 +26,7 @@ per_backend! {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("integration {integration_id}")));
             }
-            backend::schedules::set_webhooks_active_in(&mut tx, integration_id, secret.is_some()).await?;
+            schedules::set_webhooks_active_in(&mut tx, integration_id, secret.is_some()).await?;
             tx.commit().await?;
             Ok(())
         }

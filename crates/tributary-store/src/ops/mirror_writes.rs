@@ -1,8 +1,6 @@
 //! Mirror writes: fenced, one transaction each: page writes, deletions (the sweep after a
-//! complete run, a model disabled by scope) and scope rewrites. A page's batch statements stay
-//! per backend (`backend::pages`): Postgres sends the changed records as arrays through
-//! `UNNEST` and folds the bookkeeping into one statement; SQLite runs one prepared upsert per
-//! record and the bookkeeping as plain statements.
+//! complete run, a model disabled by scope) and scope rewrites. A page's batch statements are
+//! in `crate::ops::pages`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,7 +17,8 @@ use crate::{
 };
 
 per_backend! {
-    with [change_log, dependents, events]
+    with [change_log, dependents, events, pages]
+
     use sqlx::Row as _;
 
     #[async_trait]
@@ -221,8 +220,8 @@ per_backend! {
         }
     }
 
-    /// One page of a run, written atomically with its checkpoint: the same steps in the same
-    /// order on both backends, a fixed number of statements per page on Postgres.
+    /// One page of a run, written atomically with its checkpoint, in a fixed number of
+    /// statements whatever its size.
     async fn write_page(pool: &Pool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
         let records = page::dedupe(page.records);
         let integration_id = run.integration_id.as_str();
@@ -254,7 +253,7 @@ per_backend! {
             .await?;
         }
         if !plan.writes.is_empty() {
-            backend::pages::upsert(
+            pages::upsert(
                 &mut tx,
                 integration_id,
                 &plan.writes,
@@ -263,9 +262,9 @@ per_backend! {
                 now,
             )
             .await?;
-            backend::pages::written(&mut tx, run, &plan, now).await?;
+            pages::written(&mut tx, run, &plan, now).await?;
         }
-        if backend::pages::finish(&mut tx, run, &plan, &page.checkpoint, now).await? == 0 {
+        if pages::finish(&mut tx, run, &plan, &page.checkpoint).await? == 0 {
             // Nothing was committed: the error rolls the transaction back.
             return Err(StoreError::NotFound(format!(
                 "run {} of integration {}",

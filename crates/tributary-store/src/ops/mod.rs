@@ -5,7 +5,7 @@
 /// for what is not written once), `rows` (the decoders of [`rows`] for that dialect) and the
 /// fenced write transactions of [`fence`].
 /// `per_backend!(with [leaf, …] items)` also brings in those files' expansions for the same
-/// dialect under their names (leaf code the backend modules share, like [`run_queries`]).
+/// dialect under their names (code other operations share: [`run_queries`], the enqueue of [`runs`]).
 macro_rules! per_backend {
     (@one $dialect:ident [$($leaf:ident)*] $($item:item)*) => {
         pub(crate) mod $dialect {
@@ -44,6 +44,7 @@ pub(crate) mod leases;
 pub(crate) mod mirror_reads;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
+pub(crate) mod pages;
 pub(crate) mod rows;
 pub(crate) mod run_queries;
 pub(crate) mod runs;

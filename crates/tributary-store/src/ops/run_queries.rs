@@ -1,7 +1,6 @@
-//! The statements on `sync_runs` that the written-once operations (`crate::ops::runs`) share
-//! with the backends' enqueue (`backend::runs`, which the scheduler's claim calls):
-//! expanded per dialect like `per_dialect!` (with `rows`), importing no backend module, so the
-//! backends can use it without an import cycle.
+//! The statements on `sync_runs` that the operations on runs (`crate::ops::runs`) share with
+//! other written-once code: expanded per dialect like `per_dialect!` (with `rows`), importing no
+//! backend module, so that any module can use it without an import cycle.
 
 use tributary_model::SyncType;
 
@@ -88,7 +87,7 @@ macro_rules! run_queries {
             }
 
             /// A new QUEUED run of the pair, or nothing when another is open (or the integration is
-            /// missing); the caller maps the error (`insert_error`, per backend).
+            /// missing); the caller maps the error (`insert_error`).
             pub(crate) async fn insert_open(
                 conn: &mut Conn,
                 integration_id: &str,

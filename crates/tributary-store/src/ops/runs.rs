@@ -1,10 +1,12 @@
 //! Sync runs: their life cycle, counts and checkpoints, and what runs there were.
 //!
 //! At most one run per (integration, sync type) is open (invariant I5): the partial unique
-//! index `sync_runs_one_open` (migration 0003) enforces it. Enqueueing against it stays per
-//! backend (`backend::runs`): Postgres inserts with `ON CONFLICT ... DO NOTHING` under READ
-//! COMMITTED and retries when the run it collided with ended before it could read it; SQLite
-//! inserts and reads under its write lock, where nothing can interleave.
+//! index `sync_runs_one_open` (migration 0003) enforces it, and [`enqueue_in`] inserts against
+//! it with `ON CONFLICT ... DO NOTHING`. On Postgres a conflicting insert waits for the
+//! transaction that wrote the other open run and then does nothing, so concurrent callers end
+//! up with one run (see <https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT>);
+//! on SQLite it runs under the write lock, so its insert-or-read cannot interleave with another
+//! writer (see <https://www.sqlite.org/lang_upsert.html> for the partial-index conflict target).
 
 use async_trait::async_trait;
 use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
@@ -12,6 +14,30 @@ use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 use crate::ops::run_queries::{insert_queued, open_states, run_columns};
 use crate::roles::{RunHistory, Runs};
 use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids, page};
+
+/// How often [`enqueue_in`] tries again when the open run its insert collided with ended before
+/// it could read that run (Postgres, under READ COMMITTED; SQLite's write lock leaves no such
+/// gap). Each retry needs another caller to have opened and ended a run of the same pair in
+/// between, so a handful is plenty.
+const ENQUEUE_ATTEMPTS: usize = 4;
+
+/// A second open run of the pair (the index of I5) is the caller's conflict, and a missing
+/// integration (deleted while we inserted: the foreign key) is not found; neither is a database
+/// failure. SQLite names no constraint; its only other unique key is the random run id.
+fn insert_error(e: sqlx::Error, integration_id: &str, sync_type: SyncType) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() && db.constraint().is_none_or(|c| c == "sync_runs_one_open") {
+            return StoreError::Conflict(format!(
+                "an open {} run of integration {integration_id}",
+                sync_type.as_str()
+            ));
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::NotFound(format!("integration {integration_id}"));
+        }
+    }
+    StoreError::Database(e)
+}
 
 /// Why `start` matched nothing, once the run was found: it ended, or an operator paused it (a
 /// worker that read it just before the pause must not override the operator).
@@ -34,6 +60,86 @@ fn ended(state: Option<&str>) -> bool {
 per_backend! {
     with [run_queries, events]
 
+    use std::collections::HashMap;
+
+    /// The open run of the pair, or a new QUEUED one (`true`), on the caller's write
+    /// transaction (alone, or `claim_due_runs`'s). On Postgres each statement reads the latest
+    /// commits (READ COMMITTED), so after a conflict the next statement sees the run that caused
+    /// it.
+    pub(crate) async fn enqueue_in(
+        conn: &mut Conn,
+        integration_id: &str,
+        sync_type: SyncType,
+    ) -> Result<(SyncRun, bool), StoreError> {
+        for _ in 0..ENQUEUE_ATTEMPTS {
+            let inserted = run_queries::insert_open(&mut *conn, integration_id, sync_type)
+                .await
+                .map_err(|e| insert_error(e, integration_id, sync_type))?;
+            if let Some(row) = inserted {
+                return Ok((rows::run(&row)?, true));
+            }
+            if let Some(open) = run_queries::open(&mut *conn, integration_id, sync_type).await? {
+                return Ok((open, false));
+            }
+            // Nothing inserted and nothing open: the integration is missing, or (Postgres) the
+            // run we collided with has ended since; then the next insert succeeds (or meets a
+            // newer open run).
+            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = $1")
+                .bind(integration_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("integration {integration_id}")));
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "a {} run of integration {integration_id} that kept ending while it was enqueued",
+            sync_type.as_str()
+        )))
+    }
+
+    /// [`enqueue_in`] for many pairs: one INSERT for all of them (the scheduler claims a
+    /// thousand at a time, and a round trip per run made the claim the slow part of a tick); the
+    /// pairs that already had an open run take [`enqueue_in`]'s path, which reads it.
+    pub(crate) async fn enqueue_many_in(
+        conn: &mut Conn,
+        pairs: &[(String, SyncType)],
+    ) -> Result<Vec<(SyncRun, bool)>, StoreError> {
+        let ids: Vec<String> = pairs.iter().map(|_| ids::random_id()).collect();
+        let integrations: Vec<&str> = pairs.iter().map(|(i, _)| i.as_str()).collect();
+        let types: Vec<&str> = pairs.iter().map(|(_, t)| t.as_str()).collect();
+        // `WHERE true`: without a WHERE, SQLite would read ON CONFLICT as a join constraint.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO sync_runs (id, integration_id, sync_type, state, created_at) ",
+            "SELECT u.id, u.integration_id, u.sync_type, 'QUEUED', $4 FROM ",
+            text_rows!("u": "$1" as "id", "$2" as "integration_id", "$3" as "sync_type"),
+            " JOIN integrations i ON i.id = u.integration_id WHERE true ",
+            "ON CONFLICT (integration_id, sync_type) WHERE ",
+            open_states!(),
+            " DO NOTHING RETURNING ",
+            run_columns!()
+        ))
+        .bind(strings(&ids)?)
+        .bind(strings(&integrations)?)
+        .bind(strings(&types)?)
+        .bind(time(clock::now()))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut created: HashMap<(String, SyncType), SyncRun> = HashMap::with_capacity(inserted.len());
+        for row in &inserted {
+            let run = rows::run(row)?;
+            created.insert((run.integration_id.clone(), run.sync_type), run);
+        }
+        let mut out = Vec::with_capacity(pairs.len());
+        for (integration_id, sync_type) in pairs {
+            match created.remove(&(integration_id.clone(), *sync_type)) {
+                Some(run) => out.push((run, true)),
+                None => out.push(enqueue_in(&mut *conn, integration_id, *sync_type).await?),
+            }
+        }
+        Ok(out)
+    }
+
 
     #[async_trait]
     impl Runs for Store {
@@ -46,7 +152,7 @@ per_backend! {
                 .bind(time(clock::now()))
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(|e| backend::runs::insert_error(e, integration_id, sync_type))?;
+                .map_err(|e| insert_error(e, integration_id, sync_type))?;
             match row {
                 Some(row) => rows::run(&row),
                 None => Err(StoreError::NotFound(format!("integration {integration_id}"))),
@@ -54,7 +160,10 @@ per_backend! {
         }
 
         async fn enqueue_run(&self, integration_id: &str, sync_type: SyncType) -> Result<(SyncRun, bool), StoreError> {
-            backend::runs::enqueue(&self.pool, integration_id, sync_type).await
+            let mut tx = begin_write(&self.pool).await?;
+            let enqueued = enqueue_in(&mut tx, integration_id, sync_type).await?;
+            tx.commit().await?;
+            Ok(enqueued)
         }
 
         /// `started_at` is set only the first time: a resumed run keeps its original start,

@@ -11,7 +11,7 @@ use crate::page::{self, Edge};
 /// ones, except the changed records themselves; and makes the edges `changed` declare exactly
 /// `new_edges`. Only the `replaced` ones among them (which existed before) can have stored
 /// edges to drop; in a first FULL that is none, and the delete probes nothing.
-pub(super) async fn replace_and_bump(
+pub(crate) async fn replace_edges(
     conn: &mut PgConnection,
     integration_id: &str,
     changed: &[String],

@@ -13,9 +13,6 @@
 pub(crate) mod dependents;
 mod nodelay;
 mod outbox_signal;
-pub(crate) mod pages;
-pub(crate) mod runs;
-pub(crate) mod schedules;
 mod stats;
 
 use std::sync::Arc;

@@ -4,10 +4,13 @@
 use serde_json::json;
 use sqlx::SqliteConnection;
 
-use crate::StoreError;
-use crate::page::Edge;
+use tributary_model::Timestamp;
 
-pub(super) async fn replace(
+use crate::StoreError;
+use crate::ops::dependents::sqlite as ops;
+use crate::page::{self, Edge};
+
+pub(crate) async fn replace(
     conn: &mut SqliteConnection,
     integration_id: &str,
     declarers: &[String],
@@ -36,4 +39,21 @@ pub(super) async fn replace(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A page's edge work: the edges the `changed` records declare become exactly `new_edges`, and
+/// the dependents under the old edges (read before they go) or the new ones move their
+/// `updated_at`. Three statements: SQLite has no data-modifying CTEs.
+pub(crate) async fn replace_edges(
+    conn: &mut SqliteConnection,
+    integration_id: &str,
+    changed: &[String],
+    replaced: &[String],
+    new_edges: &[Edge],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let old_dependents = ops::of(&mut *conn, integration_id, changed).await?;
+    replace(&mut *conn, integration_id, replaced, new_edges).await?;
+    let bump = page::dependents_to_bump(changed, old_dependents, new_edges);
+    ops::bump(conn, integration_id, &bump, now).await
 }

@@ -17,10 +17,6 @@
 //! unlike an in-process lock it holds across processes sharing the file.
 
 pub(crate) mod dependents;
-pub(crate) mod pages;
-pub(crate) mod runs;
-pub(crate) mod schedules;
-pub(crate) mod write_lock;
 
 use std::path::Path;
 use std::str::FromStr;
