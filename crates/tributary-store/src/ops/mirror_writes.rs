@@ -262,9 +262,11 @@ per_backend! {
                 now,
             )
             .await?;
-            pages::written(&mut tx, run, &plan, now).await?;
+            let changed = plan.written_ids();
+            backend::pages::replace_edges(&mut tx, integration_id, &changed, &plan.replaced_ids(), &plan.new_edges(), now)
+                .await?;
         }
-        if pages::finish(&mut tx, run, &plan, &page.checkpoint).await? == 0 {
+        if backend::pages::bookkeeping(&mut tx, run, &plan, &page.checkpoint, now).await? == 0 {
             // Nothing was committed: the error rolls the transaction back.
             return Err(StoreError::NotFound(format!(
                 "run {} of integration {}",

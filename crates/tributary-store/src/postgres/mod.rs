@@ -10,9 +10,9 @@
 //! xact locks are released at transaction end and cannot be released early, so no code path
 //! can forget to unlock.
 
-pub(crate) mod dependents;
 mod nodelay;
 mod outbox_signal;
+pub(crate) mod pages;
 mod stats;
 
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 //! that contains it. Reads are short, so serialising them costs the embedded mode little, and
 //! unlike an in-process lock it holds across processes sharing the file.
 
-pub(crate) mod dependents;
+pub(crate) mod pages;
 
 use std::path::Path;
 use std::str::FromStr;
