@@ -1,6 +1,7 @@
 //! Mirror writes: fenced, one transaction each: page writes, deletions (the sweep after a
-//! complete run, a model disabled by scope) and scope rewrites. A page's batch statements are
-//! in `crate::ops::pages`.
+//! complete run, a model disabled by scope) and scope rewrites. A page's upsert is
+//! `crate::ops::pages`; its edge work and bookkeeping, one statement each on Postgres, are
+//! `backend::pages`.
 
 use std::collections::{BTreeSet, HashMap};
 
