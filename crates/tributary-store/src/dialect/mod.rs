@@ -13,12 +13,12 @@
 //! - the write lock: `begin_write` (Postgres takes row and advisory locks inside a plain
 //!   transaction; SQLite's single writer needs `BEGIN IMMEDIATE`, or a reader that later
 //!   writes fails with `SQLITE_BUSY`);
-//! - `backend`: the backend's own module, for what is not written once yet, or cannot be
-//!   (where the flow differs, not only the SQL).
+//! - `backend`: the backend's own module, for the few steps whose flow differs, not only their
+//!   SQL (a page's edge work and bookkeeping: one statement on Postgres, several on SQLite).
 //!
 //! Row decoding shared by written-once and backend code lives in `crate::ops::rows` (`rows` in
-//! an expansion), which
-//! imports nothing of the backends, so backend modules can use it without an import cycle.
+//! an expansion), which imports nothing of the backends, so backend modules can use it without
+//! an import cycle.
 //!
 //! The SQL text is shared wherever the dialects agree: sqlx binds `$1`-style parameters on
 //! SQLite too, and both speak `ON CONFLICT … DO NOTHING/UPDATE` and `RETURNING`.

@@ -2,7 +2,7 @@
 //! concern per file, each with the role trait it implements.
 
 /// `crate::dialect::per_dialect!` with, in each expansion, `backend` (the backend's own module,
-/// for what is not written once), `rows` (the decoders of [`rows`] for that dialect) and the
+/// for the steps whose flow differs), `rows` (the decoders of [`rows`] for that dialect) and the
 /// fenced write transactions of [`fence`].
 /// `per_backend!(with [leaf, …] items)` also brings in those files' expansions for the same
 /// dialect under their names (code other operations share: [`run_queries`], the enqueue of [`runs`]).

@@ -1,5 +1,5 @@
-//! Row decoding written once, for the operations here and for the backend modules that are
-//! not written once yet (`per_dialect!`: this file imports no backend module).
+//! Row decoding written once, for the operations here and for the backend modules
+//! (`per_dialect!`: this file imports no backend module).
 
 use tributary_model::RunCounts;
 
