@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use tributary_store::StoreError;
+use tributary_store::{StoreError, StoreErrorKind};
 
 /// Why a lease operation failed. Losing a lease is not an error: `acquire` answers `None`
 /// and `renew`/`release` answer `false`.
@@ -32,7 +32,12 @@ impl LeaseError {
     pub fn is_transient(&self) -> bool {
         match self {
             LeaseError::Redis(e) => e.is_timeout() || e.is_connection_dropped() || e.is_io_error(),
-            LeaseError::Store(e) => matches!(e, StoreError::Database(_)),
+            // By kind, not by variant: a constraint the database refused is a `Database` error
+            // too, and retrying it fails the same way.
+            LeaseError::Store(e) => matches!(
+                e.kind(),
+                StoreErrorKind::Unavailable | StoreErrorKind::Conflict | StoreErrorKind::StatementTimeout
+            ),
             LeaseError::IntegrationNotFound(_) | LeaseError::InvalidTtl(_) | LeaseError::Corrupt { .. } => false,
         }
     }

@@ -1,7 +1,7 @@
 //! The sync worker: stateless, any number of replicas, each running several syncs at once.
 //!
 //! A worker consumes the three queues (one per sync type, so DELTA jobs never wait behind a
-//! backlog of FULL ones) with apalis. For each job ([`job`]):
+//! backlog of FULL ones) with apalis. For each job (the `job` module):
 //! 1. read the run; a job whose run ended, waits for an operator or for its retry time is
 //!    dropped (duplicates are expected: see `tributary-queue`);
 //! 2. take the integration's lease (fence token → the mirror rejects older writers, I4). A
@@ -9,7 +9,7 @@
 //!    and waits; a FULL or DEFAULT that finds it held steps aside, and the holder hands the
 //!    integration on when it is done;
 //! 3. run the engine under the fence while the heartbeat ([`tributary_engine::Heartbeat`])
-//!    renews the lease and a watcher ([`signals`]) turns preemption requests and operator
+//!    renews the lease and a watcher (the `signals` module) turns preemption requests and operator
 //!    signals into pauses and cancels at the next page boundary;
 //! 4. release the lease and hand the integration on: re-enqueue a run paused for a shutdown,
 //!    schedule a retry with backoff for a run the source failed, and enqueue whatever of the
