@@ -76,9 +76,11 @@
 
 mod auth;
 mod body;
+mod cursor;
 mod error;
 mod fleet_trigger;
 mod inputs;
+mod list_query;
 mod params;
 mod routes;
 mod state;
@@ -91,6 +93,7 @@ pub use fleet_trigger::FleetTrigger;
 /// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
 pub use inputs::{credentials as check_credentials, tool_scope_config};
 pub use routes::control::CANCEL_REASON;
+pub use routes::openapi::OPENAPI;
 pub use state::OperatorState;
 
 /// The operator API below `/ops/v1`, with its state applied, ready to merge into another
@@ -98,4 +101,10 @@ pub use state::OperatorState;
 pub fn router(state: OperatorState) -> Router {
     let api = routes::v1().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
     Router::new().nest("/ops/v1", api).with_state(state)
+}
+
+/// Every operation of [`router`] as `(method, path)`, the path below `/ops/v1` in axum's
+/// syntax (`/syncs/{sync_id}`): what the OpenAPI document must describe.
+pub fn operations() -> Vec<(axum::http::Method, &'static str)> {
+    routes::operations()
 }

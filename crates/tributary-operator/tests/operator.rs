@@ -12,6 +12,8 @@ use tributary_operator::{OperatorState, router};
 use tributary_queue::{Coordinator, EmbeddedCoordinator, MemoryQueue, RunSignal, WatchedRun};
 use tributary_store::{Lease, MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord, RunWrite, SyncRun};
 
+mod support;
+
 const TOKEN: &str = "operator-test-token";
 /// Personio takes FULL and DELTA syncs.
 const ACME: &str = "personio:acme";
@@ -81,12 +83,14 @@ impl Harness {
     async fn call(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .request(method, format!("{}/ops/v1{path}", self.base))
+            .request(method.clone(), format!("{}/ops/v1{path}", self.base))
             .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_owned());
         }
-        decode(request.send().await.unwrap()).await
+        let (status, value) = decode(request.send().await.unwrap()).await;
+        support::contract().check(method.as_str(), path, status.as_u16(), &value);
+        (status, value)
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
