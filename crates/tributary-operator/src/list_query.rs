@@ -123,7 +123,14 @@ mod tests {
         assert_eq!(a.filters(), b.filters());
         let q = ListQuery::parse(Some("started_after=yesterday"), &["started_after"]).unwrap();
         assert!(q.instant("started_after").is_err());
-        let q = ListQuery::parse(Some("started_after=2026-01-31T09%3A00%3A00%2B01%3A00"), &["started_after"]).unwrap();
-        assert_eq!(q.instant("started_after").unwrap().unwrap().to_rfc3339(), "2026-01-31T08:00:00+00:00");
+        let q = ListQuery::parse(
+            Some("started_after=2026-01-31T09%3A00%3A00%2B01%3A00"),
+            &["started_after"],
+        )
+        .unwrap();
+        assert_eq!(
+            q.instant("started_after").unwrap().unwrap().to_rfc3339(),
+            "2026-01-31T08:00:00+00:00"
+        );
     }
 }

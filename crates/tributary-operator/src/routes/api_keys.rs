@@ -14,9 +14,9 @@ use tributary_store::ApiKey;
 
 use crate::body::ObjectBody;
 use crate::cursor;
-use crate::list_query::ListQuery;
 use crate::error::OpsError;
 use crate::inputs;
+use crate::list_query::ListQuery;
 use crate::state::OperatorState;
 
 #[derive(Debug, Serialize)]
@@ -125,7 +125,10 @@ pub async fn list(State(state): State<OperatorState>, RawQuery(raw): RawQuery) -
     let more = keys.len() as i64 > limit;
     keys.truncate(limit as usize);
     let next = more
-        .then(|| keys.last().map(|k| cursor::encode(LIST, &filters, Some(k.created_at), &k.id)))
+        .then(|| {
+            keys.last()
+                .map(|k| cursor::encode(LIST, &filters, Some(k.created_at), &k.id))
+        })
         .flatten();
     Ok(Success::new(Keys {
         results: keys.into_iter().map(KeyView::from).collect(),

@@ -218,7 +218,11 @@ pub async fn list(
     let more = results.len() as i64 > limit;
     results.truncate(limit as usize);
     let next = more
-        .then(|| results.last().map(|h| cursor::encode(LIST, &filters, None, &h.integration_id)))
+        .then(|| {
+            results
+                .last()
+                .map(|h| cursor::encode(LIST, &filters, None, &h.integration_id))
+        })
         .flatten();
     Ok(Success::new(HealthList { results, next }))
 }
@@ -260,15 +264,38 @@ mod tests {
     #[test]
     fn states_in_order_of_precedence() {
         let now = chrono::Utc::now();
-        let both = |p1, p2| vec![schedule(SyncType::Delta, 3600, p1, now), schedule(SyncType::Full, 86400, p2, now)];
+        let both = |p1, p2| {
+            vec![
+                schedule(SyncType::Delta, 3600, p1, now),
+                schedule(SyncType::Full, 86400, p2, now),
+            ]
+        };
         let judged = |f| judge(f, now).state;
-        assert_eq!(judged(facts(now, Some(10), true, both(true, true))), HealthState::Paused);
-        assert_eq!(judged(facts(now, Some(10), true, both(true, false))), HealthState::Failing);
-        assert_eq!(judged(facts(now, None, false, both(false, false))), HealthState::NeverSynced);
-        assert_eq!(judged(facts(now, Some(7201), false, both(false, false))), HealthState::Stale);
-        assert_eq!(judged(facts(now, Some(7200), false, both(false, false))), HealthState::Healthy);
+        assert_eq!(
+            judged(facts(now, Some(10), true, both(true, true))),
+            HealthState::Paused
+        );
+        assert_eq!(
+            judged(facts(now, Some(10), true, both(true, false))),
+            HealthState::Failing
+        );
+        assert_eq!(
+            judged(facts(now, None, false, both(false, false))),
+            HealthState::NeverSynced
+        );
+        assert_eq!(
+            judged(facts(now, Some(7201), false, both(false, false))),
+            HealthState::Stale
+        );
+        assert_eq!(
+            judged(facts(now, Some(7200), false, both(false, false))),
+            HealthState::Healthy
+        );
         // Only running schedules count: with the DELTA paused, the FULL's day is the measure.
         let h = judge(facts(now, Some(7201), false, both(true, false)), now);
-        assert_eq!((h.state, h.interval_seconds, h.paused_schedules), (HealthState::Healthy, Some(86400), vec![SyncType::Delta]));
+        assert_eq!(
+            (h.state, h.interval_seconds, h.paused_schedules),
+            (HealthState::Healthy, Some(86400), vec![SyncType::Delta])
+        );
     }
 }

@@ -37,7 +37,11 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<OperatorState>)> {
         (Method::GET, "/integrations", get(integration_setup::list)),
         (Method::POST, "/integrations", post(integration_setup::create)),
         (Method::GET, "/integrations/health", get(health::list)),
-        (Method::GET, "/integrations/{integration_id}", get(integration_setup::show)),
+        (
+            Method::GET,
+            "/integrations/{integration_id}",
+            get(integration_setup::show),
+        ),
         (Method::GET, "/integrations/{integration_id}/health", get(health::show)),
         (
             Method::PUT,
@@ -49,8 +53,16 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<OperatorState>)> {
             "/integrations/{integration_id}/source",
             put(integration_setup::set_source),
         ),
-        (Method::GET, "/integrations/{integration_id}/syncs", get(integrations::recent)),
-        (Method::POST, "/integrations/{integration_id}/syncs", post(integrations::trigger)),
+        (
+            Method::GET,
+            "/integrations/{integration_id}/syncs",
+            get(integrations::recent),
+        ),
+        (
+            Method::POST,
+            "/integrations/{integration_id}/syncs",
+            post(integrations::trigger),
+        ),
         (
             Method::PUT,
             "/integrations/{integration_id}/inbound-webhook",
@@ -61,7 +73,11 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<OperatorState>)> {
             "/integrations/{integration_id}/inbound-webhook",
             delete(inbound_webhook::remove),
         ),
-        (Method::GET, "/integrations/{integration_id}/schedules", get(schedules::list)),
+        (
+            Method::GET,
+            "/integrations/{integration_id}/schedules",
+            get(schedules::list),
+        ),
         (
             Method::PUT,
             "/integrations/{integration_id}/schedules/{sync_type}",
@@ -85,7 +101,11 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<OperatorState>)> {
             delete(webhooks::delete_endpoint),
         ),
         (Method::GET, "/webhooks/deliveries", get(webhooks::list_deliveries)),
-        (Method::GET, "/webhooks/deliveries/{delivery_id}", get(webhooks::show_delivery)),
+        (
+            Method::GET,
+            "/webhooks/deliveries/{delivery_id}",
+            get(webhooks::show_delivery),
+        ),
         (
             Method::POST,
             "/webhooks/deliveries/{delivery_id}/redeliver",

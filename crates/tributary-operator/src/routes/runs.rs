@@ -49,7 +49,9 @@ fn sync_type(query: &ListQuery) -> Result<Option<SyncType>, OpsError> {
         .one("sync_type")?
         .map(|text| {
             SyncType::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
-                OpsError::invalid(format!("`sync_type` must be `FULL`, `DELTA` or `DEFAULT`, got `{text}`."))
+                OpsError::invalid(format!(
+                    "`sync_type` must be `FULL`, `DELTA` or `DEFAULT`, got `{text}`."
+                ))
             })
         })
         .transpose()
@@ -69,20 +71,26 @@ pub fn tool(query: &ListQuery) -> Result<Option<ToolKind>, OpsError> {
         .transpose()
 }
 
-pub async fn search(
-    State(state): State<OperatorState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Success<Runs>, OpsError> {
+pub async fn search(State(state): State<OperatorState>, RawQuery(raw): RawQuery) -> Result<Success<Runs>, OpsError> {
     let query = ListQuery::parse(
         raw.as_deref(),
-        &["state", "sync_type", "tool", "integration_id", "started_after", "started_before"],
+        &[
+            "state",
+            "sync_type",
+            "tool",
+            "integration_id",
+            "started_after",
+            "started_before",
+        ],
     )?;
     let integration_id = query.one("integration_id")?.map(str::to_owned);
     let (started_after, started_before) = (query.instant("started_after")?, query.instant("started_before")?);
     if let (Some(after), Some(before)) = (started_after, started_before)
         && after >= before
     {
-        return Err(OpsError::invalid("`started_after` must be earlier than `started_before`."));
+        return Err(OpsError::invalid(
+            "`started_after` must be earlier than `started_before`.",
+        ));
     }
     let filters = query.filters();
     let limit = query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -105,7 +113,10 @@ pub async fn search(
     let more = runs.len() as i64 > limit;
     runs.truncate(limit as usize);
     let next = more
-        .then(|| runs.last().map(|r| cursor::encode(LIST, &filters, Some(r.created_at), &r.id)))
+        .then(|| {
+            runs.last()
+                .map(|r| cursor::encode(LIST, &filters, Some(r.created_at), &r.id))
+        })
         .flatten();
     let results = describe(&state, runs, &[]).await?;
     Ok(Success::new(Runs { results, next }))

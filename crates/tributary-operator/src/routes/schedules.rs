@@ -131,7 +131,9 @@ pub async fn set(
 
 fn path_sync_type(text: &str) -> Result<SyncType, OpsError> {
     SyncType::parse(&text.trim().to_ascii_uppercase()).ok_or_else(|| {
-        OpsError::invalid(format!("The sync type must be `FULL`, `DELTA` or `DEFAULT`, got `{text}`."))
+        OpsError::invalid(format!(
+            "The sync type must be `FULL`, `DELTA` or `DEFAULT`, got `{text}`."
+        ))
     })
 }
 
@@ -168,7 +170,13 @@ async fn set_paused(
     } else {
         state.store.resume_schedule(&integration_id, sync_type).await?
     };
-    tracing::info!(integration_id, sync_type = sync_type.as_str(), pause, changed, "operator paused or resumed a schedule");
+    tracing::info!(
+        integration_id,
+        sync_type = sync_type.as_str(),
+        pause,
+        changed,
+        "operator paused or resumed a schedule"
+    );
     Ok(Success::new(ScheduleChange {
         changed,
         schedules: schedules_of(&state, integration_id).await?,
