@@ -346,7 +346,7 @@ impl Listeners {
             let _ = shutdown.wait_for(|s| *s).await;
         };
         let (_, listener, app) = self.public;
-        let public = tributary_gateway::serve(listener, app, options.clone(), until(shutdown.clone()));
+        let public = tributary_gateway::serve(listener, app, options, until(shutdown.clone()));
         match self.ops {
             Some((_, listener, app)) => {
                 let ops = tributary_gateway::serve(listener, app, options, until(shutdown));
