@@ -14,7 +14,7 @@ use tributary_webhooks::{Deliverer, DelivererConfig, TargetPolicy};
 use tributary_worker::{JobContext, RunningRuns, WorkerConfig, run_pool};
 
 use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
-use crate::setup::{Fleet, open_store, shutdown_signal};
+use crate::setup::{Fleet, open_store, shutdown_watch};
 
 fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v)
@@ -111,16 +111,6 @@ fn spawn_deliverer(
     Ok(Some(tokio::spawn(deliverer.run(shutdown))))
 }
 
-/// A watch that turns true on SIGTERM or Ctrl-C.
-pub(crate) fn shutdown_watch() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = tx.send(true);
-    });
-    rx
-}
-
 pub async fn scheduler(global: &Global, args: SchedulerArgs) -> anyhow::Result<()> {
     require_redis(global, "scheduler")?;
     let store = open_store(global).await?;
@@ -186,7 +176,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let ops = args
         .ops_listen
         .map(|addr| (addr, crate::api::ops_router(global, api_store, &fleet, &args.limits)));
-    let listeners = crate::commands::Listeners::bind(args.listen, app, ops).await?;
+    let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;
     let ops_at = match &listeners.ops {
         Some((addr, _, _)) => format!("operator API on http://{addr}/ops/v1 only"),
         None => "operator API /ops/v1".to_owned(),
