@@ -26,6 +26,8 @@
 //!   new API root and credentials; the mirror stays.
 //! - `POST /ops/v1/api-keys`, body `{"environment", "label"}`: 201 with the key (`trb_...`),
 //!   shown only here; the store keeps its hash.
+//! - `GET /ops/v1/api-keys?limit=&cursor=`: keys newest first, revoked ones too, never the key
+//!   or its hash; `next` is the following page's cursor.
 //! - `DELETE /ops/v1/api-keys/{api_key_id}`: revokes it (again: still 200).
 //! - `PUT /ops/v1/integrations/{integration_id}/inbound-webhook`, body `{"secret"}`: the secret
 //!   the tool signs its webhooks with (encrypted); polling drops to every 24 h. `DELETE` stops.
@@ -62,6 +64,16 @@
 //!   (200); any other state → 409.
 //! - `POST /ops/v1/syncs/{sync_id}/cancel`: RUNNING → its worker is asked (202); QUEUED or
 //!   PAUSED → CANCELLED (200); ended → 409.
+//! - `POST /ops/v1/syncs/{sync_id}/retry`: a FAILED, PARTIALLY_FAILED or AUTHENTICATION_FAILED
+//!   run → a new run of its type, queued (`routes/retry.rs` says why a new one); others → 409.
+//! - `GET /ops/v1/runs?state=&sync_type=&tool=&integration_id=&started_after=&started_before=&limit=&cursor=`:
+//!   runs of every integration, newest first, keyset-paginated (`routes/runs.rs`).
+//! - `GET /ops/v1/integrations/health?tool=&state=&limit=&cursor=` and
+//!   `GET /ops/v1/integrations/{integration_id}/health`: healthy, stale, failing, paused or
+//!   never synced, with the facts behind it (`routes/health.rs` defines them).
+//! - `POST /ops/v1/integrations/{integration_id}/schedules/{sync_type}/pause` and `/resume`:
+//!   the scheduler skips a paused schedule; a resume keeps its due time.
+//! - `GET /ops/v1/openapi.json`: the OpenAPI 3.1 document of all of the above.
 //!
 //! Codes: `PLATFORM.AUTHENTICATION_INVALID` (401, or 403 when disabled),
 //! `PLATFORM.INPUT_INVALID` (400), `PLATFORM.INTEGRATION_NOT_FOUND`, `PLATFORM.SYNC_NOT_FOUND`
@@ -76,9 +88,11 @@
 
 mod auth;
 mod body;
+mod cursor;
 mod error;
 mod fleet_trigger;
 mod inputs;
+mod list_query;
 mod params;
 mod routes;
 mod state;
@@ -91,6 +105,7 @@ pub use fleet_trigger::FleetTrigger;
 /// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
 pub use inputs::{credentials as check_credentials, tool_scope_config};
 pub use routes::control::CANCEL_REASON;
+pub use routes::openapi::OPENAPI;
 pub use state::OperatorState;
 
 /// The operator API below `/ops/v1`, with its state applied, ready to merge into another
@@ -98,4 +113,10 @@ pub use state::OperatorState;
 pub fn router(state: OperatorState) -> Router {
     let api = routes::v1().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
     Router::new().nest("/ops/v1", api).with_state(state)
+}
+
+/// Every operation of [`router`] as `(method, path)`, the path below `/ops/v1` in axum's
+/// syntax (`/syncs/{sync_id}`): what the OpenAPI document must describe.
+pub fn operations() -> Vec<(axum::http::Method, &'static str)> {
+    routes::operations()
 }

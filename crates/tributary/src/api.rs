@@ -1,5 +1,6 @@
 //! The HTTP surface of a process: the read API (`/v1`, with `POST /v1/force-sync` wired to the
-//! fleet when there is one) and the operator API (`/ops/v1`).
+//! fleet when there is one) and the operator surface (`/ops/v1`), either on the one listener or,
+//! with `--ops-listen`, the operator surface on a listener of its own.
 
 use std::sync::Arc;
 
@@ -11,9 +12,16 @@ use tributary_store::MirrorStore;
 use crate::cli::{ApiLimitArgs, Global};
 use crate::setup::{Fleet, cursor_key};
 
-/// The read API, plus the operator API when a fleet is there to operate. `store` should be the
-/// API's own (see `setup::open_api_store`).
-pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet>, limits: &ApiLimitArgs) -> Router {
+/// The public listener's router: the read API, plus the operator surface when a fleet is there
+/// to operate and it has no listener of its own (`ops_separate`). `store` should be the API's
+/// own (see `setup::open_api_store`).
+pub fn router(
+    global: &Global,
+    store: Arc<dyn MirrorStore>,
+    fleet: Option<&Fleet>,
+    limits: &ApiLimitArgs,
+    ops_separate: bool,
+) -> Router {
     let mut state = GatewayState::new(store.clone(), cursor_key(global));
     if let Some(fleet) = fleet {
         state = state.with_sync_trigger(Arc::new(FleetTrigger {
@@ -22,16 +30,30 @@ pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet
             coordinator: fleet.coordinator.clone(),
         }));
     }
-    // The operator API goes beneath the gateway's layers, so its responses carry request ids
-    // and its requests trace spans, like every other.
+    // The operator surface goes beneath the gateway's layers, so its responses carry request
+    // ids and its requests trace spans, like every other.
     let operator = match fleet {
-        Some(fleet) => tributary_operator::router(tributary_operator::OperatorState::new(
-            store,
-            fleet.queue.clone(),
-            fleet.coordinator.clone(),
-            global.admin_token.clone(),
-        )),
-        None => Router::new(),
+        Some(fleet) if !ops_separate => operator_routes(global, store, fleet),
+        _ => Router::new(),
     };
     tributary_gateway::router_with(state, limits.options(), operator)
+}
+
+/// Everything operators reach, without layers: `/ops/v1` today. What else belongs on the
+/// operator listener (an operator console under `/ops/`, `/metrics`) is merged in here, so it
+/// follows the operator API onto whichever listener serves it.
+pub fn operator_routes(global: &Global, store: Arc<dyn MirrorStore>, fleet: &Fleet) -> Router {
+    tributary_operator::router(tributary_operator::OperatorState::new(
+        store,
+        fleet.queue.clone(),
+        fleet.coordinator.clone(),
+        global.admin_token.clone(),
+    ))
+}
+
+/// The operator listener's router (`--ops-listen`): [`operator_routes`] beneath the same layers
+/// as the public listener (request ids, traces, body limit, 404/405 in the envelope), and no
+/// read API.
+pub fn ops_router(global: &Global, store: Arc<dyn MirrorStore>, fleet: &Fleet, limits: &ApiLimitArgs) -> Router {
+    tributary_gateway::layered(operator_routes(global, store, fleet), &limits.options())
 }

@@ -281,24 +281,32 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         Some(_) => Some(crate::setup::Fleet::open(global, &store).await?),
         None => None,
     };
-    let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
-    let app = crate::api::router(global, api_store, fleet.as_ref(), &args.limits);
-    serve_gateway(args.listen, app, args.limits.serve_options(), fleet.is_some()).await
-}
-
-pub async fn serve_gateway(
-    listen: std::net::SocketAddr,
-    app: axum::Router,
-    options: tributary_gateway::ServeOptions,
-    with_ops: bool,
-) -> anyhow::Result<()> {
-    let listener = tributary_gateway::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("read API on http://{listen}/v1 (browse it at http://{listen}/v1/docs)");
-    if with_ops {
-        println!("operator API on http://{listen}/ops/v1");
+    if args.ops_listen.is_some() && fleet.is_none() {
+        anyhow::bail!("--ops-listen serves the operator API, which `tributary gateway` has only with REDIS_URL set");
     }
-    tributary_gateway::serve(listener, app, options, shutdown_signal()).await?;
-    Ok(())
+    let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
+    let app = crate::api::router(
+        global,
+        api_store.clone(),
+        fleet.as_ref(),
+        &args.limits,
+        args.ops_listen.is_some(),
+    );
+    let ops = match (args.ops_listen, &fleet) {
+        (Some(addr), Some(fleet)) => Some((addr, crate::api::ops_router(global, api_store, fleet, &args.limits))),
+        _ => None,
+    };
+    let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;
+    println!(
+        "read API on http://{0}/v1 (browse it at http://{0}/v1/docs)",
+        args.listen
+    );
+    match (&listeners.ops, fleet.is_some()) {
+        (Some((addr, _, _)), _) => println!("operator API on http://{addr}/ops/v1 only"),
+        (None, true) => println!("operator API on http://{}/ops/v1", args.listen),
+        (None, false) => {}
+    }
+    listeners
+        .serve(args.limits.serve_options(), crate::setup::shutdown_watch())
+        .await
 }

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod demo;
 mod fleet;
+mod listeners;
 mod progress;
 mod setup;
 

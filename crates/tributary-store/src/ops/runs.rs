@@ -13,7 +13,7 @@ use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 
 use crate::ops::run_queries::{insert_queued, open_states, run_columns};
 use crate::roles::{RunHistory, Runs};
-use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids, page};
+use crate::{PauseInfo, RunSearch, RunWrite, StoreError, SyncRun, clock, ids, page};
 
 /// How often [`enqueue_in`] tries again when the open run its insert collided with ended before
 /// it could read that run (Postgres, under READ COMMITTED; SQLite's write lock leaves no such
@@ -377,6 +377,55 @@ per_backend! {
             .fetch_one(&self.pool)
             .await?;
             get_opt_time(&row, "at")
+        }
+
+        /// Each filter given is a plain condition and each one absent a `$n IS NULL` on its
+        /// (NULL) parameter, so every combination of filters is a statement of its own, with a
+        /// plan of its own: one statement for all of them (`$n IS NULL OR …`) let Postgres settle
+        /// on a generic plan that walks every run backwards, even for one integration's (0.2 ms
+        /// became 380 ms over 500,000 runs). `started_at >= created_at` always, so bounding
+        /// `created_at` by `started_before` too narrows the index walk without changing the answer.
+        async fn search_runs(&self, search: &RunSearch) -> Result<Vec<SyncRun>, StoreError> {
+            let states: Vec<&str> = search.states.iter().map(|s| s.as_str()).collect();
+            let pick = |given: bool, filter: &'static str, absent: &'static str| if given { filter } else { absent };
+            let sql = [
+                concat!("SELECT ", run_columns!(), " FROM sync_runs WHERE "),
+                pick(!states.is_empty(), concat!("state ", in_list!("$1")), "$1 IS NULL"),
+                pick(search.sync_type.is_some(), " AND sync_type = $2", " AND $2 IS NULL"),
+                pick(
+                    search.tool.is_some(),
+                    " AND integration_id IN (SELECT id FROM integrations WHERE tool = $3)",
+                    " AND $3 IS NULL",
+                ),
+                pick(search.integration_id.is_some(), " AND integration_id = $4", " AND $4 IS NULL"),
+                pick(search.started_after.is_some(), " AND started_at >= $5", " AND $5 IS NULL"),
+                pick(
+                    search.started_before.is_some(),
+                    " AND started_at < $6 AND created_at < $6",
+                    " AND $6 IS NULL",
+                ),
+                pick(
+                    search.after.is_some(),
+                    " AND (created_at, id) < ($8, $7)",
+                    " AND $7 IS NULL AND $8 IS NULL",
+                ),
+                " ORDER BY created_at DESC, id DESC LIMIT $9",
+            ]
+            .concat();
+            // Assembled from the static fragments above only; every value is a bound parameter.
+            let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(if states.is_empty() { None } else { Some(str_list(&states)?) })
+            .bind(search.sync_type.map(SyncType::as_str))
+            .bind(search.tool.map(|t| t.as_str()))
+            .bind(search.integration_id.as_deref())
+            .bind(search.started_after.map(|at| time(clock::truncate(at))))
+            .bind(search.started_before.map(|at| time(clock::truncate(at))))
+            .bind(search.after.as_ref().map(|k| k.id.as_str()))
+            .bind(search.after.as_ref().map(|k| time(k.created_at)))
+            .bind(search.limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+            found.iter().map(rows::run).collect()
         }
     }
 }
