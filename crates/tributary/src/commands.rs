@@ -283,10 +283,11 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
     };
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
     let app = crate::api::router(global, api_store, fleet.as_ref(), &args.limits);
-    serve_gateway(args.listen, app, args.limits.serve_options(), fleet.is_some()).await
+    serve_gateway(global, args.listen, app, args.limits.serve_options(), fleet.is_some()).await
 }
 
 pub async fn serve_gateway(
+    global: &Global,
     listen: std::net::SocketAddr,
     app: axum::Router,
     options: tributary_gateway::ServeOptions,
@@ -295,9 +296,12 @@ pub async fn serve_gateway(
     let listener = tributary_gateway::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("read API on http://{listen}/v1 (browse it at http://{listen}/v1/docs)");
+    crate::setup::banner(
+        global,
+        &format!("read API on http://{listen}/v1 (browse it at http://{listen}/v1/docs)"),
+    );
     if with_ops {
-        println!("operator API on http://{listen}/ops/v1");
+        crate::setup::banner(global, &format!("operator API on http://{listen}/ops/v1"));
     }
     tributary_gateway::serve(listener, app, options, shutdown_signal()).await?;
     Ok(())

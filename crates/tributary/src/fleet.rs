@@ -180,15 +180,18 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
     let app = crate::api::router(global, api_store, Some(&fleet), &args.limits);
-    println!(
-        "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
-        args.listen,
-        fleet.queue.backend(),
-        if global.database_url.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        }
+    crate::setup::banner(
+        global,
+        &format!(
+            "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
+            args.listen,
+            fleet.queue.backend(),
+            if global.database_url.is_some() {
+                "postgres"
+            } else {
+                "sqlite"
+            }
+        ),
     );
     let mut gateway_shutdown = shutdown.clone();
     tributary_gateway::serve(listener, app, args.limits.serve_options(), async move {
