@@ -418,24 +418,27 @@ async fn a_forced_sync_is_one_trace_from_request_to_webhook() {
     assert_eq!(root.name, "POST", "{root:?}");
     assert_eq!(root.attr("path"), Some("/v1/force-sync"), "{root:?}");
     assert_eq!(root.service, "tributary-under-test");
-    let job = spans.iter().find(|s| s.name == "job").expect("a job span");
-    assert_eq!(job.attr("run_id"), Some(run_id.as_str()));
-    assert_eq!(job.attr("integration_id"), Some("personio:acme"));
-    assert_eq!(job.attr("sync_type"), Some("FULL"));
-    assert!(
-        descends(&by_id, job, &root.span_id),
-        "the job descends from the request: {job:?}"
-    );
-    assert_eq!(
-        spans.iter().filter(|s| s.name == "job").count(),
-        1,
-        "one execution of the run"
-    );
+    // One job span per execution of the run (one, unless something paused and resumed it):
+    // all continue the request's trace.
+    let jobs: Vec<&Exported> = spans.iter().filter(|s| s.name == "job").collect();
+    assert!(!jobs.is_empty(), "a job span");
+    for job in &jobs {
+        assert_eq!(job.attr("run_id"), Some(run_id.as_str()), "{job:?}");
+        assert_eq!(job.attr("integration_id"), Some("personio:acme"), "{job:?}");
+        assert_eq!(job.attr("sync_type"), Some("FULL"), "{job:?}");
+        assert!(
+            descends(&by_id, job, &root.span_id),
+            "the job descends from the request: {job:?}"
+        );
+    }
 
     let streams: Vec<&Exported> = spans.iter().filter(|s| s.name == "stream").collect();
     assert!(!streams.is_empty(), "stream spans");
     for s in &streams {
-        assert_eq!(s.parent_span_id, job.span_id, "a stream under the job: {s:?}");
+        assert!(
+            jobs.iter().any(|j| j.span_id == s.parent_span_id),
+            "a stream under the job: {s:?}"
+        );
     }
     assert!(
         streams.iter().any(|s| s.attr("stream") == Some("employees")),
@@ -456,8 +459,13 @@ async fn a_forced_sync_is_one_trace_from_request_to_webhook() {
             pages.iter().any(|p| p.span_id == r.parent_span_id),
             "a source request under a page: {r:?}"
         );
-        assert_eq!(r.attr("http.response.status_code"), Some("200"), "{r:?}");
     }
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.attr("http.response.status_code") == Some("200")),
+        "the tool's answers are recorded: {requests:?}"
+    );
     let deliveries: Vec<&Exported> = spans.iter().filter(|s| s.name == "webhook delivery").collect();
     for d in &deliveries {
         assert!(
@@ -481,7 +489,7 @@ async fn a_forced_sync_is_one_trace_from_request_to_webhook() {
             .find(|s| s["name"] == "job")
             .expect("the job span");
         assert_eq!(job_span["integration_id"], "personio:acme", "{line}");
-        assert_eq!(line["trace_id"], job.trace_id.as_str(), "{line}");
+        assert_eq!(line["trace_id"], root.trace_id.as_str(), "{line}");
         assert!(
             line["span_id"].as_str().is_some_and(|id| by_id.contains_key(id)),
             "{line}"
