@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
@@ -575,6 +576,7 @@ impl SyncEngine {
     ) -> Result<StreamEnd, EngineError> {
         let control = pass.control;
         let (tx, mut rx) = mpsc::channel::<Event>(self.config.prefetch.max(1));
+        let span = tracing::info_span!("stream", stream = stream.name, phase = "confirm");
         let _fetcher = AbortOnDrop(tokio::spawn(
             Fetcher {
                 index: 0,
@@ -587,7 +589,8 @@ impl SyncEngine {
                 preparer: Preparer::for_integration(pass.integration),
                 tx,
             }
-            .run(),
+            .run()
+            .instrument(span),
         ));
         loop {
             let page = match rx.recv().await {
@@ -698,8 +701,12 @@ impl Fetcher {
             if control.signal() != Signal::Continue {
                 break FetchEnd::Stopped;
             }
-            let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
             pages += 1;
+            let span = tracing::info_span!("page", page = pages);
+            let result = connector
+                .fetch_page(&stream, cursor.as_ref(), mode)
+                .instrument(span)
+                .await;
             let result = result.and_then(|page| {
                 if let Some(next) = &page.next {
                     if !seen.insert(next.to_string()) {

@@ -12,6 +12,7 @@ use std::collections::{HashSet, VecDeque};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 use tributary_source::{FetchMode, SourceError, Stream};
 
 use crate::engine::{Event, FetchEnd, Fetcher, Listed, Pass, Preparer, Tally};
@@ -81,6 +82,9 @@ impl SyncEngine {
                     FetchMode::Delta { .. } if !stream.supports_since => FetchMode::Full,
                     m => m,
                 };
+                // The fetcher's pages and their source requests happen in its stream's span,
+                // a child of the run's (a spawned task would otherwise start outside any span).
+                let span = tracing::info_span!("stream", stream = stream.name, phase = "list");
                 fetchers.spawn(
                     Fetcher {
                         index,
@@ -93,7 +97,8 @@ impl SyncEngine {
                         preparer: Preparer::for_integration(integration),
                         tx: tx.clone(),
                     }
-                    .run(),
+                    .run()
+                    .instrument(span),
                 );
                 active.insert(index);
             }

@@ -42,14 +42,21 @@ pub fn make_span<B>(request: &HttpRequest<B>) -> Span {
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("-");
-    tracing::span!(
+    let span = tracing::span!(
         Level::INFO,
         "http",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
         integration_id = tracing::field::Empty,
-    )
+        // OpenTelemetry's HTTP convention: the method alone names a span when the route is
+        // not known (the router matches after this layer); the path is an attribute.
+        otel.kind = "server",
+        otel.name = request.method().as_str(),
+    );
+    // A caller that traces (its own `traceparent` header) gets this request in its trace.
+    tributary_telemetry::propagation::adopt_from_headers(&span, request.headers());
+    span
 }
 
 #[derive(Debug)]

@@ -11,6 +11,10 @@ pub struct SyncJob {
     pub run_id: String,
     pub integration_id: String,
     pub sync_type: SyncType,
+    /// The run's W3C `traceparent` (see `SyncRun::trace_context`): the worker's job span is its
+    /// child. Absent while traces are off, and in jobs queued before traces existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_context: Option<String>,
 }
 
 impl SyncJob {
@@ -19,6 +23,7 @@ impl SyncJob {
             run_id: run.id.clone(),
             integration_id: run.integration_id.clone(),
             sync_type: run.sync_type,
+            trace_context: run.trace_context.clone(),
         }
     }
 }

@@ -171,6 +171,7 @@ mod tests {
             run_id: format!("run-{n}"),
             integration_id: "personio:test".into(),
             sync_type: SyncType::Delta,
+            trace_context: None,
         }
     }
 

@@ -53,7 +53,13 @@ pub async fn trigger(
         ))
         .into());
     }
-    let (run, created) = store.enqueue_run(integration_id, sync_type).await?;
+    let (mut run, created) = store.enqueue_run(integration_id, sync_type).await?;
+    // A new run joins the trace of whoever asked for it (the force-sync request's span); an
+    // open run found instead stays in its own.
+    if created && let Some(traceparent) = tributary_telemetry::propagation::traceparent(&tracing::Span::current()) {
+        store.trace_run(&run.id, &traceparent).await?;
+        run.trace_context = Some(traceparent);
+    }
     // Pushed unless a job for it is queued already (its marker). Not only when the integration
     // is free: a DELTA must reach a worker to preempt a running FULL, and a FULL pushed while
     // another run holds the lease just steps aside until that run hands the integration on.

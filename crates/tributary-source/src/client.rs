@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
+use tracing::Instrument as _;
 
 use crate::SourceError;
 use crate::pace::{LearntPace, RateLimit, documented_quota};
@@ -164,7 +165,15 @@ impl SourceClient {
         loop {
             attempt += 1;
             self.wait_for_budget(endpoint).await;
-            let failure = match self.attempt(endpoint, &build).await {
+            // One span per HTTP request sent (a retry is another), under the page that needs it.
+            let span = tracing::info_span!(
+                "source request",
+                endpoint,
+                attempt,
+                otel.kind = "client",
+                http.response.status_code = tracing::field::Empty,
+            );
+            let failure = match self.attempt(endpoint, &build).instrument(span).await {
                 Ok(resp) => match check(&resp) {
                     BodyVerdict::Ok => return Ok(resp),
                     BodyVerdict::Fail(e) => return Err(e),
@@ -246,6 +255,7 @@ impl SourceClient {
             Err(e) => return Err(Attempt::transient(describe(&e))),
         };
         let status = resp.status();
+        tracing::Span::current().record("http.response.status_code", status.as_u16());
         let headers = resp.headers().clone();
         if let Some(reset) = quota_exhausted(&headers) {
             self.block_until(reset).await;

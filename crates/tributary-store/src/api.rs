@@ -102,6 +102,9 @@ pub struct SyncRun {
     pub preempted_by: Option<String>,
     /// While PAUSED for RETRY: not to be resumed before this instant.
     pub resume_at: Option<Timestamp>,
+    /// The W3C `traceparent` of the span the run descends from (the request that queued it, or
+    /// its first job span); `None` while traces are off.
+    pub trace_context: Option<String>,
 }
 
 /// How a run pauses (see [`Runs::pause_run`](crate::Runs::pause_run)).
@@ -429,6 +432,9 @@ pub struct WebhookEvent {
     pub event_type: String,
     pub payload: Value,
     pub created_at: Timestamp,
+    /// The `traceparent` of the run that caused the event, if traced: its deliveries' spans
+    /// join that trace.
+    pub trace_context: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -109,6 +109,9 @@ pub trait Runs: Send + Sync + 'static {
     /// an older scope version than the integration's: that pass did not rewrite every record
     /// under the current scope.
     async fn finish_run(&self, run: &RunWrite, state: RunState, error: Option<&str>) -> Result<SyncRun, StoreError>;
+    /// Records the W3C `traceparent` the run descends from, unless it has one already (a run
+    /// joins one trace for good). Its job spans and the events it causes join that trace.
+    async fn trace_run(&self, run_id: &str, traceparent: &str) -> Result<(), StoreError>;
 }
 
 /// What runs there were and are (reads only).

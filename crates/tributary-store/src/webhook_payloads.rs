@@ -28,6 +28,8 @@ pub(crate) struct NewEvent {
     pub event_type: &'static str,
     pub payload: Value,
     pub created_at: Timestamp,
+    /// The `traceparent` the event's deliveries join (the run's, for the events a run causes).
+    pub trace_context: Option<String>,
 }
 
 /// What the payloads say about the integration.
@@ -48,6 +50,7 @@ impl Subject<'_> {
             integration_id: self.integration_id.to_owned(),
             event_type,
             created_at: at,
+            trace_context: None,
         }
     }
 
@@ -325,6 +328,7 @@ mod tests {
             pause_reason: None,
             preempted_by: None,
             resume_at: None,
+            trace_context: None,
         }
     }
 

@@ -223,6 +223,7 @@ conformance!(
     search_runs_filters_and_walks_newest_first,
     paused_schedules_are_not_claimed_until_resumed,
     integration_health_reads_outcomes_and_schedules,
+    a_runs_trace_context_reaches_its_deliveries,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -2571,6 +2572,44 @@ async fn run_ending(store: &dyn MirrorStore, integration_id: &str, state: RunSta
         .await
         .expect("released");
     ended
+}
+
+/// A run keeps the first trace context it is given, and the events it causes carry it to the
+/// deliveries a deliverer claims; an untraced run's events carry none.
+async fn a_runs_trace_context_reaches_its_deliveries(h: &Harness) {
+    const FIRST: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const SECOND: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let store = h.store();
+    endpoint(store, "production", &["sync-finished"]).await;
+    integration(store, INTEGRATION).await;
+    let untraced = run_ending(store, INTEGRATION, RunState::Succeeded, vec![]).await;
+    assert_eq!(untraced.trace_context, None);
+
+    let run = enqueue(store, INTEGRATION, SyncType::Full).await;
+    store.trace_run(&run.id, FIRST).await.expect("traced");
+    store.trace_run(&run.id, SECOND).await.expect("traced again");
+    assert_eq!(run_now(store, &run.id).await.trace_context.as_deref(), Some(FIRST));
+    let (started, write) = start_as(store, &run, "w").await;
+    assert_eq!(started.trace_context.as_deref(), Some(FIRST));
+    let ended = store
+        .finish_run(&write, RunState::Succeeded, None)
+        .await
+        .expect("finished");
+    assert_eq!(ended.trace_context.as_deref(), Some(FIRST));
+    let sent: Vec<(String, Option<String>)> = drain(store)
+        .await
+        .into_iter()
+        .map(|c| {
+            (
+                c.event.payload["data"]["sync_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                c.event.trace_context,
+            )
+        })
+        .collect();
+    assert_eq!(sent, [(untraced.id, None), (run.id, Some(FIRST.to_owned()))]);
 }
 
 async fn webhook_endpoints_round_trip_with_sealed_secrets(h: &Harness) {

@@ -10,6 +10,7 @@ use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 use tributary_store::{AttemptOutcome, ClaimedDelivery, DeliveryAttempt, Outbox, OutboxListener, StoreError};
 
 use crate::WebhookError;
@@ -283,8 +284,33 @@ impl Deliverer {
 
     /// One attempt of a claimed delivery, recorded with its outcome. A failure to record is
     /// logged: the delivery stays claimed until its lease ends and is then tried again.
+    ///
+    /// The attempt has its span, a child of the trace of the run that caused the event when it
+    /// was traced (the event's `traceparent`).
     pub async fn deliver(&self, claimed: ClaimedDelivery) -> Option<AttemptReport> {
+        let d = &claimed.delivery;
+        let span = tracing::info_span!(
+            "webhook delivery",
+            delivery_id = %d.id,
+            event_id = %d.event_id,
+            event_type = %d.event_type,
+            endpoint_id = %d.endpoint_id,
+            integration_id = d.integration_id.as_deref(),
+            attempt = d.attempts + 1,
+            otel.kind = "producer",
+            http.response.status_code = tracing::field::Empty,
+        );
+        if let Some(traceparent) = &claimed.event.trace_context {
+            tributary_telemetry::propagation::adopt(&span, traceparent);
+        }
+        self.deliver_in_span(claimed).instrument(span).await
+    }
+
+    async fn deliver_in_span(&self, claimed: ClaimedDelivery) -> Option<AttemptReport> {
         let report = self.attempt(&claimed).await;
+        if let Some(status) = report.attempt.status {
+            tracing::Span::current().record("http.response.status_code", status);
+        }
         let d = &claimed.delivery;
         match self.store.record_attempt(&report.attempt, &report.outcome).await {
             Ok(()) => {}

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument as _;
 use tributary_engine::{EngineError, Heartbeat, RunControl, SyncEngine};
 use tributary_model::{PauseReason, RunState, SyncType};
 use tributary_queue::{Coordinator, JobQueue, SyncJob, dispatch, stranded};
 use tributary_store::{Lease, SyncRun, SyncStore};
+use tributary_telemetry::propagation;
 
 use crate::signals::Claim;
 use crate::{RunningRuns, WorkerConfig, WorkerError};
@@ -93,6 +95,7 @@ impl JobContext {
             run_id: run.id.clone(),
             integration_id: run.integration_id.clone(),
             sync_type: run.sync_type,
+            trace_context: run.trace_context.clone(),
         };
         match self.handle_with(job, control).await? {
             JobEnd::Executed(_) => Ok(self
@@ -113,7 +116,25 @@ impl JobContext {
     }
 
     /// [`JobContext::handle`], running the sync under `control` (the caller's, to follow it).
+    ///
+    /// Everything the job does happens in its `job` span, whose fields (the run and its
+    /// integration) every log line of the run carries; with traces on, the span continues the
+    /// run's trace (the job's `traceparent`), or starts one that the run then keeps.
     async fn handle_with(&self, job: SyncJob, control: RunControl) -> Result<JobEnd, WorkerError> {
+        let span = tracing::info_span!(
+            "job",
+            run_id = %job.run_id,
+            integration_id = %job.integration_id,
+            sync_type = job.sync_type.as_str(),
+            otel.kind = "consumer",
+        );
+        if let Some(traceparent) = &job.trace_context {
+            propagation::adopt(&span, traceparent);
+        }
+        self.handle_in_span(job, control).instrument(span).await
+    }
+
+    async fn handle_in_span(&self, job: SyncJob, control: RunControl) -> Result<JobEnd, WorkerError> {
         // Held until this job is done with the run and its lease, whatever becomes of it.
         let Some(claim) = self.running.claim(&job.run_id) else {
             // A queued marker now is this duplicate's own (the executing job removed the one it
@@ -329,6 +350,13 @@ impl JobContext {
             .get_run(&job.run_id)
             .await?
             .ok_or_else(|| WorkerError::Pool(format!("run {} vanished", job.run_id)))?;
+        // A run without a trace (scheduled, or queued while traces were off) joins this job's:
+        // its later jobs and the webhooks it causes continue it.
+        if run.trace_context.is_none()
+            && let Some(traceparent) = propagation::traceparent(&tracing::Span::current())
+        {
+            self.store.trace_run(&run.id, &traceparent).await?;
+        }
         let mut control = control;
         if run.attempts + 1 < self.config.max_attempts {
             control = control.with_retry_after(self.config.retry_delay(run.attempts + 1));

@@ -42,6 +42,10 @@ pub struct Global {
     /// demo, whose progress lines say what happens).
     #[arg(long, env = "TRIBUTARY_LOG", global = true)]
     pub log: Option<String>,
+    /// Log line format: `text`, or `json` (one object per line with the event, its span's
+    /// fields, the span list, and trace and span ids when traces are on).
+    #[arg(long, env = "TRIBUTARY_LOG_FORMAT", global = true, default_value = "text")]
+    pub log_format: String,
 }
 
 #[derive(Debug, Subcommand)]

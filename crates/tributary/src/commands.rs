@@ -297,13 +297,15 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;
-    println!(
-        "read API on http://{0}/v1 (browse it at http://{0}/v1/docs)",
-        args.listen
+    crate::setup::banner(
+        global,
+        &format!("read API on http://{0}/v1 (browse it at http://{0}/v1/docs)", args.listen),
     );
     match (&listeners.ops, fleet.is_some()) {
-        (Some((addr, _, _)), _) => println!("operator API on http://{addr}/ops/v1 only"),
-        (None, true) => println!("operator API on http://{}/ops/v1", args.listen),
+        (Some((addr, _, _)), _) => {
+            crate::setup::banner(global, &format!("operator API on http://{addr}/ops/v1 only"))
+        }
+        (None, true) => crate::setup::banner(global, &format!("operator API on http://{}/ops/v1", args.listen)),
         (None, false) => {}
     }
     listeners

@@ -181,15 +181,18 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         Some((addr, _, _)) => format!("operator API on http://{addr}/ops/v1 only"),
         None => "operator API /ops/v1".to_owned(),
     };
-    println!(
-        "serving on http://{}: read API /v1, {ops_at} ({} queues, {} mirror)",
-        args.listen,
-        fleet.queue.backend(),
-        if global.database_url.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        }
+    crate::setup::banner(
+        global,
+        &format!(
+            "serving on http://{}: read API /v1, {ops_at} ({} queues, {} mirror)",
+            args.listen,
+            fleet.queue.backend(),
+            if global.database_url.is_some() {
+                "postgres"
+            } else {
+                "sqlite"
+            }
+        ),
     );
     listeners.serve(args.limits.serve_options(), shutdown.clone()).await?;
     pool.await.context("worker pool panicked")??;

@@ -26,7 +26,13 @@ async fn main() {
     } else {
         "info"
     };
-    setup::init_tracing(cli.global.log.as_deref().unwrap_or(default_log));
+    let telemetry = match setup::init_telemetry(&cli.global, default_log) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Sim(args) => commands::sim(args).await,
@@ -40,6 +46,8 @@ async fn main() {
         Command::Worker(args) => fleet::worker(&cli.global, args).await,
         Command::Serve(args) => fleet::serve(&cli.global, args).await,
     };
+    // Blocks while the last spans are sent: off the runtime's worker threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     if let Err(e) = result {
         // One clear line: the chain of causes, no backtrace.
         eprintln!("error: {e:#}");

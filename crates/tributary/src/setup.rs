@@ -10,16 +10,24 @@ use tributary_worker::Queues;
 
 use crate::cli::{ApiLimitArgs, Global};
 
-pub fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
-        eprintln!("error: --log `{filter}` is not a valid log filter: {e}");
-        std::process::exit(2);
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .compact()
-        .init();
+/// Logs and traces as `--log`, `--log-format` and the `OTEL_*` environment ask
+/// (`tributary-telemetry`).
+pub fn init_telemetry(
+    global: &Global,
+    default_log: &str,
+) -> Result<tributary_telemetry::Telemetry, tributary_telemetry::TelemetryError> {
+    let format: tributary_telemetry::LogFormat = global.log_format.parse()?;
+    tributary_telemetry::init(global.log.as_deref().unwrap_or(default_log), format)
+}
+
+/// A long-running role's "listening on" line: printed as it always was, or, with JSON logs, a
+/// log event like every other line on stdout (a log shipper parses each line as JSON).
+pub fn banner(global: &Global, line: &str) {
+    if global.log_format == "json" {
+        tracing::info!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Opens (and migrates) the mirror: Postgres when a database URL is configured, otherwise the

@@ -26,15 +26,15 @@ per_dialect! {
         for e in events {
             let payload = serde_json::to_string(&e.payload)?;
             let created = time(clock::truncate(e.created_at));
-            rows.push(json!([e.id, e.environment, e.integration_id, e.event_type, payload, created]));
+            rows.push(json!([e.id, e.environment, e.integration_id, e.event_type, payload, created, e.trace_context]));
         }
         sqlx::query(concat!(
-            "INSERT INTO webhook_events (id, environment, integration_id, event_type, payload, created_at) ",
+            "INSERT INTO webhook_events (id, environment, integration_id, event_type, payload, created_at, trace_context) ",
             "SELECT u.value ->> 0, u.value ->> 1, u.value ->> 2, u.value ->> 3, ",
             jsonb!("(u.value ->> 4)"),
             ", ",
             timestamptz!("(u.value ->> 5)"),
-            " FROM ",
+            ", u.value ->> 6 FROM ",
             json_rows!("$1"),
             " ORDER BY u.key"
         ))
@@ -116,7 +116,11 @@ per_dialect! {
             tool,
             environment: &environment,
         };
-        emit(conn, &payloads::run_finished(&subject, run, &changed, &changed_joins, previous)).await
+        let mut events = payloads::run_finished(&subject, run, &changed, &changed_joins, previous);
+        for e in &mut events {
+            e.trace_context.clone_from(&run.trace_context);
+        }
+        emit(conn, &events).await
     }
 
     /// Adds the models and join tables a write changed to its run's `changed_models` and

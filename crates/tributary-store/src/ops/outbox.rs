@@ -56,6 +56,7 @@ per_backend! {
                 ", (SELECT environment FROM webhook_events ev WHERE ev.id = webhook_deliveries.event_id) AS ev_environment, ",
                 "(SELECT payload FROM webhook_events ev WHERE ev.id = webhook_deliveries.event_id) AS ev_payload, ",
                 "(SELECT created_at FROM webhook_events ev WHERE ev.id = webhook_deliveries.event_id) AS ev_created_at, ",
+                "(SELECT trace_context FROM webhook_events ev WHERE ev.id = webhook_deliveries.event_id) AS ev_trace_context, ",
                 "(SELECT url FROM webhook_endpoints ep WHERE ep.id = webhook_deliveries.endpoint_id) AS ep_url, ",
                 "(SELECT secret_ciphertext FROM webhook_endpoints ep WHERE ep.id = webhook_deliveries.endpoint_id) AS ep_secret"
             ))
@@ -75,6 +76,7 @@ per_backend! {
                     event_type: delivery.event_type.clone(),
                     payload: get_json(row, "ev_payload")?,
                     created_at: get_time(row, "ev_created_at")?,
+                    trace_context: row.try_get("ev_trace_context")?,
                 };
                 claimed.push((
                     row.try_get::<i64, _>("seq")?,

@@ -68,6 +68,7 @@ per_dialect! {
                 .transpose()?,
             preempted_by: row.try_get("preempted_by")?,
             resume_at: get_opt_time(row, "resume_at")?,
+            trace_context: row.try_get("trace_context")?,
         })
     }
 

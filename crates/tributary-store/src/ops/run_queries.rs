@@ -10,7 +10,7 @@ macro_rules! run_columns {
     () => {
         "id, integration_id, sync_type, state, created_at, started_at, ended_at, pages_fetched, created_count, \
          updated_count, deleted_count, unchanged_count, checkpoint, error, fence, worker_id, attempts, \
-         pause_reason, preempted_by, resume_at, unconfirmed_deletions"
+         pause_reason, preempted_by, resume_at, unconfirmed_deletions, trace_context"
     };
 }
 pub(crate) use run_columns;

@@ -314,6 +314,16 @@ per_backend! {
             tx.commit().await?;
             Ok(finished)
         }
+
+        /// Not fenced: the context is no data of the mirror, and the first writer wins.
+        async fn trace_run(&self, run_id: &str, traceparent: &str) -> Result<(), StoreError> {
+            sqlx::query("UPDATE sync_runs SET trace_context = $2 WHERE id = $1 AND trace_context IS NULL")
+                .bind(run_id)
+                .bind(traceparent)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
     }
 
     #[async_trait]

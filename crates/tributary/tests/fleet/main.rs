@@ -10,4 +10,5 @@ mod redis_restarts;
 mod scale;
 mod schedulers;
 mod serve;
+mod traces;
 mod webhooks;
