@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod demo;
 mod fleet;
+mod listing;
 mod progress;
 mod setup;
 
@@ -38,10 +39,12 @@ async fn main() {
         Command::Scheduler(args) => fleet::scheduler(&cli.global, args).await,
         Command::Worker(args) => fleet::worker(&cli.global, args).await,
         Command::Serve(args) => fleet::serve(&cli.global, args).await,
+        Command::Completions { shell } => commands::completions(shell),
     };
     if let Err(e) = result {
-        // One clear line: the chain of causes, no backtrace.
+        // One clear line: the chain of causes, no backtrace. Exit 1: clap alone exits 2, for
+        // command lines it cannot parse, so a script can tell a typo from a failure.
         eprintln!("error: {e:#}");
-        std::process::exit(2);
+        std::process::exit(1);
     }
 }
