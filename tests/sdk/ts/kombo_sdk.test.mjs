@@ -167,10 +167,12 @@ describe("filters", () => {
     assert.equal(past.records.length, EXPECTED_COUNTS["/hris/employees"]);
   });
 
-  test("employment_statuses keeps only what it names", async () => {
+  test("employment_statuses keeps exactly the employees with that status", async () => {
+    const all = (await walk(employees, hris, { page_size: 250 })).records;
+    const active = all.filter((e) => e.employment_status === "ACTIVE").map((e) => e.id);
+    assert.ok(active.length > 0 && active.length < all.length, `${active.length} of ${all.length} active`);
     const { records } = await walk(employees, hris, { employment_statuses: ["ACTIVE"], page_size: 250 });
-    assert.ok(records.length > 0);
-    for (const e of records) assert.equal(e.employment_status, "ACTIVE", e.id);
+    assert.deepEqual(new Set(records.map((e) => e.id)), new Set(active));
   });
 
   test("include_deleted lists at least the live records", async () => {
@@ -178,10 +180,13 @@ describe("filters", () => {
     assert.ok(records.length >= EXPECTED_COUNTS["/hris/employees"]);
   });
 
-  test("ats job statuses", async () => {
+  test("job statuses keep exactly the jobs with that status", async () => {
     const jobs = ENDPOINTS.find(([p]) => p === "/ats/jobs")[2];
+    const all = (await walk(jobs, ats, { page_size: 250 })).records;
+    const open = all.filter((j) => j.status === "OPEN").map((j) => j.id);
+    assert.ok(open.length > 0, `no OPEN job among ${all.length}`);
     const { records } = await walk(jobs, ats, { statuses: ["OPEN"], page_size: 250 });
-    for (const j of records) assert.equal(j.status, "OPEN", j.id);
+    assert.deepEqual(new Set(records.map((j) => j.id)), new Set(open));
   });
 });
 
