@@ -8,6 +8,7 @@ mod support;
 mod gateway;
 mod schema;
 
+mod compression;
 mod docs;
 mod errors;
 mod filters;

@@ -1,1 +1,4 @@
-//! End-to-end tests live under tests/<feature>/; this library is empty.
+//! Support for the end-to-end tests under tests/<feature>/ and for crates' own tests
+//! (as a dev-dependency): a real headless Chromium, [`browser`].
+
+pub mod browser;

@@ -9,6 +9,7 @@
 mod assemble;
 mod auth;
 mod catalog;
+pub mod compression;
 mod cursor;
 mod error;
 mod filters;
@@ -105,6 +106,7 @@ pub fn layered(app: Router, options: &GatewayOptions) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(http::REQUEST_ID))
+                .layer(compression::layer())
                 // Bodies without a Content-Length are cut off by the extractors at this limit
                 // (and answered in the envelope by the handler); `http::guard` refuses declared
                 // ones up front.

@@ -78,6 +78,26 @@ pub enum Command {
     /// Every role in one process: gateway, operator API, scheduler and worker (Redis when
     /// REDIS_URL is set, in-memory queues otherwise).
     Serve(ServeArgs),
+    /// Print a completion script for a shell, e.g. `tributary completions bash >
+    /// /etc/bash_completion.d/tributary`.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// How a listing command prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for reading.
+    #[default]
+    Text,
+    /// One JSON document (an array), for `jq` and scripts.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArgs {
+    /// `text` (columns) or `json` (one document, for jq).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -229,8 +249,11 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     pub integration: String,
-    #[arg(long, default_value_t = 10)]
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=10_000))]
     pub limit: i64,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,7 +261,7 @@ pub enum IntegrationCommand {
     /// Connect a tool.
     Create(CreateIntegrationArgs),
     /// List integrations (credentials are never shown).
-    List,
+    List(OutputArgs),
     /// Replace an integration's scope config with a JSON file in Kombo's `read_models` shape
     /// (checked against the tool's models and fields), and make a complete sync due.
     Scope {

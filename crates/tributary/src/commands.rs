@@ -12,9 +12,10 @@ use tributary_store::NewIntegration;
 use tributary_worker::{JobContext, WorkerConfig, WorkerError};
 
 use crate::cli::{
-    ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, RunsArgs, SimArgs, SyncArgs,
-    SyncTypeArg,
+    ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, OutputFormat, RunsArgs, SimArgs,
+    SyncArgs, SyncTypeArg,
 };
+use crate::listing;
 use crate::progress::Printer;
 use crate::setup::{open_store, shutdown_signal};
 
@@ -79,7 +80,7 @@ pub async fn sync(global: &Global, args: SyncArgs) -> anyhow::Result<()> {
     if integration.tool.supports_delta() && sync_type == SyncType::Default {
         bail!("{} syncs with FULL and DELTA, not DEFAULT", integration.tool);
     }
-    let printer = Arc::new(Printer::default());
+    let printer = Arc::new(Printer::with_bar_on_terminal());
     let mut ctx = one_shot(engine);
     ctx.observer = Some(printer.clone());
     let run = match ctx.sync_now(&integration.id, sync_type, RunControl::new()).await {
@@ -127,10 +128,28 @@ pub async fn runs(global: &Global, args: RunsArgs) -> anyhow::Result<()> {
     if store.get_integration(&args.integration).await?.is_none() {
         bail!("integration `{}` not found", args.integration);
     }
-    for run in store.list_runs(&args.integration, args.limit).await? {
-        println!("{}", serde_json::to_string(&run)?);
+    let runs = store.list_runs(&args.integration, args.limit).await?;
+    match args.output.output {
+        OutputFormat::Json => listing::print_json(&runs),
+        OutputFormat::Text => listing::print_table(
+            &[
+                "RUN", "TYPE", "STATE", "STARTED", "TOOK", "PAGES", "CREATED", "UPDATED", "DELETED", "ERROR",
+            ],
+            runs.iter().map(listing::run_row),
+        ),
     }
-    Ok(())
+}
+
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "tributary", &mut script);
+    match std::io::stdout().write_all(&script) {
+        // `tributary completions bash | head` is not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write the completion script"),
+    }
 }
 
 /// Splits `<tool>:<name>` and checks the tool is one we have a connector for.
@@ -165,12 +184,18 @@ pub fn parse_base_url(base_url: &str) -> anyhow::Result<()> {
 pub async fn integration(global: &Global, cmd: IntegrationCommand) -> anyhow::Result<()> {
     match cmd {
         IntegrationCommand::Create(args) => create_integration(global, args).await,
-        IntegrationCommand::List => {
+        IntegrationCommand::List(output) => {
             let store = open_store(global).await?;
-            for i in store.list_integrations().await? {
-                println!("{}\t{}\t{}\tenvironment={}", i.id, i.tool, i.base_url, i.environment);
+            let integrations = store.list_integrations().await?;
+            match output.output {
+                OutputFormat::Json => {
+                    listing::print_json(&integrations.iter().map(listing::integration_json).collect::<Vec<_>>())
+                }
+                OutputFormat::Text => listing::print_table(
+                    &["ID", "TOOL", "ENVIRONMENT", "BASE URL", "CREATED"],
+                    integrations.iter().map(listing::integration_row),
+                ),
             }
-            Ok(())
         }
         IntegrationCommand::Scope { integration, file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -299,12 +324,13 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
     let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;
     crate::setup::banner(
         global,
-        &format!("read API on http://{0}/v1 (browse it at http://{0}/v1/docs)", args.listen),
+        &format!(
+            "read API on http://{0}/v1 (browse it at http://{0}/v1/docs)",
+            args.listen
+        ),
     );
     match (&listeners.ops, fleet.is_some()) {
-        (Some((addr, _, _)), _) => {
-            crate::setup::banner(global, &format!("operator API on http://{addr}/ops/v1 only"))
-        }
+        (Some((addr, _, _)), _) => crate::setup::banner(global, &format!("operator API on http://{addr}/ops/v1 only")),
         (None, true) => crate::setup::banner(global, &format!("operator API on http://{}/ops/v1", args.listen)),
         (None, false) => {}
     }

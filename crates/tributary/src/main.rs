@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod fleet;
 mod listeners;
+mod listing;
 mod progress;
 mod setup;
 
@@ -45,12 +46,15 @@ async fn main() {
         Command::Scheduler(args) => fleet::scheduler(&cli.global, args).await,
         Command::Worker(args) => fleet::worker(&cli.global, args).await,
         Command::Serve(args) => fleet::serve(&cli.global, args).await,
+        Command::Completions { shell } => commands::completions(shell),
     };
     // Blocks while the last spans are sent: off the runtime's worker threads.
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     if let Err(e) = result {
-        // One clear line: the chain of causes, no backtrace.
+        // One clear line: the chain of causes, no backtrace. Exit 1: only usage errors exit 2
+        // (command lines clap cannot parse, and a bad --log-format above), so a script can tell
+        // a typo from a failure.
         eprintln!("error: {e:#}");
-        std::process::exit(2);
+        std::process::exit(1);
     }
 }

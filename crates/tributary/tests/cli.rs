@@ -1,5 +1,7 @@
-//! The binary as an operator meets it: every bad input ends in one clear line and exit code 2;
-//! the everyday commands work end to end against the simulator.
+//! The binary as an operator meets it: a command line clap cannot parse exits 2; every other
+//! failure ends in one clear line and exit code 1; the everyday commands work end to end
+//! against the simulator, listings print as columns or as one JSON document, completions are
+//! generated for every shell, and `sync` draws a progress bar on a terminal.
 
 use std::process::{Command, Output};
 
@@ -22,10 +24,10 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Exit code 2 and exactly one line on stderr, containing `needle`.
+/// A runtime error: exit code 1 and exactly one line on stderr, containing `needle`.
 fn assert_one_line_error(out: Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line, got: {stderr}");
     assert!(
@@ -184,6 +186,85 @@ fn fleet_roles_need_redis_and_postgres() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Exit 2 only for what clap refuses (unknown flags, missing or malformed arguments); a
+/// command that parsed and then failed exits 1, with its one line.
+#[test]
+fn usage_errors_exit_2_and_runtime_errors_exit_1() {
+    let dir = temp_dir("codes");
+    for args in [
+        vec!["--no-such-flag"],
+        vec!["runs"],
+        vec!["runs", "personio:acme", "--output", "yaml"],
+        vec!["runs", "personio:acme", "--limit", "0"],
+        vec!["integration", "list", "--output"],
+        vec!["completions", "tcsh"],
+        vec!["no-such-command"],
+    ] {
+        let out = tributary(&dir, &args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    for (args, needle) in [
+        (
+            vec!["runs", "personio:nobody"],
+            "integration `personio:nobody` not found",
+        ),
+        (
+            vec!["sync", "personio:nobody"],
+            "integration `personio:nobody` not found",
+        ),
+        (
+            vec!["integration", "delete", "personio:nobody"],
+            "integration `personio:nobody` not found",
+        ),
+        (vec!["api-key", "revoke", "nope"], "api key `nope` not found"),
+    ] {
+        let out = tributary(&dir, &args).env("TRIBUTARY_LOG", "warn").output().unwrap();
+        assert_one_line_error(out, needle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tributary completions <shell>` for every shell clap_complete knows; bash's script is
+/// checked by bash itself and completes the subcommands.
+#[test]
+fn completions_for_every_shell() {
+    let dir = temp_dir("completions");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = tributary(&dir, &["completions", shell]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["tributary", "integration", "runs", "completions", "output"] {
+            assert!(script.contains(word), "{shell} script lacks {word}");
+        }
+    }
+    let out = tributary(&dir, &["completions", "bash"]).output().unwrap();
+    let script = dir.join("tributary.bash");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&script, &out.stdout).unwrap();
+    // Source the script, then ask it what follows `tributary integration l`.
+    let probe = format!(
+        "source {}; COMP_WORDS=(tributary integration l); COMP_CWORD=2; COMP_LINE='tributary integration l'; \
+         COMP_POINT=${{#COMP_LINE}}; _tributary tributary l integration; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    match Command::new("bash").args(["--norc", "-c", &probe]).output() {
+        Ok(out) => {
+            let replies = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(replies.split_whitespace().collect::<Vec<_>>(), ["list"], "{replies}");
+        }
+        Err(e) => eprintln!("SKIPPED the bash check: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn every_subcommand_has_help() {
     let dir = temp_dir("help");
@@ -202,6 +283,7 @@ fn every_subcommand_has_help() {
         vec!["scheduler", "--help"],
         vec!["worker", "--help"],
         vec!["serve", "--help"],
+        vec!["completions", "--help"],
     ] {
         let out = tributary(&dir, &args).output().unwrap();
         assert!(
@@ -271,20 +353,60 @@ async fn connect_sync_and_list_runs() {
         "then DELTA, with nothing new: {stdout}"
     );
 
-    let out = run(vec!["runs".into(), "personio:acme".into()]).await.unwrap();
-    let runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let out = run(vec![
+        "runs".into(),
+        "personio:acme".into(),
+        "--output".into(),
+        "json".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["sync_type"], "DELTA");
+    assert_eq!(runs[1]["sync_type"], "FULL");
     assert_eq!(runs[1]["state"], "SUCCEEDED");
+    assert!(runs[1]["counts"]["created"].as_i64().unwrap() > 0, "{}", runs[1]);
+
+    let out = run(vec!["runs".into(), "personio:acme".into()]).await.unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two runs: {table}");
+    assert!(lines[0].starts_with("RUN ") && lines[0].contains("STATE"), "{table}");
+    let (first, second) = (lines[1], lines[2]);
+    assert!(first.contains("DELTA") && first.contains("SUCCEEDED"), "{table}");
+    assert!(second.contains("FULL") && second.contains("SUCCEEDED"), "{table}");
+    // Columns line up: each field starts where its header does.
+    let state_at = lines[0].find("STATE").unwrap();
+    assert_eq!(
+        first[state_at..].split_whitespace().next(),
+        Some("SUCCEEDED"),
+        "{table}"
+    );
+    assert_eq!(
+        second[state_at..].split_whitespace().next(),
+        Some("SUCCEEDED"),
+        "{table}"
+    );
 
     let out = run(vec!["integration".into(), "list".into()]).await.unwrap();
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        listed.contains("personio:acme") && !listed.contains("sim-personio-secret"),
+        listed.starts_with("ID ") && listed.contains("personio:acme") && !listed.contains("sim-personio-secret"),
         "listed without credentials: {listed}"
+    );
+    let out = run(vec!["integration".into(), "list".into(), "-o".into(), "json".into()])
+        .await
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], "personio:acme");
+    assert_eq!(listed[0]["tool"], "personio");
+    assert_eq!(listed[0]["environment"], "default");
+    assert!(
+        !listed.to_string().contains("sim-personio-secret") && listed[0].get("credentials").is_none(),
+        "{listed}"
     );
     for file in ["tributary.db", "tributary.db-wal"] {
         let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
@@ -293,6 +415,95 @@ async fn connect_sync_and_list_runs() {
             "credentials are encrypted at rest ({file})"
         );
     }
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tributary sync` on a terminal (a pty from util-linux's `script`) draws its bar on stderr,
+/// with pages, records and their rate, and still ends with the summary line; piped, it prints
+/// the plain lines and no bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_draws_a_progress_bar_on_a_terminal_only() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("TRIBUTARY_REQUIRE_SERVICES").is_none(),
+            "util-linux's `script` is required (TRIBUTARY_REQUIRE_SERVICES)"
+        );
+        eprintln!("SKIPPED: no `script` (util-linux) to give the binary a terminal");
+        return;
+    }
+    let dir = temp_dir("bar");
+    let sim = Simulator::start(
+        SimConfig {
+            employees: 40,
+            tools: vec![ToolKind::Personio],
+            // Slow enough that the bar is drawn between pages.
+            latency: std::time::Duration::from_millis(150),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let creds = dir.join("creds.json");
+    std::fs::write(&creds, sim.integration_credentials(ToolKind::Personio).to_string()).unwrap();
+    let created = tributary(
+        &dir,
+        &[
+            "integration",
+            "create",
+            "personio:acme",
+            "--base-url",
+            &sim.base_url(ToolKind::Personio),
+            "--credentials-file",
+            creds.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    let bin = env!("CARGO_BIN_EXE_tributary");
+    let tty_dir = dir.clone();
+    let on_tty = tokio::task::spawn_blocking(move || {
+        Command::new("script")
+            .args(["-qec", &format!("{bin} sync personio:acme --type FULL"), "/dev/null"])
+            .env("TRIBUTARY_DATA_DIR", &tty_dir)
+            .env("TRIBUTARY_LOG", "warn")
+            .env("TERM", "xterm")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let shown = String::from_utf8_lossy(&on_tty.stdout).to_string();
+    assert!(on_tty.status.success(), "{shown}");
+    assert!(shown.contains("personio:acme FULL SUCCEEDED"), "{shown}");
+    assert!(
+        shown.contains("records/s") && shown.contains(" pages, ") && shown.contains(" records, "),
+        "no bar on the terminal: {shown:?}"
+    );
+
+    let piped_dir = dir.clone();
+    let piped = tokio::task::spawn_blocking(move || {
+        tributary(&piped_dir, &["sync", "personio:acme", "--type", "FULL"])
+            .env("TRIBUTARY_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&piped.stdout);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "{stderr}");
+    assert!(stdout.contains("personio:acme FULL started"), "{stdout}");
+    assert!(stdout.contains("personio:acme FULL SUCCEEDED"), "{stdout}");
+    assert!(
+        !stdout.contains("records/s") && !stderr.contains("records/s"),
+        "{stdout} {stderr}"
+    );
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,11 +4,16 @@
 //! and `include_deleted` after changes in the simulated tools, force-sync, integration
 //! details and the error cases, every response parsed by the SDK's models.
 //!
-//! Skipped (with a SKIPPED line) without Postgres or python3, unless
+//! The official TypeScript SDK (`@kombo-api/sdk` from npm, pinned in `tests/sdk/ts/package.json`
+//! and its committed lockfile) does the same through `tests/sdk/ts/kombo_sdk.test.mjs`, run by
+//! `node --test` against a stack of its own.
+//!
+//! Skipped (with a SKIPPED line) without Postgres, python3 or node, unless
 //! TRIBUTARY_REQUIRE_SERVICES is set, as in CI, which makes either a failure.
 //! `KOMBO_SDK_PYTEST_ARGS` passes extra arguments to pytest (e.g. `-k employees -x`).
 
 mod kombo_sdk {
+    pub mod node;
     pub mod python;
     pub mod stack;
 }
@@ -17,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use kombo_sdk::node::{ensure_node_modules, node_version};
 use kombo_sdk::python::{ensure_venv, python3_version};
 use kombo_sdk::stack::{ATS_ID, EMPLOYEES, FOREIGN_ID, HRIS_ID, Stack};
 use tributary_store::testing::services_required;
@@ -74,6 +80,67 @@ async fn kombo_python_sdk_against_the_gateway() {
         stack.log_tail(80)
     );
     // Passing output too, so a run shows what was exercised (`--nocapture`).
+    println!("{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kombo_typescript_sdk_against_the_gateway() {
+    let node = match node_version() {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    let workspace = workspace_root();
+    let sdk_dir = workspace.join("tests/sdk/ts");
+    let mut stack = match Stack::start().await {
+        Ok(stack) => stack,
+        Err(why) => return skip(&why),
+    };
+    // npm ci (a few seconds with the registry reachable) runs while the first syncs do.
+    let modules = tokio::task::spawn_blocking(move || ensure_node_modules(&sdk_dir, &node));
+    stack.wait_first_syncs(FIRST_SYNCS_WITHIN).await;
+    let counts = stack.expected_counts().await;
+    let dir = modules
+        .await
+        .expect("npm task")
+        .unwrap_or_else(|e| panic!("the SDK's node_modules: {e}"));
+
+    let child = tokio::process::Command::new("node")
+        .args(["--test", "--test-reporter=spec", "kombo_sdk.test.mjs"])
+        .current_dir(&dir)
+        .env("TRIBUTARY_URL", &stack.url)
+        .env("TRIBUTARY_API_KEY", &stack.api_key)
+        .env("TRIBUTARY_OTHER_ENV_API_KEY", &stack.other_env_api_key)
+        .env("HRIS_INTEGRATION_ID", HRIS_ID)
+        .env("ATS_INTEGRATION_ID", ATS_ID)
+        .env("FOREIGN_INTEGRATION_ID", FOREIGN_ID)
+        .env("EXPECTED_COUNTS", serde_json::to_string(&counts).unwrap())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let output = match tokio::time::timeout(PYTEST_WITHIN, child.wait_with_output()).await {
+        Ok(output) => output.expect("node runs"),
+        Err(_) => panic!("node --test did not finish within {PYTEST_WITHIN:?}"),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the TypeScript SDK suite failed ({}):\n{stdout}\n{stderr}\n----- tributary serve (last lines) -----\n{}",
+        output.status,
+        stack.log_tail(80)
+    );
+    // Node's summary: a suite that ran nothing is no pass.
+    let passed = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ℹ pass "))
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    assert!(passed >= 30, "only {passed} cases passed:\n{stdout}");
     println!("{stdout}");
 }
 

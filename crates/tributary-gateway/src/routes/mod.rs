@@ -23,6 +23,7 @@ pub fn v1_public() -> Router<GatewayState> {
     Router::new()
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::page))
+        .route("/docs/{file}", get(docs::docs_asset))
         .route("/tools/{tool}/{file}", get(docs::tool_asset))
 }
 
