@@ -80,7 +80,9 @@ mod error;
 mod fleet_trigger;
 mod inputs;
 mod params;
-mod routes;
+/// The handlers, public so that the console (`tributary-console`) calls the very code the
+/// API runs rather than a copy of it.
+pub mod routes;
 mod state;
 mod view;
 
@@ -91,7 +93,9 @@ pub use fleet_trigger::FleetTrigger;
 /// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
 pub use inputs::{credentials as check_credentials, tool_scope_config};
 pub use routes::control::CANCEL_REASON;
+pub use auth::{client_of, client_of_extensions};
 pub use state::OperatorState;
+pub use view::{Preempter, RunView};
 
 /// The operator API below `/ops/v1`, with its state applied, ready to merge into another
 /// router. It has no fallback of its own (the gateway's answers unknown paths).

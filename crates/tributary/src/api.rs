@@ -1,5 +1,5 @@
 //! The HTTP surface of a process: the read API (`/v1`, with `POST /v1/force-sync` wired to the
-//! fleet when there is one) and the operator API (`/ops/v1`).
+//! fleet when there is one), the operator API (`/ops/v1`) and the operator console (`/ops/`).
 
 use std::sync::Arc;
 
@@ -24,13 +24,18 @@ pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet
     }
     // The operator API goes beneath the gateway's layers, so its responses carry request ids
     // and its requests trace spans, like every other.
+    // The console (`/ops/`) sits beside the API it drives, sharing its state: the same admin
+    // token and the same budget of wrong ones.
     let operator = match fleet {
-        Some(fleet) => tributary_operator::router(tributary_operator::OperatorState::new(
-            store,
-            fleet.queue.clone(),
-            fleet.coordinator.clone(),
-            global.admin_token.clone(),
-        )),
+        Some(fleet) => {
+            let ops = tributary_operator::OperatorState::new(
+                store,
+                fleet.queue.clone(),
+                fleet.coordinator.clone(),
+                global.admin_token.clone(),
+            );
+            tributary_operator::router(ops.clone()).merge(tributary_console::router(ops))
+        }
         None => Router::new(),
     };
     tributary_gateway::router_with(state, limits.options(), operator)
