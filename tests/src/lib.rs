@@ -1,1 +1,4 @@
-//! End-to-end tests live under tests/<feature>/; this library is empty.
+//! End-to-end tests live under tests/<feature>/; this library holds what tests of several
+//! crates share: [`browser`], a headless Chromium over WebDriver.
+
+pub mod browser;
