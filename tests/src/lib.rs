@@ -1,4 +1,4 @@
-//! End-to-end tests live under tests/<feature>/; this library holds what tests of several
-//! crates share: [`browser`], a headless Chromium over WebDriver.
+//! Support for the end-to-end tests under tests/<feature>/ and for crates' own tests
+//! (as a dev-dependency): a real headless Chromium, [`browser`].
 
 pub mod browser;
