@@ -2,8 +2,8 @@
 //! offline and behind any egress policy, with nothing fetched from elsewhere.
 
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
 const CSS: &str = include_str!("../assets/console.css");

@@ -8,7 +8,8 @@
 //!   an expiry and an HMAC of it under a per-process key, never the token.
 //! - Every `POST` must come from a page of this origin ([`guard`]): SameSite=Strict keeps the
 //!   cookie off cross-site requests, and the `Origin` header must name this host.
-//! - Pages ([`pages`]): overview, integrations, an integration, a run, webhooks, API keys.
+//! - Pages ([`pages`]): overview, integrations (with health), an integration, runs search, a
+//!   run, webhooks, API keys.
 //! - Live progress ([`live`]): `GET /ops/events`, server-sent events carrying the open runs'
 //!   counts; `console.js` updates the numbers in place. Without JavaScript every page still
 //!   works; only the live updates need it.
@@ -55,6 +56,11 @@ pub fn router(ops: OperatorState) -> Router {
             "/ops/integrations/{integration_id}/trigger",
             post(pages::integration::trigger),
         )
+        .route(
+            "/ops/integrations/{integration_id}/schedules/{sync_type}/{action}",
+            post(pages::integration::schedule),
+        )
+        .route("/ops/runs", get(pages::runs::search))
         .route("/ops/runs/{sync_id}", get(pages::run::show))
         .route("/ops/runs/{sync_id}/{action}", post(pages::run::act))
         .route("/ops/webhooks", get(pages::webhooks::show))
@@ -62,11 +68,17 @@ pub fn router(ops: OperatorState) -> Router {
             "/ops/webhooks/deliveries/{delivery_id}/redeliver",
             post(pages::webhooks::redeliver),
         )
-        .route("/ops/api-keys", get(pages::api_keys::show).post(pages::api_keys::create))
+        .route(
+            "/ops/api-keys",
+            get(pages::api_keys::show).post(pages::api_keys::create),
+        )
         .route("/ops/api-keys/revoke", post(pages::api_keys::revoke))
         .route("/ops/events", get(live::events))
         .route("/ops/sign-out", post(session::sign_out))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::require_session));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_session,
+        ));
     Router::new()
         .route("/ops", get(|| async { axum::response::Redirect::permanent("/ops/") }))
         .route("/ops/sign-in", get(session::sign_in_form).post(session::sign_in))

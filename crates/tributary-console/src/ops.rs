@@ -3,18 +3,22 @@
 //! drift from `/ops/v1`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 use tributary_operator::OpsError;
-use tributary_operator::routes::integration_setup::{IntegrationView, IntegrationsQuery};
+use tributary_operator::routes::api_keys::Keys;
+use tributary_operator::routes::health::{HealthList, IntegrationHealth};
+use tributary_operator::routes::integration_setup::IntegrationView;
 use tributary_operator::routes::integrations::{RecentSyncs, Triggered};
 use tributary_operator::routes::queues::Queues;
+use tributary_operator::routes::retry::Retried;
+use tributary_operator::routes::runs::Runs;
 use tributary_operator::routes::schedules::Schedules;
 use tributary_operator::routes::syncs::OpenSyncs;
 use tributary_operator::routes::webhooks::{Deliveries, Endpoints, Redelivered};
 use tributary_operator::routes::{
-    api_keys, control, integration_setup, integrations, queues, schedules, syncs, webhooks,
+    api_keys, control, health, integration_setup, integrations, queues, retry, runs, schedules, syncs, webhooks,
 };
 use tributary_operator::{OperatorState, RunView};
 
@@ -43,21 +47,15 @@ pub(crate) async fn queues(state: &OperatorState) -> Result<Queues> {
 }
 
 pub(crate) async fn open_syncs(state: &OperatorState) -> Result<OpenSyncs> {
-    Ok(syncs::list(State(state.clone()), Ok(query(json!({}))?)).await?.into_data())
+    Ok(syncs::list(State(state.clone()), Ok(query(json!({}))?))
+        .await?
+        .into_data())
 }
 
 pub(crate) async fn run(state: &OperatorState, id: &str) -> Result<RunView> {
     Ok(syncs::show(State(state.clone()), Ok(Path(id.to_owned())))
         .await?
         .into_data())
-}
-
-pub(crate) async fn integrations(state: &OperatorState) -> Result<Vec<IntegrationView>> {
-    let query: Query<IntegrationsQuery> = query(json!({}))?;
-    Ok(integration_setup::list(State(state.clone()), Ok(query))
-        .await?
-        .into_data()
-        .results)
 }
 
 pub(crate) async fn integration(state: &OperatorState, id: &str) -> Result<IntegrationView> {
@@ -88,9 +86,11 @@ pub(crate) async fn trigger(state: &OperatorState, id: &str, sync_type: &str) ->
     } else {
         Bytes::from(json!({ "sync_type": sync_type }).to_string())
     };
-    Ok(integrations::trigger(State(state.clone()), Ok(Path(id.to_owned())), Ok(body))
-        .await?
-        .into_data())
+    Ok(
+        integrations::trigger(State(state.clone()), Ok(Path(id.to_owned())), Ok(body))
+            .await?
+            .into_data(),
+    )
 }
 
 /// Pause, resume or cancel: what the API answered, as its `data`.
@@ -138,4 +138,49 @@ pub(crate) async fn create_key(state: &OperatorState, environment: &str, label: 
 pub(crate) async fn revoke_key(state: &OperatorState, id: &str) -> Result<()> {
     api_keys::revoke(State(state.clone()), Ok(Path(id.to_owned()))).await?;
     Ok(())
+}
+
+/// Runs of every integration, newest first: `query` is `GET /ops/v1/runs`'s query string
+/// (filters, `limit`, `cursor`).
+pub(crate) async fn search_runs(state: &OperatorState, query: String) -> Result<Runs> {
+    Ok(runs::search(State(state.clone()), RawQuery(Some(query)))
+        .await?
+        .into_data())
+}
+
+/// Integrations with their health: `query` is `GET /ops/v1/integrations/health`'s.
+pub(crate) async fn health_list(state: &OperatorState, query: String) -> Result<HealthList> {
+    Ok(health::list(State(state.clone()), RawQuery(Some(query)))
+        .await?
+        .into_data())
+}
+
+pub(crate) async fn health(state: &OperatorState, id: &str) -> Result<IntegrationHealth> {
+    Ok(health::show(State(state.clone()), Ok(Path(id.to_owned())))
+        .await?
+        .into_data())
+}
+
+/// Pauses (`true`) or resumes a schedule.
+pub(crate) async fn pause_schedule(state: &OperatorState, id: &str, sync_type: &str, paused: bool) -> Result<()> {
+    let path = Ok(Path((id.to_owned(), sync_type.to_owned())));
+    if paused {
+        schedules::pause(State(state.clone()), path).await?;
+    } else {
+        schedules::resume(State(state.clone()), path).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn retry(state: &OperatorState, id: &str) -> Result<Retried> {
+    Ok(retry::retry(State(state.clone()), Ok(Path(id.to_owned())))
+        .await?
+        .into_data())
+}
+
+/// API keys (never the keys themselves): `query` is `GET /ops/v1/api-keys`'s.
+pub(crate) async fn keys(state: &OperatorState, query: String) -> Result<Keys> {
+    Ok(api_keys::list(State(state.clone()), RawQuery(Some(query)))
+        .await?
+        .into_data())
 }

@@ -5,6 +5,7 @@ pub(crate) mod integration;
 pub(crate) mod integrations;
 pub(crate) mod overview;
 pub(crate) mod run;
+pub(crate) mod runs;
 pub(crate) mod webhooks;
 
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 /// repeats text from its URL.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Notice {
+    #[serde(default)]
     done: Option<String>,
 }
 
@@ -29,6 +31,9 @@ impl Notice {
             "already-queued" => "A sync of that type was already open; here it is.",
             "redelivered" => "The delivery is queued to be sent again.",
             "revoked" => "The API key is revoked.",
+            "retried" => "A new run retries the failed one.",
+            "schedule-paused" => "The schedule is paused: the scheduler queues nothing for it until it is resumed.",
+            "schedule-resumed" => "The schedule is resumed.",
             _ => return None,
         })
     }

@@ -79,9 +79,7 @@ impl Sessions {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[derive(Template)]
@@ -91,8 +89,7 @@ struct SignInPage {
 }
 
 pub(crate) async fn sign_in_form(State(state): State<ConsoleState>) -> Response {
-    let error = (!state.ops.admin_configured())
-        .then(|| tributary_operator::OpsError::NotConfigured.to_string());
+    let error = (!state.ops.admin_configured()).then(|| tributary_operator::OpsError::NotConfigured.to_string());
     render(&SignInPage { error })
 }
 
@@ -156,7 +153,10 @@ mod tests {
         assert!(!sessions.valid(&value, 1_000 + SESSION_TTL.as_secs()), "expired");
         let (expiry, tag) = value.split_once('.').unwrap();
         let later: u64 = expiry.parse::<u64>().unwrap() + 3600;
-        assert!(!sessions.valid(&format!("{later}.{tag}"), 1_000), "a moved expiry breaks the MAC");
+        assert!(
+            !sessions.valid(&format!("{later}.{tag}"), 1_000),
+            "a moved expiry breaks the MAC"
+        );
         assert!(!Sessions::new().valid(&value, 1_000), "another process's key");
         assert!(!sessions.valid("garbage", 1_000));
     }

@@ -81,13 +81,20 @@ pub fn router_with(mut state: GatewayState, options: GatewayOptions, other: Rout
             http::Guard::open(inbound_limits),
             http::guard,
         )));
-    Router::new()
+    let app = Router::new()
         .route("/health", get(routes::meta::health))
         .route("/ready", get(routes::meta::ready))
         .nest("/v1", api)
         .with_state(state)
-        .merge(other)
-        .fallback(routes::not_found)
+        .merge(other);
+    layered(app, &options)
+}
+
+/// `app` beneath the layers every listener of ours has (request ids, a span per request, the
+/// body limit) and with the envelope's 404 and 405: the public listener's, and the operator
+/// listener's (`--ops-listen`), which serves no read API.
+pub fn layered(app: Router, options: &GatewayOptions) -> Router {
+    app.fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(
             ServiceBuilder::new()

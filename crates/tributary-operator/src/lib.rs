@@ -76,9 +76,11 @@
 
 mod auth;
 mod body;
+mod cursor;
 mod error;
 mod fleet_trigger;
 mod inputs;
+mod list_query;
 mod params;
 /// The handlers, public so that the console (`tributary-console`) calls the very code the
 /// API runs rather than a copy of it.
@@ -88,12 +90,13 @@ mod view;
 
 use axum::Router;
 
+pub use auth::{client_of, client_of_extensions};
 pub use error::OpsError;
 pub use fleet_trigger::FleetTrigger;
 /// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
 pub use inputs::{credentials as check_credentials, tool_scope_config};
 pub use routes::control::CANCEL_REASON;
-pub use auth::{client_of, client_of_extensions};
+pub use routes::openapi::OPENAPI;
 pub use state::OperatorState;
 pub use view::{Preempter, RunView};
 
@@ -102,4 +105,10 @@ pub use view::{Preempter, RunView};
 pub fn router(state: OperatorState) -> Router {
     let api = routes::v1().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin));
     Router::new().nest("/ops/v1", api).with_state(state)
+}
+
+/// Every operation of [`router`] as `(method, path)`, the path below `/ops/v1` in axum's
+/// syntax (`/syncs/{sync_id}`): what the OpenAPI document must describe.
+pub fn operations() -> Vec<(axum::http::Method, &'static str)> {
+    routes::operations()
 }

@@ -13,6 +13,8 @@ use tributary_queue::{EmbeddedCoordinator, MemoryQueue};
 use tributary_store::MirrorStore;
 use tributary_store::testing::{self, TestDatabase, TestFile};
 
+mod support;
+
 const TOKEN: &str = "admin-test-token";
 /// Appears in credentials only: found anywhere else, it leaked.
 const SECRET: &str = "s3cret-client-secret-value";
@@ -100,7 +102,7 @@ impl Harness {
     async fn call_text(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value, String) {
         let mut request = self
             .http
-            .request(method, format!("{}/ops/v1{path}", self.base))
+            .request(method.clone(), format!("{}/ops/v1{path}", self.base))
             .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_owned());
@@ -109,6 +111,7 @@ impl Harness {
         let status = response.status();
         let text = response.text().await.unwrap();
         let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {status} {text}"));
+        support::contract().check(method.as_str(), path, status.as_u16(), &value);
         (status, value, text)
     }
 

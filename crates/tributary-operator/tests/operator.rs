@@ -12,6 +12,8 @@ use tributary_operator::{OperatorState, router};
 use tributary_queue::{Coordinator, EmbeddedCoordinator, MemoryQueue, RunSignal, WatchedRun};
 use tributary_store::{Lease, MirrorStore, NewIntegration, PageWrite, PauseInfo, PreparedRecord, RunWrite, SyncRun};
 
+mod support;
+
 const TOKEN: &str = "operator-test-token";
 /// Personio takes FULL and DELTA syncs.
 const ACME: &str = "personio:acme";
@@ -81,12 +83,14 @@ impl Harness {
     async fn call(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .request(method, format!("{}/ops/v1{path}", self.base))
+            .request(method.clone(), format!("{}/ops/v1{path}", self.base))
             .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_owned());
         }
-        decode(request.send().await.unwrap()).await
+        let (status, value) = decode(request.send().await.unwrap()).await;
+        support::contract().check(method.as_str(), path, status.as_u16(), &value);
+        (status, value)
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -804,6 +808,604 @@ async fn schedule_overrides(h: Harness) {
     );
 }
 
+// ---- runs search, API keys, schedules paused, retries, health ---------------------------------
+
+impl Harness {
+    /// Triggers a run of `sync_type`, runs it as a worker would and ends it in `state`.
+    async fn ended_run(&self, integration: &str, sync_type: &str, state: RunState, error: Option<&str>) -> String {
+        let id = self.trigger(integration, sync_type).await;
+        let (grant, run) = self.start_run(&id, "worker-1").await;
+        self.store
+            .finish_run(&run_write(&run, &grant), state, error)
+            .await
+            .unwrap();
+        self.coordinator.release(&grant).await.unwrap();
+        id
+    }
+
+    /// Follows `next` from `first` to the end; every page's runs' ids, in order.
+    async fn walk(&self, first: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut path = first.to_owned();
+        loop {
+            let data = self.ok(Method::GET, &path, None, StatusCode::OK).await;
+            seen.extend(ids(&data));
+            let Some(next) = data["next"].as_str() else { break };
+            let sep = if first.contains('?') { '&' } else { '?' };
+            path = format!("{first}{sep}cursor={next}");
+        }
+        seen
+    }
+}
+
+async fn api_keys_listing(h: Harness) {
+    let mut created = Vec::new();
+    for n in 0..3 {
+        let body = json!({"environment": "env-a", "label": format!("key-{n}")}).to_string();
+        let data = h.ok(Method::POST, "/api-keys", Some(&body), StatusCode::CREATED).await;
+        created.push((
+            data["id"].as_str().unwrap().to_owned(),
+            data["key"].as_str().unwrap().to_owned(),
+        ));
+    }
+    h.ok(
+        Method::DELETE,
+        &format!("/api-keys/{}", created[0].0),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let (status, body) = h.get("/api-keys").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.to_string();
+    for (_, key) in &created {
+        assert!(!text.contains(key.as_str()), "a listing never shows a key");
+    }
+    let listed = results(&body["data"]);
+    let newest_first: Vec<String> = created.iter().rev().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids(&body["data"]), newest_first);
+    assert_eq!(listed[2]["revoked"], true);
+    assert!(listed[2]["revoked_at"].is_string());
+    assert_eq!(
+        (listed[0]["revoked"].clone(), listed[0]["label"].clone()),
+        (json!(false), json!("key-2"))
+    );
+    assert_eq!(body["data"]["next"], Value::Null);
+    // A page at a time: each key once, in the same order.
+    assert_eq!(h.walk("/api-keys?limit=1").await, newest_first);
+    assert_error(
+        h.get("/api-keys?limit=0").await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    assert_error(
+        h.get("/api-keys?label=x").await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    assert_error(
+        h.get("/api-keys?cursor=garbage").await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+}
+
+async fn runs_search(h: Harness) {
+    let full = h.ended_run(ACME, "FULL", RunState::Succeeded, None).await;
+    let failed = h.ended_run(ACME, "DELTA", RunState::Failed, Some("source down")).await;
+    let globex = h.ended_run(GLOBEX, "FULL", RunState::Failed, Some("boom")).await;
+    let queued = h.trigger(INITECH, "FULL").await;
+    let all = vec![queued.clone(), globex.clone(), failed.clone(), full.clone()];
+    let data = h.ok(Method::GET, "/runs", None, StatusCode::OK).await;
+    assert_eq!(ids(&data), all, "newest first");
+    assert_eq!(data["next"], Value::Null);
+    let search = |query: &'static str| {
+        let h = &h;
+        async move { ids(&h.ok(Method::GET, &format!("/runs?{query}"), None, StatusCode::OK).await) }
+    };
+    assert_eq!(search("state=failed").await, vec![globex.clone(), failed.clone()]);
+    assert_eq!(
+        search("state=failed,queued").await,
+        vec![queued.clone(), globex.clone(), failed.clone()]
+    );
+    assert_eq!(
+        search("state=QUEUED&state=succeeded").await,
+        vec![queued.clone(), full.clone()]
+    );
+    assert_eq!(search("sync_type=delta").await, vec![failed.clone()]);
+    assert_eq!(search("tool=greenhouse").await, vec![globex.clone()]);
+    assert_eq!(
+        search("integration_id=personio:acme&state=succeeded").await,
+        vec![full.clone()]
+    );
+    let failed_run = h.store.get_run(&failed).await.unwrap().unwrap();
+    let started = failed_run
+        .started_at
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    assert_eq!(
+        ids(&h
+            .ok(
+                Method::GET,
+                &format!("/runs?started_after={started}&integration_id={ACME}"),
+                None,
+                StatusCode::OK
+            )
+            .await),
+        vec![failed.clone()]
+    );
+    assert_eq!(
+        ids(&h
+            .ok(
+                Method::GET,
+                &format!("/runs?started_before={started}"),
+                None,
+                StatusCode::OK
+            )
+            .await),
+        vec![full.clone()],
+        "a run never started has no start to compare"
+    );
+    let row = &results(
+        &h.ok(Method::GET, "/runs?state=failed&tool=personio", None, StatusCode::OK)
+            .await,
+    )[0];
+    assert_eq!(
+        (row["id"].as_str(), row["error"].as_str()),
+        (Some(failed.as_str()), Some("source down"))
+    );
+
+    // Pages: the same runs, each once; a cursor belongs to its filters.
+    assert_eq!(h.walk("/runs?limit=1").await, all);
+    assert_eq!(
+        h.walk("/runs?limit=1&state=failed").await,
+        vec![globex.clone(), failed.clone()]
+    );
+    let first = h
+        .ok(Method::GET, "/runs?limit=1&state=failed", None, StatusCode::OK)
+        .await;
+    let cursor = first["next"].as_str().unwrap();
+    assert_error(
+        h.get(&format!("/runs?limit=1&state=queued&cursor={cursor}")).await,
+        StatusCode::BAD_REQUEST,
+        "PLATFORM.INPUT_INVALID",
+    );
+    for bad in [
+        "state=done",
+        "sync_type=weekly",
+        "tool=workday",
+        "started_after=yesterday",
+        "started_after=2026-01-02T00:00:00Z&started_before=2026-01-01T00:00:00Z",
+        "limit=501",
+        "limit=0",
+        "limit=many",
+        "cursor=%%%",
+        "sort=asc",
+        "tool=personio&tool=greenhouse",
+    ] {
+        let (status, body) = h.get(&format!("/runs?{bad}")).await;
+        assert_error(
+            (status, body.clone()),
+            StatusCode::BAD_REQUEST,
+            "PLATFORM.INPUT_INVALID",
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains('`'),
+            "{bad}: {body}"
+        );
+    }
+}
+
+/// A walk one run a page while other runs are being created: every run that existed when it
+/// began is seen exactly once, and nothing is seen twice.
+async fn runs_cursor_walk_while_inserting(h: Harness) {
+    let mut before = Vec::new();
+    for _ in 0..12 {
+        before.push(h.ended_run(ACME, "DELTA", RunState::Succeeded, None).await);
+    }
+    before.reverse();
+    let mut seen: Vec<String> = Vec::new();
+    let mut path = "/runs?limit=2&integration_id=personio:acme".to_owned();
+    let mut inserted = 0;
+    loop {
+        let data = h.ok(Method::GET, &path, None, StatusCode::OK).await;
+        seen.extend(ids(&data));
+        // Between every two pages, two more runs of the same integration.
+        for _ in 0..2 {
+            h.ended_run(ACME, "DELTA", RunState::Succeeded, None).await;
+            inserted += 1;
+        }
+        let Some(next) = data["next"].as_str() else { break };
+        path = format!("/runs?limit=2&integration_id=personio:acme&cursor={next}");
+    }
+    assert!(inserted >= 12);
+    assert_eq!(
+        seen, before,
+        "each run that existed once, newest first, none of the new ones"
+    );
+    let all = ids(&h.ok(Method::GET, "/runs?limit=500", None, StatusCode::OK).await);
+    assert_eq!(
+        all.len(),
+        before.len() + inserted,
+        "the new runs are there, ahead of the old"
+    );
+}
+
+async fn schedule_pause_and_resume(h: Harness) {
+    let scheduler = tributary_scheduler::Scheduler::new(
+        h.store.clone(),
+        h.queue.clone(),
+        h.coordinator.clone(),
+        tributary_scheduler::SchedulerConfig {
+            owner: "scheduler-test".into(),
+            ..Default::default()
+        },
+    );
+    // New integrations get schedules due at once.
+    scheduler.ensure_schedules().await.unwrap();
+    let data = h
+        .ok(
+            Method::POST,
+            &format!("/integrations/{ACME}/schedules/full/pause"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(data["changed"], true);
+    let full = |data: &Value| {
+        results(data)
+            .into_iter()
+            .find(|s| s["sync_type"] == "FULL")
+            .expect("a FULL schedule")
+    };
+    assert_eq!(full(&data)["paused"], true);
+    assert!(full(&data)["paused_at"].is_string());
+    let again = h
+        .ok(
+            Method::POST,
+            &format!("/integrations/{ACME}/schedules/FULL/pause"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(again["changed"], false);
+    let listed = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{ACME}/schedules"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(full(&listed)["paused"], true, "the listing shows it paused");
+    let due_at = full(&listed)["next_due_at"].clone();
+
+    // The real claim: everything due is claimed but ACME's paused FULL.
+    let report = scheduler.tick().await.unwrap();
+    assert_eq!(
+        report.claimed, 5,
+        "three integrations × FULL and DELTA, less the paused one"
+    );
+    assert!(
+        h.store
+            .open_run(ACME, tributary_model::SyncType::Full)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        h.store
+            .open_run(ACME, tributary_model::SyncType::Delta)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        h.store
+            .open_run(GLOBEX, tributary_model::SyncType::Full)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(scheduler.tick().await.unwrap().claimed, 0, "still paused");
+    let health = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{ACME}/health"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(health["paused_schedules"], json!(["FULL"]));
+
+    // Resumed: due at its normal time, which passed while paused, so claimed at once.
+    let data = h
+        .ok(
+            Method::POST,
+            &format!("/integrations/{ACME}/schedules/FULL/resume"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        (data["changed"].clone(), full(&data)["paused"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(full(&data)["next_due_at"], due_at, "the due time was kept");
+    let report = scheduler.tick().await.unwrap();
+    assert_eq!(report.claimed, 1);
+    assert!(
+        h.store
+            .open_run(ACME, tributary_model::SyncType::Full)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let again = h
+        .ok(
+            Method::POST,
+            &format!("/integrations/{ACME}/schedules/FULL/resume"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(again["changed"], false);
+
+    for (path, status, code) in [
+        (
+            format!("/integrations/{ACME}/schedules/HOURLY/pause"),
+            StatusCode::BAD_REQUEST,
+            "PLATFORM.INPUT_INVALID",
+        ),
+        (
+            format!("/integrations/{ACME}/schedules/DEFAULT/pause"),
+            StatusCode::BAD_REQUEST,
+            "PLATFORM.INPUT_INVALID",
+        ),
+        (
+            "/integrations/personio:nope/schedules/FULL/resume".into(),
+            StatusCode::NOT_FOUND,
+            "PLATFORM.INTEGRATION_NOT_FOUND",
+        ),
+    ] {
+        assert_error(h.post(&path).await, status, code);
+    }
+}
+
+async fn retry_failed_runs(h: Harness) {
+    let failed = h.ended_run(ACME, "DELTA", RunState::Failed, Some("source down")).await;
+    // The failed run's own job is still in the queue (no worker took it here).
+    let pending = h.pending("sync-delta").await;
+    let data = h
+        .ok(Method::POST, &format!("/syncs/{failed}/retry"), None, StatusCode::OK)
+        .await;
+    assert_eq!(
+        (data["retry_of"].as_str(), data["already_queued"].clone()),
+        (Some(failed.as_str()), json!(false))
+    );
+    let retry = data["sync"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(retry, failed, "a new run");
+    assert_eq!(
+        (data["sync"]["state"].clone(), data["sync"]["sync_type"].clone()),
+        (json!("QUEUED"), json!("DELTA"))
+    );
+    assert_eq!(data["sync"]["job_queued"], true, "its job was pushed");
+    assert_eq!(h.pending("sync-delta").await, pending + 1);
+    let old = h.store.get_run(&failed).await.unwrap().unwrap();
+    assert_eq!(old.state, RunState::Failed, "the failed run stays as it ended");
+    // Retrying again while the retry is open returns it.
+    let again = h
+        .ok(Method::POST, &format!("/syncs/{failed}/retry"), None, StatusCode::OK)
+        .await;
+    assert_eq!(
+        (again["sync"]["id"].as_str(), again["already_queued"].clone()),
+        (Some(retry.as_str()), json!(true))
+    );
+
+    // Runs in other states: 409; unknown: 404.
+    let succeeded = h.ended_run(GLOBEX, "FULL", RunState::Succeeded, None).await;
+    let cancelled = h.trigger(INITECH, "FULL").await;
+    h.ok(
+        Method::POST,
+        &format!("/syncs/{cancelled}/cancel"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    for id in [succeeded.as_str(), cancelled.as_str(), retry.as_str()] {
+        assert_error(
+            h.post(&format!("/syncs/{id}/retry")).await,
+            StatusCode::CONFLICT,
+            "PLATFORM.SYNC_CONFLICT",
+        );
+    }
+    assert_error(
+        h.post("/syncs/nope/retry").await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.SYNC_NOT_FOUND",
+    );
+    let auth = h
+        .ended_run(GLOBEX, "DELTA", RunState::AuthenticationFailed, Some("401"))
+        .await;
+    let data = h
+        .ok(Method::POST, &format!("/syncs/{auth}/retry"), None, StatusCode::OK)
+        .await;
+    assert_eq!(data["sync"]["integration_id"], GLOBEX);
+}
+
+async fn integration_health(h: Harness) {
+    for (id, tool) in [
+        (ACME, ToolKind::Personio),
+        (GLOBEX, ToolKind::Greenhouse),
+        (INITECH, ToolKind::Bamboohr),
+    ] {
+        h.store
+            .ensure_schedules(id, &tributary_engine::default_intervals(tool, false))
+            .await
+            .unwrap();
+    }
+    h.ended_run(ACME, "FULL", RunState::Succeeded, None).await;
+    h.ended_run(GLOBEX, "FULL", RunState::Succeeded, None).await;
+    let failure = h
+        .ended_run(GLOBEX, "DELTA", RunState::Failed, Some("source down"))
+        .await;
+
+    let acme = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{ACME}/health"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(acme["state"], "healthy", "{acme}");
+    assert!(
+        acme["last_success_at"].is_string() && acme["next_due_at"].is_string(),
+        "{acme}"
+    );
+    assert_eq!(acme["interval_seconds"], 3 * 3600, "its DELTA's");
+    assert!(acme["staleness_seconds"].as_i64().unwrap() >= 0);
+    assert_eq!(acme["last_error"], Value::Null);
+    let globex = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{GLOBEX}/health"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(globex["state"], "failing");
+    assert_eq!(
+        (
+            globex["last_error"]["run_id"].as_str(),
+            globex["last_error"]["message"].as_str()
+        ),
+        (Some(failure.as_str()), Some("source down"))
+    );
+    assert!(globex["last_error"]["at"].is_string());
+    let initech = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{INITECH}/health"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(initech["state"], "never_synced");
+
+    // The interval is the shortest of the running schedules' (an override counts; a paused
+    // schedule does not). Stale itself needs a success older than two of them: the unit tests
+    // of `routes/health.rs` judge that, as no test waits for time to pass.
+    h.ok(
+        Method::PUT,
+        &format!("/integrations/{ACME}/schedules/DELTA"),
+        Some(r#"{"every_seconds": 60}"#),
+        StatusCode::OK,
+    )
+    .await;
+    h.ok(
+        Method::POST,
+        &format!("/integrations/{ACME}/schedules/FULL/pause"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let acme = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{ACME}/health"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(acme["interval_seconds"], 60);
+    h.ok(
+        Method::POST,
+        &format!("/integrations/{ACME}/schedules/DELTA/pause"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let acme = h
+        .ok(
+            Method::GET,
+            &format!("/integrations/{ACME}/health"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(acme["state"], "paused");
+    assert_eq!(acme["next_due_at"], Value::Null);
+
+    // The list: by id, filtered by tool and state, a page at a time.
+    let all = h.ok(Method::GET, "/integrations/health", None, StatusCode::OK).await;
+    let states: Vec<(String, String)> = results(&all)
+        .iter()
+        .map(|r| {
+            (
+                r["integration_id"].as_str().unwrap().into(),
+                r["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (INITECH.into(), "never_synced".into()),
+            (GLOBEX.into(), "failing".into()),
+            (ACME.into(), "paused".into()),
+        ]
+    );
+    let failing = h
+        .ok(
+            Method::GET,
+            "/integrations/health?state=failing,paused",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(results(&failing).len(), 2);
+    let by_tool = h
+        .ok(Method::GET, "/integrations/health?tool=bamboohr", None, StatusCode::OK)
+        .await;
+    assert_eq!(results(&by_tool)[0]["integration_id"], INITECH);
+    let mut walked = Vec::new();
+    let mut path = "/integrations/health?limit=1".to_owned();
+    loop {
+        let page = h.ok(Method::GET, &path, None, StatusCode::OK).await;
+        walked.extend(
+            results(&page)
+                .iter()
+                .map(|r| r["integration_id"].as_str().unwrap().to_owned()),
+        );
+        let Some(next) = page["next"].as_str() else { break };
+        path = format!("/integrations/health?limit=1&cursor={next}");
+    }
+    assert_eq!(walked, vec![INITECH, GLOBEX, ACME]);
+    let one = h
+        .ok(
+            Method::GET,
+            "/integrations/health?state=never_synced&limit=1",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(one["next"], Value::Null, "no second never-synced integration follows");
+
+    assert_error(
+        h.get("/integrations/personio:nope/health").await,
+        StatusCode::NOT_FOUND,
+        "PLATFORM.INTEGRATION_NOT_FOUND",
+    );
+    for bad in ["state=sick", "tool=workday", "limit=0", "cursor=x", "environment=prod"] {
+        assert_error(
+            h.get(&format!("/integrations/health?{bad}")).await,
+            StatusCode::BAD_REQUEST,
+            "PLATFORM.INPUT_INVALID",
+        );
+    }
+}
+
 // ---- one suite, two backends ------------------------------------------------------------------
 
 macro_rules! backends {
@@ -838,4 +1440,10 @@ backends!(
     recent_runs,
     bad_input,
     schedule_overrides,
+    api_keys_listing,
+    runs_search,
+    runs_cursor_walk_while_inserting,
+    schedule_pause_and_resume,
+    retry_failed_runs,
+    integration_health,
 );

@@ -373,6 +373,9 @@ pub struct SyncSchedule {
     pub last_claimed_at: Option<Timestamp>,
     /// The scheduler replica that made the last claim.
     pub claimed_by: Option<String>,
+    /// Set while an operator has paused the schedule: the scheduler does not claim it (manual
+    /// triggers still queue runs).
+    pub paused_at: Option<Timestamp>,
 }
 
 /// A sync that [`Schedules::claim_due_syncs`](crate::Schedules::claim_due_syncs) handed to exactly one caller.
@@ -497,5 +500,56 @@ pub struct DeliveryFilter {
     pub endpoint_id: Option<String>,
     pub integration_id: Option<String>,
     pub state: Option<DeliveryState>,
+    pub limit: i64,
+}
+
+/// Where a walk through runs or API keys stands: the last row returned, by the walk's order
+/// (newest first on `(created_at, id)`, which no row ever leaves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageKey {
+    pub created_at: Timestamp,
+    pub id: String,
+}
+
+/// A search through every integration's runs ([`RunHistory::search_runs`](crate::RunHistory::search_runs)),
+/// newest first. Empty or `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSearch {
+    pub states: Vec<RunState>,
+    pub sync_type: Option<SyncType>,
+    pub tool: Option<ToolKind>,
+    pub integration_id: Option<String>,
+    /// Runs that started at or after this instant (runs never started are left out).
+    pub started_after: Option<Timestamp>,
+    /// Runs that started before this instant (runs never started are left out).
+    pub started_before: Option<Timestamp>,
+    /// Only runs after this one in the walk's order.
+    pub after: Option<PageKey>,
+    pub limit: i64,
+}
+
+/// What an integration's health is judged from ([`Health::integration_health`](crate::Health::integration_health)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthFacts {
+    pub integration_id: String,
+    pub tool: ToolKind,
+    pub environment: String,
+    /// When its newest SUCCEEDED run ended.
+    pub last_success_at: Option<Timestamp>,
+    /// Whether its newest run to end SUCCEEDED or FAILED (by `ended_at`) failed.
+    pub last_outcome_failed: bool,
+    /// Its newest FAILED run.
+    pub last_failure: Option<SyncRun>,
+    /// Ordered by sync type name.
+    pub schedules: Vec<SyncSchedule>,
+}
+
+/// Which integrations [`Health::integration_health`](crate::Health::integration_health) reads:
+/// by id, after `after_id`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthFilter {
+    pub tool: Option<ToolKind>,
+    pub integration_id: Option<String>,
+    pub after_id: Option<String>,
     pub limit: i64,
 }

@@ -56,6 +56,9 @@ pub trait ApiKeys: Send + Sync + 'static {
     /// The live (not revoked) key with this hash.
     async fn find_api_key(&self, key_hash: &[u8]) -> Result<Option<ApiKey>, StoreError>;
     async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError>;
+    /// Every key, revoked ones too, newest first on `(created_at, id)`, after `after`. Never
+    /// the hash.
+    async fn list_api_keys(&self, after: Option<&PageKey>, limit: i64) -> Result<Vec<ApiKey>, StoreError>;
 }
 
 /// The embedded lease; the fleet's Redis lease bumps the same fence.
@@ -125,6 +128,10 @@ pub trait RunHistory: Send + Sync + 'static {
     /// recorded a start), however many deltas followed it: what the sync-type policy measures
     /// the full interval from.
     async fn last_complete_success(&self, integration_id: &str) -> Result<Option<Timestamp>, StoreError>;
+    /// Runs of every integration matching `search`, newest first on `(created_at, id)`: a walk
+    /// page by page (`search.after`, the last run of the previous page) returns each run at
+    /// most once, however many runs are inserted meanwhile (they sort before the walk's place).
+    async fn search_runs(&self, search: &RunSearch) -> Result<Vec<SyncRun>, StoreError>;
 }
 
 /// Mirror writes: fenced, one transaction each.
@@ -230,6 +237,21 @@ pub trait Schedules: Send + Sync + 'static {
     async fn force_sync(&self, integration_id: &str, sync_type: SyncType, now: Timestamp) -> Result<(), StoreError>;
     /// The integration's schedules, ordered by sync type name; empty when it has none.
     async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError>;
+    /// An operator's pause: the claim skips the schedule until it is resumed. Its interval and
+    /// `next_due_at` stay. `false` when it was paused already; `NotFound` when it does not exist.
+    async fn pause_schedule(&self, integration_id: &str, sync_type: SyncType) -> Result<bool, StoreError>;
+    /// Lifts the pause; `next_due_at` is left as it was, so the schedule is due at its normal
+    /// time, or at once (claimed once) when that passed during the pause. `false` when it was
+    /// not paused; `NotFound` when it does not exist.
+    async fn resume_schedule(&self, integration_id: &str, sync_type: SyncType) -> Result<bool, StoreError>;
+}
+
+/// What operators judge an integration's health from (reads only).
+#[async_trait]
+pub trait Health: Send + Sync + 'static {
+    /// Per integration (by id, after `filter.after_id`): its newest success, whether its newest
+    /// outcome was a failure, its newest failed run and its schedules.
+    async fn integration_health(&self, filter: &HealthFilter) -> Result<Vec<HealthFacts>, StoreError>;
 }
 
 /// Where consumers receive outbound webhooks.
@@ -311,8 +333,8 @@ impl<T: Backend + Integrations + Runs + RunHistory + Schedules> SchedulerStore f
 
 /// What the operator API takes: everything but the mirror's records and the leases. It
 /// triggers syncs the scheduler's way, so it is a [`SchedulerStore`] too.
-pub trait AdminStore: SchedulerStore + ApiKeys + WebhookEndpoints + Outbox + InboundWebhooks {}
-impl<T: SchedulerStore + ApiKeys + WebhookEndpoints + Outbox + InboundWebhooks> AdminStore for T {}
+pub trait AdminStore: SchedulerStore + ApiKeys + WebhookEndpoints + Outbox + InboundWebhooks + Health {}
+impl<T: SchedulerStore + ApiKeys + WebhookEndpoints + Outbox + InboundWebhooks + Health> AdminStore for T {}
 
 /// What a lease coordinator takes: the integration's fence and the embedded lease.
 pub trait FenceStore: Integrations + Leases {}

@@ -72,6 +72,7 @@ pub(crate) struct ScheduleColumns {
     pub next_due_at: Timestamp,
     pub last_claimed_at: Option<Timestamp>,
     pub claimed_by: Option<String>,
+    pub paused_at: Option<Timestamp>,
 }
 
 impl ScheduleColumns {
@@ -87,6 +88,7 @@ impl ScheduleColumns {
             next_due_at: self.next_due_at,
             last_claimed_at: self.last_claimed_at,
             claimed_by: self.claimed_by,
+            paused_at: self.paused_at,
         })
     }
 }

@@ -12,9 +12,9 @@ use tributary_model::{
 use tributary_store::testing::{self, TestDatabase, TestFile, sweep_unseen};
 use tributary_store::{
     AttemptOutcome, ChangeKind, ClaimedDelivery, DeletionCandidate, DeliveryAttempt, DeliveryFilter, DeliveryState,
-    DueSync, FieldFilter, FieldMatch, MirrorStore, NewIntegration, NewWebhookEndpoint, PageWrite, PauseInfo,
-    PreparedRecord, RecordQuery, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule,
-    WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
+    DueSync, FieldFilter, FieldMatch, HealthFilter, MirrorStore, NewIntegration, NewWebhookEndpoint, PageKey,
+    PageWrite, PauseInfo, PreparedRecord, RecordQuery, RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun,
+    SyncSchedule, WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
 };
 
 enum Raw {
@@ -219,6 +219,10 @@ conformance!(
     inbound_deliveries_are_deduplicated,
     scope_changes_fence_pages_and_complete_passes,
     delta_pages_need_only_the_current_scope,
+    api_keys_are_listed_newest_first_by_keyset,
+    search_runs_filters_and_walks_newest_first,
+    paused_schedules_are_not_claimed_until_resumed,
+    integration_health_reads_outcomes_and_schedules,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -3608,4 +3612,288 @@ async fn an_outbox_failure_rolls_the_change_back(h: &Harness) {
         store.get_integration("personio:new").await.expect("get").is_none(),
         "the create rolled back"
     );
+}
+
+// ---- the operator API's reads and schedule pauses --------------------------------------------
+
+async fn api_keys_are_listed_newest_first_by_keyset(h: &Harness) {
+    let store = h.store();
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let key = store
+            .create_api_key("production", &format!("key-{n}"), format!("hash-{n}").as_bytes())
+            .await
+            .expect("created");
+        made.push(key);
+    }
+    assert!(store.revoke_api_key(&made[1].id).await.expect("revoke"));
+    let all = store.list_api_keys(None, 10).await.expect("list");
+    let mut expected = made.clone();
+    expected.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    assert_eq!(
+        all.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        expected.iter().map(|k| k.id.as_str()).collect::<Vec<_>>()
+    );
+    let revoked = all.iter().find(|k| k.id == made[1].id).expect("listed");
+    assert!(revoked.revoked_at.is_some(), "revoked keys are listed, marked");
+    // Two at a time, each page after the last key of the one before: every key once.
+    let mut walked = Vec::new();
+    let mut after: Option<PageKey> = None;
+    loop {
+        let page = store.list_api_keys(after.as_ref(), 2).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().expect("non-empty");
+        after = Some(PageKey {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        walked.extend(page.into_iter().map(|k| k.id));
+    }
+    assert_eq!(walked, all.iter().map(|k| k.id.clone()).collect::<Vec<_>>());
+}
+
+async fn greenhouse(store: &dyn MirrorStore, id: &str) {
+    store
+        .create_integration(NewIntegration {
+            id: id.into(),
+            tool: ToolKind::Greenhouse,
+            environment: "production".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            credentials: json!({"client_id": "id-123", "client_secret": "very-secret-value"}),
+            scope_config: ScopeConfig::default(),
+        })
+        .await
+        .expect("integration created");
+}
+
+/// Starts `run` as `worker`, ends it in `state`, and gives the lease back.
+async fn run_to_end(store: &dyn MirrorStore, run: &SyncRun, state: RunState, error: Option<&str>) -> SyncRun {
+    let (_, write) = start_as(store, run, "worker-1").await;
+    let ended = store.finish_run(&write, state, error).await.expect("finished");
+    let lease = tributary_store::Lease {
+        integration_id: run.integration_id.clone(),
+        owner: "worker-1".into(),
+        fence: write.fence,
+        ttl: Duration::from_secs(30),
+    };
+    store.release_lease(&lease).await.expect("released");
+    ended
+}
+
+async fn search_runs_filters_and_walks_newest_first(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    greenhouse(store, "greenhouse:globex").await;
+    let full = enqueue(store, INTEGRATION, SyncType::Full).await;
+    let full = run_to_end(store, &full, RunState::Succeeded, None).await;
+    let delta = enqueue(store, INTEGRATION, SyncType::Delta).await;
+    let delta = run_to_end(store, &delta, RunState::Failed, Some("source down")).await;
+    let queued = enqueue(store, "greenhouse:globex", SyncType::Full).await;
+    let search = |f: &dyn Fn(&mut RunSearch)| {
+        let mut s = RunSearch {
+            limit: 10,
+            ..RunSearch::default()
+        };
+        f(&mut s);
+        s
+    };
+    let found = |runs: Vec<SyncRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = found(store.search_runs(&search(&|_| {})).await.expect("search"));
+    assert_eq!(
+        all,
+        vec![queued.id.clone(), delta.id.clone(), full.id.clone()],
+        "newest first"
+    );
+    let failed = store
+        .search_runs(&search(&|s| s.states = vec![RunState::Failed]))
+        .await
+        .expect("search");
+    assert_eq!(found(failed), vec![delta.id.clone()]);
+    let some = store
+        .search_runs(&search(&|s| s.states = vec![RunState::Queued, RunState::Succeeded]))
+        .await
+        .expect("search");
+    assert_eq!(found(some), vec![queued.id.clone(), full.id.clone()]);
+    let deltas = store
+        .search_runs(&search(&|s| s.sync_type = Some(SyncType::Delta)))
+        .await
+        .expect("search");
+    assert_eq!(found(deltas), vec![delta.id.clone()]);
+    let by_tool = store
+        .search_runs(&search(&|s| s.tool = Some(ToolKind::Greenhouse)))
+        .await
+        .expect("search");
+    assert_eq!(found(by_tool), vec![queued.id.clone()]);
+    let by_integration = store
+        .search_runs(&search(&|s| s.integration_id = Some(INTEGRATION.into())))
+        .await
+        .expect("search");
+    assert_eq!(found(by_integration), vec![delta.id.clone(), full.id.clone()]);
+    // Time bounds apply to the start; a run never started has none and is left out.
+    let delta_start = delta.started_at.expect("started");
+    let after = store
+        .search_runs(&search(&|s| s.started_after = Some(delta_start)))
+        .await
+        .expect("search");
+    assert_eq!(found(after), vec![delta.id.clone()]);
+    let before = store
+        .search_runs(&search(&|s| s.started_before = Some(delta_start)))
+        .await
+        .expect("search");
+    assert_eq!(found(before), vec![full.id.clone()]);
+    // One run a page, each after the last: the same runs in the same order.
+    let mut walked = Vec::new();
+    let mut next: Option<PageKey> = None;
+    loop {
+        let page = store
+            .search_runs(&search(&|s| {
+                s.limit = 1;
+                s.after = next.clone();
+            }))
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        next = Some(PageKey {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        walked.extend(found(page));
+    }
+    assert_eq!(walked, all);
+}
+
+async fn paused_schedules_are_not_claimed_until_resumed(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    let due_at = schedule(store, INTEGRATION, SyncType::Full).await.next_due_at;
+    assert!(store.pause_schedule(INTEGRATION, SyncType::Full).await.expect("pause"));
+    assert!(
+        !store
+            .pause_schedule(INTEGRATION, SyncType::Full)
+            .await
+            .expect("pause again")
+    );
+    let paused = schedule(store, INTEGRATION, SyncType::Full).await;
+    assert!(paused.paused_at.is_some());
+    assert_eq!(paused.next_due_at, due_at, "a pause keeps the due time");
+    let later = at(chrono::Utc::now() + hours(1));
+    let claimed_now = store.claim_due_runs(later, "scheduler-a", 10).await.expect("claim");
+    assert_eq!(
+        claimed_now
+            .iter()
+            .map(|c| (c.due.integration_id.as_str(), c.due.sync_type))
+            .collect::<Vec<_>>(),
+        vec![(INTEGRATION, SyncType::Delta)],
+        "the paused FULL is skipped"
+    );
+    assert!(
+        store
+            .open_run(INTEGRATION, SyncType::Full)
+            .await
+            .expect("open")
+            .is_none()
+    );
+    assert!(
+        store
+            .resume_schedule(INTEGRATION, SyncType::Full)
+            .await
+            .expect("resume")
+    );
+    assert!(
+        !store
+            .resume_schedule(INTEGRATION, SyncType::Full)
+            .await
+            .expect("resume again")
+    );
+    let resumed = schedule(store, INTEGRATION, SyncType::Full).await;
+    assert_eq!((resumed.paused_at, resumed.next_due_at), (None, due_at));
+    let claimed_after = store.claim_due_runs(later, "scheduler-a", 10).await.expect("claim");
+    assert_eq!(
+        claimed(&claimed_after.iter().map(|c| c.due.clone()).collect::<Vec<_>>()),
+        vec![(INTEGRATION, SyncType::Full)]
+    );
+    assert!(matches!(
+        store.pause_schedule(INTEGRATION, SyncType::Default).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.resume_schedule("personio:nobody", SyncType::Full).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn integration_health_reads_outcomes_and_schedules(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    greenhouse(store, "greenhouse:globex").await;
+    store
+        .ensure_schedules(INTEGRATION, &delta_tool_intervals())
+        .await
+        .expect("ensure");
+    let full = enqueue(store, INTEGRATION, SyncType::Full).await;
+    let full = run_to_end(store, &full, RunState::Succeeded, None).await;
+    let delta = enqueue(store, INTEGRATION, SyncType::Delta).await;
+    let delta = run_to_end(store, &delta, RunState::Failed, Some("source down")).await;
+    let all = |after: Option<&str>, limit| HealthFilter {
+        after_id: after.map(str::to_owned),
+        limit,
+        ..HealthFilter::default()
+    };
+    let facts = store.integration_health(&all(None, 10)).await.expect("health");
+    assert_eq!(
+        facts.iter().map(|f| f.integration_id.as_str()).collect::<Vec<_>>(),
+        vec!["greenhouse:globex", INTEGRATION]
+    );
+    let globex = &facts[0];
+    assert_eq!(
+        (
+            globex.tool,
+            globex.last_success_at,
+            globex.last_outcome_failed,
+            globex.last_failure.is_none(),
+            globex.schedules.len()
+        ),
+        (ToolKind::Greenhouse, None, false, true, 0)
+    );
+    let acme = &facts[1];
+    assert_eq!(acme.last_success_at, full.ended_at);
+    assert!(acme.last_outcome_failed);
+    let failure = acme.last_failure.as_ref().expect("a failure");
+    assert_eq!(
+        (failure.id.as_str(), failure.error.as_deref()),
+        (delta.id.as_str(), Some("source down"))
+    );
+    assert_eq!(
+        acme.schedules.iter().map(|s| s.sync_type).collect::<Vec<_>>(),
+        vec![SyncType::Delta, SyncType::Full]
+    );
+    // A later success makes the newest outcome a success; the failure stays the newest failure.
+    let again = enqueue(store, INTEGRATION, SyncType::Delta).await;
+    run_to_end(store, &again, RunState::Succeeded, None).await;
+    let page = store
+        .integration_health(&all(Some("greenhouse:globex"), 1))
+        .await
+        .expect("health");
+    assert_eq!(page.len(), 1);
+    assert!(!page[0].last_outcome_failed);
+    assert_eq!(
+        page[0].last_failure.as_ref().map(|r| r.id.as_str()),
+        Some(delta.id.as_str())
+    );
+    let by_tool = store
+        .integration_health(&HealthFilter {
+            tool: Some(ToolKind::Greenhouse),
+            limit: 10,
+            ..HealthFilter::default()
+        })
+        .await
+        .expect("health");
+    assert_eq!(by_tool.len(), 1);
+    assert_eq!(by_tool[0].integration_id, "greenhouse:globex");
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface of a process: the read API (`/v1`, with `POST /v1/force-sync` wired to the
-//! fleet when there is one), the operator API (`/ops/v1`) and the operator console (`/ops/`).
+//! fleet when there is one) and the operator surface (`/ops/v1` and the console at `/ops/`),
+//! either on the one listener or, with `--ops-listen`, on a listener of its own.
 
 use std::sync::Arc;
 
@@ -11,9 +12,16 @@ use tributary_store::MirrorStore;
 use crate::cli::{ApiLimitArgs, Global};
 use crate::setup::{Fleet, cursor_key};
 
-/// The read API, plus the operator API when a fleet is there to operate. `store` should be the
-/// API's own (see `setup::open_api_store`).
-pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet>, limits: &ApiLimitArgs) -> Router {
+/// The public listener's router: the read API, plus the operator surface when a fleet is there
+/// to operate and it has no listener of its own (`ops_separate`). `store` should be the API's
+/// own (see `setup::open_api_store`).
+pub fn router(
+    global: &Global,
+    store: Arc<dyn MirrorStore>,
+    fleet: Option<&Fleet>,
+    limits: &ApiLimitArgs,
+    ops_separate: bool,
+) -> Router {
     let mut state = GatewayState::new(store.clone(), cursor_key(global));
     if let Some(fleet) = fleet {
         state = state.with_sync_trigger(Arc::new(FleetTrigger {
@@ -22,21 +30,33 @@ pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet
             coordinator: fleet.coordinator.clone(),
         }));
     }
-    // The operator API goes beneath the gateway's layers, so its responses carry request ids
-    // and its requests trace spans, like every other.
-    // The console (`/ops/`) sits beside the API it drives, sharing its state: the same admin
-    // token and the same budget of wrong ones.
+    // The operator surface goes beneath the gateway's layers, so its responses carry request
+    // ids and its requests trace spans, like every other.
     let operator = match fleet {
-        Some(fleet) => {
-            let ops = tributary_operator::OperatorState::new(
-                store,
-                fleet.queue.clone(),
-                fleet.coordinator.clone(),
-                global.admin_token.clone(),
-            );
-            tributary_operator::router(ops.clone()).merge(tributary_console::router(ops))
-        }
-        None => Router::new(),
+        Some(fleet) if !ops_separate => operator_routes(global, store, fleet),
+        _ => Router::new(),
     };
     tributary_gateway::router_with(state, limits.options(), operator)
+}
+
+/// Everything operators reach, without layers: `/ops/v1` and the console under `/ops/`. What
+/// else belongs on the operator listener (`/metrics`) is merged in here, so it follows the
+/// operator API onto whichever listener serves it.
+pub fn operator_routes(global: &Global, store: Arc<dyn MirrorStore>, fleet: &Fleet) -> Router {
+    let ops = tributary_operator::OperatorState::new(
+        store,
+        fleet.queue.clone(),
+        fleet.coordinator.clone(),
+        global.admin_token.clone(),
+    );
+    // The console drives the API in-process with the same state: the same admin token and
+    // the same budget of wrong ones.
+    tributary_operator::router(ops.clone()).merge(tributary_console::router(ops))
+}
+
+/// The operator listener's router (`--ops-listen`): [`operator_routes`] beneath the same layers
+/// as the public listener (request ids, traces, body limit, 404/405 in the envelope), and no
+/// read API.
+pub fn ops_router(global: &Global, store: Arc<dyn MirrorStore>, fleet: &Fleet, limits: &ApiLimitArgs) -> Router {
+    tributary_gateway::layered(operator_routes(global, store, fleet), &limits.options())
 }

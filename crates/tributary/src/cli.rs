@@ -142,6 +142,10 @@ pub struct WorkerArgs {
 pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve the operator API (`/ops/*`) only on this address, and not on --listen, so it can
+    /// stay off the public Service.
+    #[arg(long, env = "TRIBUTARY_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: ApiLimitArgs,
     #[command(flatten)]
@@ -282,6 +286,10 @@ pub enum ApiKeyCommand {
 pub struct GatewayArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve the operator API (`/ops/*`) only on this address, and not on --listen, so it can
+    /// stay off the public Service.
+    #[arg(long, env = "TRIBUTARY_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: ApiLimitArgs,
 }

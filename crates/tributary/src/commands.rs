@@ -281,24 +281,79 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         Some(_) => Some(crate::setup::Fleet::open(global, &store).await?),
         None => None,
     };
+    if args.ops_listen.is_some() && fleet.is_none() {
+        anyhow::bail!("--ops-listen serves the operator API, which `tributary gateway` has only with REDIS_URL set");
+    }
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
-    let app = crate::api::router(global, api_store, fleet.as_ref(), &args.limits);
-    serve_gateway(args.listen, app, args.limits.serve_options(), fleet.is_some()).await
+    let app = crate::api::router(
+        global,
+        api_store.clone(),
+        fleet.as_ref(),
+        &args.limits,
+        args.ops_listen.is_some(),
+    );
+    let ops = match (args.ops_listen, &fleet) {
+        (Some(addr), Some(fleet)) => Some((addr, crate::api::ops_router(global, api_store, fleet, &args.limits))),
+        _ => None,
+    };
+    let listeners = Listeners::bind(args.listen, app, ops).await?;
+    println!(
+        "read API on http://{0}/v1 (browse it at http://{0}/v1/docs)",
+        args.listen
+    );
+    match (&listeners.ops, fleet.is_some()) {
+        (Some((addr, _, _)), _) => println!("operator API on http://{addr}/ops/v1 only"),
+        (None, true) => println!("operator API on http://{}/ops/v1", args.listen),
+        (None, false) => {}
+    }
+    listeners
+        .serve(args.limits.serve_options(), crate::fleet::shutdown_watch())
+        .await
 }
 
-pub async fn serve_gateway(
-    listen: std::net::SocketAddr,
-    app: axum::Router,
-    options: tributary_gateway::ServeOptions,
-    with_ops: bool,
-) -> anyhow::Result<()> {
-    let listener = tributary_gateway::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("read API on http://{listen}/v1 (browse it at http://{listen}/v1/docs)");
-    if with_ops {
-        println!("operator API on http://{listen}/ops/v1");
+/// The public listener and, with `--ops-listen`, the operator listener: both bound before
+/// anything is served, so a taken port fails the start, and both served until shutdown.
+pub struct Listeners {
+    public: (std::net::SocketAddr, tokio::net::TcpListener, axum::Router),
+    pub ops: Option<(std::net::SocketAddr, tokio::net::TcpListener, axum::Router)>,
+}
+
+impl Listeners {
+    pub async fn bind(
+        listen: std::net::SocketAddr,
+        app: axum::Router,
+        ops: Option<(std::net::SocketAddr, axum::Router)>,
+    ) -> anyhow::Result<Self> {
+        let bind = |addr: std::net::SocketAddr| async move {
+            tributary_gateway::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))
+        };
+        let public = (listen, bind(listen).await?, app);
+        let ops = match ops {
+            Some((addr, router)) => Some((addr, bind(addr).await?, router)),
+            None => None,
+        };
+        Ok(Self { public, ops })
     }
-    tributary_gateway::serve(listener, app, options, shutdown_signal()).await?;
-    Ok(())
+
+    pub async fn serve(
+        self,
+        options: tributary_gateway::ServeOptions,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let until = |mut shutdown: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        let (_, listener, app) = self.public;
+        let public = tributary_gateway::serve(listener, app, options, until(shutdown.clone()));
+        match self.ops {
+            Some((_, listener, app)) => {
+                let ops = tributary_gateway::serve(listener, app, options, until(shutdown));
+                tokio::try_join!(public, ops)?;
+            }
+            None => public.await?,
+        }
+        Ok(())
+    }
 }

@@ -112,7 +112,7 @@ fn spawn_deliverer(
 }
 
 /// A watch that turns true on SIGTERM or Ctrl-C.
-fn shutdown_watch() -> watch::Receiver<bool> {
+pub(crate) fn shutdown_watch() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -175,13 +175,24 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let pool = tokio::spawn(run_pool(ctx, fleet.take_queues()?, shutdown.clone()));
     let deliverer = spawn_deliverer(store.clone(), &args.worker, shutdown.clone())?;
 
-    let listener = tributary_gateway::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
-    let app = crate::api::router(global, api_store, Some(&fleet), &args.limits);
+    let app = crate::api::router(
+        global,
+        api_store.clone(),
+        Some(&fleet),
+        &args.limits,
+        args.ops_listen.is_some(),
+    );
+    let ops = args
+        .ops_listen
+        .map(|addr| (addr, crate::api::ops_router(global, api_store, &fleet, &args.limits)));
+    let listeners = crate::commands::Listeners::bind(args.listen, app, ops).await?;
+    let ops_at = match &listeners.ops {
+        Some((addr, _, _)) => format!("operator API on http://{addr}/ops/v1 only"),
+        None => "operator API /ops/v1".to_owned(),
+    };
     println!(
-        "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
+        "serving on http://{}: read API /v1, {ops_at} ({} queues, {} mirror)",
         args.listen,
         fleet.queue.backend(),
         if global.database_url.is_some() {
@@ -190,11 +201,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
             "sqlite"
         }
     );
-    let mut gateway_shutdown = shutdown.clone();
-    tributary_gateway::serve(listener, app, args.limits.serve_options(), async move {
-        let _ = gateway_shutdown.wait_for(|s| *s).await;
-    })
-    .await?;
+    listeners.serve(args.limits.serve_options(), shutdown.clone()).await?;
     pool.await.context("worker pool panicked")??;
     scheduler.await.context("scheduler panicked")?;
     if let Some(deliverer) = deliverer {

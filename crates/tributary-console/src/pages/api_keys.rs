@@ -1,5 +1,5 @@
-//! `/ops/api-keys`: create a read API key (shown once, on the page that answers the form) and
-//! revoke one.
+//! `/ops/api-keys`: the read API's keys (never the keys themselves), a new one (shown once, on
+//! the page that answers the form), and revocation.
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -8,9 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::ConsoleState;
 use crate::error::{ConsoleError, render};
+use crate::forms::with_cursor;
 use crate::forms::{NewKeyForm, RevokeForm};
 use crate::ops;
 use crate::pages::Notice;
+use crate::view::{at, at_opt};
+use serde::Deserialize;
 
 struct NewKey {
     id: String,
@@ -19,18 +22,66 @@ struct NewKey {
     key: String,
 }
 
+struct KeyRow {
+    id: String,
+    environment: String,
+    label: String,
+    created_at: String,
+    revoked_at: String,
+    revoked: bool,
+}
+
 #[derive(Template)]
 #[template(path = "api_keys.html")]
 struct ApiKeysPage {
     notice: Option<&'static str>,
     created: Option<NewKey>,
+    keys: Vec<KeyRow>,
+    /// The next page's cursor, if there is one.
+    next: Option<String>,
 }
 
-pub(crate) async fn show(Query(notice): Query<Notice>) -> Response {
-    render(&ApiKeysPage {
-        notice: notice.text(),
-        created: None,
-    })
+/// The keys page: `cursor` pages through the keys (the operator API's `GET /api-keys`).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct KeysQuery {
+    cursor: Option<String>,
+    #[serde(flatten)]
+    notice: Notice,
+}
+
+async fn page(
+    state: &ConsoleState,
+    cursor: Option<&str>,
+    notice: Option<&'static str>,
+    created: Option<NewKey>,
+) -> Result<Response, ConsoleError> {
+    let query = cursor.map_or_else(String::new, |c| with_cursor("", c));
+    let found = ops::keys(&state.ops, query).await?;
+    let keys = found
+        .results
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            environment: k.environment,
+            label: k.label,
+            created_at: at(&k.created_at),
+            revoked_at: at_opt(k.revoked_at.as_ref()),
+            revoked: k.revoked,
+        })
+        .collect();
+    Ok(render(&ApiKeysPage {
+        notice,
+        created,
+        keys,
+        next: found.next,
+    }))
+}
+
+pub(crate) async fn show(
+    State(state): State<ConsoleState>,
+    Query(query): Query<KeysQuery>,
+) -> Result<Response, ConsoleError> {
+    page(&state, query.cursor.as_deref(), query.notice.text(), None).await
 }
 
 /// Answers the page itself rather than redirecting: the key must not travel in a URL, and
@@ -42,18 +93,17 @@ pub(crate) async fn create(
     let Form(form) = form.map_err(|e| ConsoleError::Form(e.body_text()))?;
     let created = ops::create_key(&state.ops, form.environment.trim(), form.label.trim()).await?;
     let text = |field: &str| created[field].as_str().unwrap_or_default().to_owned();
-    let mut response = render(&ApiKeysPage {
-        notice: None,
-        created: Some(NewKey {
-            id: text("id"),
-            environment: text("environment"),
-            label: text("label"),
-            key: text("key"),
-        }),
-    });
-    response
-        .headers_mut()
-        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    let created = NewKey {
+        id: text("id"),
+        environment: text("environment"),
+        label: text("label"),
+        key: text("key"),
+    };
+    let mut response = page(&state, None, None, Some(created)).await?;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 

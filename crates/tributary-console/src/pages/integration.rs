@@ -1,4 +1,5 @@
-//! `/ops/integrations/{id}`: its runs, schedules, scope and inbound webhooks; a manual sync.
+//! `/ops/integrations/{id}`: its health, runs, schedules (paused and resumed here), scope and
+//! inbound webhooks; a manual sync.
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -10,6 +11,7 @@ use crate::error::{ConsoleError, render};
 use crate::forms::TriggerForm;
 use crate::ops;
 use crate::pages::Notice;
+use crate::pages::integrations::HealthRow;
 use crate::view::{RunRow, at, at_opt, or_dash, span};
 
 /// Runs on the timeline: the operator API's recent runs, newest first.
@@ -17,6 +19,7 @@ const TIMELINE: u32 = 50;
 
 struct ScheduleRow {
     sync_type: &'static str,
+    paused: bool,
     every: String,
     source: &'static str,
     next_due: String,
@@ -38,6 +41,7 @@ struct IntegrationPage {
     schedules: Vec<ScheduleRow>,
     webhooks_active: bool,
     webhook_path: String,
+    health: HealthRow,
     runs: Vec<RunRow>,
 }
 
@@ -49,12 +53,14 @@ pub(crate) async fn show(
     let integration = ops::integration(&state.ops, &id).await?;
     let schedules = ops::schedules(&state.ops, &id).await?.results;
     let runs = ops::recent_runs(&state.ops, &id, TIMELINE).await?.results;
+    let health = HealthRow::from(ops::health(&state.ops, &id).await?);
     let sync_types = schedules.iter().map(|s| s.sync_type.as_str()).collect();
     let webhooks_active = schedules.iter().any(|s| s.webhooks_active);
     let schedules = schedules
         .iter()
         .map(|s| ScheduleRow {
             sync_type: s.sync_type.as_str(),
+            paused: s.paused,
             every: span(s.every_seconds as i64),
             source: if s.webhooks_active {
                 "webhook polling"
@@ -80,6 +86,7 @@ pub(crate) async fn show(
         sync_types,
         schedules,
         webhooks_active,
+        health,
         runs: runs.iter().map(RunRow::from).collect(),
     }))
 }
@@ -97,4 +104,19 @@ pub(crate) async fn trigger(
         "triggered"
     };
     Ok(Redirect::to(&format!("/ops/runs/{}?done={done}", triggered.sync_id)).into_response())
+}
+
+/// Pauses or resumes one of the integration's schedules.
+pub(crate) async fn schedule(
+    State(state): State<ConsoleState>,
+    Path((id, sync_type, action)): Path<(String, String, String)>,
+) -> Result<Response, ConsoleError> {
+    let paused = match action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        other => return Err(ConsoleError::Form(format!("no action `{other}` on a schedule"))),
+    };
+    ops::pause_schedule(&state.ops, &id, &sync_type, paused).await?;
+    let done = if paused { "schedule-paused" } else { "schedule-resumed" };
+    Ok(Redirect::to(&format!("/ops/integrations/{id}?done={done}")).into_response())
 }

@@ -33,6 +33,23 @@ struct Overview {
     queues: Vec<QueueRow>,
     truncated: bool,
     runs: Vec<RunRow>,
+    failures: Vec<RunRow>,
+    /// The runs search that lists them all.
+    failures_query: String,
+}
+
+/// How many of the last day's failures the overview shows; the link lists them all.
+const FAILURES_SHOWN: u32 = 20;
+
+/// The runs search for failures of the last 24 hours.
+fn failures_query() -> String {
+    let since = (chrono::Utc::now() - chrono::TimeDelta::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for state in ["FAILED", "PARTIALLY_FAILED", "AUTHENTICATION_FAILED"] {
+        query.append_pair("state", state);
+    }
+    query.append_pair("started_after", &since);
+    query.finish()
 }
 
 pub(crate) async fn show(State(state): State<ConsoleState>) -> Result<Response, ConsoleError> {
@@ -65,7 +82,13 @@ pub(crate) async fn show(State(state): State<ConsoleState>) -> Result<Response, 
         .filter(|r| matches!(r.state, RunState::Running | RunState::Paused))
         .map(RunRow::from)
         .collect();
+    let failures_query = failures_query();
+    let failures = ops::search_runs(&state.ops, format!("{failures_query}&limit={FAILURES_SHOWN}"))
+        .await?
+        .results;
     Ok(render(&Overview {
+        failures: failures.iter().map(RunRow::from).collect(),
+        failures_query,
         backend,
         store,
         queues,

@@ -1,4 +1,4 @@
-//! `/ops/runs/{id}`: one run, with pause, resume and cancel.
+//! `/ops/runs/{id}`: one run, with pause, resume and cancel, and retry once it failed.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -26,6 +26,7 @@ struct RunPage {
     preempted_by_id: String,
     can_pause: bool,
     can_resume: bool,
+    can_retry: bool,
 }
 
 pub(crate) async fn show(
@@ -52,6 +53,7 @@ pub(crate) async fn show(
         notice: notice.text(),
         can_pause: row.open && !(paused && view.pause_reason == Some(tributary_model::PauseReason::Operator)),
         can_resume: paused,
+        can_retry: row.bad,
         runs: vec![RunRow::from(&view)],
         run: row,
         worker_id: or_dash(view.worker_id.as_deref()),
@@ -70,9 +72,22 @@ pub(crate) async fn act(
     State(state): State<ConsoleState>,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
+    if action == "retry" {
+        let retried = ops::retry(&state.ops, &id).await?;
+        let done = if retried.already_queued {
+            "already-queued"
+        } else {
+            "retried"
+        };
+        return Ok(Redirect::to(&format!("/ops/runs/{}?done={done}", retried.sync.id)).into_response());
+    }
     let answer = ops::control(&state.ops, &id, &action).await?;
     // 202 answers carry `requested`, 200 ones `changed`.
-    let done = match (action.as_str(), answer.get("requested").is_some(), answer["changed"].as_bool()) {
+    let done = match (
+        action.as_str(),
+        answer.get("requested").is_some(),
+        answer["changed"].as_bool(),
+    ) {
         ("pause", true, _) => "pause-requested",
         ("cancel", true, _) => "cancel-requested",
         (_, _, Some(false)) => "unchanged",

@@ -1,5 +1,8 @@
-//! `GET /integrations/{id}/schedules` and `PUT /integrations/{id}/schedules/{sync_type}`: when
-//! each sync type is next due, and an operator's per-integration interval.
+//! `GET /integrations/{id}/schedules`, `PUT /integrations/{id}/schedules/{sync_type}` and
+//! `POST …/{sync_type}/pause|resume`: when each sync type is next due, an operator's
+//! per-integration interval, and holding a schedule. A paused schedule is not claimed by the
+//! scheduler; its due time stays, so resuming makes it due at its normal time (or at once,
+//! claimed once, when that passed during the pause). Manual triggers still queue runs.
 
 use std::time::Duration;
 
@@ -28,6 +31,9 @@ pub struct ScheduleView {
     pub next_due_at: tributary_model::Timestamp,
     pub last_claimed_at: Option<tributary_model::Timestamp>,
     pub claimed_by: Option<String>,
+    /// An operator paused it: the scheduler does not claim it until it is resumed.
+    pub paused: bool,
+    pub paused_at: Option<tributary_model::Timestamp>,
 }
 
 impl From<SyncSchedule> for ScheduleView {
@@ -41,6 +47,8 @@ impl From<SyncSchedule> for ScheduleView {
             next_due_at: s.next_due_at,
             last_claimed_at: s.last_claimed_at,
             claimed_by: s.claimed_by,
+            paused: s.paused_at.is_some(),
+            paused_at: s.paused_at,
         }
     }
 }
@@ -94,11 +102,7 @@ pub async fn set(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Success<Schedules>, OpsError> {
     let Path((integration_id, sync_type)) = path?;
-    let sync_type = SyncType::parse(&sync_type.trim().to_ascii_uppercase()).ok_or_else(|| {
-        OpsError::invalid(format!(
-            "The sync type must be `FULL`, `DELTA` or `DEFAULT`, got `{sync_type}`."
-        ))
-    })?;
+    let sync_type = path_sync_type(&sync_type)?;
     let invalid = |detail: String| {
         OpsError::invalid(format!(
             "The body must be a JSON object like {{\"every_seconds\": 3600}} (or null for the default): {detail}."
@@ -116,17 +120,79 @@ pub async fn set(
             MIN_EVERY.as_secs()
         )));
     }
-    let current = schedules_of(&state, integration_id.clone()).await?;
-    if !current.results.iter().any(|s| s.sync_type == sync_type) {
-        return Err(OpsError::invalid(format!(
-            "{integration_id} has no {} schedule (its tool does not take that sync type).",
-            sync_type.as_str()
-        )));
-    }
+    has_schedule(&state, &integration_id, sync_type).await?;
     state
         .store
         .set_schedule_interval(&integration_id, sync_type, every)
         .await?;
     tracing::info!(integration_id, sync_type = sync_type.as_str(), every_seconds = ?body.every_seconds, "operator set a schedule interval");
     Ok(Success::new(schedules_of(&state, integration_id).await?))
+}
+
+fn path_sync_type(text: &str) -> Result<SyncType, OpsError> {
+    SyncType::parse(&text.trim().to_ascii_uppercase()).ok_or_else(|| {
+        OpsError::invalid(format!(
+            "The sync type must be `FULL`, `DELTA` or `DEFAULT`, got `{text}`."
+        ))
+    })
+}
+
+/// 404 for an unknown integration, 400 for a sync type its tool does not take.
+async fn has_schedule(state: &OperatorState, integration_id: &str, sync_type: SyncType) -> Result<(), OpsError> {
+    let current = schedules_of(state, integration_id.to_owned()).await?;
+    if !current.results.iter().any(|s| s.sync_type == sync_type) {
+        return Err(OpsError::invalid(format!(
+            "{integration_id} has no {} schedule (its tool does not take that sync type).",
+            sync_type.as_str()
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduleChange {
+    /// `false` when the schedule already was paused (or running).
+    pub changed: bool,
+    #[serde(flatten)]
+    pub schedules: Schedules,
+}
+
+async fn set_paused(
+    state: OperatorState,
+    path: Result<Path<(String, String)>, PathRejection>,
+    pause: bool,
+) -> Result<Success<ScheduleChange>, OpsError> {
+    let Path((integration_id, sync_type)) = path?;
+    let sync_type = path_sync_type(&sync_type)?;
+    has_schedule(&state, &integration_id, sync_type).await?;
+    let changed = if pause {
+        state.store.pause_schedule(&integration_id, sync_type).await?
+    } else {
+        state.store.resume_schedule(&integration_id, sync_type).await?
+    };
+    tracing::info!(
+        integration_id,
+        sync_type = sync_type.as_str(),
+        pause,
+        changed,
+        "operator paused or resumed a schedule"
+    );
+    Ok(Success::new(ScheduleChange {
+        changed,
+        schedules: schedules_of(&state, integration_id).await?,
+    }))
+}
+
+pub async fn pause(
+    State(state): State<OperatorState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Success<ScheduleChange>, OpsError> {
+    set_paused(state, path, true).await
+}
+
+pub async fn resume(
+    State(state): State<OperatorState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Success<ScheduleChange>, OpsError> {
+    set_paused(state, path, false).await
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{ApiKey, ApiKeys, StoreError, clock, ids};
+use crate::{ApiKey, ApiKeys, PageKey, StoreError, clock, ids};
 
 macro_rules! columns {
     () => {
@@ -48,6 +48,21 @@ per_backend! {
                 .execute(&self.pool)
                 .await?;
             Ok(done.rows_affected() > 0)
+        }
+
+        async fn list_api_keys(&self, after: Option<&PageKey>, limit: i64) -> Result<Vec<ApiKey>, StoreError> {
+            let found = sqlx::query(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM api_keys WHERE CAST($1 AS TEXT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $1) ",
+                "ORDER BY created_at DESC, id DESC LIMIT $3"
+            ))
+            .bind(after.map(|k| k.id.as_str()))
+            .bind(after.map(|k| time(k.created_at)))
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+            found.iter().map(api_key).collect()
         }
     }
 

@@ -112,6 +112,7 @@ per_dialect! {
             next_due_at: get_time(row, "next_due_at")?,
             last_claimed_at: get_opt_time(row, "last_claimed_at")?,
             claimed_by: row.try_get("claimed_by")?,
+            paused_at: get_opt_time(row, "paused_at")?,
         }
         .into_schedule()
     }

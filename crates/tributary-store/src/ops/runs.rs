@@ -13,7 +13,7 @@ use tributary_model::{PauseReason, RunState, SyncType, Timestamp};
 
 use crate::ops::run_queries::{insert_queued, open_states, run_columns};
 use crate::roles::{RunHistory, Runs};
-use crate::{PauseInfo, RunWrite, StoreError, SyncRun, clock, ids, page};
+use crate::{PauseInfo, RunSearch, RunWrite, StoreError, SyncRun, clock, ids, page};
 
 /// How often [`enqueue_in`] tries again when the open run its insert collided with ended before
 /// it could read that run (Postgres, under READ COMMITTED; SQLite's write lock leaves no such
@@ -377,6 +377,39 @@ per_backend! {
             .fetch_one(&self.pool)
             .await?;
             get_opt_time(&row, "at")
+        }
+
+        /// The optional filters are `NULL`-guarded parameters, so one statement (and one cached
+        /// plan) serves every combination. `started_at >= created_at` always, so bounding
+        /// `created_at` by `started_before` too narrows the index walk without changing the
+        /// answer.
+        async fn search_runs(&self, search: &RunSearch) -> Result<Vec<SyncRun>, StoreError> {
+            let states: Vec<&str> = search.states.iter().map(|s| s.as_str()).collect();
+            let found = sqlx::query(concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM sync_runs WHERE ($1 IS NULL OR state ",
+                in_list!("$1"),
+                ") AND (CAST($2 AS TEXT) IS NULL OR sync_type = $2) ",
+                "AND (CAST($3 AS TEXT) IS NULL OR integration_id IN (SELECT id FROM integrations WHERE tool = $3)) ",
+                "AND (CAST($4 AS TEXT) IS NULL OR integration_id = $4) ",
+                "AND ($5 IS NULL OR started_at >= $5) ",
+                "AND ($6 IS NULL OR (started_at < $6 AND created_at < $6)) ",
+                "AND (CAST($7 AS TEXT) IS NULL OR created_at < $8 OR (created_at = $8 AND id < $7)) ",
+                "ORDER BY created_at DESC, id DESC LIMIT $9"
+            ))
+            .bind(if states.is_empty() { None } else { Some(str_list(&states)?) })
+            .bind(search.sync_type.map(SyncType::as_str))
+            .bind(search.tool.map(|t| t.as_str()))
+            .bind(search.integration_id.as_deref())
+            .bind(search.started_after.map(|at| time(clock::truncate(at))))
+            .bind(search.started_before.map(|at| time(clock::truncate(at))))
+            .bind(search.after.as_ref().map(|k| k.id.as_str()))
+            .bind(search.after.as_ref().map(|k| time(k.created_at)))
+            .bind(search.limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+            found.iter().map(rows::run).collect()
         }
     }
 }

@@ -38,6 +38,15 @@ macro_rules! effective_every {
     };
 }
 
+/// A schedule row as `rows::schedule` reads it, from `s` (the schedule) and `i` (its integration).
+macro_rules! schedule_columns {
+    () => {
+        "s.integration_id, s.sync_type, s.every_seconds, s.override_every_seconds, i.webhooks_active, \
+         s.next_due_at, s.last_claimed_at, s.claimed_by, s.paused_at"
+    };
+}
+pub(crate) use schedule_columns;
+
 per_backend! {
     with [runs]
 
@@ -73,6 +82,37 @@ per_backend! {
         Ok(())
     }
 
+    /// Pauses (`Some(now)`) or resumes (`None`) one schedule: `true` when that changed it. A
+    /// second pause keeps the first pause's time.
+    async fn set_paused(
+        pool: &Pool,
+        integration_id: &str,
+        sync_type: SyncType,
+        paused_at: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_schedules SET paused_at = $3 WHERE integration_id = $1 AND sync_type = $2 \
+             AND ((CAST($3 AS TEXT) IS NULL) <> (paused_at IS NULL))",
+        )
+        .bind(integration_id)
+        .bind(sync_type.as_str())
+        .bind(paused_at.map(time))
+        .execute(pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM sync_schedules WHERE integration_id = $1 AND sync_type = $2")
+            .bind(integration_id)
+            .bind(sync_type.as_str())
+            .fetch_optional(pool)
+            .await?;
+        match exists {
+            Some(_) => Ok(false),
+            None => Err(not_found(integration_id, sync_type)),
+        }
+    }
+
     /// The claim itself, in the caller's write transaction (alone, or `claim_due_runs`'s), which
     /// holds the claimed rows until it commits.
     ///
@@ -90,7 +130,7 @@ per_backend! {
         let found = sqlx::query(concat!(
             "SELECT s.integration_id, s.sync_type, s.next_due_at FROM sync_schedules s ",
             "JOIN integrations i ON i.id = s.integration_id ",
-            "WHERE s.next_due_at <= $1 ORDER BY s.next_due_at, s.integration_id, s.sync_type LIMIT $2",
+            "WHERE s.next_due_at <= $1 AND s.paused_at IS NULL ORDER BY s.next_due_at, s.integration_id, s.sync_type LIMIT $2",
             claim_locks!()
         ))
         .bind(time(now))
@@ -257,14 +297,22 @@ per_backend! {
 
         async fn list_schedules(&self, integration_id: &str) -> Result<Vec<SyncSchedule>, StoreError> {
             let found = sqlx::query(concat!(
-                "SELECT s.integration_id, s.sync_type, s.every_seconds, s.override_every_seconds, i.webhooks_active, ",
-                "s.next_due_at, s.last_claimed_at, s.claimed_by FROM sync_schedules s ",
-                "JOIN integrations i ON i.id = s.integration_id WHERE s.integration_id = $1 ORDER BY s.sync_type"
+                "SELECT ",
+                schedule_columns!(),
+                " FROM sync_schedules s JOIN integrations i ON i.id = s.integration_id WHERE s.integration_id = $1 ORDER BY s.sync_type"
             ))
             .bind(integration_id)
             .fetch_all(&self.pool)
             .await?;
             found.iter().map(rows::schedule).collect()
+        }
+
+        async fn pause_schedule(&self, integration_id: &str, sync_type: SyncType) -> Result<bool, StoreError> {
+            set_paused(&self.pool, integration_id, sync_type, Some(clock::now())).await
+        }
+
+        async fn resume_schedule(&self, integration_id: &str, sync_type: SyncType) -> Result<bool, StoreError> {
+            set_paused(&self.pool, integration_id, sync_type, None).await
         }
     }
 }

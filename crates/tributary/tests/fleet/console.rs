@@ -8,11 +8,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use fantoccini::Locator;
 use serde_json::{Value, json};
 use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
 use tributary_sim::{FaultAction, FaultRule};
 use tributary_store::{DeliveryFilter, DeliveryState};
-use fantoccini::Locator;
 use tributary_tests::browser::{Browser, Network};
 
 use crate::support::Stack;
@@ -80,9 +80,9 @@ async fn an_operator_steers_the_fleet_from_the_console() {
     let first = s.trigger(&id, SyncType::Full).await;
     let first = s.wait_ended(&first.run.id, WITHIN).await;
     assert_eq!(first.state, RunState::Succeeded, "{:?}", first.error);
-    // Then two seconds a page: 50 employee pages keep a FULL running for the whole test,
+    // Then four seconds a page: 50 employee pages keep a FULL running for the whole test,
     // and a DELTA's page takes long enough to see the FULL wait for it.
-    s.sim.state.set_latency(ToolKind::Personio, 2000);
+    s.sim.state.set_latency(ToolKind::Personio, 4000);
     s.sim
         .state
         .add_fault(FaultRule {
@@ -131,7 +131,10 @@ async fn an_operator_steers_the_fleet_from_the_console() {
         .await;
     // The session cookie is out of scripts' reach and does not carry the token.
     let visible: Value = c.execute("return document.cookie", vec![]).await.expect("cookie");
-    assert!(!visible.as_str().unwrap_or_default().contains("tributary_console"), "{visible}");
+    assert!(
+        !visible.as_str().unwrap_or_default().contains("tributary_console"),
+        "{visible}"
+    );
     let cookie = c.get_named_cookie("tributary_console").await.expect("session cookie");
     assert!(!cookie.value().contains(TOKEN));
     assert_eq!(cookie.http_only(), Some(true));
@@ -141,21 +144,35 @@ async fn an_operator_steers_the_fleet_from_the_console() {
     browser
         .wait_text("#integrations", WITHIN, "the integration listed", |t| t.contains(&id))
         .await;
+    let health = browser
+        .wait_text("#integrations .health", WITHIN, "its health", |t| !t.is_empty())
+        .await;
+    assert_eq!(health, "healthy", "the first FULL succeeded moments ago");
     browser.screenshot("integrations").await;
-    browser.click(&format!("#integrations a[href='/ops/integrations/{id}']")).await;
+    browser
+        .click(&format!("#integrations a[href='/ops/integrations/{id}']"))
+        .await;
     browser.click("#trigger-FULL").await;
     browser
-        .wait_text("#run-state", WITHIN, "the FULL runs", |t| t.starts_with("RUNNING"))
+        .wait_text("h1", WITHIN, "the FULL's page", |t| t.starts_with("FULL run"))
         .await;
     let url = c.current_url().await.expect("url");
     let full_id = url.path().rsplit('/').next().expect("run id").to_owned();
+    let full_page = format!("{base}/ops/runs/{full_id}");
+    browser
+        .wait_reloading(&full_page, "#run-state", "the FULL runs", |t| t.starts_with("RUNNING"))
+        .await;
     assert_eq!(s.run(&full_id).await.sync_type, SyncType::Full);
 
     // The overview's counts move while the page stays loaded (no reload: the marker set in
     // the page survives).
     browser.click("#nav-overview").await;
     let pages_cell = format!("#open-runs [data-run-id='{full_id}'] [data-field='pages']");
-    let before = number(&browser.wait_text(&pages_cell, WITHIN, "the FULL listed", |_| true).await);
+    let before = number(
+        &browser
+            .wait_text(&pages_cell, WITHIN, "the FULL listed", |_| true)
+            .await,
+    );
     c.execute("window.consoleMarker = 'still here'; return null", vec![])
         .await
         .expect("marker");
@@ -173,14 +190,24 @@ async fn an_operator_steers_the_fleet_from_the_console() {
         .wait_text("#live-status", WITHIN, "live updates on", |t| t.starts_with("on"))
         .await;
     // Nothing was asked of anywhere but the console itself.
-    assert_eq!(browser.0.left_loopback().await.expect("request log"), Vec::<String>::new());
+    assert_eq!(
+        browser.0.left_loopback().await.expect("request log"),
+        Vec::<String>::new()
+    );
+    let failures = browser.wait_text("#failures", WITHIN, "the failures", |_| true).await;
+    assert!(failures.contains("No run failed"), "{failures}");
     browser.screenshot("overview").await;
 
     // Pause and resume from the run's page.
     c.goto(&format!("{base}/ops/runs/{full_id}")).await.expect("goto");
     browser.click("#pause").await;
     browser
-        .wait_text("#run-state", WITHIN, "paused by the operator", |t| {
+        .wait_text("#notice", WITHIN, "the pause acknowledged", |t| {
+            t.contains("Pause requested") || t.contains("paused")
+        })
+        .await;
+    browser
+        .wait_reloading(&full_page, "#run-state", "paused by the operator", |t| {
             t.contains("PAUSED") && t.contains("OPERATOR")
         })
         .await;
@@ -191,7 +218,7 @@ async fn an_operator_steers_the_fleet_from_the_console() {
     );
     browser.click("#resume").await;
     browser
-        .wait_text("#run-state", WITHIN, "running again", |t| t.starts_with("RUNNING"))
+        .wait_reloading(&full_page, "#run-state", "running again", |t| t.starts_with("RUNNING"))
         .await;
 
     // A DELTA preempts the FULL, which pauses for it and then resumes.
@@ -209,17 +236,18 @@ async fn an_operator_steers_the_fleet_from_the_console() {
         .next()
         .expect("run id")
         .to_owned();
-    c.goto(&format!("{base}/ops/runs/{full_id}")).await.expect("goto");
     browser
-        .wait_text("#run-state", WITHIN, "the FULL preempted", |t| {
+        .wait_reloading(&full_page, "#run-state", "the FULL preempted", |t| {
             t.contains("PAUSED") && t.contains("PREEMPTED")
         })
         .await;
-    let by = browser.wait_text("#preempted-by", WITHIN, "preempter shown", |_| true).await;
+    let by = browser
+        .wait_text("#preempted-by", WITHIN, "preempter shown", |_| true)
+        .await;
     assert!(by.contains(&delta_id), "{by}");
     browser.screenshot("run").await;
     browser
-        .wait_text("#run-state", WITHIN, "the FULL resumed after the DELTA", |t| {
+        .wait_reloading(&full_page, "#run-state", "the FULL resumed after the DELTA", |t| {
             t.starts_with("RUNNING") || t.starts_with("SUCCEEDED")
         })
         .await;
@@ -230,7 +258,50 @@ async fn an_operator_steers_the_fleet_from_the_console() {
             t.contains(&full_id) && t.contains(&delta_id)
         })
         .await;
+    // Its DELTA schedule paused and resumed from there.
+    let schedule_state = "[data-schedule='DELTA'] [data-field='schedule-state']";
+    browser.click("#pause-schedule-DELTA").await;
+    browser
+        .wait_text(schedule_state, WITHIN, "DELTA schedule paused", |t| t == "paused")
+        .await;
+    browser
+        .wait_text("#notice", WITHIN, "told so", |t| t.contains("paused"))
+        .await;
     browser.screenshot("integration").await;
+    browser.click("#resume-schedule-DELTA").await;
+    browser
+        .wait_text(schedule_state, WITHIN, "DELTA schedule resumed", |t| t == "active")
+        .await;
+
+    // The runs search: by type, and a page at a time.
+    browser.click("#nav-runs").await;
+    c.find(Locator::Id("filter-integration"))
+        .await
+        .expect("integration filter")
+        .send_keys(&id)
+        .await
+        .expect("type");
+    c.find(Locator::Id("filter-type"))
+        .await
+        .expect("type filter")
+        .select_by_value("DELTA")
+        .await
+        .expect("DELTA chosen");
+    browser.click("#search").await;
+    let found = browser
+        .wait_text("#runs", WITHIN, "the DELTA found", |t| t.contains(&delta_id))
+        .await;
+    assert!(!found.contains(&full_id), "a FULL among DELTAs: {found}");
+    browser.screenshot("runs").await;
+    c.goto(&format!("{base}/ops/runs?integration_id={id}&limit=1"))
+        .await
+        .expect("goto");
+    let first = browser.wait_text("#runs tbody", WITHIN, "a first page", |_| true).await;
+    browser.click("#next").await;
+    let second = browser
+        .wait_text("#runs tbody", WITHIN, "a second page", |t| t != first)
+        .await;
+    assert_eq!(first.lines().count(), second.lines().count(), "one run a page");
 
     // An API key created (shown once) works on the read API until it is revoked.
     browser.click("#nav-api-keys").await;
@@ -260,9 +331,9 @@ async fn an_operator_steers_the_fleet_from_the_console() {
         }
     };
     assert!(read(key.clone()).await.is_success());
-    let field = c.find(Locator::Id("api_key_id")).await.expect("revoke field");
-    field.send_keys(&key_id).await.expect("type");
-    browser.click("#revoke").await;
+    browser
+        .click(&format!("#keys [data-key-id='{key_id}'] button.revoke"))
+        .await;
     browser
         .wait_text("#notice", WITHIN, "revoked", |t| t.contains("revoked"))
         .await;
@@ -322,7 +393,9 @@ async fn an_operator_steers_the_fleet_from_the_console() {
     // (which fails again, the endpoint still closed, and the delivery is dead again).
     browser.click("#nav-webhooks").await;
     let row = format!("#dead-letters [data-delivery-id='{}']", delivery.id);
-    browser.wait_text(&row, WITHIN, "the dead delivery listed", |_| true).await;
+    browser
+        .wait_text(&row, WITHIN, "the dead delivery listed", |_| true)
+        .await;
     browser.screenshot("webhooks").await;
     browser.click(&format!("{row} button.redeliver")).await;
     browser
@@ -377,6 +450,29 @@ impl Page {
         }
     }
 
+    /// Loads `url` again and again until the element's text satisfies `check`: what an
+    /// operator sees on a fresh look, whatever the live updates did.
+    async fn wait_reloading(&self, url: &str, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        let mut last = String::from("(no such element)");
+        loop {
+            self.0.goto(url).await.expect("page loads");
+            if let Ok(element) = self.0.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if check(&text) {
+                    return text;
+                }
+                last = text;
+            }
+            assert!(
+                start.elapsed() < WITHIN,
+                "{what}: `{css}` on {url} never matched within {WITHIN:?}; last text: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Clicks the element once it is there.
     async fn click(&self, css: &str) {
         let element = self
@@ -386,7 +482,10 @@ impl Page {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no `{css}` to click: {e}"));
-        element.click().await.unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
     }
 
     /// A PNG of the window to docs/console/<name>.png when `TRIBUTARY_SCREENSHOTS=1`: how the

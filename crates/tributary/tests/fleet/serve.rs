@@ -278,3 +278,93 @@ async fn serve_embedded_forced_delta_runs_once_and_leaves_the_schedule_alone() {
     assert_eq!(schedules().await, before, "the schedules are as they were");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `--ops-listen`: the operator API answers on its own listener (with request ids and the
+/// envelope, as on the public one) and nowhere else; the read API stays on `--listen`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_ops_listen_keeps_the_operator_api_off_the_public_listener() {
+    let dir = std::env::temp_dir().join(format!("tributary-serve-ops-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (public, ops) = (free_port(), free_port());
+    let _serve = tributary(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{public}")])
+        .args(["--ops-listen", &format!("127.0.0.1:{ops}")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("serve.err")).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let client = reqwest::Client::new();
+    let (public, ops) = (format!("http://127.0.0.1:{public}"), format!("http://127.0.0.1:{ops}"));
+    let get = |url: String, token: Option<&'static str>| {
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await }
+    };
+    let start = Instant::now();
+    let queues = loop {
+        if let Ok(r) = get(format!("{ops}/ops/v1/queues"), Some("admin-secret")).await {
+            break r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the operator listener did not answer within 60 s: {}",
+            std::fs::read_to_string(dir.join("serve.err")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(queues.status(), 200);
+    assert!(queues.headers().contains_key("x-request-id"));
+    let anonymous = get(format!("{ops}/ops/v1/queues"), None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    // The read API is not on the operator listener, and the operator API not on the public one.
+    let wait_public = Instant::now();
+    while get(format!("{public}/health"), None).await.is_err() {
+        assert!(
+            wait_public.elapsed() < Duration::from_secs(60),
+            "the public listener did not answer"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (url, token) in [
+        (format!("{public}/ops/v1/queues"), "admin-secret"),
+        (format!("{public}/ops/v1/openapi.json"), "admin-secret"),
+        (format!("{ops}/v1/hris/employees"), "any-key"),
+    ] {
+        let response = get(url.clone(), Some(token)).await.unwrap();
+        assert_eq!(response.status(), 404, "{url}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "error", "{url}: {body}");
+    }
+    assert_eq!(get(format!("{public}/health"), None).await.unwrap().status(), 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tributary gateway` has no operator API without Redis, so `--ops-listen` there is a
+/// mistake worth refusing at start.
+#[tokio::test]
+async fn gateway_refuses_ops_listen_without_the_fleet() {
+    let dir = std::env::temp_dir().join(format!("tributary-gateway-ops-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = tributary(&dir)
+        .args(["gateway", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--ops-listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .await
+        .expect("gateway runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--ops-listen") && stderr.contains("REDIS_URL"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
