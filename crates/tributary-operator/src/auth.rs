@@ -4,6 +4,7 @@
 //! This file is the guard; the token ([`token`]) and the failure budget ([`failures`]) are the
 //! parts the operator state holds.
 
+pub(crate) mod attempt;
 mod failures;
 mod token;
 
@@ -66,36 +67,10 @@ pub(crate) async fn require_admin(State(state): State<OperatorState>, request: R
             return error.into_response();
         }
     };
-    match check(&state, client, request.uri().path(), token) {
+    match attempt::check(&state.admin, &state.failures, client, request.uri().path(), token) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
-}
-
-/// Checks `token` from `client` against the admin token, charging a wrong one to the client's
-/// budget: the API's guard and the console's sign-in form share it, so a guesser gains
-/// nothing by switching between them.
-pub(crate) fn check(state: &OperatorState, client: IpAddr, path: &str, token: &str) -> Result<(), OpsError> {
-    if !state.admin.configured() {
-        return Err(OpsError::NotConfigured);
-    }
-    if let Some(wait) = state.failures.blocked(client) {
-        let error = OpsError::TooManyFailures {
-            retry_after_secs: tributary_gateway::retry_after_secs(wait),
-        };
-        state.failures.log(client, path, &error, true);
-        return Err(error);
-    }
-    state.admin.check(token).map_err(|error| {
-        let limited = state.failures.charge(client);
-        state.failures.log(client, path, &error, limited.is_some());
-        match limited {
-            Some(wait) => OpsError::TooManyFailures {
-                retry_after_secs: tributary_gateway::retry_after_secs(wait),
-            },
-            None => error,
-        }
-    })
 }
 
 fn bearer_token(headers: &HeaderMap) -> Result<&str, OpsError> {

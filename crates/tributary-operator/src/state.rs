@@ -44,6 +44,6 @@ impl OperatorState {
     /// API's failure budget: a wrong one is charged, a client over budget is refused whatever
     /// it brings.
     pub fn check_admin_token(&self, client: std::net::IpAddr, path: &str, token: &str) -> Result<(), crate::OpsError> {
-        crate::auth::check(self, client, path, token)
+        crate::auth::attempt::check(&self.admin, &self.failures, client, path, token)
     }
 }
