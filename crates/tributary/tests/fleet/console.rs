@@ -417,6 +417,48 @@ async fn an_operator_steers_the_fleet_from_the_console() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    // The tool revokes our credentials: a DELTA fails, the overview lists it among the last
+    // day's failures, and from its page the operator retries it once access is back.
+    s.sim.state.set_revoked(ToolKind::Personio, true);
+    let failing: Value = api
+        .post(format!("{base}/ops/v1/integrations/{id}/syncs"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sync_type": "DELTA"}))
+        .send()
+        .await
+        .expect("DELTA triggered")
+        .json()
+        .await
+        .expect("trigger JSON");
+    let failed_id = failing["data"]["sync_id"].as_str().expect("run id").to_owned();
+    let failed = s
+        .wait_run(&failed_id, WITHIN, "failed", |r| r.state.is_terminal())
+        .await;
+    assert_eq!(failed.state, RunState::AuthenticationFailed, "{:?}", failed.error);
+    s.sim.state.set_revoked(ToolKind::Personio, false);
+    browser.click("#nav-overview").await;
+    browser
+        .wait_text("#failures", WITHIN, "the failure listed", |t| t.contains(&failed_id))
+        .await;
+    browser
+        .click(&format!("#failures a[href='/ops/runs/{failed_id}']"))
+        .await;
+    browser.click("#retry").await;
+    browser
+        .wait_text("#notice", WITHIN, "the retry queued", |t| t.contains("retries"))
+        .await;
+    let retry_id = c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .rsplit('/')
+        .next()
+        .expect("run id")
+        .to_owned();
+    assert_ne!(retry_id, failed_id);
+    assert_eq!(s.run(&retry_id).await.sync_type, SyncType::Delta);
+
     // Signing out ends the session: pages lead to the form again.
     browser.click("#sign-out").await;
     c.goto(&format!("{base}/ops/")).await.expect("goto");
