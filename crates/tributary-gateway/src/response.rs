@@ -19,6 +19,11 @@ impl<T: Serialize> Success<T> {
             data,
         }
     }
+
+    /// The data, for callers that run a handler in-process (the operator console).
+    pub fn into_data(self) -> T {
+        self.data
+    }
 }
 
 impl<T: Serialize> IntoResponse for Success<T> {

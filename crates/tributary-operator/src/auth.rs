@@ -4,6 +4,7 @@
 //! This file is the guard; the token ([`token`]) and the failure budget ([`failures`]) are the
 //! parts the operator state holds.
 
+pub(crate) mod attempt;
 mod failures;
 mod token;
 
@@ -22,8 +23,13 @@ use crate::error::OpsError;
 use crate::state::OperatorState;
 
 /// The client a failure is charged to: its address, an IPv6 one cut to its /64.
-fn client_of(request: &Request) -> IpAddr {
-    match request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
+pub fn client_of(request: &Request) -> IpAddr {
+    client_of_extensions(request.extensions())
+}
+
+/// [`client_of`], from a request's extensions (what a handler's `Parts` hold).
+pub fn client_of_extensions(extensions: &axum::http::Extensions) -> IpAddr {
+    match extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
         Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => {
@@ -46,36 +52,24 @@ pub(crate) async fn require_admin(State(state): State<OperatorState>, request: R
         return OpsError::NotConfigured.into_response();
     }
     let client = client_of(&request);
-    if let Some(wait) = state.failures.blocked(client) {
-        let error = OpsError::TooManyFailures {
-            retry_after_secs: tributary_gateway::retry_after_secs(wait),
-        };
-        state.failures.log(client, request.uri().path(), &error, true);
-        return error.into_response();
-    }
     let token = match bearer_token(request.headers()) {
         Ok(token) => token,
-        // No token, or not a bearer one: it cannot be right, so it is no guess to charge.
+        // No token, or not a bearer one: it cannot be right, so it is no guess to charge. A
+        // blocked client is still told it is blocked.
         Err(error) => {
+            let error = match state.failures.blocked(client) {
+                Some(wait) => OpsError::TooManyFailures {
+                    retry_after_secs: tributary_gateway::retry_after_secs(wait),
+                },
+                None => error,
+            };
             state.failures.log(client, request.uri().path(), &error, false);
             return error.into_response();
         }
     };
-    match state.admin.check(token) {
+    match attempt::check(&state.admin, &state.failures, client, request.uri().path(), token) {
         Ok(()) => next.run(request).await,
-        Err(error) => {
-            let limited = state.failures.charge(client);
-            state
-                .failures
-                .log(client, request.uri().path(), &error, limited.is_some());
-            match limited {
-                Some(wait) => OpsError::TooManyFailures {
-                    retry_after_secs: tributary_gateway::retry_after_secs(wait),
-                }
-                .into_response(),
-                None => error.into_response(),
-            }
-        }
+        Err(error) => error.into_response(),
     }
 }
 

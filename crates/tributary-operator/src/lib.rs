@@ -94,12 +94,15 @@ mod fleet_trigger;
 mod inputs;
 mod list_query;
 mod params;
-mod routes;
+/// The handlers, public so that the console (`tributary-console`) calls the very code the
+/// API runs rather than a copy of it.
+pub mod routes;
 mod state;
 mod view;
 
 use axum::Router;
 
+pub use auth::{client_of, client_of_extensions};
 pub use error::OpsError;
 pub use fleet_trigger::FleetTrigger;
 /// The scope config checks of `PUT …/scope-config`, shared with `tributary integration scope`.
@@ -107,6 +110,7 @@ pub use inputs::{credentials as check_credentials, tool_scope_config};
 pub use routes::control::CANCEL_REASON;
 pub use routes::openapi::OPENAPI;
 pub use state::OperatorState;
+pub use view::{Preempter, RunView};
 
 /// The operator API below `/ops/v1`, with its state applied, ready to merge into another
 /// router. It has no fallback of its own (the gateway's answers unknown paths).

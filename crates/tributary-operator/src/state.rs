@@ -34,4 +34,16 @@ impl OperatorState {
             failures: Arc::default(),
         }
     }
+
+    /// Whether an admin token is configured; without one every operator surface refuses all.
+    pub fn admin_configured(&self) -> bool {
+        self.admin.configured()
+    }
+
+    /// Checks an admin token `client` presented at `path` (the console's sign-in), with the
+    /// API's failure budget: a wrong one is charged, a client over budget is refused whatever
+    /// it brings.
+    pub fn check_admin_token(&self, client: std::net::IpAddr, path: &str, token: &str) -> Result<(), crate::OpsError> {
+        crate::auth::attempt::check(&self.admin, &self.failures, client, path, token)
+    }
 }

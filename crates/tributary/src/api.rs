@@ -1,6 +1,6 @@
 //! The HTTP surface of a process: the read API (`/v1`, with `POST /v1/force-sync` wired to the
-//! fleet when there is one) and the operator surface (`/ops/v1`), either on the one listener or,
-//! with `--ops-listen`, the operator surface on a listener of its own.
+//! fleet when there is one) and the operator surface (`/ops/v1` and the console at `/ops/`),
+//! either on the one listener or, with `--ops-listen`, on a listener of its own.
 
 use std::sync::Arc;
 
@@ -39,16 +39,19 @@ pub fn router(
     tributary_gateway::router_with(state, limits.options(), operator)
 }
 
-/// Everything operators reach, without layers: `/ops/v1` today. What else belongs on the
-/// operator listener (an operator console under `/ops/`, `/metrics`) is merged in here, so it
-/// follows the operator API onto whichever listener serves it.
+/// Everything operators reach, without layers: `/ops/v1` and the console under `/ops/`. What
+/// else belongs on the operator listener (`/metrics`) is merged in here, so it follows the
+/// operator API onto whichever listener serves it.
 pub fn operator_routes(global: &Global, store: Arc<dyn MirrorStore>, fleet: &Fleet) -> Router {
-    tributary_operator::router(tributary_operator::OperatorState::new(
+    let ops = tributary_operator::OperatorState::new(
         store,
         fleet.queue.clone(),
         fleet.coordinator.clone(),
         global.admin_token.clone(),
-    ))
+    );
+    // The console drives the API in-process with the same state: the same admin token and
+    // the same budget of wrong ones.
+    tributary_operator::router(ops.clone()).merge(tributary_console::router(ops))
 }
 
 /// The operator listener's router (`--ops-listen`): [`operator_routes`] beneath the same layers

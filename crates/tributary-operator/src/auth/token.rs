@@ -32,7 +32,7 @@ impl AdminToken {
         }
     }
 
-    pub(super) fn configured(&self) -> bool {
+    pub(crate) fn configured(&self) -> bool {
         self.digest.is_some()
     }
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod console;
 mod failures;
 mod preemption;
 mod redis_restarts;

@@ -117,6 +117,11 @@ impl Stack {
         id
     }
 
+    /// The Postgres mirror's URL, for tests that must reach beneath the store.
+    pub fn database_url(&self) -> &str {
+        self.db.url()
+    }
+
     /// Starts `tributary <role> <args>` against this stack, logging to a file of its own.
     pub fn spawn(&mut self, role: &str, name: &str, args: &[&str]) -> Proc {
         let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).expect("log file");
