@@ -6,13 +6,14 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
+use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
     Integration, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore, WriteOutcome,
 };
 
 use crate::policy::{RunAction, on_run_error};
+use crate::telemetry;
 use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
 use crate::{Checkpoint, EngineError, Heartbeat, Progress, RunControl, Signal, prepare_record};
 
@@ -188,6 +189,20 @@ impl SyncEngine {
             .get_integration(&run.integration_id)
             .await?
             .ok_or_else(|| EngineError::IntegrationNotFound(run.integration_id.clone()))?;
+        let (started, tool, sync_type) = (std::time::Instant::now(), integration.tool, run.sync_type);
+        let result = self.execute_run(integration, run, fence, control, lost).await;
+        telemetry::run_ended(tool, sync_type, &result, started.elapsed());
+        result
+    }
+
+    async fn execute_run(
+        &self,
+        integration: Integration,
+        run: SyncRun,
+        fence: i64,
+        control: &RunControl,
+        lost: &AtomicBool,
+    ) -> Result<RunOutcome, EngineError> {
         let run = self.store.start_run(&run.id, fence, &self.config.worker_id).await?;
         let write = RunWrite {
             integration_id: run.integration_id.clone(),
@@ -240,7 +255,8 @@ impl SyncEngine {
                     let client = SourceClient::with_tool_limits(
                         self.config.client.clone(),
                         tributary_connectors::documented_limits(integration.tool),
-                    )?;
+                    )?
+                    .for_tool(integration.tool.as_str());
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }
@@ -416,7 +432,7 @@ impl SyncEngine {
                         run.id
                     )));
                 }
-                return self.stop(write, signal, control).await;
+                return self.stop(integration.tool, write, signal, control).await;
             }
             Listed::RetryLater { stream, error } => {
                 // The fleet retries the run later from each stream's last committed page.
@@ -455,7 +471,7 @@ impl SyncEngine {
                                 run.id
                             )));
                         }
-                        return self.stop(write, signal, control).await;
+                        return self.stop(integration.tool, write, signal, control).await;
                     }
                 };
                 let sweep = Sweep {
@@ -464,6 +480,7 @@ impl SyncEngine {
                     unconfirmed: confirmation.unconfirmed,
                 };
                 let swept = self.store.sweep_deletions(write, &sweep).await?;
+                telemetry::records_deleted(integration.tool, &swept);
                 tracing::info!(run_id = %run.id, deleted = swept.deleted, unconfirmed = confirmation.unconfirmed, "deletion sweep done");
             }
             let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
@@ -488,6 +505,7 @@ impl SyncEngine {
         {
             if self.store.count_records(&integration.id, model, false).await? > 0 {
                 let out = self.store.delete_model(write, model).await?;
+                telemetry::records_deleted(integration.tool, &out);
                 tracing::info!(integration_id = %integration.id, model = %model, deleted = out.deleted, "model disabled by scope: rows marked deleted");
             }
         }
@@ -496,6 +514,7 @@ impl SyncEngine {
 
     pub(crate) async fn stop(
         &self,
+        tool: ToolKind,
         write: &RunWrite,
         signal: Signal,
         control: &RunControl,
@@ -511,6 +530,11 @@ impl SyncEngine {
                 };
                 self.store.pause_run(write, &info).await?;
                 tracing::info!(run_id = %write.run_id, reason = request.reason.as_str(), "sync paused at a page boundary");
+                if let Some(by) = info.preempted_by.as_deref() {
+                    // Due is when the preempting run was queued; a failed read only loses the sample.
+                    let due = self.store.get_run(by).await.ok().flatten().map(|r| r.created_at);
+                    telemetry::preempted(tool, due);
+                }
             }
             Signal::Cancel | Signal::Continue => {
                 self.store
@@ -541,6 +565,8 @@ impl SyncEngine {
         tally: &mut Tally,
         pages_fetched: i64,
     ) -> Result<WriteOutcome, StoreError> {
+        let started = std::time::Instant::now();
+        let model = telemetry::page_model(&records);
         let out = self
             .store
             .apply_page(
@@ -560,6 +586,7 @@ impl SyncEngine {
             unchanged: out.unchanged,
             unconfirmed: 0,
         });
+        telemetry::page_written(pass.integration.tool, model, &out, started.elapsed());
         Ok(out)
     }
 
@@ -698,7 +725,9 @@ impl Fetcher {
             if control.signal() != Signal::Continue {
                 break FetchEnd::Stopped;
             }
+            let fetch_started = std::time::Instant::now();
             let result = connector.fetch_page(&stream, cursor.as_ref(), mode).await;
+            telemetry::page_fetched(connector.tool(), fetch_started.elapsed());
             pages += 1;
             let result = result.and_then(|page| {
                 if let Some(next) = &page.next {

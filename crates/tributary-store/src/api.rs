@@ -356,6 +356,28 @@ pub enum ChangeKind {
 /// type without an override: the webhooks deliver changes, polling only repairs what they missed.
 pub const WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
+/// Open runs of one sync type in one state, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRunStats {
+    pub sync_type: SyncType,
+    pub state: RunState,
+    pub count: u64,
+    /// Creation of the oldest of them.
+    pub oldest: Timestamp,
+}
+
+/// How recently an integration last synced successfully, against its schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freshness {
+    pub integration_id: String,
+    pub tool: ToolKind,
+    pub created_at: Timestamp,
+    /// End of its last SUCCEEDED run.
+    pub last_success: Option<Timestamp>,
+    /// Its shortest effective schedule interval; `None` without schedules.
+    pub every: Option<Duration>,
+}
+
 /// When one sync type of one integration is next due. Intervals are whole seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncSchedule {

@@ -11,9 +11,16 @@ use tributary_store::MirrorStore;
 use crate::cli::{ApiLimitArgs, Global};
 use crate::setup::{Fleet, cursor_key};
 
-/// The read API, plus the operator API when a fleet is there to operate. `store` should be the
-/// API's own (see `setup::open_api_store`).
-pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet>, limits: &ApiLimitArgs) -> Router {
+/// The read API, plus the operator API when a fleet is there to operate, plus `metrics`
+/// (`GET /metrics`, unauthenticated like `/health`). `store` should be the API's own (see
+/// `setup::open_api_store`).
+pub fn router(
+    global: &Global,
+    store: Arc<dyn MirrorStore>,
+    fleet: Option<&Fleet>,
+    limits: &ApiLimitArgs,
+    metrics: Router,
+) -> Router {
     let mut state = GatewayState::new(store.clone(), cursor_key(global));
     if let Some(fleet) = fleet {
         state = state.with_sync_trigger(Arc::new(FleetTrigger {
@@ -33,5 +40,5 @@ pub fn router(global: &Global, store: Arc<dyn MirrorStore>, fleet: Option<&Fleet
         )),
         None => Router::new(),
     };
-    tributary_gateway::router_with(state, limits.options(), operator)
+    tributary_gateway::router_with(state, limits.options(), operator.merge(metrics))
 }

@@ -13,7 +13,7 @@ use tributary_store::MirrorStore;
 use tributary_webhooks::{Deliverer, DelivererConfig, TargetPolicy};
 use tributary_worker::{JobContext, RunningRuns, WorkerConfig, run_pool};
 
-use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
+use crate::cli::{Global, SchedulerArgs, SchedulerCommand, ServeArgs, WorkerArgs, WorkerCommand};
 use crate::setup::{Fleet, open_store, shutdown_signal};
 
 fn secs(v: f64) -> Duration {
@@ -121,27 +121,45 @@ fn shutdown_watch() -> watch::Receiver<bool> {
     rx
 }
 
-pub async fn scheduler(global: &Global, args: SchedulerArgs) -> anyhow::Result<()> {
+pub async fn scheduler(global: &Global, command: SchedulerCommand) -> anyhow::Result<()> {
     require_redis(global, "scheduler")?;
     let store = open_store(global).await?;
     let fleet = Fleet::open(global, &store).await?;
     let owner = tributary_lease_owner("scheduler");
+    let shutdown = shutdown_watch();
+    crate::observe::spawn_listener(
+        command.probes.http_listen,
+        &store,
+        &fleet.queue,
+        &command.metrics,
+        shutdown.clone(),
+    )
+    .await?;
     let scheduler = Scheduler::new(
         store,
         fleet.queue.clone(),
         fleet.coordinator.clone(),
-        scheduler_config(&args, &owner),
+        scheduler_config(&command.scheduler, &owner),
     );
-    scheduler.run(shutdown_watch()).await;
+    scheduler.run(shutdown).await;
     Ok(())
 }
 
-pub async fn worker(global: &Global, args: WorkerArgs) -> anyhow::Result<()> {
+pub async fn worker(global: &Global, command: WorkerCommand) -> anyhow::Result<()> {
     require_redis(global, "worker")?;
+    let args = command.worker;
     let store = open_store(global).await?;
     let mut fleet = Fleet::open(global, &store).await?;
     let worker_id = tributary_lease_owner("worker");
     let shutdown = shutdown_watch();
+    crate::observe::spawn_listener(
+        command.probes.http_listen,
+        &store,
+        &fleet.queue,
+        &command.metrics,
+        shutdown.clone(),
+    )
+    .await?;
     let deliverer = spawn_deliverer(store.clone(), &args, shutdown.clone())?;
     let ctx = job_context(store, &fleet, &args, &worker_id);
     run_pool(ctx, fleet.take_queues()?, shutdown.clone()).await?;
@@ -179,7 +197,8 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
-    let app = crate::api::router(global, api_store, Some(&fleet), &args.limits);
+    let metrics = crate::observe::metrics_router(&store, Some(fleet.queue.clone()), &args.metrics)?;
+    let app = crate::api::router(global, api_store, Some(&fleet), &args.limits, metrics);
     println!(
         "serving on http://{}: read API /v1, operator API /ops/v1 ({} queues, {} mirror)",
         args.listen,

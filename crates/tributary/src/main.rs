@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod demo;
 mod fleet;
+mod gauges;
+mod observe;
 mod progress;
 mod setup;
 
