@@ -480,7 +480,7 @@ impl SyncEngine {
                     unconfirmed: confirmation.unconfirmed,
                 };
                 let swept = self.store.sweep_deletions(write, &sweep).await?;
-                telemetry::records_deleted(integration.tool, &swept);
+                telemetry::records(integration.tool, &swept);
                 tracing::info!(run_id = %run.id, deleted = swept.deleted, unconfirmed = confirmation.unconfirmed, "deletion sweep done");
             }
             let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
@@ -505,7 +505,7 @@ impl SyncEngine {
         {
             if self.store.count_records(&integration.id, model, false).await? > 0 {
                 let out = self.store.delete_model(write, model).await?;
-                telemetry::records_deleted(integration.tool, &out);
+                telemetry::records(integration.tool, &out);
                 tracing::info!(integration_id = %integration.id, model = %model, deleted = out.deleted, "model disabled by scope: rows marked deleted");
             }
         }
@@ -566,7 +566,6 @@ impl SyncEngine {
         pages_fetched: i64,
     ) -> Result<WriteOutcome, StoreError> {
         let started = std::time::Instant::now();
-        let model = telemetry::page_model(&records);
         let out = self
             .store
             .apply_page(
@@ -586,7 +585,7 @@ impl SyncEngine {
             unchanged: out.unchanged,
             unconfirmed: 0,
         });
-        telemetry::page_written(pass.integration.tool, model, &out, started.elapsed());
+        telemetry::page_written(pass.integration.tool, &out, started.elapsed());
         Ok(out)
     }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 use tributary_metrics::catalogue::{
     PREEMPTION_LATENCY, PREEMPTIONS, SYNC_PAGE_DURATION, SYNC_RECORDS, SYNC_RUN_DURATION, SYNC_RUNS,
 };
-use tributary_model::{Model, SyncType, Timestamp, ToolKind};
-use tributary_store::{PreparedRecord, WriteOutcome};
+use tributary_model::{SyncType, Timestamp, ToolKind};
+use tributary_store::WriteOutcome;
 
 use crate::{EngineError, RunOutcome};
 
@@ -26,44 +26,30 @@ pub(crate) fn run_ended(tool: ToolKind, sync_type: SyncType, result: &Result<Run
     metrics::histogram!(SYNC_RUN_DURATION, &labels).record(took.as_secs_f64());
 }
 
-/// The model of a page's records: one for every stream but those yielding several models
-/// in one page, which count as `mixed` (the store's outcome does not split by model).
-pub(crate) fn page_model(records: &[PreparedRecord]) -> Option<Model> {
-    let first = records.first()?.model;
-    records.iter().all(|r| r.model == first).then_some(first)
-}
-
-pub(crate) fn page_written(tool: ToolKind, model: Option<Model>, out: &WriteOutcome, took: Duration) {
+pub(crate) fn page_written(tool: ToolKind, out: &WriteOutcome, took: Duration) {
     metrics::histogram!(SYNC_PAGE_DURATION, "tool" => tool.as_str(), "stage" => "write").record(took.as_secs_f64());
-    let model = model.map_or("mixed", Model::as_str);
-    for (change, n) in [
-        ("created", out.created),
-        ("updated", out.updated),
-        ("deleted", out.deleted),
-        ("unchanged", out.unchanged),
-    ] {
-        if n > 0 {
-            metrics::counter!(SYNC_RECORDS, "tool" => tool.as_str(), "model" => model, "change" => change)
-                .increment(n as u64);
-        }
-    }
+    records(tool, out);
 }
 
 pub(crate) fn page_fetched(tool: ToolKind, took: Duration) {
     metrics::histogram!(SYNC_PAGE_DURATION, "tool" => tool.as_str(), "stage" => "fetch").record(took.as_secs_f64());
 }
 
-/// Deletions by the sweep or by a model disabled by scope, by model when only one changed.
-pub(crate) fn records_deleted(tool: ToolKind, out: &WriteOutcome) {
-    if out.deleted <= 0 {
-        return;
+/// What a page, a sweep or a model disabled by scope did, by model and change.
+pub(crate) fn records(tool: ToolKind, out: &WriteOutcome) {
+    for (model, counts) in &out.by_model {
+        for (change, n) in [
+            ("created", counts.created),
+            ("updated", counts.updated),
+            ("deleted", counts.deleted),
+            ("unchanged", counts.unchanged),
+        ] {
+            if n > 0 {
+                metrics::counter!(SYNC_RECORDS, "tool" => tool.as_str(), "model" => model.as_str(), "change" => change)
+                    .increment(n as u64);
+            }
+        }
     }
-    let model = match out.changed_models.as_slice() {
-        [one] => one.as_str(),
-        _ => "mixed",
-    };
-    metrics::counter!(SYNC_RECORDS, "tool" => tool.as_str(), "model" => model, "change" => "deleted")
-        .increment(out.deleted as u64);
 }
 
 /// A FULL paused for a DELTA queued at `due` (unknown when its run could not be read).

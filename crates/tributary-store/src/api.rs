@@ -183,6 +183,17 @@ pub struct WriteOutcome {
     pub deleted: i64,
     /// The models that had at least one created, updated or deleted record.
     pub changed_models: Vec<Model>,
+    /// The counts above split by model, in model order (for metrics by model).
+    pub by_model: Vec<(Model, ModelCounts)>,
+}
+
+/// One model's share of a [`WriteOutcome`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelCounts {
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
 }
 
 /// A live record that a complete run did not see: deleted at the source, or skipped by a

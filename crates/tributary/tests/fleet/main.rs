@@ -5,6 +5,7 @@
 mod support;
 
 mod failures;
+mod metrics;
 mod preemption;
 mod redis_restarts;
 mod scale;
