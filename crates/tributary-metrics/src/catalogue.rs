@@ -12,7 +12,7 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 // --- Sync runs (worker: tributary-engine) -------------------------------------------------
 
 /// Counter; labels `tool`, `sync_type`, `state`. One per execution of a run, by the state it
-/// ended in (`SUCCEEDED`, `FAILED`, `PAUSED`, `CANCELED`, ...): a paused FULL that resumes
+/// ended in (`SUCCEEDED`, `FAILED`, `PAUSED`, `CANCELLED`, ...): a paused FULL that resumes
 /// later counts once PAUSED and once for its final state.
 pub const SYNC_RUNS: &str = "tributary_sync_runs_total";
 /// Histogram (seconds); labels `tool`, `sync_type`, `state`. Wall time of one execution.
