@@ -46,7 +46,10 @@ struct Result {
 }
 
 pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
-    ensure!(args.integrations > 0 && args.scrapes > 0, "--integrations and --scrapes must be positive");
+    ensure!(
+        args.integrations > 0 && args.scrapes > 0,
+        "--integrations and --scrapes must be positive"
+    );
     let mut stack = Stack::start("metrics").await?;
     let setup = Instant::now();
     create(&stack.store, args.integrations).await?;
@@ -108,7 +111,13 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     };
     println!(
         "  /metrics with {} integrations: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (collector {:.1} ms, {} bytes, {} lines)",
-        result.integrations, result.p50_ms, result.p99_ms, result.max_ms, result.collector_ms, result.bytes, result.lines
+        result.integrations,
+        result.p50_ms,
+        result.p99_ms,
+        result.max_ms,
+        result.collector_ms,
+        result.bytes,
+        result.lines
     );
 
     let mut report = Report::new("metrics");
@@ -118,7 +127,16 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     ));
     let table = report.table(
         "A /metrics scrape",
-        &["integrations", "p50", "p99", "max", "collector (last)", "size", "lines", "load"],
+        &[
+            "integrations",
+            "p50",
+            "p99",
+            "max",
+            "collector (last)",
+            "size",
+            "lines",
+            "load",
+        ],
     );
     table.row(vec![
         report::thousands(result.integrations as i64),

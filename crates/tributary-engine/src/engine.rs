@@ -13,8 +13,8 @@ use tributary_store::{
 };
 
 use crate::policy::{RunAction, on_run_error};
-use crate::telemetry;
 use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
+use crate::telemetry;
 use crate::{Checkpoint, EngineError, Heartbeat, Progress, RunControl, Signal, prepare_record};
 
 #[derive(Debug, Clone)]
@@ -191,7 +191,11 @@ impl SyncEngine {
             .ok_or_else(|| EngineError::IntegrationNotFound(run.integration_id.clone()))?;
         let (started, tool, sync_type) = (std::time::Instant::now(), integration.tool, run.sync_type);
         let result = self.execute_run(integration, run, fence, control, lost).await;
-        telemetry::run_ended(tool, sync_type, &result, started.elapsed());
+        let state = match &result {
+            Ok(outcome) => outcome.run.state.as_str(),
+            Err(_) => "INTERRUPTED",
+        };
+        telemetry::run_ended(tool, sync_type, state, started.elapsed());
         result
     }
 

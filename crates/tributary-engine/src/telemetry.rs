@@ -8,15 +8,9 @@ use tributary_metrics::catalogue::{
 use tributary_model::{SyncType, Timestamp, ToolKind};
 use tributary_store::WriteOutcome;
 
-use crate::{EngineError, RunOutcome};
-
-/// One execution ended: by the state the run was left in, or `INTERRUPTED` when the
+/// One execution ended in `state`: the state the run was left in, or `INTERRUPTED` when the
 /// execution itself failed (lease lost, database unreachable) and the run stays open.
-pub(crate) fn run_ended(tool: ToolKind, sync_type: SyncType, result: &Result<RunOutcome, EngineError>, took: Duration) {
-    let state = match result {
-        Ok(outcome) => outcome.run.state.as_str(),
-        Err(_) => "INTERRUPTED",
-    };
+pub(crate) fn run_ended(tool: ToolKind, sync_type: SyncType, state: &'static str, took: Duration) {
     let labels = [
         ("tool", tool.as_str()),
         ("sync_type", sync_type.as_str()),

@@ -131,9 +131,20 @@ pub(crate) fn fleet_help(name: &str) -> &'static str {
 
 /// Describes every recorded metric to the installed recorder (HELP and unit lines).
 pub(crate) fn describe() {
-    describe_counter!(SYNC_RUNS, "Executions of sync runs by tool, sync type and the state they ended in.");
-    describe_histogram!(SYNC_RUN_DURATION, Unit::Seconds, "Wall time of one execution of a sync run.");
-    describe_histogram!(SYNC_PAGE_DURATION, Unit::Seconds, "Time to fetch, prepare and write one page.");
+    describe_counter!(
+        SYNC_RUNS,
+        "Executions of sync runs by tool, sync type and the state they ended in."
+    );
+    describe_histogram!(
+        SYNC_RUN_DURATION,
+        Unit::Seconds,
+        "Wall time of one execution of a sync run."
+    );
+    describe_histogram!(
+        SYNC_PAGE_DURATION,
+        Unit::Seconds,
+        "Time to fetch, prepare and write one page."
+    );
     describe_counter!(SYNC_RECORDS, "Records written by tool, model and change.");
     describe_counter!(PREEMPTIONS, "FULL runs paused so that a due DELTA could run.");
     describe_histogram!(
@@ -142,9 +153,15 @@ pub(crate) fn describe() {
         "From the preempting DELTA being queued to the FULL being paused."
     );
     describe_gauge!(LEASES_HELD, "Integration leases held by this process.");
-    describe_counter!(SOURCE_REQUESTS, "HTTP attempts to source tools by tool, endpoint template and status.");
+    describe_counter!(
+        SOURCE_REQUESTS,
+        "HTTP attempts to source tools by tool, endpoint template and status."
+    );
     describe_counter!(SOURCE_RETRIES, "Source requests repeated after a transient failure.");
-    describe_counter!(SOURCE_RATE_LIMIT_WAITS, "Waits because a tool said its quota was spent.");
+    describe_counter!(
+        SOURCE_RATE_LIMIT_WAITS,
+        "Waits because a tool said its quota was spent."
+    );
     describe_histogram!(
         SOURCE_RETRY_AFTER,
         Unit::Seconds,
@@ -156,8 +173,18 @@ pub(crate) fn describe() {
         Unit::Seconds,
         "From an event's creation to its webhook delivery."
     );
-    describe_counter!(WEBHOOK_DEAD_LETTERS, "Webhook deliveries that gave up after their last attempt.");
-    describe_counter!(HTTP_REQUESTS, "HTTP requests served by route template, method and status.");
-    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request latency by route template.");
+    describe_counter!(
+        WEBHOOK_DEAD_LETTERS,
+        "Webhook deliveries that gave up after their last attempt."
+    );
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests served by route template, method and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request latency by route template."
+    );
     describe_counter!(COLLECTOR_FAILURES, "Fleet collector runs that timed out or failed.");
 }

@@ -10,9 +10,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::MetricsError;
 use crate::catalogue::{self, COLLECTOR_DURATION, COLLECTOR_FAILURES, COLLECTOR_UP};
 use crate::fleet::{Collector, Families, Labels};
-use crate::MetricsError;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

@@ -9,9 +9,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
-use tributary_metrics::catalogue::{
-    SOURCE_RATE_LIMIT_WAITS, SOURCE_REQUESTS, SOURCE_RETRIES, SOURCE_RETRY_AFTER,
-};
+use tributary_metrics::catalogue::{SOURCE_RATE_LIMIT_WAITS, SOURCE_REQUESTS, SOURCE_RETRIES, SOURCE_RETRY_AFTER};
 
 use crate::SourceError;
 use crate::pace::{LearntPace, RateLimit, documented_quota};
@@ -199,7 +197,8 @@ impl SourceClient {
             };
             match delay {
                 Some(d) if d <= self.config.max_retry_after => {
-                    metrics::counter!(SOURCE_RETRIES, "tool" => self.tool, "endpoint" => endpoint.to_owned()).increment(1);
+                    metrics::counter!(SOURCE_RETRIES, "tool" => self.tool, "endpoint" => endpoint.to_owned())
+                        .increment(1);
                     tracing::warn!(endpoint, attempt, delay_ms = d.as_millis() as u64, error = %failure.message, "retrying source request");
                     tokio::time::sleep(d).await;
                 }

@@ -282,8 +282,7 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         None => None,
     };
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
-    let metrics =
-        crate::observe::metrics_router(&store, fleet.as_ref().map(|f| f.queue.clone()), &args.metrics)?;
+    let metrics = crate::observe::metrics_router(&store, fleet.as_ref().map(|f| f.queue.clone()), &args.metrics)?;
     let app = crate::api::router(global, api_store, fleet.as_ref(), &args.limits, metrics);
     serve_gateway(args.listen, app, args.limits.serve_options(), fleet.is_some()).await
 }

@@ -50,11 +50,8 @@ impl Collector for FleetGauges {
                 None => Ok(None),
             }
         };
-        let (runs, freshness, depths) = tokio::join!(
-            self.store.open_run_stats(),
-            self.store.integration_freshness(),
-            depths
-        );
+        let (runs, freshness, depths) =
+            tokio::join!(self.store.open_run_stats(), self.store.integration_freshness(), depths);
         let runs = runs.map_err(|e| format!("open runs: {e}"))?;
         let freshness = freshness.map_err(|e| format!("integrations: {e}"))?;
         let depths = depths?;
@@ -62,8 +59,14 @@ impl Collector for FleetGauges {
         let mut out = Families::default();
 
         for depth in depths.iter().flatten() {
-            for (state, n) in [("pending", depth.pending), ("scheduled", depth.scheduled), ("running", depth.running)] {
-                let labels = Labels::new().with("queue", depth.sync_type.as_str()).with("state", state);
+            for (state, n) in [
+                ("pending", depth.pending),
+                ("scheduled", depth.scheduled),
+                ("running", depth.running),
+            ] {
+                let labels = Labels::new()
+                    .with("queue", depth.sync_type.as_str())
+                    .with("state", state);
                 out.gauge(QUEUE_JOBS, labels, n as f64);
             }
         }
@@ -73,14 +76,20 @@ impl Collector for FleetGauges {
                 .filter(|r| r.sync_type == sync_type && r.state == RunState::Queued)
                 .map(|r| seconds_since(now, r.oldest))
                 .fold(0.0, f64::max);
-            out.gauge(QUEUE_OLDEST_JOB_AGE, Labels::new().with("queue", sync_type.as_str()), oldest);
+            out.gauge(
+                QUEUE_OLDEST_JOB_AGE,
+                Labels::new().with("queue", sync_type.as_str()),
+                oldest,
+            );
             for state in OPEN_STATES {
                 let n: u64 = runs
                     .iter()
                     .filter(|r| r.sync_type == sync_type && r.state == state)
                     .map(|r| r.count)
                     .sum();
-                let labels = Labels::new().with("sync_type", sync_type.as_str()).with("state", state.as_str());
+                let labels = Labels::new()
+                    .with("sync_type", sync_type.as_str())
+                    .with("state", state.as_str());
                 out.gauge(OPEN_RUNS, labels, n as f64);
             }
         }
@@ -173,11 +182,19 @@ mod tests {
         let count = |bucket: &str| {
             out.samples(INTEGRATIONS_BY_STALENESS)
                 .iter()
-                .find(|(l, _)| format!("{l:?}").contains("\"personio\"") && format!("{l:?}").contains(&format!("\"{bucket}\"")))
+                .find(|(l, _)| {
+                    format!("{l:?}").contains("\"personio\"") && format!("{l:?}").contains(&format!("\"{bucket}\""))
+                })
                 .map(|(_, v)| *v)
         };
         assert_eq!(
-            (count("fresh"), count("late"), count("stale"), count("never"), count("unscheduled")),
+            (
+                count("fresh"),
+                count("late"),
+                count("stale"),
+                count("never"),
+                count("unscheduled")
+            ),
             (Some(1.0), Some(1.0), Some(1.0), Some(1.0), Some(0.0))
         );
         assert_eq!(out.samples(INTEGRATIONS_BY_STALENESS).len(), 15, "3 tools × 5 values");
@@ -188,6 +205,9 @@ mod tests {
             .collect();
         assert_eq!(named.len(), 2);
         // d never succeeded in 30 days (ratio ~25,920), then c (10).
-        assert!(named[0].contains("personio:d") && named[1].contains("personio:c"), "{named:?}");
+        assert!(
+            named[0].contains("personio:d") && named[1].contains("personio:c"),
+            "{named:?}"
+        );
     }
 }

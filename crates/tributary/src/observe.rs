@@ -47,10 +47,8 @@ pub async fn spawn_listener(
     let Some(addr) = addr else {
         return Ok(());
     };
-    let checks: Vec<Arc<dyn Readiness>> = vec![
-        Arc::new(StoreReady(store.clone())),
-        Arc::new(QueueReady(queue.clone())),
-    ];
+    let checks: Vec<Arc<dyn Readiness>> =
+        vec![Arc::new(StoreReady(store.clone())), Arc::new(QueueReady(queue.clone()))];
     let app = metrics_router(store, Some(queue.clone()), args)?.merge(tributary_metrics::probes(checks, READY_TIMEOUT));
     let server = tributary_metrics::serve(addr, app, async move {
         let _ = shutdown.wait_for(|s| *s).await;

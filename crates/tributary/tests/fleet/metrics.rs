@@ -85,7 +85,14 @@ async fn a_sync_moves_the_workers_counters_by_what_it_did() {
         &mut s,
         "worker",
         "w1",
-        &["--source-attempts", "3", "--source-rps", "100000", "--lease-ttl-secs", "3"],
+        &[
+            "--source-attempts",
+            "3",
+            "--source-rps",
+            "100000",
+            "--lease-ttl-secs",
+            "3",
+        ],
     )
     .await;
     let scheduler = with_listener(&mut s, "scheduler", "s1", &["--tick-secs", "0.2"]).await;
@@ -95,9 +102,19 @@ async fn a_sync_moves_the_workers_counters_by_what_it_did() {
     }
 
     // First attempt of the first list request: 429; its retry: 503; the third goes through.
-    let list = |action| FaultRule::new(ToolKind::Personio, action).path("/company/employees").query("limit=");
-    s.sim.state.add_fault(list(status(429, Some("1"))).times(1)).expect("fault");
-    s.sim.state.add_fault(list(status(503, None)).skip(1).times(1)).expect("fault");
+    let list = |action| {
+        FaultRule::new(ToolKind::Personio, action)
+            .path("/company/employees")
+            .query("limit=")
+    };
+    s.sim
+        .state
+        .add_fault(list(status(429, Some("1"))).times(1))
+        .expect("fault");
+    s.sim
+        .state
+        .add_fault(list(status(503, None)).skip(1).times(1))
+        .expect("fault");
 
     let run = s.trigger(&id, SyncType::Full).await.run;
     let done = s.wait_ended(&run.id, WAIT).await;
@@ -107,33 +124,85 @@ async fn a_sync_moves_the_workers_counters_by_what_it_did() {
     let m = scrape(&worker).await;
     let personio = [("tool", "personio")];
     assert_eq!(
-        value(&m, "tributary_sync_runs_total", &[("tool", "personio"), ("sync_type", "FULL"), ("state", "SUCCEEDED")]),
+        value(
+            &m,
+            "tributary_sync_runs_total",
+            &[("tool", "personio"), ("sync_type", "FULL"), ("state", "SUCCEEDED")]
+        ),
         1.0
     );
-    assert_eq!(value(&m, "tributary_sync_runs_total", &personio), 1.0, "no other execution");
     assert_eq!(
-        value(&m, "tributary_sync_records_total", &[("tool", "personio"), ("change", "created")]),
+        value(&m, "tributary_sync_runs_total", &personio),
+        1.0,
+        "no other execution"
+    );
+    assert_eq!(
+        value(
+            &m,
+            "tributary_sync_records_total",
+            &[("tool", "personio"), ("change", "created")]
+        ),
         done.counts.created as f64
     );
     assert_eq!(
-        value(&m, "tributary_sync_records_total", &[("tool", "personio"), ("model", "employees"), ("change", "created")]),
+        value(
+            &m,
+            "tributary_sync_records_total",
+            &[("tool", "personio"), ("model", "employees"), ("change", "created")]
+        ),
         120.0,
         "every employee of the simulated company: {:?}",
-        m.samples.iter().filter(|s| s.metric == "tributary_sync_records_total").map(|s| (&s.labels, &s.value)).collect::<Vec<_>>()
+        m.samples
+            .iter()
+            .filter(|s| s.metric == "tributary_sync_records_total")
+            .map(|s| (&s.labels, &s.value))
+            .collect::<Vec<_>>()
     );
-    assert_eq!(value(&m, "tributary_source_requests_total", &[("tool", "personio"), ("status", "429")]), 1.0);
-    assert_eq!(value(&m, "tributary_source_requests_total", &[("tool", "personio"), ("status", "503")]), 1.0);
-    let ok = value(&m, "tributary_source_requests_total", &[("tool", "personio"), ("status", "200")]);
-    assert!(ok >= done.counts.pages_fetched as f64, "{ok} 200s for {} pages", done.counts.pages_fetched);
+    assert_eq!(
+        value(
+            &m,
+            "tributary_source_requests_total",
+            &[("tool", "personio"), ("status", "429")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &m,
+            "tributary_source_requests_total",
+            &[("tool", "personio"), ("status", "503")]
+        ),
+        1.0
+    );
+    let ok = value(
+        &m,
+        "tributary_source_requests_total",
+        &[("tool", "personio"), ("status", "200")],
+    );
+    assert!(
+        ok >= done.counts.pages_fetched as f64,
+        "{ok} 200s for {} pages",
+        done.counts.pages_fetched
+    );
     assert_eq!(value(&m, "tributary_source_retries_total", &personio), 2.0);
     assert_eq!(value(&m, "tributary_source_retry_after_seconds_count", &personio), 1.0);
     assert_eq!(value(&m, "tributary_source_retry_after_seconds_sum", &personio), 1.0);
     assert!(value(&m, "tributary_source_rate_limit_waits_total", &personio) >= 1.0);
     assert_eq!(value(&m, "tributary_sync_run_duration_seconds_count", &personio), 1.0);
-    assert!(value(&m, "tributary_sync_page_duration_seconds_count", &[("tool", "personio"), ("stage", "write")]) >= 1.0);
+    assert!(
+        value(
+            &m,
+            "tributary_sync_page_duration_seconds_count",
+            &[("tool", "personio"), ("stage", "write")]
+        ) >= 1.0
+    );
     assert_eq!(value(&m, "tributary_leases_held", &[]), 0.0, "the lease is released");
     // Every series of a source request names an endpoint template, never a URL.
-    for sample in m.samples.iter().filter(|s| s.metric == "tributary_source_requests_total") {
+    for sample in m
+        .samples
+        .iter()
+        .filter(|s| s.metric == "tributary_source_requests_total")
+    {
         let endpoint = sample.labels.get("endpoint").expect("endpoint label");
         assert!(!endpoint.contains("http") && !endpoint.contains('?'), "{endpoint}");
     }
@@ -143,7 +212,14 @@ async fn a_sync_moves_the_workers_counters_by_what_it_did() {
     assert_eq!(value(&m, "tributary_collector_up", &[("collector", "fleet")]), 1.0);
     assert_eq!(series(&m, "tributary_queue_jobs"), 9, "3 queues × 3 states");
     assert_eq!(value(&m, "tributary_open_runs", &[("sync_type", "FULL")]), 0.0);
-    assert_eq!(value(&m, "tributary_integrations", &[("tool", "personio"), ("staleness", "fresh")]), 1.0);
+    assert_eq!(
+        value(
+            &m,
+            "tributary_integrations",
+            &[("tool", "personio"), ("staleness", "fresh")]
+        ),
+        1.0
+    );
     assert_eq!(value(&m, "tributary_integrations", &[]), 1.0);
 }
 
@@ -158,14 +234,21 @@ async fn ready_fails_and_metrics_report_the_collector_down_when_the_store_is_unr
     let (code, _) = get(&format!("{base}/ready")).await.expect("/ready answers");
     assert_eq!(code, 200);
 
-    let db = s.prefix.strip_prefix("fleettest-").expect("the prefix names the database").to_owned();
+    let db = s
+        .prefix
+        .strip_prefix("fleettest-")
+        .expect("the prefix names the database")
+        .to_owned();
     let admin_url = tributary_store::testing::admin_url();
     let admin = |sql: String| {
         let admin_url = admin_url.clone();
         async move {
             use sqlx::Connection as _;
             let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("admin connects");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("admin statement");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .expect("admin statement");
         }
     };
     admin(format!(
@@ -187,7 +270,11 @@ async fn ready_fails_and_metrics_report_the_collector_down_when_the_store_is_unr
     .await;
     let m = scrape(&base).await;
     assert_eq!(value(&m, "tributary_collector_up", &[("collector", "fleet")]), 0.0);
-    assert_eq!(series(&m, "tributary_integrations"), 0, "no gauges from a failed collector");
+    assert_eq!(
+        series(&m, "tributary_integrations"),
+        0,
+        "no gauges from a failed collector"
+    );
     assert!(value(&m, "tributary_collector_failures_total", &[("collector", "fleet")]) >= 1.0);
 
     admin(format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true")).await;
@@ -242,12 +329,39 @@ async fn gateway_requests_by_route_and_series_bounded_however_many_integrations(
 
     let before = scrape(&base).await;
     let employees = [("route", "/v1/hris/employees"), ("method", "GET")];
-    assert_eq!(value(&before, "tributary_http_requests_total", &[employees[0], employees[1], ("status", "200")]), 2.0);
-    assert_eq!(value(&before, "tributary_http_requests_total", &[employees[0], employees[1], ("status", "401")]), 1.0);
-    assert_eq!(value(&before, "tributary_http_requests_total", &[("route", "unmatched"), ("status", "404")]), 1.0);
-    assert_eq!(value(&before, "tributary_http_request_duration_seconds_count", &employees), 3.0);
+    assert_eq!(
+        value(
+            &before,
+            "tributary_http_requests_total",
+            &[employees[0], employees[1], ("status", "200")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &before,
+            "tributary_http_requests_total",
+            &[employees[0], employees[1], ("status", "401")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &before,
+            "tributary_http_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&before, "tributary_http_request_duration_seconds_count", &employees),
+        3.0
+    );
     assert!(
-        !before.samples.iter().any(|s| s.labels.get("route").is_some_and(|r| r.contains("x123"))),
+        !before
+            .samples
+            .iter()
+            .any(|s| s.labels.get("route").is_some_and(|r| r.contains("x123"))),
         "no raw path becomes a label"
     );
     assert_eq!(series(&before, "tributary_integration_staleness_seconds"), 1);
@@ -269,9 +383,21 @@ async fn gateway_requests_by_route_and_series_bounded_however_many_integrations(
     }
     let after = scrape(&base).await;
     assert_eq!(value(&after, "tributary_collector_up", &[("collector", "fleet")]), 1.0);
-    assert_eq!(value(&after, "tributary_integrations", &[]), 201.0, "every integration is counted");
-    assert_eq!(series(&after, "tributary_integrations"), 15, "3 tools × 5 staleness values");
-    assert_eq!(series(&after, "tributary_integration_staleness_seconds"), 3, "--metrics-stalest 3");
+    assert_eq!(
+        value(&after, "tributary_integrations", &[]),
+        201.0,
+        "every integration is counted"
+    );
+    assert_eq!(
+        series(&after, "tributary_integrations"),
+        15,
+        "3 tools × 5 staleness values"
+    );
+    assert_eq!(
+        series(&after, "tributary_integration_staleness_seconds"),
+        3,
+        "--metrics-stalest 3"
+    );
     assert_eq!(series(&after, "tributary_integration_staleness_ratio"), 3);
     let fleet_series = |m: &Scrape| {
         m.samples
