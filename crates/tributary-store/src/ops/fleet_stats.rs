@@ -35,12 +35,15 @@ per_backend! {
 
         async fn integration_freshness(&self) -> Result<Vec<Freshness>, StoreError> {
             use sqlx::Row as _;
-            // Each subquery reads one integration's rows through its primary key or its
-            // `sync_runs_by_integration` index; the interval is the one a claim would use
-            // (override, else the webhook poll while webhooks are active, else the default).
+            // Each subquery reads one integration's rows through an index: its schedules by
+            // primary key, its runs newest first through `sync_runs_by_integration`, stopping
+            // at the first SUCCEEDED one, so a long run history costs nothing. The interval is
+            // the one a claim would use (override, else the webhook poll while webhooks are
+            // active, else the default).
             let rows = sqlx::query(
                 "SELECT i.id, i.tool, i.created_at, \
-                 (SELECT max(r.ended_at) FROM sync_runs r WHERE r.integration_id = i.id AND r.state = 'SUCCEEDED') AS last_success, \
+                 (SELECT r.ended_at FROM sync_runs r WHERE r.integration_id = i.id AND r.state = 'SUCCEEDED' \
+                  ORDER BY r.created_at DESC LIMIT 1) AS last_success, \
                  (SELECT min(COALESCE(s.override_every_seconds, CASE WHEN i.webhooks_active THEN $1 ELSE s.every_seconds END)) \
                   FROM sync_schedules s WHERE s.integration_id = i.id) AS every \
                  FROM integrations i",
