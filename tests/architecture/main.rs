@@ -62,7 +62,8 @@ fn module_cycles() {
 }
 
 /// The store traits each crate must not name in its sources (comments aside). `MirrorStore`,
-/// every role at once, is for the composition root (the binary), tests and benchmarks.
+/// every role at once, is for the composition root (the binary), tests and benchmarks; so is
+/// `FleetStats`, which only the binary's `/metrics` collector reads.
 const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
     (
         "tributary-gateway",
@@ -75,6 +76,7 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "WebhookEndpoints",
             "SyncStore",
             "AdminStore",
+            "FleetStats",
         ],
     ),
     (
@@ -87,6 +89,7 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "InboundWebhooks",
             "AdminStore",
             "ReadStore",
+            "FleetStats",
         ],
     ),
     (
@@ -99,6 +102,7 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "InboundWebhooks",
             "AdminStore",
             "ReadStore",
+            "FleetStats",
         ],
     ),
     (
@@ -110,11 +114,19 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "ApiKeys",
             "Outbox",
             "Leases",
+            "FleetStats",
         ],
     ),
     (
         "tributary-operator",
-        &["MirrorStore", "MirrorWrites", "MirrorReads", "Leases", "SyncStore"],
+        &[
+            "MirrorStore",
+            "MirrorWrites",
+            "MirrorReads",
+            "Leases",
+            "SyncStore",
+            "FleetStats",
+        ],
     ),
     (
         "tributary-webhooks",
@@ -125,6 +137,7 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "Leases",
             "ApiKeys",
             "Integrations",
+            "FleetStats",
         ],
     ),
     (
@@ -136,6 +149,7 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "Runs",
             "ApiKeys",
             "Outbox",
+            "FleetStats",
         ],
     ),
     (
@@ -147,6 +161,7 @@ const FORBIDDEN_STORE_ROLES: &[(&str, &[&str])] = &[
             "Runs",
             "ApiKeys",
             "Outbox",
+            "FleetStats",
         ],
     ),
 ];

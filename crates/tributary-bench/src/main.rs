@@ -18,6 +18,7 @@ mod ingest;
 mod pace;
 mod plot;
 mod report;
+mod scrape;
 mod stack;
 mod webhooks;
 
@@ -66,6 +67,8 @@ enum Command {
     /// A FULL at a real tool's speed (latency, documented rate limits) against the time the
     /// tool's documented limits need for its requests.
     Pace(pace::Args),
+    /// `GET /metrics` with many integrations in the mirror: scrape latency (p50, p99).
+    Metrics(scrape::Args),
     /// Every scenario at tiny sizes, to check that they all still run (CI runs this).
     Smoke,
 }
@@ -95,6 +98,7 @@ const SMOKE: &[&[&str]] = &[
         "2",
     ],
     &["webhooks", "--samples", "5", "--deliveries", "200"],
+    &["metrics", "--integrations", "60", "--scrapes", "10"],
     &[
         "pace",
         "--employees",
@@ -144,6 +148,7 @@ async fn run(command: Command, out: &Path) -> anyhow::Result<()> {
         Command::Fleet(args) => fleet::run(args, out).await,
         Command::Webhooks(args) => webhooks::run(args, out).await,
         Command::Pace(args) => pace::run(args, out).await,
+        Command::Metrics(args) => scrape::run(args, out).await,
         Command::Smoke => anyhow::bail!("smoke does not nest"),
     }
 }

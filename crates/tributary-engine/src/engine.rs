@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
-use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType};
+use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
     Integration, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore, WriteOutcome,
@@ -15,6 +15,7 @@ use tributary_store::{
 
 use crate::policy::{RunAction, on_run_error};
 use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
+use crate::telemetry;
 use crate::{Checkpoint, EngineError, Heartbeat, Progress, RunControl, Signal, prepare_record};
 
 #[derive(Debug, Clone)]
@@ -189,6 +190,24 @@ impl SyncEngine {
             .get_integration(&run.integration_id)
             .await?
             .ok_or_else(|| EngineError::IntegrationNotFound(run.integration_id.clone()))?;
+        let (started, tool, sync_type) = (std::time::Instant::now(), integration.tool, run.sync_type);
+        let result = self.execute_run(integration, run, fence, control, lost).await;
+        let state = match &result {
+            Ok(outcome) => outcome.run.state.as_str(),
+            Err(_) => "INTERRUPTED",
+        };
+        telemetry::run_ended(tool, sync_type, state, started.elapsed());
+        result
+    }
+
+    async fn execute_run(
+        &self,
+        integration: Integration,
+        run: SyncRun,
+        fence: i64,
+        control: &RunControl,
+        lost: &AtomicBool,
+    ) -> Result<RunOutcome, EngineError> {
         let run = self.store.start_run(&run.id, fence, &self.config.worker_id).await?;
         let write = RunWrite {
             integration_id: run.integration_id.clone(),
@@ -241,7 +260,8 @@ impl SyncEngine {
                     let client = SourceClient::with_tool_limits(
                         self.config.client.clone(),
                         tributary_connectors::documented_limits(integration.tool),
-                    )?;
+                    )?
+                    .for_tool(integration.tool.as_str());
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }
@@ -417,7 +437,7 @@ impl SyncEngine {
                         run.id
                     )));
                 }
-                return self.stop(write, signal, control).await;
+                return self.stop(integration.tool, write, signal, control).await;
             }
             Listed::RetryLater { stream, error } => {
                 // The fleet retries the run later from each stream's last committed page.
@@ -456,7 +476,7 @@ impl SyncEngine {
                                 run.id
                             )));
                         }
-                        return self.stop(write, signal, control).await;
+                        return self.stop(integration.tool, write, signal, control).await;
                     }
                 };
                 let sweep = Sweep {
@@ -465,6 +485,7 @@ impl SyncEngine {
                     unconfirmed: confirmation.unconfirmed,
                 };
                 let swept = self.store.sweep_deletions(write, &sweep).await?;
+                telemetry::records(integration.tool, &swept);
                 tracing::info!(run_id = %run.id, deleted = swept.deleted, unconfirmed = confirmation.unconfirmed, "deletion sweep done");
             }
             let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
@@ -489,6 +510,7 @@ impl SyncEngine {
         {
             if self.store.count_records(&integration.id, model, false).await? > 0 {
                 let out = self.store.delete_model(write, model).await?;
+                telemetry::records(integration.tool, &out);
                 tracing::info!(integration_id = %integration.id, model = %model, deleted = out.deleted, "model disabled by scope: rows marked deleted");
             }
         }
@@ -497,6 +519,7 @@ impl SyncEngine {
 
     pub(crate) async fn stop(
         &self,
+        tool: ToolKind,
         write: &RunWrite,
         signal: Signal,
         control: &RunControl,
@@ -512,6 +535,11 @@ impl SyncEngine {
                 };
                 self.store.pause_run(write, &info).await?;
                 tracing::info!(run_id = %write.run_id, reason = request.reason.as_str(), "sync paused at a page boundary");
+                if let Some(by) = info.preempted_by.as_deref() {
+                    // Due is when the preempting run was queued; a failed read only loses the sample.
+                    let due = self.store.get_run(by).await.ok().flatten().map(|r| r.created_at);
+                    telemetry::preempted(tool, due);
+                }
             }
             Signal::Cancel | Signal::Continue => {
                 self.store
@@ -542,6 +570,7 @@ impl SyncEngine {
         tally: &mut Tally,
         pages_fetched: i64,
     ) -> Result<WriteOutcome, StoreError> {
+        let started = std::time::Instant::now();
         let out = self
             .store
             .apply_page(
@@ -561,6 +590,7 @@ impl SyncEngine {
             unchanged: out.unchanged,
             unconfirmed: 0,
         });
+        telemetry::page_written(pass.integration.tool, &out, started.elapsed());
         Ok(out)
     }
 
@@ -703,10 +733,12 @@ impl Fetcher {
             }
             pages += 1;
             let span = tracing::info_span!("page", page = pages);
+            let fetch_started = std::time::Instant::now();
             let result = connector
                 .fetch_page(&stream, cursor.as_ref(), mode)
                 .instrument(span)
                 .await;
+            telemetry::page_fetched(connector.tool(), fetch_started.elapsed());
             let result = result.and_then(|page| {
                 if let Some(next) = &page.next {
                     if !seen.insert(next.to_string()) {

@@ -16,6 +16,7 @@ mod listing;
 mod policy;
 mod prepare;
 mod schedule;
+mod telemetry;
 
 pub use checkpoint::{Checkpoint, Position};
 pub use control::{PauseRequest, Progress, RunControl, Signal};

@@ -24,6 +24,7 @@ mod scope_names;
 mod serve;
 mod state;
 mod sync;
+mod telemetry;
 mod wire;
 
 use axum::Router;
@@ -97,6 +98,9 @@ pub fn router_with(mut state: GatewayState, options: GatewayOptions, other: Rout
 pub fn layered(app: Router, options: &GatewayOptions) -> Router {
     app.fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        // Innermost of the stack, so the route is matched (`MatchedPath` is set) and the
+        // latency is the handler's and the guards', like the trace span's.
+        .layer(axum::middleware::from_fn(telemetry::track))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(http::REQUEST_ID, MakeRequestUuid))

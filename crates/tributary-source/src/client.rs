@@ -10,6 +10,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use tracing::Instrument as _;
+use tributary_metrics::catalogue::{SOURCE_RATE_LIMIT_WAITS, SOURCE_REQUESTS, SOURCE_RETRIES, SOURCE_RETRY_AFTER};
 
 use crate::SourceError;
 use crate::pace::{LearntPace, RateLimit, documented_quota};
@@ -82,6 +83,8 @@ pub struct SourceClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     budget: Arc<Budget>,
+    /// The `tool` label of this client's metrics.
+    tool: &'static str,
 }
 
 struct Budget {
@@ -128,7 +131,14 @@ impl SourceClient {
                 learnt: LearntPace::new(),
                 blocked_until: Mutex::new(None),
             }),
+            tool: "unknown",
         })
+    }
+
+    /// Labels this client's metrics with the tool it talks to (`unknown` otherwise).
+    pub fn for_tool(mut self, tool: &'static str) -> Self {
+        self.tool = tool;
+        self
     }
 
     /// The underlying client, to build requests with.
@@ -185,6 +195,9 @@ impl SourceClient {
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Transient(f)) => f,
             };
+            if let Some(after) = failure.retry_after {
+                metrics::histogram!(SOURCE_RETRY_AFTER, "tool" => self.tool).record(after.as_secs_f64());
+            }
             let delay = match (failure.retry_after, backoff.next()) {
                 (_, None) => None,
                 // The tool told us when to come back: that beats our own guess.
@@ -193,6 +206,8 @@ impl SourceClient {
             };
             match delay {
                 Some(d) if d <= self.config.max_retry_after => {
+                    metrics::counter!(SOURCE_RETRIES, "tool" => self.tool, "endpoint" => endpoint.to_owned())
+                        .increment(1);
                     tracing::warn!(endpoint, attempt, delay_ms = d.as_millis() as u64, error = %failure.message, "retrying source request");
                     tokio::time::sleep(d).await;
                 }
@@ -237,11 +252,19 @@ impl SourceClient {
     }
 
     async fn block_until(&self, d: Duration) {
+        metrics::counter!(SOURCE_RATE_LIMIT_WAITS, "tool" => self.tool).increment(1);
         let at = Instant::now() + d.min(self.config.max_retry_after);
         let mut guard = self.budget.blocked_until.lock().await;
         if guard.is_none_or(|cur| cur < at) {
             *guard = Some(at);
         }
+    }
+
+    /// `endpoint` is the connector's template (`GET /employees/{id}`), never a URL, so the
+    /// label stays bounded.
+    fn count_request(&self, endpoint: &str, status: String) {
+        metrics::counter!(SOURCE_REQUESTS, "tool" => self.tool, "endpoint" => endpoint.to_owned(), "status" => status)
+            .increment(1);
     }
 
     async fn attempt(
@@ -252,10 +275,14 @@ impl SourceClient {
         let resp = match build(&self.http).send().await {
             Ok(r) => r,
             // Timeouts, refused and reset connections: the network or the tool may recover.
-            Err(e) => return Err(Attempt::transient(describe(&e))),
+            Err(e) => {
+                self.count_request(endpoint, "error".to_owned());
+                return Err(Attempt::transient(describe(&e)));
+            }
         };
         let status = resp.status();
         tracing::Span::current().record("http.response.status_code", status.as_u16());
+        self.count_request(endpoint, status.as_u16().to_string());
         let headers = resp.headers().clone();
         if let Some(reset) = quota_exhausted(&headers) {
             self.block_until(reset).await;

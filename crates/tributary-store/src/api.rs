@@ -186,6 +186,17 @@ pub struct WriteOutcome {
     pub deleted: i64,
     /// The models that had at least one created, updated or deleted record.
     pub changed_models: Vec<Model>,
+    /// The counts above split by model, in model order (for metrics by model).
+    pub by_model: Vec<(Model, ModelCounts)>,
+}
+
+/// One model's share of a [`WriteOutcome`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelCounts {
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
 }
 
 /// A live record that a complete run did not see: deleted at the source, or skipped by a
@@ -358,6 +369,28 @@ pub enum ChangeKind {
 /// How often an integration whose inbound webhooks are active is still polled, for every sync
 /// type without an override: the webhooks deliver changes, polling only repairs what they missed.
 pub const WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// Open runs of one sync type in one state, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRunStats {
+    pub sync_type: SyncType,
+    pub state: RunState,
+    pub count: u64,
+    /// Creation of the oldest of them.
+    pub oldest: Timestamp,
+}
+
+/// How recently an integration last synced successfully, against its schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freshness {
+    pub integration_id: String,
+    pub tool: ToolKind,
+    pub created_at: Timestamp,
+    /// End of its last SUCCEEDED run.
+    pub last_success: Option<Timestamp>,
+    /// Its shortest effective schedule interval; `None` without schedules.
+    pub every: Option<Duration>,
+}
 
 /// When one sync type of one integration is next due. Intervals are whole seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,11 @@
 //! The backend-independent half of a page write: which records changed, what edges they
 //! declare, and whose `updated_at` their change moves. The backends do the I/O around it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use tributary_model::Model;
 
-use crate::{ChangeKind, PreparedRecord, RunWrite, StoreError, WriteOutcome};
+use crate::{ChangeKind, ModelCounts, PreparedRecord, RunWrite, StoreError, WriteOutcome};
 use crate::{clock, joins};
 
 /// What the mirror already holds for one of the page's ids.
@@ -98,8 +98,10 @@ pub(crate) fn plan(
     let mut join_digests = Vec::new();
     let mut outcome = WriteOutcome::default();
     let mut models = BTreeSet::new();
+    let mut by_model: BTreeMap<Model, ModelCounts> = BTreeMap::new();
     let mut changed_joins = BTreeSet::new();
     for record in records {
+        let counts = by_model.entry(record.model).or_default();
         seen_ids.push(record.id.clone());
         let old = existing.get(&(record.model, record.id.clone()));
         let kind = match old {
@@ -108,6 +110,7 @@ pub(crate) fn plan(
             Some(old) => {
                 // Same content hash, same data: the memberships cannot have changed either.
                 outcome.unchanged += 1;
+                counts.unchanged += 1;
                 if old.scope_version != scope_version {
                     restamped.push(record.id);
                 }
@@ -115,8 +118,14 @@ pub(crate) fn plan(
             }
         };
         match kind {
-            ChangeKind::Created => outcome.created += 1,
-            _ => outcome.updated += 1,
+            ChangeKind::Created => {
+                outcome.created += 1;
+                counts.created += 1;
+            }
+            _ => {
+                outcome.updated += 1;
+                counts.updated += 1;
+            }
         }
         models.insert(record.model);
         let digest = joins::digest(&record);
@@ -128,6 +137,7 @@ pub(crate) fn plan(
         writes.push((record, kind));
     }
     outcome.changed_models = models.into_iter().collect();
+    outcome.by_model = by_model.into_iter().collect();
     PagePlan {
         seen_ids,
         writes,
@@ -256,6 +266,13 @@ mod tests {
             (1, 2, 1)
         );
         assert_eq!(plan.outcome.changed_models, vec![Model::Employments]);
+        let split = ModelCounts {
+            created: 1,
+            updated: 2,
+            unchanged: 1,
+            deleted: 0,
+        };
+        assert_eq!(plan.outcome.by_model, vec![(Model::Employments, split)]);
         assert_eq!(plan.join_digests, vec![None, None, None], "employments have no joins");
         assert!(plan.changed_joins.is_empty());
     }

@@ -321,6 +321,15 @@ pub trait InboundWebhooks: Send + Sync + 'static {
     async fn record_inbound_delivery(&self, integration_id: &str, delivery_key: &str) -> Result<bool, StoreError>;
 }
 
+/// What `/metrics` reads about the whole fleet at each scrape (bounded by the scrape's timeout).
+#[async_trait]
+pub trait FleetStats: Send + Sync + 'static {
+    /// Open runs by sync type and state, with the oldest one's creation.
+    async fn open_run_stats(&self) -> Result<Vec<OpenRunStats>, StoreError>;
+    /// Every integration's last success and shortest schedule interval.
+    async fn integration_freshness(&self) -> Result<Vec<Freshness>, StoreError>;
+}
+
 /// What running a sync takes: the engine and the worker executing its job.
 pub trait SyncStore: Backend + Integrations + Leases + Runs + RunHistory + MirrorWrites + MirrorReads {}
 impl<T: Backend + Integrations + Leases + Runs + RunHistory + MirrorWrites + MirrorReads> SyncStore for T {}
@@ -345,6 +354,6 @@ impl<T: Integrations + Leases> FenceStore for T {}
 
 /// Every role: implemented by [`crate::PgStore`] and [`crate::SqliteStore`], opened by the
 /// binary, and narrowed (upcast) to a view or a role where it is handed to a caller. The views
-/// together name every role.
-pub trait MirrorStore: SyncStore + ReadStore + SchedulerStore + AdminStore + FenceStore {}
-impl<T: SyncStore + ReadStore + SchedulerStore + AdminStore + FenceStore> MirrorStore for T {}
+/// together name every role but [`FleetStats`], which only the binary's metrics collector takes.
+pub trait MirrorStore: SyncStore + ReadStore + SchedulerStore + AdminStore + FenceStore + FleetStats {}
+impl<T: SyncStore + ReadStore + SchedulerStore + AdminStore + FenceStore + FleetStats> MirrorStore for T {}

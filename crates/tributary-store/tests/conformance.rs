@@ -224,6 +224,7 @@ conformance!(
     paused_schedules_are_not_claimed_until_resumed,
     integration_health_reads_outcomes_and_schedules,
     a_runs_trace_context_reaches_its_deliveries,
+    fleet_stats_count_open_runs_and_read_freshness,
 );
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -3935,4 +3936,54 @@ async fn integration_health_reads_outcomes_and_schedules(h: &Harness) {
         .expect("health");
     assert_eq!(by_tool.len(), 1);
     assert_eq!(by_tool[0].integration_id, "greenhouse:globex");
+}
+
+/// What `/metrics` reads: open runs by type and state with the oldest, and each integration's
+/// last success (the newest SUCCEEDED run's end) and shortest effective interval.
+async fn fleet_stats_count_open_runs_and_read_freshness(h: &Harness) {
+    let store = h.store.as_ref();
+    integration(store, INTEGRATION).await;
+    integration(store, "personio:other").await;
+    store
+        .ensure_schedules(
+            INTEGRATION,
+            &[
+                (SyncType::Full, Duration::from_secs(3600)),
+                (SyncType::Delta, Duration::from_secs(300)),
+            ],
+        )
+        .await
+        .expect("schedules");
+    let fresh = store.integration_freshness().await.expect("freshness");
+    let acme = fresh.iter().find(|f| f.integration_id == INTEGRATION).expect("acme");
+    assert_eq!((acme.last_success, acme.every), (None, Some(Duration::from_secs(300))));
+    let other = fresh
+        .iter()
+        .find(|f| f.integration_id == "personio:other")
+        .expect("other");
+    assert_eq!((other.tool, other.every), (ToolKind::Personio, None), "no schedules");
+
+    let run = begin_run(store, SyncType::Full, "w1", None).await;
+    end_run(store, &run, "w1").await;
+    let (queued, _) = store.enqueue_run(INTEGRATION, SyncType::Delta).await.expect("enqueue");
+    let fresh = store.integration_freshness().await.expect("freshness");
+    let acme = fresh.iter().find(|f| f.integration_id == INTEGRATION).expect("acme");
+    let finished = store.get_run(&run.run_id).await.expect("read").expect("run");
+    assert_eq!(acme.last_success, finished.ended_at);
+    store.set_webhooks_active(INTEGRATION, true).await.expect("webhooks on");
+    let fresh = store.integration_freshness().await.expect("freshness");
+    let acme = fresh.iter().find(|f| f.integration_id == INTEGRATION).expect("acme");
+    assert_eq!(
+        acme.every,
+        Some(WEBHOOK_POLL_INTERVAL),
+        "polled daily while webhooks deliver"
+    );
+
+    let open = store.open_run_stats().await.expect("open runs");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (open[0].sync_type, open[0].state, open[0].count),
+        (SyncType::Delta, RunState::Queued, 1)
+    );
+    assert_eq!(open[0].oldest, queued.created_at);
 }

@@ -11,6 +11,7 @@ use reqwest::redirect;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
+use tributary_metrics::catalogue::{WEBHOOK_DEAD_LETTERS, WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_LAG};
 use tributary_store::{AttemptOutcome, ClaimedDelivery, DeliveryAttempt, Outbox, OutboxListener, StoreError};
 
 use crate::WebhookError;
@@ -324,6 +325,9 @@ impl Deliverer {
         match &report.outcome {
             AttemptOutcome::Delivered => {
                 bump(&self.counters.delivered);
+                metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => "delivered").increment(1);
+                let lag = (Utc::now() - claimed.event.created_at).to_std().unwrap_or_default();
+                metrics::histogram!(WEBHOOK_DELIVERY_LAG).record(lag.as_secs_f64());
                 tracing::debug!(
                     delivery = %d.id, event = %d.event_id, endpoint = %d.endpoint_id, attempt = a.attempt,
                     status = a.status, latency_ms = a.latency_ms, "webhook delivered"
@@ -331,6 +335,7 @@ impl Deliverer {
             }
             AttemptOutcome::Retry(at) => {
                 bump(&self.counters.retried);
+                metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => "retry").increment(1);
                 tracing::info!(
                     delivery = %d.id, event = %d.event_id, endpoint = %d.endpoint_id, attempt = a.attempt,
                     status = a.status, error = a.error.as_deref(), retry_at = %at, "webhook attempt failed"
@@ -338,6 +343,8 @@ impl Deliverer {
             }
             AttemptOutcome::Dead => {
                 bump(&self.counters.dead);
+                metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => "dead").increment(1);
+                metrics::counter!(WEBHOOK_DEAD_LETTERS).increment(1);
                 tracing::warn!(
                     delivery = %d.id, event = %d.event_id, endpoint = %d.endpoint_id, attempt = a.attempt,
                     status = a.status, error = a.error.as_deref(), "webhook dead-lettered after its retry window"

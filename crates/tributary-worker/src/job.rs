@@ -297,6 +297,7 @@ impl JobContext {
         control: RunControl,
     ) -> Result<JobEnd, WorkerError> {
         let run_id = job.run_id.as_str();
+        let held = HeldLease::count();
         self.coordinator.unmark_queued(run_id).await?;
         if job.sync_type == SyncType::Delta {
             self.coordinator.clear_preemption(&job.integration_id, run_id).await?;
@@ -309,6 +310,7 @@ impl JobContext {
         if let Err(e) = self.coordinator.release(&grant).await {
             tracing::warn!(run_id, error = %e, "could not release the lease; it expires");
         }
+        drop(held);
         // The execution is over and its lease released: a job pushed for the run from here on
         // (its retry, its resumption after a shutdown) is a new one, which this process may take.
         drop(claim);
@@ -401,5 +403,21 @@ impl JobContext {
         let waiting = stranded(self.coordinator.as_ref(), waiting).await?;
         dispatch(self.queue.as_ref(), self.coordinator.as_ref(), &waiting).await?;
         Ok(())
+    }
+}
+
+/// Counts a granted lease in `tributary_leases_held` until dropped (also on an early return).
+struct HeldLease;
+
+impl HeldLease {
+    fn count() -> Self {
+        metrics::gauge!(tributary_metrics::catalogue::LEASES_HELD).increment(1.0);
+        HeldLease
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        metrics::gauge!(tributary_metrics::catalogue::LEASES_HELD).decrement(1.0);
     }
 }

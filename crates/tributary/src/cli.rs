@@ -72,9 +72,9 @@ pub enum Command {
     Gateway(GatewayArgs),
     /// Claim due syncs from the schedules and enqueue them into Redis; re-enqueue runs nobody
     /// works on. Any number of replicas.
-    Scheduler(SchedulerArgs),
+    Scheduler(SchedulerCommand),
     /// Take sync jobs from Redis and run them. Stateless; any number of replicas.
-    Worker(WorkerArgs),
+    Worker(WorkerCommand),
     /// Every role in one process: gateway, operator API, scheduler and worker (Redis when
     /// REDIS_URL is set, in-memory queues otherwise).
     Serve(ServeArgs),
@@ -163,6 +163,48 @@ pub struct WorkerArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SchedulerCommand {
+    #[command(flatten)]
+    pub scheduler: SchedulerArgs,
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerCommand {
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// The small HTTP listener of the roles without a gateway, for Kubernetes probes and scrapes.
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// Serve `/metrics`, `/health` and `/ready` on this address (e.g. 0.0.0.0:9090); off when
+    /// unset. `/ready` answers 503 while the mirror or Redis does not answer.
+    #[arg(long)]
+    pub http_listen: Option<SocketAddr>,
+}
+
+/// What `/metrics` computes at each scrape.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Integrations given staleness series of their own in `/metrics`, stalest first (every
+    /// integration is counted in `tributary_integrations{tool,staleness}` whatever this is).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub metrics_stalest: u16,
+    /// Milliseconds the fleet gauges (queues, open runs, staleness) may take at a scrape; past
+    /// it the scrape answers without them and `tributary_collector_up{collector="fleet"}` is 0.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub metrics_timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -170,6 +212,8 @@ pub struct ServeArgs {
     /// stay off the public Service.
     #[arg(long, env = "TRIBUTARY_OPS_LISTEN")]
     pub ops_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub limits: ApiLimitArgs,
     #[command(flatten)]
@@ -317,6 +361,8 @@ pub struct GatewayArgs {
     /// stay off the public Service.
     #[arg(long, env = "TRIBUTARY_OPS_LISTEN")]
     pub ops_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub limits: ApiLimitArgs,
 }

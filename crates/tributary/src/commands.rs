@@ -310,15 +310,20 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         anyhow::bail!("--ops-listen serves the operator API, which `tributary gateway` has only with REDIS_URL set");
     }
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
+    let metrics = crate::observe::metrics_router(&store, fleet.as_ref().map(|f| f.queue.clone()), &args.metrics)?;
     let app = crate::api::router(
         global,
         api_store.clone(),
         fleet.as_ref(),
         &args.limits,
         args.ops_listen.is_some(),
+        metrics.clone(),
     );
     let ops = match (args.ops_listen, &fleet) {
-        (Some(addr), Some(fleet)) => Some((addr, crate::api::ops_router(global, api_store, fleet, &args.limits))),
+        (Some(addr), Some(fleet)) => Some((
+            addr,
+            crate::api::ops_router(global, api_store, fleet, &args.limits, metrics),
+        )),
         _ => None,
     };
     let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;

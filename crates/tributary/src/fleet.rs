@@ -13,7 +13,7 @@ use tributary_store::MirrorStore;
 use tributary_webhooks::{Deliverer, DelivererConfig, TargetPolicy};
 use tributary_worker::{JobContext, RunningRuns, WorkerConfig, run_pool};
 
-use crate::cli::{Global, SchedulerArgs, ServeArgs, WorkerArgs};
+use crate::cli::{Global, SchedulerArgs, SchedulerCommand, ServeArgs, WorkerArgs, WorkerCommand};
 use crate::setup::{Fleet, open_store, shutdown_watch};
 
 fn secs(v: f64) -> Duration {
@@ -111,27 +111,45 @@ fn spawn_deliverer(
     Ok(Some(tokio::spawn(deliverer.run(shutdown))))
 }
 
-pub async fn scheduler(global: &Global, args: SchedulerArgs) -> anyhow::Result<()> {
+pub async fn scheduler(global: &Global, command: SchedulerCommand) -> anyhow::Result<()> {
     require_redis(global, "scheduler")?;
     let store = open_store(global).await?;
     let fleet = Fleet::open(global, &store).await?;
     let owner = tributary_lease_owner("scheduler");
+    let shutdown = shutdown_watch();
+    crate::observe::spawn_listener(
+        command.probes.http_listen,
+        &store,
+        &fleet.queue,
+        &command.metrics,
+        shutdown.clone(),
+    )
+    .await?;
     let scheduler = Scheduler::new(
         store,
         fleet.queue.clone(),
         fleet.coordinator.clone(),
-        scheduler_config(&args, &owner),
+        scheduler_config(&command.scheduler, &owner),
     );
-    scheduler.run(shutdown_watch()).await;
+    scheduler.run(shutdown).await;
     Ok(())
 }
 
-pub async fn worker(global: &Global, args: WorkerArgs) -> anyhow::Result<()> {
+pub async fn worker(global: &Global, command: WorkerCommand) -> anyhow::Result<()> {
     require_redis(global, "worker")?;
+    let args = command.worker;
     let store = open_store(global).await?;
     let mut fleet = Fleet::open(global, &store).await?;
     let worker_id = tributary_lease_owner("worker");
     let shutdown = shutdown_watch();
+    crate::observe::spawn_listener(
+        command.probes.http_listen,
+        &store,
+        &fleet.queue,
+        &command.metrics,
+        shutdown.clone(),
+    )
+    .await?;
     let deliverer = spawn_deliverer(store.clone(), &args, shutdown.clone())?;
     let ctx = job_context(store, &fleet, &args, &worker_id);
     run_pool(ctx, fleet.take_queues()?, shutdown.clone()).await?;
@@ -166,16 +184,21 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let deliverer = spawn_deliverer(store.clone(), &args.worker, shutdown.clone())?;
 
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
+    let metrics = crate::observe::metrics_router(&store, Some(fleet.queue.clone()), &args.metrics)?;
     let app = crate::api::router(
         global,
         api_store.clone(),
         Some(&fleet),
         &args.limits,
         args.ops_listen.is_some(),
+        metrics.clone(),
     );
-    let ops = args
-        .ops_listen
-        .map(|addr| (addr, crate::api::ops_router(global, api_store, &fleet, &args.limits)));
+    let ops = args.ops_listen.map(|addr| {
+        (
+            addr,
+            crate::api::ops_router(global, api_store, &fleet, &args.limits, metrics),
+        )
+    });
     let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;
     let ops_at = match &listeners.ops {
         Some((addr, _, _)) => format!("operator API on http://{addr}/ops/v1 only"),

@@ -5,8 +5,10 @@ mod cli;
 mod commands;
 mod demo;
 mod fleet;
+mod gauges;
 mod listeners;
 mod listing;
+mod observe;
 mod progress;
 mod setup;
 

@@ -357,6 +357,11 @@ per_backend! {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let mut by_model: std::collections::BTreeMap<Model, crate::ModelCounts> = Default::default();
+        for (model, _, _) in &deleted {
+            by_model.entry(*model).or_default().deleted += 1;
+        }
+        outcome.by_model = by_model.into_iter().collect();
         // A deleted row with members removes them from its joins (a NULL digest is unknown).
         let joins: Vec<&str> = deleted
             .iter()

@@ -38,6 +38,7 @@ pub(crate) mod change_log;
 pub(crate) mod dependents;
 pub(crate) mod events;
 pub(crate) mod fence;
+pub(crate) mod fleet_stats;
 pub(crate) mod health;
 pub(crate) mod inbound_webhooks;
 pub(crate) mod integrations;

@@ -6,6 +6,7 @@ mod support;
 
 mod console;
 mod failures;
+mod metrics;
 mod preemption;
 mod redis_restarts;
 mod scale;
