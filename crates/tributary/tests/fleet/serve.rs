@@ -334,9 +334,20 @@ async fn serve_with_ops_listen_keeps_the_operator_api_off_the_public_listener() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // `/metrics` and the console follow the operator API onto its listener.
+    let metrics = get(format!("{ops}/metrics"), None).await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.text().await.unwrap().contains("# TYPE tributary_"),
+        "a Prometheus exposition"
+    );
+    let console = get(format!("{ops}/ops/sign-in"), None).await.unwrap();
+    assert_eq!(console.status(), 200);
     for (url, token) in [
         (format!("{public}/ops/v1/queues"), "admin-secret"),
         (format!("{public}/ops/v1/openapi.json"), "admin-secret"),
+        (format!("{public}/metrics"), "admin-secret"),
+        (format!("{public}/ops/sign-in"), "admin-secret"),
         (format!("{ops}/v1/hris/employees"), "any-key"),
     ] {
         let response = get(url.clone(), Some(token)).await.unwrap();
