@@ -595,10 +595,13 @@ async fn demo_serves_what_it_synced() {
             "20",
             "--rounds",
             "1",
+            // The demo exits once every integration has synced again (scheduled, or a DELTA
+            // from the simulator's webhooks after a change): no second round for 20 s leaves
+            // the requests below that long to reach it, however loaded the machine.
             "--sync-every",
-            "1",
+            "20",
             "--mutate-every",
-            "1",
+            "20",
         ],
     )
     .stdout(std::process::Stdio::piped())
