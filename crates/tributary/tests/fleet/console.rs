@@ -461,6 +461,12 @@ async fn an_operator_steers_the_fleet_from_the_console() {
 
     // Signing out ends the session: pages lead to the form again.
     browser.click("#sign-out").await;
+    // The click only submits the form: wait for its answer (the sign-in page) before leaving.
+    browser
+        .wait_text("#sign-in", WITHIN, "the sign-in form after signing out", |t| {
+            t.contains("Sign in")
+        })
+        .await;
     c.goto(&format!("{base}/ops/")).await.expect("goto");
     assert!(c.current_url().await.unwrap().path().ends_with("/ops/sign-in"));
     browser.0.close().await;
