@@ -298,10 +298,6 @@ impl JobContext {
     ) -> Result<JobEnd, WorkerError> {
         let run_id = job.run_id.as_str();
         let held = HeldLease::count();
-        self.coordinator.unmark_queued(run_id).await?;
-        if job.sync_type == SyncType::Delta {
-            self.coordinator.clear_preemption(&job.integration_id, run_id).await?;
-        }
         let result = self.execute_leased(job, &grant, control).await;
         self.running.remove(run_id);
         if let Err(e) = self.coordinator.clear_signal(run_id).await {
@@ -345,6 +341,12 @@ impl JobContext {
     }
 
     async fn execute_leased(&self, job: &SyncJob, grant: &Lease, control: RunControl) -> Result<SyncRun, WorkerError> {
+        // In here, not before: whatever fails from the moment the lease is taken, `execute`
+        // releases it rather than leaving it to expire.
+        self.coordinator.unmark_queued(&job.run_id).await?;
+        if job.sync_type == SyncType::Delta {
+            self.coordinator.clear_preemption(&job.integration_id, &job.run_id).await?;
+        }
         // Read again now that the lease is ours: what `handle` read before may have changed
         // under the previous holder (its attempts decide whether this execution may retry).
         let run = self
