@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
 use tributary_gateway::{generate_api_key, hash_api_key};
-use tributary_model::{RunState, SyncType, ToolKind};
+use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
 use tributary_sim::{FaultAction, FaultRule};
 use tributary_store::NewIntegration;
 
@@ -71,6 +71,65 @@ fn status(code: u16, retry_after: Option<&str>) -> FaultAction {
         retry_after: retry_after.map(str::to_owned),
         body: None,
     }
+}
+
+/// A DELTA preempts a FULL over a slow source (200 ms a page): the worker counts one preemption
+/// and its latency (from the DELTA's queueing to the FULL's pause), which is no longer than the
+/// time between the trigger and the pause the test saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preemption_is_counted_with_its_latency() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 5000).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    let worker = with_listener(&mut s, "worker", "w1", &[]).await;
+    let first = s.trigger(&id, SyncType::Full).await;
+    let first = s.wait_ended(&first.run.id, Duration::from_secs(120)).await;
+    assert_eq!(first.state, RunState::Succeeded, "{:?}", first.error);
+    let personio = [("tool", "personio")];
+    assert_eq!(
+        value(&scrape(&worker).await, "tributary_preemptions_total", &personio),
+        0.0,
+        "nothing preempted yet"
+    );
+
+    s.sim.state.set_latency(ToolKind::Personio, 200);
+    let full = s.trigger(&id, SyncType::Full).await;
+    s.wait_run(&full.run.id, WAIT, "fetched 5 pages", |r| r.counts.pages_fetched >= 5)
+        .await;
+    let asked = std::time::Instant::now();
+    let delta = s.trigger(&id, SyncType::Delta).await;
+    let paused = s
+        .wait_run(&full.run.id, WAIT, "paused for the delta", |r| r.state == RunState::Paused)
+        .await;
+    let seen = asked.elapsed().as_secs_f64();
+    assert_eq!(paused.pause_reason, Some(PauseReason::Preempted));
+    let delta = s.wait_ended(&delta.run.id, WAIT).await;
+    assert_eq!(delta.state, RunState::Succeeded, "{:?}", delta.error);
+
+    let m = scrape(&worker).await;
+    assert_eq!(value(&m, "tributary_preemptions_total", &personio), 1.0);
+    assert_eq!(
+        value(&m, "tributary_preemption_latency_seconds_count", &personio),
+        1.0
+    );
+    let latency = value(&m, "tributary_preemption_latency_seconds_sum", &personio);
+    assert!(
+        latency > 0.0 && latency <= seen + 1.0,
+        "latency {latency} s, the test saw the pause {seen} s after the trigger"
+    );
+    // The paused FULL ends later: its execution ended PAUSED once, then SUCCEEDED.
+    let full = s.wait_ended(&full.run.id, Duration::from_secs(300)).await;
+    assert_eq!(full.state, RunState::Succeeded, "{:?}", full.error);
+    let m = scrape(&worker).await;
+    assert_eq!(
+        value(
+            &m,
+            "tributary_sync_runs_total",
+            &[("tool", "personio"), ("sync_type", "FULL"), ("state", "PAUSED")]
+        ),
+        1.0
+    );
 }
 
 /// A FULL sync that meets a 429 (Retry-After: 1) and a 503 on one request, then succeeds: the
