@@ -345,7 +345,9 @@ impl JobContext {
         // releases it rather than leaving it to expire.
         self.coordinator.unmark_queued(&job.run_id).await?;
         if job.sync_type == SyncType::Delta {
-            self.coordinator.clear_preemption(&job.integration_id, &job.run_id).await?;
+            self.coordinator
+                .clear_preemption(&job.integration_id, &job.run_id)
+                .await?;
         }
         // Read again now that the lease is ours: what `handle` read before may have changed
         // under the previous holder (its attempts decide whether this execution may retry).

@@ -8,7 +8,7 @@ use prometheus_parse::{Scrape, Value};
 use tributary_gateway::{generate_api_key, hash_api_key};
 use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
 use tributary_sim::{FaultAction, FaultRule};
-use tributary_store::NewIntegration;
+use tributary_store::{NewIntegration, NewWebhookEndpoint};
 
 use crate::support::Stack;
 
@@ -100,7 +100,9 @@ async fn a_preemption_is_counted_with_its_latency() {
     let asked = std::time::Instant::now();
     let delta = s.trigger(&id, SyncType::Delta).await;
     let paused = s
-        .wait_run(&full.run.id, WAIT, "paused for the delta", |r| r.state == RunState::Paused)
+        .wait_run(&full.run.id, WAIT, "paused for the delta", |r| {
+            r.state == RunState::Paused
+        })
         .await;
     let seen = asked.elapsed().as_secs_f64();
     assert_eq!(paused.pause_reason, Some(PauseReason::Preempted));
@@ -109,10 +111,7 @@ async fn a_preemption_is_counted_with_its_latency() {
 
     let m = scrape(&worker).await;
     assert_eq!(value(&m, "tributary_preemptions_total", &personio), 1.0);
-    assert_eq!(
-        value(&m, "tributary_preemption_latency_seconds_count", &personio),
-        1.0
-    );
+    assert_eq!(value(&m, "tributary_preemption_latency_seconds_count", &personio), 1.0);
     let latency = value(&m, "tributary_preemption_latency_seconds_sum", &personio);
     assert!(
         latency > 0.0 && latency <= seen + 1.0,
@@ -130,6 +129,70 @@ async fn a_preemption_is_counted_with_its_latency() {
         ),
         1.0
     );
+}
+
+/// Outbound webhooks of a sync to a receiver that fails its first request: the worker counts
+/// one `retry` attempt, one `delivered` per request the receiver accepted, and a delivery lag
+/// for each of those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_counted_by_outcome() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 50).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    // A receiver answering 500 to its first request and 200 to every other, counting both.
+    let (requests, accepted) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let (requests, accepted) = (requests.clone(), accepted.clone());
+            move || async move {
+                if requests.fetch_add(1, Ordering::SeqCst) == 0 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("receiver") });
+    s.store
+        .create_webhook_endpoint(NewWebhookEndpoint {
+            environment: "test".into(),
+            url,
+            secret: "whsec_metrics".into(),
+            event_types: vec![],
+        })
+        .await
+        .expect("endpoint created");
+    let worker = with_listener(&mut s, "worker", "w1", &[]).await;
+
+    let run = s.trigger(&id, SyncType::Full).await.run;
+    let done = s.wait_ended(&run.id, WAIT).await;
+    assert_eq!(done.state, RunState::Succeeded, "{:?}", done.error);
+    // The failed request's delivery is retried within the policy's first wait (at most 10 s).
+    // Counters move just after the receiver answers: wait for them to agree with it.
+    let base = worker.clone();
+    s.wait_until(WAIT, "the worker's counters agree with the receiver", || {
+        let (requests, accepted, base) = (requests.clone(), accepted.clone(), base.clone());
+        async move {
+            let m = scrape(&base).await;
+            let accepted = accepted.load(Ordering::SeqCst) as f64;
+            requests.load(Ordering::SeqCst) >= 2
+                && value(&m, "tributary_webhook_deliveries_total", &[("outcome", "retry")]) == 1.0
+                && value(&m, "tributary_webhook_deliveries_total", &[("outcome", "delivered")]) == accepted
+                && value(&m, "tributary_webhook_delivery_lag_seconds_count", &[]) == accepted
+        }
+    })
+    .await;
+    let m = scrape(&worker).await;
+    assert_eq!(value(&m, "tributary_webhook_dead_letters_total", &[]), 0.0);
 }
 
 /// A FULL sync that meets a 429 (Retry-After: 1) and a 503 on one request, then succeeds: the
