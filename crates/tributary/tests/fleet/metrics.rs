@@ -10,14 +10,9 @@ use tributary_model::{PauseReason, RunState, SyncType, ToolKind};
 use tributary_sim::{FaultAction, FaultRule};
 use tributary_store::{NewIntegration, NewWebhookEndpoint};
 
-use crate::support::Stack;
+use crate::support::{Stack, free_port};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    probe.local_addr().expect("its address").port()
-}
 
 async fn get(url: &str) -> Option<(u16, String)> {
     let r = reqwest::get(url).await.ok()?;

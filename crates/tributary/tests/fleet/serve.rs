@@ -4,50 +4,13 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tributary_model::ToolKind;
-use tributary_sim::{SimConfig, Simulator};
-
-fn tributary(data_dir: &std::path::Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
-    cmd.env("TRIBUTARY_DATA_DIR", data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env_remove("TRIBUTARY_SECRET_KEY")
-        .env("TRIBUTARY_ADMIN_TOKEN", "admin-secret")
-        .kill_on_drop(true);
-    cmd
-}
+use crate::support::{embedded_personio, embedded_tributary as tributary, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_embedded_schedules_syncs_and_serves() {
-    let sim = Simulator::start(
-        SimConfig {
-            employees: 50,
-            tools: vec![ToolKind::Personio],
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .expect("simulator");
-    let dir = std::env::temp_dir().join(format!("tributary-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let created = tributary(&dir)
-        .args(["integration", "create", "personio:acme", "--base-url"])
-        .arg(sim.base_url(ToolKind::Personio))
-        .arg("--credentials")
-        .arg(sim.integration_credentials(ToolKind::Personio).to_string())
-        .output()
-        .await
-        .expect("create");
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let key = tributary(&dir).args(["api-key", "create"]).output().await.expect("key");
-    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+    let (_sim, dir, key) = embedded_personio("serve", 50).await;
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let log = dir.join("serve.log");
     let mut serve = tributary(&dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tick-secs", "0.2"])
@@ -136,33 +99,8 @@ async fn serve_embedded_schedules_syncs_and_serves() {
 /// it is forced (the Postgres fleet's twin is in `schedulers.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_embedded_forced_delta_runs_once_and_leaves_the_schedule_alone() {
-    let sim = Simulator::start(
-        SimConfig {
-            employees: 50,
-            tools: vec![ToolKind::Personio],
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .expect("simulator");
-    let dir = std::env::temp_dir().join(format!("tributary-serve-forced-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let created = tributary(&dir)
-        .args(["integration", "create", "personio:acme", "--base-url"])
-        .arg(sim.base_url(ToolKind::Personio))
-        .arg("--credentials")
-        .arg(sim.integration_credentials(ToolKind::Personio).to_string())
-        .output()
-        .await
-        .expect("create");
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let key = tributary(&dir).args(["api-key", "create"]).output().await.expect("key");
-    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_sim, dir, key) = embedded_personio("serve-forced", 50).await;
+    let port = free_port();
     let _serve = tributary(&dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tick-secs", "0.2"])
         .stdout(Stdio::null())
@@ -277,11 +215,6 @@ async fn serve_embedded_forced_delta_runs_once_and_leaves_the_schedule_alone() {
     assert_eq!(all.len(), runs_before + FORCES, "one run per force");
     assert_eq!(schedules().await, before, "the schedules are as they were");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// `--ops-listen`: the operator API answers on its own listener (with request ids and the

@@ -577,3 +577,67 @@ impl Drop for OwnRedis {
         self.kill();
     }
 }
+
+// ---- `tributary` processes on the embedded mode ----------------------------------------------
+
+/// A port free when asked (the process given it binds it soon after).
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().expect("its address").port()
+}
+
+/// The admin token of the embedded processes below.
+pub const EMBEDDED_ADMIN: &str = "admin-secret";
+
+/// The `tributary` binary on the embedded mode under `data_dir`: no database, Redis, key, log or
+/// OpenTelemetry settings inherited from whoever runs the tests; admin token [`EMBEDDED_ADMIN`].
+pub fn embedded_tributary(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.env("TRIBUTARY_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("TRIBUTARY_SECRET_KEY")
+        .env_remove("TRIBUTARY_LOG")
+        .env_remove("TRIBUTARY_LOG_FORMAT")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
+        .env("TRIBUTARY_ADMIN_TOKEN", EMBEDDED_ADMIN)
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A simulated Personio of `employees` connected as `personio:acme` in a fresh embedded data
+/// directory (`tributary-<name>-<pid>` under the temporary directory), with an API key made by
+/// the CLI: the simulator, the directory and the key.
+pub async fn embedded_personio(name: &str, employees: usize) -> (Simulator, PathBuf, String) {
+    let sim = Simulator::start(
+        SimConfig {
+            employees,
+            tools: vec![ToolKind::Personio],
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("simulator");
+    let dir = std::env::temp_dir().join(format!("tributary-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let created = embedded_tributary(&dir)
+        .args(["integration", "create", "personio:acme", "--base-url"])
+        .arg(sim.base_url(ToolKind::Personio))
+        .arg("--credentials")
+        .arg(sim.integration_credentials(ToolKind::Personio).to_string())
+        .output()
+        .await
+        .expect("create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = embedded_tributary(&dir)
+        .args(["api-key", "create"])
+        .output()
+        .await
+        .expect("key");
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+    (sim, dir, key)
+}

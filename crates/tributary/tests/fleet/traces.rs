@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,10 +17,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message as _;
 use serde_json::{Value, json};
-use tributary_model::ToolKind;
-use tributary_sim::{SimConfig, Simulator};
+use tributary_sim::Simulator;
 
-const ADMIN: &str = "admin-secret";
+use crate::support::{EMBEDDED_ADMIN as ADMIN, embedded_personio, embedded_tributary as tributary, free_port};
 
 /// A span as the receiver decoded it: ids in lowercase hex (the W3C spelling), attributes as
 /// text.
@@ -149,25 +148,6 @@ impl Hooks {
     }
 }
 
-/// The `tributary` binary with an embedded data directory and no OpenTelemetry environment
-/// inherited from whoever runs the tests.
-fn tributary(data_dir: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
-    cmd.env("TRIBUTARY_DATA_DIR", data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env_remove("TRIBUTARY_SECRET_KEY")
-        .env_remove("TRIBUTARY_LOG")
-        .env_remove("TRIBUTARY_LOG_FORMAT")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
-        .env("TRIBUTARY_ADMIN_TOKEN", ADMIN)
-        .kill_on_drop(true);
-    cmd
-}
-
 /// `tributary serve` over a simulated Personio with one integration, an API key and a webhook
 /// endpoint, its first (scheduled) FULL done.
 struct Served {
@@ -181,33 +161,8 @@ struct Served {
 
 impl Served {
     async fn start(name: &str, otel: &[(&str, String)], hook_url: &str) -> Self {
-        let sim = Simulator::start(
-            SimConfig {
-                employees: 30,
-                tools: vec![ToolKind::Personio],
-                ..SimConfig::default()
-            },
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .expect("simulator");
-        let dir = std::env::temp_dir().join(format!("tributary-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let created = tributary(&dir)
-            .args(["integration", "create", "personio:acme", "--base-url"])
-            .arg(sim.base_url(ToolKind::Personio))
-            .arg("--credentials")
-            .arg(sim.integration_credentials(ToolKind::Personio).to_string())
-            .output()
-            .await
-            .expect("create");
-        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-        let key = tributary(&dir).args(["api-key", "create"]).output().await.expect("key");
-        let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let (sim, dir, key) = embedded_personio(name, 30).await;
+        let port = free_port();
         let mut cmd = tributary(&dir);
         cmd.args([
             "serve",
