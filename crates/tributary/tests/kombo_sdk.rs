@@ -14,6 +14,7 @@
 
 mod kombo_sdk {
     pub mod node;
+    pub mod process;
     pub mod python;
     pub mod stack;
 }

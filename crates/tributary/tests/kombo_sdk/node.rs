@@ -8,6 +8,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use super::process::run;
+
 /// `node --version`, or why there is none (Node 20 or newer: `node --test` and its reporters).
 pub fn node_version() -> Result<String, String> {
     let out = Command::new("node")
@@ -70,17 +72,4 @@ pub fn ensure_node_modules(sdk_dir: &Path, node_version: &str) -> Result<PathBuf
         }
     }
     Ok(dir)
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
 }

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use super::process::run;
+
 /// The interpreter's `--version`, or why there is none.
 pub fn python3_version() -> Result<String, String> {
     let out = Command::new("python3")
@@ -74,17 +76,4 @@ pub fn ensure_venv(requirements: &Path, python_version: &str) -> Result<PathBuf,
         }
         Err(e) => Err(format!("renaming {} into place: {e}", partial.display())),
     }
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
 }
