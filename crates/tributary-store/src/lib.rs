@@ -25,6 +25,7 @@ mod postgres;
 mod raw_json;
 mod roles;
 mod schedules;
+mod schema;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -36,4 +37,5 @@ pub use error::{StoreError, StoreErrorKind};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use raw_json::RawJson;
 pub use roles::*;
+pub use schema::SchemaStatus;
 pub use sqlite::SqliteStore;

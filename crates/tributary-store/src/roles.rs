@@ -25,6 +25,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies pending migrations. Idempotent; run at start and by `tributary migrate`.
     async fn migrate(&self) -> Result<(), StoreError>;
 
+    /// How the database's applied migrations compare with this release's, without changing
+    /// anything (no migrations table yet: none applied).
+    async fn schema_status(&self) -> Result<crate::SchemaStatus, StoreError>;
+
     /// Whether the database answers, for `/ready`.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -75,6 +75,18 @@ pub async fn fresh_pg_store() -> Result<(Arc<dyn MirrorStore>, TestDatabase), St
 
 /// [`fresh_pg_store`] as the concrete type, for tests that need its pool.
 pub async fn fresh_pg_store_concrete() -> Result<(PgStore, TestDatabase), StoreError> {
+    let guard = fresh_pg_database().await?;
+    let pool = crate::postgres::pool_options()
+        .max_connections(8)
+        .connect(guard.url())
+        .await?;
+    let store = PgStore::from_pool(pool, CredentialKey::generate());
+    store.migrate().await?;
+    Ok((store, guard))
+}
+
+/// An empty Postgres database of its own, not migrated: for tests of what migrates it.
+pub async fn fresh_pg_database() -> Result<TestDatabase, StoreError> {
     let admin_url = admin_url();
     let name = format!("tributary_test_{}", ids::random_id().to_lowercase());
     let mut admin = PgConnection::connect(&admin_url).await?;
@@ -86,14 +98,15 @@ pub async fn fresh_pg_store_concrete() -> Result<(PgStore, TestDatabase), StoreE
         .map_err(|e| StoreError::Invalid(format!("TEST_DATABASE_URL {admin_url:?}: {e}")))?;
     url.set_path(&name);
     let url = url.to_string();
-    let guard = TestDatabase { admin_url, name, url };
-    let pool = crate::postgres::pool_options()
-        .max_connections(8)
-        .connect(guard.url())
-        .await?;
-    let store = PgStore::from_pool(pool, CredentialKey::generate());
-    store.migrate().await?;
-    Ok((store, guard))
+    Ok(TestDatabase { admin_url, name, url })
+}
+
+/// [`fresh_pg_database`], or `None` like [`pg_store_or_skip`].
+pub async fn pg_database_or_skip() -> Option<TestDatabase> {
+    match fresh_pg_database().await {
+        Ok(found) => Some(found),
+        Err(e) => skip_or_fail(e).map(|never| match never {}),
+    }
 }
 
 /// Removes its SQLite file (and WAL side files) when dropped.

@@ -29,6 +29,9 @@ macro_rules! migrator {
 }
 pub(crate) use migrator;
 
+/// Whether sqlx's migrations table exists (a fresh database has none).
+pub(crate) const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
+
 /// An instant as Postgres binds it: a `timestamptz`.
 pub(crate) fn time(at: Timestamp) -> Timestamp {
     at

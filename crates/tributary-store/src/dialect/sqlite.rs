@@ -27,6 +27,10 @@ macro_rules! migrator {
 }
 pub(crate) use migrator;
 
+/// Whether sqlx's migrations table exists (a fresh database has none).
+pub(crate) const MIGRATIONS_TABLE_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')";
+
 /// An instant as SQLite keeps it: fixed-width UTC text, whose order is time order.
 pub(crate) fn time(at: Timestamp) -> String {
     clock::to_text(at)

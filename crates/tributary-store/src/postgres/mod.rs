@@ -62,6 +62,10 @@ pub struct PgPoolSettings {
     /// store call fails with [`sqlx::Error::PoolTimedOut`] after this long instead of waiting
     /// out the outage.
     pub acquire_timeout: Duration,
+    /// How long [`PgStore::connect_with`]'s first connection may take before it gives up: a
+    /// database behind a firewall that drops packets never refuses, and a role must not hang
+    /// at start.
+    pub connect_timeout: Duration,
 }
 
 impl Default for PgPoolSettings {
@@ -71,6 +75,7 @@ impl Default for PgPoolSettings {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -92,9 +97,11 @@ impl PgStore {
         // timeout, while this fails at once with the real cause (refused, unknown host, bad
         // password) for the start-up error line.
         let options: sqlx::postgres::PgConnectOptions = database_url.parse()?;
-        let probe = tokio::time::timeout(Duration::from_secs(10), sqlx::ConnectOptions::connect(&options))
+        let probe = tokio::time::timeout(settings.connect_timeout, sqlx::ConnectOptions::connect(&options))
             .await
-            .map_err(|_| StoreError::Invalid("no answer from the database within 10 s".into()))??;
+            .map_err(|_| {
+                StoreError::no_answer(format!("no answer within {} s", settings.connect_timeout.as_secs_f64()))
+            })??;
         sqlx::Connection::close(probe).await?;
         let pool = pool_options()
             .max_connections(settings.max_connections)
