@@ -123,8 +123,13 @@ pub async fn run_pool(
         }
     };
     let running = ctx.running.clone();
+    // When the shutdown was asked for: the monitor's wait and ours below share one bound, so
+    // the process exits within `shutdown_timeout` of SIGTERM, as documented, not twice that.
+    let asked_at = Arc::new(std::sync::OnceLock::new());
+    let signal_asked_at = asked_at.clone();
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
+        let _ = signal_asked_at.set(tokio::time::Instant::now());
         tracing::info!(
             running = running.len(),
             "shutting down: pausing running syncs at their next page boundary"
@@ -135,10 +140,12 @@ pub async fn run_pool(
     tracing::info!(worker_id = %config.worker_id, "worker pool started");
     let result = monitor.run_with_signal(signal).await;
     if !ctx.running.is_empty() {
-        // The pool stopped on its own: leave the syncs it was running resumable at once, as a
-        // shutdown would, rather than to their lease's expiry.
+        // Syncs still running: the pool stopped on its own (leave them resumable at once, as a
+        // shutdown would, rather than to their lease's expiry), or the monitor returned before
+        // the syncs it spawned reached their page boundary.
         ctx.running.pause_all_for_shutdown();
-        let deadline = tokio::time::Instant::now() + config.shutdown_timeout;
+        let since = asked_at.get().copied().unwrap_or_else(tokio::time::Instant::now);
+        let deadline = since + config.shutdown_timeout;
         while !ctx.running.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
