@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// tributary: mirrors HRIS and ATS tools into your database and serves them through a fast,
@@ -17,6 +18,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Bearer token of the operator API (`/ops/v1`); unset, that API refuses every request.
     #[arg(long, env = "TRIBUTARY_ADMIN_TOKEN", global = true, hide_env_values = true)]
@@ -46,6 +48,15 @@ pub struct Global {
     /// fields, the span list, and trace and span ids when traces are on).
     #[arg(long, env = "TRIBUTARY_LOG_FORMAT", global = true, default_value = "text")]
     pub log_format: String,
+    /// Do not migrate the database at start; check instead that it has exactly this release's
+    /// migrations, and refuse to start otherwise (run `tributary migrate` once per release, as
+    /// a Job). `tributary migrate` migrates whatever this says.
+    #[arg(long, env = "TRIBUTARY_SKIP_MIGRATIONS", global = true, value_parser = BoolishValueParser::new())]
+    pub skip_migrations: bool,
+    /// Seconds to wait for the first answer of Postgres and of Redis at start before giving up
+    /// with an error.
+    #[arg(long, env = "TRIBUTARY_CONNECT_TIMEOUT_SECS", global = true, default_value_t = 10.0, value_parser = positive_secs)]
+    pub connect_timeout_secs: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +92,18 @@ pub enum Command {
     /// Print a completion script for a shell, e.g. `tributary completions bash >
     /// /etc/bash_completion.d/tributary`.
     Completions { shell: clap_complete::Shell },
+    /// GET a URL and exit 0 on a 2xx answer, 1 otherwise: for container health checks in an
+    /// image without a shell or curl, e.g. `tributary probe http://127.0.0.1:8080/ready`.
+    Probe(ProbeCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeCommand {
+    /// The URL to GET, e.g. http://127.0.0.1:9090/ready.
+    pub url: String,
+    /// Seconds the whole request may take.
+    #[arg(long, default_value_t = 3.0, value_parser = positive_secs)]
+    pub timeout_secs: f64,
 }
 
 /// How a listing command prints.
@@ -101,65 +124,74 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Scheduler")]
 pub struct SchedulerArgs {
     /// Seconds between claims of due schedules.
-    #[arg(long, default_value_t = 1.0, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_TICK_SECS", default_value_t = 1.0, value_parser = positive_secs)]
     pub tick_secs: f64,
     /// Seconds between searches for runs with no queued job and no worker.
-    #[arg(long, default_value_t = 10.0, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_RECONCILE_SECS", default_value_t = 10.0, value_parser = positive_secs)]
     pub reconcile_secs: f64,
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Worker")]
 pub struct WorkerArgs {
     /// FULL and DEFAULT syncs run at once (each).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "TRIBUTARY_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
     /// DELTA syncs run at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "TRIBUTARY_DELTA_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub delta_concurrency: u16,
     /// Seconds an integration lease lasts unless renewed; a killed worker's syncs resume
     /// elsewhere after about this long.
-    #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_LEASE_TTL_SECS", default_value_t = 30.0, value_parser = positive_secs)]
     pub lease_ttl_secs: f64,
     /// Executions of a sync that may end with the source unavailable before it is FAILED.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
+    #[arg(long, env = "TRIBUTARY_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub max_attempts: i32,
     /// Seconds before the first retry of such a sync; each further retry doubles it.
-    #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_RETRY_BASE_SECS", default_value_t = 30.0, value_parser = positive_secs)]
     pub retry_base_secs: f64,
     /// Attempts per source request (the first included) before a page counts as failed.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    #[arg(long, env = "TRIBUTARY_SOURCE_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub source_attempts: u32,
     /// Source requests per second per integration.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "TRIBUTARY_SOURCE_RPS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub source_rps: u32,
     /// Streams of one sync fetched at once (they share the integration's request budget).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, env = "TRIBUTARY_STREAM_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub stream_concurrency: u32,
     /// Outbound webhook attempts in flight at once in this process (0: this process delivers
     /// no webhooks).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    #[arg(long, env = "TRIBUTARY_WEBHOOK_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u16).range(0..=1024))]
     pub webhook_concurrency: u16,
     /// Seconds one webhook attempt may take (connect, response, first KiB of its body).
-    #[arg(long, default_value_t = 10.0, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_WEBHOOK_TIMEOUT_SECS", default_value_t = 10.0, value_parser = positive_secs)]
     pub webhook_timeout_secs: f64,
     /// Seconds a claimed webhook delivery stays this process's: the deliveries a killed
     /// process was sending are sent again after this long. At least a second more than
     /// --webhook-timeout-secs (default: twice that timeout plus 40 s).
-    #[arg(long, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_WEBHOOK_LEASE_SECS", value_parser = positive_secs)]
     pub webhook_lease_secs: Option<f64>,
     /// Milliseconds between polls of the webhook outbox while it has nothing due.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    #[arg(long, env = "TRIBUTARY_WEBHOOK_POLL_MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub webhook_poll_ms: u64,
     /// Deliver webhooks to link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
     /// 169.254.169.254, ...), which are refused by default.
-    #[arg(long)]
+    #[arg(long, env = "TRIBUTARY_WEBHOOK_ALLOW_LINK_LOCAL", value_parser = BoolishValueParser::new())]
     pub webhook_allow_link_local: bool,
     /// Refuse webhook targets on loopback and private networks (RFC 1918, fc00::/7, 100.64/10).
     /// They are allowed by default, for self-hosted deployments with internal receivers.
-    #[arg(long)]
+    #[arg(long, env = "TRIBUTARY_WEBHOOK_DENY_PRIVATE_TARGETS", value_parser = BoolishValueParser::new())]
     pub webhook_deny_private_targets: bool,
+    /// On SIGTERM, running syncs pause at their next page boundary (checkpointed, lease
+    /// released, job re-enqueued) and the worker waits at most this many seconds for them
+    /// before exiting anyway; a sync still on a page then resumes elsewhere once its lease
+    /// expires. A pod's terminationGracePeriodSeconds must exceed it (the manifests give it
+    /// this plus 15 s). In `serve`, also the bound on the listeners' shutdown.
+    #[arg(long, env = "TRIBUTARY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 60.0, value_parser = positive_secs)]
+    pub shutdown_timeout_secs: f64,
 }
 
 #[derive(Debug, Args)]
@@ -184,29 +216,32 @@ pub struct WorkerCommand {
 
 /// The small HTTP listener of the roles without a gateway, for Kubernetes probes and scrapes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Probes")]
 pub struct ProbeArgs {
     /// Serve `/metrics`, `/health` and `/ready` on this address (e.g. 0.0.0.0:9090); off when
     /// unset. `/ready` answers 503 while the mirror or Redis does not answer.
-    #[arg(long)]
+    #[arg(long, env = "TRIBUTARY_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 }
 
 /// What `/metrics` computes at each scrape.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Metrics")]
 pub struct MetricsArgs {
     /// Integrations given staleness series of their own in `/metrics`, stalest first (every
     /// integration is counted in `tributary_integrations{tool,staleness}` whatever this is).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    #[arg(long, env = "TRIBUTARY_METRICS_STALEST", default_value_t = 20, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub metrics_stalest: u16,
     /// Milliseconds the fleet gauges (queues, open runs, staleness) may take at a scrape; past
     /// it the scrape answers without them and `tributary_collector_up{collector="fleet"}` is 0.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    #[arg(long, env = "TRIBUTARY_METRICS_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub metrics_timeout_ms: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address of the read API (and of the operator API unless --ops-listen).
+    #[arg(long, env = "TRIBUTARY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Serve the operator API (`/ops/*`) only on this address, and not on --listen, so it can
     /// stay off the public Service.
@@ -355,12 +390,18 @@ pub enum ApiKeyCommand {
 
 #[derive(Debug, Args)]
 pub struct GatewayArgs {
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address of the read API (and of the operator API unless --ops-listen).
+    #[arg(long, env = "TRIBUTARY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Serve the operator API (`/ops/*`) only on this address, and not on --listen, so it can
     /// stay off the public Service.
     #[arg(long, env = "TRIBUTARY_OPS_LISTEN")]
     pub ops_listen: Option<SocketAddr>,
+    /// On SIGTERM, seconds the listeners wait for requests in flight before the process exits
+    /// anyway (new connections are refused at once, idle kept-alive ones closed). A pod's
+    /// terminationGracePeriodSeconds must exceed it.
+    #[arg(long, env = "TRIBUTARY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 25.0, value_parser = positive_secs)]
+    pub shutdown_timeout_secs: f64,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
@@ -369,6 +410,7 @@ pub struct GatewayArgs {
 
 /// Limits of the read API, per gateway process.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Read API limits")]
 pub struct ApiLimitArgs {
     /// Requests per second each API key may make (sustained; 0 = unlimited). Counted per
     /// gateway replica.
@@ -378,7 +420,7 @@ pub struct ApiLimitArgs {
     #[arg(long, env = "TRIBUTARY_RATE_LIMIT_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
     /// Seconds a read API request may take before it answers PLATFORM.TASK_TIMED_OUT.
-    #[arg(long, default_value_t = 30.0, value_parser = positive_secs)]
+    #[arg(long, env = "TRIBUTARY_REQUEST_TIMEOUT_SECS", default_value_t = 30.0, value_parser = positive_secs)]
     pub request_timeout_secs: f64,
     /// Seconds Postgres may work on one list page before it cancels the read (504
     /// PLATFORM.TASK_TIMED_OUT); 0 leaves the database's own `statement_timeout`. No effect on

@@ -12,8 +12,8 @@ use tributary_store::NewIntegration;
 use tributary_worker::{JobContext, WorkerConfig, WorkerError};
 
 use crate::cli::{
-    ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, OutputFormat, RunsArgs, SimArgs,
-    SyncArgs, SyncTypeArg,
+    ApiKeyCommand, CreateIntegrationArgs, GatewayArgs, Global, IntegrationCommand, OutputFormat, ProbeCommand,
+    RunsArgs, SimArgs, SyncArgs, SyncTypeArg,
 };
 use crate::listing;
 use crate::progress::Printer;
@@ -53,7 +53,8 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(global: &Global) -> anyhow::Result<()> {
-    let store = open_store(global).await?;
+    // Whatever --skip-migrations says: this is the command that migrates.
+    let store = crate::setup::open_store_with(global, true).await?;
     println!("migrations applied ({})", store.backend());
     Ok(())
 }
@@ -299,16 +300,18 @@ pub async fn api_key(global: &Global, cmd: ApiKeyCommand) -> anyhow::Result<()> 
 }
 
 pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
-    let store = open_store(global).await?;
     // Force-sync and the operator API need the fleet's queues; without Redis there is no
     // fleet to reach (`tributary serve` runs one in embedded mode).
+    if args.ops_listen.is_some() && global.redis_url.is_none() {
+        anyhow::bail!("--ops-listen serves the operator API, which `tributary gateway` has only with REDIS_URL set");
+    }
+    crate::setup::check_redis_url(global)?;
+    crate::setup::check_ops_listen(global, args.ops_listen)?;
+    let store = open_store(global).await?;
     let fleet = match &global.redis_url {
         Some(_) => Some(crate::setup::Fleet::open(global, &store).await?),
         None => None,
     };
-    if args.ops_listen.is_some() && fleet.is_none() {
-        anyhow::bail!("--ops-listen serves the operator API, which `tributary gateway` has only with REDIS_URL set");
-    }
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
     let metrics = crate::observe::metrics_router(&store, fleet.as_ref().map(|f| f.queue.clone()), &args.metrics)?;
     let app = crate::api::router(
@@ -340,6 +343,30 @@ pub async fn gateway(global: &Global, args: GatewayArgs) -> anyhow::Result<()> {
         (None, false) => {}
     }
     listeners
-        .serve(args.limits.serve_options(), crate::setup::shutdown_watch())
+        .serve(
+            args.limits.serve_options(),
+            crate::setup::shutdown_watch(),
+            Duration::from_secs_f64(args.shutdown_timeout_secs),
+        )
         .await
+}
+
+/// `tributary probe`: a health check for images without a shell or curl. Anything but a 2xx
+/// answer in time is a failure, with one line saying which.
+pub async fn probe(args: ProbeCommand) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs_f64(args.timeout_secs))
+        .build()
+        .context("cannot build an HTTP client")?;
+    let response = client
+        .get(&args.url)
+        .send()
+        .await
+        // The URL is in our own words already; reqwest's would repeat it.
+        .map_err(|e| anyhow::Error::new(e.without_url()).context(format!("cannot reach {}", args.url)))?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("{} answered {status}", args.url);
+    }
+    Ok(())
 }

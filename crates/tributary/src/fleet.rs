@@ -29,7 +29,7 @@ fn require_redis(global: &Global, role: &str) -> anyhow::Result<()> {
     if global.database_url.is_none() {
         bail!("`tributary {role}` needs DATABASE_URL (a Postgres mirror shared with the other processes)");
     }
-    Ok(())
+    crate::setup::check_redis_url(global)
 }
 
 fn scheduler_config(args: &SchedulerArgs, owner: &str) -> SchedulerConfig {
@@ -49,6 +49,7 @@ fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, wo
         lease_ttl: secs(args.lease_ttl_secs),
         max_attempts: args.max_attempts,
         retry_base: secs(args.retry_base_secs),
+        shutdown_timeout: secs(args.shutdown_timeout_secs),
         ..WorkerConfig::default()
     };
     let engine = SyncEngine::new(
@@ -76,14 +77,10 @@ fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, wo
     })
 }
 
-/// Starts the outbound webhook deliverer of a `worker` or `serve` process; `None` when
-/// `--webhook-concurrency 0` leaves delivery to other processes. It stops when `shutdown`
-/// turns true, after recording the attempts it has in flight.
-fn spawn_deliverer(
-    store: Arc<dyn MirrorStore>,
-    args: &WorkerArgs,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+/// The outbound webhook deliverer of a `worker` or `serve` process, built (and its settings
+/// checked) before anything starts; `None` when `--webhook-concurrency 0` leaves delivery to
+/// other processes.
+fn deliverer(store: Arc<dyn MirrorStore>, args: &WorkerArgs) -> anyhow::Result<Option<Arc<Deliverer>>> {
     if args.webhook_concurrency == 0 {
         tracing::info!("webhook delivery is off in this process (--webhook-concurrency 0)");
         return Ok(None);
@@ -107,8 +104,17 @@ fn spawn_deliverer(
         },
         ..DelivererConfig::default()
     };
-    let deliverer = Arc::new(Deliverer::new(store, config).context("cannot start the webhook deliverer")?);
-    Ok(Some(tokio::spawn(deliverer.run(shutdown))))
+    let deliverer = Deliverer::new(store, config).context("cannot start the webhook deliverer")?;
+    Ok(Some(Arc::new(deliverer)))
+}
+
+/// Starts `deliverer`; it stops when `shutdown` turns true, after recording the attempts it
+/// has in flight.
+fn spawn_deliverer(
+    deliverer: Option<Arc<Deliverer>>,
+    shutdown: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    deliverer.map(|d| tokio::spawn(d.run(shutdown)))
 }
 
 pub async fn scheduler(global: &Global, command: SchedulerCommand) -> anyhow::Result<()> {
@@ -140,6 +146,7 @@ pub async fn worker(global: &Global, command: WorkerCommand) -> anyhow::Result<(
     let args = command.worker;
     let store = open_store(global).await?;
     let mut fleet = Fleet::open(global, &store).await?;
+    let deliverer = deliverer(store.clone(), &args)?;
     let worker_id = tributary_lease_owner("worker");
     let shutdown = shutdown_watch();
     crate::observe::spawn_listener(
@@ -150,7 +157,7 @@ pub async fn worker(global: &Global, command: WorkerCommand) -> anyhow::Result<(
         shutdown.clone(),
     )
     .await?;
-    let deliverer = spawn_deliverer(store.clone(), &args, shutdown.clone())?;
+    let deliverer = spawn_deliverer(deliverer, shutdown.clone());
     let ctx = job_context(store, &fleet, &args, &worker_id);
     run_pool(ctx, fleet.take_queues()?, shutdown.clone()).await?;
     if !*shutdown.borrow() {
@@ -164,25 +171,15 @@ pub async fn worker(global: &Global, command: WorkerCommand) -> anyhow::Result<(
 }
 
 pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
+    crate::setup::check_redis_url(global)?;
+    crate::setup::check_ops_listen(global, args.ops_listen)?;
     let store = open_store(global).await?;
     let mut fleet = Fleet::open(global, &store).await?;
+    let deliverer = deliverer(store.clone(), &args.worker)?;
     let id = tributary_lease_owner("serve");
-    let shutdown = shutdown_watch();
 
-    let scheduler = Scheduler::new(
-        store.clone(),
-        fleet.queue.clone(),
-        fleet.coordinator.clone(),
-        scheduler_config(&args.scheduler, &id),
-    );
-    let scheduler = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move { scheduler.run(shutdown).await }
-    });
-    let ctx = job_context(store.clone(), &fleet, &args.worker, &id);
-    let pool = tokio::spawn(run_pool(ctx, fleet.take_queues()?, shutdown.clone()));
-    let deliverer = spawn_deliverer(store.clone(), &args.worker, shutdown.clone())?;
-
+    // Everything that can fail at start comes before the first job is taken: the API's pool
+    // and both listeners. A serve that cannot listen must not have started syncs.
     let api_store = crate::setup::open_api_store(global, &store, &args.limits).await?;
     let metrics = crate::observe::metrics_router(&store, Some(fleet.queue.clone()), &args.metrics)?;
     let app = crate::api::router(
@@ -200,6 +197,22 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         )
     });
     let listeners = crate::listeners::Listeners::bind(args.listen, app, ops).await?;
+
+    let shutdown = shutdown_watch();
+    let scheduler = Scheduler::new(
+        store.clone(),
+        fleet.queue.clone(),
+        fleet.coordinator.clone(),
+        scheduler_config(&args.scheduler, &id),
+    );
+    let scheduler = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { scheduler.run(shutdown).await }
+    });
+    let ctx = job_context(store.clone(), &fleet, &args.worker, &id);
+    let pool = tokio::spawn(run_pool(ctx, fleet.take_queues()?, shutdown.clone()));
+    let deliverer = spawn_deliverer(deliverer, shutdown.clone());
+
     let ops_at = match &listeners.ops {
         Some((addr, _, _)) => format!("operator API on http://{addr}/ops/v1 only"),
         None => "operator API /ops/v1".to_owned(),
@@ -217,7 +230,14 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
             }
         ),
     );
-    listeners.serve(args.limits.serve_options(), shutdown.clone()).await?;
+    // The listeners and the pool wind down at once, each within the worker's shutdown bound.
+    listeners
+        .serve(
+            args.limits.serve_options(),
+            shutdown.clone(),
+            secs(args.worker.shutdown_timeout_secs),
+        )
+        .await?;
     pool.await.context("worker pool panicked")??;
     scheduler.await.context("scheduler panicked")?;
     if let Some(deliverer) = deliverer {

@@ -28,22 +28,38 @@ impl Listeners {
         Ok(Self { public, ops })
     }
 
+    /// Serves until `shutdown` turns true, then lets requests in flight finish for at most
+    /// `grace`: a slow client reading a large page, or a request stuck on the database, must
+    /// not keep a terminating pod past its grace period (Kubernetes then kills it mid-write).
     pub async fn serve(
         self,
         options: tributary_gateway::ServeOptions,
         shutdown: tokio::sync::watch::Receiver<bool>,
+        grace: std::time::Duration,
     ) -> anyhow::Result<()> {
         let until = |mut shutdown: tokio::sync::watch::Receiver<bool>| async move {
             let _ = shutdown.wait_for(|s| *s).await;
         };
         let (_, listener, app) = self.public;
         let public = tributary_gateway::serve(listener, app, options, until(shutdown.clone()));
-        match self.ops {
-            Some((_, listener, app)) => {
-                let ops = tributary_gateway::serve(listener, app, options, until(shutdown));
-                tokio::try_join!(public, ops)?;
+        let serving = async {
+            match self.ops {
+                Some((_, listener, app)) => {
+                    let ops = tributary_gateway::serve(listener, app, options, until(shutdown.clone()));
+                    tokio::try_join!(public, ops).map(|_| ())
+                }
+                None => public.await,
             }
-            None => public.await?,
+        };
+        let expired = async {
+            until(shutdown.clone()).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serving => served?,
+            () = expired => {
+                tracing::warn!("requests still in flight {grace:?} after the shutdown signal: exiting without them");
+            }
         }
         Ok(())
     }

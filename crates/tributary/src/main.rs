@@ -24,6 +24,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if let Command::Probe(args) = cli.command {
+        // A health check runs every few seconds: no logging or trace exporter to set up.
+        if let Err(e) = commands::probe(args).await {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let default_log = if matches!(cli.command, Command::Demo(_)) {
         "warn"
     } else {
@@ -49,6 +57,7 @@ async fn main() {
         Command::Worker(args) => fleet::worker(&cli.global, args).await,
         Command::Serve(args) => fleet::serve(&cli.global, args).await,
         Command::Completions { shell } => commands::completions(shell),
+        Command::Probe(_) => unreachable!("handled above"),
     };
     // Blocks while the last spans are sent: off the runtime's worker threads.
     let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tributary_queue::{Coordinator, EmbeddedCoordinator, JobQueue, MemoryQueue, RedisCoordinator, RedisQueue};
-use tributary_store::{CredentialKey, MirrorStore, PgPoolSettings, PgStore, SqliteStore};
+use tributary_store::{CredentialKey, MirrorStore, PgPoolSettings, PgStore, SchemaStatus, SqliteStore};
 use tributary_worker::Queues;
 
 use crate::cli::{ApiLimitArgs, Global};
@@ -30,9 +30,15 @@ pub fn banner(global: &Global, line: &str) {
     }
 }
 
-/// Opens (and migrates) the mirror: Postgres when a database URL is configured, otherwise the
-/// embedded SQLite database under the data directory.
+/// Opens the mirror, migrating it unless `--skip-migrations` says a migrate Job does that (then
+/// it checks the database is exactly this release's): Postgres when a database URL is
+/// configured, otherwise the embedded SQLite database under the data directory.
 pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>> {
+    open_store_with(global, !global.skip_migrations).await
+}
+
+/// [`open_store`], migrating when `migrate` is set (`tributary migrate` always does).
+pub async fn open_store_with(global: &Global, migrate: bool) -> anyhow::Result<Arc<dyn MirrorStore>> {
     let store: Arc<dyn MirrorStore> = match &global.database_url {
         Some(url) => {
             if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -43,7 +49,7 @@ pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>>
         None => {
             create_data_dir(&global.data_dir)?;
             let key = match &global.secret_key {
-                Some(k) => CredentialKey::from_base64(k).context("TRIBUTARY_SECRET_KEY is not base64 of 32 bytes")?,
+                Some(k) => parse_secret_key(k)?,
                 None => CredentialKey::load_or_create(&global.data_dir.join("secret.key"))
                     .with_context(|| format!("cannot read or create the key in {}", global.data_dir.display()))?,
             };
@@ -54,8 +60,33 @@ pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>>
             Arc::new(store)
         }
     };
-    store.migrate().await.context("cannot apply database migrations")?;
+    if migrate {
+        // Replicas starting together against a fresh database are safe: sqlx holds an advisory
+        // lock on Postgres (and SQLite's writer lock) for the whole run.
+        store.migrate().await.context("cannot apply database migrations")?;
+    } else {
+        match store
+            .schema_status()
+            .await
+            .context("cannot read the database's applied migrations")?
+        {
+            SchemaStatus::Current => {}
+            status @ SchemaStatus::Newer { .. } => {
+                bail!("the database schema is newer than this release ({status}): run a release that knows it")
+            }
+            status => bail!("the database schema is not this release's ({status}): run `tributary migrate` first"),
+        }
+    }
     Ok(store)
+}
+
+/// An operator listener without an admin token would refuse every request: a
+/// misconfiguration that should stop the start, not pass the probes.
+pub fn check_ops_listen(global: &Global, ops_listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if ops_listen.is_some() && global.admin_token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        bail!("--ops-listen needs TRIBUTARY_ADMIN_TOKEN (the operator API refuses every request without one)");
+    }
+    Ok(())
 }
 
 /// The store the HTTP API (read and operator API) uses. On Postgres a pool of its own, with
@@ -78,10 +109,14 @@ async fn connect_pg(global: &Global, url: &str, settings: PgPoolSettings) -> any
         bail!("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded mode)");
     }
     let key = match &global.secret_key {
-        Some(k) => CredentialKey::from_base64(k).context("TRIBUTARY_SECRET_KEY is not base64 of 32 bytes")?,
+        Some(k) => parse_secret_key(k)?,
         None => bail!(
             "TRIBUTARY_SECRET_KEY is required with DATABASE_URL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
         ),
+    };
+    let settings = PgPoolSettings {
+        connect_timeout: connect_timeout(global),
+        ..settings
     };
     PgStore::connect_with(url, key, settings)
         .await
@@ -116,6 +151,32 @@ fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
+/// The key's error says what is wrong in its own words (`{e}`, not the chain: base64's error
+/// is both its message and its source).
+fn parse_secret_key(text: &str) -> anyhow::Result<CredentialKey> {
+    CredentialKey::from_base64(text)
+        .map_err(|e| anyhow::anyhow!("TRIBUTARY_SECRET_KEY must be base64 of 32 bytes: {e}"))
+}
+
+/// REDIS_URL, checked before anything connects: a typo is a configuration error, not an
+/// outage to wait out.
+pub fn check_redis_url(global: &Global) -> anyhow::Result<()> {
+    let Some(url) = &global.redis_url else {
+        return Ok(());
+    };
+    if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+        bail!("REDIS_URL must be a redis:// or rediss:// URL");
+    }
+    if let Err(e) = url::Url::parse(url) {
+        bail!("REDIS_URL is not a valid URL: {e}");
+    }
+    Ok(())
+}
+
+fn connect_timeout(global: &Global) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(global.connect_timeout_secs)
+}
+
 /// A URL with its password replaced, fit for an error message.
 fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -140,12 +201,18 @@ impl Fleet {
     pub async fn open(global: &Global, store: &Arc<dyn MirrorStore>) -> anyhow::Result<Self> {
         match &global.redis_url {
             Some(url) => {
-                if !url.starts_with("redis://") && !url.starts_with("rediss://") {
-                    bail!("REDIS_URL must be a redis:// or rediss:// URL");
-                }
-                let conn = tributary_queue::connect(url)
-                    .await
-                    .context("cannot connect to Redis at REDIS_URL")?;
+                check_redis_url(global)?;
+                // The connection retries a refused connect with backoff: bounded here so a role
+                // with an unreachable Redis exits with its error rather than hang at start.
+                let timeout = connect_timeout(global);
+                let conn = match tokio::time::timeout(timeout, tributary_queue::connect(url)).await {
+                    Ok(conn) => conn.with_context(|| format!("cannot connect to Redis at {}", redact_url(url)))?,
+                    Err(_) => bail!(
+                        "cannot connect to Redis at {}: no answer within {} s",
+                        redact_url(url),
+                        timeout.as_secs_f64()
+                    ),
+                };
                 let queue = RedisQueue::new(conn.clone(), &global.redis_prefix);
                 Ok(Self {
                     queue: Arc::new(queue.clone()),
