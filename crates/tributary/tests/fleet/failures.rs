@@ -123,6 +123,63 @@ async fn sigterm_checkpoints_releases_requeues_and_exits() {
     s.assert_mirror_equals_source(&id).await;
 }
 
+/// `--shutdown-timeout-secs`: a worker whose sync is stuck on a page that takes minutes exits
+/// within its bound after SIGTERM (not when the page ends), and the run it leaves is resumed
+/// elsewhere once its lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_within_the_shutdown_bound_while_a_page_hangs() {
+    let Some(mut s) = Stack::start(&[ToolKind::Personio], 1000).await else {
+        return;
+    };
+    let id = s.integration(ToolKind::Personio, "acme", true).await;
+    // The fourth page answers after two minutes: past the default bound (60 s) and the source
+    // client's request timeout (60 s), so only the flag can end the wait sooner.
+    s.sim
+        .state
+        .add_fault(
+            FaultRule::new(ToolKind::Personio, FaultAction::Latency { ms: 120_000 })
+                .path("/company/employees")
+                .query("limit=")
+                .skip(3)
+                .times(1),
+        )
+        .expect("fault");
+    let w1 = s.worker("w1", &["--shutdown-timeout-secs", "5"]);
+    let full = s.trigger(&id, SyncType::Full).await.run;
+    s.wait_run(&full.id, Duration::from_secs(60), "fetched 3 pages", |r| {
+        r.counts.pages_fetched >= 3
+    })
+    .await;
+    // The next page is requested as soon as the third is written.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let asked = std::time::Instant::now();
+    s.signal(&w1, "-TERM");
+    assert_eq!(
+        s.wait_exit(&w1, Duration::from_secs(30)).await,
+        Some(0),
+        "{}",
+        s.log(&w1)
+    );
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(30), "exited {took:?} after SIGTERM");
+    let left = s.run(&full.id).await;
+    assert_eq!(
+        left.state,
+        RunState::Running,
+        "the page never ended, so the run could not pause: {:?}",
+        left.error
+    );
+    assert_eq!(left.counts.pages_fetched, 3, "no page was written after the hung one");
+
+    // Its lease expires (3 s) and the scheduler's reconcile hands it to another worker.
+    s.scheduler("sched");
+    s.worker("w2", &[]);
+    let done = s.wait_ended(&full.id, Duration::from_secs(120)).await;
+    assert_eq!(done.state, RunState::Succeeded, "{:?}", done.error);
+    s.assert_mirror_equals_source(&id).await;
+}
+
 /// A source that stays down: the run is retried with backoff, then FAILED with its error; the
 /// integration syncs again once the source is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
