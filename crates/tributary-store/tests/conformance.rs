@@ -171,6 +171,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    schema_status_reads_the_migrations_table,
     integrations_and_credentials,
     api_keys_store_only_hashes,
     leases_and_fences,
@@ -349,6 +350,41 @@ async fn tick() {
 }
 
 // ---- integrations, keys, leases, runs ----------------------------------------------------------
+
+/// A statement straight on the backend's database, beneath the store.
+async fn raw_execute(h: &Harness, sql: &'static str) {
+    match &h.raw {
+        Raw::Pg(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        Raw::Sqlite(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect("raw statement");
+}
+
+/// `--skip-migrations` trusts this: a migrated mirror is current; a missing last migration
+/// and a failed one are each named.
+async fn schema_status_reads_the_migrations_table(h: &Harness) {
+    use tributary_store::{Backend, SchemaStatus};
+    assert_eq!(h.store.schema_status().await.unwrap(), SchemaStatus::Current);
+    raw_execute(
+        h,
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+    )
+    .await;
+    match h.store.schema_status().await.unwrap() {
+        SchemaStatus::Behind { applied, known, next } => {
+            assert_eq!(applied + 1, known);
+            assert!(next.starts_with(&format!("{known:04}_")), "{next}");
+        }
+        other => panic!("behind by one, not {other:?}"),
+    }
+    raw_execute(h, "UPDATE _sqlx_migrations SET success = false WHERE version = 1").await;
+    assert_eq!(
+        h.store.schema_status().await.unwrap(),
+        SchemaStatus::Dirty {
+            migration: "0001_mirror".into()
+        }
+    );
+}
 
 async fn integrations_and_credentials(h: &Harness) {
     let store = h.store();
