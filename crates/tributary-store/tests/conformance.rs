@@ -363,7 +363,7 @@ async fn raw_execute(h: &Harness, sql: &'static str) {
 /// `--skip-migrations` trusts this: a migrated mirror is current; a missing last migration
 /// and a failed one are each named.
 async fn schema_status_reads_the_migrations_table(h: &Harness) {
-    use tributary_store::{Backend, SchemaStatus};
+    use tributary_store::SchemaStatus;
     assert_eq!(h.store.schema_status().await.unwrap(), SchemaStatus::Current);
     raw_execute(
         h,
