@@ -297,3 +297,63 @@ async fn probe_answers_like_a_health_check() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `gateway --shutdown-timeout-secs`: a client that never finishes its request head would hold
+/// a terminating gateway for the whole header-read timeout (two minutes here); the bound ends
+/// the wait, so the pod exits within its grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_shutdown_is_bounded_by_its_flag() {
+    use tokio::io::AsyncWriteExt;
+    let dir = temp_dir("shutdown");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut gateway = tributary(
+        &dir,
+        &[
+            "gateway",
+            "--listen",
+            &listen,
+            "--header-read-timeout-secs",
+            "120",
+            "--idle-timeout-secs",
+            "300",
+            "--shutdown-timeout-secs",
+            "2",
+        ],
+        &[],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("the gateway starts");
+    let start = Instant::now();
+    let mut slow = loop {
+        if let Ok(stream) = tokio::net::TcpStream::connect(&listen).await {
+            break stream;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the gateway did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: gateway\r\n")
+        .await
+        .expect("half a request head");
+    // The connection is being served before the signal arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let pid = gateway.id().expect("running").to_string();
+    let asked = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), gateway.wait())
+        .await
+        .expect("the gateway exits within 30 s of SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(20), "exited {took:?} after SIGTERM");
+    drop(slow);
+    let _ = std::fs::remove_dir_all(&dir);
+}
