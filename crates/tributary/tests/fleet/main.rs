@@ -5,6 +5,7 @@
 mod support;
 
 mod console;
+mod deploy;
 mod failures;
 mod metrics;
 mod preemption;
