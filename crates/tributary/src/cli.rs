@@ -57,6 +57,62 @@ pub struct Global {
     /// with an error.
     #[arg(long, env = "TRIBUTARY_CONNECT_TIMEOUT_SECS", global = true, default_value_t = 10.0, value_parser = positive_secs)]
     pub connect_timeout_secs: f64,
+    /// Read --admin-token from this file (e.g. a mounted Kubernetes Secret).
+    #[arg(
+        long,
+        env = "TRIBUTARY_ADMIN_TOKEN_FILE",
+        global = true,
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
+    /// Read --database-url from this file.
+    #[arg(long, env = "DATABASE_URL_FILE", global = true, conflicts_with = "database_url")]
+    pub database_url_file: Option<PathBuf>,
+    /// Read --secret-key from this file.
+    #[arg(
+        long,
+        env = "TRIBUTARY_SECRET_KEY_FILE",
+        global = true,
+        conflicts_with = "secret_key"
+    )]
+    pub secret_key_file: Option<PathBuf>,
+    /// Read --redis-url from this file.
+    #[arg(long, env = "REDIS_URL_FILE", global = true, conflicts_with = "redis_url")]
+    pub redis_url_file: Option<PathBuf>,
+}
+
+impl Global {
+    /// Fills the secret settings given as files (`--secret-key-file`, `TRIBUTARY_SECRET_KEY_FILE`,
+    /// ...): a secret mounted as a file stays out of the process environment, which child
+    /// processes inherit and `/proc/<pid>/environ` shows. One trailing line break is dropped (an
+    /// editor's or `echo`'s); anything else in the file is the value.
+    pub fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        let read = |path: &std::path::Path, flag: &str| -> anyhow::Result<String> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --{flag} {}: {e}", path.display()))?;
+            let value = text
+                .strip_suffix('\n')
+                .map(|v| v.strip_suffix('\r').unwrap_or(v))
+                .unwrap_or(&text);
+            if value.is_empty() {
+                anyhow::bail!("--{flag} {} is empty", path.display());
+            }
+            Ok(value.to_owned())
+        };
+        if let Some(path) = &self.admin_token_file {
+            self.admin_token = Some(read(path, "admin-token-file")?);
+        }
+        if let Some(path) = &self.database_url_file {
+            self.database_url = Some(read(path, "database-url-file")?);
+        }
+        if let Some(path) = &self.secret_key_file {
+            self.secret_key = Some(read(path, "secret-key-file")?);
+        }
+        if let Some(path) = &self.redis_url_file {
+            self.redis_url = Some(read(path, "redis-url-file")?);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,7 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if let Command::Probe(args) = cli.command {
         // A health check runs every few seconds: no logging or trace exporter to set up.
         if let Err(e) = commands::probe(args).await {
@@ -31,6 +31,10 @@ async fn main() {
             std::process::exit(1);
         }
         return;
+    }
+    if let Err(e) = cli.global.read_secret_files() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
     let default_log = if matches!(cli.command, Command::Demo(_)) {
         "warn"

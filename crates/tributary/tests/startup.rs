@@ -36,6 +36,10 @@ fn tributary(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) ->
         "REDIS_URL",
         "TRIBUTARY_SECRET_KEY",
         "TRIBUTARY_ADMIN_TOKEN",
+        "DATABASE_URL_FILE",
+        "REDIS_URL_FILE",
+        "TRIBUTARY_SECRET_KEY_FILE",
+        "TRIBUTARY_ADMIN_TOKEN_FILE",
         "TRIBUTARY_SKIP_MIGRATIONS",
         "TRIBUTARY_CONNECT_TIMEOUT_SECS",
         "TRIBUTARY_LOG_FORMAT",
@@ -242,6 +246,108 @@ async fn ops_listen_without_an_admin_token_is_refused() {
 
 /// `tributary probe`: exit 0 on a 2xx answer (a gateway's `/ready`), 1 with one line on any
 /// other answer or none.
+/// Secrets mounted as files (`*_FILE`, as a Kubernetes Secret volume gives them): read with
+/// one trailing line break dropped; a missing or empty file is one line naming it; a secret
+/// given both ways is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_read_from_files() {
+    let dir = temp_dir("secret-files");
+    let missing = dir.join("no-such-file");
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "").expect("write");
+    let db = "postgres://postgres@127.0.0.1:1/never";
+    assert_refused(
+        "gateway",
+        &[],
+        &[
+            ("DATABASE_URL", db),
+            ("TRIBUTARY_SECRET_KEY_FILE", missing.to_str().unwrap()),
+        ],
+        &format!("cannot read --secret-key-file {}", missing.display()),
+        QUICK,
+    )
+    .await;
+    assert_refused(
+        "worker",
+        &[],
+        &[
+            ("DATABASE_URL_FILE", empty.to_str().unwrap()),
+            ("TRIBUTARY_SECRET_KEY", KEY),
+        ],
+        &format!("--database-url-file {} is empty", empty.display()),
+        QUICK,
+    )
+    .await;
+    let short = dir.join("short-key");
+    std::fs::write(&short, "AAAAAAAAAAAAAAAAAAAAAA==\n").expect("write");
+    assert_refused(
+        "scheduler",
+        &[],
+        &[
+            ("DATABASE_URL", db),
+            ("REDIS_URL", "redis://127.0.0.1:1"),
+            ("TRIBUTARY_SECRET_KEY_FILE", short.to_str().unwrap()),
+        ],
+        "must be base64 of 32 bytes: credential key must be 32 bytes, got 16",
+        QUICK,
+    )
+    .await;
+    let key = dir.join("key");
+    std::fs::write(&key, format!("{KEY}\n")).expect("write");
+    let both = tributary(
+        &dir,
+        &["gateway"],
+        &[
+            ("TRIBUTARY_SECRET_KEY", KEY),
+            ("TRIBUTARY_SECRET_KEY_FILE", key.to_str().unwrap()),
+        ],
+    )
+    .output()
+    .await
+    .expect("runs");
+    assert_eq!(both.status.code(), Some(2), "{}", String::from_utf8_lossy(&both.stderr));
+
+    // Both from files, each ending in a line break: the gateway serves.
+    let Some(database) = database().await else { return };
+    let url = dir.join("database-url");
+    std::fs::write(&url, format!("{}\n", database.url())).expect("write");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut gateway = tributary(
+        &dir,
+        &["gateway", "--listen", &listen],
+        &[
+            ("DATABASE_URL_FILE", url.to_str().unwrap()),
+            ("TRIBUTARY_SECRET_KEY_FILE", key.to_str().unwrap()),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("the gateway starts");
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("http://{listen}/ready")).await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if let Some(status) = gateway.try_wait().expect("try_wait") {
+            let out = gateway.wait_with_output().await.expect("output");
+            panic!(
+                "the gateway exited ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the gateway was not ready within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_answers_like_a_health_check() {
     let dir = temp_dir("probe");

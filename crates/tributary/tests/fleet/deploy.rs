@@ -83,6 +83,8 @@ struct Secrets {
     secret_key: String,
     admin_token: String,
     prefix: String,
+    /// The Secret as a volume would show it: one file per key.
+    dir: PathBuf,
 }
 
 impl Secrets {
@@ -92,6 +94,8 @@ impl Secrets {
             "TRIBUTARY_SECRET_KEY" => self.secret_key.clone(),
             "REDIS_URL" => REDIS_URL.to_owned(),
             "TRIBUTARY_ADMIN_TOKEN" => self.admin_token.clone(),
+            // The KEDA TriggerAuthentication's form of REDIS_URL.
+            "REDIS_ADDRESS" => REDIS_URL.trim_start_matches("redis://").to_owned(),
             _ => return None,
         })
     }
@@ -189,16 +193,38 @@ impl Render {
         env
     }
 
-    fn proc_spec(&self, container: &Value, pod_name: &str, secrets: &Secrets) -> ProcSpec {
+    fn proc_spec(&self, pod: &Value, container: &Value, pod_name: &str, secrets: &Secrets) -> ProcSpec {
         // The image's ENTRYPOINT is the binary: a `command` would replace it.
         assert!(
             container.get("command").is_none(),
             "container {} overrides the image's entrypoint",
             container["name"]
         );
+        let mut env = self.environment(container, pod_name, secrets);
+        // The Secret mounted as files: its path becomes the test's directory of those files.
+        for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+            let volume = pod["volumes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap_or_else(|| panic!("no volume {} for {}", mount["name"], container["name"]));
+            if let Some(secret) = volume.get("secret") {
+                assert_eq!(secret["secretName"], "tributary", "the one Secret of the deployment");
+                let at = format!(
+                    "{}/",
+                    mount["mountPath"].as_str().expect("mountPath").trim_end_matches('/')
+                );
+                for value in env.values_mut() {
+                    if let Some(file) = value.strip_prefix(&at) {
+                        *value = secrets.dir.join(file).to_string_lossy().into_owned();
+                    }
+                }
+            }
+        }
         ProcSpec {
             args: container["args"].as_array().into_iter().flatten().map(str_of).collect(),
-            env: self.environment(container, pod_name, secrets),
+            env,
         }
     }
 
@@ -242,9 +268,9 @@ impl Render {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .map(|i| self.proc_spec(i, &pod_name, secrets))
+                        .map(|i| self.proc_spec(pod, i, &pod_name, secrets))
                         .collect(),
-                    main: self.proc_spec(c, &pod_name, secrets),
+                    main: self.proc_spec(pod, c, &pod_name, secrets),
                     replicas: d["spec"]["replicas"].as_u64().unwrap_or(1).clamp(1, 2) as usize,
                     ports: c["ports"]
                         .as_array()
@@ -465,12 +491,26 @@ impl Fleet {
 }
 
 fn secrets(db: &TestDatabase, what: &str) -> Secrets {
-    Secrets {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("deploy-secret-{what}-{}", db.name()));
+    std::fs::create_dir_all(&dir).expect("secret dir");
+    let secrets = Secrets {
         database_url: db.url().to_owned(),
         secret_key: tributary_store::CredentialKey::generate().to_base64(),
         admin_token: format!("admin-{}", db.name()),
         prefix: format!("deploytest-{what}-{}", db.name()),
+        dir,
+    };
+    // As `kubectl create secret generic --from-literal` stores them: no trailing line break.
+    for key in [
+        "DATABASE_URL",
+        "TRIBUTARY_SECRET_KEY",
+        "REDIS_URL",
+        "TRIBUTARY_ADMIN_TOKEN",
+        "REDIS_ADDRESS",
+    ] {
+        std::fs::write(secrets.dir.join(key), secrets.get(key).expect("known")).expect("secret file");
     }
+    secrets
 }
 
 /// What an operator does once the fleet is up, through the CLI with the gateway's own
@@ -570,6 +610,23 @@ async fn kubernetes_production_overlay_runs_as_its_manifests_say() {
         assert!(names.contains(&wanted), "the render runs {wanted}: {names:?}");
     }
     for role in &roles {
+        // Secrets reach the roles as files only, never through their environment.
+        for spec in role.init.iter().chain([&role.main]) {
+            for key in [
+                "DATABASE_URL",
+                "TRIBUTARY_SECRET_KEY",
+                "REDIS_URL",
+                "TRIBUTARY_ADMIN_TOKEN",
+            ] {
+                assert!(!spec.env.contains_key(key), "{}: {key} in the environment", role.name);
+                let file = spec.env.get(&format!("{key}_FILE"));
+                assert!(
+                    file.is_some_and(|f| f.starts_with(&*secrets.dir.to_string_lossy())),
+                    "{}: {key}_FILE names the mounted Secret: {file:?}",
+                    role.name
+                );
+            }
+        }
         // Migrations happen once, before the roles: the roles themselves only check the schema.
         assert_eq!(
             role.main.env.get("TRIBUTARY_SKIP_MIGRATIONS").map(String::as_str),
