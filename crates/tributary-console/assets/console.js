@@ -10,6 +10,19 @@
   var page = document.body.getAttribute("data-run-page");
   var pageState = document.body.getAttribute("data-run-state");
   var FIELDS = ["state", "paused_for", "pages", "created", "updated", "deleted", "unchanged"];
+  // Once the operator submits a form (an action, signing out) or leaves, the page must not
+  // reload itself: a reload started after the submission would cancel it, and the click
+  // would be lost.
+  var leaving = false;
+  function leave() {
+    leaving = true;
+    source.close();
+  }
+  document.addEventListener("submit", leave, true);
+  window.addEventListener("pagehide", leave);
+  function reload() {
+    if (!leaving) window.location.reload();
+  }
   source.addEventListener("open", function () {
     if (status) status.textContent = "on";
   });
@@ -22,7 +35,7 @@
     runs.forEach(function (run) {
       if (run.id === page) {
         seen = true;
-        if (run.state !== pageState) window.location.reload();
+        if (run.state !== pageState) reload();
       }
       document.querySelectorAll('[data-run-id="' + run.id + '"]').forEach(function (row) {
         FIELDS.forEach(function (field) {
@@ -32,7 +45,7 @@
       });
     });
     // An open run that left the open list has ended.
-    if (page && !seen && ["QUEUED", "RUNNING", "PAUSED"].indexOf(pageState) >= 0) window.location.reload();
+    if (page && !seen && ["QUEUED", "RUNNING", "PAUSED"].indexOf(pageState) >= 0) reload();
     if (status) status.textContent = "on, " + runs.length + " open run" + (runs.length === 1 ? "" : "s");
   });
 })();
