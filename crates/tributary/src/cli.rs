@@ -99,17 +99,15 @@ impl Global {
             }
             Ok(value.to_owned())
         };
-        if let Some(path) = &self.admin_token_file {
-            self.admin_token = Some(read(path, "admin-token-file")?);
-        }
-        if let Some(path) = &self.database_url_file {
-            self.database_url = Some(read(path, "database-url-file")?);
-        }
-        if let Some(path) = &self.secret_key_file {
-            self.secret_key = Some(read(path, "secret-key-file")?);
-        }
-        if let Some(path) = &self.redis_url_file {
-            self.redis_url = Some(read(path, "redis-url-file")?);
+        for (file, value, flag) in [
+            (&self.admin_token_file, &mut self.admin_token, "admin-token-file"),
+            (&self.database_url_file, &mut self.database_url, "database-url-file"),
+            (&self.secret_key_file, &mut self.secret_key, "secret-key-file"),
+            (&self.redis_url_file, &mut self.redis_url, "redis-url-file"),
+        ] {
+            if let Some(path) = file {
+                *value = Some(read(path, flag)?);
+            }
         }
         Ok(())
     }
