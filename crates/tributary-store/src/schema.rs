@@ -1,5 +1,5 @@
 //! Whether a database holds exactly this release's migrations, for roles that start without
-//! migrating (`--skip-migrations`, with a migrate Job run once per release).
+//! migrating (`--skip-migrations`, after a migrate step: an init container or a Job).
 
 use std::fmt;
 

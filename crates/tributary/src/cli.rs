@@ -49,8 +49,8 @@ pub struct Global {
     #[arg(long, env = "TRIBUTARY_LOG_FORMAT", global = true, default_value = "text")]
     pub log_format: String,
     /// Do not migrate the database at start; check instead that it has exactly this release's
-    /// migrations, and refuse to start otherwise (run `tributary migrate` once per release, as
-    /// a Job). `tributary migrate` migrates whatever this says.
+    /// migrations, and refuse to start otherwise (run `tributary migrate` once per release first,
+    /// in an init container or a Job). `tributary migrate` migrates whatever this says.
     #[arg(long, env = "TRIBUTARY_SKIP_MIGRATIONS", global = true, value_parser = BoolishValueParser::new())]
     pub skip_migrations: bool,
     /// Seconds to wait for the first answer of Postgres and of Redis at start before giving up

@@ -30,8 +30,8 @@ pub fn banner(global: &Global, line: &str) {
     }
 }
 
-/// Opens the mirror, migrating it unless `--skip-migrations` says a migrate Job does that (then
-/// it checks the database is exactly this release's): Postgres when a database URL is
+/// Opens the mirror, migrating it unless `--skip-migrations` says a migrate step did (an init
+/// container, a Job; then it checks the database is exactly this release's): Postgres when a database URL is
 /// configured, otherwise the embedded SQLite database under the data directory.
 pub async fn open_store(global: &Global) -> anyhow::Result<Arc<dyn MirrorStore>> {
     open_store_with(global, !global.skip_migrations).await
