@@ -34,6 +34,10 @@ pub struct Api {
     pub bamboohr: String,
     /// The gateway's state, for what it counts.
     pub state: GatewayState,
+    /// A second gateway on the same mirror that renders every item live (no stored
+    /// renderings). Every successful list request is also sent to it, and the two answers
+    /// must be the same bytes: the stored renderings' equivalence test.
+    pub live: String,
 }
 
 /// A response: status, headers and the JSON body.
@@ -42,6 +46,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as received.
+    pub raw: String,
 }
 
 impl Reply {
@@ -98,11 +104,12 @@ impl Api {
             .create_api_key(ENVIRONMENT, "read api tests", &hash_api_key(&key))
             .await
             .unwrap();
-        let (base, state) = serve_with_state(h.store.clone(), options, with_trigger).await;
+        let (base, live, state) = serve_pair(h.store.clone(), options, with_trigger).await;
         Some(Api {
             state,
             h,
             base,
+            live,
             http: reqwest::Client::new(),
             key,
             personio,
@@ -157,17 +164,60 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
-    /// `GET /v1<path>` for `integration` with the test key.
+    /// `GET /v1<path>` for `integration` with the test key. A successful list page is also
+    /// asked of the live-rendering twin ([`Api::live`]) and must be the same bytes.
     pub async fn get(&self, path: &str, integration: &str, query: &[(&str, &str)]) -> Reply {
-        send(self.get_request(path, integration, query)).await
+        let reply = send(self.get_request(path, integration, query)).await;
+        if reply.status == StatusCode::OK && (path.starts_with("/hris/") || path.starts_with("/ats/")) {
+            self.assert_same_as_live(path, integration, query, &reply).await;
+        }
+        reply
     }
 
     pub fn get_request(&self, path: &str, integration: &str, query: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.request_to(&self.base, path, integration, query)
+    }
+
+    fn request_to(&self, base: &str, path: &str, integration: &str, query: &[(&str, &str)]) -> reqwest::RequestBuilder {
         self.http
-            .get(self.url(&format!("/v1{path}")))
+            .get(format!("{base}/v1{path}"))
             .bearer_auth(&self.key)
             .header("X-Integration-Id", integration)
             .query(query)
+    }
+
+    /// The live twin's answer to the same request is byte for byte `reply`'s. A sync writing
+    /// between the two reads can make them differ; then both are asked again, and only a
+    /// difference that persists fails.
+    async fn assert_same_as_live(&self, path: &str, integration: &str, query: &[(&str, &str)], reply: &Reply) {
+        let mut stored = reply.raw.clone();
+        for attempt in 0..5 {
+            let (live, shown) = send_unchecked(self.request_to(&self.live, path, integration, query)).await;
+            assert_eq!(live.status, StatusCode::OK, "{shown}: the live twin: {}", live.raw);
+            if live.raw == stored {
+                return;
+            }
+            if attempt == 4 {
+                let at = stored
+                    .bytes()
+                    .zip(live.raw.bytes())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(stored.len().min(live.raw.len()));
+                let from = at.saturating_sub(200);
+                panic!(
+                    "{shown}: the stored page and the live rendering differ at byte {at}:\n stored: …{}…\n   live: …{}…",
+                    &stored[from..(at + 200).min(stored.len())],
+                    &live.raw[from..(at + 200).min(live.raw.len())]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (again, _) = send_unchecked(self.get_request(path, integration, query)).await;
+            if again.status != StatusCode::OK {
+                // Rate-limited or the like: this request has nothing more to compare.
+                return;
+            }
+            stored = again.raw;
+        }
     }
 
     /// `GET /v1<model path>`, asserting success; the body's `data`. A 429 is waited out for
@@ -244,6 +294,23 @@ pub async fn serve(store: Arc<dyn MirrorStore>, options: GatewayOptions, with_tr
     serve_with_state(store, options, with_trigger).await.0
 }
 
+/// [`serve_with_state`], and a twin that renders every item live, unlimited (it is asked
+/// whatever the tests ask the first): `(base, live twin's base, state)`.
+pub async fn serve_pair(
+    store: Arc<dyn MirrorStore>,
+    options: GatewayOptions,
+    with_trigger: bool,
+) -> (String, String, GatewayState) {
+    let live_options = GatewayOptions {
+        stored_pages: false,
+        rate_limit_per_second: None,
+        ..options.clone()
+    };
+    let (live, _) = serve_with_state(store.clone(), live_options, false).await;
+    let (base, state) = serve_with_state(store, options, with_trigger).await;
+    (base, live, state)
+}
+
 /// [`serve`], with the gateway's state.
 pub async fn serve_with_state(
     store: Arc<dyn MirrorStore>,
@@ -294,8 +361,16 @@ pub async fn send_unchecked(request: reqwest::RequestBuilder) -> (Reply, String)
     let text = response.text().await.unwrap();
     let shown: String = url.as_str().chars().take(300).collect();
     // A body that is not JSON comes back as a JSON string, for the caller to judge.
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (Reply { status, headers, body }, format!("{method} {shown}"))
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
+    (
+        Reply {
+            status,
+            headers,
+            body,
+            raw: text,
+        },
+        format!("{method} {shown}"),
+    )
 }
 
 pub fn ids(results: &[Value]) -> BTreeSet<String> {

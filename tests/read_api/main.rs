@@ -22,3 +22,4 @@ mod lists;
 mod nesting;
 mod rate_limit;
 mod scope;
+mod stored;

@@ -244,11 +244,12 @@ async fn scope_change_during_a_full(b: Backend, phase: Phase) {
         .create_api_key(ENVIRONMENT, "scope phases", &tributary_gateway::hash_api_key(&key))
         .await
         .unwrap();
-    let (base, state) =
-        crate::gateway::serve_with_state(h.store.clone(), tributary_gateway::GatewayOptions::default(), false).await;
+    let (base, live, state) =
+        crate::gateway::serve_pair(h.store.clone(), tributary_gateway::GatewayOptions::default(), false).await;
     let api = Api {
         h,
         base,
+        live,
         state,
         http: reqwest::Client::new(),
         key,
@@ -401,11 +402,12 @@ async fn nested_members_of_an_older_scope_are_stripped(b: Backend) {
         .create_api_key(ENVIRONMENT, "scope members", &tributary_gateway::hash_api_key(&key))
         .await
         .unwrap();
-    let (base, state) =
-        crate::gateway::serve_with_state(h.store.clone(), tributary_gateway::GatewayOptions::default(), false).await;
+    let (base, live, state) =
+        crate::gateway::serve_pair(h.store.clone(), tributary_gateway::GatewayOptions::default(), false).await;
     let api = Api {
         h,
         base,
+        live,
         state,
         http: reqwest::Client::new(),
         key,

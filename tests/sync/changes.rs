@@ -2,7 +2,7 @@
 //! `changed_at`; a nested change moves the parent's `updated_at` marker only. Which nested and
 //! linked changes move which records follows Kombo's per-endpoint `updated_after` rules
 //! (the table in each endpoint's `updated_after` parameter in Kombo's OpenAPI document,
-//! vendored at `crates/tributary-gateway/openapi/kombo-openapi.json`), checked here through
+//! vendored at `crates/tributary-render/openapi/kombo-openapi.json`), checked here through
 //! the mirror's `updated_after` reads.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -32,6 +32,7 @@ async fn record_delta(h: &Harness, integration: &str) {
         fence: lease.fence,
         sync_type: SyncType::Delta,
         started_at: run.started_at.expect("started"),
+        renderer: None,
     };
     h.store
         .finish_run(&write, RunState::Succeeded, None)

@@ -8,9 +8,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType, ToolKind};
+use tributary_render::StoredRenderer;
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
-    Integration, PageWrite, PauseInfo, PreparedRecord, RunWrite, StoreError, Sweep, SyncRun, SyncStore, WriteOutcome,
+    Integration, PageWrite, PauseInfo, PreparedRecord, RENDER_BATCH, RenderHook, RunWrite, StoreError, Sweep, SyncRun,
+    SyncStore, WriteOutcome,
 };
 
 use crate::policy::{RunAction, on_run_error};
@@ -215,6 +217,7 @@ impl SyncEngine {
             fence,
             sync_type: run.sync_type,
             started_at: run.started_at.unwrap_or(run.created_at),
+            renderer: Some(RenderHook(Arc::new(StoredRenderer))),
         };
         tracing::info!(integration_id = %integration.id, run_id = %run.id, sync_type = run.sync_type.as_str(), "sync started");
 
@@ -488,6 +491,7 @@ impl SyncEngine {
                 telemetry::records(integration.tool, &swept);
                 tracing::info!(run_id = %run.id, deleted = swept.deleted, unconfirmed = confirmation.unconfirmed, "deletion sweep done");
             }
+            self.render_pending(write).await?;
             let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
             tracing::info!(run_id = %run.id, created = run.counts.created, updated = run.counts.updated,
                 deleted = run.counts.deleted, unchanged = run.counts.unchanged, pages = run.counts.pages_fetched, "sync succeeded");
@@ -500,6 +504,20 @@ impl SyncEngine {
         };
         let run = self.store.finish_run(write, state, Some(&errors.join("; "))).await?;
         Ok(RunOutcome { run })
+    }
+
+    /// Renders what the run's writes left pending: each write renders at most
+    /// `RENDER_BATCH` records in its own transaction, and one change can touch more (a renamed
+    /// group is shown by every member's rendering). Until then the read API renders those
+    /// records live, so this only makes reads faster.
+    async fn render_pending(&self, write: &RunWrite) -> Result<(), EngineError> {
+        loop {
+            let settled = self.store.render_pending(write, RENDER_BATCH).await?;
+            if settled == 0 {
+                return Ok(());
+            }
+            tracing::debug!(run_id = %write.run_id, settled, "rendered pending records");
+        }
     }
 
     async fn delete_disabled_models(&self, integration: &Integration, write: &RunWrite) -> Result<(), EngineError> {

@@ -6,26 +6,25 @@
 //! [`hash_api_key`] of it) and pick an integration of the key's environment with
 //! `X-Integration-Id`. Every error uses Kombo's envelope ([`ApiError`]).
 
-mod assemble;
 mod auth;
-mod catalog;
 pub mod compression;
 mod cursor;
 mod error;
 mod filters;
 mod http;
 mod list;
-mod openapi;
 mod params;
 mod response;
 mod routes;
-mod schema;
 mod scope_names;
 mod serve;
 mod state;
 mod sync;
 mod telemetry;
-mod wire;
+
+// Shapes, the endpoint table and rendering live in `tributary-render` (the mirror's writes
+// render with them too); the gateway uses them under their old names.
+use tributary_render::{catalog, openapi, schema, wire};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -43,7 +42,7 @@ pub use response::Success;
 pub use routes::inbound_rejections::{self, RejectionStats};
 pub use scope_names::{UnknownScopeNames, check_scope_names, scope_fields, scope_models};
 pub use serve::{ServeOptions, bind, serve};
-pub use state::{GatewayOptions, GatewayState};
+pub use state::{GatewayOptions, GatewayState, PageSourceStats};
 pub use sync::{ForcedSync, SyncTrigger, TriggerError};
 pub use wire::json_kind;
 
@@ -62,6 +61,7 @@ pub fn router_with_options(state: GatewayState, options: GatewayOptions) -> Rout
 pub fn router_with(mut state: GatewayState, options: GatewayOptions, other: Router) -> Router {
     state.body_limit = options.body_limit;
     state.read_statement_timeout = options.read_statement_timeout;
+    state.stored_pages = options.stored_pages;
     state.ready_timeout = options.ready_timeout;
     let limits = http::Limits::new(&options);
     // Inbound webhooks get the same timeout, an in-flight cap of their own, their own body limit and no

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tributary_model::{Model, Timestamp};
-use tributary_store::{FieldFilter, FieldMatch, Integration, RecordQuery, StoredRecord};
+use tributary_store::{FieldFilter, FieldMatch, Integration, RecordQuery};
 
 use crate::cursor::Cursor;
 use crate::error::ApiError;
@@ -88,25 +88,47 @@ fn filter_json(filter: &FieldFilter) -> Value {
     json!([filter.field, filter.any_of, filter.case_insensitive, matching])
 }
 
-/// One page of records and the cursor of the next, if any.
-#[derive(Debug)]
-pub struct Page {
-    pub records: Vec<StoredRecord>,
-    pub next: Option<String>,
+/// The read a page needs, or nothing to read (a filter that cannot match).
+pub struct PagePlan {
+    /// Asks one row more than the page holds: it tells whether another page exists without a
+    /// COUNT.
+    pub query: RecordQuery,
+    fingerprint: String,
+    page_size: usize,
 }
 
-/// Reads one page of `model` for `integration`.
+impl PagePlan {
+    /// Cuts `rows` (as the plan's query returned them) to the page and returns the cursor of
+    /// the next page, if there is one.
+    pub fn cut<T>(&self, state: &GatewayState, rows: &mut Vec<T>, id: impl Fn(&T) -> &str) -> Option<String> {
+        if rows.len() <= self.page_size {
+            return None;
+        }
+        rows.truncate(self.page_size);
+        rows.last().map(|last| {
+            Cursor::new(
+                &self.query.integration_id,
+                self.query.model,
+                id(last),
+                &self.fingerprint,
+            )
+            .encode(&state.cursor_key)
+        })
+    }
+}
+
+/// Plans the read of one page of `model` for `integration`; `None` when no record can match.
 ///
 /// A filter on a field the integration's scope config disables cannot match (the field never
 /// reaches storage), so, as Kombo documents for `ignore_unsupported_filters`, it filters out
 /// every result unless the caller asked to ignore such filters.
-pub async fn fetch_page(
+pub fn plan_page(
     state: &GatewayState,
     integration: &Integration,
     model: Model,
     list: &ListQuery,
     filters: Filters,
-) -> Result<Page, ApiError> {
+) -> Result<Option<PagePlan>, ApiError> {
     let Filters {
         requested,
         remote_created_after,
@@ -140,10 +162,7 @@ pub async fn fetch_page(
         .transpose()?
         .map(|cursor| cursor.after_id);
     if unsatisfiable {
-        return Ok(Page {
-            records: Vec::new(),
-            next: None,
-        });
+        return Ok(None);
     }
 
     let query = RecordQuery {
@@ -156,22 +175,15 @@ pub async fn fetch_page(
         filters,
         remote_created_after,
         after_id,
-        // One extra row tells whether another page exists without a COUNT.
         limit: list.page_size + 1,
         with_remote_data: true,
         statement_timeout: state.read_statement_timeout,
     };
-    let mut records = state.store.query_records(&query).await?;
-    let page_size = usize::try_from(list.page_size).unwrap_or(usize::MAX);
-    let next = if records.len() > page_size {
-        records.truncate(page_size);
-        records
-            .last()
-            .map(|last| Cursor::new(&integration.id, model, &last.id, &fingerprint).encode(&state.cursor_key))
-    } else {
-        None
-    };
-    Ok(Page { records, next })
+    Ok(Some(PagePlan {
+        query,
+        fingerprint,
+        page_size: usize::try_from(list.page_size).unwrap_or(usize::MAX),
+    }))
 }
 
 #[cfg(test)]
@@ -191,5 +203,30 @@ mod tests {
         let f = FieldFilter::equals("work_email", vec!["a@b.c".into()]);
         assert_ne!(a.fingerprint(&[], None), a.fingerprint(&[f], None));
         assert_ne!(a.fingerprint(&[], None), a.fingerprint(&[], Some(chrono::Utc::now())));
+    }
+
+    /// Each endpoint takes exactly the parameters Kombo's document lists for it.
+    #[test]
+    fn filters_match_the_contract() {
+        for &model in Model::ALL {
+            let endpoint = tributary_render::catalog::endpoint(model);
+            let parameters = tributary_render::openapi::kombo()
+                .get("paths")
+                .get(model.api_path())
+                .get("get")
+                .get("parameters");
+            let mut documented: Vec<String> = parameters
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p.get("in").as_str() == Some("query"))
+                .filter_map(|p| p.get("name").as_str().map(str::to_owned))
+                .filter(|name| !COMMON_PARAMS.contains(&name.as_str()))
+                .collect();
+            documented.sort();
+            let mut ours: Vec<String> = endpoint.filters.iter().map(|f| f.param.to_owned()).collect();
+            ours.sort();
+            assert_eq!(ours, documented, "{model}");
+        }
     }
 }

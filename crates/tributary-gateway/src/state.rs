@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tributary_store::ReadStore;
@@ -26,6 +27,27 @@ pub struct GatewayState {
     pub(crate) read_statement_timeout: Option<Duration>,
     /// [`GatewayOptions::ready_timeout`].
     pub(crate) ready_timeout: Duration,
+    /// [`GatewayOptions::stored_pages`].
+    pub(crate) stored_pages: bool,
+    /// Where the list endpoints' items came from.
+    pub(crate) page_sources: Arc<PageSources>,
+}
+
+/// How many list items were served from stored renderings and how many were rendered live.
+#[derive(Debug, Default)]
+pub struct PageSources {
+    pub(crate) stored: AtomicU64,
+    pub(crate) live: AtomicU64,
+}
+
+/// A snapshot of [`PageSources`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageSourceStats {
+    /// Items written from their stored rendering.
+    pub stored: u64,
+    /// Items rendered live: the gateway serves live only (see [`GatewayOptions::stored_pages`]),
+    /// the request asked for deleted records, or the stored rendering was not ready.
+    pub live: u64,
 }
 
 impl GatewayState {
@@ -39,6 +61,16 @@ impl GatewayState {
             inbound_rejections: Arc::default(),
             read_statement_timeout: GatewayOptions::default().read_statement_timeout,
             ready_timeout: GatewayOptions::default().ready_timeout,
+            stored_pages: GatewayOptions::default().stored_pages,
+            page_sources: Arc::default(),
+        }
+    }
+
+    /// Where the list endpoints' items have come from since this gateway started.
+    pub fn page_source_stats(&self) -> PageSourceStats {
+        PageSourceStats {
+            stored: self.page_sources.stored.load(Ordering::Relaxed),
+            live: self.page_sources.live.load(Ordering::Relaxed),
         }
     }
 
@@ -82,6 +114,10 @@ pub struct GatewayOptions {
     pub read_statement_timeout: Option<Duration>,
     /// `GET /ready` answers 503 when the mirror has not answered a ping within this long.
     pub ready_timeout: Duration,
+    /// Serve list items from their stored renderings where ready (the default). Off, every
+    /// item is rendered live from the records, as before stored renderings existed: the same
+    /// bytes, more work (the equivalence tests compare the two).
+    pub stored_pages: bool,
 }
 
 impl Default for GatewayOptions {
@@ -95,6 +131,7 @@ impl Default for GatewayOptions {
             rate_limit_burst: 200,
             read_statement_timeout: Some(Duration::from_secs(10)),
             ready_timeout: Duration::from_secs(1),
+            stored_pages: true,
         }
     }
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
-use tributary_gateway::{GatewayState, generate_api_key, hash_api_key, router};
+use tributary_gateway::{GatewayState, PageSourceStats, generate_api_key, hash_api_key, router};
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp, ToolKind, record_id};
+use tributary_render::StoredRenderer;
 use tributary_store::testing::sweep_unseen;
-use tributary_store::{MirrorStore, NewIntegration, PageWrite, PreparedRecord, RunWrite};
+use tributary_store::{MirrorStore, NewIntegration, PageWrite, PreparedRecord, RenderHook, RunWrite};
 
 const ACME: &str = "personio:acme";
 const SCOPED: &str = "personio:scoped";
@@ -25,7 +26,8 @@ struct Harness {
     key: String,
     /// Before the second sync, which changed employee 5 and deleted employee 24.
     before_second_sync: Timestamp,
-    _store: Arc<dyn MirrorStore>,
+    store: Arc<dyn MirrorStore>,
+    state: GatewayState,
 }
 
 fn id(model: Model, remote_id: &str) -> String {
@@ -81,13 +83,15 @@ impl Harness {
         let state = GatewayState::new(store.clone(), b"test cursor key, 32 bytes long!!".to_vec());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let app = router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             base,
             http: reqwest::Client::new(),
             key,
             before_second_sync,
-            _store: store,
+            store,
+            state,
         }
     }
 
@@ -251,7 +255,14 @@ fn reference_records() -> Vec<PreparedRecord> {
     ]
 }
 
+/// A run whose writes keep stored renderings, as the engine's do.
 async fn open_run(store: &dyn MirrorStore, integration: &str) -> RunWrite {
+    let mut run = open_run_without_renderer(store, integration).await;
+    run.renderer = Some(RenderHook(Arc::new(StoredRenderer)));
+    run
+}
+
+async fn open_run_without_renderer(store: &dyn MirrorStore, integration: &str) -> RunWrite {
     let lease = store
         .acquire_lease(integration, "tests", Duration::from_secs(60))
         .await
@@ -265,6 +276,7 @@ async fn open_run(store: &dyn MirrorStore, integration: &str) -> RunWrite {
         fence: lease.fence,
         sync_type: SyncType::Full,
         started_at: run.started_at.unwrap(),
+        renderer: None,
     }
 }
 
@@ -732,6 +744,69 @@ async fn nested_data_and_spec_shape(h: Harness) {
     }
 }
 
+/// The group names nested in every employee's `groups`, for the group `team`.
+async fn nested_team_names(h: &Harness) -> Vec<String> {
+    let (status, body) = h.employees(&[("page_size", "100")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let team = id(Model::Groups, "team");
+    body["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["groups"].as_array().unwrap().clone())
+        .filter(|g| g["id"] == team.as_str())
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Writes the group `team` renamed, alone, in a run with or without a renderer.
+async fn rename_team(h: &Harness, name: &str, with_renderer: bool) {
+    let run = if with_renderer {
+        open_run(&*h.store, ACME).await
+    } else {
+        open_run_without_renderer(&*h.store, ACME).await
+    };
+    let group = record(Model::Groups, "team", json!({"name": name, "type": "TEAM"}));
+    let page = PageWrite {
+        records: vec![group],
+        checkpoint: json!({"page": 1}),
+        scope_version: 1,
+    };
+    assert_eq!(h.store.apply_page(&run, page).await.unwrap().updated, 1);
+    h.store.finish_run(&run, RunState::Succeeded, None).await.unwrap();
+}
+
+/// Pages come from the renderings the writes stored, and a write re-renders what nests the
+/// records it changed even when those do not change themselves (an employee's groups move
+/// neither its data nor, by Kombo's rules, its `updated_at`). A write without a renderer
+/// leaves them pending: served live, the same answer.
+async fn stored_renderings_follow_what_they_nest(h: Harness) {
+    let members = nested_team_names(&h).await;
+    assert!(
+        members.len() > 5 && members.iter().all(|n| n == "Customer Success"),
+        "{members:?}"
+    );
+    let served = h.state.page_source_stats();
+    assert_eq!(served, PageSourceStats { stored: 24, live: 0 });
+
+    rename_team(&h, "Renamed team", true).await;
+    let renamed = nested_team_names(&h).await;
+    assert_eq!(renamed.len(), members.len());
+    assert!(renamed.iter().all(|n| n == "Renamed team"), "{renamed:?}");
+    assert_eq!(h.state.page_source_stats(), PageSourceStats { stored: 48, live: 0 });
+
+    rename_team(&h, "Renamed again", false).await;
+    let again = nested_team_names(&h).await;
+    assert!(again.iter().all(|n| n == "Renamed again"), "{again:?}");
+    let served = h.state.page_source_stats();
+    assert_eq!(
+        served.live,
+        members.len() as u64,
+        "the members' renderings are pending: rendered live"
+    );
+    assert_eq!(served.stored, 48 + 24 - members.len() as u64);
+}
+
 async fn health_ready_and_request_ids(h: Harness) {
     for path in ["/health", "/ready"] {
         let response = h.http.get(format!("{}{path}", h.base)).send().await.unwrap();
@@ -785,5 +860,6 @@ backends!(
     group_and_custom_field_filters,
     unsupported_filters_and_disabled_models,
     nested_data_and_spec_shape,
+    stored_renderings_follow_what_they_nest,
     health_ready_and_request_ids,
 );

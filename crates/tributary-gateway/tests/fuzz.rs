@@ -137,7 +137,8 @@ fn value() -> impl Strategy<Value = String> {
 /// The query parameters Kombo's document lists for `GET <path>`.
 fn documented_params(path: &str) -> Vec<String> {
     static SPEC: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-        serde_json::from_str(include_str!("../openapi/kombo-openapi.json")).expect("the vendored document parses")
+        serde_json::from_str(include_str!("../../tributary-render/openapi/kombo-openapi.json"))
+            .expect("the vendored document parses")
     });
     SPEC["paths"][path]["get"]["parameters"]
         .as_array()
@@ -224,6 +225,7 @@ async fn seed(store: &dyn MirrorStore, integration: &str, models: &[Model]) {
         fence: lease.fence,
         sync_type: SyncType::Full,
         started_at: run.started_at.unwrap(),
+        renderer: None,
     };
     let id = |model, remote: &str| record_id(integration, model, remote);
     let mut records = Vec::new();

@@ -336,6 +336,7 @@ async fn fenced_writes(f: &Fixture, store: Arc<dyn MirrorStore>) {
         fence: first.fence,
         sync_type: SyncType::Full,
         started_at: run.started_at.expect("started_at"),
+        renderer: None,
     };
     store.apply_page(&write, page("1")).await.expect("the holder writes");
 

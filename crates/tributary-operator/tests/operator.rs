@@ -184,6 +184,7 @@ fn run_write(run: &SyncRun, grant: &Lease) -> RunWrite {
         fence: grant.fence,
         sync_type: run.sync_type,
         started_at: run.started_at.unwrap(),
+        renderer: None,
     }
 }
 

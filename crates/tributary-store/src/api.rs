@@ -147,6 +147,9 @@ pub struct RunWrite {
     pub fence: i64,
     pub sync_type: SyncType,
     pub started_at: Timestamp,
+    /// Keeps the records' stored renderings current in each write (see `crate::rendering`);
+    /// without it, writes only mark them pending.
+    pub renderer: Option<crate::RenderHook>,
 }
 
 /// A record ready for storage: scope-filtered, id'd and hashed by the engine.

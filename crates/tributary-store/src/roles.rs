@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
-use crate::StoreError;
 use crate::api::*;
+use crate::{RenderedRow, StoreError};
 
 /// Which database this is, its migrations and whether it answers.
 #[async_trait]
@@ -185,6 +185,10 @@ pub trait MirrorWrites: Send + Sync + 'static {
     async fn sweep_deletions(&self, run: &RunWrite, sweep: &Sweep<'_>) -> Result<WriteOutcome, StoreError>;
     /// Marks every live record of a model deleted (the model was disabled by scope).
     async fn delete_model(&self, run: &RunWrite, model: Model) -> Result<WriteOutcome, StoreError>;
+    /// Renders up to `limit` of the integration's pending renderings with the run's renderer,
+    /// in one fenced transaction, and returns how many it settled (rendered, or dropped for a
+    /// record that is gone or deleted); 0 when none are pending or the run has no renderer.
+    async fn render_pending(&self, run: &RunWrite, limit: i64) -> Result<u64, StoreError>;
 }
 
 /// Reads of the mirror: gap-free (invariant I3).
@@ -200,6 +204,9 @@ pub trait MirrorReads: Send + Sync + 'static {
     ) -> Result<Vec<StoredRecord>, StoreError>;
     async fn count_records(&self, integration_id: &str, model: Model, include_deleted: bool)
     -> Result<i64, StoreError>;
+    /// The page `query` selects (its ids, in order) with each record's stored rendering where
+    /// one made under `scope_version` is ready, `None` elsewhere (see `crate::rendering`).
+    async fn rendered_page(&self, query: &RecordQuery, scope_version: i64) -> Result<Vec<RenderedRow>, StoreError>;
     /// The change log after `after_seq`, oldest first.
     async fn changes_since(&self, integration_id: &str, after_seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
 }

@@ -264,6 +264,7 @@ async fn begin_run(store: &dyn MirrorStore, sync_type: SyncType, owner: &str, ru
         fence: lease.fence,
         sync_type,
         started_at: run.started_at.expect("started"),
+        renderer: None,
     }
 }
 
@@ -2009,6 +2010,7 @@ async fn start_as(store: &dyn MirrorStore, run: &SyncRun, worker: &str) -> (Sync
         fence: lease.fence,
         sync_type: run.sync_type,
         started_at: started.started_at.expect("started"),
+        renderer: None,
     };
     (started, write)
 }

@@ -94,6 +94,7 @@ async fn postgres_apply_page_throughput() {
         fence: lease.fence,
         sync_type: SyncType::Full,
         started_at: started.started_at.expect("started"),
+        renderer: None,
     };
     let ids = IdGen::new(INTEGRATION);
     let insert = pass(store.as_ref(), &run, &ids, 0).await;

@@ -184,6 +184,7 @@ async fn integration_with_a_finished_sync(store: &dyn MirrorStore, id: &str) {
         fence: lease.fence,
         sync_type: SyncType::Full,
         started_at: run.started_at.expect("started"),
+        renderer: None,
     };
     store
         .finish_run(&write, RunState::Succeeded, None)

@@ -1,6 +1,6 @@
 //! Harvest v3 objects → unified ATS records, in the shape of Kombo's `GetAts*PositiveResponse`
 //! items (Kombo's OpenAPI document, vendored at
-//! `crates/tributary-gateway/openapi/kombo-openapi.json`): Kombo's field names and enums,
+//! `crates/tributary-render/openapi/kombo-openapi.json`): Kombo's field names and enums,
 //! ISO-8601 dates with milliseconds, references as unified ids, and nested models left to the
 //! gateway.
 

@@ -119,6 +119,8 @@ per_backend! {
             for statement in [
                 "DELETE FROM records WHERE integration_id = $1",
                 "DELETE FROM record_deps WHERE integration_id = $1",
+                "DELETE FROM rendered WHERE integration_id = $1",
+                "DELETE FROM render_deps WHERE integration_id = $1",
                 "DELETE FROM run_seen WHERE integration_id = $1",
                 "DELETE FROM changes WHERE integration_id = $1",
             ] {
@@ -133,6 +135,15 @@ per_backend! {
             tx.commit().await?;
             Ok(done.rows_affected() > 0)
         }
+    }
+
+    /// [`Integrations::get_integration`] on a connection the caller holds.
+    pub(crate) async fn integration_on(conn: &mut Conn, id: &str) -> Result<Option<Integration>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM integrations WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(integration).transpose()
     }
 
     fn integration(row: &Row) -> Result<Integration, StoreError> {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tributary_model::Model;
 
 use crate::codec::filters_json;
-use crate::{Change, MirrorReads, RecordQuery, StoreError, StoredRecord};
+use crate::{Change, MirrorReads, RecordQuery, RenderedRow, StoreError, StoredRecord};
 
 /// The columns `rows::record` reads, `remote_data` given as an expression: it is read as text
 /// and passed through unparsed (see `RawJson`).
@@ -20,6 +20,18 @@ macro_rules! columns {
             "model, id, remote_id, parent_id, data, ",
             $($remote_data,)+
             " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version"
+        )
+    };
+}
+
+/// What the read API's fast path reads: the id and the stored rendering made under scope
+/// version `$12`, if it is ready (the subquery names `records` explicitly: both tables have
+/// `integration_id` and `id`).
+macro_rules! rendered_columns {
+    () => {
+        concat!(
+            "id, (SELECT p.body FROM rendered p WHERE p.integration_id = records.integration_id ",
+            "AND p.id = records.id AND p.scope_version = $12) AS body"
         )
     };
 }
@@ -45,6 +57,41 @@ macro_rules! record_query {
     };
 }
 
+/// The general record query reading each row's stored rendering instead (`rendered_columns!`).
+macro_rules! rendered_query {
+    ($($filters:expr),+) => {
+        concat!(
+            "SELECT ",
+            rendered_columns!(),
+            " FROM records WHERE integration_id = $1 AND model = $2 ",
+            "AND ($3 IS NULL OR updated_at > $3) ",
+            "AND ($4 OR remote_deleted_at IS NULL) ",
+            "AND ($5 IS NULL OR id ",
+            in_list!("$5"),
+            ") AND ($6 IS NULL OR remote_id ",
+            in_list!("$6"),
+            ") AND ($7 IS NULL OR id > $7) ",
+            "AND ($10 IS NULL OR remote_created_at >= $10) ",
+            $($filters,)+
+            "ORDER BY id LIMIT $9"
+        )
+    };
+}
+
+/// Record reads on a connection the caller holds: a gateway read transaction, or a write
+/// transaction rendering what it wrote (`crate::ops::rendered`). A trait so that the
+/// statements expand inside `#[async_trait]` bodies like every other read's.
+#[async_trait]
+pub(crate) trait ConnReads {
+    async fn query_on(&mut self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError>;
+    async fn by_parent_on(
+        &mut self,
+        integration_id: &str,
+        model: Model,
+        parent_ids: &[String],
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+}
+
 /// The ids of a query that names its records by id and asks nothing else (the gateway's
 /// joins: a page's managers, groups, locations).
 fn ids_only(query: &RecordQuery) -> Option<&[String]> {
@@ -66,55 +113,11 @@ per_backend! {
     #[async_trait]
     impl MirrorReads for Store {
         async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
-            let ids = ids_only(query);
             // Custom plans for the general statement only (see `begin_read`).
-            let mut tx = begin_read(&self.pool, &query.integration_id, query.statement_timeout, ids.is_none()).await?;
-            let found = if let Some(ids) = ids {
-                // A statement without optional predicates, whose generic plan is as good as a
-                // custom one, so Postgres does not plan it again on every execution (planning
-                // the general statement was a fifth of Postgres' time serving a page of
-                // employees).
-                sqlx::query(concat!(
-                    "SELECT ",
-                    columns!("CASE WHEN $6 THEN ", remote_data_text!(), " END"),
-                    " FROM records WHERE integration_id = $1 AND model = $2 AND id ",
-                    in_list!("$3"),
-                    " AND ($4 OR remote_deleted_at IS NULL) ORDER BY id LIMIT $5"
-                ))
-                .bind(&query.integration_id)
-                .bind(query.model.as_str())
-                .bind(str_list(ids)?)
-                .bind(query.include_deleted)
-                .bind(query.limit.max(0))
-                .bind(query.with_remote_data)
-                .fetch_all(&mut *tx)
-                .await?
-            } else {
-                // Custom plans are made on every execution, and the filter clause is most of the
-                // planning (measured on a page of 100 employees: 0.25 ms with it, 0.05 ms
-                // without), so a query without filters leaves it out; `$8` is then `[]`.
-                let statement = if query.filters.is_empty() {
-                    record_query!("AND ", jsonb!("$8"), " = ", jsonb!("'[]'"), " ")
-                } else {
-                    record_query!(record_filters!())
-                };
-                sqlx::query(statement)
-                    .bind(&query.integration_id)
-                    .bind(query.model.as_str())
-                    .bind(query.updated_after.map(time))
-                    .bind(query.include_deleted)
-                    .bind(query.ids.as_deref().map(str_list).transpose()?)
-                    .bind(query.remote_ids.as_deref().map(str_list).transpose()?)
-                    .bind(query.after_id.as_deref())
-                    .bind(json(&filters_json(query))?)
-                    .bind(query.limit.max(0))
-                    .bind(query.remote_created_after.map(time))
-                    .bind(query.with_remote_data)
-                    .fetch_all(&mut *tx)
-                    .await?
-            };
+            let mut tx = begin_read(&self.pool, &query.integration_id, query.statement_timeout, ids_only(query).is_none()).await?;
+            let found = tx.query_on(query).await?;
             tx.commit().await?;
-            found.iter().map(rows::record).collect()
+            Ok(found)
         }
 
         async fn records_by_parent(
@@ -127,20 +130,34 @@ per_backend! {
                 return Ok(Vec::new());
             }
             let mut tx = begin_read(&self.pool, integration_id, None, false).await?;
-            let found = sqlx::query(concat!(
-                "SELECT ",
-                columns!(remote_data_text!()),
-                " FROM records WHERE integration_id = $1 AND model = $2 AND parent_id ",
-                in_list!("$3"),
-                " ORDER BY parent_id, id"
-            ))
-            .bind(integration_id)
-            .bind(model.as_str())
-            .bind(str_list(parent_ids)?)
-            .fetch_all(&mut *tx)
-            .await?;
+            let found = tx.by_parent_on(integration_id, model, parent_ids).await?;
             tx.commit().await?;
-            found.iter().map(rows::record).collect()
+            Ok(found)
+        }
+
+        /// The page `query` selects, each row with its stored rendering where one made under
+        /// `scope_version` is ready: the read API's fast path, one keyset scan.
+        async fn rendered_page(&self, query: &RecordQuery, scope_version: i64) -> Result<Vec<RenderedRow>, StoreError> {
+            let mut tx = begin_read(&self.pool, &query.integration_id, query.statement_timeout, true).await?;
+            let statement = if query.filters.is_empty() {
+                rendered_query!("AND ", jsonb!("$8"), " = ", jsonb!("'[]'"), " ")
+            } else {
+                rendered_query!(record_filters!())
+            };
+            let found = bind_general(sqlx::query(statement), query)?
+                .bind(scope_version)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            found
+                .iter()
+                .map(|row| {
+                    Ok(RenderedRow {
+                        id: sqlx::Row::try_get(row, "id")?,
+                        body: sqlx::Row::try_get(row, "body")?,
+                    })
+                })
+                .collect()
         }
 
         async fn count_records(
@@ -175,5 +192,83 @@ per_backend! {
             .await?;
             found.iter().map(rows::change).collect()
         }
+    }
+
+    #[async_trait]
+    impl ConnReads for Conn {
+        /// [`MirrorReads::query_records`] on a connection the caller holds (a read transaction, or
+        /// a write transaction rendering what it wrote).
+        async fn query_on(&mut self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
+            let found = if let Some(ids) = ids_only(query) {
+                // A statement without optional predicates, whose generic plan is as good as a
+                // custom one, so Postgres does not plan it again on every execution (planning
+                // the general statement was a fifth of Postgres' time serving a page of
+                // employees).
+                sqlx::query(concat!(
+                    "SELECT ",
+                    columns!("CASE WHEN $6 THEN ", remote_data_text!(), " END"),
+                    " FROM records WHERE integration_id = $1 AND model = $2 AND id ",
+                    in_list!("$3"),
+                    " AND ($4 OR remote_deleted_at IS NULL) ORDER BY id LIMIT $5"
+                ))
+                .bind(&query.integration_id)
+                .bind(query.model.as_str())
+                .bind(str_list(ids)?)
+                .bind(query.include_deleted)
+                .bind(query.limit.max(0))
+                .bind(query.with_remote_data)
+                .fetch_all(&mut *self)
+                .await?
+            } else {
+                // Custom plans are made on every execution, and the filter clause is most of the
+                // planning (measured on a page of 100 employees: 0.25 ms with it, 0.05 ms
+                // without), so a query without filters leaves it out; `$8` is then `[]`.
+                let statement = if query.filters.is_empty() {
+                    record_query!("AND ", jsonb!("$8"), " = ", jsonb!("'[]'"), " ")
+                } else {
+                    record_query!(record_filters!())
+                };
+                bind_general(sqlx::query(statement), query)?.fetch_all(&mut *self).await?
+            };
+            found.iter().map(rows::record).collect()
+        }
+
+        /// [`MirrorReads::records_by_parent`] on a connection the caller holds.
+        async fn by_parent_on(
+            &mut self,
+            integration_id: &str,
+            model: Model,
+            parent_ids: &[String],
+        ) -> Result<Vec<StoredRecord>, StoreError> {
+            let found = sqlx::query(concat!(
+                "SELECT ",
+                columns!(remote_data_text!()),
+                " FROM records WHERE integration_id = $1 AND model = $2 AND parent_id ",
+                in_list!("$3"),
+                " ORDER BY parent_id, id"
+            ))
+            .bind(integration_id)
+            .bind(model.as_str())
+            .bind(str_list(parent_ids)?)
+            .fetch_all(&mut *self)
+            .await?;
+            found.iter().map(rows::record).collect()
+        }
+    }
+
+    /// The general record query's parameters `$1`..`$11`.
+    fn bind_general<'q>(statement: Query<'q>, query: &'q RecordQuery) -> Result<Query<'q>, StoreError> {
+        Ok(statement
+            .bind(&query.integration_id)
+            .bind(query.model.as_str())
+            .bind(query.updated_after.map(time))
+            .bind(query.include_deleted)
+            .bind(query.ids.as_deref().map(str_list).transpose()?)
+            .bind(query.remote_ids.as_deref().map(str_list).transpose()?)
+            .bind(query.after_id.as_deref())
+            .bind(json(&filters_json(query))?)
+            .bind(query.limit.max(0))
+            .bind(query.remote_created_after.map(time))
+            .bind(query.with_remote_data))
     }
 }

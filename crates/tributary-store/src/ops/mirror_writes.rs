@@ -18,7 +18,7 @@ use crate::{
 };
 
 per_backend! {
-    with [change_log, dependents, events, pages]
+    with [change_log, dependents, events, pages, rendered]
 
     use sqlx::Row as _;
 
@@ -103,6 +103,8 @@ per_backend! {
                 .await?;
                 rewritten += done.rows_affected();
             }
+            let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+            keep_rendered(&mut tx, run, &ids, &ids).await?;
             tx.commit().await?;
             Ok(rewritten)
         }
@@ -219,6 +221,27 @@ per_backend! {
             tx.commit().await?;
             Ok(outcome)
         }
+
+        async fn render_pending(&self, run: &RunWrite, limit: i64) -> Result<u64, StoreError> {
+            let Some(hook) = &run.renderer else {
+                return Ok(0);
+            };
+            let mut tx = begin_fenced(&self.pool, &run.integration_id, run.fence).await?;
+            let settled = rendered::render_pending(&mut tx, &run.integration_id, hook, limit).await?;
+            tx.commit().await?;
+            Ok(settled)
+        }
+    }
+
+    /// Every mirror write's last step before its commit: marks pending the renderings of
+    /// `touched` and of what depends on `changed`, then renders what is pending with the run's
+    /// renderer, in the write's transaction (see `crate::rendering`).
+    async fn keep_rendered(conn: &mut Conn, run: &RunWrite, touched: &[String], changed: &[String]) -> Result<(), StoreError> {
+        rendered::invalidate(conn, &run.integration_id, touched, changed).await?;
+        if let Some(hook) = &run.renderer {
+            rendered::render_pending(conn, &run.integration_id, hook, crate::RENDER_BATCH).await?;
+        }
+        Ok(())
     }
 
     /// One page of a run, written atomically with its checkpoint, in a fixed number of
@@ -267,6 +290,14 @@ per_backend! {
             backend::pages::replace_edges(&mut tx, integration_id, &changed, &plan.replaced_ids(), &plan.new_edges(), now)
                 .await?;
         }
+        // Written records, their parents (whose nested lists changed) and restamped ones (their
+        // rendering was made under the old scope) are rendered anew; so is whatever nests a
+        // written record.
+        let changed = plan.written_ids();
+        let mut touched = changed.clone();
+        touched.extend(plan.writes.iter().filter_map(|(r, _)| r.parent_id.clone()));
+        touched.extend(plan.restamped.iter().cloned());
+        keep_rendered(&mut tx, run, &touched, &changed).await?;
         if backend::pages::bookkeeping(&mut tx, run, &plan, &page.checkpoint, now).await? == 0 {
             // Nothing was committed: the error rolls the transaction back.
             return Err(StoreError::NotFound(format!(
@@ -340,6 +371,7 @@ per_backend! {
         let dependents = dependents::of(conn, &run.integration_id, &ids).await?;
         let bump = crate::page::dependents_to_bump(&ids, dependents, &[]);
         dependents::bump(conn, &run.integration_id, &bump, now).await?;
+        keep_rendered(conn, run, &ids, &ids).await?;
         let entries: Vec<(Model, &str, ChangeKind)> = deleted
             .iter()
             .map(|(m, id, _)| (*m, id.as_str(), ChangeKind::Deleted))

@@ -47,6 +47,7 @@ pub(crate) mod mirror_reads;
 pub(crate) mod mirror_writes;
 pub(crate) mod outbox;
 pub(crate) mod pages;
+pub(crate) mod rendered;
 pub(crate) mod rows;
 pub(crate) mod run_queries;
 pub(crate) mod runs;

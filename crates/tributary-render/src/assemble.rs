@@ -1,6 +1,7 @@
 //! Loading what a page of records nests or links, a few queries per page (one per join and
 //! level, never one per row), and turning stored records into the maps the response shapes
-//! are rendered from.
+//! are rendered from. Each rendered item also names the records it shows or refers to, which
+//! a stored rendering depends on.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -8,12 +9,39 @@ use std::sync::Arc;
 use futures::future::{BoxFuture, try_join_all};
 use serde_json::{Map, Value};
 use tributary_model::{Model, has_pointer, strip_pointer};
-use tributary_store::{Integration, RawJson, RecordQuery, StoreError, StoredRecord};
+use tributary_store::{Integration, RawJson, RecordQuery, RecordReads, StoreError, StoredRecord};
 
-use crate::error::ApiError;
-use crate::schema::{Nested, Shape, render};
-use crate::state::GatewayState;
+use crate::catalog::endpoint;
+use crate::schema::{Nested, Shape, render, shape};
 use crate::wire::{Wire, optional_timestamp, timestamp};
+
+/// One item of a list endpoint: its rendering and the ids of the other records it shows or
+/// names (found or not).
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub wire: Wire,
+    pub deps: Vec<String>,
+}
+
+/// `records` (of one model) rendered as the items of that model's list endpoint, in order.
+/// `include_deleted` is the request's: nested lists show deleted entries only when it is set.
+pub async fn render_items(
+    reads: &dyn RecordReads,
+    integration: &Integration,
+    model: Model,
+    records: Vec<StoredRecord>,
+    include_deleted: bool,
+) -> Result<Vec<Item>, StoreError> {
+    let endpoint = endpoint(model);
+    let assembly = Assembly {
+        reads,
+        integration,
+        include_deleted,
+    };
+    assembly
+        .render(records, shape(model), endpoint.joins, endpoint.aliases)
+        .await
+}
 
 /// How a nested key of a response finds its records.
 #[derive(Debug, Clone, Copy)]
@@ -116,27 +144,27 @@ impl Source {
 }
 
 /// What every level of a page's assembly shares.
-pub struct Assembly<'a> {
-    pub state: &'a GatewayState,
-    pub integration: &'a Integration,
+struct Assembly<'a> {
+    reads: &'a dyn RecordReads,
+    integration: &'a Integration,
     /// Nested lists (children) show deleted entries only when the caller asked for deleted
     /// entries. Linked single records are shown even when deleted: a live employee's
     /// `manager_id` still names its manager after the manager left the tool, and the nested
     /// object's `remote_deleted_at` says so where the schema shows it.
-    pub include_deleted: bool,
+    include_deleted: bool,
 }
 
 impl Assembly<'_> {
     /// `records` rendered through `shape`, in order, with every join loaded (one query per
     /// join and level) and rendered through its own part of `shape`. `aliases` repeat a key
     /// under another name (an employee's deprecated `teams`).
-    pub fn render<'s>(
+    fn render<'s>(
         &'s self,
         records: Vec<StoredRecord>,
         shape: &'static Shape,
         joins: &'static [Join],
         aliases: &'static [(&'static str, &'static str)],
-    ) -> BoxFuture<'s, Result<Vec<Wire>, ApiError>> {
+    ) -> BoxFuture<'s, Result<Vec<Item>, StoreError>> {
         Box::pin(async move {
             let mut loaded = try_join_all(joins.iter().map(|join| self.load(&records, shape, join))).await?;
             let scope = &self.integration.scope_config;
@@ -145,10 +173,11 @@ impl Assembly<'_> {
                 .into_iter()
                 .map(|record| {
                     let disabled = scope.disabled_fields(record.model);
+                    let mut deps = Vec::new();
                     let mut rendered: Vec<(&'static str, Wire)> = joins
                         .iter()
                         .zip(loaded.iter_mut())
-                        .map(|(join, found)| (join.field, found.wire_for(&record, join)))
+                        .map(|(join, found)| (join.field, found.wire_for(&record, join, &mut deps)))
                         .collect();
                     for &(alias, of) in aliases {
                         if let Some((_, wire)) = rendered.iter().find(|(key, _)| *key == of) {
@@ -160,7 +189,10 @@ impl Assembly<'_> {
                     for field in disabled {
                         rendered.retain(|(key, _)| *key != field);
                     }
-                    source.render(shape, &mut rendered)
+                    Item {
+                        wire: source.render(shape, &mut rendered),
+                        deps,
+                    }
                 })
                 .collect())
         })
@@ -171,7 +203,7 @@ impl Assembly<'_> {
         records: &[StoredRecord],
         shape: &'static Shape,
         join: &'static Join,
-    ) -> Result<Loaded, ApiError> {
+    ) -> Result<Loaded, StoreError> {
         // A disabled model is never stored (or is being marked deleted): nothing to nest.
         if !self.integration.scope_config.model_enabled(join.model) || records.is_empty() {
             return Ok(Loaded::default());
@@ -180,10 +212,10 @@ impl Assembly<'_> {
             Some(Nested::Object(inner) | Nested::ArrayOf(inner)) => inner,
             // Ruled out by the catalog's tests; an error rather than a panic all the same.
             _ => {
-                return Err(ApiError::Internal(StoreError::Corrupt(format!(
+                return Err(StoreError::Corrupt(format!(
                     "the response schema has no nested object `{}` to join into",
                     join.field
-                ))));
+                )));
             }
         };
         let mut loaded = Loaded::default();
@@ -226,17 +258,18 @@ impl Assembly<'_> {
             Link::Children => {
                 let parents: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
                 let mut children = self
-                    .state
-                    .store
+                    .reads
                     .records_by_parent(&self.integration.id, join.model, &parents)
                     .await?;
                 children.retain(|child| self.include_deleted || child.remote_deleted_at.is_none());
                 children.sort_by(|a, b| a.id.cmp(&b.id));
-                let parents: Vec<Option<String>> = children.iter().map(|c| c.parent_id.clone()).collect();
-                let wires = self.render(children, nested_shape, join.nested, &[]).await?;
-                for (parent, wire) in parents.into_iter().zip(wires) {
+                let keys: Vec<(Option<String>, String)> =
+                    children.iter().map(|c| (c.parent_id.clone(), c.id.clone())).collect();
+                let items = self.render(children, nested_shape, join.nested, &[]).await?;
+                for ((parent, id), mut item) in keys.into_iter().zip(items) {
                     if let Some(parent) = parent {
-                        loaded.by_parent.entry(parent).or_default().push(wire);
+                        item.deps.push(id);
+                        loaded.by_parent.entry(parent).or_default().push(item);
                     }
                 }
             }
@@ -251,10 +284,14 @@ impl Assembly<'_> {
         targets: Vec<StoredRecord>,
         shape: &'static Shape,
         join: &'static Join,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
-        let wires = self.render(targets, shape, join.nested, &[]).await?;
-        loaded.by_id = ids.into_iter().zip(wires.into_iter().map(Arc::new)).collect();
+        let items = self.render(targets, shape, join.nested, &[]).await?;
+        loaded.by_id = ids
+            .into_iter()
+            .zip(items)
+            .map(|(id, item)| (id, (Arc::new(item.wire), item.deps)))
+            .collect();
         Ok(())
     }
 
@@ -283,7 +320,12 @@ impl Assembly<'_> {
 
     /// Records of `model` by unified id, deleted ones included, to be rendered through `shape`.
     /// Ids the mirror does not hold (not synced yet) are simply absent.
-    async fn by_ids(&self, model: Model, ids: BTreeSet<String>, shape: &Shape) -> Result<Vec<StoredRecord>, ApiError> {
+    async fn by_ids(
+        &self,
+        model: Model,
+        ids: BTreeSet<String>,
+        shape: &Shape,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -294,7 +336,7 @@ impl Assembly<'_> {
         query.with_remote_data = shape.fields.iter().any(|f| f.name == REMOTE_DATA);
         query.limit = i64::try_from(ids.len()).unwrap_or(i64::MAX);
         query.ids = Some(ids.into_iter().collect());
-        Ok(self.state.store.query_records(&query).await?)
+        self.reads.query_records(&query).await
     }
 }
 
@@ -332,35 +374,41 @@ fn strip(raw: &RawJson, pointers: &[String]) -> RawJson {
     RawJson::from(value)
 }
 
-/// The rendered records of one join, by what they are looked up with.
+/// The rendered records of one join, by what they are looked up with, each with what its own
+/// rendering depends on.
 #[derive(Default)]
 struct Loaded {
-    by_id: HashMap<String, Arc<Wire>>,
-    by_parent: HashMap<String, Vec<Wire>>,
+    by_id: HashMap<String, (Arc<Wire>, Vec<String>)>,
+    by_parent: HashMap<String, Vec<Item>>,
     /// For [`Link::Members`]: the member records' sources and the shape to render them with.
     records: HashMap<String, Source>,
     shape: Option<&'static Shape>,
 }
 
 impl Loaded {
-    /// The value of `join` for `record`. A child belongs to one parent, which a page shows
-    /// once, so children are moved out rather than copied.
-    fn wire_for(&mut self, record: &StoredRecord, join: &Join) -> Wire {
+    /// The value of `join` for `record`, adding to `deps` the ids it names and what the records
+    /// it shows depend on. A child belongs to one parent, which a page shows once, so children
+    /// are moved out rather than copied.
+    fn wire_for(&mut self, record: &StoredRecord, join: &Join, deps: &mut Vec<String>) -> Wire {
+        let linked = |id: &str, deps: &mut Vec<String>| {
+            deps.push(id.to_owned());
+            self.by_id.get(id).map(|(wire, of)| {
+                deps.extend(of.iter().cloned());
+                Wire::Shared(wire.clone())
+            })
+        };
         match join.link {
             Link::One { by } => reference(&record.data, by)
-                .and_then(|id| self.by_id.get(id))
-                .map_or(Wire::Value(Value::Null), |wire| Wire::Shared(wire.clone())),
-            Link::Many { by } => Wire::Array(
-                references(&record.data, by)
-                    .filter_map(|id| self.by_id.get(id))
-                    .map(|wire| Wire::Shared(wire.clone()))
-                    .collect(),
-            ),
+                .and_then(|id| linked(id, deps))
+                .unwrap_or(Wire::Value(Value::Null)),
+            Link::Many { by } => Wire::Array(references(&record.data, by).filter_map(|id| linked(id, deps)).collect()),
             Link::Members { list, key } => Wire::Array(
                 members(&record.data, list)
                     .filter_map(|member| {
                         let shape = self.shape?;
-                        let mut merged = self.records.get(reference(member, key)?)?.clone();
+                        let id = reference(member, key)?;
+                        deps.push(id.to_owned());
+                        let mut merged = self.records.get(id)?.clone();
                         for (k, v) in member {
                             if k != key {
                                 merged.insert(k.clone(), v.clone());
@@ -370,7 +418,17 @@ impl Loaded {
                     })
                     .collect(),
             ),
-            Link::Children => Wire::Array(self.by_parent.remove(&record.id).unwrap_or_default()),
+            Link::Children => Wire::Array(
+                self.by_parent
+                    .remove(&record.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|child| {
+                        deps.extend(child.deps);
+                        child.wire
+                    })
+                    .collect(),
+            ),
         }
     }
 }
