@@ -10,6 +10,10 @@
 //! while one request is made), their parameters inlined, and `pgbench` replays them as one
 //! transaction per request at the same concurrency. The gateway's rate relative to pgbench's is
 //! what the gateway adds on top of its queries: rendering, JSON, HTTP.
+//!
+//! Beside the gateway serving stored renderings (the default), the same binary is measured with
+//! `--render-live` (every item rendered per request), and, with `--before-bin`, an older build
+//! on a mirror of its own synced from the same simulated company: a before/after in one run.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -42,6 +46,9 @@ pub struct Args {
     /// Keep the mirror database afterwards (its name is printed), to EXPLAIN the captured SQL.
     #[arg(long)]
     keep_database: bool,
+    /// An older `tributary` binary to measure too, on a mirror it syncs itself.
+    #[arg(long)]
+    before_bin: Option<PathBuf>,
 }
 
 /// Why this machine cannot run the scenario (a tool missing), if it cannot.
@@ -130,21 +137,28 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     let url = format!("{base}{}", args.path);
     let body = get(&url, &headers).await?;
     println!("one response: {} bytes", report::thousands(body.len() as i64));
-    // Warm-up: caches, the pool's connections, the planner's statistics.
-    wrk_load(&wrk, &url, &headers, 8, 3).await?;
-    let mut served = Vec::new();
-    for &clients in &args.clients {
-        let level = wrk_load(&wrk, &url, &headers, clients, args.seconds).await?;
-        println!(
-            "  gateway c={clients}: {:.1} req/s, p50 {:.1} ms, p99 {:.1} ms (load {})",
-            level.per_second,
-            level.p50_ms,
-            level.p99_ms,
-            report::load_average()
-        );
-        served.push((level, report::load_average()));
-    }
+    let served = load_levels("gateway (stored)", &wrk, &url, &headers, &args).await?;
     stack.stop(&gateway).await?;
+
+    // The same binary rendering every item per request: what stored renderings save.
+    let (gateway, base) = stack
+        .gateway("gateway-live", &["--rate-limit", "0", "--render-live"])
+        .await?;
+    let url = format!("{base}{}", args.path);
+    let live_body = get(&url, &headers).await?;
+    ensure!(
+        live_body == body,
+        "the live rendering differs from the stored one ({} vs {} bytes)",
+        live_body.len(),
+        body.len()
+    );
+    let live = load_levels("gateway --render-live", &wrk, &url, &headers, &args).await?;
+    stack.stop(&gateway).await?;
+
+    let before = match &args.before_bin {
+        Some(bin) => Some(before_levels(bin, &wrk, &args, body.len()).await?),
+        None => None,
+    };
 
     let mut limit = Vec::new();
     if let (Some(pgbench), Some(script)) = (pgbench.as_ref(), script.as_ref()) {
@@ -175,29 +189,41 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         ),
         &[
             "clients",
-            "gateway req/s",
+            "stored req/s",
             "p50",
             "p99",
+            "--render-live req/s (p99)",
+            "before req/s (p99)",
+            "stored / before",
             "pgbench tps (clients)",
             "pgbench p50",
             "pgbench p99",
-            "gateway / pgbench",
+            "stored / pgbench",
             "load avg",
         ],
     );
+    let dash = || "—".to_owned();
     for (i, (level, load)) in served.iter().enumerate() {
         let pg = limit.get(i);
+        let lv = live.get(i).map(|(l, _)| l);
+        let bf = before.as_ref().and_then(|b| b.get(i)).map(|(l, _)| l);
         table.row(vec![
             level.clients.to_string(),
             format!("{:.1}", level.per_second),
             format!("{:.1} ms", level.p50_ms),
             format!("{:.1} ms", level.p99_ms),
+            lv.map(|l| format!("{:.1} ({:.1} ms)", l.per_second, l.p99_ms))
+                .unwrap_or_else(dash),
+            bf.map(|l| format!("{:.1} ({:.1} ms)", l.per_second, l.p99_ms))
+                .unwrap_or_else(dash),
+            bf.map(|l| report::ratio(level.per_second, l.per_second))
+                .unwrap_or_else(dash),
             pg.map(|p| format!("{:.1} ({})", p.per_second, p.clients))
-                .unwrap_or_else(|| "—".into()),
-            pg.map(|p| format!("{:.1} ms", p.p50_ms)).unwrap_or_else(|| "—".into()),
-            pg.map(|p| format!("{:.1} ms", p.p99_ms)).unwrap_or_else(|| "—".into()),
+                .unwrap_or_else(dash),
+            pg.map(|p| format!("{:.1} ms", p.p50_ms)).unwrap_or_else(dash),
+            pg.map(|p| format!("{:.1} ms", p.p99_ms)).unwrap_or_else(dash),
             pg.map(|p| report::ratio(level.per_second, p.per_second))
-                .unwrap_or_else(|| "—".into()),
+                .unwrap_or_else(dash),
             load.clone(),
         ]);
     }
@@ -217,7 +243,34 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         ));
     }
     report.note("load: wrk (2 threads, keep-alive) on the same machine; pgbench replays the captured statements with `-M simple` (parsed and planned per execution, as the gateway's reads are: they force custom plans)");
+    if let Some(before) = &before
+        && let (Some((now, _)), Some((then, _))) = (
+            served.iter().find(|(l, _)| l.clients == 32),
+            before.iter().find(|(l, _)| l.clients == 32),
+        )
+    {
+        report.note(format!(
+            "target at 32 clients: ≥ 5× the before build's req/s ({:.1}×: {}), p99 down as much ({:.1}× lower)",
+            now.per_second / then.per_second,
+            if now.per_second >= 5.0 * then.per_second {
+                "met"
+            } else {
+                "missed"
+            },
+            then.p99_ms / now.p99_ms
+        ));
+    }
+    if let Some(bin) = &args.before_bin {
+        report.note(format!(
+            "before: {} on a mirror of its own, synced by its own worker from the same simulated company",
+            bin.display()
+        ));
+    }
     report.data("gateway", served.iter().map(|(l, _)| l).collect::<Vec<_>>());
+    report.data("live", live.iter().map(|(l, _)| l).collect::<Vec<_>>());
+    if let Some(before) = &before {
+        report.data("before", before.iter().map(|(l, _)| l).collect::<Vec<_>>());
+    }
     report.data("pgbench", &limit);
     report.data("response_bytes", body.len());
 
@@ -225,7 +278,15 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         |levels: &[&Level], f: fn(&Level) -> f64| levels.iter().map(|l| (l.clients as f64, f(l))).collect::<Vec<_>>();
     let gw: Vec<&Level> = served.iter().map(|(l, _)| l).collect();
     let pg: Vec<&Level> = limit.iter().collect();
-    let mut series = vec![Series::new("tributary gateway (req/s)", points(&gw, |l| l.per_second))];
+    let lv: Vec<&Level> = live.iter().map(|(l, _)| l).collect();
+    let bf: Vec<&Level> = before.iter().flatten().map(|(l, _)| l).collect();
+    let mut series = vec![
+        Series::new("gateway, stored renderings (req/s)", points(&gw, |l| l.per_second)),
+        Series::new("gateway --render-live (req/s)", points(&lv, |l| l.per_second)),
+    ];
+    if !bf.is_empty() {
+        series.push(Series::new("before build (req/s)", points(&bf, |l| l.per_second)));
+    }
     if !pg.is_empty() {
         series.push(Series::new(
             "pgbench, the gateway's SQL (tps)",
@@ -244,7 +305,13 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         },
         &series,
     )?;
-    let mut series = vec![Series::new("tributary gateway p99 (ms)", points(&gw, |l| l.p99_ms))];
+    let mut series = vec![
+        Series::new("gateway, stored renderings p99 (ms)", points(&gw, |l| l.p99_ms)),
+        Series::new("gateway --render-live p99 (ms)", points(&lv, |l| l.p99_ms)),
+    ];
+    if !bf.is_empty() {
+        series.push(Series::new("before build p99 (ms)", points(&bf, |l| l.p99_ms)));
+    }
     if !pg.is_empty() {
         series.push(Series::new("pgbench p99 (ms)", points(&pg, |l| l.p99_ms)));
     }
@@ -263,6 +330,65 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     report.write(out)?;
     sim.shutdown().await;
     Ok(())
+}
+
+/// A warm-up, then `wrk` at each of `args.clients`: each level with the load average after it.
+async fn load_levels(
+    what: &str,
+    wrk: &Path,
+    url: &str,
+    headers: &[String],
+    args: &Args,
+) -> anyhow::Result<Vec<(Level, String)>> {
+    // Warm-up: caches, the pool's connections, the planner's statistics.
+    wrk_load(wrk, url, headers, 8, 3).await?;
+    let mut levels = Vec::new();
+    for &clients in &args.clients {
+        let level = wrk_load(wrk, url, headers, clients, args.seconds).await?;
+        println!(
+            "  {what} c={clients}: {:.1} req/s, p50 {:.1} ms, p99 {:.1} ms (load {})",
+            level.per_second,
+            level.p50_ms,
+            level.p99_ms,
+            report::load_average()
+        );
+        levels.push((level, report::load_average()));
+    }
+    Ok(levels)
+}
+
+/// The older build's gateway, on a mirror its own worker synced from the same company.
+async fn before_levels(bin: &Path, wrk: &Path, args: &Args, size: usize) -> anyhow::Result<Vec<(Level, String)>> {
+    let mut stack = Stack::start_with("gateway-before", bin.to_path_buf()).await?;
+    let sim = stack::simulator(&[ToolKind::Personio], args.employees, 42).await?;
+    let integration = stack.integration(&sim, ToolKind::Personio, "bench", false).await?;
+    let worker = stack.worker("worker-sync", &["--concurrency", "1"])?;
+    let run_id = stack.trigger(&integration, SyncType::Full).await?;
+    stack
+        .wait_succeeded(&run_id, Duration::from_secs(3600), Duration::from_millis(200))
+        .await?;
+    stack.stop(&worker).await?;
+    let key = stack
+        .command(&["api-key", "create", "--environment", "bench", "--label", "bench"])
+        .await?
+        .trim()
+        .to_owned();
+    let headers = [
+        format!("Authorization: Bearer {key}"),
+        format!("X-Integration-Id: {integration}"),
+    ];
+    let (gateway, base) = stack.gateway("gateway-before", &["--rate-limit", "0"]).await?;
+    let url = format!("{base}{}", args.path);
+    let body = get(&url, &headers).await?;
+    println!(
+        "before build: one response of {} bytes (this build: {})",
+        report::thousands(body.len() as i64),
+        report::thousands(size as i64)
+    );
+    let levels = load_levels("before build", wrk, &url, &headers, args).await?;
+    stack.stop(&gateway).await?;
+    sim.shutdown().await;
+    Ok(levels)
 }
 
 async fn get(url: &str, headers: &[String]) -> anyhow::Result<Vec<u8>> {

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use serde_json::json;
 use tokio::process::{Child, Command};
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, ToolKind};
@@ -56,8 +56,14 @@ impl Stack {
     /// Brings up Postgres and Redis if needed, creates a fresh mirror database (dropped with the
     /// stack unless `keep_database`) and checks that the `tributary` binary is built.
     pub async fn start(label: &str) -> anyhow::Result<Stack> {
+        Self::start_with(label, tributary_binary()?).await
+    }
+
+    /// [`Stack::start`] with another `tributary` binary (an older build, for a before/after
+    /// in one run).
+    pub async fn start_with(label: &str, bin: PathBuf) -> anyhow::Result<Stack> {
         ensure_services()?;
-        let bin = tributary_binary()?;
+        ensure!(bin.is_file(), "{} is not a file", bin.display());
         let (pg, db) = fresh_pg_store_concrete()
             .await
             .context("creating a fresh Postgres database")?;

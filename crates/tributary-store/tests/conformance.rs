@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use tributary_model::{
     IdGen, Model, PauseReason, RunState, ScopeConfig, SourceRecord, SyncType, ToolKind, content_hash,
@@ -12,9 +13,10 @@ use tributary_model::{
 use tributary_store::testing::{self, TestDatabase, TestFile, sweep_unseen};
 use tributary_store::{
     AttemptOutcome, ChangeKind, ClaimedDelivery, DeletionCandidate, DeliveryAttempt, DeliveryFilter, DeliveryState,
-    DueSync, FieldFilter, FieldMatch, HealthFilter, MirrorStore, NewIntegration, NewWebhookEndpoint, PageKey,
-    PageWrite, PauseInfo, PreparedRecord, RecordQuery, RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun,
-    SyncSchedule, WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
+    DueSync, FieldFilter, FieldMatch, HealthFilter, Integration, MirrorStore, NewIntegration, NewWebhookEndpoint,
+    PageKey, PageWrite, PauseInfo, PreparedRecord, RecordQuery, RecordReads, RenderHook, Renderer, Rendering,
+    RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL,
+    WebhookEndpoint,
 };
 
 enum Raw {
@@ -171,6 +173,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    stored_renderings_follow_every_write,
     schema_status_reads_the_migrations_table,
     integrations_and_credentials,
     api_keys_store_only_hashes,
@@ -4024,4 +4027,150 @@ async fn fleet_stats_count_open_runs_and_read_freshness(h: &Harness) {
         (SyncType::Delta, RunState::Queued, 1)
     );
     assert_eq!(open[0].oldest, queued.created_at);
+}
+
+// ---- stored renderings -------------------------------------------------------------------------
+
+/// A renderer small enough to predict: an employee is its name and its employments' titles, an
+/// employment its title and its employee's name, each read through the write's transaction.
+struct NameRenderer;
+
+#[async_trait]
+impl Renderer for NameRenderer {
+    async fn render(
+        &self,
+        integration: &Integration,
+        reads: &dyn RecordReads,
+        records: Vec<StoredRecord>,
+    ) -> Result<Vec<Rendering>, StoreError> {
+        let mut out = Vec::new();
+        for record in records {
+            let (body, deps) = match record.model {
+                Model::Employees => {
+                    let jobs = reads
+                        .records_by_parent(&integration.id, Model::Employments, std::slice::from_ref(&record.id))
+                        .await?;
+                    let jobs: Vec<&StoredRecord> = jobs.iter().filter(|j| j.remote_deleted_at.is_none()).collect();
+                    let mut titles: Vec<&str> = jobs.iter().filter_map(|j| j.data["job_title"].as_str()).collect();
+                    titles.sort_unstable();
+                    (
+                        json!({"name": record.data["first_name"], "jobs": titles}),
+                        jobs.iter().map(|j| j.id.clone()).collect(),
+                    )
+                }
+                _ => {
+                    let employee = record.data["employee_id"].as_str().unwrap_or_default().to_owned();
+                    let mut query = RecordQuery::new(&integration.id, Model::Employees);
+                    query.ids = Some(vec![employee.clone()]);
+                    let found = reads.query_records(&query).await?;
+                    let name = found.first().map(|e| e.data["first_name"].clone());
+                    (json!({"title": record.data["job_title"], "of": name}), vec![employee])
+                }
+            };
+            out.push(Rendering {
+                id: record.id,
+                body: body.to_string(),
+                deps,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The stored items of `model`'s first page, as JSON (`None`: pending or from another scope).
+async fn items(store: &dyn MirrorStore, model: Model, scope_version: i64) -> Vec<Option<Value>> {
+    let mut query = RecordQuery::new(INTEGRATION, model);
+    query.limit = 100;
+    store
+        .rendered_page(&query, scope_version)
+        .await
+        .expect("rendered page")
+        .into_iter()
+        .map(|row| row.body.map(|b| serde_json::from_str(&b).expect("stored JSON")))
+        .collect()
+}
+
+/// A write renders, in its transaction, what it changed, the parents of what it wrote and what
+/// depends on what it changed; a write without a renderer leaves those pending, for
+/// `render_pending`; a scope change retires every item; a deleted record loses its item.
+async fn stored_renderings_follow_every_write(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let mut run = begin_run(store, SyncType::Full, "w1", None).await;
+    run.renderer = Some(RenderHook(Arc::new(NameRenderer)));
+    store
+        .apply_page(
+            &run,
+            page(vec![employee("1", "Ada"), employment("j1", "1", "Engineer")]),
+        )
+        .await
+        .expect("page");
+    assert_eq!(
+        items(store, Model::Employees, 1).await,
+        [Some(json!({"name": "Ada", "jobs": ["Engineer"]}))]
+    );
+    assert_eq!(
+        items(store, Model::Employments, 1).await,
+        [Some(json!({"title": "Engineer", "of": "Ada"}))]
+    );
+
+    // Only the employee changes: the employment's item depends on it.
+    store
+        .apply_page(&run, page(vec![employee("1", "Ada B")]))
+        .await
+        .expect("page");
+    assert_eq!(
+        items(store, Model::Employments, 1).await,
+        [Some(json!({"title": "Engineer", "of": "Ada B"}))]
+    );
+    // A new employment changes its employee's list.
+    store
+        .apply_page(&run, page(vec![employment("j2", "1", "Lead")]))
+        .await
+        .expect("page");
+    assert_eq!(
+        items(store, Model::Employees, 1).await,
+        [Some(json!({"name": "Ada B", "jobs": ["Engineer", "Lead"]}))]
+    );
+
+    // Without a renderer the items it touches are pending, then rendered by whoever renders.
+    let mut plain = run.clone();
+    plain.renderer = None;
+    store
+        .apply_page(&plain, page(vec![employee("1", "Cy")]))
+        .await
+        .expect("page");
+    assert_eq!(items(store, Model::Employees, 1).await, [None]);
+    assert_eq!(
+        items(store, Model::Employments, 1)
+            .await
+            .iter()
+            .filter(|i| i.is_none())
+            .count(),
+        2
+    );
+    assert_eq!(store.render_pending(&plain, 100).await.expect("no renderer"), 0);
+    assert_eq!(store.render_pending(&run, 2).await.expect("render"), 2);
+    assert_eq!(store.render_pending(&run, 2).await.expect("render"), 1);
+    assert_eq!(store.render_pending(&run, 2).await.expect("render"), 0);
+    assert_eq!(
+        items(store, Model::Employees, 1).await,
+        [Some(json!({"name": "Cy", "jobs": ["Engineer", "Lead"]}))]
+    );
+
+    // Deleted employments leave their employee's list and lose their own items.
+    store.delete_model(&run, Model::Employments).await.expect("deleted");
+    assert_eq!(
+        items(store, Model::Employees, 1).await,
+        [Some(json!({"name": "Cy", "jobs": []}))]
+    );
+    let mut with_deleted = RecordQuery::new(INTEGRATION, Model::Employments);
+    with_deleted.include_deleted = true;
+    let rows = store.rendered_page(&with_deleted, 1).await.expect("rendered page");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.body.is_none()), "a deleted record has no item");
+
+    // Items are trusted only under the scope version they were rendered with.
+    assert_eq!(items(store, Model::Employees, 2).await, [None]);
+    end_run(store, &run, "w1").await;
 }

@@ -496,6 +496,11 @@ pub struct ApiLimitArgs {
     /// Seconds without a byte moving either way after which a connection is closed.
     #[arg(long, env = "TRIBUTARY_IDLE_TIMEOUT", default_value_t = 60.0, value_parser = positive_secs)]
     pub idle_timeout_secs: f64,
+    /// Render every list item from its records on each request instead of serving the
+    /// renderings the mirror's writes stored: the same answers, several times the work. For
+    /// comparing the two (the SDK suite does) or ruling stored renderings out.
+    #[arg(long, env = "TRIBUTARY_RENDER_LIVE")]
+    pub render_live: bool,
 }
 
 impl ApiLimitArgs {
@@ -508,6 +513,7 @@ impl ApiLimitArgs {
             read_statement_timeout: (self.read_statement_timeout_secs > 0.0)
                 .then(|| Duration::from_secs_f64(self.read_statement_timeout_secs)),
             ready_timeout: Duration::from_secs_f64(self.ready_timeout_secs),
+            stored_pages: !self.render_live,
             ..tributary_gateway::GatewayOptions::default()
         }
     }

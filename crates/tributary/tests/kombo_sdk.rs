@@ -13,6 +13,7 @@
 //! `KOMBO_SDK_PYTEST_ARGS` passes extra arguments to pytest (e.g. `-k employees -x`).
 
 mod kombo_sdk {
+    pub mod compare;
     pub mod node;
     pub mod process;
     pub mod python;
@@ -82,6 +83,26 @@ async fn kombo_python_sdk_against_the_gateway() {
     );
     // Passing output too, so a run shows what was exercised (`--nocapture`).
     println!("{stdout}");
+    assert_stored_equals_live(&stack, 100);
+}
+
+/// Every list page the SDK read from stored renderings was, byte for byte, the page a gateway
+/// rendering live gave for the same request (see `kombo_sdk/compare.rs`).
+fn assert_stored_equals_live(stack: &Stack, at_least: usize) {
+    let report = stack.comparison();
+    assert!(
+        report.differences.is_empty(),
+        "{} of {} list pages differ from the live rendering:\n{}",
+        report.differences.len(),
+        report.compared,
+        report.differences.join("\n")
+    );
+    assert!(
+        report.compared >= at_least,
+        "only {} list pages were compared with the live rendering",
+        report.compared
+    );
+    eprintln!("kombo_sdk: {} list pages equal to the live rendering", report.compared);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,6 +164,7 @@ async fn kombo_typescript_sdk_against_the_gateway() {
         .unwrap_or(0);
     assert!(passed >= 30, "only {passed} cases passed:\n{stdout}");
     println!("{stdout}");
+    assert_stored_equals_live(&stack, 50);
 }
 
 async fn pytest(python: &Path, workspace: &Path, stack: &Stack, counts: &str) -> std::process::Output {

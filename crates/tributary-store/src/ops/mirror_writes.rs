@@ -237,11 +237,7 @@ per_backend! {
     /// `touched` and of what depends on `changed`, then renders what is pending with the run's
     /// renderer, in the write's transaction (see `crate::rendering`).
     async fn keep_rendered(conn: &mut Conn, run: &RunWrite, touched: &[String], changed: &[String]) -> Result<(), StoreError> {
-        rendered::invalidate(conn, &run.integration_id, touched, changed).await?;
-        if let Some(hook) = &run.renderer {
-            rendered::render_pending(conn, &run.integration_id, hook, crate::RENDER_BATCH).await?;
-        }
-        Ok(())
+        rendered::after_write(conn, &run.integration_id, run.renderer.as_ref(), touched, changed).await
     }
 
     /// One page of a run, written atomically with its checkpoint, in a fixed number of

@@ -12,54 +12,110 @@ use crate::{RecordQuery, RecordReads, RenderHook, StoreError, StoredRecord};
 per_backend! {
     with [integrations]
 
-    /// Marks pending the renderings of `touched` (records written, and the parents of written
-    /// records: their nested lists changed) and of every record whose rendering depends on one
-    /// of `changed`. A record without a rendering row gets one, pending.
-    pub(crate) async fn invalidate(
+    /// What a write changes the items of: `touched` (records written, and the parents of
+    /// written records: their nested lists changed) and every record whose item depends on one
+    /// of `changed`.
+    async fn affected(
         conn: &mut Conn,
         integration_id: &str,
         touched: &[String],
         changed: &[String],
-    ) -> Result<(), StoreError> {
-        if touched.is_empty() && changed.is_empty() {
-            return Ok(());
-        }
-        // UNION, not UNION ALL: an upsert may not touch one row twice.
-        sqlx::query(concat!(
-            "INSERT INTO rendered (integration_id, id, scope_version, body) ",
-            "SELECT CAST($1 AS TEXT), u.id, 0, NULL FROM (SELECT t.id FROM ",
+    ) -> Result<Vec<String>, StoreError> {
+        let found = sqlx::query_scalar(concat!(
+            "SELECT t.id FROM ",
             text_rows!("t": "$2" as "id"),
             " UNION SELECT dependent_id FROM render_deps WHERE integration_id = $1 AND source_id ",
-            in_list!("$3"),
-            ") u WHERE true ON CONFLICT (integration_id, id) DO UPDATE SET body = NULL WHERE rendered.body IS NOT NULL"
+            in_list!("$3")
         ))
         .bind(integration_id)
         .bind(str_list(touched)?)
         .bind(str_list(changed)?)
+        .fetch_all(conn)
+        .await?;
+        Ok(found)
+    }
+
+    /// Marks `ids` pending: their items are stale, and whoever renders next renders them.
+    async fn mark_pending(conn: &mut Conn, integration_id: &str, ids: &[String]) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO rendered (integration_id, id, scope_version, body) SELECT CAST($1 AS TEXT), t.id, 0, NULL FROM ",
+            text_rows!("t": "$2" as "id"),
+            " WHERE true ON CONFLICT (integration_id, id) DO UPDATE SET body = NULL WHERE rendered.body IS NOT NULL"
+        ))
+        .bind(integration_id)
+        .bind(str_list(ids)?)
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Renders up to `limit` pending renderings of the integration with `hook`, reading
-    /// through `conn` (the caller's transaction, holding the write lock), and returns how many
-    /// it settled: rendered, or dropped because their record is gone or deleted (the read API
-    /// shows no deleted record from a rendering).
+    /// Every mirror write's step before its commit (see `crate::rendering`): the items the
+    /// write changed are rendered anew in its transaction with `hook`, together with items
+    /// left pending by earlier writes, up to `RENDER_BATCH`; what does not fit, or everything
+    /// without a renderer, is marked pending.
+    pub(crate) async fn after_write(
+        conn: &mut Conn,
+        integration_id: &str,
+        hook: Option<&RenderHook>,
+        touched: &[String],
+        changed: &[String],
+    ) -> Result<(), StoreError> {
+        let limit = usize::try_from(crate::RENDER_BATCH).unwrap_or(usize::MAX);
+        let mut ids = if touched.is_empty() && changed.is_empty() {
+            Vec::new()
+        } else {
+            affected(&mut *conn, integration_id, touched, changed).await?
+        };
+        let Some(hook) = hook else {
+            if !ids.is_empty() {
+                mark_pending(conn, integration_id, &ids).await?;
+            }
+            return Ok(());
+        };
+        if ids.len() > limit {
+            let rest = ids.split_off(limit);
+            mark_pending(&mut *conn, integration_id, &rest).await?;
+        }
+        let room = i64::try_from(limit - ids.len()).unwrap_or(0);
+        if room > 0 {
+            ids.extend(pending(&mut *conn, integration_id, room).await?);
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        render(conn, integration_id, hook, &ids).await?;
+        Ok(())
+    }
+
+    /// Renders up to `limit` pending items of the integration with `hook`, reading through
+    /// `conn` (the caller's transaction, holding the write lock), and returns how many it
+    /// settled.
     pub(crate) async fn render_pending(
         conn: &mut Conn,
         integration_id: &str,
         hook: &RenderHook,
         limit: i64,
     ) -> Result<u64, StoreError> {
-        let pending: Vec<String> = sqlx::query_scalar(
+        let ids = pending(&mut *conn, integration_id, limit).await?;
+        render(conn, integration_id, hook, &ids).await?;
+        Ok(ids.len() as u64)
+    }
+
+    async fn pending(conn: &mut Conn, integration_id: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        let ids = sqlx::query_scalar(
             "SELECT id FROM rendered WHERE integration_id = $1 AND body IS NULL ORDER BY id LIMIT $2",
         )
         .bind(integration_id)
         .bind(limit)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn)
         .await?;
-        if pending.is_empty() {
-            return Ok(0);
+        Ok(ids)
+    }
+
+    /// Renders the items of `ids` and stores them with their dependencies; an id whose record
+    /// is gone or deleted loses its item (the read API shows no deleted record from one).
+    async fn render(conn: &mut Conn, integration_id: &str, hook: &RenderHook, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
         }
         let integration = integrations::integration_on(&mut *conn, integration_id)
             .await?
@@ -73,7 +129,7 @@ per_backend! {
             " ORDER BY id"
         ))
         .bind(integration_id)
-        .bind(str_list(&pending)?)
+        .bind(str_list(ids)?)
         .fetch_all(&mut *conn)
         .await?;
         let live = found.iter().map(rows::record).collect::<Result<Vec<_>, _>>()?;
@@ -84,26 +140,26 @@ per_backend! {
             hook.0.render(&integration, &reads, live).await?
         };
 
-        let mut ids = Vec::with_capacity(renderings.len());
+        let mut rendered = Vec::with_capacity(renderings.len());
         let mut bodies = Vec::with_capacity(renderings.len());
         let mut dep_sources = Vec::new();
         let mut dep_dependents = Vec::new();
         for r in &renderings {
-            ids.push(r.id.as_str());
+            rendered.push(r.id.as_str());
             bodies.push(r.body.as_str());
             for source in &r.deps {
                 dep_sources.push(source.as_str());
                 dep_dependents.push(r.id.as_str());
             }
         }
-        // Every pending id loses its old dependencies: a rendered one gets its new set below,
-        // one without a rendering (gone, deleted) has none.
+        // Every id loses its old dependencies: a rendered one gets its new set below, one
+        // without an item (gone, deleted) has none.
         sqlx::query(concat!(
             "DELETE FROM render_deps WHERE integration_id = $1 AND dependent_id ",
             in_list!("$2")
         ))
         .bind(integration_id)
-        .bind(str_list(&pending)?)
+        .bind(str_list(ids)?)
         .execute(&mut *conn)
         .await?;
         if !dep_sources.is_empty() {
@@ -118,33 +174,30 @@ per_backend! {
             .execute(&mut *conn)
             .await?;
         }
-        if !ids.is_empty() {
+        if !rendered.is_empty() {
             sqlx::query(concat!(
-                "UPDATE rendered SET body = b.body, scope_version = $4 FROM ",
+                "INSERT INTO rendered (integration_id, id, scope_version, body) SELECT CAST($1 AS TEXT), b.id, $4, b.body FROM ",
                 text_rows!("b": "$2" as "id", "$3" as "body"),
-                " WHERE rendered.integration_id = $1 AND rendered.id = b.id"
+                " WHERE true ON CONFLICT (integration_id, id) DO UPDATE SET body = excluded.body, ",
+                "scope_version = excluded.scope_version"
             ))
             .bind(integration_id)
-            .bind(str_list(&ids)?)
+            .bind(str_list(&rendered)?)
             .bind(str_list(&bodies)?)
             .bind(integration.scope_version)
             .execute(&mut *conn)
             .await?;
         }
-        // Pending rows the renderer gave nothing for: their records are gone or deleted.
-        let rendered: std::collections::HashSet<&str> = ids.iter().copied().collect();
-        let dropped: Vec<&str> = pending.iter().map(String::as_str).filter(|id| !rendered.contains(id)).collect();
+        let kept: std::collections::HashSet<&str> = rendered.iter().copied().collect();
+        let dropped: Vec<&str> = ids.iter().map(String::as_str).filter(|id| !kept.contains(id)).collect();
         if !dropped.is_empty() {
-            sqlx::query(concat!(
-                "DELETE FROM rendered WHERE integration_id = $1 AND body IS NULL AND id ",
-                in_list!("$2")
-            ))
-            .bind(integration_id)
-            .bind(str_list(&dropped)?)
-            .execute(&mut *conn)
-            .await?;
+            sqlx::query(concat!("DELETE FROM rendered WHERE integration_id = $1 AND id ", in_list!("$2")))
+                .bind(integration_id)
+                .bind(str_list(&dropped)?)
+                .execute(&mut *conn)
+                .await?;
         }
-        Ok(pending.len() as u64)
+        Ok(())
     }
 
     /// A renderer's reads, made through the write transaction that renders.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
@@ -14,6 +15,8 @@ use tributary_store::MirrorReads;
 use tributary_store::RunHistory;
 use tributary_store::testing::{TestDatabase, fresh_pg_store_concrete};
 use tributary_store::{CredentialKey, PgStore};
+
+use super::compare::{self, Report};
 
 pub const ENV_A: &str = "sdk-env-a";
 pub const ENV_B: &str = "sdk-env-b";
@@ -26,11 +29,15 @@ pub const EMPLOYEES: usize = 1_100;
 pub struct Stack {
     pub sim: Simulator,
     pub store: PgStore,
+    /// The comparing proxy in front of `tributary serve` (see `compare.rs`): what the SDK talks to.
     pub url: String,
     pub api_key: String,
     pub other_env_api_key: String,
     cli: Cli,
     serve: Child,
+    /// `tributary gateway --render-live` on the same mirror, the proxy's reference.
+    live: Child,
+    comparison: Arc<Mutex<Report>>,
 }
 
 /// How to run the binary against this stack's database, key and data dir.
@@ -105,6 +112,14 @@ impl Cli {
         self.dir.join("serve.log")
     }
 
+    /// A gateway alone on the same mirror that renders every list item live.
+    fn live_gateway(&self, listen: &str) -> Child {
+        let log = std::fs::File::create(self.dir.join("live-gateway.log")).expect("live gateway log");
+        let mut cmd = self.command(&["gateway", "--listen", listen, "--render-live", "--rate-limit", "0"]);
+        cmd.stdout(log.try_clone().expect("live gateway log")).stderr(log);
+        cmd.spawn().expect("tributary gateway starts")
+    }
+
     /// `tributary serve`: gateway, scheduler and worker in one process on in-memory queues.
     /// Unlimited source rate so the first syncs take seconds, not minutes.
     fn serve(&self, listen: &str) -> Child {
@@ -155,22 +170,24 @@ impl Stack {
             .await;
         let api_key = cli.create_api_key(ENV_A).await;
         let other_env_api_key = cli.create_api_key(ENV_B).await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let listen = format!("127.0.0.1:{port}");
+        let listen = free_address();
         let serve = cli.serve(&listen);
+        let live_listen = free_address();
+        let live = cli.live_gateway(&live_listen);
+        let (url, comparison) = compare::start(format!("http://{listen}"), format!("http://{live_listen}")).await;
         let mut stack = Stack {
             sim,
             store,
-            url: format!("http://{listen}"),
+            url,
             api_key,
             other_env_api_key,
             cli,
             serve,
+            live,
+            comparison,
         };
-        stack.wait_healthy().await;
+        stack.wait_healthy(&format!("http://{listen}")).await;
+        stack.wait_healthy(&format!("http://{live_listen}")).await;
         Ok(stack)
     }
 
@@ -181,17 +198,26 @@ impl Stack {
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
-    async fn wait_healthy(&mut self) {
+    /// What the comparing proxy saw so far.
+    pub fn comparison(&self) -> Report {
+        self.comparison.lock().unwrap().clone()
+    }
+
+    async fn wait_healthy(&mut self, url: &str) {
         let http = reqwest::Client::new();
         let start = Instant::now();
         loop {
-            if let Ok(r) = http.get(format!("{}/health", self.url)).send().await
+            if let Ok(r) = http.get(format!("{url}/health")).send().await
                 && r.status().is_success()
             {
                 return;
             }
             if let Ok(Some(status)) = self.serve.try_wait() {
                 panic!("tributary serve exited ({status}):\n{}", self.log_tail(60));
+            }
+            if let Ok(Some(status)) = self.live.try_wait() {
+                let log = std::fs::read_to_string(self.cli.dir.join("live-gateway.log")).unwrap_or_default();
+                panic!("tributary gateway --render-live exited ({status}):\n{log}");
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
@@ -260,8 +286,17 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.serve.start_kill();
+        let _ = self.live.start_kill();
         let _ = std::fs::remove_dir_all(&self.cli.dir);
     }
+}
+
+fn free_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    format!("127.0.0.1:{port}")
 }
 
 fn assert_ok(out: &Output, what: &str) {
