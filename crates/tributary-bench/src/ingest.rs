@@ -219,7 +219,8 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
         "\"records\" counts every unified record the engine hashed: each employee and employment, plus \
          the departments, offices and legal entities the Personio connector emits with every page \
          (they hash equal after the first page and are not written again). \"rows written\" counts rows \
-         created, updated or deleted.",
+         created, updated or deleted, plus (for tributary's FULL) the stored renderings it wrote: one \
+         `rendered` row per live record and its `render_deps` rows.",
     );
     report.note(
         "tributary: one `tributary worker` process (--concurrency 1), simulator in the benchmark's \
@@ -229,10 +230,11 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
          and the benchmark's own process (the simulator) used during the run.",
     );
     report.note(
-        "COPY: the rows tributary's FULL wrote, exported with COPY (SELECT * FROM records WHERE \
-         integration_id = ..) TO STDOUT (not timed), then `COPY records_copy FROM STDIN` into \
-         `CREATE TABLE records_copy (LIKE records INCLUDING ALL)` (same columns and indexes) — the \
-         machine's limit for writing those rows. Its \"× tributary\" compares rows/s with tributary's \
+        "COPY: the rows tributary's FULL wrote, table by table (records, rendered, render_deps), \
+         exported with COPY (SELECT * FROM <table> WHERE integration_id = ..) TO STDOUT (not timed), \
+         then `COPY <table>_copy FROM STDIN` into `CREATE TABLE <table>_copy (LIKE <table> INCLUDING \
+         ALL)` (same columns and indexes), the loads' times added — the machine's limit for writing \
+         those rows. Its \"× tributary\" compares rows/s with tributary's \
          FULL rows written/s; the other rows compare employees/s with tributary's run of the same kind.",
     );
     if args.replot {
@@ -309,10 +311,13 @@ async fn one_size(args: &Args, employees: usize, venv: Option<&Venv>) -> anyhow:
     }
     println!("tributary re-sync: 0 rows written in {}", secs(resync.wall));
 
+    // The FULL's rows beyond its records: a stored rendering per live record and what each
+    // depends on (an empty mirror before, and the identical re-sync wrote none).
+    let rendering_rows = rendering_rows(&stack, &integration).await?;
     let copy = copy_limit(&stack, &integration).await?;
     ensure!(
-        copy.rows == full.written() as u64,
-        "COPY loaded {} rows but the FULL wrote {}",
+        copy.rows == full.written() as u64 + rendering_rows,
+        "COPY loaded {} rows but the FULL wrote {} records and {rendering_rows} rendering rows",
         copy.rows,
         full.written()
     );
@@ -329,9 +334,11 @@ async fn one_size(args: &Args, employees: usize, venv: Option<&Venv>) -> anyhow:
     stack.stop(&worker).await?;
     drop(stack);
     sim.shutdown().await;
+    let mut full = RunNumbers::from(&full);
+    full.written += i64::try_from(rendering_rows).unwrap_or(i64::MAX);
     Ok(SizeResult {
         employees,
-        full: RunNumbers::from(&full),
+        full,
         resync: RunNumbers::from(&resync),
         copy,
         dlt,
@@ -497,50 +504,86 @@ fn plot(report: &mut Report, results: &[SizeResult], out: &Path) -> anyhow::Resu
     )
 }
 
-/// The limit: `COPY FROM STDIN` of the rows the FULL wrote, into an empty table with the same
-/// columns and indexes. The export streams into a temporary file (not timed), the load streams
-/// from it, so neither holds the rows in memory.
+/// Rows of the integration in the stored renderings' tables.
+async fn rendering_rows(stack: &Stack, integration: &str) -> anyhow::Result<u64> {
+    let mut conn = PgConnection::connect(&stack.db_url).await?;
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM rendered WHERE integration_id = $1) + \
+         (SELECT count(*) FROM render_deps WHERE integration_id = $1)",
+    )
+    .bind(integration)
+    .fetch_one(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(u64::try_from(rows).unwrap_or(0))
+}
+
+/// The mirror's tables a FULL writes rows into, each copied for the limit: the records, and
+/// their stored renderings with what those depend on (the read API's ready pages).
+const COPIED_TABLES: [&str; 3] = ["records", "rendered", "render_deps"];
+
+/// The limit: `COPY FROM STDIN` of the rows the FULL wrote, into empty tables with the same
+/// columns and indexes ([`COPIED_TABLES`]). Each export streams into a temporary file (not
+/// timed), each load streams from it, so neither holds the rows in memory; the loads' times
+/// add up.
 async fn copy_limit(stack: &Stack, integration: &str) -> anyhow::Result<CopyLimit> {
     let mut conn = PgConnection::connect(&stack.db_url)
         .await
         .context("connecting to the mirror for COPY")?;
-    let path: PathBuf = std::env::temp_dir().join(format!("tributary-bench-{}-records.copy", stack.db_name));
-    let result = async {
-        let export = format!(
-            "COPY (SELECT * FROM records WHERE integration_id = '{}') TO STDOUT",
-            integration.replace('\'', "''")
-        );
-        let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(&path).await?);
-        let mut bytes = 0u64;
-        {
-            let mut stream = conn.copy_out_raw(&export).await?;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                bytes += chunk.len() as u64;
-                file.write_all(&chunk).await?;
-            }
-        }
-        file.flush().await?;
-        drop(file);
-        sqlx::query("DROP TABLE IF EXISTS records_copy")
-            .execute(&mut conn)
-            .await?;
-        sqlx::query("CREATE TABLE records_copy (LIKE records INCLUDING ALL)")
-            .execute(&mut conn)
-            .await?;
-        let source = tokio::fs::File::open(&path).await?;
-        let started = Instant::now();
-        let mut copy = conn.copy_in_raw("COPY records_copy FROM STDIN").await?;
-        copy.read_from(source).await?;
-        let rows = copy.finish().await?;
-        let seconds = started.elapsed().as_secs_f64();
-        sqlx::query("DROP TABLE records_copy").execute(&mut conn).await?;
-        anyhow::Ok(CopyLimit { rows, bytes, seconds })
+    let mut total = CopyLimit {
+        rows: 0,
+        bytes: 0,
+        seconds: 0.0,
+    };
+    for table in COPIED_TABLES {
+        let path: PathBuf = std::env::temp_dir().join(format!("tributary-bench-{}-{table}.copy", stack.db_name));
+        let result = copy_table(&mut conn, table, integration, &path).await;
+        let _ = std::fs::remove_file(&path);
+        let one = result.with_context(|| format!("measuring COPY of the mirrored {table}"))?;
+        total.rows += one.rows;
+        total.bytes += one.bytes;
+        total.seconds += one.seconds;
     }
-    .await;
-    let _ = std::fs::remove_file(&path);
     let _ = conn.close().await;
-    result.context("measuring COPY of the mirrored rows")
+    Ok(total)
+}
+
+async fn copy_table(conn: &mut PgConnection, table: &str, integration: &str, path: &Path) -> anyhow::Result<CopyLimit> {
+    let export = format!(
+        "COPY (SELECT * FROM {table} WHERE integration_id = '{}') TO STDOUT",
+        integration.replace('\'', "''")
+    );
+    let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(path).await?);
+    let mut bytes = 0u64;
+    {
+        let mut stream = conn.copy_out_raw(&export).await?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            bytes += chunk.len() as u64;
+            file.write_all(&chunk).await?;
+        }
+    }
+    file.flush().await?;
+    drop(file);
+    let copy_table = format!("{table}_copy");
+    sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {copy_table}")))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE {copy_table} (LIKE {table} INCLUDING ALL)"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let source = tokio::fs::File::open(path).await?;
+    let started = Instant::now();
+    let mut copy = conn.copy_in_raw(&format!("COPY {copy_table} FROM STDIN")).await?;
+    copy.read_from(source).await?;
+    let rows = copy.finish().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    sqlx::query(AssertSqlSafe(format!("DROP TABLE {copy_table}")))
+        .execute(&mut *conn)
+        .await?;
+    Ok(CopyLimit { rows, bytes, seconds })
 }
 
 /// dlt into a fresh database on the same server, twice (the second an identical re-load); each

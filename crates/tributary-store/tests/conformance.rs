@@ -4170,7 +4170,20 @@ async fn stored_renderings_follow_every_write(h: &Harness) {
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.body.is_none()), "a deleted record has no item");
 
-    // Items are trusted only under the scope version they were rendered with.
+    // Items are trusted only under the scope version they were rendered with, and a scope
+    // change erases the older ones at once (they may show what it disables).
     assert_eq!(items(store, Model::Employees, 2).await, [None]);
+    end_run(store, &run, "w1").await;
+    let scope: ScopeConfig = serde_json::from_value(json!({"read_models": [{"id": "hris_employees", "fields": [
+        {"id": "work_email", "scope_config_setting": "DISABLED"}
+    ]}]}))
+    .expect("scope");
+    let version = store.set_scope_config(INTEGRATION, &scope).await.expect("scope set");
+    assert_eq!(version, 2);
+    assert_eq!(
+        items(store, Model::Employees, 1).await,
+        [None],
+        "erased, not only untrusted"
+    );
     end_run(store, &run, "w1").await;
 }

@@ -82,6 +82,15 @@ per_backend! {
             .fetch_optional(&mut *tx)
             .await?;
             let version = version.ok_or_else(|| StoreError::NotFound(format!("integration {id}")))?;
+            // Stored renderings made under an older scope are never served again, and may show
+            // what it now disables: they go now, pending, not when the pass re-renders them.
+            sqlx::query(
+                "UPDATE rendered SET body = NULL WHERE integration_id = $1 AND body IS NOT NULL AND scope_version < $2",
+            )
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(version)
         }
