@@ -257,11 +257,12 @@ impl SyncEngine {
             match clients.get(&integration.id) {
                 Some(client) => client.clone(),
                 None => {
-                    let client = SourceClient::with_tool_limits(
-                        self.config.client.clone(),
-                        tributary_connectors::documented_limits(integration.tool),
-                    )?
-                    .for_tool(integration.tool.as_str());
+                    let limits = match self.config.client.documented_limits {
+                        true => tributary_connectors::documented_limits(integration.tool),
+                        false => &[],
+                    };
+                    let client = SourceClient::with_tool_limits(self.config.client.clone(), limits)?
+                        .for_tool(integration.tool.as_str());
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }
