@@ -49,7 +49,7 @@ impl Default for EngineConfig {
             client: ClientConfig::default(),
             lease_ttl: Duration::from_secs(30),
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
-            prefetch: 8,
+            prefetch: 3,
             batch_records: 2_000,
             max_pages_per_stream: 1_000_000,
             stream_concurrency: 4,
