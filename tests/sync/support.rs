@@ -43,6 +43,7 @@ pub fn test_client() -> ClientConfig {
         max_backoff: Duration::from_millis(100),
         requests_per_second: None,
         max_retry_after: Duration::from_secs(5),
+        documented_limits: true,
     }
 }
 

@@ -16,7 +16,7 @@ use tributary_model::{RunCounts, SyncType, ToolKind};
 use tributary_sim::company::Id;
 use tributary_sim::{EmployeeField, Mutation, Simulator};
 
-use crate::ingest::{Timed, WORKER_ARGS, full_timeout, timed_sync};
+use crate::ingest::{Timed, UNPACED_WORKER_ARGS, full_timeout, timed_sync};
 use crate::plot::{Chart, Series};
 use crate::report::{Report, load_average, ms, ratio, secs, thousands};
 use crate::stack::{self, Stack};
@@ -91,7 +91,7 @@ async fn one_mirror(args: &Args, employees: usize) -> anyhow::Result<Mirror> {
     let sim = stack::simulator(&[ToolKind::Personio], employees, args.seed).await?;
     let mut stack = Stack::start("delta").await?;
     let integration = stack.integration(&sim, ToolKind::Personio, "bench", true).await?;
-    let worker = stack.worker("worker", &WORKER_ARGS)?;
+    let worker = stack.worker("worker", &UNPACED_WORKER_ARGS)?;
     let within = full_timeout(employees);
     let first = timed_sync(&stack, &worker, &integration, SyncType::Full, within).await?;
     println!(

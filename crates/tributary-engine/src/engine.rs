@@ -11,7 +11,7 @@ use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfi
 use tributary_render::StoredRenderer;
 use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
 use tributary_store::{
-    Integration, PageWrite, PauseInfo, PreparedRecord, RENDER_BATCH, RenderHook, RunWrite, StoreError, Sweep, SyncRun,
+    Integration, PageBatch, PauseInfo, PreparedRecord, RENDER_BATCH, RenderHook, RunWrite, StoreError, Sweep, SyncRun,
     SyncStore, WriteOutcome,
 };
 
@@ -28,9 +28,16 @@ pub struct EngineConfig {
     pub lease_ttl: Duration,
     /// Names this process in leases and runs; unique per process (host + uuid).
     pub worker_id: String,
-    /// Pages fetched ahead while the previous one is written. One keeps the source busy while
-    /// the database writes, without ever fetching a page a pause would throw away.
+    /// Pages fetched ahead, per stream, while earlier ones are written. A pause throws none
+    /// away: the writer commits every page fetched before it stops. Pages waiting when the
+    /// writer is free are written together (see `batch_records`), so when the database is
+    /// the bottleneck this is also the largest batch a single stream forms.
     pub prefetch: usize,
+    /// The most records one transaction writes: the writer takes every page already fetched
+    /// when it is free, up to this many records (a page is never split). It never waits for a
+    /// page to fill a batch, so against a source slower than the database each batch is one
+    /// page, and progress and preemption wait at most for one batch's write.
+    pub batch_records: usize,
     /// A stream with more pages than this is taken to paginate endlessly.
     pub max_pages_per_stream: u64,
     /// Streams of one run fetched at once. They share the integration's client, hence its
@@ -44,7 +51,8 @@ impl Default for EngineConfig {
             client: ClientConfig::default(),
             lease_ttl: Duration::from_secs(30),
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
-            prefetch: 1,
+            prefetch: 3,
+            batch_records: 2_000,
             max_pages_per_stream: 1_000_000,
             stream_concurrency: 4,
         }
@@ -260,11 +268,12 @@ impl SyncEngine {
             match clients.get(&integration.id) {
                 Some(client) => client.clone(),
                 None => {
-                    let client = SourceClient::with_tool_limits(
-                        self.config.client.clone(),
-                        tributary_connectors::documented_limits(integration.tool),
-                    )?
-                    .for_tool(integration.tool.as_str());
+                    let limits = match self.config.client.documented_limits {
+                        true => tributary_connectors::documented_limits(integration.tool),
+                        false => &[],
+                    };
+                    let client = SourceClient::with_tool_limits(self.config.client.clone(), limits)?
+                        .for_tool(integration.tool.as_str());
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }
@@ -578,9 +587,7 @@ impl SyncEngine {
         Ok(RunOutcome { run })
     }
 
-    /// Writes prepared records as one page of the run — fenced, under the scope version they
-    /// were prepared with (the store refuses the page if the scope changed since) — with the
-    /// tally's checkpoint, and adds what it did to the tally's counts.
+    /// Writes prepared records as one page of the run (see [`SyncEngine::write_pages`]).
     pub(crate) async fn write_page(
         &self,
         pass: &Pass<'_>,
@@ -588,13 +595,26 @@ impl SyncEngine {
         tally: &mut Tally,
         pages_fetched: i64,
     ) -> Result<WriteOutcome, StoreError> {
+        self.write_pages(pass, vec![records], tally, pages_fetched).await
+    }
+
+    /// Writes consecutive pages of the run in one transaction — fenced, under the scope
+    /// version they were prepared with (the store refuses them if the scope changed since) —
+    /// with the tally's checkpoint, and adds what they did to the tally's counts.
+    pub(crate) async fn write_pages(
+        &self,
+        pass: &Pass<'_>,
+        pages: Vec<Vec<PreparedRecord>>,
+        tally: &mut Tally,
+        pages_fetched: i64,
+    ) -> Result<WriteOutcome, StoreError> {
         let started = std::time::Instant::now();
         let out = self
             .store
-            .apply_page(
+            .apply_pages(
                 pass.write,
-                PageWrite {
-                    records,
+                PageBatch {
+                    pages,
                     checkpoint: tally.checkpoint.to_value(),
                     scope_version: pass.integration.scope_version,
                 },

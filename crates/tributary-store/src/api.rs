@@ -180,6 +180,18 @@ pub struct PageWrite {
     pub scope_version: i64,
 }
 
+/// Consecutive pages of one run, written in one transaction with the checkpoint after the
+/// last of them (see [`MirrorWrites::apply_pages`](crate::MirrorWrites::apply_pages)).
+#[derive(Debug, Clone)]
+pub struct PageBatch {
+    /// Each page's records, in the order the pages were fetched.
+    pub pages: Vec<Vec<PreparedRecord>>,
+    /// The checkpoint to store once the batch is committed (after its last page).
+    pub checkpoint: Value,
+    /// As [`PageWrite::scope_version`], for every page of the batch.
+    pub scope_version: i64,
+}
+
 /// What writing a page (or a sweep) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOutcome {

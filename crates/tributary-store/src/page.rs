@@ -42,6 +42,11 @@ pub(crate) struct PagePlan {
     /// Unchanged rows written under an older scope version: the same hash means the same
     /// (already stripped) content, so only their version moves to the page's.
     pub restamped: Vec<String>,
+    /// The change-log entries, one per page that changed a record, in page order: what writing
+    /// the pages one by one would have logged.
+    pub changes: Vec<(Model, String, ChangeKind)>,
+    /// How many pages the plan covers.
+    pub pages: i64,
     pub outcome: WriteOutcome,
 }
 
@@ -138,14 +143,92 @@ pub(crate) fn plan(
     }
     outcome.changed_models = models.into_iter().collect();
     outcome.by_model = by_model.into_iter().collect();
+    let changes = writes.iter().map(|(r, kind)| (r.model, r.id.clone(), *kind)).collect();
     PagePlan {
         seen_ids,
         writes,
         join_digests,
         changed_joins: changed_joins.into_iter().collect(),
         restamped,
+        changes,
+        pages: 1,
         outcome,
     }
+}
+
+/// Plans consecutive pages as one write: each page is planned against the mirror as the
+/// pages before it in the batch leave it, so the counts, the change log and the joins come
+/// out as they would page by page. A record several pages write is upserted once, with its
+/// last content; it counts as created when the mirror did not hold it before the batch (it
+/// then has no stored edges to replace).
+pub(crate) fn plan_pages(
+    pages: Vec<Vec<PreparedRecord>>,
+    mut existing: HashMap<(Model, String), Existing>,
+    scope_version: i64,
+) -> PagePlan {
+    let mut merged = PagePlan {
+        seen_ids: Vec::new(),
+        writes: Vec::new(),
+        join_digests: Vec::new(),
+        changed_joins: Vec::new(),
+        restamped: Vec::new(),
+        changes: Vec::new(),
+        pages: 0,
+        outcome: WriteOutcome::default(),
+    };
+    let mut position: HashMap<(Model, String), usize> = HashMap::new();
+    let mut models = BTreeSet::new();
+    let mut joins = BTreeSet::new();
+    let mut by_model: BTreeMap<Model, ModelCounts> = BTreeMap::new();
+    for records in pages {
+        let page = plan(dedupe(records), &existing, scope_version);
+        merged.pages += 1;
+        merged.seen_ids.extend(page.seen_ids);
+        merged.changes.extend(page.changes);
+        joins.extend(page.changed_joins);
+        models.extend(page.outcome.changed_models);
+        merged.outcome.created += page.outcome.created;
+        merged.outcome.updated += page.outcome.updated;
+        merged.outcome.unchanged += page.outcome.unchanged;
+        for (model, counts) in page.outcome.by_model {
+            let sum = by_model.entry(model).or_default();
+            sum.created += counts.created;
+            sum.updated += counts.updated;
+            sum.unchanged += counts.unchanged;
+        }
+        merged.restamped.extend(page.restamped);
+        for ((record, kind), digest) in page.writes.into_iter().zip(page.join_digests) {
+            let key = (record.model, record.id.clone());
+            existing.insert(
+                key.clone(),
+                Existing {
+                    hash: record.hash.to_vec(),
+                    deleted: false,
+                    join_digest: digest.clone(),
+                    scope_version,
+                },
+            );
+            match position.get(&key) {
+                Some(&at) => {
+                    // Created earlier in the batch stays created: it was not stored before.
+                    merged.writes[at].0 = record;
+                    merged.join_digests[at] = digest;
+                }
+                None => {
+                    position.insert(key, merged.writes.len());
+                    merged.writes.push((record, kind));
+                    merged.join_digests.push(digest);
+                }
+            }
+        }
+    }
+    // A row two pages list unchanged is restamped once.
+    merged.restamped.sort_unstable();
+    merged.restamped.dedup();
+    merged.changed_joins = joins.into_iter().collect();
+    merged.outcome.changed_models = models.into_iter().collect();
+    merged.outcome.by_model = by_model.into_iter().collect();
+    merged
 }
 
 /// Whether a page prepared under `prepared` may be written by `run`: only under the

@@ -149,7 +149,24 @@ pub trait MirrorWrites: Send + Sync + 'static {
     /// run's counts and stores the checkpoint — atomically. Records unchanged but written under
     /// an older scope version only have their version moved (their content already is what the
     /// current scope makes of it, or their hash would differ).
-    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError>;
+    async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
+        let PageWrite {
+            records,
+            checkpoint,
+            scope_version,
+        } = page;
+        let batch = PageBatch {
+            pages: vec![records],
+            checkpoint,
+            scope_version,
+        };
+        self.apply_pages(run, batch).await
+    }
+    /// [`MirrorWrites::apply_page`] for consecutive pages in one transaction, with the last
+    /// page's checkpoint: all of them are committed or none is. The mirror, the change log and
+    /// the run's counts end as if the pages had been written one by one; a record two pages
+    /// list is upserted once, with the later page's content.
+    async fn apply_pages(&self, run: &RunWrite, batch: PageBatch) -> Result<WriteOutcome, StoreError>;
     /// Starts the run's pass again from `checkpoint` under scope version `scope_version` (fenced;
     /// refused with [`StoreError::ScopeChanged`] unless that is the integration's version): a
     /// complete run does this when the scope changed under it.

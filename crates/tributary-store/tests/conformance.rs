@@ -14,8 +14,8 @@ use tributary_store::testing::{self, TestDatabase, TestFile, sweep_unseen};
 use tributary_store::{
     AttemptOutcome, ChangeKind, ClaimedDelivery, DeletionCandidate, DeliveryAttempt, DeliveryFilter, DeliveryState,
     DueSync, FieldFilter, FieldMatch, HealthFilter, Integration, MirrorStore, NewIntegration, NewWebhookEndpoint,
-    PageKey, PageWrite, PauseInfo, PreparedRecord, RecordQuery, RecordReads, RenderHook, Renderer, Rendering,
-    RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL,
+    PageBatch, PageKey, PageWrite, PauseInfo, PreparedRecord, RecordQuery, RecordReads, RenderHook, Renderer,
+    Rendering, RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL,
     WebhookEndpoint,
 };
 
@@ -127,6 +127,46 @@ impl Harness {
         }
     }
 
+    /// Makes every change-log insert fail, as a database error in the middle of a page write
+    /// would: after the upsert and the edges, before the run's counters and checkpoint.
+    async fn break_change_log(&self) {
+        match &self.raw {
+            Raw::Pg(pool, _) => {
+                for statement in [
+                    "CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'change log refused'; END $$",
+                    "CREATE TRIGGER refuse_change BEFORE INSERT ON changes \
+                     FOR EACH ROW EXECUTE FUNCTION refuse_change()",
+                ] {
+                    sqlx::query(statement).execute(pool).await.expect("trigger");
+                }
+            }
+            Raw::Sqlite(pool, _) => {
+                sqlx::query(
+                    "CREATE TRIGGER refuse_change BEFORE INSERT ON changes \
+                     BEGIN SELECT RAISE(ABORT, 'change log refused'); END",
+                )
+                .execute(pool)
+                .await
+                .expect("trigger");
+            }
+        }
+    }
+
+    async fn mend_change_log(&self) {
+        match &self.raw {
+            Raw::Pg(pool, _) => sqlx::query("DROP TRIGGER refuse_change ON changes")
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            Raw::Sqlite(pool, _) => sqlx::query("DROP TRIGGER refuse_change")
+                .execute(pool)
+                .await
+                .map(|_| ()),
+        }
+        .expect("trigger dropped");
+    }
+
     /// Makes every record look written before migration 0005 (join digest NULL, "unknown").
     async fn forget_join_digests(&self) {
         let sql = "UPDATE records SET join_digest = NULL";
@@ -180,6 +220,8 @@ conformance!(
     leases_and_fences,
     run_life_cycle,
     identical_page_twice_writes_nothing,
+    pages_in_one_batch_end_as_written_one_by_one,
+    a_failing_batch_rolls_back_whole,
     one_changed_field_moves_only_that_record,
     child_change_moves_parent_updated_at_not_changed_at,
     linked_record_change_moves_dependent,
@@ -608,6 +650,121 @@ async fn identical_page_twice_writes_nothing(h: &Harness) {
     );
     let counts = store.get_run(&run.run_id).await.expect("get").expect("present").counts;
     assert_eq!((counts.pages_fetched, counts.created, counts.unchanged), (2, 3, 3));
+}
+
+fn batch(pages: Vec<Vec<SourceRecord>>, offset: i64) -> PageBatch {
+    PageBatch {
+        pages: pages
+            .into_iter()
+            .map(|records| records.into_iter().map(prepared).collect())
+            .collect(),
+        checkpoint: json!({ "offset": offset }),
+        scope_version: 1,
+    }
+}
+
+/// Three pages in one transaction: a record two pages list is written with the later content,
+/// and the counts, the change log and the checkpoint are what three page writes would leave.
+async fn pages_in_one_batch_end_as_written_one_by_one(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    let pages = vec![
+        vec![
+            employee("1", "Ada"),
+            employee("2", "Grace"),
+            employment("e1", "1", "Engineer"),
+        ],
+        vec![employee("1", "Ada L."), employee("3", "Edsger")],
+        vec![employee("2", "Grace"), employment("e1", "1", "Lead")],
+    ];
+    let out = store.apply_pages(&run, batch(pages, 300)).await.expect("batch");
+    assert_eq!((out.created, out.updated, out.unchanged), (4, 2, 1));
+    assert_eq!(out.changed_models, vec![Model::Employees, Model::Employments]);
+
+    assert_eq!(get(store, Model::Employees, "1").await.data["first_name"], "Ada L.");
+    assert_eq!(get(store, Model::Employments, "e1").await.data["job_title"], "Lead");
+    assert_eq!(get(store, Model::Employees, "3").await.data["first_name"], "Edsger");
+    let logged: Vec<(String, ChangeKind)> = store
+        .changes_since(INTEGRATION, 0, 100)
+        .await
+        .expect("changes")
+        .into_iter()
+        .map(|c| (c.record_id, c.kind))
+        .collect();
+    let id = |model, remote| ids().id(model, remote);
+    let want = vec![
+        (id(Model::Employees, "1"), ChangeKind::Created),
+        (id(Model::Employees, "2"), ChangeKind::Created),
+        (id(Model::Employments, "e1"), ChangeKind::Created),
+        (id(Model::Employees, "1"), ChangeKind::Updated),
+        (id(Model::Employees, "3"), ChangeKind::Created),
+        (id(Model::Employments, "e1"), ChangeKind::Updated),
+    ];
+    assert_eq!(logged, want, "one entry per page that changed a record, in page order");
+    let stored = run_now(store, &run.run_id).await;
+    let counts = stored.counts;
+    assert_eq!(
+        (counts.pages_fetched, counts.created, counts.updated, counts.unchanged),
+        (3, 4, 2, 1)
+    );
+    assert_eq!(
+        stored.checkpoint,
+        Some(json!({"offset": 300})),
+        "the last page's checkpoint"
+    );
+
+    // The batch's edges are stored: the employment moves its employee.
+    let before = get(store, Model::Employees, "1").await;
+    tick().await;
+    let moved = page(vec![employment("e1", "1", "Principal")]);
+    store.apply_page(&run, moved).await.expect("page");
+    let after = get(store, Model::Employees, "1").await;
+    assert!(
+        after.updated_at > before.updated_at,
+        "the nested change moved the parent"
+    );
+    assert_eq!(after.changed_at, before.changed_at);
+}
+
+/// A batch that fails part-way (here its change-log insert, after the upsert) commits none of
+/// its pages: the mirror, the run's counts and its checkpoint are as before it, and the same
+/// batch written again succeeds.
+async fn a_failing_batch_rolls_back_whole(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let run = begin_run(store, SyncType::Full, "w", None).await;
+    store
+        .apply_pages(&run, batch(vec![vec![employee("1", "Ada")]], 100))
+        .await
+        .expect("first batch");
+    let before = get(store, Model::Employees, "1").await;
+    h.break_change_log().await;
+
+    let pages = || {
+        vec![
+            vec![employee("1", "Ada L."), employee("2", "Grace")],
+            vec![employee("3", "Edsger"), employment("e3", "3", "Engineer")],
+        ]
+    };
+    assert!(store.apply_pages(&run, batch(pages(), 300)).await.is_err());
+    assert_eq!(
+        get(store, Model::Employees, "1").await,
+        before,
+        "the change was rolled back"
+    );
+    for (model, n) in [(Model::Employees, 1), (Model::Employments, 0)] {
+        let count = store.count_records(INTEGRATION, model, true).await.expect("count");
+        assert_eq!(count, n, "{model}: no record of the failed batch stayed");
+    }
+    let stored = run_now(store, &run.run_id).await;
+    assert_eq!((stored.counts.pages_fetched, stored.counts.created), (1, 1));
+    assert_eq!(stored.checkpoint, Some(json!({"offset": 100})), "the checkpoint stayed");
+
+    h.mend_change_log().await;
+    let out = store.apply_pages(&run, batch(pages(), 300)).await.expect("again");
+    assert_eq!((out.created, out.updated), (3, 1));
+    assert_eq!(run_now(store, &run.run_id).await.counts.pages_fetched, 3);
 }
 
 fn page_under(records: Vec<SourceRecord>, scope_version: i64) -> PageWrite {

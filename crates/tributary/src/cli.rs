@@ -213,6 +213,11 @@ pub struct WorkerArgs {
     /// Source requests per second per integration.
     #[arg(long, env = "TRIBUTARY_SOURCE_RPS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub source_rps: u32,
+    /// Ignore the tools' documented rate limits (still keeping to --source-rps and to the
+    /// tool's refusals). For benchmarks against the simulator only: a real tool refuses the
+    /// excess, and its refusals then set the pace.
+    #[arg(long, env = "TRIBUTARY_IGNORE_DOCUMENTED_LIMITS", value_parser = BoolishValueParser::new())]
+    pub ignore_documented_limits: bool,
     /// Streams of one sync fetched at once (they share the integration's request budget).
     #[arg(long, env = "TRIBUTARY_STREAM_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub stream_concurrency: u32,

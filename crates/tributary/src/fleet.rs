@@ -58,6 +58,7 @@ fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, wo
             client: ClientConfig {
                 max_attempts: args.source_attempts,
                 requests_per_second: NonZeroU32::new(args.source_rps),
+                documented_limits: !args.ignore_documented_limits,
                 ..ClientConfig::default()
             },
             lease_ttl: config.lease_ttl,

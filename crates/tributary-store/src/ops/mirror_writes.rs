@@ -13,7 +13,7 @@ use crate::codec::parse_model;
 use crate::ops::run_queries::open_states;
 use crate::page::{self, Existing};
 use crate::{
-    ChangeKind, DeletionCandidate, MirrorWrites, PageWrite, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
+    ChangeKind, DeletionCandidate, MirrorWrites, PageBatch, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
     clock, joins,
 };
 
@@ -24,8 +24,8 @@ per_backend! {
 
     #[async_trait]
     impl MirrorWrites for Store {
-        async fn apply_page(&self, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-            let outcome = write_page(&self.pool, run, page).await?;
+        async fn apply_pages(&self, run: &RunWrite, batch: PageBatch) -> Result<WriteOutcome, StoreError> {
+            let outcome = write_page(&self.pool, run, batch).await?;
             backend::page_written(self, &outcome);
             Ok(outcome)
         }
@@ -240,10 +240,9 @@ per_backend! {
         rendered::after_write(conn, &run.integration_id, run.renderer.as_ref(), touched, changed).await
     }
 
-    /// One page of a run, written atomically with its checkpoint, in a fixed number of
-    /// statements whatever its size.
-    async fn write_page(pool: &Pool, run: &RunWrite, page: PageWrite) -> Result<WriteOutcome, StoreError> {
-        let records = page::dedupe(page.records);
+    /// Consecutive pages of a run, written atomically with the checkpoint after the last, in a
+    /// fixed number of statements whatever their number and size.
+    async fn write_page(pool: &Pool, run: &RunWrite, batch: PageBatch) -> Result<WriteOutcome, StoreError> {
         let integration_id = run.integration_id.as_str();
         let (mut tx, current) = begin_fenced_scope(pool, integration_id, run.fence).await?;
         // Under the write lock, in this transaction: a scope change cannot slip between check
@@ -253,13 +252,20 @@ per_backend! {
             .fetch_optional(&mut *tx)
             .await?
             .flatten();
-        page::check_scope(run, page.scope_version, current, pass)?;
+        page::check_scope(run, batch.scope_version, current, pass)?;
         // Only now, holding the write lock, is the write's instant taken (invariant I3).
         let now = clock::now();
 
-        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = batch
+            .pages
+            .iter()
+            .flatten()
+            .map(|r| r.id.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let existing = existing_records(&mut tx, integration_id, &ids).await?;
-        let plan = page::plan(records, &existing, page.scope_version);
+        let plan = page::plan_pages(batch.pages, existing, batch.scope_version);
 
         if !plan.restamped.is_empty() {
             sqlx::query(concat!(
@@ -268,7 +274,7 @@ per_backend! {
             ))
             .bind(integration_id)
             .bind(str_list(&plan.restamped)?)
-            .bind(page.scope_version)
+            .bind(batch.scope_version)
             .execute(&mut *tx)
             .await?;
         }
@@ -278,7 +284,7 @@ per_backend! {
                 integration_id,
                 &plan.writes,
                 &plan.join_digests,
-                page.scope_version,
+                batch.scope_version,
                 now,
             )
             .await?;
@@ -294,7 +300,7 @@ per_backend! {
         touched.extend(plan.writes.iter().filter_map(|(r, _)| r.parent_id.clone()));
         touched.extend(plan.restamped.iter().cloned());
         keep_rendered(&mut tx, run, &touched, &changed).await?;
-        if backend::pages::bookkeeping(&mut tx, run, &plan, &page.checkpoint, now).await? == 0 {
+        if backend::pages::bookkeeping(&mut tx, run, &plan, &batch.checkpoint, now).await? == 0 {
             // Nothing was committed: the error rolls the transaction back.
             return Err(StoreError::NotFound(format!(
                 "run {} of integration {}",

@@ -62,8 +62,8 @@ pub(crate) async fn replace_edges(
     Ok(())
 }
 
-/// The page's bookkeeping in one statement: its change-log entries, its seen ids (one row for
-/// the whole page) and the run's counters, changed models and joins, and checkpoint. Returns
+/// The batch's bookkeeping in one statement: its change-log entries, its seen ids (one row for
+/// the whole batch) and the run's counters, changed models and joins, and checkpoint. Returns
 /// how many runs it updated (0: no such run, and the caller rolls back).
 pub(crate) async fn bookkeeping(
     conn: &mut PgConnection,
@@ -73,16 +73,16 @@ pub(crate) async fn bookkeeping(
     now: Timestamp,
 ) -> Result<u64, StoreError> {
     let outcome = &plan.outcome;
-    let models: Vec<&str> = plan.writes.iter().map(|(r, _)| r.model.as_str()).collect();
-    let ids: Vec<&str> = plan.writes.iter().map(|(r, _)| r.id.as_str()).collect();
-    let kinds: Vec<&str> = plan.writes.iter().map(|(_, k)| kind_str(*k)).collect();
+    let models: Vec<&str> = plan.changes.iter().map(|(m, _, _)| m.as_str()).collect();
+    let ids: Vec<&str> = plan.changes.iter().map(|(_, id, _)| id.as_str()).collect();
+    let kinds: Vec<&str> = plan.changes.iter().map(|(_, _, k)| kind_str(*k)).collect();
     let done = sqlx::query(concat!(
         "WITH logged AS (",
         "  INSERT INTO changes (integration_id, model, record_id, kind, run_id, at) ",
         "  SELECT $2, m, r, k, $1, $11 FROM UNNEST($8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS u(m, r, k, n) ",
         "  ORDER BY n), ",
         "seen AS (INSERT INTO run_seen (run_id, integration_id, ids) VALUES ($1, $2, $7)) ",
-        "UPDATE sync_runs SET pages_fetched = pages_fetched + 1, created_count = created_count + $3, ",
+        "UPDATE sync_runs SET pages_fetched = pages_fetched + $14, created_count = created_count + $3, ",
         "updated_count = updated_count + $4, unchanged_count = unchanged_count + $5, checkpoint = $6, ",
         // The models this run changed, for finish_run's data-changed event (sorted, distinct).
         "changed_models = CASE WHEN cardinality($12::text[]) = 0 THEN changed_models ELSE ",
@@ -106,6 +106,7 @@ pub(crate) async fn bookkeeping(
     .bind(now)
     .bind(outcome.changed_models.iter().map(|m| m.as_str()).collect::<Vec<_>>())
     .bind(&plan.changed_joins)
+    .bind(plan.pages)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

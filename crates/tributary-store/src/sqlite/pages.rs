@@ -62,7 +62,7 @@ pub(crate) async fn replace_edges(
     ops::bump(conn, integration_id, &bump, now).await
 }
 
-/// The page's bookkeeping: its change-log entries, its seen ids (one row for the whole page),
+/// The batch's bookkeeping: its change-log entries, its seen ids (one row for the whole batch),
 /// the run's counters and checkpoint, then its changed models and joins. Returns how many runs
 /// it updated (0: no such run, and nothing more is written; the caller rolls back).
 pub(crate) async fn bookkeeping(
@@ -73,9 +73,9 @@ pub(crate) async fn bookkeeping(
     now: Timestamp,
 ) -> Result<u64, StoreError> {
     let entries: Vec<(Model, &str, ChangeKind)> = plan
-        .writes
+        .changes
         .iter()
-        .map(|(r, kind)| (r.model, r.id.as_str(), *kind))
+        .map(|(model, id, kind)| (*model, id.as_str(), *kind))
         .collect();
     change_log::append(&mut *conn, &run.integration_id, &run.run_id, &entries, now).await?;
     sqlx::query("INSERT INTO run_seen (run_id, integration_id, ids) VALUES ($1, $2, $3)")
@@ -86,7 +86,7 @@ pub(crate) async fn bookkeeping(
         .await?;
     let outcome = &plan.outcome;
     let done = sqlx::query(concat!(
-        "UPDATE sync_runs SET pages_fetched = pages_fetched + 1, created_count = created_count + $3, ",
+        "UPDATE sync_runs SET pages_fetched = pages_fetched + $7, created_count = created_count + $3, ",
         "updated_count = updated_count + $4, unchanged_count = unchanged_count + $5, checkpoint = $6 ",
         "WHERE id = $1 AND integration_id = $2"
     ))
@@ -96,6 +96,7 @@ pub(crate) async fn bookkeeping(
     .bind(outcome.updated)
     .bind(outcome.unchanged)
     .bind(json(checkpoint)?)
+    .bind(plan.pages)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
