@@ -18,7 +18,7 @@ use tributary_model::{Model, RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_queue::{ConnectionManager, RedisCoordinator, RedisQueue};
 use tributary_scheduler::trigger;
 use tributary_sim::{SimConfig, Simulator};
-use tributary_store::testing::{TestDatabase, fresh_pg_store_concrete};
+use tributary_store::testing::{TestDatabase, fresh_pg_database};
 use tributary_store::{CredentialKey, MirrorStore, NewIntegration, PgStore, SyncRun};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -60,16 +60,31 @@ impl Stack {
     }
 
     /// [`Stack::start`] with another `tributary` binary (an older build, for a before/after
-    /// in one run).
+    /// in one run). Its database is migrated by that binary (`tributary migrate`): an older
+    /// build refuses a schema newer than its own.
     pub async fn start_with(label: &str, bin: PathBuf) -> anyhow::Result<Stack> {
         ensure_services()?;
         ensure!(bin.is_file(), "{} is not a file", bin.display());
-        let (pg, db) = fresh_pg_store_concrete()
+        let db = fresh_pg_database()
             .await
             .context("creating a fresh Postgres database")?;
-        drop(pg);
         let key = CredentialKey::generate();
         let key_b64 = key.to_base64();
+        let migrated = Command::new(&bin)
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .env("TRIBUTARY_SECRET_KEY", &key_b64)
+            .env("TRIBUTARY_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("running {} migrate", bin.display()))?;
+        ensure!(
+            migrated.status.success(),
+            "{} migrate failed: {}",
+            bin.display(),
+            String::from_utf8_lossy(&migrated.stderr).trim()
+        );
         let store: Arc<dyn MirrorStore> = Arc::new(
             PgStore::connect(db.url(), key)
                 .await
