@@ -11,8 +11,7 @@ use serde_json::{Map, Value};
 use tributary_model::{Model, has_pointer, strip_pointer};
 use tributary_store::{Integration, RawJson, RecordQuery, RecordReads, StoreError, StoredRecord};
 
-use crate::catalog::endpoint;
-use crate::schema::{Nested, Shape, render, shape};
+use crate::schema::{Nested, Shape, render};
 use crate::wire::{Wire, optional_timestamp, timestamp};
 
 /// One item of a list endpoint: its rendering and the ids of the other records it shows or
@@ -21,26 +20,6 @@ use crate::wire::{Wire, optional_timestamp, timestamp};
 pub struct Item {
     pub wire: Wire,
     pub deps: Vec<String>,
-}
-
-/// `records` (of one model) rendered as the items of that model's list endpoint, in order.
-/// `include_deleted` is the request's: nested lists show deleted entries only when it is set.
-pub async fn render_items(
-    reads: &dyn RecordReads,
-    integration: &Integration,
-    model: Model,
-    records: Vec<StoredRecord>,
-    include_deleted: bool,
-) -> Result<Vec<Item>, StoreError> {
-    let endpoint = endpoint(model);
-    let assembly = Assembly {
-        reads,
-        integration,
-        include_deleted,
-    };
-    assembly
-        .render(records, shape(model), endpoint.joins, endpoint.aliases)
-        .await
 }
 
 /// How a nested key of a response finds its records.
@@ -144,21 +123,21 @@ impl Source {
 }
 
 /// What every level of a page's assembly shares.
-struct Assembly<'a> {
-    reads: &'a dyn RecordReads,
-    integration: &'a Integration,
+pub(crate) struct Assembly<'a> {
+    pub(crate) reads: &'a dyn RecordReads,
+    pub(crate) integration: &'a Integration,
     /// Nested lists (children) show deleted entries only when the caller asked for deleted
     /// entries. Linked single records are shown even when deleted: a live employee's
     /// `manager_id` still names its manager after the manager left the tool, and the nested
     /// object's `remote_deleted_at` says so where the schema shows it.
-    include_deleted: bool,
+    pub(crate) include_deleted: bool,
 }
 
 impl Assembly<'_> {
     /// `records` rendered through `shape`, in order, with every join loaded (one query per
     /// join and level) and rendered through its own part of `shape`. `aliases` repeat a key
     /// under another name (an employee's deprecated `teams`).
-    fn render<'s>(
+    pub(crate) fn render<'s>(
         &'s self,
         records: Vec<StoredRecord>,
         shape: &'static Shape,

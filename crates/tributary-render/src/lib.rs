@@ -10,10 +10,12 @@
 
 pub mod assemble;
 pub mod catalog;
+mod items;
 pub mod openapi;
 pub mod schema;
 mod stored;
 pub mod wire;
 
-pub use assemble::render_items;
+pub use assemble::Item;
+pub use items::render_items;
 pub use stored::StoredRenderer;

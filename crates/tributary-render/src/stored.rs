@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tributary_model::Model;
 use tributary_store::{Integration, RecordReads, Renderer, Rendering, StoreError, StoredRecord};
 
-use crate::assemble::render_items;
+use crate::items::render_items;
 
 /// Renders each record as the item of its model's list endpoint for a request without
 /// `include_deleted` (the only one served from stored renderings: with it, nested lists also

@@ -149,7 +149,7 @@ pub struct RunWrite {
     pub started_at: Timestamp,
     /// Keeps the records' stored renderings current in each write (see `crate::rendering`);
     /// without it, writes only mark them pending.
-    pub renderer: Option<crate::RenderHook>,
+    pub renderer: Option<RenderHook>,
 }
 
 /// A record ready for storage: scope-filtered, id'd and hashed by the engine.
@@ -606,4 +606,62 @@ pub struct HealthFilter {
     pub integration_id: Option<String>,
     pub after_id: Option<String>,
     pub limit: i64,
+}
+
+// ---- stored renderings (see `crate::rendering`) -------------------------------------------------
+
+/// The reads a rendering needs: records by id and by parent.
+#[async_trait]
+pub trait RecordReads: Send + Sync {
+    async fn query_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Live and deleted records of `model` whose `parent_id` is one of `parent_ids`.
+    async fn records_by_parent(
+        &self,
+        integration_id: &str,
+        model: Model,
+        parent_ids: &[String],
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+}
+
+/// One record's rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendering {
+    pub id: String,
+    /// The JSON text of the record's item, exactly as the read API writes it.
+    pub body: String,
+    /// Every other record id the rendering shows or names (found or not), so that a change of
+    /// one of them marks this rendering pending.
+    pub deps: Vec<String>,
+}
+
+/// Renders live records into their list items.
+#[async_trait]
+pub trait Renderer: Send + Sync {
+    /// One [`Rendering`] per record of `records` (live records of `integration`), reading what
+    /// they nest through `reads`, which sees the caller's transaction.
+    async fn render(
+        &self,
+        integration: &Integration,
+        reads: &dyn RecordReads,
+        records: Vec<StoredRecord>,
+    ) -> Result<Vec<Rendering>, StoreError>;
+}
+
+/// The renderer a run's writes keep renderings current with; a write without one only marks
+/// them pending.
+#[derive(Clone)]
+pub struct RenderHook(pub std::sync::Arc<dyn Renderer>);
+
+impl std::fmt::Debug for RenderHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RenderHook")
+    }
+}
+
+/// One row of a page read from stored renderings: the record's id and its rendering, or
+/// `None` where the reader must render it live (pending, or made under another scope).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedRow {
+    pub id: String,
+    pub body: Option<String>,
 }

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tributary_model::{Model, RunState, ScopeConfig, SyncType, Timestamp};
 
+use crate::StoreError;
 use crate::api::*;
-use crate::{RenderedRow, StoreError};
 
 /// Which database this is, its migrations and whether it answers.
 #[async_trait]
