@@ -36,12 +36,11 @@ macro_rules! rendered_columns {
     };
 }
 
-/// The general record query; `$filters` holds when every filter of `$8` does.
-macro_rules! record_query {
+/// The general record query's conditions and order, after its select list; `$filters` holds
+/// when every filter of `$8` does.
+macro_rules! record_where {
     ($($filters:expr),+) => {
         concat!(
-            "SELECT ",
-            columns!("CASE WHEN $11 THEN ", remote_data_text!(), " END"),
             " FROM records WHERE integration_id = $1 AND model = $2 ",
             "AND ($3 IS NULL OR updated_at > $3) ",
             "AND ($4 OR remote_deleted_at IS NULL) ",
@@ -57,24 +56,21 @@ macro_rules! record_query {
     };
 }
 
-/// The general record query reading each row's stored rendering instead (`rendered_columns!`).
-macro_rules! rendered_query {
+/// The general record query.
+macro_rules! record_query {
     ($($filters:expr),+) => {
         concat!(
             "SELECT ",
-            rendered_columns!(),
-            " FROM records WHERE integration_id = $1 AND model = $2 ",
-            "AND ($3 IS NULL OR updated_at > $3) ",
-            "AND ($4 OR remote_deleted_at IS NULL) ",
-            "AND ($5 IS NULL OR id ",
-            in_list!("$5"),
-            ") AND ($6 IS NULL OR remote_id ",
-            in_list!("$6"),
-            ") AND ($7 IS NULL OR id > $7) ",
-            "AND ($10 IS NULL OR remote_created_at >= $10) ",
-            $($filters,)+
-            "ORDER BY id LIMIT $9"
+            columns!("CASE WHEN $11 THEN ", remote_data_text!(), " END"),
+            record_where!($($filters),+)
         )
+    };
+}
+
+/// The general record query reading each row's stored rendering instead (`rendered_columns!`).
+macro_rules! rendered_query {
+    ($($filters:expr),+) => {
+        concat!("SELECT ", rendered_columns!(), record_where!($($filters),+))
     };
 }
 
