@@ -89,34 +89,7 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     if args.keep_database {
         stack.keep_database();
     }
-    let sim = stack::simulator(&[ToolKind::Personio], args.employees, 42).await?;
-    let integration = stack.integration(&sim, ToolKind::Personio, "bench", false).await?;
-
-    // The mirror, synced the way production does it: a worker process runs the FULL (without
-    // Personio's documented limits, which would make it take minutes: the reads are measured).
-    let worker = stack.worker("worker-sync", &["--concurrency", "1", "--ignore-documented-limits"])?;
-    let started = Instant::now();
-    let run_id = stack.trigger(&integration, SyncType::Full).await?;
-    let run = stack
-        .wait_succeeded(&run_id, Duration::from_secs(3600), Duration::from_millis(200))
-        .await?;
-    println!(
-        "mirror: {} records from {} employees in {}",
-        run.counts.created,
-        args.employees,
-        report::secs(started.elapsed())
-    );
-    stack.stop(&worker).await?;
-
-    let key = stack
-        .command(&["api-key", "create", "--environment", "bench", "--label", "bench"])
-        .await?
-        .trim()
-        .to_owned();
-    let headers = [
-        format!("Authorization: Bearer {key}"),
-        format!("X-Integration-Id: {integration}"),
-    ];
+    let (sim, headers) = synced_mirror(&mut stack, args.employees).await?;
 
     let script = match pgbench {
         Some(_) => {
@@ -359,16 +332,24 @@ async fn load_levels(
     Ok(levels)
 }
 
-/// The older build's gateway, on a mirror its own worker synced from the same company.
-async fn before_levels(bin: &Path, wrk: &Path, args: &Args, size: usize) -> anyhow::Result<Vec<(Level, String)>> {
-    let mut stack = Stack::start_with("gateway-before", bin.to_path_buf()).await?;
-    let sim = stack::simulator(&[ToolKind::Personio], args.employees, 42).await?;
+/// A mirror of `employees` simulated Personio employees (the same company whatever the stack),
+/// synced the way production does it: a worker process of the stack's build runs the FULL,
+/// without Personio's documented limits (they would make it take minutes; the reads are
+/// measured). Returns the simulator and the request headers of an API key for it.
+async fn synced_mirror(stack: &mut Stack, employees: usize) -> anyhow::Result<(tributary_sim::Simulator, [String; 2])> {
+    let sim = stack::simulator(&[ToolKind::Personio], employees, 42).await?;
     let integration = stack.integration(&sim, ToolKind::Personio, "bench", false).await?;
     let worker = stack.worker("worker-sync", &["--concurrency", "1", "--ignore-documented-limits"])?;
+    let started = Instant::now();
     let run_id = stack.trigger(&integration, SyncType::Full).await?;
-    stack
+    let run = stack
         .wait_succeeded(&run_id, Duration::from_secs(3600), Duration::from_millis(200))
         .await?;
+    println!(
+        "mirror: {} records from {employees} employees in {}",
+        run.counts.created,
+        report::secs(started.elapsed())
+    );
     stack.stop(&worker).await?;
     let key = stack
         .command(&["api-key", "create", "--environment", "bench", "--label", "bench"])
@@ -379,6 +360,13 @@ async fn before_levels(bin: &Path, wrk: &Path, args: &Args, size: usize) -> anyh
         format!("Authorization: Bearer {key}"),
         format!("X-Integration-Id: {integration}"),
     ];
+    Ok((sim, headers))
+}
+
+/// The older build's gateway, on a mirror its own worker synced from the same company.
+async fn before_levels(bin: &Path, wrk: &Path, args: &Args, size: usize) -> anyhow::Result<Vec<(Level, String)>> {
+    let mut stack = Stack::start_with("gateway-before", bin.to_path_buf()).await?;
+    let (sim, headers) = synced_mirror(&mut stack, args.employees).await?;
     let (gateway, base) = stack.gateway("gateway-before", &["--rate-limit", "0"]).await?;
     let url = format!("{base}{}", args.path);
     let body = get(&url, &headers).await?;
