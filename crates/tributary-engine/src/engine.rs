@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 use tributary_model::{IdGen, Model, PauseReason, RunCounts, RunState, ScopeConfig, SyncType, ToolKind};
 use tributary_render::StoredRenderer;
-use tributary_source::{ClientConfig, Connector, FetchMode, SourceClient, SourceError, Stream};
+use tributary_source::{ClientConfig, Connector, FetchMode, SharedBudget, SourceClient, SourceError, Stream};
 use tributary_store::{
     Integration, PageBatch, PauseInfo, PreparedRecord, RENDER_BATCH, RenderHook, RunWrite, StoreError, Sweep, SyncRun,
     SyncStore, WriteOutcome,
@@ -43,6 +43,9 @@ pub struct EngineConfig {
     /// Streams of one run fetched at once. They share the integration's client, hence its
     /// rate budget: a real tool's latency, not its limit, is what one stream at a time wastes.
     pub stream_concurrency: usize,
+    /// Where the fleet counts each integration's rate budget (Redis), so processes calling one
+    /// tool at once share it; `None` (one process, or a test): each process counts its own.
+    pub shared_budget: Option<Arc<dyn SharedBudget>>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +58,7 @@ impl Default for EngineConfig {
             batch_records: 2_000,
             max_pages_per_stream: 1_000_000,
             stream_concurrency: 4,
+            shared_budget: None,
         }
     }
 }
@@ -272,8 +276,11 @@ impl SyncEngine {
                         true => tributary_connectors::documented_limits(integration.tool),
                         false => &[],
                     };
-                    let client = SourceClient::with_tool_limits(self.config.client.clone(), limits)?
+                    let mut client = SourceClient::with_tool_limits(self.config.client.clone(), limits)?
                         .for_tool(integration.tool.as_str());
+                    if let Some(shared) = &self.config.shared_budget {
+                        client = client.with_shared_budget(shared.clone(), integration.id.clone());
+                    }
                     clients.insert(integration.id.clone(), client.clone());
                     client
                 }

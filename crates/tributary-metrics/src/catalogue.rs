@@ -42,6 +42,9 @@ pub const SOURCE_RETRIES: &str = "tributary_source_retries_total";
 pub const SOURCE_RATE_LIMIT_WAITS: &str = "tributary_source_rate_limit_waits_total";
 /// Histogram (seconds); label `tool`. The `Retry-After` (or quota reset) the tool announced.
 pub const SOURCE_RETRY_AFTER: &str = "tributary_source_retry_after_seconds";
+/// Counter; label `tool`. Requests that kept to this process's own limits because the budget
+/// shared by the fleet (Redis) did not answer.
+pub const SOURCE_SHARED_BUDGET_ERRORS: &str = "tributary_source_shared_budget_errors_total";
 
 // --- Webhooks (worker: tributary-webhooks) ------------------------------------------------
 
@@ -161,6 +164,10 @@ pub(crate) fn describe() {
     describe_counter!(
         SOURCE_RATE_LIMIT_WAITS,
         "Waits because a tool said its quota was spent."
+    );
+    describe_counter!(
+        SOURCE_SHARED_BUDGET_ERRORS,
+        "Source requests paced by this process alone because the shared rate budget did not answer."
     );
     describe_histogram!(
         SOURCE_RETRY_AFTER,

@@ -10,9 +10,12 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use tracing::Instrument as _;
-use tributary_metrics::catalogue::{SOURCE_RATE_LIMIT_WAITS, SOURCE_REQUESTS, SOURCE_RETRIES, SOURCE_RETRY_AFTER};
+use tributary_metrics::catalogue::{
+    SOURCE_RATE_LIMIT_WAITS, SOURCE_REQUESTS, SOURCE_RETRIES, SOURCE_RETRY_AFTER, SOURCE_SHARED_BUDGET_ERRORS,
+};
 
 use crate::SourceError;
+use crate::budget::{SharedBudget, SharedQuota};
 use crate::pace::{LearntPace, RateLimit, documented_quota};
 
 /// How one integration's client behaves. Defaults suit a real SaaS API; tests shrink delays.
@@ -94,16 +97,22 @@ pub struct SourceClient {
 
 struct Budget {
     limiter: Option<DefaultDirectRateLimiter>,
+    /// `limiter`'s quota, for the shared budget.
+    quota: Option<SharedQuota>,
     /// The tool's own documented limits, each spaced evenly but for a small burst (see
     /// [`documented_quota`]): a tool counting N requests per window would refuse a burst of N
     /// at the end of one window and N more at the start of the next, and a refused request
     /// costs its `Retry-After`, far more than the spacing.
-    tool_limiters: Vec<(Option<&'static str>, DefaultDirectRateLimiter)>,
+    tool_limiters: Vec<(Option<&'static str>, DefaultDirectRateLimiter, SharedQuota)>,
     /// The pace learnt from 429s that carry no quota headers (tools that publish no number).
     learnt: LearntPace,
     /// Set when the tool says its quota is spent (429 or a zero "remaining" header): every
     /// request of the integration waits until then, not just the one that was refused.
     blocked_until: Mutex<Option<Instant>>,
+    /// The budget every process holding the integration spends, with the integration's id;
+    /// when set, it paces the configured and documented limits instead of the limiters above,
+    /// which remain for a request the shared budget could not answer.
+    shared: Option<(Arc<dyn SharedBudget>, String)>,
 }
 
 impl SourceClient {
@@ -120,24 +129,43 @@ impl SourceClient {
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SourceError::Config(format!("cannot build HTTP client: {e}")))?;
-        let limiter = config
-            .requests_per_second
-            .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
+        let quota = config.requests_per_second.map(Quota::per_second);
+        let limiter = quota.map(RateLimiter::direct);
         let tool_limiters = tool_limits
             .iter()
-            .filter_map(|l| Some((l.endpoint, RateLimiter::direct(documented_quota(l)?))))
+            .filter_map(|l| {
+                let quota = documented_quota(l)?;
+                let name = format!("tool:{}", l.endpoint.unwrap_or("*"));
+                Some((
+                    l.endpoint,
+                    RateLimiter::direct(quota),
+                    SharedQuota::from_quota(name, &quota),
+                ))
+            })
             .collect();
         Ok(Self {
             http,
             config: Arc::new(config),
             budget: Arc::new(Budget {
                 limiter,
+                quota: quota.map(|q| SharedQuota::from_quota("budget".to_owned(), &q)),
                 tool_limiters,
                 learnt: LearntPace::new(),
                 blocked_until: Mutex::new(None),
+                shared: None,
             }),
             tool: "unknown",
         })
+    }
+
+    /// Spends the configured budget and the tool's documented limits from `shared`, counted for
+    /// `integration_id` by every process that holds it, and reports the tool's blocks there.
+    /// Call before the first clone: clones made earlier keep the in-memory budget alone.
+    pub fn with_shared_budget(mut self, shared: Arc<dyn SharedBudget>, integration_id: impl Into<String>) -> Self {
+        if let Some(budget) = Arc::get_mut(&mut self.budget) {
+            budget.shared = Some((shared, integration_id.into()));
+        }
+        self
     }
 
     /// Labels this client's metrics with the tool it talks to (`unknown` otherwise).
@@ -233,13 +261,46 @@ impl SourceClient {
         if let Some(until) = until {
             tokio::time::sleep_until(until.into()).await;
         }
-        if let Some(limiter) = &self.budget.limiter {
-            limiter.until_ready().await;
+        if !self.wait_for_shared(endpoint).await {
+            if let Some(limiter) = &self.budget.limiter {
+                limiter.until_ready().await;
+            }
+            for (_, limiter, _) in self.tool_limiters(endpoint) {
+                limiter.until_ready().await;
+            }
         }
-        for limiter in self.tool_limiters(endpoint) {
-            limiter.until_ready().await;
-        }
+        // A learnt pace stays this process's own: it follows the refusals this process sees,
+        // and several processes learning side by side settle on shares of the tool's rate
+        // (additive increase, multiplicative decrease, as TCP flows do).
         self.budget.learnt.until_ready().await;
+    }
+
+    /// Waits for this request's slots of the shared budget, if the client has one and it
+    /// answers; `false` leaves the pacing to the in-memory limiters.
+    async fn wait_for_shared(&self, endpoint: &str) -> bool {
+        let Some((shared, integration_id)) = &self.budget.shared else {
+            return false;
+        };
+        let quotas: Vec<SharedQuota> = self
+            .budget
+            .quota
+            .iter()
+            .chain(self.tool_limiters(endpoint).map(|(_, _, quota)| quota))
+            .cloned()
+            .collect();
+        match shared.take(integration_id, &quotas).await {
+            Ok(wait) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait.min(self.config.max_retry_after)).await;
+                }
+                true
+            }
+            Err(error) => {
+                metrics::counter!(SOURCE_SHARED_BUDGET_ERRORS, "tool" => self.tool).increment(1);
+                tracing::warn!(endpoint, %error, "shared rate budget unavailable; pacing this request in this process alone");
+                false
+            }
+        }
     }
 
     /// The pace learnt from the tool's refusals (requests a second), once it has refused one.
@@ -248,20 +309,31 @@ impl SourceClient {
     }
 
     /// The documented limits a request to `endpoint` counts against.
-    fn tool_limiters<'a>(&'a self, endpoint: &'a str) -> impl Iterator<Item = &'a DefaultDirectRateLimiter> + 'a {
+    fn tool_limiters<'a>(
+        &'a self,
+        endpoint: &'a str,
+    ) -> impl Iterator<Item = &'a (Option<&'static str>, DefaultDirectRateLimiter, SharedQuota)> + 'a {
         self.budget
             .tool_limiters
             .iter()
-            .filter(move |(only, _)| only.is_none_or(|e| e == endpoint))
-            .map(|(_, limiter)| limiter)
+            .filter(move |(only, _, _)| only.is_none_or(|e| e == endpoint))
     }
 
     async fn block_until(&self, d: Duration) {
         metrics::counter!(SOURCE_RATE_LIMIT_WAITS, "tool" => self.tool).increment(1);
-        let at = Instant::now() + d.min(self.config.max_retry_after);
-        let mut guard = self.budget.blocked_until.lock().await;
-        if guard.is_none_or(|cur| cur < at) {
-            *guard = Some(at);
+        let d = d.min(self.config.max_retry_after);
+        let at = Instant::now() + d;
+        {
+            let mut guard = self.budget.blocked_until.lock().await;
+            if guard.is_none_or(|cur| cur < at) {
+                *guard = Some(at);
+            }
+        }
+        if let Some((shared, integration_id)) = &self.budget.shared
+            && let Err(error) = shared.block(integration_id, d).await
+        {
+            metrics::counter!(SOURCE_SHARED_BUDGET_ERRORS, "tool" => self.tool).increment(1);
+            tracing::warn!(%error, "shared rate budget unavailable; the tool's block holds in this process alone");
         }
     }
 

@@ -5,12 +5,14 @@
 //! retry policy, the per-integration rate budget and the classification of failures, so no
 //! connector re-implements them.
 
+mod budget;
 mod client;
 mod connector;
 mod error;
 mod pace;
 mod secret;
 
+pub use budget::{SharedBudget, SharedQuota};
 pub use client::{BodyVerdict, ClientConfig, SourceClient, SourceResponse};
 pub use connector::{Connector, FetchMode, Lookup, Page, RecordRef, Stream};
 pub use error::SourceError;

@@ -64,6 +64,7 @@ fn job_context(store: Arc<dyn MirrorStore>, fleet: &Fleet, args: &WorkerArgs, wo
             lease_ttl: config.lease_ttl,
             worker_id: worker_id.to_owned(),
             stream_concurrency: args.stream_concurrency as usize,
+            shared_budget: fleet.budget.clone(),
             ..EngineConfig::default()
         },
     );

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use tributary_budget::RedisBudget;
 use tributary_queue::{Coordinator, EmbeddedCoordinator, JobQueue, MemoryQueue, RedisCoordinator, RedisQueue};
+use tributary_source::SharedBudget;
 use tributary_store::{CredentialKey, MirrorStore, PgPoolSettings, PgStore, SchemaStatus, SqliteStore};
 use tributary_worker::Queues;
 
@@ -194,6 +196,9 @@ fn redact_url(url: &str) -> String {
 pub struct Fleet {
     pub queue: Arc<dyn JobQueue>,
     pub coordinator: Arc<dyn Coordinator>,
+    /// Every integration's source rate budget, shared by the processes of the fleet (`None`
+    /// in one process: its clients' own budgets are the whole of it).
+    pub budget: Option<Arc<dyn SharedBudget>>,
     queues: Option<Queues>,
 }
 
@@ -215,6 +220,7 @@ impl Fleet {
                 };
                 let queue = RedisQueue::new(conn.clone(), &global.redis_prefix);
                 Ok(Self {
+                    budget: Some(Arc::new(RedisBudget::new(conn.clone(), global.redis_prefix.clone()))),
                     queue: Arc::new(queue.clone()),
                     coordinator: Arc::new(RedisCoordinator::new(conn, global.redis_prefix.clone(), store.clone())),
                     queues: Some(Queues::Redis(queue)),
@@ -223,6 +229,7 @@ impl Fleet {
             None => {
                 let queue = MemoryQueue::new();
                 Ok(Self {
+                    budget: None,
                     queue: Arc::new(queue.clone()),
                     coordinator: Arc::new(EmbeddedCoordinator::new(store.clone())),
                     queues: Some(Queues::Memory(queue)),
