@@ -91,6 +91,10 @@ pub struct SourceClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     budget: Arc<Budget>,
+    /// The budget every process holding the integration spends, with the integration's id;
+    /// when set, it paces the configured and documented limits instead of `budget`'s limiters,
+    /// which remain for a request the shared budget could not answer.
+    shared: Option<Arc<(Arc<dyn SharedBudget>, String)>>,
     /// The `tool` label of this client's metrics.
     tool: &'static str,
 }
@@ -109,10 +113,6 @@ struct Budget {
     /// Set when the tool says its quota is spent (429 or a zero "remaining" header): every
     /// request of the integration waits until then, not just the one that was refused.
     blocked_until: Mutex<Option<Instant>>,
-    /// The budget every process holding the integration spends, with the integration's id;
-    /// when set, it paces the configured and documented limits instead of the limiters above,
-    /// which remain for a request the shared budget could not answer.
-    shared: Option<(Arc<dyn SharedBudget>, String)>,
 }
 
 impl SourceClient {
@@ -152,19 +152,17 @@ impl SourceClient {
                 tool_limiters,
                 learnt: LearntPace::new(),
                 blocked_until: Mutex::new(None),
-                shared: None,
             }),
+            shared: None,
             tool: "unknown",
         })
     }
 
     /// Spends the configured budget and the tool's documented limits from `shared`, counted for
     /// `integration_id` by every process that holds it, and reports the tool's blocks there.
-    /// Call before the first clone: clones made earlier keep the in-memory budget alone.
+    /// Clones made from this client share it; clones made earlier keep the in-memory budget.
     pub fn with_shared_budget(mut self, shared: Arc<dyn SharedBudget>, integration_id: impl Into<String>) -> Self {
-        if let Some(budget) = Arc::get_mut(&mut self.budget) {
-            budget.shared = Some((shared, integration_id.into()));
-        }
+        self.shared = Some(Arc::new((shared, integration_id.into())));
         self
     }
 
@@ -278,7 +276,7 @@ impl SourceClient {
     /// Waits for this request's slots of the shared budget, if the client has one and it
     /// answers; `false` leaves the pacing to the in-memory limiters.
     async fn wait_for_shared(&self, endpoint: &str) -> bool {
-        let Some((shared, integration_id)) = &self.budget.shared else {
+        let Some((shared, integration_id)) = self.shared.as_deref() else {
             return false;
         };
         let quotas: Vec<SharedQuota> = self
@@ -329,7 +327,7 @@ impl SourceClient {
                 *guard = Some(at);
             }
         }
-        if let Some((shared, integration_id)) = &self.budget.shared
+        if let Some((shared, integration_id)) = self.shared.as_deref()
             && let Err(error) = shared.block(integration_id, d).await
         {
             metrics::counter!(SOURCE_SHARED_BUDGET_ERRORS, "tool" => self.tool).increment(1);
