@@ -55,13 +55,12 @@ impl FromRequestParts<GatewayState> for Caller {
             Some(LookedUp(found)) => found.clone(),
             None => state.store.find_api_key(&hash_api_key(key)).await?,
         };
-        match found {
-            Some(api_key) => Ok(Caller(api_key)),
-            None => Err(ApiError::Unauthenticated(
-                "The API key is invalid or has been revoked.".into(),
-            )),
-        }
+        found.map(Caller).ok_or_else(unauthenticated)
     }
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::Unauthenticated("The API key is invalid or has been revoked.".into())
 }
 
 /// The key of an `Authorization: Bearer <key>` header, however the scheme is spelt.
@@ -94,23 +93,49 @@ impl FromRequestParts<GatewayState> for IntegrationAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, ApiError> {
-        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
-        let id = parts
-            .headers
-            .get(INTEGRATION_HEADER)
-            .map(|value| value.to_str().map(str::trim))
-            .transpose()
-            .map_err(|_| ApiError::invalid("The X-Integration-Id header is not valid ASCII."))?
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ApiError::invalid("Missing X-Integration-Id header."))?;
-        match state.store.get_integration(id).await? {
-            Some(integration) if integration.environment == caller.environment => {
+        let looked_up = parts.extensions.get::<LookedUp>().is_some();
+        let named = integration_header(&parts.headers).map(str::to_owned);
+        let (id, integration) = match named {
+            // Neither looked up yet (no per-key rate limit did): the key and the integration
+            // of its environment in one statement.
+            Ok(id) if !looked_up => {
+                let key = bearer_token(&parts.headers)?;
+                match state.store.find_api_key_and_integration(&hash_api_key(key), &id).await? {
+                    Some((_, integration)) => (id, integration),
+                    None => return Err(unauthenticated()),
+                }
+            }
+            // An unknown key is refused before a missing header is.
+            _ => {
+                let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+                let id = integration_header(&parts.headers)?.to_owned();
+                let integration = state
+                    .store
+                    .get_integration(&id)
+                    .await?
+                    .filter(|integration| integration.environment == caller.environment);
+                (id, integration)
+            }
+        };
+        match integration {
+            Some(integration) => {
                 tracing::Span::current().record("integration_id", integration.id.as_str());
                 Ok(IntegrationAccess { integration })
             }
-            _ => Err(ApiError::IntegrationNotFound(id.to_owned())),
+            None => Err(ApiError::IntegrationNotFound(id)),
         }
     }
+}
+
+/// The integration a request names in `X-Integration-Id`.
+fn integration_header(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(INTEGRATION_HEADER)
+        .map(|value| value.to_str().map(str::trim))
+        .transpose()
+        .map_err(|_| ApiError::invalid("The X-Integration-Id header is not valid ASCII."))?
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::invalid("Missing X-Integration-Id header."))
 }
 
 #[cfg(test)]

@@ -486,8 +486,41 @@ async fn api_keys_store_only_hashes(h: &Harness) {
     let found = store.find_api_key(b"hash-1").await.expect("find").expect("present");
     assert_eq!(found, key);
     assert!(store.find_api_key(b"hash-2").await.expect("find").is_none());
+
+    // The key and the integration it reads, in one lookup: only an integration of the key's
+    // environment comes back with it.
+    integration(store, INTEGRATION).await;
+    let (with_key, with) = store
+        .find_api_key_and_integration(b"hash-1", INTEGRATION)
+        .await
+        .expect("find")
+        .expect("the key");
+    assert_eq!(with_key, key);
+    assert_eq!(with, Some(store.get_integration(INTEGRATION).await.expect("get").expect("present")));
+    let (_, missing) = store
+        .find_api_key_and_integration(b"hash-1", "nope")
+        .await
+        .expect("find")
+        .expect("the key");
+    assert_eq!(missing, None);
+    let sandbox = store
+        .create_api_key("sandbox", "other environment", b"hash-3")
+        .await
+        .expect("created");
+    let (sandbox_key, other) = store
+        .find_api_key_and_integration(b"hash-3", INTEGRATION)
+        .await
+        .expect("find")
+        .expect("the key");
+    assert_eq!((sandbox_key, other), (sandbox, None), "a production integration is not a sandbox key's");
+    assert!(store.find_api_key_and_integration(b"hash-2", INTEGRATION).await.expect("find").is_none());
+
     assert!(store.revoke_api_key(&key.id).await.expect("revoke"));
     assert!(store.find_api_key(b"hash-1").await.expect("find").is_none());
+    assert!(
+        store.find_api_key_and_integration(b"hash-1", INTEGRATION).await.expect("find").is_none(),
+        "a revoked key finds nothing"
+    );
     assert!(!store.revoke_api_key("nope").await.expect("revoke"));
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{ApiKey, ApiKeys, PageKey, StoreError, clock, ids};
+use crate::{ApiKey, ApiKeys, Integration, PageKey, StoreError, clock, ids};
 
 macro_rules! columns {
     () => {
@@ -11,6 +11,8 @@ macro_rules! columns {
 }
 
 per_backend! {
+    with [integrations]
+
     #[async_trait]
     impl ApiKeys for Store {
         async fn create_api_key(&self, environment: &str, label: &str, key_hash: &[u8]) -> Result<ApiKey, StoreError> {
@@ -38,6 +40,40 @@ per_backend! {
                 .fetch_optional(&self.pool)
                 .await?;
             row.as_ref().map(api_key).transpose()
+        }
+
+        async fn find_api_key_and_integration(
+            &self,
+            key_hash: &[u8],
+            integration_id: &str,
+        ) -> Result<Option<(ApiKey, Option<Integration>)>, StoreError> {
+            // The integration's columns under their own names (its decoder reads those), the
+            // key's prefixed.
+            let row = sqlx::query(concat!(
+                "SELECT k.id AS key_id, k.environment AS key_environment, k.label AS key_label, ",
+                "k.created_at AS key_created_at, k.revoked_at AS key_revoked_at, ",
+                crate::ops::integrations::columns!("i."),
+                " FROM api_keys k LEFT JOIN integrations i ON i.id = $2 AND i.environment = k.environment ",
+                "WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+            ))
+            .bind(key_hash)
+            .bind(integration_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            use sqlx::Row as _;
+            let key = ApiKey {
+                id: row.try_get("key_id")?,
+                environment: row.try_get("key_environment")?,
+                label: row.try_get("key_label")?,
+                created_at: get_time(&row, "key_created_at")?,
+                revoked_at: get_opt_time(&row, "key_revoked_at")?,
+            };
+            let found: Option<String> = row.try_get("id")?;
+            let integration = found.map(|_| integrations::integration(&row)).transpose()?;
+            Ok(Some((key, integration)))
         }
 
         /// `true` when the key exists (revoking twice keeps the first revocation time).

@@ -6,11 +6,20 @@ use tributary_model::ScopeConfig;
 
 use crate::{CredentialKey, Integration, Integrations, NewIntegration, StoreError, clock};
 
+/// An integration's columns, as its decoder reads them; `columns!("i.")` qualifies them for a
+/// join (`crate::ops::api_keys`).
 macro_rules! columns {
     () => {
-        "id, tool, environment, base_url, scope_config, scope_version, fence, created_at"
+        columns!("")
+    };
+    ($table:literal) => {
+        concat!(
+            $table, "id, ", $table, "tool, ", $table, "environment, ", $table, "base_url, ",
+            $table, "scope_config, ", $table, "scope_version, ", $table, "fence, ", $table, "created_at"
+        )
     };
 }
+pub(crate) use columns;
 
 /// Checked before anything is sealed or written.
 fn sealed_credentials(key: &CredentialKey, new: &NewIntegration) -> Result<Vec<u8>, StoreError> {
@@ -155,7 +164,7 @@ per_backend! {
         row.as_ref().map(integration).transpose()
     }
 
-    fn integration(row: &Row) -> Result<Integration, StoreError> {
+    pub(crate) fn integration(row: &Row) -> Result<Integration, StoreError> {
         use sqlx::Row as _;
         Ok(Integration {
             id: row.try_get("id")?,
