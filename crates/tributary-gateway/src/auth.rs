@@ -100,7 +100,11 @@ impl FromRequestParts<GatewayState> for IntegrationAccess {
             // of its environment in one statement.
             Ok(id) if !looked_up => {
                 let key = bearer_token(&parts.headers)?;
-                match state.store.find_api_key_and_integration(&hash_api_key(key), &id).await? {
+                match state
+                    .store
+                    .find_api_key_and_integration(&hash_api_key(key), &id)
+                    .await?
+                {
                     Some((_, integration)) => (id, integration),
                     None => return Err(unauthenticated()),
                 }

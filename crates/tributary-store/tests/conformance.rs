@@ -496,7 +496,10 @@ async fn api_keys_store_only_hashes(h: &Harness) {
         .expect("find")
         .expect("the key");
     assert_eq!(with_key, key);
-    assert_eq!(with, Some(store.get_integration(INTEGRATION).await.expect("get").expect("present")));
+    assert_eq!(
+        with,
+        Some(store.get_integration(INTEGRATION).await.expect("get").expect("present"))
+    );
     let (_, missing) = store
         .find_api_key_and_integration(b"hash-1", "nope")
         .await
@@ -512,13 +515,27 @@ async fn api_keys_store_only_hashes(h: &Harness) {
         .await
         .expect("find")
         .expect("the key");
-    assert_eq!((sandbox_key, other), (sandbox, None), "a production integration is not a sandbox key's");
-    assert!(store.find_api_key_and_integration(b"hash-2", INTEGRATION).await.expect("find").is_none());
+    assert_eq!(
+        (sandbox_key, other),
+        (sandbox, None),
+        "a production integration is not a sandbox key's"
+    );
+    assert!(
+        store
+            .find_api_key_and_integration(b"hash-2", INTEGRATION)
+            .await
+            .expect("find")
+            .is_none()
+    );
 
     assert!(store.revoke_api_key(&key.id).await.expect("revoke"));
     assert!(store.find_api_key(b"hash-1").await.expect("find").is_none());
     assert!(
-        store.find_api_key_and_integration(b"hash-1", INTEGRATION).await.expect("find").is_none(),
+        store
+            .find_api_key_and_integration(b"hash-1", INTEGRATION)
+            .await
+            .expect("find")
+            .is_none(),
         "a revoked key finds nothing"
     );
     assert!(!store.revoke_api_key("nope").await.expect("revoke"));

@@ -14,8 +14,22 @@ macro_rules! columns {
     };
     ($table:literal) => {
         concat!(
-            $table, "id, ", $table, "tool, ", $table, "environment, ", $table, "base_url, ",
-            $table, "scope_config, ", $table, "scope_version, ", $table, "fence, ", $table, "created_at"
+            $table,
+            "id, ",
+            $table,
+            "tool, ",
+            $table,
+            "environment, ",
+            $table,
+            "base_url, ",
+            $table,
+            "scope_config, ",
+            $table,
+            "scope_version, ",
+            $table,
+            "fence, ",
+            $table,
+            "created_at"
         )
     };
 }
