@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tributary_engine::{EngineError, RunControl, SyncEngine};
-use tributary_model::{RunState, SyncType, ToolKind};
+use tributary_model::{Model, RunState, SyncType, ToolKind};
+use tributary_store::RecordQuery;
 
 use crate::support::{Backend, Harness, engine_config, wait_for_pages};
 
@@ -441,7 +442,69 @@ async fn resumed_bamboohr_full_costs_what_remains(b: Backend) {
     .await;
 }
 
+/// How many of the integration's live records have a stored rendering ready, of how many.
+async fn rendered_of_live(h: &Harness, integration: &str) -> (usize, usize) {
+    let scope_version = h
+        .store
+        .get_integration(integration)
+        .await
+        .unwrap()
+        .unwrap()
+        .scope_version;
+    let (mut rendered, mut live) = (0, 0);
+    for &model in Model::ALL {
+        let mut query = RecordQuery::new(integration, model);
+        query.limit = 500;
+        loop {
+            let rows = h.store.rendered_page(&query, scope_version).await.unwrap();
+            live += rows.len();
+            rendered += rows.iter().filter(|r| r.body.is_some()).count();
+            match rows.last() {
+                Some(last) if rows.len() == 500 => query.after_id = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+    }
+    (rendered, live)
+}
+
+/// An integration's first FULL renders what it wrote once, at its end: paused before that, it
+/// leaves no stored rendering (the read API renders those records live). A DELTA then succeeds
+/// and renders only what it wrote (what the FULL had not reached), so the resumed FULL, no longer the first, renders as it
+/// writes, and at its end renders what the paused part left.
+async fn a_stopped_first_full_is_rendered_by_the_next_complete_run(b: Backend) {
+    let Some(h) = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await else {
+        return;
+    };
+    let id = h.connect(ToolKind::Personio).await;
+    h.sim.state.set_latency(ToolKind::Personio, 20);
+    let (control, task) = h.spawn_sync(&id, SyncType::Full);
+    wait_for_pages(&control, 2).await;
+    control.pause();
+    let paused = task.await.unwrap().expect("pause is a clean stop").run;
+    assert_eq!(paused.state, RunState::Paused, "{paused:?}");
+    let (rendered, live) = rendered_of_live(&h, &id).await;
+    assert!(live > 0, "the paused FULL wrote records");
+    assert_eq!(rendered, 0, "the first FULL renders only at its end");
+
+    h.sim.state.set_latency(ToolKind::Personio, 0);
+    let delta = h.sync(&id, SyncType::Delta).await;
+    assert_eq!(delta.state, RunState::Succeeded, "{delta:?}");
+    let (rendered, live) = rendered_of_live(&h, &id).await;
+    assert!(
+        rendered > 0 && rendered < live,
+        "the delta rendered what it wrote, not the rest: {rendered} of {live}"
+    );
+
+    let resumed = h.sync(&id, SyncType::Full).await;
+    assert_eq!(resumed.id, paused.id, "the paused run itself resumed");
+    assert_eq!(resumed.state, RunState::Succeeded, "{resumed:?}");
+    let (rendered, live) = rendered_of_live(&h, &id).await;
+    assert_eq!(rendered, live, "every live record has its stored rendering");
+}
+
 crate::on_both_backends!(
+    a_stopped_first_full_is_rendered_by_the_next_complete_run,
     paused_full_resumes_without_refetching,
     crashed_full_resumes_from_checkpoint,
     resumed_full_still_sweeps,

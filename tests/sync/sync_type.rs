@@ -33,6 +33,7 @@ async fn record_delta(h: &Harness, integration: &str) {
         sync_type: SyncType::Delta,
         started_at: run.started_at.expect("started"),
         renderer: None,
+        render_at_end: false,
     };
     h.store
         .finish_run(&write, RunState::Succeeded, None)

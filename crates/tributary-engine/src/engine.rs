@@ -20,6 +20,9 @@ use crate::schedule::{DELTA_OVERLAP, Schedule, sync_type_due};
 use crate::telemetry;
 use crate::{Checkpoint, EngineError, Heartbeat, Progress, RunControl, Signal, prepare_record};
 
+/// How often the end-of-run rendering logs its progress.
+const RENDER_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// How the engine talks to source tools (timeouts, retries, rate budget).
@@ -223,6 +226,10 @@ impl SyncEngine {
         lost: &AtomicBool,
     ) -> Result<RunOutcome, EngineError> {
         let run = self.store.start_run(&run.id, fence, &self.config.worker_id).await?;
+        // Nothing is rendered yet before an integration's first complete sync succeeds: it
+        // renders once, at its end, instead of in every write.
+        let render_at_end =
+            run.sync_type.is_complete() && self.store.last_succeeded_run(&run.integration_id).await?.is_none();
         let write = RunWrite {
             integration_id: run.integration_id.clone(),
             run_id: run.id.clone(),
@@ -230,6 +237,7 @@ impl SyncEngine {
             sync_type: run.sync_type,
             started_at: run.started_at.unwrap_or(run.created_at),
             renderer: Some(RenderHook(Arc::new(StoredRenderer))),
+            render_at_end,
         };
         tracing::info!(integration_id = %integration.id, run_id = %run.id, sync_type = run.sync_type.as_str(), "sync started");
 
@@ -507,7 +515,7 @@ impl SyncEngine {
                 telemetry::records(integration.tool, &swept);
                 tracing::info!(run_id = %run.id, deleted = swept.deleted, unconfirmed = confirmation.unconfirmed, "deletion sweep done");
             }
-            self.render_pending(write).await?;
+            self.render_pending(write, control).await?;
             let run = self.store.finish_run(write, RunState::Succeeded, None).await?;
             tracing::info!(run_id = %run.id, created = run.counts.created, updated = run.counts.updated,
                 deleted = run.counts.deleted, unchanged = run.counts.unchanged, pages = run.counts.pages_fetched, "sync succeeded");
@@ -518,22 +526,54 @@ impl SyncEngine {
         } else {
             RunState::Failed
         };
+        // What the failed run did write is served like any other data: render it too.
+        self.render_pending(write, control).await?;
         let run = self.store.finish_run(write, state, Some(&errors.join("; "))).await?;
         Ok(RunOutcome { run })
     }
 
-    /// Renders what the run's writes left pending: each write renders at most
-    /// `RENDER_BATCH` records in its own transaction, and one change can touch more (a renamed
-    /// group is shown by every member's rendering). Until then the read API renders those
-    /// records live, so this only makes reads faster.
-    async fn render_pending(&self, write: &RunWrite) -> Result<(), EngineError> {
+    /// Brings the stored renderings up to date at the end of a run. First what its writes left
+    /// pending: each write renders at most `RENDER_BATCH` records in its own transaction, and
+    /// one change can touch more (a renamed group is shown by every member's rendering). Then,
+    /// for a complete run, every live record without a rendering: all that a run with
+    /// `render_at_end` wrote, and what such a run, stopped before its end, left. A pause or
+    /// cancel request stops that second part between two transactions. Until they are
+    /// rendered the read API renders those records live, so this only makes reads faster.
+    async fn render_pending(&self, write: &RunWrite, control: &RunControl) -> Result<(), EngineError> {
         loop {
             let settled = self.store.render_pending(write, RENDER_BATCH).await?;
             if settled == 0 {
-                return Ok(());
+                break;
             }
             tracing::debug!(run_id = %write.run_id, settled, "rendered pending records");
         }
+        if !write.sync_type.is_complete() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let (mut after, mut rendered, mut reported) = (None::<String>, 0u64, started);
+        loop {
+            if control.signal() != Signal::Continue {
+                tracing::info!(run_id = %write.run_id, rendered, "rendering stopped by a pause or cancel request; \
+                    the read API renders the rest live until the next complete run renders them");
+                return Ok(());
+            }
+            let sweep = self
+                .store
+                .render_unrendered(write, after.as_deref(), RENDER_BATCH)
+                .await?;
+            rendered += sweep.rendered;
+            let Some(next) = sweep.next else { break };
+            if reported.elapsed() >= RENDER_PROGRESS_EVERY {
+                tracing::info!(run_id = %write.run_id, rendered, at = %next, "rendering records that have no stored rendering");
+                reported = std::time::Instant::now();
+            }
+            after = Some(next);
+        }
+        if rendered > 0 {
+            tracing::info!(run_id = %write.run_id, rendered, secs = started.elapsed().as_secs_f64(), "rendered every record that had no stored rendering");
+        }
+        Ok(())
     }
 
     async fn delete_disabled_models(&self, integration: &Integration, write: &RunWrite) -> Result<(), EngineError> {

@@ -277,6 +277,7 @@ async fn open_run_without_renderer(store: &dyn MirrorStore, integration: &str) -
         sync_type: SyncType::Full,
         started_at: run.started_at.unwrap(),
         renderer: None,
+        render_at_end: false,
     }
 }
 

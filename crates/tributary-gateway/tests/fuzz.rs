@@ -226,6 +226,7 @@ async fn seed(store: &dyn MirrorStore, integration: &str, models: &[Model]) {
         sync_type: SyncType::Full,
         started_at: run.started_at.unwrap(),
         renderer: None,
+        render_at_end: false,
     };
     let id = |model, remote: &str| record_id(integration, model, remote);
     let mut records = Vec::new();

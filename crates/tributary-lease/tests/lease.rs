@@ -337,6 +337,7 @@ async fn fenced_writes(f: &Fixture, store: Arc<dyn MirrorStore>) {
         sync_type: SyncType::Full,
         started_at: run.started_at.expect("started_at"),
         renderer: None,
+        render_at_end: false,
     };
     store.apply_page(&write, page("1")).await.expect("the holder writes");
 

@@ -185,6 +185,7 @@ fn run_write(run: &SyncRun, grant: &Lease) -> RunWrite {
         sync_type: run.sync_type,
         started_at: run.started_at.unwrap(),
         renderer: None,
+        render_at_end: false,
     }
 }
 

@@ -150,6 +150,12 @@ pub struct RunWrite {
     /// Keeps the records' stored renderings current in each write (see `crate::rendering`);
     /// without it, writes only mark them pending.
     pub renderer: Option<RenderHook>,
+    /// The run renders once, at its end ([`crate::MirrorWrites::render_unrendered`]), what its
+    /// writes change, instead of in each write: an integration's first complete sync, which
+    /// has no renderings to keep current and would otherwise render an employee again for
+    /// each model nested in it that a later stream writes. Its writes still make pending the
+    /// renderings that exist (a webhook's, written meanwhile) and that they change.
+    pub render_at_end: bool,
 }
 
 /// A record ready for storage: scope-filtered, id'd and hashed by the engine.
@@ -656,6 +662,16 @@ impl std::fmt::Debug for RenderHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RenderHook")
     }
+}
+
+/// What one [`MirrorWrites::render_unrendered`](crate::MirrorWrites::render_unrendered) call
+/// did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderSweep {
+    /// Records it rendered (or found nothing to render for: a model without an item).
+    pub rendered: u64,
+    /// The id to go on after; `None` when no record after it lacks a rendering.
+    pub next: Option<String>,
 }
 
 /// One row of a page read from stored renderings: the record's id and its rendering, or

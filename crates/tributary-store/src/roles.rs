@@ -214,6 +214,16 @@ pub trait MirrorWrites: Send + Sync + 'static {
     /// in one fenced transaction, and returns how many it settled (rendered, or dropped for a
     /// record that is gone or deleted); 0 when none are pending or the run has no renderer.
     async fn render_pending(&self, run: &RunWrite, limit: i64) -> Result<u64, StoreError>;
+    /// Renders with the run's renderer, in one fenced transaction, the integration's live
+    /// records after `after` (by id) that have no ready rendering, up to `limit` of them: how
+    /// a run with [`RunWrite::render_at_end`] renders what it wrote, and how every complete run
+    /// catches up on what such a run, stopped before its end, left unrendered.
+    async fn render_unrendered(
+        &self,
+        run: &RunWrite,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<RenderSweep, StoreError>;
 }
 
 /// Reads of the mirror: gap-free (invariant I3).

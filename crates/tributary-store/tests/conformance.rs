@@ -14,9 +14,9 @@ use tributary_store::testing::{self, TestDatabase, TestFile, sweep_unseen};
 use tributary_store::{
     AttemptOutcome, ChangeKind, ClaimedDelivery, DeletionCandidate, DeliveryAttempt, DeliveryFilter, DeliveryState,
     DueSync, FieldFilter, FieldMatch, HealthFilter, Integration, MirrorStore, NewIntegration, NewWebhookEndpoint,
-    PageBatch, PageKey, PageWrite, PauseInfo, PreparedRecord, RecordQuery, RecordReads, RenderHook, Renderer,
-    Rendering, RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule, WEBHOOK_POLL_INTERVAL,
-    WebhookEndpoint,
+    PageBatch, PageKey, PageWrite, PauseInfo, PreparedRecord, RecordQuery, RecordReads, RenderHook, RenderSweep,
+    Renderer, Rendering, RunSearch, RunWrite, StoreError, StoredRecord, Sweep, SyncRun, SyncSchedule,
+    WEBHOOK_POLL_INTERVAL, WebhookEndpoint,
 };
 
 enum Raw {
@@ -214,6 +214,7 @@ macro_rules! conformance {
 
 conformance!(
     stored_renderings_follow_every_write,
+    a_run_renders_at_its_end,
     schema_status_reads_the_migrations_table,
     integrations_and_credentials,
     api_keys_store_only_hashes,
@@ -310,6 +311,7 @@ async fn begin_run(store: &dyn MirrorStore, sync_type: SyncType, owner: &str, ru
         sync_type,
         started_at: run.started_at.expect("started"),
         renderer: None,
+        render_at_end: false,
     }
 }
 
@@ -2221,6 +2223,7 @@ async fn start_as(store: &dyn MirrorStore, run: &SyncRun, worker: &str) -> (Sync
         sync_type: run.sync_type,
         started_at: started.started_at.expect("started"),
         renderer: None,
+        render_at_end: false,
     };
     (started, write)
 }
@@ -4295,6 +4298,140 @@ async fn items(store: &dyn MirrorStore, model: Model, scope_version: i64) -> Vec
         .into_iter()
         .map(|row| row.body.map(|b| serde_json::from_str(&b).expect("stored JSON")))
         .collect()
+}
+
+/// The stored item of one record (`None`: pending, or none stored).
+async fn item(store: &dyn MirrorStore, model: Model, remote_id: &str) -> Option<Value> {
+    let mut query = RecordQuery::new(INTEGRATION, model);
+    query.ids = Some(vec![ids().id(model, remote_id)]);
+    let rows = store.rendered_page(&query, 1).await.expect("rendered page");
+    assert_eq!(rows.len(), 1, "record {model}/{remote_id} is live");
+    rows.into_iter()
+        .next()
+        .and_then(|row| row.body)
+        .map(|b| serde_json::from_str(&b).expect("stored JSON"))
+}
+
+/// A run that renders at its end stores no item in its writes, yet makes pending the items
+/// that exist (a webhook's, written meanwhile) and show what it changes; `render_unrendered`
+/// then renders, a page at a time, every live record that has no ready item, and nothing twice.
+async fn a_run_renders_at_its_end(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let mut first = begin_run(store, SyncType::Full, "w1", None).await;
+    first.renderer = Some(RenderHook(Arc::new(NameRenderer)));
+    first.render_at_end = true;
+    store
+        .apply_page(
+            &first,
+            page(vec![
+                employee("1", "Ada"),
+                employment("j1", "1", "Engineer"),
+                employee("2", "Bo"),
+            ]),
+        )
+        .await
+        .expect("page");
+    assert_eq!(item(store, Model::Employees, "1").await, None);
+    assert_eq!(item(store, Model::Employments, "j1").await, None);
+
+    // A write that renders as it goes stores items meanwhile...
+    let mut each = first.clone();
+    each.render_at_end = false;
+    store
+        .apply_page(&each, page(vec![employment("j2", "2", "Lead")]))
+        .await
+        .expect("page");
+    assert_eq!(
+        item(store, Model::Employees, "2").await,
+        Some(json!({"name": "Bo", "jobs": ["Lead"]}))
+    );
+    assert_eq!(
+        item(store, Model::Employments, "j2").await,
+        Some(json!({"title": "Lead", "of": "Bo"}))
+    );
+    // ...which the deferring run's next write makes pending: it changes what they show.
+    store
+        .apply_page(&first, page(vec![employee("2", "Cy")]))
+        .await
+        .expect("page");
+    assert_eq!(item(store, Model::Employees, "2").await, None);
+    assert_eq!(item(store, Model::Employments, "j2").await, None);
+
+    // Two at a time: each call says where to go on, and the last says it is done.
+    let (mut after, mut calls, mut rendered) = (None::<String>, 0, 0);
+    loop {
+        let sweep = store
+            .render_unrendered(&first, after.as_deref(), 2)
+            .await
+            .expect("render");
+        calls += 1;
+        rendered += sweep.rendered;
+        match sweep.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        (rendered, calls),
+        (4, 3),
+        "four live records, two per call, then an empty call"
+    );
+    assert_eq!(
+        item(store, Model::Employees, "1").await,
+        Some(json!({"name": "Ada", "jobs": ["Engineer"]}))
+    );
+    assert_eq!(
+        item(store, Model::Employees, "2").await,
+        Some(json!({"name": "Cy", "jobs": ["Lead"]}))
+    );
+    assert_eq!(
+        item(store, Model::Employments, "j1").await,
+        Some(json!({"title": "Engineer", "of": "Ada"}))
+    );
+    assert_eq!(
+        item(store, Model::Employments, "j2").await,
+        Some(json!({"title": "Lead", "of": "Cy"}))
+    );
+
+    // Deleting makes pending what shows the deleted records, which get no item themselves.
+    store.delete_model(&first, Model::Employments).await.expect("deleted");
+    assert_eq!(item(store, Model::Employees, "1").await, None);
+    assert_eq!(
+        store.render_unrendered(&first, None, 10).await.expect("render"),
+        RenderSweep {
+            rendered: 2,
+            next: None
+        }
+    );
+    assert_eq!(
+        item(store, Model::Employees, "1").await,
+        Some(json!({"name": "Ada", "jobs": []}))
+    );
+    let mut with_deleted = RecordQuery::new(INTEGRATION, Model::Employments);
+    with_deleted.include_deleted = true;
+    let rows = store.rendered_page(&with_deleted, 1).await.expect("rendered page");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.body.is_none()), "a deleted record has no item");
+
+    // Rendered items are kept: nothing is left to render, and a run without a renderer renders
+    // nothing.
+    assert_eq!(
+        store.render_unrendered(&first, None, 10).await.expect("render"),
+        RenderSweep::default()
+    );
+    let mut plain = first.clone();
+    plain.renderer = None;
+    store
+        .apply_page(&plain, page(vec![employee("1", "Ed")]))
+        .await
+        .expect("page");
+    assert_eq!(
+        store.render_unrendered(&plain, None, 10).await.expect("no renderer"),
+        RenderSweep::default()
+    );
+    assert_eq!(item(store, Model::Employees, "1").await, None);
+    end_run(store, &first, "w1").await;
 }
 
 /// A write renders, in its transaction, what it changed, the parents of what it wrote and what

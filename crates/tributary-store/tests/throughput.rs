@@ -95,6 +95,7 @@ async fn postgres_apply_page_throughput() {
         sync_type: SyncType::Full,
         started_at: started.started_at.expect("started"),
         renderer: None,
+        render_at_end: false,
     };
     let ids = IdGen::new(INTEGRATION);
     let insert = pass(store.as_ref(), &run, &ids, 0).await;

@@ -185,6 +185,7 @@ async fn integration_with_a_finished_sync(store: &dyn MirrorStore, id: &str) {
         sync_type: SyncType::Full,
         started_at: run.started_at.expect("started"),
         renderer: None,
+        render_at_end: false,
     };
     store
         .finish_run(&write, RunState::Succeeded, None)

@@ -13,8 +13,8 @@ use crate::codec::parse_model;
 use crate::ops::run_queries::open_states;
 use crate::page::{self, Existing};
 use crate::{
-    ChangeKind, DeletionCandidate, MirrorWrites, PageBatch, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome,
-    clock, joins,
+    ChangeKind, DeletionCandidate, MirrorWrites, PageBatch, RenderSweep, RunWrite, StoreError, StoredRecord, Sweep,
+    WriteOutcome, clock, joins,
 };
 
 per_backend! {
@@ -231,13 +231,28 @@ per_backend! {
             tx.commit().await?;
             Ok(settled)
         }
+
+        async fn render_unrendered(
+            &self,
+            run: &RunWrite,
+            after: Option<&str>,
+            limit: i64,
+        ) -> Result<RenderSweep, StoreError> {
+            let Some(hook) = &run.renderer else {
+                return Ok(RenderSweep::default());
+            };
+            let mut tx = begin_fenced(&self.pool, &run.integration_id, run.fence).await?;
+            let sweep = rendered::render_unrendered(&mut tx, &run.integration_id, hook, after, limit).await?;
+            tx.commit().await?;
+            Ok(sweep)
+        }
     }
 
     /// Every mirror write's last step before its commit: marks pending the renderings of
     /// `touched` and of what depends on `changed`, then renders what is pending with the run's
     /// renderer, in the write's transaction (see `crate::rendering`).
     async fn keep_rendered(conn: &mut Conn, run: &RunWrite, touched: &[String], changed: &[String]) -> Result<(), StoreError> {
-        rendered::after_write(conn, &run.integration_id, run.renderer.as_ref(), touched, changed).await
+        rendered::after_write(conn, run, touched, changed).await
     }
 
     /// Consecutive pages of a run, written atomically with the checkpoint after the last, in a

@@ -7,7 +7,7 @@ use tokio::sync::Mutex;
 use tributary_model::Model;
 
 use crate::ops::mirror_reads::ConnReads;
-use crate::{RecordQuery, RecordReads, RenderHook, StoreError, StoredRecord};
+use crate::{RecordQuery, RecordReads, RenderHook, RenderSweep, RunWrite, StoreError, StoredRecord};
 
 per_backend! {
     with [integrations]
@@ -35,6 +35,32 @@ per_backend! {
         Ok(found)
     }
 
+    /// Makes pending the existing renderings of `touched` and of what depends on `changed`,
+    /// inserting none: a record without a rendering is served live until one is made.
+    async fn make_stale(
+        conn: &mut Conn,
+        integration_id: &str,
+        touched: &[String],
+        changed: &[String],
+    ) -> Result<(), StoreError> {
+        if touched.is_empty() && changed.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(concat!(
+            "UPDATE rendered SET body = NULL WHERE integration_id = $1 AND body IS NOT NULL AND (id IN (SELECT t.id FROM ",
+            text_rows!("t": "$2" as "id"),
+            ") OR id IN (SELECT d.dependent_id FROM render_deps d WHERE d.integration_id = $1 AND d.source_id ",
+            in_list!("$3"),
+            "))"
+        ))
+        .bind(integration_id)
+        .bind(str_list(touched)?)
+        .bind(str_list(changed)?)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// Marks `ids` pending: their items are stale, and whoever renders next renders them.
     async fn mark_pending(conn: &mut Conn, integration_id: &str, ids: &[String]) -> Result<(), StoreError> {
         sqlx::query(concat!(
@@ -50,16 +76,22 @@ per_backend! {
     }
 
     /// Every mirror write's step before its commit (see `crate::rendering`): the items the
-    /// write changed are rendered anew in its transaction with `hook`, together with items
+    /// write changed are rendered anew in its transaction with the run's renderer, with items
     /// left pending by earlier writes, up to `RENDER_BATCH`; what does not fit, or everything
     /// without a renderer, is marked pending.
+    ///
+    /// A run that renders at its end (`RunWrite::render_at_end`) only makes pending the
+    /// existing renderings the write changes: its own records it renders later, all at once.
     pub(crate) async fn after_write(
         conn: &mut Conn,
-        integration_id: &str,
-        hook: Option<&RenderHook>,
+        run: &RunWrite,
         touched: &[String],
         changed: &[String],
     ) -> Result<(), StoreError> {
+        let (integration_id, hook) = (run.integration_id.as_str(), run.renderer.as_ref());
+        if run.render_at_end {
+            return make_stale(conn, integration_id, touched, changed).await;
+        }
         let limit = usize::try_from(crate::RENDER_BATCH).unwrap_or(usize::MAX);
         let mut ids = if touched.is_empty() && changed.is_empty() {
             Vec::new()
@@ -98,6 +130,33 @@ per_backend! {
         let ids = pending(&mut *conn, integration_id, limit).await?;
         render(conn, integration_id, hook, &ids).await?;
         Ok(ids.len() as u64)
+    }
+
+    /// Renders up to `limit` live records after `after` (by id) that have no ready rendering.
+    pub(crate) async fn render_unrendered(
+        conn: &mut Conn,
+        integration_id: &str,
+        hook: &RenderHook,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<RenderSweep, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT r.id FROM records r WHERE r.integration_id = $1 AND r.remote_deleted_at IS NULL ",
+            "AND ($2 IS NULL OR r.id > $2) AND NOT EXISTS (SELECT 1 FROM rendered p ",
+            "WHERE p.integration_id = r.integration_id AND p.id = r.id AND p.body IS NOT NULL) ",
+            "ORDER BY r.id LIMIT $3"
+        ))
+        .bind(integration_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+        render(&mut *conn, integration_id, hook, &ids).await?;
+        let full = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= limit;
+        Ok(RenderSweep {
+            rendered: ids.len() as u64,
+            next: if full { ids.last().cloned() } else { None },
+        })
     }
 
     async fn pending(conn: &mut Conn, integration_id: &str, limit: i64) -> Result<Vec<String>, StoreError> {
