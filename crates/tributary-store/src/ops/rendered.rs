@@ -140,22 +140,30 @@ per_backend! {
         after: Option<&str>,
         limit: i64,
     ) -> Result<RenderSweep, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(concat!(
-            "SELECT r.id FROM records r WHERE r.integration_id = $1 AND r.remote_deleted_at IS NULL ",
-            "AND ($2 IS NULL OR r.id > $2) AND NOT EXISTS (SELECT 1 FROM rendered p ",
-            "WHERE p.integration_id = r.integration_id AND p.id = r.id AND p.body IS NOT NULL) ",
-            "ORDER BY r.id LIMIT $3"
+        let found = sqlx::query(concat!(
+            "SELECT model, id, remote_id, parent_id, data, ",
+            remote_data_text!(),
+            " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version ",
+            "FROM records WHERE integration_id = $1 AND remote_deleted_at IS NULL ",
+            "AND ($2 IS NULL OR id > $2) AND NOT EXISTS (SELECT 1 FROM rendered p ",
+            "WHERE p.integration_id = records.integration_id AND p.id = records.id AND p.body IS NOT NULL) ",
+            "ORDER BY id LIMIT $3"
         ))
         .bind(integration_id)
         .bind(after)
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
-        render(&mut *conn, integration_id, hook, &ids).await?;
+        let live = found.iter().map(rows::record).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<String> = live.iter().map(|r| r.id.clone()).collect();
         let full = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= limit;
+        let next = if full { ids.last().cloned() } else { None };
+        if !ids.is_empty() {
+            store_renderings(conn, integration_id, hook, &ids, live).await?;
+        }
         Ok(RenderSweep {
             rendered: ids.len() as u64,
-            next: if full { ids.last().cloned() } else { None },
+            next,
         })
     }
 
@@ -176,9 +184,6 @@ per_backend! {
         if ids.is_empty() {
             return Ok(());
         }
-        let integration = integrations::integration_on(&mut *conn, integration_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("integration {integration_id}")))?;
         let found = sqlx::query(concat!(
             "SELECT model, id, remote_id, parent_id, data, ",
             remote_data_text!(),
@@ -192,6 +197,21 @@ per_backend! {
         .fetch_all(&mut *conn)
         .await?;
         let live = found.iter().map(rows::record).collect::<Result<Vec<_>, _>>()?;
+        store_renderings(conn, integration_id, hook, ids, live).await
+    }
+
+    /// Renders `live` (the live records among `ids`) and stores their items with their
+    /// dependencies, in place of those of every id.
+    async fn store_renderings(
+        conn: &mut Conn,
+        integration_id: &str,
+        hook: &RenderHook,
+        ids: &[String],
+        live: Vec<StoredRecord>,
+    ) -> Result<(), StoreError> {
+        let integration = integrations::integration_on(&mut *conn, integration_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("integration {integration_id}")))?;
         let renderings = {
             let reads = TxReads {
                 conn: Mutex::new(&mut *conn),
