@@ -44,6 +44,11 @@ pub struct Args {
     /// Keep the mirror databases afterwards (their names are printed).
     #[arg(long)]
     keep_database: bool,
+    /// Sync every model (the default scope config, as a customer connects Personio): absences,
+    /// time-off balances and absence types too, which the peer does not load, so dlt is not
+    /// run. Without it those three are disabled.
+    #[arg(long)]
+    all_models: bool,
     /// Measure nothing: redraw `ingest.png` from the `ingest.json` an earlier run left in
     /// `--out` (a 1M-employee run takes a quarter of an hour).
     #[arg(long)]
@@ -236,13 +241,18 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
          created, updated or deleted, plus (for tributary's FULL) the stored renderings it wrote: one \
          `rendered` row per live record and its `render_deps` rows.",
     );
-    report.note(
+    report.note(format!(
         "tributary: one `tributary worker` process (--concurrency 1, --ignore-documented-limits), \
-         simulator in the benchmark's process at zero latency, Personio only, scope config with absences, time-off balances and \
-         absence types DISABLED; wall is the run's started_at → ended_at; peak RSS is the worker's \
-         VmHWM, reset before each run; CPU s is the CPU time the worker, every postgres process \
-         and the benchmark's own process (the simulator) used during the run.",
-    );
+         simulator in the benchmark's process at zero latency, Personio only, {}; wall is the \
+         run's started_at → ended_at; peak RSS is the worker's VmHWM, reset before each run; CPU s \
+         is the CPU time the worker, every postgres process and the benchmark's own process (the \
+         simulator) used during the run.",
+        if args.all_models {
+            "every model synced (--all-models: the default scope config)"
+        } else {
+            "scope config with absences, time-off balances and absence types DISABLED"
+        }
+    ));
     report.note(
         "COPY: the rows tributary's FULL wrote, table by table (records, rendered, render_deps), \
          exported with COPY (SELECT * FROM <table> WHERE integration_id = ..) TO STDOUT (not timed), \
@@ -257,7 +267,7 @@ pub async fn run(args: Args, out: &Path) -> anyhow::Result<()> {
     let mut venv = None;
     let mut results = Vec::new();
     for &employees in &args.sizes {
-        let dlt_here = !args.skip_dlt && args.dlt_max_size.is_none_or(|max| employees <= max);
+        let dlt_here = !args.skip_dlt && !args.all_models && args.dlt_max_size.is_none_or(|max| employees <= max);
         if dlt_here && venv.is_none() {
             venv = Some(tokio::task::spawn_blocking(Venv::ensure).await??);
         }
@@ -303,7 +313,9 @@ async fn one_size(args: &Args, employees: usize, venv: Option<&Venv>) -> anyhow:
     if args.keep_database {
         stack.keep_database();
     }
-    let integration = stack.integration(&sim, ToolKind::Personio, "bench", true).await?;
+    let integration = stack
+        .integration(&sim, ToolKind::Personio, "bench", !args.all_models)
+        .await?;
     let worker = stack.worker("worker", &UNPACED_WORKER_ARGS)?;
 
     let within = full_timeout(employees);

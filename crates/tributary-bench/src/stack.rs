@@ -165,7 +165,7 @@ impl Stack {
             .env("REDIS_URL", REDIS_URL)
             .env("TRIBUTARY_REDIS_PREFIX", &self.prefix)
             .env("TRIBUTARY_SECRET_KEY", &self.key)
-            .env("TRIBUTARY_LOG", "warn")
+            .env("TRIBUTARY_LOG", role_log_filter())
             .env("HOSTNAME", name)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -403,6 +403,13 @@ pub fn signal(pid: u32, signal: &str) -> anyhow::Result<()> {
         bail!("kill {signal} {pid} failed");
     }
     Ok(())
+}
+
+/// The log filter of the roles a benchmark starts (their logs are in the stack's log
+/// directory): `$TRIBUTARY_BENCH_LOG` (e.g. `warn,tributary_engine=info` to see a run's
+/// phases), else `warn`, so that logging costs the measured processes nothing.
+fn role_log_filter() -> String {
+    std::env::var("TRIBUTARY_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned())
 }
 
 /// The `tributary` binary: `$TRIBUTARY_BIN`, else the one beside this benchmark's executable

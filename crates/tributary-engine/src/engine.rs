@@ -526,8 +526,11 @@ impl SyncEngine {
         } else {
             RunState::Failed
         };
-        // What the failed run did write is served like any other data: render it too.
-        self.render_pending(write, control).await?;
+        // What the failed run did write is served like any other data: render it too. Only
+        // reads would be slower without it, so failing to does not hide the run's own errors.
+        if let Err(e) = self.render_pending(write, control).await {
+            tracing::warn!(run_id = %write.run_id, error = %e, "rendering after a failed run failed; the read API renders those records live");
+        }
         let run = self.store.finish_run(write, state, Some(&errors.join("; "))).await?;
         Ok(RunOutcome { run })
     }

@@ -670,7 +670,8 @@ impl std::fmt::Debug for RenderHook {
 pub struct RenderSweep {
     /// Records it rendered (or found nothing to render for: a model without an item).
     pub rendered: u64,
-    /// The id to go on after; `None` when no record after it lacks a rendering.
+    /// The last id of the window it looked at, to go on after; `None` when no record follows
+    /// the id it started after.
     pub next: Option<String>,
 }
 

@@ -214,10 +214,11 @@ pub trait MirrorWrites: Send + Sync + 'static {
     /// in one fenced transaction, and returns how many it settled (rendered, or dropped for a
     /// record that is gone or deleted); 0 when none are pending or the run has no renderer.
     async fn render_pending(&self, run: &RunWrite, limit: i64) -> Result<u64, StoreError>;
-    /// Renders with the run's renderer, in one fenced transaction, the integration's live
-    /// records after `after` (by id) that have no ready rendering, up to `limit` of them: how
-    /// a run with [`RunWrite::render_at_end`] renders what it wrote, and how every complete run
-    /// catches up on what such a run, stopped before its end, left unrendered.
+    /// Renders with the run's renderer, in one fenced transaction, the live records without a
+    /// ready rendering among the integration's next `limit` records after `after` (by id, a
+    /// window that bounds the transaction): how a run with [`RunWrite::render_at_end`] renders
+    /// what it wrote, and how every complete run catches up on what such a run, stopped before
+    /// its end, left unrendered. Called with each [`RenderSweep::next`] until it is `None`.
     async fn render_unrendered(
         &self,
         run: &RunWrite,

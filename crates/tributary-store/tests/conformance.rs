@@ -4312,6 +4312,24 @@ async fn item(store: &dyn MirrorStore, model: Model, remote_id: &str) -> Option<
         .map(|b| serde_json::from_str(&b).expect("stored JSON"))
 }
 
+/// `render_unrendered` from the first record to the last, `limit` at a time: how many records
+/// it rendered, in how many calls.
+async fn render_all(store: &dyn MirrorStore, run: &RunWrite, limit: i64) -> (u64, usize) {
+    let (mut after, mut calls, mut rendered) = (None::<String>, 0, 0);
+    loop {
+        let sweep = store
+            .render_unrendered(run, after.as_deref(), limit)
+            .await
+            .expect("render");
+        calls += 1;
+        rendered += sweep.rendered;
+        match sweep.next {
+            Some(next) => after = Some(next),
+            None => return (rendered, calls),
+        }
+    }
+}
+
 /// A run that renders at its end stores no item in its writes, yet makes pending the items
 /// that exist (a webhook's, written meanwhile) and show what it changes; `render_unrendered`
 /// then renders, a page at a time, every live record that has no ready item, and nothing twice.
@@ -4359,21 +4377,8 @@ async fn a_run_renders_at_its_end(h: &Harness) {
     assert_eq!(item(store, Model::Employments, "j2").await, None);
 
     // Two at a time: each call says where to go on, and the last says it is done.
-    let (mut after, mut calls, mut rendered) = (None::<String>, 0, 0);
-    loop {
-        let sweep = store
-            .render_unrendered(&first, after.as_deref(), 2)
-            .await
-            .expect("render");
-        calls += 1;
-        rendered += sweep.rendered;
-        match sweep.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
     assert_eq!(
-        (rendered, calls),
+        render_all(store, &first, 2).await,
         (4, 3),
         "four live records, two per call, then an empty call"
     );
@@ -4397,13 +4402,7 @@ async fn a_run_renders_at_its_end(h: &Harness) {
     // Deleting makes pending what shows the deleted records, which get no item themselves.
     store.delete_model(&first, Model::Employments).await.expect("deleted");
     assert_eq!(item(store, Model::Employees, "1").await, None);
-    assert_eq!(
-        store.render_unrendered(&first, None, 10).await.expect("render"),
-        RenderSweep {
-            rendered: 2,
-            next: None
-        }
-    );
+    assert_eq!(render_all(store, &first, 10).await, (2, 2), "the live employees");
     assert_eq!(
         item(store, Model::Employees, "1").await,
         Some(json!({"name": "Ada", "jobs": []}))
@@ -4417,8 +4416,9 @@ async fn a_run_renders_at_its_end(h: &Harness) {
     // Rendered items are kept: nothing is left to render, and a run without a renderer renders
     // nothing.
     assert_eq!(
-        store.render_unrendered(&first, None, 10).await.expect("render"),
-        RenderSweep::default()
+        render_all(store, &first, 3).await,
+        (0, 3),
+        "four records, three a window"
     );
     let mut plain = first.clone();
     plain.renderer = None;

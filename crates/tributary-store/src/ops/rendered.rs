@@ -132,7 +132,10 @@ per_backend! {
         Ok(ids.len() as u64)
     }
 
-    /// Renders up to `limit` live records after `after` (by id) that have no ready rendering.
+    /// Renders the live records without a ready rendering among the next `limit` records after
+    /// `after` (by id). The window bounds the transaction, which holds the integration's write
+    /// lock and so delays its reads: a mirror that is all rendered is checked a window at a
+    /// time, never in one scan.
     pub(crate) async fn render_unrendered(
         conn: &mut Conn,
         integration_id: &str,
@@ -140,30 +143,40 @@ per_backend! {
         after: Option<&str>,
         limit: i64,
     ) -> Result<RenderSweep, StoreError> {
+        let end: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT max(w.id) FROM (SELECT id FROM records WHERE integration_id = $1 ",
+            "AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3) w"
+        ))
+        .bind(integration_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_one(&mut *conn)
+        .await?;
+        let Some(end) = end else {
+            return Ok(RenderSweep::default());
+        };
         let found = sqlx::query(concat!(
             "SELECT model, id, remote_id, parent_id, data, ",
             remote_data_text!(),
             " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version ",
             "FROM records WHERE integration_id = $1 AND remote_deleted_at IS NULL ",
-            "AND ($2 IS NULL OR id > $2) AND NOT EXISTS (SELECT 1 FROM rendered p ",
+            "AND ($2 IS NULL OR id > $2) AND id <= $3 AND NOT EXISTS (SELECT 1 FROM rendered p ",
             "WHERE p.integration_id = records.integration_id AND p.id = records.id AND p.body IS NOT NULL) ",
-            "ORDER BY id LIMIT $3"
+            "ORDER BY id"
         ))
         .bind(integration_id)
         .bind(after)
-        .bind(limit)
+        .bind(&end)
         .fetch_all(&mut *conn)
         .await?;
         let live = found.iter().map(rows::record).collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<String> = live.iter().map(|r| r.id.clone()).collect();
-        let full = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= limit;
-        let next = if full { ids.last().cloned() } else { None };
         if !ids.is_empty() {
             store_renderings(conn, integration_id, hook, &ids, live).await?;
         }
         Ok(RenderSweep {
             rendered: ids.len() as u64,
-            next,
+            next: Some(end),
         })
     }
 
