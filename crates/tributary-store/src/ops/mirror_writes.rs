@@ -241,10 +241,21 @@ per_backend! {
             let Some(hook) = &run.renderer else {
                 return Ok(RenderSweep::default());
             };
-            let mut tx = begin_fenced(&self.pool, &run.integration_id, run.fence).await?;
-            let sweep = rendered::render_unrendered(&mut tx, &run.integration_id, hook, after, limit).await?;
-            tx.commit().await?;
-            Ok(sweep)
+            // Looking for what to render takes no lock: a mirror that is all rendered is only
+            // read, a window at a time, and the gateway's reads of it never wait.
+            let (missing, next) = {
+                let mut conn = self.pool.acquire().await?;
+                rendered::unrendered_window(&mut conn, &run.integration_id, after, limit).await?
+            };
+            if !missing.is_empty() {
+                let mut tx = begin_fenced(&self.pool, &run.integration_id, run.fence).await?;
+                rendered::render(&mut tx, &run.integration_id, hook, &missing).await?;
+                tx.commit().await?;
+            }
+            Ok(RenderSweep {
+                rendered: missing.len() as u64,
+                next,
+            })
         }
     }
 

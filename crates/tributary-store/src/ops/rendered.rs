@@ -7,7 +7,7 @@ use tokio::sync::Mutex;
 use tributary_model::Model;
 
 use crate::ops::mirror_reads::ConnReads;
-use crate::{RecordQuery, RecordReads, RenderHook, RenderSweep, RunWrite, StoreError, StoredRecord};
+use crate::{RecordQuery, RecordReads, RenderHook, RunWrite, StoreError, StoredRecord};
 
 per_backend! {
     with [integrations]
@@ -132,52 +132,29 @@ per_backend! {
         Ok(ids.len() as u64)
     }
 
-    /// Renders the live records without a ready rendering among the next `limit` records after
-    /// `after` (by id). The window bounds the transaction, which holds the integration's write
-    /// lock and so delays its reads: a mirror that is all rendered is checked a window at a
-    /// time, never in one scan.
-    pub(crate) async fn render_unrendered(
+    /// The next `limit` records after `after` (by id): the live ones among them without a
+    /// ready rendering, and the window's last id (`None`: no record follows `after`). A read,
+    /// outside any write transaction: the caller renders what it found under the write lock,
+    /// where `render` reads them again.
+    pub(crate) async fn unrendered_window(
         conn: &mut Conn,
         integration_id: &str,
-        hook: &RenderHook,
         after: Option<&str>,
         limit: i64,
-    ) -> Result<RenderSweep, StoreError> {
-        let end: Option<String> = sqlx::query_scalar(concat!(
-            "SELECT max(w.id) FROM (SELECT id FROM records WHERE integration_id = $1 ",
-            "AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3) w"
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let window: Vec<(String, bool)> = sqlx::query_as(concat!(
+            "SELECT id, remote_deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM rendered p ",
+            "WHERE p.integration_id = records.integration_id AND p.id = records.id AND p.body IS NOT NULL) ",
+            "FROM records WHERE integration_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         ))
         .bind(integration_id)
         .bind(after)
         .bind(limit)
-        .fetch_one(&mut *conn)
+        .fetch_all(conn)
         .await?;
-        let Some(end) = end else {
-            return Ok(RenderSweep::default());
-        };
-        let found = sqlx::query(concat!(
-            "SELECT model, id, remote_id, parent_id, data, ",
-            remote_data_text!(),
-            " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version ",
-            "FROM records WHERE integration_id = $1 AND remote_deleted_at IS NULL ",
-            "AND ($2 IS NULL OR id > $2) AND id <= $3 AND NOT EXISTS (SELECT 1 FROM rendered p ",
-            "WHERE p.integration_id = records.integration_id AND p.id = records.id AND p.body IS NOT NULL) ",
-            "ORDER BY id"
-        ))
-        .bind(integration_id)
-        .bind(after)
-        .bind(&end)
-        .fetch_all(&mut *conn)
-        .await?;
-        let live = found.iter().map(rows::record).collect::<Result<Vec<_>, _>>()?;
-        let ids: Vec<String> = live.iter().map(|r| r.id.clone()).collect();
-        if !ids.is_empty() {
-            store_renderings(conn, integration_id, hook, &ids, live).await?;
-        }
-        Ok(RenderSweep {
-            rendered: ids.len() as u64,
-            next: Some(end),
-        })
+        let end = window.last().map(|(id, _)| id.clone());
+        let missing = window.into_iter().filter(|(_, missing)| *missing).map(|(id, _)| id).collect();
+        Ok((missing, end))
     }
 
     async fn pending(conn: &mut Conn, integration_id: &str, limit: i64) -> Result<Vec<String>, StoreError> {
@@ -193,7 +170,12 @@ per_backend! {
 
     /// Renders the items of `ids` and stores them with their dependencies; an id whose record
     /// is gone or deleted loses its item (the read API shows no deleted record from one).
-    async fn render(conn: &mut Conn, integration_id: &str, hook: &RenderHook, ids: &[String]) -> Result<(), StoreError> {
+    pub(crate) async fn render(
+        conn: &mut Conn,
+        integration_id: &str,
+        hook: &RenderHook,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
