@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tributary_engine::{EngineError, RunControl, SyncEngine};
 use tributary_model::{Model, RunState, SyncType, ToolKind};
-use tributary_store::RecordQuery;
+use tributary_store::{RecordQuery, SyncRun};
 
 use crate::support::{Backend, Harness, engine_config, wait_for_pages};
 
@@ -42,19 +42,25 @@ async fn uninterrupted(b: Backend) -> Option<(Harness, String)> {
     Some((h, id))
 }
 
+/// A FULL of `integration` paused after two pages, each page slowed so that it cannot end first
+/// (the caller sets the latency back to 0).
+async fn paused_after_two_pages(h: &Harness, integration: &str) -> SyncRun {
+    h.sim.state.set_latency(ToolKind::Personio, 20);
+    let (control, task) = h.spawn_sync(integration, SyncType::Full);
+    wait_for_pages(&control, 2).await;
+    control.pause();
+    let paused = task.await.unwrap().expect("pause is a clean stop").run;
+    assert_eq!(paused.state, RunState::Paused, "{paused:?}");
+    paused
+}
+
 async fn paused_full_resumes_without_refetching(b: Backend) {
     let Some((reference, _)) = uninterrupted(b).await else {
         return;
     };
     let h = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await.unwrap();
     let id = h.connect(ToolKind::Personio).await;
-    h.sim.state.set_latency(ToolKind::Personio, 20);
-
-    let (control, task) = h.spawn_sync(&id, SyncType::Full);
-    wait_for_pages(&control, 2).await;
-    control.pause();
-    let paused = task.await.unwrap().expect("pause is a clean stop").run;
-    assert_eq!(paused.state, RunState::Paused, "{paused:?}");
+    let paused = paused_after_two_pages(&h, &id).await;
     assert!(paused.checkpoint.is_some());
     let pages_before = paused.counts.pages_fetched;
 
@@ -470,19 +476,14 @@ async fn rendered_of_live(h: &Harness, integration: &str) -> (usize, usize) {
 
 /// An integration's first FULL renders what it wrote once, at its end: paused before that, it
 /// leaves no stored rendering (the read API renders those records live). A DELTA then succeeds
-/// and renders only what it wrote (what the FULL had not reached), so the resumed FULL, no longer the first, renders as it
-/// writes, and at its end renders what the paused part left.
+/// and renders only what it wrote (what the FULL had not reached), so the resumed FULL, no
+/// longer the first, renders as it writes, and at its end renders what the paused part left.
 async fn a_stopped_first_full_is_rendered_by_the_next_complete_run(b: Backend) {
     let Some(h) = Harness::start(b, &[ToolKind::Personio], EMPLOYEES).await else {
         return;
     };
     let id = h.connect(ToolKind::Personio).await;
-    h.sim.state.set_latency(ToolKind::Personio, 20);
-    let (control, task) = h.spawn_sync(&id, SyncType::Full);
-    wait_for_pages(&control, 2).await;
-    control.pause();
-    let paused = task.await.unwrap().expect("pause is a clean stop").run;
-    assert_eq!(paused.state, RunState::Paused, "{paused:?}");
+    let paused = paused_after_two_pages(&h, &id).await;
     let (rendered, live) = rendered_of_live(&h, &id).await;
     assert!(live > 0, "the paused FULL wrote records");
     assert_eq!(rendered, 0, "the first FULL renders only at its end");
