@@ -39,6 +39,9 @@ use tokio::task::JoinHandle;
 /// two-core CI box; generous because a slow start is not what the tests examine.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 
+/// How many times a browser is started before a failure to open its first session counts.
+const SESSION_ATTEMPTS: u32 = 3;
+
 /// Chromium features that call home (network time, optimisation hints, translation, sign-in,
 /// search preconnects) and would otherwise appear among a page's outside requests.
 const QUIET_FEATURES: &str = "NetworkTimeServiceQuerying,OptimizationHints,OptimizationGuideModelDownloading,\
@@ -121,13 +124,6 @@ impl Browser {
         )
         .ok_or(BrowserError::Missing("chromium", "CHROMIUM"))?;
 
-        let profile = tempfile::Builder::new()
-            .prefix("tributary-chromium-")
-            .tempdir()
-            .map_err(|source| BrowserError::Spawn {
-                what: "a profile directory",
-                source,
-            })?;
         let sink = match network {
             Network::Offline => Some(Sink::start().await.map_err(|source| BrowserError::Spawn {
                 what: "the sink proxy",
@@ -136,14 +132,12 @@ impl Browser {
             Network::Online => None,
         };
 
-        let (driver, port) = start_driver(&chromedriver).await?;
         let mut args = vec![
             "--headless=new".to_owned(),
             // Containers run tests as root, where Chromium's sandbox cannot start.
             "--no-sandbox".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
             "--disable-gpu".to_owned(),
-            format!("--user-data-dir={}", profile.path().display()),
             "--window-size=1280,1024".to_owned(),
             "--no-first-run".to_owned(),
             "--no-default-browser-check".to_owned(),
@@ -172,23 +166,50 @@ impl Browser {
             // leave the machine, even by IP literal (which the resolver rule cannot).
             args.push(format!("--proxy-server=http://127.0.0.1:{}", sink.port));
         }
-        let capabilities = serde_json::json!({
-            "browserName": "chrome",
-            "goog:loggingPrefs": { "performance": "ALL" },
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": args,
-                "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
-            },
-        });
-        let serde_json::Value::Object(capabilities) = capabilities else {
-            unreachable!("built as an object")
+        // A Chromium that dies while its first session opens (seen once on a freshly installed
+        // Chromium on a loaded machine: "webdriver server did not respond") is started again,
+        // with a new driver and profile; a browser that cannot start at all still fails.
+        let mut attempt = 1;
+        let (client, driver, profile) = loop {
+            let profile = tempfile::Builder::new()
+                .prefix("tributary-chromium-")
+                .tempdir()
+                .map_err(|source| BrowserError::Spawn {
+                    what: "a profile directory",
+                    source,
+                })?;
+            let mut args = args.clone();
+            args.push(format!("--user-data-dir={}", profile.path().display()));
+            let capabilities = serde_json::json!({
+                "browserName": "chrome",
+                "goog:loggingPrefs": { "performance": "ALL" },
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": args,
+                    "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
+                },
+            });
+            let serde_json::Value::Object(capabilities) = capabilities else {
+                unreachable!("built as an object")
+            };
+            let (mut driver, port) = start_driver(&chromedriver).await?;
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities)
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break (client, driver, profile),
+                Err(e) if attempt < SESSION_ATTEMPTS => {
+                    eprintln!("chromedriver could not open a session (attempt {attempt} of {SESSION_ATTEMPTS}): {e}");
+                    driver.kill();
+                    attempt += 1;
+                }
+                Err(e) => {
+                    driver.kill();
+                    return Err(e.into());
+                }
+            }
         };
-
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await?;
         Ok(Self {
             client,
             driver,
