@@ -37,7 +37,7 @@ pub use crypto::{CredentialKey, KeyError};
 pub use error::{StoreError, StoreErrorKind};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use raw_json::RawJson;
-pub use rendering::{RENDER_BATCH, StoreReads};
+pub use rendering::{RENDER_BATCH, RENDER_LOCK_HOLD, StoreReads};
 pub use roles::*;
 pub use schema::SchemaStatus;
 pub use sqlite::SqliteStore;

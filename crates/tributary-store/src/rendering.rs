@@ -23,6 +23,11 @@ use crate::{MirrorReads, RecordQuery, RecordReads, StoreError, StoredRecord};
 /// or for [`crate::MirrorWrites::render_pending`] (an engine drains that at the end of a run).
 pub const RENDER_BATCH: i64 = 1000;
 
+/// How long rendering what a run left without a rendering holds the integration's write lock
+/// at a time before letting its queued writes and reads in: about what one batch of page
+/// writes holds it.
+pub const RENDER_LOCK_HOLD: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// [`RecordReads`] through a store's own (pooled, gap-free) reads.
 pub struct StoreReads<'a, S: ?Sized>(pub &'a S);
 

@@ -215,6 +215,7 @@ macro_rules! conformance {
 conformance!(
     stored_renderings_follow_every_write,
     a_run_renders_at_its_end,
+    a_sweep_holds_the_write_lock_while_it_renders,
     schema_status_reads_the_migrations_table,
     integrations_and_credentials,
     api_keys_store_only_hashes,
@@ -4312,7 +4313,7 @@ async fn item(store: &dyn MirrorStore, model: Model, remote_id: &str) -> Option<
         .map(|b| serde_json::from_str(&b).expect("stored JSON"))
 }
 
-/// `render_unrendered` from the first record to the last, `limit` at a time: how many records
+/// `render_unrendered` from the first record to the last, windows of `limit`: how many records
 /// it rendered, in how many calls.
 async fn render_all(store: &dyn MirrorStore, run: &RunWrite, limit: i64) -> (u64, usize) {
     let (mut after, mut calls, mut rendered) = (None::<String>, 0, 0);
@@ -4376,11 +4377,12 @@ async fn a_run_renders_at_its_end(h: &Harness) {
     assert_eq!(item(store, Model::Employees, "2").await, None);
     assert_eq!(item(store, Model::Employments, "j2").await, None);
 
-    // Two at a time: each call says where to go on, and the last says it is done.
+    // Two a window: a call renders windows while it may hold the write lock, says where to go
+    // on, and the last says it is done; every record is rendered once.
     assert_eq!(
-        render_all(store, &first, 2).await,
-        (4, 3),
-        "four live records, two per call, then an empty call"
+        render_all(store, &first, 2).await.0,
+        4,
+        "four live records, two a window"
     );
     assert_eq!(
         item(store, Model::Employees, "1").await,
@@ -4402,7 +4404,7 @@ async fn a_run_renders_at_its_end(h: &Harness) {
     // Deleting makes pending what shows the deleted records, which get no item themselves.
     store.delete_model(&first, Model::Employments).await.expect("deleted");
     assert_eq!(item(store, Model::Employees, "1").await, None);
-    assert_eq!(render_all(store, &first, 10).await, (2, 2), "the live employees");
+    assert_eq!(render_all(store, &first, 10).await.0, 2, "the live employees");
     assert_eq!(
         item(store, Model::Employees, "1").await,
         Some(json!({"name": "Ada", "jobs": []}))
@@ -4431,6 +4433,87 @@ async fn a_run_renders_at_its_end(h: &Harness) {
         RenderSweep::default()
     );
     assert_eq!(item(store, Model::Employees, "1").await, None);
+    end_run(store, &first, "w1").await;
+}
+
+/// [`NameRenderer`] whose first call waits for the test: it signals `entered`, then waits for
+/// `release`.
+struct GatedRenderer {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl Renderer for GatedRenderer {
+    async fn render(
+        &self,
+        integration: &Integration,
+        reads: &dyn RecordReads,
+        records: Vec<StoredRecord>,
+    ) -> Result<Vec<Rendering>, StoreError> {
+        self.entered.notify_one();
+        // Closed once released: every later call passes straight through.
+        let _ = self.release.acquire().await;
+        NameRenderer.render(integration, reads, records).await
+    }
+}
+
+/// The sweep reads records beside its write transaction (on Postgres, through other pooled
+/// connections), which is only safe while it holds the integration's write lock: a write
+/// arriving while it renders waits for its commit, then renders what it changed, so no stored
+/// item shows the records as they were before the write.
+async fn a_sweep_holds_the_write_lock_while_it_renders(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let gate = Arc::new(GatedRenderer {
+        entered: tokio::sync::Notify::new(),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let mut first = begin_run(store, SyncType::Full, "w1", None).await;
+    first.renderer = Some(RenderHook(gate.clone()));
+    first.render_at_end = true;
+    store
+        .apply_page(
+            &first,
+            page(vec![
+                employee("1", "Ada"),
+                employment("j1", "1", "Engineer"),
+                employee("2", "Bo"),
+            ]),
+        )
+        .await
+        .expect("page");
+
+    // A webhook's write, rendering as it goes, renames Ada while the sweep renders.
+    let mut webhook = first.clone();
+    webhook.render_at_end = false;
+    let sweep = render_all(store, &first, 2);
+    let rename = async {
+        gate.entered.notified().await;
+        let mut write = std::pin::pin!(store.apply_page(&webhook, page(vec![employee("1", "Eve")])));
+        tokio::select! {
+            done = &mut write => panic!("a write went through while the sweep held the lock: {done:?}"),
+            () = tokio::time::sleep(Duration::from_millis(300)) => {}
+        }
+        gate.release.close();
+        write.await.expect("the write, once the sweep committed")
+    };
+    let ((rendered, _), _) = tokio::join!(sweep, rename);
+    assert_eq!(rendered, 3, "every live record, once");
+
+    assert_eq!(
+        item(store, Model::Employees, "1").await,
+        Some(json!({"name": "Eve", "jobs": ["Engineer"]}))
+    );
+    assert_eq!(
+        item(store, Model::Employments, "j1").await,
+        Some(json!({"title": "Engineer", "of": "Eve"})),
+        "the employment shows its employee as the write left it"
+    );
+    assert_eq!(
+        item(store, Model::Employees, "2").await,
+        Some(json!({"name": "Bo", "jobs": []}))
+    );
     end_run(store, &first, "w1").await;
 }
 

@@ -21,6 +21,11 @@ pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, <sqlx::Postgr
 /// The backend's name, for logs and the operator API.
 pub(crate) const NAME: &str = "postgres";
 
+/// Whether a write transaction may read through a second pooled connection while it holds the
+/// integration's write lock. On Postgres the lock is advisory, so another connection reads
+/// freely, and what it reads cannot change until the lock is released.
+pub(crate) const READS_BESIDE_A_WRITE: bool = true;
+
 /// The backend's migrations.
 macro_rules! migrator {
     () => {

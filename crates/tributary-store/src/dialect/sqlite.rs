@@ -19,6 +19,11 @@ pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite a
 /// The backend's name, for logs and the operator API.
 pub(crate) const NAME: &str = "sqlite";
 
+/// Whether a write transaction may read through a second pooled connection while it holds the
+/// integration's write lock. Not on SQLite: the in-memory database has one connection, and
+/// every connection shares one writer and one core-bound engine anyway.
+pub(crate) const READS_BESIDE_A_WRITE: bool = false;
+
 /// The backend's migrations.
 macro_rules! migrator {
     () => {

@@ -13,12 +13,12 @@ use crate::codec::parse_model;
 use crate::ops::run_queries::open_states;
 use crate::page::{self, Existing};
 use crate::{
-    ChangeKind, DeletionCandidate, MirrorWrites, PageBatch, RenderSweep, RunWrite, StoreError, StoredRecord, Sweep,
-    WriteOutcome, clock, joins,
+    ChangeKind, DeletionCandidate, Integration, MirrorWrites, PageBatch, RENDER_LOCK_HOLD, RenderHook, RenderSweep,
+    Rendering, RunWrite, StoreError, StoredRecord, Sweep, WriteOutcome, clock, joins,
 };
 
 per_backend! {
-    with [change_log, dependents, events, pages, rendered]
+    with [change_log, dependents, events, integrations, pages, rendered]
 
     use sqlx::Row as _;
 
@@ -247,16 +247,141 @@ per_backend! {
                 let mut conn = self.pool.acquire().await?;
                 rendered::unrendered_window(&mut conn, &run.integration_id, after, limit).await?
             };
-            if !missing.is_empty() {
-                let mut tx = begin_fenced(&self.pool, &run.integration_id, run.fence).await?;
-                rendered::render(&mut tx, &run.integration_id, hook, &missing).await?;
-                tx.commit().await?;
+            if missing.is_empty() {
+                return Ok(RenderSweep { rendered: 0, next });
             }
-            Ok(RenderSweep {
-                rendered: missing.len() as u64,
-                next,
-            })
+            render_windows(&self.pool, run, hook, after, limit).await
         }
+    }
+
+    /// How long rendering under the write lock waits for each of the two connections that let
+    /// it read beside its transaction: opening one takes a few milliseconds.
+    const SPARE_CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+    /// A window's records that have no ready rendering, and the last id it covered.
+    struct Fetched {
+        records: Vec<StoredRecord>,
+        next: Option<String>,
+    }
+
+    /// A window's renderings, ready to store in place of those of `ids`.
+    struct Rendered {
+        ids: Vec<String>,
+        renderings: Vec<Rendering>,
+    }
+
+    async fn fetch(conn: &mut Conn, integration_id: &str, after: Option<&str>, limit: i64) -> Result<Fetched, StoreError> {
+        let (records, next) = rendered::unrendered_records(conn, integration_id, after, limit).await?;
+        Ok(Fetched { records, next })
+    }
+
+    async fn render(
+        conn: &mut Conn,
+        integration: &Integration,
+        hook: &RenderHook,
+        records: Vec<StoredRecord>,
+    ) -> Result<Rendered, StoreError> {
+        let ids = records.iter().map(|r| r.id.clone()).collect();
+        let renderings = rendered::render_records(conn, integration, hook, records).await?;
+        Ok(Rendered { ids, renderings })
+    }
+
+    /// Renders the windows after `after` under the write lock, in one transaction, until a
+    /// window has nothing to render or [`RENDER_LOCK_HOLD`] has passed, and says how many it
+    /// rendered and where the next call goes on.
+    ///
+    /// Where the backend allows it, the work is a pipeline over three connections: one reads
+    /// a window's records, one renders the window before it (the renderer reads what those
+    /// records nest), and the transaction stores the one before that. The records cannot
+    /// change while the lock is held, so reading them beside the transaction is safe; and the
+    /// worker's rendering, the reads and the writes then share both cores instead of taking
+    /// turns (a first sync renders every record this way).
+    async fn render_windows(
+        pool: &Pool,
+        run: &RunWrite,
+        hook: &RenderHook,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<RenderSweep, StoreError> {
+        let started = std::time::Instant::now();
+        let integration_id = run.integration_id.as_str();
+        let (mut tx, scope_version) = begin_fenced_scope(pool, integration_id, run.fence).await?;
+        let integration = integrations::integration_on(&mut *tx, integration_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("integration {integration_id}")))?;
+        // Where to read next, if the window after `window` is worth reading while the lock is
+        // still ours to hold.
+        let go_on = |window: &Fetched| {
+            (!window.records.is_empty() && started.elapsed() < RENDER_LOCK_HOLD)
+                .then(|| window.next.clone())
+                .flatten()
+        };
+        let mut sweep = RenderSweep::default();
+        // Waits only briefly for connections while holding the lock (every connection of the
+        // pool could be another integration's writer, waiting for one too): without two, the
+        // transaction does every step itself.
+        let spare = if READS_BESIDE_A_WRITE {
+            let spare = || async { tokio::time::timeout(SPARE_CONNECTION_WAIT, pool.acquire()).await.ok()?.ok() };
+            match spare().await {
+                Some(one) => spare().await.map(|two| (one, two)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let Some((mut reader, mut renderer)) = spare else {
+            let mut after = after.map(str::to_owned);
+            loop {
+                let window = fetch(&mut tx, integration_id, after.as_deref(), limit).await?;
+                sweep.next = window.next.clone();
+                let following = go_on(&window);
+                let done = render(&mut tx, &integration, hook, window.records).await?;
+                rendered::store(&mut tx, integration_id, scope_version, &done.ids, &done.renderings).await?;
+                sweep.rendered += done.ids.len() as u64;
+                match following {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            tx.commit().await?;
+            return Ok(sweep);
+        };
+        let mut to_render = Some(fetch(&mut reader, integration_id, after, limit).await?);
+        let mut to_store: Option<Rendered> = None;
+        while to_render.is_some() || to_store.is_some() {
+            let following = to_render.as_ref().and_then(&go_on);
+            if let Some(window) = &to_render {
+                sweep.next = window.next.clone();
+            }
+            let (stored, rendered, fetched) = tokio::join!(
+                async {
+                    match &to_store {
+                        Some(done) => {
+                            rendered::store(&mut tx, integration_id, scope_version, &done.ids, &done.renderings).await
+                        }
+                        None => Ok(()),
+                    }
+                },
+                async {
+                    match to_render.take() {
+                        Some(window) => render(&mut renderer, &integration, hook, window.records).await.map(Some),
+                        None => Ok(None),
+                    }
+                },
+                async {
+                    match &following {
+                        Some(next) => fetch(&mut reader, integration_id, Some(next), limit).await.map(Some),
+                        None => Ok(None),
+                    }
+                },
+            );
+            stored?;
+            sweep.rendered += to_store.as_ref().map_or(0, |done| done.ids.len() as u64);
+            to_store = rendered?;
+            to_render = fetched?;
+        }
+        tx.commit().await?;
+        Ok(sweep)
     }
 
     /// Every mirror write's last step before its commit: marks pending the renderings of
