@@ -65,11 +65,11 @@ per_backend! {
                 remote_data_text!(),
                 " AS remote_data, remote_created_at, changed_at, updated_at, remote_deleted_at, scope_version ",
                 "FROM records WHERE integration_id = $1 AND scope_version < $2 ",
-                "AND (CAST($3 AS TEXT) IS NULL OR id > $3) ORDER BY id LIMIT $4"
+                "AND id > $3 ORDER BY id LIMIT $4"
             ))
             .bind(integration_id)
             .bind(scope_version)
-            .bind(after_id)
+            .bind(after_id.unwrap_or(crate::ops::rendered::BEFORE_EVERY_ID))
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
