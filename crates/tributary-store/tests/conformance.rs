@@ -4331,14 +4331,11 @@ async fn render_all(store: &dyn MirrorStore, run: &RunWrite, limit: i64) -> (u64
     }
 }
 
-/// A run that renders at its end stores no item in its writes, yet makes pending the items
-/// that exist (a webhook's, written meanwhile) and show what it changes; `render_unrendered`
-/// then renders, a page at a time, every live record that has no ready item, and nothing twice.
-async fn a_run_renders_at_its_end(h: &Harness) {
-    let store = h.store();
-    integration(store, INTEGRATION).await;
+/// A FULL that renders at its end, with `renderer`, after its first page: employees Ada (an
+/// engineer) and Bo.
+async fn deferring_run(store: &dyn MirrorStore, renderer: Arc<dyn Renderer>) -> RunWrite {
     let mut first = begin_run(store, SyncType::Full, "w1", None).await;
-    first.renderer = Some(RenderHook(Arc::new(NameRenderer)));
+    first.renderer = Some(RenderHook(renderer));
     first.render_at_end = true;
     store
         .apply_page(
@@ -4351,6 +4348,16 @@ async fn a_run_renders_at_its_end(h: &Harness) {
         )
         .await
         .expect("page");
+    first
+}
+
+/// A run that renders at its end stores no item in its writes, yet makes pending the items
+/// that exist (a webhook's, written meanwhile) and show what it changes; `render_unrendered`
+/// then renders, a page at a time, every live record that has no ready item, and nothing twice.
+async fn a_run_renders_at_its_end(h: &Harness) {
+    let store = h.store();
+    integration(store, INTEGRATION).await;
+    let first = deferring_run(store, Arc::new(NameRenderer)).await;
     assert_eq!(item(store, Model::Employees, "1").await, None);
     assert_eq!(item(store, Model::Employments, "j1").await, None);
 
@@ -4469,20 +4476,7 @@ async fn a_sweep_holds_the_write_lock_while_it_renders(h: &Harness) {
         entered: tokio::sync::Notify::new(),
         release: tokio::sync::Semaphore::new(0),
     });
-    let mut first = begin_run(store, SyncType::Full, "w1", None).await;
-    first.renderer = Some(RenderHook(gate.clone()));
-    first.render_at_end = true;
-    store
-        .apply_page(
-            &first,
-            page(vec![
-                employee("1", "Ada"),
-                employment("j1", "1", "Engineer"),
-                employee("2", "Bo"),
-            ]),
-        )
-        .await
-        .expect("page");
+    let first = deferring_run(store, gate.clone()).await;
 
     // A webhook's write, rendering as it goes, renames Ada while the sweep renders.
     let mut webhook = first.clone();

@@ -306,7 +306,7 @@ per_backend! {
         let started = std::time::Instant::now();
         let integration_id = run.integration_id.as_str();
         let (mut tx, scope_version) = begin_fenced_scope(pool, integration_id, run.fence).await?;
-        let integration = integrations::integration_on(&mut *tx, integration_id)
+        let integration = integrations::integration_on(&mut tx, integration_id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("integration {integration_id}")))?;
         // Where to read next, if the window after `window` is worth reading while the lock is
